@@ -1,0 +1,1 @@
+"""Internal records, deterministic ids, FHIR R4 and OMOP mapping for notestruct."""
