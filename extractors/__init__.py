@@ -1,0 +1,1 @@
+"""spaCy components, rules, terminology and coders that turn note text into mentions."""

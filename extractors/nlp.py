@@ -1,0 +1,154 @@
+"""Builds the spaCy ``Language`` and runs notes through it, isolating per-note failures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+import medspacy  # noqa: F401  registers medspacy_sectionizer and medspacy_context
+import extractors.dictionary  # noqa: F401  registers ns_dictionary
+import extractors.sentences  # noqa: F401  registers ns_sentences
+from extractors.assertion import add_assertion_pipes
+from extractors.base import MENTIONS
+from extractors.extensions import register_extensions
+from extractors.registry import select_extractors
+from extractors.spans import doc_to_mentions
+from schemas.model import Mention, Note
+
+#: Extractors run by default, in order.
+DEFAULT_EXTRACTORS: tuple[str, ...] = ("dictionary",)
+
+
+def pipeline_version() -> str:
+    """Version of the installed notestruct distribution."""
+    try:
+        return version("notestruct")
+    except PackageNotFoundError:  # running from a source tree without installing
+        return "0+unknown"
+
+
+@dataclass(frozen=True)
+class NlpSettings:
+    """What the NLP pipeline is built from (JSON-able, hashed to cache the built pipeline)."""
+
+    extractors: tuple[str, ...] = DEFAULT_EXTRACTORS
+    #: Options per extractor name.
+    options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    tokenizer: str = "scispacy"
+    abbreviations: bool = True
+
+
+class ExtractionError(Exception):
+    """A note could not be processed by the NLP stage."""
+
+
+def build_nlp(settings: NlpSettings | None = None) -> Language:
+    """Build the default clinical pipeline: tokenizer, sentences, sections, extractors, ConText."""
+    settings = settings or NlpSettings()
+    register_extensions()
+    nlp = spacy.blank("en")
+    if settings.tokenizer == "scispacy":
+        from scispacy.custom_tokenizer import combined_rule_tokenizer
+
+        nlp.tokenizer = combined_rule_tokenizer(nlp)
+    nlp.add_pipe("ns_sentences")
+    if settings.abbreviations:
+        import scispacy.abbreviation  # noqa: F401  registers "abbreviation_detector"
+
+        nlp.add_pipe("abbreviation_detector")
+    nlp.add_pipe("medspacy_sectionizer")
+    for extractor in select_extractors(list(settings.extractors)):
+        extractor.add_pipes(nlp, dict(settings.options.get(extractor.name, {})))
+    add_assertion_pipes(nlp)
+    return nlp
+
+
+def make_doc(nlp: Language, note: Note, given_spans: Sequence[Mapping[str, Any]] = ()) -> Doc:
+    """Tokenise ``note`` and seed ``doc.spans["mentions"]`` with caller-given spans.
+
+    Given spans keep their exact character offsets (``span._.char_bounds``) even when they
+    do not fall on token boundaries; the token span is expanded to cover them.
+    """
+    doc = nlp.make_doc(note.text)
+    doc._.note_id = note.note_id
+    seeded: list[Span] = []
+    for given in given_spans:
+        start, end, label = int(given["start"]), int(given["end"]), str(given["label"])
+        if not 0 <= start <= end <= len(note.text):
+            raise ExtractionError(f"given span {start}-{end} is outside the note")
+        span = doc.char_span(start, end, label=label, alignment_mode="expand")
+        if span is None or len(span) == 0:
+            raise ExtractionError(f"given span {start}-{end} covers no token")
+        span._.extractor = "input"
+        span._.extractor_version = 0
+        span._.rule_id = "input"
+        span._.char_bounds = (start, end)
+        span._.codes = []
+        span._.attributes = {}
+        seeded.append(span)
+    doc.spans[MENTIONS] = seeded
+    return doc
+
+
+def extract(
+    nlp: Language,
+    notes: Iterable[tuple[Note, Sequence[Mapping[str, Any]]]],
+    *,
+    run_id: str | None = None,
+    batch_size: int = 32,
+) -> Iterator[tuple[Note, tuple[Mention, ...] | ExtractionError]]:
+    """Run notes through ``nlp``; yield each note with its mentions or its error, in order.
+
+    A failing note does not sink its batch: the batch is re-run note by note.
+    """
+    version_ = pipeline_version()
+    batch: list[tuple[Note, Sequence[Mapping[str, Any]]]] = []
+    for item in notes:
+        batch.append(item)
+        if len(batch) >= batch_size:
+            yield from _run_batch(nlp, batch, version_, run_id)
+            batch = []
+    if batch:
+        yield from _run_batch(nlp, batch, version_, run_id)
+
+
+def _run_batch(
+    nlp: Language,
+    batch: list[tuple[Note, Sequence[Mapping[str, Any]]]],
+    version_: str,
+    run_id: str | None,
+) -> Iterator[tuple[Note, tuple[Mention, ...] | ExtractionError]]:
+    try:
+        docs = [make_doc(nlp, note, spans) for note, spans in batch]
+        results = [
+            doc_to_mentions(doc, note, version_, run_id)
+            for doc, (note, _) in zip(nlp.pipe(docs), batch, strict=True)
+        ]
+    except Exception:  # isolate the failing note by re-running one at a time
+        for note, spans in batch:
+            yield note, _run_one(nlp, note, spans, version_, run_id)
+        return
+    for (note, _), mentions in zip(batch, results, strict=True):
+        yield note, mentions
+
+
+def _run_one(
+    nlp: Language,
+    note: Note,
+    spans: Sequence[Mapping[str, Any]],
+    version_: str,
+    run_id: str | None,
+) -> tuple[Mention, ...] | ExtractionError:
+    try:
+        doc = nlp(make_doc(nlp, note, spans))
+        return doc_to_mentions(doc, note, version_, run_id)
+    except ExtractionError as exc:
+        return exc
+    except Exception as exc:  # report the type only: messages may quote note text
+        return ExtractionError(f"{type(exc).__name__} in the NLP stage")
