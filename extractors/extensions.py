@@ -1,10 +1,19 @@
-"""Custom ``Span._`` and ``Doc._`` attributes used by notestruct (declared idempotently)."""
+"""Custom ``Span._`` and ``Doc._`` attributes used by notestruct (declared idempotently).
+
+spaCy 3.7 keys plain ``Span._`` values by character offsets only, so two spans over the same
+text (a caller-given span and a dictionary match, or a PROBLEM and a LAB) would share them.
+notestruct's span attributes therefore use a getter/setter pair keyed by offsets, label,
+``kb_id`` and ``span_id``, so each span keeps its own values.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from spacy.tokens import Doc, Span
 
-#: Span attributes: name -> default. Mutable defaults are set per span by components.
+#: Span attributes: name -> default. Mutable values are assigned per span by components.
 SPAN_ATTRS: dict[str, object] = {
     "extractor": None,  # name of the extractor that produced the span
     "extractor_version": None,  # its version
@@ -16,11 +25,29 @@ SPAN_ATTRS: dict[str, object] = {
     "is_conditional": False,  # medspaCy has no conditional flag; set by ns_assertion
 }
 
+_KEY = "._.ns"
+
+
+def span_key(span: Span, name: str) -> tuple[Any, ...]:
+    """Where ``span``'s value of attribute ``name`` lives in ``doc.user_data``."""
+    return (_KEY, name, span.start_char, span.end_char, span.label, span.kb_id, span.id)
+
+
+def _accessors(name: str, default: object) -> tuple[Callable[[Span], Any], Callable[[Span, Any], None]]:
+    def getter(span: Span) -> Any:
+        return span.doc.user_data.get(span_key(span, name), default)
+
+    def setter(span: Span, value: Any) -> None:
+        span.doc.user_data[span_key(span, name)] = value
+
+    return getter, setter
+
 
 def register_extensions() -> None:
     """Declare notestruct's extension attributes once per process (safe to call again)."""
     for name, default in SPAN_ATTRS.items():
         if not Span.has_extension(name):
-            Span.set_extension(name, default=default)
+            getter, setter = _accessors(name, default)
+            Span.set_extension(name, getter=getter, setter=setter)
     if not Doc.has_extension("note_id"):
         Doc.set_extension("note_id", default=None)

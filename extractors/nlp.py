@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from importlib import resources
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -20,6 +22,9 @@ from extractors.extensions import register_extensions
 from extractors.registry import select_extractors
 from extractors.spans import doc_to_mentions
 from schemas.model import Mention, Note
+
+#: Extractor name (and span id) of spans given by the caller.
+GIVEN = "input"
 
 #: Extractors run by default, in order.
 DEFAULT_EXTRACTORS: tuple[str, ...] = ("dictionary",)
@@ -66,7 +71,38 @@ def build_nlp(settings: NlpSettings | None = None) -> Language:
     for extractor in select_extractors(list(settings.extractors)):
         extractor.add_pipes(nlp, dict(settings.options.get(extractor.name, {})))
     add_assertion_pipes(nlp)
+    nlp.meta["notestruct"] = {
+        "pipeline_version": pipeline_version(),
+        "extractors": {e: v for e, v in _extractor_versions(nlp).items()},
+        "rules_sha256": rules_digest(),
+    }
     return nlp
+
+
+def _extractor_versions(nlp: Language) -> dict[str, int]:
+    return {
+        name: int(getattr(proc, "version", 0) or 0)
+        for name, proc in nlp.pipeline
+    }
+
+
+def rules_digest() -> str:
+    """SHA-256 over every rule file shipped in ``extractors/rules`` (changes with any edit)."""
+    digest = hashlib.sha256()
+    root = resources.files("extractors") / "rules"
+    stack = [root]
+    files = []
+    while stack:
+        node = stack.pop()
+        for child in node.iterdir():
+            if child.is_dir():
+                stack.append(child)
+            elif child.is_file():
+                files.append(child)
+    for f in sorted(files, key=lambda t: str(t)):
+        digest.update(str(f).rsplit("rules", 1)[-1].encode())
+        digest.update(f.read_bytes())
+    return digest.hexdigest()
 
 
 def make_doc(nlp: Language, note: Note, given_spans: Sequence[Mapping[str, Any]] = ()) -> Doc:
@@ -82,12 +118,15 @@ def make_doc(nlp: Language, note: Note, given_spans: Sequence[Mapping[str, Any]]
         start, end, label = int(given["start"]), int(given["end"]), str(given["label"])
         if not 0 <= start <= end <= len(note.text):
             raise ExtractionError(f"given span {start}-{end} is outside the note")
-        span = doc.char_span(start, end, label=label, alignment_mode="expand")
-        if span is None or len(span) == 0:
+        aligned = doc.char_span(start, end, alignment_mode="expand")
+        if aligned is None or len(aligned) == 0:
             raise ExtractionError(f"given span {start}-{end} covers no token")
-        span._.extractor = "input"
+        # a distinct span_id keeps its extension values apart from an extractor's span
+        # with the same offsets and label (spaCy keys Span._ values by those fields)
+        span = Span(doc, aligned.start, aligned.end, label=label, span_id=GIVEN)
+        span._.extractor = GIVEN
         span._.extractor_version = 0
-        span._.rule_id = "input"
+        span._.rule_id = GIVEN
         span._.char_bounds = (start, end)
         span._.codes = []
         span._.attributes = {}

@@ -16,7 +16,21 @@ def doc_to_mentions(
     if MENTIONS not in doc.spans:
         return ()
     out: dict[str, Mention] = {}
-    for span in doc.spans[MENTIONS]:
+    group = list(doc.spans[MENTIONS])
+    # Codes an extractor found for exactly the span a caller gave are merged into the given
+    # mention, and the extractor's duplicate is dropped.
+    given = {
+        (s._.char_bounds, s.label_): s for s in group if s._.char_bounds is not None
+    }
+    merged_codes: dict[tuple[object, str], list[dict[str, object]]] = {}
+    kept = []
+    for span in group:
+        key = ((span.start_char, span.end_char), span.label_)
+        if span._.char_bounds is None and key in given:
+            merged_codes.setdefault(key, []).extend(span._.codes or ())
+            continue
+        kept.append(span)
+    for span in kept:
         bounds = span._.char_bounds
         start, end = bounds if bounds else (span.start_char, span.end_char)
         extractor = span._.extractor or "unknown"
@@ -31,7 +45,7 @@ def doc_to_mentions(
                 score=c.get("score"),
                 coder=c.get("coder", extractor),
             )
-            for c in (span._.codes or ())
+            for c in _dedupe([*(span._.codes or ()), *merged_codes.get((bounds, span.label_), ())])
         )
         out[mid] = Mention(
             mention_id=mid,
@@ -61,3 +75,14 @@ def doc_to_mentions(
             ),
         )
     return tuple(sorted(out.values(), key=lambda m: (m.start_char, m.end_char, m.label)))
+
+
+def _dedupe(codes: list[dict[str, object]]) -> list[dict[str, object]]:
+    seen: set[tuple[object, object]] = set()
+    out = []
+    for c in codes:
+        key = (c.get("system"), c.get("code"))
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    return out

@@ -1,0 +1,465 @@
+"""The ``notestruct`` command line (typer + rich): one clear line per error, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    name="notestruct",
+    help=(
+        "Structure clinical notes: find problems, medications, procedures, labs, vitals and "
+        "allergies, decide negation/uncertainty/history/family, code them, emit FHIR R4 and "
+        "load a SQL warehouse.\n\n"
+        "Start with:  notestruct ingest samples/notes  (SQLite warehouse ./notestruct.db)"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Warehouse schema management.", no_args_is_help=True)
+export_app = typer.Typer(help="Export the warehouse (FHIR NDJSON, Parquet).", no_args_is_help=True)
+extractors_app = typer.Typer(help="Installed extractors.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(export_app, name="export")
+app.add_typer(extractors_app, name="extractors")
+
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+_STATE: dict[str, bool] = {"debug": False}
+
+WarehouseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--warehouse",
+        "-w",
+        help="SQLAlchemy URL, e.g. sqlite:///notestruct.db or "
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test "
+        "[env NOTESTRUCT_WAREHOUSE_URL; default sqlite:///notestruct.db]",
+        show_default=False,
+    ),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="pipeline.toml to use (default ./pipeline.toml if present)."),
+]
+
+
+class CliError(Exception):
+    """A user-facing error with an exit code."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _error_table() -> list[tuple[type[BaseException], int, str]]:
+    """Exception classes -> exit code and prefix; imported lazily to keep --help instant."""
+    from extractors.registry import RegistryError
+    from pipelines.config import ConfigError
+    from pipelines.sources import SourceError
+    from warehouse.engine import WarehouseError
+
+    table: list[tuple[type[BaseException], int, str]] = [
+        (CliError, 1, "error"),
+        (ConfigError, 2, "configuration error"),
+        (SourceError, 3, "source error"),
+        (WarehouseError, 4, "warehouse error"),
+        (RegistryError, 5, "extractor error"),
+    ]
+    try:
+        from pipelines.flows import RunFailed
+
+        table.append((RunFailed, 6, "run failed"))
+    except Exception:  # noqa: S110  the flow module needs Prefect; errors above still map
+        pass
+    try:
+        from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+        table.append((OperationalError, 4, "database unreachable or refused"))
+        table.append((SQLAlchemyError, 4, "database error"))
+    except ImportError:  # pragma: no cover
+        pass
+    return table
+
+
+def _message(exc: BaseException) -> str:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if isinstance(exc, SQLAlchemyError):
+        # driver messages can quote SQL parameters (note text): keep the first line of the cause
+        orig = getattr(exc, "orig", None)
+        first = str(orig or exc).strip().splitlines()[0] if str(orig or exc).strip() else ""
+        return f"{type(orig or exc).__name__}: {first[:200]}"
+    return str(exc)
+
+
+def main() -> None:
+    """Console entry point."""
+    args = sys.argv[1:]
+    if "--debug" in args:
+        _STATE["debug"] = True
+        sys.argv.remove("--debug")
+    else:
+        # library warnings (spaCy, scispaCy, Prefect) are noise to a user of the command
+        warnings.filterwarnings("ignore")
+    try:
+        app(standalone_mode=False)
+    except SystemExit as exc:
+        raise
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("[red]interrupted[/red]")
+        sys.exit(130)
+    except Exception as exc:  # the one place that turns errors into one line
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if _STATE["debug"]:
+            raise
+        for cls, code, prefix in _error_table():
+            if isinstance(exc, cls):
+                err.print(f"[red]notestruct: {prefix}:[/red] {_message(exc)}", highlight=False)
+                sys.exit(code)
+        err.print(
+            f"[red]notestruct: unexpected {type(exc).__name__}[/red] "
+            "(run again with --debug for the traceback)",
+            highlight=False,
+        )
+        sys.exit(70)
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def notestruct_home() -> Path:
+    """The folder notestruct owns for Prefect's state and caches."""
+    return Path(os.environ.get("NOTESTRUCT_HOME", Path.home() / ".notestruct")).expanduser()
+
+
+def prepare_prefect(verbose: bool = False) -> None:
+    """Quiet, predictable Prefect: home in notestruct's folder, no analytics, no result storage."""
+    home = notestruct_home() / "prefect"
+    home.mkdir(parents=True, exist_ok=True)
+    defaults = {
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "INFO" if verbose else "WARNING",
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+        "PREFECT_TASKS_DEFAULT_PERSIST_RESULT": "false",
+        "PREFECT_LOGGING_LOG_PRINTS": "false",
+        "PREFECT_UI_ENABLED": "false",
+        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+        # the CLI reports a failed run in one line; Prefect's own error logs would add a
+        # traceback (they still reach Prefect's API and show with --verbose)
+        "PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL": "INFO" if verbose else "CRITICAL",
+        "PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL": "INFO" if verbose else "CRITICAL",
+    }
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress (ids, counts, timings).")] = False,
+) -> None:
+    """notestruct: clinical notes to coded facts, FHIR R4 and a SQL warehouse.
+
+    Add --debug anywhere to see tracebacks.
+    """
+    _configure_logging(verbose)
+    _STATE["verbose"] = verbose
+
+
+@contextmanager
+def _progress(total: int | None, what: str) -> Iterator[Callable[..., None]]:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    counters = {"errors": 0, "mentions": 0, "done": 0}
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>7} notes/s"),
+        TextColumn("errors {task.fields[errors]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+        disable=not err.is_terminal and os.environ.get("NOTESTRUCT_PROGRESS") != "1",
+    ) as progress:
+        task_id = progress.add_task(what, total=total, rate="-", errors=0)
+        started = time.perf_counter()
+
+        def advance(*, notes: int, errors: int = 0, mentions: int = 0) -> None:
+            counters["errors"] += errors
+            counters["mentions"] += mentions
+            counters["done"] += notes
+            elapsed = max(time.perf_counter() - started, 1e-6)
+            progress.update(
+                task_id,
+                advance=notes,
+                errors=counters["errors"],
+                rate=f"{counters['done'] / elapsed:.1f}",
+            )
+
+        yield advance
+
+
+def _count_records(source: str) -> int | None:
+    """A cheap total for the progress bar (lines or files); None when unknown."""
+    path = Path(source)
+    try:
+        if path.is_dir():
+            return sum(1 for _ in path.rglob("*.txt"))
+        if path.suffix.lower() in {".jsonl", ".ndjson", ".json"}:
+            with path.open("rb") as fh:
+                return sum(1 for line in fh if line.strip())
+    except OSError:
+        return None
+    return None
+
+
+@app.command()
+def ingest(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="Directory of .txt notes, a .jsonl or .csv file of notes (fields id, text, "
+            "optional patient_id, encounter_id, date, note_type), or FHIR .ndjson of "
+            "DocumentReference."
+        ),
+    ],
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+    batch_size: Annotated[int | None, typer.Option(help="Notes per batch task.", min=1)] = None,
+    force: Annotated[bool, typer.Option(help="Re-process notes even if unchanged.")] = False,
+) -> None:
+    """Run the nightly ingestion flow once: read new and changed notes, extract, load.
+
+    Re-running is safe: unchanged notes are skipped, changed ones replace their facts.
+
+    Example:  notestruct ingest samples/notes.jsonl --warehouse sqlite:///notestruct.db
+    """
+    prepare_prefect(bool(_STATE.get("verbose")))
+    from pydantic import SecretStr
+
+    from pipelines.flows import nightly_ingest
+    from pipelines.progress import current_sink
+    from pipelines.sources import open_source
+
+    open_source(source)  # fail fast with one line before Prefect starts
+    total = _count_records(source)
+    with _progress(total, "ingest") as advance:
+
+        class _Sink:
+            def advance(self, *, notes: int, errors: int, mentions: int) -> None:
+                advance(notes=notes, errors=errors, mentions=mentions)
+
+        token = current_sink.set(_Sink())
+        try:
+            summary = nightly_ingest(
+                source=source,
+                config_path=str(config) if config else None,
+                warehouse_url=SecretStr(warehouse) if warehouse else None,
+                batch_size=batch_size,
+                force=force,
+            )
+        finally:
+            current_sink.reset(token)
+    table = Table(title=f"notestruct run — {summary['status']}", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    labels = {
+        "read": "records read",
+        "processed": "notes processed",
+        "unchanged": "notes unchanged (skipped)",
+        "retracted": "notes retracted",
+        "failed": "records failed (see note_error)",
+        "mentions": "mentions loaded",
+        "resources": "FHIR resources loaded",
+        "seconds": "seconds",
+    }
+    for key, label in labels.items():
+        table.add_row(label, str(summary[key]))
+    table.add_row("run id", summary["run_id"])
+    out.print(table)
+
+
+def _read_extract_input(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """(line number, record or None, error or None) per non-blank input line."""
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                data = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                yield lineno, None, "line is not valid UTF-8"
+                continue
+            except json.JSONDecodeError as exc:
+                yield lineno, None, f"invalid JSON at column {exc.colno}"
+                continue
+            if not isinstance(data, dict):
+                yield lineno, None, f"line is a JSON {type(data).__name__}, not an object"
+                continue
+            yield lineno, data, None
+
+
+@app.command()
+def extract(
+    input: Annotated[Path, typer.Argument(help="JSONL of notes: id, text, optional spans [{start, end, label}].", exists=True, dir_okay=False)],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Output JSONL (default stdout).")] = None,
+    config: ConfigOpt = None,
+    batch_size: Annotated[int, typer.Option(help="Notes per spaCy batch.", min=1)] = 64,
+) -> None:
+    """NLP and coding only, no warehouse: one output line per input line, in order.
+
+    Output line: {"id", "mentions": [...], "error": null or "message"}. Given spans come back
+    with exactly their offsets and label, with assertions and codes computed.
+    """
+    from extractors.nlp import ExtractionError
+    from extractors.nlp import extract as run_extract
+    from pipelines.config import load_config
+    from pipelines.resources import get_nlp
+    from pipelines.sources import SourceOptions, note_from_mapping
+    from schemas.model import Note
+
+    cfg = load_config(config)
+    nlp = get_nlp(cfg.nlp_settings())
+    opts = SourceOptions(cfg.source_uri, cfg.max_note_chars)
+    sink = output.open("w", encoding="utf-8") if output else sys.stdout
+    total = _count_records(str(input))
+    written = 0
+
+    def items() -> Iterator[tuple[int, dict[str, Any] | None, Any]]:
+        for lineno, data, error in _read_extract_input(input):
+            if data is None:
+                yield lineno, {"id": None, "error": error}, None
+                continue
+            rec = note_from_mapping(data, opts, f"line {lineno}")
+            if not isinstance(rec, Note):
+                yield lineno, {"id": data.get("id"), "error": rec.message}, None
+                continue
+            spans = data.get("spans") or []
+            if not isinstance(spans, list) or not all(
+                isinstance(s, dict) and {"start", "end", "label"} <= s.keys() for s in spans
+            ):
+                yield lineno, {"id": data.get("id"), "error": "'spans' must be a list of {start, end, label}"}, None
+                continue
+            yield lineno, None, (rec, spans, data.get("id"))
+
+    def ordered() -> Iterator[dict[str, Any]]:
+        pending: list[tuple[dict[str, Any] | None, Any]] = []
+
+        def flush() -> Iterator[dict[str, Any]]:
+            work = [(p[1][0], p[1][1]) for p in pending if p[1] is not None]
+            results = iter(run_extract(nlp, work, batch_size=batch_size))
+            for ready, job in pending:
+                if job is None:
+                    yield {"id": ready["id"] if ready else None, "mentions": [], "error": ready["error"] if ready else None}
+                    continue
+                _note, outcome = next(results)
+                if isinstance(outcome, ExtractionError):
+                    yield {"id": job[2], "mentions": [], "error": str(outcome)}
+                else:
+                    yield {"id": job[2], "mentions": [m.to_contract() for m in outcome], "error": None}
+            pending.clear()
+
+        for _lineno, ready, job in items():
+            pending.append((ready, job))
+            if len(pending) >= batch_size:
+                yield from flush()
+        yield from flush()
+
+    try:
+        with _progress(total, "extract") as advance:
+            for line in ordered():
+                sink.write(json.dumps(line, ensure_ascii=False) + "\n")
+                written += 1
+                advance(notes=1, errors=int(line["error"] is not None))
+    finally:
+        if output:
+            sink.close()
+    if output:
+        err.print(f"wrote {written} lines to {output}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(warehouse: WarehouseOpt = None, config: ConfigOpt = None) -> None:
+    """Apply the Alembic migrations (creates the tables and views on an empty database)."""
+    from pipelines.config import load_config
+    from warehouse.engine import redact_url
+    from warehouse.migrate import upgrade_url
+
+    cfg = load_config(config, warehouse_url=warehouse)
+    url = cfg.warehouse_url.get_secret_value()
+    upgrade_url(url)
+    out.print(f"warehouse {redact_url(url)} is at the latest schema")
+
+
+@export_app.command("fhir")
+def export_fhir(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write NDJSON files into.")],
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """FHIR Bulk Data NDJSON: one file per resource type plus manifest.json."""
+    from pipelines.config import load_config
+    from warehouse.engine import make_engine
+    from warehouse.export import export_fhir_ndjson
+
+    cfg = load_config(config, warehouse_url=warehouse)
+    engine = make_engine(cfg.warehouse_url.get_secret_value())
+    try:
+        manifest = export_fhir_ndjson(engine, out_dir)
+    finally:
+        engine.dispose()
+    table = Table(title=f"FHIR NDJSON in {out_dir}")
+    table.add_column("type")
+    table.add_column("resources", justify="right")
+    for item in manifest["output"]:
+        table.add_row(item["type"], str(item["count"]))
+    out.print(table)
+
+
+@extractors_app.command("list")
+def extractors_list() -> None:
+    """Installed extractors (entry point group notestruct.extractors)."""
+    from extractors.registry import available_extractors
+
+    table = Table(title="notestruct extractors")
+    for col in ("name", "version", "labels", "class"):
+        table.add_column(col)
+    for name, cls in sorted(available_extractors().items()):
+        table.add_row(name, str(cls.version), ", ".join(sorted(cls.labels)), f"{cls.__module__}.{cls.__qualname__}")
+    out.print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,22 @@
+"""Progress reporting from a run to whoever started it (the CLI's rich progress bar)."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Protocol
+
+
+class ProgressSink(Protocol):
+    """Receives counts as batches finish (ids and counts only, never text)."""
+
+    def advance(self, *, notes: int, errors: int, mentions: int) -> None:
+        """``notes`` records more were handled, of which ``errors`` failed."""
+
+
+class _NoProgress:
+    def advance(self, *, notes: int, errors: int, mentions: int) -> None:
+        return None
+
+
+#: The sink for the current context; the CLI sets it around a flow call.
+current_sink: ContextVar[ProgressSink] = ContextVar("notestruct_progress", default=_NoProgress())

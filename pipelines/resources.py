@@ -1,0 +1,49 @@
+"""The one sanctioned process-level cache: the spaCy pipeline, built once per worker process."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from functools import lru_cache
+
+from spacy.language import Language
+
+from extractors.nlp import NlpSettings, build_nlp
+
+
+def settings_key(settings: NlpSettings) -> str:
+    """A stable hash of the NLP settings."""
+    return hashlib.sha256(
+        json.dumps(asdict(settings), sort_keys=True, default=str).encode()
+    ).hexdigest()
+
+
+@lru_cache(maxsize=4)
+def _build(key: str, payload: str) -> Language:
+    data = json.loads(payload)
+    return build_nlp(
+        NlpSettings(
+            extractors=tuple(data["extractors"]),
+            options=data["options"],
+            tokenizer=data["tokenizer"],
+            abbreviations=data["abbreviations"],
+        )
+    )
+
+
+def get_nlp(settings: NlpSettings) -> Language:
+    """The pipeline for ``settings``, built on first use in this process."""
+    payload = json.dumps(asdict(settings), sort_keys=True, default=str)
+    return _build(settings_key(settings), payload)
+
+
+def rules_version(settings: NlpSettings) -> str:
+    """Version of the rule set: extractor names and versions, rule files, pipeline version."""
+    nlp = get_nlp(settings)
+    parts = [settings_key(settings)]
+    for name, _ in nlp.pipeline:
+        parts.append(name)
+    meta = nlp.meta.get("notestruct", {})
+    parts.append(json.dumps(meta, sort_keys=True, default=str))
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]

@@ -1,0 +1,1 @@
+"""SQL warehouse: tables, migrations, idempotent loading, analyst views and exports."""
