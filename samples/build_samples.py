@@ -91,9 +91,7 @@ def render(records: list[dict[str, str]]) -> dict[str, str]:
     writer = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(records)
-    ndjson = "".join(
-        json.dumps(document_reference(r), ensure_ascii=False) + "\n" for r in records
-    )
+    ndjson = "".join(json.dumps(document_reference(r), ensure_ascii=False) + "\n" for r in records)
     return {"notes.jsonl": jsonl, "notes.csv": buf.getvalue(), "documentreferences.ndjson": ndjson}
 
 
