@@ -1,0 +1,1 @@
+"""Prefect flows, tasks, sources, configuration and the ``notestruct`` command line."""
