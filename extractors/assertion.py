@@ -1,6 +1,7 @@
 """Assertion: medspaCy ConText (our rules, mention sentences only), then section-aware refinement."""
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from typing import Any
@@ -42,6 +43,16 @@ SECTION_DEFAULTS: dict[str, tuple[str, ...]] = {
     # A documented allergy is a standing fact from the past, not a finding of this encounter.
     "allergies": ("is_historical",),
 }
+
+#: Mentions that name a habit, exposure or allergy: standing facts of the patient's history
+#: wherever they are written ("Denies alcohol or other drug use"), like the social history and
+#: allergies sections they normally sit in.
+STANDING_FACT = re.compile(
+    r"\b(tobacco|alcohol|etoh|smok\w*|cigarettes?|cigars?|drug (?:use|abuse)|illicit|"
+    r"substance (?:use|abuse)|marijuana|cannabis|cocaine|heroin|ivdu|drinks?|drinking|"
+    r"allerg\w*)\b",
+    re.IGNORECASE,
+)
 
 #: Section categories that put a mention in allergy context (``attributes["allergy"]``).
 ALLERGY_SECTIONS: frozenset[str] = frozenset({"allergies"})
@@ -159,7 +170,10 @@ class ClinicalContext(ConText):
             for target in block_targets:
                 for mod in modifiers:
                     ms, me = mod.modifier_span
-                    if ms < target.end and target.start < me:  # overlap or containment
+                    if ms < target.end and target.start < me:
+                        # a cue inside the mention does not modify it, unless it opens it
+                        if _leads(mod, target) and mod.allows(target.label_.upper()):
+                            mod.modify(target)
                         continue
                     if mod.modifies(target):
                         mod.modify(target)
@@ -208,9 +222,15 @@ class ClinicalContext(ConText):
             s_end = start
             if max_scope:
                 s_start = max(lo, start - max_scope)
-        elif max_scope:  # bidirectional
-            s_start, s_end = max(lo, start - max_scope), min(hi, end + max_scope)
+        elif max_scope:  # bidirectional; metadata may narrow the backward half
+            back = (rule.metadata or {}).get("max_scope_backward") or max_scope
+            s_start, s_end = max(lo, start - int(back)), min(hi, end + max_scope)
         return ConTextModifier(rule, start, end, doc, scope_start=s_start, scope_end=s_end)
+
+
+def _leads(mod: ConTextModifier, target: Span) -> bool:
+    """A historical cue that opens the mention ("status post CABG", "history of MI") counts."""
+    return mod.category == "HISTORICAL" and mod.modifier_span[0] == target.start
 
 
 def _apply(target: Span, mod: ConTextModifier, doc: Doc) -> None:
@@ -320,6 +340,8 @@ class AssertionRefiner:
                 if flag == "is_family" and _about_patient(span):
                     continue
                 setattr(span._, flag, True)
+            if STANDING_FACT.search(span.text):
+                span._.is_historical = True
             if category == "family_history" and span._.is_family and span._.experiencer is None:
                 span._.experiencer = "family"
             if category in ALLERGY_SECTIONS:
