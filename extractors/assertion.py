@@ -9,11 +9,13 @@ from typing import Any
 import numpy as np
 from medspacy.common.util import prune_overlapping_matches
 from medspacy.context import ConText, ConTextGraph, ConTextModifier, ConTextRule
-from spacy.attrs import SENT_START
+from spacy.attrs import LOWER, SENT_START
 from spacy.language import Language
+from spacy.matcher import Matcher
 from spacy.tokens import Doc, Span
 
 from extractors.base import MENTIONS
+from extractors.sections import assign_sections
 
 # Version history:
 # 2 (2026-11): own ConText rule set (rules/context/context.json, ids, pseudo-negations, scope
@@ -66,11 +68,6 @@ _BULLETS = frozenset({"-", "*", "•", "·", "▪", "◦", "+"})
 def context_rules_path() -> str:
     """Path of the packaged ConText rules (medspaCy ``ConTextRule`` JSON)."""
     return str(resources.files("extractors") / "rules" / "context" / "context.json")
-
-
-def section_rules_path() -> str:
-    """Path of the packaged sectionizer rules (medspaCy ``SectionRule`` JSON)."""
-    return str(resources.files("extractors") / "rules" / "sections" / "sections.json")
 
 
 #: Token pattern element that lets a multi-word cue span runs of white space ("negative  for").
@@ -132,10 +129,37 @@ class ClinicalContext(ConText):
         self.add(load_context_rules(nlp, rules))
         inner = self._ConText__matcher  # type: ignore[attr-defined]
         self._rule_map = inner.rule_map
-        self._token_matcher = getattr(inner, "_MedspacyMatcher__matcher", None)
         self._phrase_matcher = getattr(inner, "_MedspacyMatcher__phrase_matcher", None)
         self._doc_matcher = inner
         self._has_regex = any(isinstance(r.pattern, str) for r in self.rules)
+        self._index_token_rules(nlp)
+
+    def _index_token_rules(self, nlp: Language) -> None:
+        """Token-pattern rules grouped into one spaCy Matcher per anchor word.
+
+        spaCy's Matcher tries every pattern at every token (about 30 ms per note for this rule
+        set). A pattern can only match around its anchor (the most selective word one of its
+        required tokens must be), so per sentence only the matchers of the anchor words present
+        run, each on a short window around the word.
+        """
+        groups: dict[int, list[ConTextRule]] = {}
+        always: list[ConTextRule] = []
+        for rule in self.rules:
+            if not isinstance(rule.pattern, list):
+                continue
+            anchor = _anchor(rule.pattern)
+            if anchor is None:
+                always.append(rule)
+                continue
+            for word in anchor:
+                groups.setdefault(nlp.vocab.strings.add(word), []).append(rule)
+        #: anchor word hash -> (matcher, reach); reach None = the whole sentence.
+        self._word_matchers: dict[int, tuple[Matcher, int | None]] = {}
+        for key, rules in groups.items():
+            reaches = [_reach(r.pattern) for r in rules]
+            reach = None if any(r is None for r in reaches) else max(reaches)  # type: ignore[type-var]
+            self._word_matchers[key] = (_matcher(nlp, rules), reach)
+        self._always_matcher = _matcher(nlp, always) if always else None
 
     def __call__(self, doc: Doc, targets: str | None = None) -> Doc:  # noqa: ARG002
         spans = list(doc.spans[MENTIONS]) if MENTIONS in doc.spans else []
@@ -151,15 +175,16 @@ class ClinicalContext(ConText):
             i = int(np.searchsorted(block_starts, span.start, side="right")) - 1
             by_block.setdefault(i, []).append(span)
         doc_matches = None
-        if self._token_matcher is None or self._phrase_matcher is None or self._has_regex:
+        if self._phrase_matcher is None or self._has_regex:
             doc_matches = self._doc_matcher(doc)  # private API changed: match the whole doc
+        lowers = doc.to_array(LOWER).tolist()
         edges = []
         for i, block_targets in by_block.items():
             start, end, items = blocks[i]
             if doc_matches is not None:
                 matches = [m for m in doc_matches if start <= m[1] and m[2] <= end]
             else:
-                matches = self._match(doc, start, end)
+                matches = self._match(doc, start, end, lowers)
             if not matches:
                 continue
             modifiers = [
@@ -187,11 +212,38 @@ class ClinicalContext(ConText):
             _apply(target, mod, doc)
         return doc
 
-    def _match(self, doc: Doc, start: int, end: int) -> list[tuple[int, int, int]]:
-        sent = doc[start:end]
+    def _match(
+        self, doc: Doc, start: int, end: int, lowers: list[int]
+    ) -> list[tuple[int, int, int]]:
+        """Modifier matches in tokens ``[start, end)`` (doc offsets), pruned like medspaCy's."""
+        words = self._word_matchers
+        windows: dict[int, list[int]] = {}
+        for p in range(start, end):
+            key = lowers[p]
+            entry = words.get(key)
+            if entry is None:
+                continue
+            reach = entry[1]
+            a, b = (start, end) if reach is None else (max(start, p - reach), min(end, p + reach + 1))
+            win = windows.get(key)
+            if win is None:
+                windows[key] = [a, b]
+            elif a <= win[-1]:  # overlapping or touching: extend the last window
+                win[-1] = max(win[-1], b)
+            else:
+                win.extend((a, b))
+        found: list[tuple[int, int, int]] = []
         # spaCy's Matcher returns offsets relative to a Span, its PhraseMatcher absolute ones.
-        found = [(m, s + start, e + start) for m, s, e in self._token_matcher(sent)]
-        found += [(m, s, e) for m, s, e in self._phrase_matcher(sent)]
+        # Matching a short window around each anchor walks far fewer tokens than the sentence.
+        for key, win in windows.items():
+            matcher = words[key][0]
+            for j in range(0, len(win), 2):
+                a = win[j]
+                found.extend((m, s + a, e + a) for m, s, e in matcher(doc[a : win[j + 1]]))
+        if self._always_matcher is not None:
+            found.extend((m, s + start, e + start) for m, s, e in self._always_matcher(doc[start:end]))
+        found += self._phrase_matcher(doc[start:end])
+        found = list(set(found))
         return prune_overlapping_matches(found) if self.prune_on_modifier_overlap else found
 
     def _modifier(
@@ -226,6 +278,60 @@ class ClinicalContext(ConText):
             back = (rule.metadata or {}).get("max_scope_backward") or max_scope
             s_start, s_end = max(lo, start - int(back)), min(hi, end + max_scope)
         return ConTextModifier(rule, start, end, doc, scope_start=s_start, scope_end=s_end)
+
+
+#: Words too common to be a good anchor for a cue pattern.
+_COMMON = frozenset(
+    "the a an of in on at to for with and or is are was were be been has have had his her "
+    "their patient pt no not any".split()
+)
+
+
+def _anchor(pattern: list[dict[str, Any]]) -> frozenset[str] | None:
+    """Lower-case words one required token of ``pattern`` must be; None if none is fixed."""
+    best: frozenset[str] | None = None
+    best_key: tuple[int, int] | None = None
+    for tok in pattern:
+        if tok.get("OP") in ("?", "*", "!"):
+            continue
+        values: set[str] | None = None
+        for key in ("LOWER", "ORTH", "TEXT", "NORM"):
+            spec = tok.get(key)
+            if isinstance(spec, str):
+                values = {spec.lower()}
+            elif isinstance(spec, dict) and set(spec) == {"IN"}:
+                values = {str(v).lower() for v in spec["IN"]}
+            if values:
+                break
+        if not values:
+            continue
+        rank = (sum(v in _COMMON for v in values), len(values))
+        if best_key is None or rank < best_key:
+            best, best_key = frozenset(values), rank
+    return best
+
+
+def _matcher(nlp: Language, rules: list[ConTextRule]) -> Matcher:
+    """A spaCy Matcher over the token patterns of ``rules``, keyed by medspaCy's rule ids."""
+    matcher = Matcher(nlp.vocab)
+    for rule in rules:
+        matcher.add(rule._rule_id, [rule.pattern])
+    return matcher
+
+
+def _reach(pattern: list[dict[str, Any]]) -> int | None:
+    """Most tokens a match of ``pattern`` can span (None if a word may repeat without bound).
+
+    White space runs are one token in spaCy, so an optional white-space element adds at most one.
+    """
+    total = 0
+    for tok in pattern:
+        op = tok.get("OP")
+        if op in ("*", "+") and not tok.get("IS_SPACE"):
+            return None
+        if op != "!":
+            total += 1
+    return total
 
 
 def _leads(mod: ConTextModifier, target: Span) -> bool:
@@ -334,18 +440,20 @@ class AssertionRefiner:
     def __call__(self, doc: Doc) -> Doc:
         if MENTIONS not in doc.spans:
             return doc
-        for span in doc.spans[MENTIONS]:
-            category = span._.section_category or ""
+        spans = list(doc.spans[MENTIONS])
+        for span, section in zip(spans, assign_sections(doc, spans), strict=True):
+            category = (section.category if section is not None else None) or ""
+            ext = span._
             for flag in SECTION_DEFAULTS.get(category, ()):
                 if flag == "is_family" and _about_patient(span):
                     continue
-                setattr(span._, flag, True)
+                setattr(ext, flag, True)
             if STANDING_FACT.search(span.text):
-                span._.is_historical = True
-            if category == "family_history" and span._.is_family and span._.experiencer is None:
-                span._.experiencer = "family"
+                ext.is_historical = True
+            if category == "family_history" and ext.is_family and ext.experiencer is None:
+                ext.experiencer = "family"
             if category in ALLERGY_SECTIONS:
-                span._.attributes = {**(span._.attributes or {}), "allergy": True}
+                ext.attributes = {**(ext.attributes or {}), "allergy": True}
         return doc
 
 

@@ -14,7 +14,8 @@ from spacy.tokens import Doc, Span
 import medspacy  # noqa: F401  registers medspacy_sectionizer and medspacy_context
 import extractors.dictionary  # noqa: F401  registers ns_dictionary
 import extractors.sentences  # noqa: F401  registers ns_sentences
-from extractors.assertion import add_assertion_pipes, section_rules_path
+import extractors.sections  # noqa: F401  registers ns_sections
+from extractors.assertion import add_assertion_pipes
 from extractors.base import MENTIONS
 from extractors.extensions import register_extensions
 from extractors.registry import select_extractors
@@ -62,16 +63,9 @@ def build_nlp(settings: NlpSettings | None = None) -> Language:
         import scispacy.abbreviation  # noqa: F401  registers "abbreviation_detector"
 
         nlp.add_pipe("abbreviation_detector")
-    nlp.add_pipe(
-        "medspacy_sectionizer",
-        config={
-            "rules": section_rules_path(),
-            # headers start a line: "allergies" or "plan" inside prose opens no section
-            "require_start_line": True,
-            # section defaults are applied by ns_assertion, after ConText, on the mention group
-            "span_attrs": None,
-        },
-    )
+    # medspaCy's sectionizer with our rules (rules/sections/sections.json); headers must start
+    # a line. Section defaults are applied by ns_assertion, after ConText, on the mentions.
+    nlp.add_pipe("ns_sections")
     for extractor in select_extractors(list(settings.extractors)):
         extractor.add_pipes(nlp, dict(settings.options.get(extractor.name, {})))
     add_assertion_pipes(nlp)

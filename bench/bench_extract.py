@@ -1,0 +1,157 @@
+"""Throughput of the whole ``extract`` path against a bare ``spacy.blank("en")`` tokenizer.
+
+Usage: python bench/bench_extract.py [--notes PATH] [--limit N] [--components]
+
+Runs, as separate whole processes in the same run: (1) the baseline, reading the JSON-lines
+notes and writing one JSON line per note with its token count; (2) notestruct's default
+pipeline through ``extractors.nlp.extract``, writing one JSON line of mentions per note (as
+``notestruct extract`` does). Reports notes/s for both, the ratio and each process's peak RSS.
+``--components`` also times every pipeline component (ms/note) in this process.
+"""
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_NOTES = ROOT.parent.parent / "shared" / "eval" / "mtsamples" / "notes.jsonl"
+
+
+def _read(path: Path, limit: int | None) -> list[dict]:
+    notes = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            notes.append(json.loads(line))
+            if limit and len(notes) >= limit:
+                break
+    return notes
+
+
+def _peak_rss_mb() -> float:
+    # ru_maxrss is KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_baseline(path: Path, out: Path, limit: int | None) -> dict:
+    """Child: blank("en") tokenizer over every note, JSON lines in and out."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    t_load = time.perf_counter()
+    notes = _read(path, limit)
+    t0 = time.perf_counter()
+    with out.open("w", encoding="utf-8") as fh:
+        for rec in notes:
+            doc = nlp.make_doc(rec["text"])
+            fh.write(json.dumps({"id": rec["id"], "tokens": len(doc)}) + "\n")
+    secs = time.perf_counter() - t0
+    return {"notes": len(notes), "seconds": secs, "load_s": t0 - t_load, "rss_mb": _peak_rss_mb()}
+
+
+def run_extract(path: Path, out: Path, limit: int | None) -> dict:
+    """Child: notestruct's default pipeline through ``extract``, JSON lines in and out."""
+    from extractors.nlp import build_nlp, extract
+    from schemas.model import Note
+
+    t_build = time.perf_counter()
+    nlp = build_nlp()
+    build_s = time.perf_counter() - t_build
+    notes = _read(path, limit)
+    t0 = time.perf_counter()
+    n_mentions = errors = 0
+    with out.open("w", encoding="utf-8") as fh:
+        items = ((Note(note_id=rec["id"], text=rec["text"]), ()) for rec in notes)
+        for note, result in extract(nlp, items):
+            if isinstance(result, Exception):
+                errors += 1
+                fh.write(json.dumps({"id": note.note_id, "error": str(result)}) + "\n")
+                continue
+            n_mentions += len(result)
+            fh.write(
+                json.dumps({"id": note.note_id, "mentions": [m.to_contract() for m in result]})
+                + "\n"
+            )
+    secs = time.perf_counter() - t0
+    return {
+        "notes": len(notes),
+        "seconds": secs,
+        "build_s": build_s,
+        "mentions": n_mentions,
+        "errors": errors,
+        "rss_mb": _peak_rss_mb(),
+    }
+
+
+def time_components(path: Path, limit: int | None) -> list[tuple[str, float]]:
+    """ms/note of the tokenizer and of each pipeline component, run one after another."""
+    from extractors.nlp import build_nlp, make_doc
+    from schemas.model import Note
+
+    nlp = build_nlp()
+    notes = _read(path, limit)
+    totals: dict[str, float] = {"tokenizer (make_doc)": 0.0}
+    for name in nlp.pipe_names:
+        totals[name] = 0.0
+    for rec in notes:
+        t0 = time.perf_counter()
+        doc = make_doc(nlp, Note(note_id=rec["id"], text=rec["text"]))
+        totals["tokenizer (make_doc)"] += time.perf_counter() - t0
+        for name, proc in nlp.pipeline:
+            t0 = time.perf_counter()
+            doc = proc(doc)
+            totals[name] += time.perf_counter() - t0
+    return [(k, v * 1e3 / len(notes)) for k, v in totals.items()]
+
+
+def _child(mode: str, path: Path, limit: int | None) -> dict:
+    out = Path("/dev/null")
+    cmd = [sys.executable, __file__, "--child", mode, "--notes", str(path)]
+    if limit:
+        cmd += ["--limit", str(limit)]
+    del out
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    """Run both processes and print the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--notes", type=Path, default=DEFAULT_NOTES)
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--components", action="store_true")
+    parser.add_argument("--child", choices=["baseline", "extract"], default=None)
+    args = parser.parse_args()
+    if not args.notes.exists():
+        print(f"{args.notes} not found: nothing to benchmark")
+        return 0
+    if args.child:
+        sink = Path("/dev/null")
+        fn = run_baseline if args.child == "baseline" else run_extract
+        print(json.dumps(fn(args.notes, sink, args.limit)))
+        return 0
+    base = _child("baseline", args.notes, args.limit)
+    full = _child("extract", args.notes, args.limit)
+    b_rate = base["notes"] / base["seconds"]
+    f_rate = full["notes"] / full["seconds"]
+    print(f"notes: {base['notes']}")
+    print(f"blank('en') tokenizer : {b_rate:8.1f} notes/s  peak RSS {base['rss_mb']:7.1f} MB")
+    print(
+        f"notestruct extract    : {f_rate:8.1f} notes/s  peak RSS {full['rss_mb']:7.1f} MB  "
+        f"(build {full['build_s']:.1f} s, {full['mentions']} mentions, {full['errors']} errors)"
+    )
+    print(f"ratio extract/tokenizer: {f_rate / b_rate:.3f}")
+    if args.components:
+        print("\nper component (ms/note, this process):")
+        rows = time_components(args.notes, args.limit)
+        for name, ms in rows:
+            print(f"  {name:28} {ms:7.3f}")
+        print(f"  {'total':28} {sum(ms for _, ms in rows):7.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
