@@ -190,8 +190,7 @@ class ClinicalContext(ConText):
             modifiers = [
                 self._modifier(doc, mid, ms, me, start, end, items) for mid, ms, me in matches
             ]
-            sub = ConTextGraph(targets=block_targets, modifiers=modifiers)
-            sub.update_scopes()
+            _update_scopes(modifiers)
             for target in block_targets:
                 for mod in modifiers:
                     ms, me = mod.modifier_span
@@ -332,6 +331,46 @@ def _reach(pattern: list[dict[str, Any]]) -> int | None:
         if op != "!":
             total += 1
     return total
+
+
+def _update_scopes(modifiers: list[ConTextModifier]) -> None:
+    """medspaCy's ``ConTextGraph.update_scopes`` with a containment-aware overlap test.
+
+    medspaCy's ``tuple_overlaps`` misses one range containing the other, so a terminator whose
+    scope is the whole sentence never cut a cue's shorter scope ("no prior complaints,
+    presents with abdominal pain").
+    """
+    for i in range(len(modifiers) - 1):
+        first = modifiers[i]
+        for j in range(i + 1, len(modifiers)):
+            second = modifiers[j]
+            _limit_scope(first, second)
+            _limit_scope(second, first)
+
+
+def _limit_scope(mod: ConTextModifier, other: ConTextModifier) -> None:
+    """``ConTextModifier.limit_scope`` (same rules) with a correct overlap test."""
+    a0, a1 = mod.scope_span
+    b0, b1 = other.scope_span
+    if not (a0 < b1 and b0 < a1):
+        return
+    direction = mod.direction.upper()
+    if direction == "TERMINATE":
+        return
+    other_dir = other.direction.upper()
+    same = other.category.upper() == mod.category.upper()
+    if other_dir != "TERMINATE" and other.category.upper() not in mod.rule.terminated_by and not same:
+        return
+    if same and (
+        mod.allowed_types != other.allowed_types or mod.excluded_types != other.excluded_types
+    ):
+        return
+    o_start, o_end = other.modifier_span
+    m_start, m_end = mod.modifier_span
+    if direction in ("FORWARD", "BIDIRECTIONAL") and o_start > m_start:
+        mod._scope_end = min(mod._scope_end, o_start)
+    if direction in ("BACKWARD", "BIDIRECTIONAL") and o_end < m_end:
+        mod._scope_start = max(mod._scope_start, o_end)
 
 
 def _leads(mod: ConTextModifier, target: Span) -> bool:
