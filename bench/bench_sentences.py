@@ -1,4 +1,4 @@
-"""Sentence splitters compared: ns_sentences vs medspaCy PyRuSH vs spaCy sentencizer (quality, speed).
+"""Splitters compared: ns_sentences, medspaCy PyRuSH, spaCy sentencizer (quality and speed).
 
 Usage: python bench/bench_sentences.py [--notes PATH] [--sample N]
 
@@ -68,10 +68,10 @@ def f1(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
 
 def splitters() -> dict[str, Language]:
     """One pipeline per splitter, all with scispaCy's tokenizer as in production."""
+    import medspacy  # noqa: F401  registers medspacy_pyrush
     from scispacy.custom_tokenizer import combined_rule_tokenizer
 
     import extractors.sentences  # noqa: F401  registers ns_sentences
-    import medspacy  # noqa: F401  registers medspacy_pyrush
 
     try:  # PyRuSH logs every token at DEBUG through loguru: silence it (and its cost)
         from loguru import logger
@@ -103,7 +103,9 @@ def main() -> int:
 
     print("## Synthetic gold set (hand-checked), boundary P/R/F1")
     gold = load_gold()
-    print(f"{'splitter':14} {'P':>6} {'R':>6} {'F1':>6}  ({sum(len(g) for _, g in gold)} boundaries)")
+    print(
+        f"{'splitter':14} {'P':>6} {'R':>6} {'F1':>6}  ({sum(len(g) for _, g in gold)} boundaries)"
+    )
     for name, nlp in nlps.items():
         tp = fp = fn = 0
         for text, want in gold:
@@ -126,14 +128,18 @@ def main() -> int:
     print(f"\n## Speed on {len(texts)} MTSamples notes (ms/note; scispaCy tokenizer: {tok_ms:.2f})")
     for name, nlp in nlps.items():
         pipe = nlp.pipeline[0][1]
-        copies = [Doc(d.vocab, words=[t.text for t in d], spaces=[bool(t.whitespace_) for t in d])
-                  for d in docs]
+        copies = [
+            Doc(d.vocab, words=[t.text for t in d], spaces=[bool(t.whitespace_) for t in d])
+            for d in docs
+        ]
         t0 = time.perf_counter()
         done = [pipe(d) for d in copies]
         ms = (time.perf_counter() - t0) * 1e3 / len(texts)
         found[name] = [boundaries(d) for d in done]
         n_sents = sum(len(b) + 1 for b in found[name]) / len(texts)
-        print(f"{name:14} {ms:8.3f} ms/note  {ms / tok_ms:6.2f}x tokenizer  {n_sents:6.1f} sents/note")
+        print(
+            f"{name:14} {ms:8.3f} ms/note  {ms / tok_ms:6.2f}x tokenizer  {n_sents:6.1f} sents/note"
+        )
 
     print("\n## Boundary agreement on MTSamples (row = reference, column = predicted; F1)")
     names = list(found)

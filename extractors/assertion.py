@@ -1,4 +1,4 @@
-"""Assertion: medspaCy ConText (our rules, mention sentences only), then section-aware refinement."""
+"""Assertion: medspaCy ConText (own rules, mention sentences only), then section defaults."""
 
 import json
 import re
@@ -161,7 +161,7 @@ class ClinicalContext(ConText):
             self._word_matchers[key] = (_matcher(nlp, rules), reach)
         self._always_matcher = _matcher(nlp, always) if always else None
 
-    def __call__(self, doc: Doc, targets: str | None = None) -> Doc:  # noqa: ARG002
+    def __call__(self, doc: Doc, targets: str | None = None) -> Doc:
         spans = list(doc.spans[MENTIONS]) if MENTIONS in doc.spans else []
         graph = ConTextGraph()
         graph.targets = spans
@@ -223,7 +223,9 @@ class ClinicalContext(ConText):
             if entry is None:
                 continue
             reach = entry[1]
-            a, b = (start, end) if reach is None else (max(start, p - reach), min(end, p + reach + 1))
+            a, b = (
+                (start, end) if reach is None else (max(start, p - reach), min(end, p + reach + 1))
+            )
             win = windows.get(key)
             if win is None:
                 windows[key] = [a, b]
@@ -240,7 +242,9 @@ class ClinicalContext(ConText):
                 a = win[j]
                 found.extend((m, s + a, e + a) for m, s, e in matcher(doc[a : win[j + 1]]))
         if self._always_matcher is not None:
-            found.extend((m, s + start, e + start) for m, s, e in self._always_matcher(doc[start:end]))
+            found.extend(
+                (m, s + start, e + start) for m, s, e in self._always_matcher(doc[start:end])
+            )
         found += self._phrase_matcher(doc[start:end])
         found = list(set(found))
         return prune_overlapping_matches(found) if self.prune_on_modifier_overlap else found
@@ -359,7 +363,11 @@ def _limit_scope(mod: ConTextModifier, other: ConTextModifier) -> None:
         return
     other_dir = other.direction.upper()
     same = other.category.upper() == mod.category.upper()
-    if other_dir != "TERMINATE" and other.category.upper() not in mod.rule.terminated_by and not same:
+    if (
+        other_dir != "TERMINATE"
+        and other.category.upper() not in mod.rule.terminated_by
+        and not same
+    ):
         return
     if same and (
         mod.allowed_types != other.allowed_types or mod.excluded_types != other.excluded_types

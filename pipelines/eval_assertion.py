@@ -15,8 +15,11 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent.parent / "shared" / "eval" / (
-    "negex_context/dev.jsonl"
+DEFAULT_DATA = (
+    Path(__file__).resolve().parents[1].parent.parent
+    / "shared"
+    / "eval"
+    / ("negex_context/dev.jsonl")
 )
 
 #: attribute -> (gold predicate on a record, predicted flag names; any set counts as positive)

@@ -8,7 +8,14 @@ from importlib import resources
 
 import pytest
 
-FLAGS = ("is_negated", "is_uncertain", "is_historical", "is_hypothetical", "is_family", "is_conditional")
+FLAGS = (
+    "is_negated",
+    "is_uncertain",
+    "is_historical",
+    "is_hypothetical",
+    "is_family",
+    "is_conditional",
+)
 
 ROWS = [
     # ---- negation cues
@@ -28,8 +35,11 @@ ROWS = [
     ("Her hyponatremia appears to have resolved.", "hyponatremia", {"is_negated"}),
     ("Small bowel obstruction, resolved.", "Small bowel obstruction", {"is_negated"}),
     ("No change in vision or diplopia.", "diplopia", {"is_negated"}),
-    ("No history of congestive heart failure.", "congestive heart failure",
-     {"is_negated", "is_historical"}),
+    (
+        "No history of congestive heart failure.",
+        "congestive heart failure",
+        {"is_negated", "is_historical"},
+    ),
     # ---- pseudo-negations: the cue is part of a longer phrase that negates nothing
     ("There is no increase in the pleural effusion.", "pleural effusion", set()),
     ("She has not only asthma but also eczema.", "asthma", set()),
@@ -56,8 +66,11 @@ ROWS = [
     ("Mitral valve prolapse was found in 1992.", "Mitral valve prolapse", {"is_historical"}),
     ("He had pneumonia 3 years ago.", "pneumonia", {"is_historical"}),
     ("Unchanged elevated right hemidiaphragm.", "elevated right hemidiaphragm", {"is_historical"}),
-    ("Consistent with the patient's known interatrial baffle.", "interatrial baffle",
-     {"is_historical"}),
+    (
+        "Consistent with the patient's known interatrial baffle.",
+        "interatrial baffle",
+        {"is_historical"},
+    ),
     ("Status post CABG.", "Status post CABG", {"is_historical"}),  # cue opening the mention
     ("A two-day history of fever.", "fever", set()),  # recent, not historical
     ("CLINICAL HISTORY: right-sided weakness.", "right-sided weakness", set()),
@@ -68,8 +81,11 @@ ROWS = [
     ("Return if you develop chest pain.", "chest pain", {"is_hypothetical", "is_conditional"}),
     ("Call the clinic if fever recurs.", "fever", {"is_hypothetical", "is_conditional"}),
     ("Should he develop dyspnea, call 911.", "dyspnea", {"is_hypothetical", "is_conditional"}),
-    ("Return for worsening abdominal pain.", "abdominal pain",
-     {"is_hypothetical", "is_conditional"}),
+    (
+        "Return for worsening abdominal pain.",
+        "abdominal pain",
+        {"is_hypothetical", "is_conditional"},
+    ),
     ("Take aspirin in case of headache.", "headache", {"is_hypothetical", "is_conditional"}),
     ("Tylenol as needed for pain.", "pain", {"is_hypothetical", "is_conditional"}),
     ("We discussed the risk of bleeding.", "bleeding", {"is_hypothetical"}),
@@ -118,11 +134,17 @@ def test_list_scope(mention, text: str, target: str, expected: set[str]) -> None
         ("FAMILY HISTORY:  The patient has asthma.\n", "asthma", set()),  # about the patient
         ("PAST MEDICAL HISTORY:  Asthma.\n", "Asthma", {"is_historical"}),
         ("PSH:  Appendectomy.\n", "Appendectomy", {"is_historical"}),
-        ("SOCIAL HISTORY:  Denies illicit substances.\n", "illicit substances",
-         {"is_negated", "is_historical"}),
+        (
+            "SOCIAL HISTORY:  Denies illicit substances.\n",
+            "illicit substances",
+            {"is_negated", "is_historical"},
+        ),
         ("ALLERGIES:  Penicillin.\n", "Penicillin", {"is_historical"}),
-        ("PLAN:  Return to the ED if chest pain recurs.\n", "chest pain",
-         {"is_hypothetical", "is_conditional"}),
+        (
+            "PLAN:  Return to the ED if chest pain recurs.\n",
+            "chest pain",
+            {"is_hypothetical", "is_conditional"},
+        ),
         ("ASSESSMENT:  Pneumonia.\n", "Pneumonia", set()),
     ],
 )

@@ -26,9 +26,19 @@ def _write(path: Path) -> Path:
                 "experiencer": "patient",
             }
             fh.write(json.dumps(rec) + "\n")
-        fh.write(json.dumps({"id": "nul", "text": "x", "target": {"text": "y", "start": None,
-                             "end": None}, "negation": "affirmed", "temporality": "recent",
-                             "experiencer": "patient"}) + "\n")
+        fh.write(
+            json.dumps(
+                {
+                    "id": "nul",
+                    "text": "x",
+                    "target": {"text": "y", "start": None, "end": None},
+                    "negation": "affirmed",
+                    "temporality": "recent",
+                    "experiencer": "patient",
+                }
+            )
+            + "\n"
+        )
     return path
 
 
