@@ -104,7 +104,7 @@ def load_context_rules(nlp: Language, path: str | None = None) -> list[ConTextRu
     return rules
 
 
-class ClinicalContext(ConText):
+class ClinicalContext(ConText):  # type: ignore[misc]
     """medspaCy ConText over ``doc.spans["mentions"]``, restricted to sentences with mentions.
 
     Uses medspaCy's rules, matcher, modifiers and graph. Differences from ``medspacy_context``:
@@ -127,7 +127,7 @@ class ClinicalContext(ConText):
         )
         self.register_default_attributes()
         self.add(load_context_rules(nlp, rules))
-        inner = self._ConText__matcher  # type: ignore[attr-defined]
+        inner = self._ConText__matcher
         self._rule_map = inner.rule_map
         self._phrase_matcher = getattr(inner, "_MedspacyMatcher__phrase_matcher", None)
         self._doc_matcher = inner
@@ -178,7 +178,7 @@ class ClinicalContext(ConText):
         if self._phrase_matcher is None or self._has_regex:
             doc_matches = self._doc_matcher(doc)  # private API changed: match the whole doc
         lowers = doc.to_array(LOWER).tolist()
-        edges = []
+        edges: list[tuple[Span, ConTextModifier]] = []
         for i, block_targets in by_block.items():
             start, end, items = blocks[i]
             if doc_matches is not None:
@@ -245,7 +245,7 @@ class ClinicalContext(ConText):
             found.extend(
                 (m, s + start, e + start) for m, s, e in self._always_matcher(doc[start:end])
             )
-        found += self._phrase_matcher(doc[start:end])
+        found += self._phrase_matcher(doc[start:end])  # type: ignore[misc]
         found = list(set(found))
         return prune_overlapping_matches(found) if self.prune_on_modifier_overlap else found
 
@@ -383,7 +383,7 @@ def _limit_scope(mod: ConTextModifier, other: ConTextModifier) -> None:
 
 def _leads(mod: ConTextModifier, target: Span) -> bool:
     """A historical cue that opens the mention ("status post CABG", "history of MI") counts."""
-    return mod.category == "HISTORICAL" and mod.modifier_span[0] == target.start
+    return bool(mod.category == "HISTORICAL" and mod.modifier_span[0] == target.start)
 
 
 def _apply(target: Span, mod: ConTextModifier, doc: Doc) -> None:

@@ -20,7 +20,7 @@ def section_rules_path() -> str:
     return str(resources.files("extractors") / "rules" / "sections" / "sections.json")
 
 
-class FastSectionizer(Sectionizer):
+class FastSectionizer(Sectionizer):  # type: ignore[misc]
     """medspaCy ``Sectionizer`` that fills ``doc._.sections`` but not ``token._.section``.
 
     medspaCy writes ``token._.section`` for every token (a Python loop, about half of its cost).
@@ -31,7 +31,7 @@ class FastSectionizer(Sectionizer):
     """
 
     def __call__(self, doc: Doc) -> Doc:
-        matcher = self._Sectionizer__matcher  # type: ignore[attr-defined]
+        matcher = self._Sectionizer__matcher
         matches = matcher(doc)
         if self.require_start_line:
             matches = self.filter_start_lines(doc, matches)

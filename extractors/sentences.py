@@ -120,7 +120,7 @@ def set_sentence_starts(doc: Doc, starts: list[int]) -> Doc:
     flags = np.full(n, -1, dtype=np.int64)
     flags[tok] = 1
     flags[0] = 1
-    doc.from_array([SENT_START], flags.astype(np.uint64).reshape(-1, 1))
+    doc.from_array([SENT_START], flags.astype(np.uint64).reshape(-1, 1))  # type: ignore[arg-type]
     return doc
 
 

@@ -87,6 +87,8 @@ def predict_medspacy_default(records: list[dict[str, Any]]) -> list[dict[str, bo
         span = doc.char_span(
             rec["target"]["start"], rec["target"]["end"], label="PROBLEM", alignment_mode="expand"
         )
+        if span is None:
+            raise ValueError(f"record {rec['id']}: target does not align with the text")
         doc.ents = [span]
         for _, proc in nlp.pipeline:
             doc = proc(doc)
