@@ -47,7 +47,7 @@ _INLINE_HEADER = re.compile(r"(?<![^\s])[A-Z][A-Z0-9 /&,()'+-]{2,60}:[ \t]+(?=\S
 # Terminal punctuation followed by space and something that can start a sentence.
 _TERMINAL = re.compile(r"([.!?]+)[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9#*•-])")
 # Any other single newline (hard wrap or new line without punctuation).
-_NEWLINE = re.compile(r"^([^\n]*)\n[ \t]*(?=[A-Z0-9(\[])", re.MULTILINE)
+_NEWLINE = re.compile(r"^([^\n]*)\n[ \t]*(?=[A-Z0-9])", re.MULTILINE)
 _WORD_BEFORE = re.compile(r"(\S+)$")
 _LIST_NUMBER = re.compile(r"(?:^|[\n:.!?])[ \t]*\(?\d{1,3}$")
 
