@@ -90,6 +90,8 @@ ROWS = [
     ("Tylenol as needed for pain.", "pain", {"is_hypothetical", "is_conditional"}),
     ("We discussed the risk of bleeding.", "bleeding", {"is_hypothetical"}),
     ("Heparin to prevent thrombosis.", "thrombosis", {"is_hypothetical"}),
+    ("Cardiac risk factors include diabetes.", "diabetes", set()),  # existing, not hypothetical
+    ("The dose should be titrated up to lisinopril 20 mg.", "lisinopril", set()),
     # ---- uncertainty (medspaCy default rules)
     ("Findings suspicious for pneumonia.", "pneumonia", {"is_uncertain"}),
     ("Possible early appendicitis.", "early appendicitis", {"is_uncertain"}),
