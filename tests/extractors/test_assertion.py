@@ -35,6 +35,8 @@ ROWS = [
     ("Her hyponatremia appears to have resolved.", "hyponatremia", {"is_negated"}),
     ("Small bowel obstruction, resolved.", "Small bowel obstruction", {"is_negated"}),
     ("No change in vision or diplopia.", "diplopia", {"is_negated"}),
+    ("Bowel sounds absent.", "Bowel sounds", {"is_negated"}),
+    ("HIV negative.", "HIV", {"is_negated"}),
     (
         "No history of congestive heart failure.",
         "congestive heart failure",
@@ -65,6 +67,8 @@ ROWS = [
     ("She had a prior stroke.", "stroke", {"is_historical"}),
     ("Mitral valve prolapse was found in 1992.", "Mitral valve prolapse", {"is_historical"}),
     ("He had pneumonia 3 years ago.", "pneumonia", {"is_historical"}),
+    ("She had asthma as a child.", "asthma", {"is_historical"}),
+    ("History notable for childhood asthma.", "asthma", {"is_historical"}),
     ("Unchanged elevated right hemidiaphragm.", "elevated right hemidiaphragm", {"is_historical"}),
     (
         "Consistent with the patient's known interatrial baffle.",
