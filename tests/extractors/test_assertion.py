@@ -36,6 +36,10 @@ ROWS = [
     ("Small bowel obstruction, resolved.", "Small bowel obstruction", {"is_negated"}),
     ("No change in vision or diplopia.", "diplopia", {"is_negated"}),
     ("Bowel sounds absent.", "Bowel sounds", {"is_negated"}),
+    ("Pneumothorax was not seen.", "Pneumothorax", {"is_negated"}),
+    ("Masses not palpated.", "Masses", {"is_negated"}),
+    ("Neither fever nor chills.", "chills", {"is_negated"}),
+    ("He was not seen by cardiology for his chest pain.", "chest pain", set()),
     ("HIV negative.", "HIV", {"is_negated"}),
     (
         "No history of congestive heart failure.",
@@ -99,6 +103,9 @@ ROWS = [
     # ---- uncertainty (medspaCy default rules)
     ("Findings suspicious for pneumonia.", "pneumonia", {"is_uncertain"}),
     ("Possible early appendicitis.", "early appendicitis", {"is_uncertain"}),
+    ("Pneumonia cannot be excluded.", "Pneumonia", {"is_uncertain"}),
+    ("Cannot exclude pneumonia.", "pneumonia", {"is_uncertain"}),
+    ("Questionable PE with IVC filter.", "PE", {"is_uncertain"}),
     # ---- experiencer
     ("Her mother had breast cancer.", "breast cancer", {"is_family"}),
     ("Father with coronary artery disease.", "coronary artery disease", {"is_family"}),
