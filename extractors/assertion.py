@@ -87,9 +87,9 @@ def load_context_rules(nlp: Language, path: str | None = None) -> list[ConTextRu
         item = dict(item)
         pattern = item.get("pattern")
         if pattern is None:
+            # every literal becomes a token pattern, so one anchor-indexed matcher serves all
             words = [t.lower_ for t in nlp.make_doc(item["literal"]) if not t.is_space]
-            if len(words) > 1:
-                pattern = [{"LOWER": w} for w in words]
+            pattern = [{"LOWER": w} for w in words]
         if isinstance(pattern, list) and len(pattern) > 1:
             spaced: list[dict[str, Any]] = []
             for k, tok in enumerate(pattern):
@@ -132,6 +132,7 @@ class ClinicalContext(ConText):  # type: ignore[misc]
         self._phrase_matcher = getattr(inner, "_MedspacyMatcher__phrase_matcher", None)
         self._doc_matcher = inner
         self._has_regex = any(isinstance(r.pattern, str) for r in self.rules)
+        self._has_phrases = any(r.pattern is None for r in self.rules)
         self._index_token_rules(nlp)
 
     def _index_token_rules(self, nlp: Language) -> None:
@@ -245,7 +246,8 @@ class ClinicalContext(ConText):  # type: ignore[misc]
             found.extend(
                 (m, s + start, e + start) for m, s, e in self._always_matcher(doc[start:end])
             )
-        found += self._phrase_matcher(doc[start:end])  # type: ignore[misc]
+        if self._has_phrases:
+            found += self._phrase_matcher(doc[start:end])  # type: ignore[misc]
         found = list(set(found))
         return prune_overlapping_matches(found) if self.prune_on_modifier_overlap else found
 
