@@ -124,7 +124,8 @@ def redact_result(result: NoteResult) -> NoteResult:
         for m in result.mentions
     )
     replaced = {
-        old.text: new.text for old, new in zip(result.mentions, mentions, strict=True)
+        old.text: new.text
+        for old, new in zip(result.mentions, mentions, strict=True)
         if old.text != new.text
     }
     rows = tuple(_redact_nlp_row(row, note.text, spans) for row in result.note_nlp)

@@ -31,6 +31,10 @@ _NAME = (
     r"{0,2})"
 )
 _TITLE = r"(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof)"
+# month/day or day/month: both parts 1-31, one of them 1-12 (rules out 42/40/40 or 120/80/60)
+_MONTH_NUM = r"(?:0?[1-9]|1[0-2])"
+_DAY_NUM = r"(?:0?[1-9]|[12]\d|3[01])"
+_MD = rf"(?:{_MONTH_NUM}/{_DAY_NUM}|{_DAY_NUM}/{_MONTH_NUM})"
 _STREET = (
     r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"
     r"Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy)"
@@ -72,7 +76,8 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"(?P<phi>\b\d{1,6}[ \t]+(?:[NSEW]\.?[ \t]+)?(?:[A-Z][a-z]+[ \t]+){1,3}"
             + _STREET
             + r"\b\.?(?:,?[ \t]*(?:Apt|Apartment|Suite|Ste|Unit|\#)\.?[ \t]*[A-Za-z0-9\-]+)?"
-            r"(?:,[ \t]*[A-Z][a-z]+(?:[ \t]+[A-Z][a-z]+)*,?[ \t]+[A-Z]{2}(?:[ \t]+\d{5}(?:-\d{4})?)?)?)"
+            r"(?:,[ \t]*[A-Z][a-z]+(?:[ \t]+[A-Z][a-z]+)*,?[ \t]+[A-Z]{2}"
+            r"(?:[ \t]+\d{5}(?:-\d{4})?)?)?)"
             # "Springfield, IL 62704": city, state and ZIP without a street
             r"|(?P<city>\b[A-Z][a-z]+(?:[ \t]+[A-Z][a-z]+)?,[ \t]*[A-Z]{2}[ \t]+\d{5}(?:-\d{4})?\b)"
         ),
@@ -80,7 +85,11 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "DATE",
         re.compile(
-            r"(?P<phi>(?<![\d/\-.])(?:\d{1,2}/\d{1,2}/(?:\d{4}|\d{2})|\d{1,2}-\d{1,2}-\d{4}"
+            r"(?P<phi>(?<![\d/\-.])(?:"
+            + _MD
+            + r"/(?:\d{4}|\d{2})|"
+            + _MD.replace("/", "-")
+            + r"-\d{4}"
             r"|(?:19|20)\d{2}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?)(?![\d/])"
             r"|\b" + _MONTH + r"\.?[ \t]+\d{1,2}(?:st|nd|rd|th)?(?:,?[ \t]+\d{4})?\b"
             r"|\b\d{1,2}(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?" + _MONTH + r"\.?(?:,?[ \t]+\d{4})?\b"
@@ -96,15 +105,19 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"(?:[Ee]lectronically [Ss]igned(?: by)?|[Ss]igned by|[Dd]ictated by|[Tt]ranscribed by"
             r"|[Aa]ttending(?: [Pp]hysician)?|[Rr]eferring(?: [Pp]hysician)?|[Pp]rimary care"
-            r"(?: [Pp]hysician| [Pp]rovider)?|PCP|[Cc]c)[ \t]*:?[ \t]*(?:" + _TITLE + r"\.?[ \t]+)?"
+            r"(?: [Pp]hysician| [Pp]rovider)?|PCP)[ \t]*:?[ \t]*(?:"
+            + _TITLE
+            + r"\.?[ \t]+)?"
             + _NAME
         ),
     ),
     (
         "NAME",
         re.compile(
-            r"(?m)^[ \t]*(?:[Pp]atient(?: [Nn]ame)?|[Nn]ame|[Pp]t(?: [Nn]ame)?|[Gg]uardian"
-            r"|[Ee]mergency [Cc]ontact|[Nn]ext of [Kk]in|Re|To|From|Dear)[ \t]*[:,]?[ \t]*" + _NAME
+            # at a line start, also in Markdown ("**Patient:** ...", "- Name: ...")
+            r"(?m)^[ \t]*(?:[*_#>\-][ \t]*)*(?:[Pp]atient(?: [Nn]ame)?|[Nn]ame|[Pp]t(?: [Nn]ame)?"
+            r"|[Gg]uardian|[Ee]mergency [Cc]ontact|[Nn]ext of [Kk]in|Re|To|From|Dear)[*_]*[ \t]*"
+            r"[:,]?[*_]*[ \t]*" + _NAME
         ),
     ),
 )
@@ -112,10 +125,46 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
 # Capitalised words that follow a title or "Attending:" but are not names.
 _NOT_NAMES = frozenset(
     {
-        "The", "This", "That", "Patient", "Pt", "Per", "On", "In", "At", "And", "Of", "To",
-        "Note", "None", "Unknown", "Today", "Yesterday", "Is", "Was", "Reviewed", "Service",
-        "Physician", "Provider", "Team", "MD", "DO", "NP", "PA", "RN", "Dr", "Mr", "Mrs",
-        "Ms", "Miss", "Mx", "Prof", "Doctor", "Sir", "Madam", "Colleague",
+        "The",
+        "This",
+        "That",
+        "Patient",
+        "Pt",
+        "Per",
+        "On",
+        "In",
+        "At",
+        "And",
+        "Of",
+        "To",
+        "Note",
+        "None",
+        "Unknown",
+        "Today",
+        "Yesterday",
+        "Is",
+        "Was",
+        "Reviewed",
+        "Service",
+        "Physician",
+        "Provider",
+        "Team",
+        "MD",
+        "DO",
+        "NP",
+        "PA",
+        "RN",
+        "Dr",
+        "Mr",
+        "Mrs",
+        "Ms",
+        "Miss",
+        "Mx",
+        "Prof",
+        "Doctor",
+        "Sir",
+        "Madam",
+        "Colleague",
     }
 )
 
@@ -135,9 +184,49 @@ def _group_spans(kind: str, match: re.Match[str]) -> Iterator[PhiSpan]:
         yield PhiSpan(match.start(), match.end(), kind)
 
 
+# A candidate holding one of these words names a place or a service, not a person.
+_ORG_WORDS = frozenset(
+    {
+        "Department",
+        "Dept",
+        "Emergency",
+        "Clinic",
+        "Hospital",
+        "Service",
+        "Services",
+        "Surgery",
+        "Medicine",
+        "Cardiology",
+        "Oncology",
+        "Neurology",
+        "Radiology",
+        "Pathology",
+        "Pharmacy",
+        "Nursing",
+        "Unit",
+        "Center",
+        "Centre",
+        "Ward",
+        "Floor",
+        "General",
+        "Internal",
+        "Urgent",
+        "Care",
+        "ICU",
+        "ED",
+        "ER",
+        "Team",
+        "Group",
+        "Associates",
+    }
+)
+
+
 def _trim_name(text: str, start: int, end: int) -> tuple[int, int]:
     """Drop leading non-name words and trailing credentials from a candidate name."""
     words = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", text[start:end])]
+    if any(text[a:b].rstrip(".,") in _ORG_WORDS for a, b in words):
+        return start, start
     while words and text[words[0][0] : words[0][1]].rstrip(".,") in _NOT_NAMES:
         words.pop(0)
     while words and text[words[-1][0] : words[-1][1]].rstrip(".,") in _NOT_NAMES:

@@ -43,9 +43,7 @@ def _ident(conn: Connection, name: str) -> str:
 
 def _check_name(name: str) -> str:
     if not _ROLE_NAME.match(name):
-        raise RoleError(
-            f"invalid role name {name!r}: use lowercase letters, digits and _ (max 63)"
-        )
+        raise RoleError(f"invalid role name {name!r}: use lowercase letters, digits and _ (max 63)")
     return name
 
 
@@ -158,8 +156,6 @@ def drop_roles(engine: Engine, *roles: str) -> None:
     with engine.begin() as conn:
         for role in roles:
             _check_name(role)
-            if conn.execute(
-                text("SELECT 1 FROM pg_roles WHERE rolname = :n"), {"n": role}
-            ).first():
+            if conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :n"), {"n": role}).first():
                 conn.execute(text(f"DROP OWNED BY {_ident(conn, role)}"))
                 conn.execute(text(f"DROP ROLE {_ident(conn, role)}"))

@@ -101,11 +101,7 @@ def _run(tmp: Path, source: Path, warehouse: Path, config: Path | None) -> tuple
     home, work, tmpdir = tmp / "home", tmp / "work", tmp / "tmp"
     for d in (home, work, tmpdir):
         d.mkdir(exist_ok=True)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PREFECT_", "NOTESTRUCT_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NOTESTRUCT_"))}
     env.update(
         HOME=str(home),
         NOTESTRUCT_HOME=str(home / ".notestruct"),

@@ -58,7 +58,11 @@ def test_note_ids_pseudonymised_only_when_asked() -> None:
     full = Pseudonymiser(KEY, note_ids=True).note(note)
     assert full.note_id == Pseudonymiser(KEY).pseudonym("note", "acc-123")
     err = NoteError(
-        note_id="acc-123", source="s", stage="read", error_type="X", message="m",
+        note_id="acc-123",
+        source="s",
+        stage="read",
+        error_type="X",
+        message="m",
         locator="notes/acc-123.txt",
     )
     scrubbed = Pseudonymiser(KEY, note_ids=True).error(err)
@@ -147,15 +151,25 @@ def test_snippet_redaction_uses_the_whole_note_context() -> None:
 
     start = note.text.index("hypertension")
     m = Mention(
-        mention_id=mention_id(note.note_id, start, start + 12, "PROBLEM", "d"), note_id=note.note_id, start_char=start, end_char=start + 12,
-        text="hypertension", label="PROBLEM",
+        mention_id=mention_id(note.note_id, start, start + 12, "PROBLEM", "d"),
+        note_id=note.note_id,
+        start_char=start,
+        end_char=start + 12,
+        text="hypertension",
+        label="PROBLEM",
         provenance=Provenance(extractor="d", extractor_version=1, pipeline_version="p"),
     )
     row = to_note_nlp(m, note, processed_at=NOW, nlp_system="n", store_text=True)
     # the snippet starts after "Dr." so the title rule alone would not see the name
     assert "Placeholder" in row["snippet"]
-    red = redact_result(NoteResult(note=note, mentions=(m,), note_nlp=(row,),
-                                   resources=map_note(note, (m,), include_text=True)))
+    red = redact_result(
+        NoteResult(
+            note=note,
+            mentions=(m,),
+            note_nlp=(row,),
+            resources=map_note(note, (m,), include_text=True),
+        )
+    )
     assert "Placeholder" not in red.note_nlp[0]["snippet"]
     assert red.note_nlp[0]["lexical_variant"] == "hypertension"
 

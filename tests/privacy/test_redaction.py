@@ -27,7 +27,11 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "notes"
         ("Fax: 617-555-0199", "PHONE", "617-555-0199"),
         ("pager 555-0100", "PHONE", "555-0100"),
         ("Email jane.doe@example.org please.", "EMAIL", "jane.doe@example.org"),
-        ("Lives at 42 Oak Hill Road, Springfield, IL 62704.", "ADDRESS", "42 Oak Hill Road, Springfield, IL 62704"),
+        (
+            "Lives at 42 Oak Hill Road, Springfield, IL 62704.",
+            "ADDRESS",
+            "42 Oak Hill Road, Springfield, IL 62704",
+        ),
         ("MRN 000123456", "MRN", "000123456"),
         ("Medical record number: AB1234567", "MRN", "AB1234567"),
         ("SSN 123-45-6789 on file.", "SSN", "123-45-6789"),

@@ -65,11 +65,20 @@ def test_analyst_reads_views_not_base_tables(warehouse) -> None:
     assert report.views == ["problem_list"]
     assert {"note", "mention", "fhir_resource", "note_nlp"} <= set(report.tables)
     assert _as(engine, analyst, "SELECT count(*) FROM problem_list") == [(0,)]
-    for table in ("note", "mention", "mention_coding", "fhir_resource", "note_nlp",
-                  "note_error", "pipeline_run", "alembic_version"):
+    for table in (
+        "note",
+        "mention",
+        "mention_coding",
+        "fhir_resource",
+        "note_nlp",
+        "note_error",
+        "pipeline_run",
+        "alembic_version",
+    ):
         assert _refused(engine, analyst, f"SELECT * FROM {table}"), table
     assert _refused(
-        engine, analyst,
+        engine,
+        analyst,
         "INSERT INTO note_error (run_id, source, stage, error_type, message, created_at) "
         "VALUES ('r', 's', 'read', 'X', 'm', now())",
     )
@@ -109,8 +118,17 @@ def test_idempotent_and_picks_up_new_views(warehouse) -> None:
 def test_cli_db_roles(warehouse) -> None:
     engine, url, loader, analyst = warehouse
     cmd = [
-        sys.executable, "-m", "pipelines.cli", "db", "roles", "--warehouse", url,
-        "--loader-role", loader, "--analyst-role", analyst,
+        sys.executable,
+        "-m",
+        "pipelines.cli",
+        "db",
+        "roles",
+        "--warehouse",
+        url,
+        "--loader-role",
+        loader,
+        "--analyst-role",
+        analyst,
     ]
     for _ in range(2):  # idempotent
         proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
