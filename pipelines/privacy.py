@@ -55,15 +55,24 @@ class Pseudonymiser:
         return digest[:PSEUDONYM_HEX]
 
     def note(self, note: Note) -> Note:
-        """``note`` with patient, encounter (and, if configured, note) ids replaced."""
-        update: dict[str, Any] = {}
+        """``note`` with patient, encounter (and, if configured, note) ids replaced.
+
+        The text hash becomes keyed too: a plain SHA-256 of a short or templated note can be
+        reversed by hashing guesses. It still detects changed text (same key, same hash).
+        """
+        update: dict[str, Any] = {"text_sha256": self.text_digest(note.text)}
         if note.patient_ref:
             update["patient_ref"] = self.pseudonym("patient", note.patient_ref)
         if note.encounter_ref:
             update["encounter_ref"] = self.pseudonym("encounter", note.encounter_ref)
         if self.note_ids:
             update["note_id"] = self.pseudonym("note", note.note_id)
-        return note.model_copy(update=update) if update else note
+        return note.model_copy(update=update)
+
+    def text_digest(self, text: str) -> str:
+        """Keyed HMAC-SHA256 of a note text (64 hex characters, like the plain hash)."""
+        data = text.encode("utf-8", "surrogatepass")
+        return hmac.new(self._key, b"text|" + data, hashlib.sha256).hexdigest()
 
     def error(self, error: NoteError) -> NoteError:
         """A dead letter with its note id (and a locator that quotes it) pseudonymised."""

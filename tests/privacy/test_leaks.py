@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import sqlite3
@@ -58,7 +59,7 @@ def _tables_with(db: Path, needle: str) -> list[str]:
     return hits
 
 
-def _write_notes(path: Path, marker: str, patient: str, encounter: str) -> None:
+def _write_notes(path: Path, marker: str, patient: str, encounter: str) -> list[dict]:
     notes = [
         {
             "id": "leak-1",
@@ -95,6 +96,7 @@ def _write_notes(path: Path, marker: str, patient: str, encounter: str) -> None:
         for i in range(5, 10)
     ]
     path.write_text("".join(json.dumps(n) + "\n" for n in notes), encoding="utf-8")
+    return notes
 
 
 def _run(tmp: Path, source: Path, warehouse: Path, config: Path | None) -> tuple[str, str]:
@@ -192,7 +194,7 @@ def test_marker_never_leaks_by_default(tmp_path: Path) -> None:
     inputs = tmp_path / "input"
     inputs.mkdir()
     source = inputs / "notes.jsonl"
-    _write_notes(source, marker, patient, encounter)
+    notes = _write_notes(source, marker, patient, encounter)
     db = tmp_path / "work" / "w.db"  # inside the scanned working directory
     (tmp_path / "work").mkdir()
     stdout, stderr = _run(tmp_path, source, db, None)
@@ -200,6 +202,9 @@ def test_marker_never_leaks_by_default(tmp_path: Path) -> None:
     _assert_no_leaks(tmp_path, stdout + stderr, marker, [patient, encounter])
     _assert_warehouse_pseudonymous(db, patient, encounter)
     assert _tables_with(db, marker) == []
+    # with a key the text hash is keyed too: no plain SHA-256 of a text to test guesses against
+    for note in notes:
+        assert _tables_with(db, hashlib.sha256(note["text"].encode()).hexdigest()) == []
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM mention").fetchone()[0] > 0
         assert conn.execute("SELECT count(*) FROM note WHERE text IS NOT NULL").fetchone()[0] == 0

@@ -54,7 +54,10 @@ def test_note_ids_pseudonymised_only_when_asked() -> None:
     plain = Pseudonymiser(KEY).note(note)
     assert plain.note_id == "acc-123"
     assert plain.patient_ref != "PAT-42" and plain.encounter_ref != "ENC-7"
-    assert plain.text == note.text and plain.text_sha256 == note.text_sha256
+    assert plain.text == note.text
+    # the text hash is keyed: deterministic, but not the plain SHA-256 of the text
+    assert plain.text_sha256 != note.text_sha256 and len(plain.text_sha256) == 64
+    assert Pseudonymiser(KEY).note(note).text_sha256 == plain.text_sha256
     full = Pseudonymiser(KEY, note_ids=True).note(note)
     assert full.note_id == Pseudonymiser(KEY).pseudonym("note", "acc-123")
     err = NoteError(
