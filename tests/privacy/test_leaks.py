@@ -110,6 +110,8 @@ def _run(tmp: Path, source: Path, warehouse: Path, config: Path | None) -> tuple
         TMPDIR=str(tmpdir),
         NOTESTRUCT_PSEUDONYM_KEY=KEY,
         PYTHONPATH=str(REPO),
+        # a loaded CI machine can take longer than the default 20 s to start Prefect's server
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120",
     )
     cmd = [sys.executable, "-m", "pipelines.cli", "--verbose", "ingest", str(source)]
     cmd += ["--warehouse", f"sqlite:///{warehouse}"]
