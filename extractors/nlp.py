@@ -22,7 +22,7 @@ from extractors.spans import doc_to_mentions
 from schemas.model import Mention, Note
 
 #: Extractors run by default, in order.
-DEFAULT_EXTRACTORS: tuple[str, ...] = ("dictionary",)
+DEFAULT_EXTRACTORS: tuple[str, ...] = ("dictionary", "medications", "labs", "vitals", "allergies")
 
 
 def pipeline_version() -> str:
