@@ -218,7 +218,7 @@ class SigParser:
         """Components of the sig that starts at ``start`` and may not reach ``limit``."""
         parts: list[_Part] = []
         pos = start
-        seen: set[str] = set()
+        seen: dict[str, object] = {}
         while pos < limit:
             gap = self.blank.match(text, pos, limit)
             at = gap.end() if gap else pos
@@ -234,8 +234,9 @@ class SigParser:
             if part.kind == "modifier" and parts and parts[-1].kind != "modifier":
                 break  # "ER" after the sig started belongs to something else
             if part.kind in seen and part.kind in ("strength", "route", "frequency"):
-                break  # a second frequency means a second medication or a taper step
-            seen.add(part.kind)
+                if part.value.get("code") is None or part.value.get("code") != seen[part.kind]:
+                    break  # a second, different frequency: a taper step or another drug
+            seen.setdefault(part.kind, part.value.get("code"))
             parts.append(part)
             pos = part.end
             if part.kind == "prn":
