@@ -1,4 +1,4 @@
-"""Allergy extractor: allergens with their reactions, and explicit "no known allergies" statements."""
+"""Allergy extractor: allergens with reactions, and explicit "no known allergies" statements."""
 
 import re
 from collections.abc import Mapping
@@ -39,6 +39,8 @@ _REACTION_SEP = re.compile(
     r"reaction\s+(?:is|was)|reaction:?))[ \t]*",
     re.IGNORECASE,
 )
+#: Every allergy statement contains one of these; notes without any are skipped at once.
+_MAY_MENTION = re.compile(r"allerg|nk(?:d|f)?a|n\.k\.d|intoleran|sensitiv", re.IGNORECASE)
 _ITEM_SEP = re.compile(r"[;,\n]|\s+and\s+|\s+or\s+|\s+as\s+well\s+as\s+|\d+\.\s", re.IGNORECASE)
 _NOT_ALLERGEN = re.compile(
     r"^(?:none|nil|no|not|unknown|the|his|her|their|any|all|patient|pt|he|she|it|as|which|"
@@ -80,20 +82,25 @@ class AllergyTagger:
         self.reaction_re = re.compile(
             rf"(?<![\w-])(?:{alternation(self.reactions)})(?![\w-])", re.IGNORECASE
         )
-        self.no_known: list[tuple[re.Pattern[str], dict[str, Any]]] = [
-            (re.compile(rf"(?<![\w-])(?:{p})(?![\w-])", re.IGNORECASE), rule)
-            for rule in load_rules(RULES, "no_known.json")["statements"]
-            for p in rule["patterns"]
-        ]
+        statements = load_rules(RULES, "no_known.json")["statements"]
+        self.no_known_rules = {rule["rule_id"]: rule for rule in statements}
+        # one pattern, one named group per statement rule: a single pass over the text
+        self.no_known_re = re.compile(
+            "|".join(
+                rf"(?P<g{i}>(?<![\w-])(?:{'|'.join(rule['patterns'])})(?![\w-]))"
+                for i, rule in enumerate(statements)
+            ),
+            re.IGNORECASE,
+        )
+        self.no_known_groups = {f"g{i}": rule for i, rule in enumerate(statements)}
 
     # -- no known allergies -------------------------------------------------------------
     def find_no_known(self, text: str) -> list[dict[str, Any]]:
         """Explicit no-known-allergy statements ("NKDA", "no known allergies")."""
-        found = [
-            {"start": m.start(), "end": m.end(), "rule": rule}
-            for pattern, rule in self.no_known
-            for m in pattern.finditer(text)
-        ]
+        found: list[dict[str, Any]] = []
+        for m in self.no_known_re.finditer(text):
+            group = m.lastgroup or ""
+            found.append({"start": m.start(), "end": m.end(), "rule": self.no_known_groups[group]})
         found.sort(key=lambda f: (f["start"], -f["end"]))
         kept: list[dict[str, Any]] = []
         for f in found:
@@ -204,6 +211,8 @@ class AllergyTagger:
 
     def __call__(self, doc: Doc) -> Doc:
         text = doc.text
+        if not _MAY_MENTION.search(text):
+            return doc
         no_known = self.find_no_known(text)
         blocked = [(f["start"], f["end"]) for f in no_known]
         med_spans = [s for s in existing_spans(doc) if s.label_ == "MEDICATION"]
@@ -225,7 +234,7 @@ class AllergyTagger:
                 for span, (s, e) in zip(problems, problem_bounds, strict=True):
                     if reaction[0] <= s and e <= reaction[1]:
                         drop.append((span.start_char, span.end_char))
-            span = make_span(
+            made = make_span(
                 doc,
                 f["start"],
                 f["end"],
@@ -236,8 +245,8 @@ class AllergyTagger:
                 codes=f["rule"]["codes"],
                 attributes=f["attributes"],
             )
-            if span is not None:
-                new.append(span)
+            if made is not None:
+                new.append(made)
                 taken.append((f["start"], f["end"]))
         add_spans(doc, new, drop)
         return doc
@@ -268,9 +277,7 @@ def _items(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(s, e) for s, e in items if text[s:e].strip()]
 
 
-@Language.factory(
-    "ns_allergies", default_config={"max_list_chars": 300, "absorb_reactions": True}
-)
+@Language.factory("ns_allergies", default_config={"max_list_chars": 300, "absorb_reactions": True})
 def make_allergy_tagger(
     nlp: Language, name: str, max_list_chars: int, absorb_reactions: bool
 ) -> AllergyTagger:

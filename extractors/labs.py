@@ -151,9 +151,7 @@ class LabTagger:
             if flag is not None:
                 attrs["interpretation"] = flag
             attrs["parts"] = parts
-            out.append(
-                {"start": m.start("name"), "end": end, "rule": rule, "attributes": attrs}
-            )
+            out.append({"start": m.start("name"), "end": end, "rule": rule, "attributes": attrs})
         return out
 
     def __call__(self, doc: Doc) -> Doc:

@@ -1,4 +1,4 @@
-"""Medication extractor: drug mentions with their sig (strength, dose, form, route, frequency, ...)."""
+"""Medication extractor: drug mentions with their sig (strength, dose, route, frequency, ...)."""
 
 import re
 from collections.abc import Mapping

@@ -48,9 +48,35 @@ def load_rules(extractor: str, filename: str) -> Any:
 
 
 def alternation(terms: Iterable[str]) -> str:
-    """A regex alternation of literal ``terms``, longest first, with spaces matching any blank."""
-    ordered = sorted({t for t in terms if t}, key=len, reverse=True)
-    return "|".join(re.escape(t).replace(r"\ ", r"\s+") for t in ordered)
+    """A regex matching any of the literal ``terms``, compiled as a character trie.
+
+    A trie-shaped pattern ("a(?:spirin|lbuterol)") is many times faster than a flat
+    alternation of hundreds of words, which Python's ``re`` tries one by one at every
+    position. Greedy optional groups keep the longest match first, and backtrack to shorter
+    terms when what follows the pattern does not match. Spaces match any run of blanks.
+    """
+    trie: dict[str, Any] = {}
+    for term in {t for t in terms if t}:
+        node = trie
+        for ch in term:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    return _trie_regex(trie)
+
+
+def _trie_regex(node: dict[str, Any]) -> str:
+    ends = "" in node
+    branches = [
+        (r"\s+" if ch == " " else re.escape(ch)) + _trie_regex(child)
+        for ch, child in sorted(node.items())
+        if ch
+    ]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    if ends:
+        return f"(?:{body})?"
+    return body
 
 
 def existing_spans(doc: Doc, label: str | None = None) -> list[Span]:
@@ -96,9 +122,7 @@ def make_span(
     return span
 
 
-def add_spans(
-    doc: Doc, spans: Iterable[Span], drop: Iterable[tuple[int, int]] = ()
-) -> None:
+def add_spans(doc: Doc, spans: Iterable[Span], drop: Iterable[tuple[int, int]] = ()) -> None:
     """Append ``spans`` to ``doc.spans["mentions"]``, removing existing spans at ``drop``.
 
     ``drop`` holds token-aligned ``(start_char, end_char)`` pairs. An existing span at the

@@ -1,4 +1,4 @@
-"""Vital-sign extractor: BP, heart rate, respiratory rate, temperature, SpO2, weight, height, BMI."""
+"""Vital-sign extractor: BP, heart and respiratory rate, temperature, SpO2, weight, height, BMI."""
 
 import re
 from collections.abc import Mapping
@@ -59,7 +59,7 @@ class VitalTagger:
                 names = f"(?:{names}|{alternation(rule['case_sensitive_terms'])})"
             unit = _UNIT_TEXT[rule["kind"]]
             if rule["kind"] == "blood_pressure":
-                value = rf"(?P<v>(?P<sys>\d{{2,3}})[ \t]?/[ \t]?(?P<dia>\d{{2,3}}))(?![\d/])"
+                value = r"(?P<v>(?P<sys>\d{2,3})[ \t]?/[ \t]?(?P<dia>\d{2,3}))(?![\d/])"
             elif rule["kind"] == "body_height":
                 value = (
                     r"(?P<v>(?P<ft>\d)[ \t]?(?:'|′|ft\.?|feet|foot)[ \t]?(?:(?P<inch>\d{1,2}"
@@ -148,8 +148,8 @@ class VitalTagger:
             o2 = _OXYGEN.match(text, end)
             if o2:
                 supplement = re.sub(r"\s+", " ", o2.group("o2"))
-                attrs["oxygen"] = "room air" if supplement.lower() in ("ra", "room air") else (
-                    supplement
+                attrs["oxygen"] = (
+                    "room air" if supplement.lower() in ("ra", "room air") else (supplement)
                 )
                 if o2.group("flow"):
                     attrs["oxygen_flow"] = {"value": parse_number(o2.group("flow")),
@@ -160,12 +160,13 @@ class VitalTagger:
         return {"start": m.start("name"), "end": end, "rule": rule, "attributes": attrs}
 
     def _ucum(self, kind: str, unit_text: str | None, rule: dict[str, Any]) -> str | None:
+        default: str | None = rule["default_ucum"]
         if not unit_text:
-            return rule["default_ucum"]
+            return default
         squeezed = re.sub(r"\s+", " ", unit_text.lower().replace("º", "°"))
         if kind == "body_temperature":
             return "[degF]" if squeezed.endswith(("f", "fahrenheit")) else "Cel"
-        return self.units.to_ucum(squeezed) or rule["default_ucum"]
+        return self.units.to_ucum(squeezed) or default
 
     def __call__(self, doc: Doc) -> Doc:
         new: list[Span] = []
