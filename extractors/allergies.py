@@ -14,6 +14,7 @@ from extractors.patterns import (
     existing_spans,
     load_rules,
     make_span,
+    term_key,
 )
 
 # Version history:
@@ -45,7 +46,8 @@ _ITEM_SEP = re.compile(r"[;,\n]|\s+and\s+|\s+or\s+|\s+as\s+well\s+as\s+|\d+\.\s"
 _NOT_ALLERGEN = re.compile(
     r"^(?:none|nil|no|not|unknown|the|his|her|their|any|all|patient|pt|he|she|it|as|which|"
     r"medications?|drugs?|meds|foods?|seasonal|environmental|multiple|several|other|"
-    r"reactions?|known|listed|noted|reviewed)$",
+    r"reactions?|known|listed|noted|reviewed|there|are|is|was|were|does|do|has|have|had|"
+    r"denied|denies|negative|reported|reports|states?|may|might|probably|possibly)$",
     re.IGNORECASE,
 )
 
@@ -177,14 +179,14 @@ class AllergyTagger:
         med = next(((s, e) for s, e in medications if start <= s < allergen_end), None)
         if known:
             allergen_end = start + known.end()
-            rule = self.allergens[known.group(0).lower()]
+            rule = self.allergens[term_key(known.group(0))]
         elif med:
             start, allergen_end = med
             rule = {"rule_id": "allergen-mention", "name": None, "category": "medication",
                     "codes": []}  # fmt: skip
         else:
             words = a_text.split()
-            if not 1 <= len(words) <= 3 or _NOT_ALLERGEN.match(words[0]):
+            if not 1 <= len(words) <= 3 or any(_NOT_ALLERGEN.match(w) for w in words):
                 return None
             if not re.fullmatch(r"[A-Za-z][A-Za-z0-9 '/-]*", a_text):
                 return None
@@ -202,7 +204,7 @@ class AllergyTagger:
             attrs["reaction"] = text[reaction[0] : reaction[1]]
             attrs["parts"]["reaction"] = [reaction[0], reaction[1]]
             codes = [
-                self.reactions[m.group(0).lower()]["codes"][0]
+                self.reactions[term_key(m.group(0))]["codes"][0]
                 for m in self.reaction_re.finditer(text, reaction[0], reaction[1])
             ]
             if codes:

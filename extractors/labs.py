@@ -30,6 +30,8 @@ _FLAG_WORDS = {
     "low": "L", "decreased": "L", "dropped": "L", "critical": "AA", "abnormal": "A",
     "h": "H", "l": "L", "hh": "HH", "ll": "LL", "a": "A", "c": "AA", "*": "A",
 }  # fmt: skip
+#: Units of an amount, not of a concentration: after a "test name" they mean a drug strength.
+_AMOUNT_UNITS = frozenset({"mg", "ug", "g", "kg", "meq", "mmol", "U", "[IU]", "mL", "L"})
 _QUALITATIVE = (
     r"negative|positive|undetectable|not\s+detected|detected|normal|within\s+normal\s+limits|"
     r"wnl|unremarkable"
@@ -113,6 +115,8 @@ class LabTagger:
                 attrs["value_string"] = re.sub(r"\s+", " ", m.group("qual").lower())
                 parts["value"] = [m.start("qual"), m.end("qual")]
             unit, ucum, unit_end = self._unit(m, rule)
+            if ucum in _AMOUNT_UNITS:
+                continue  # "docusate sodium 100 mg", "vitamin B12 1000 mcg": a drug strength
             attrs["unit"], attrs["ucum"] = unit, ucum
             if unit is not None:
                 parts["unit"] = [m.start("unit"), unit_end]

@@ -18,6 +18,7 @@ from extractors.patterns import (
     load_rules,
     make_span,
     parse_number,
+    term_key,
 )
 from extractors.units import UnitNormalizer
 
@@ -74,7 +75,8 @@ class SigParser:
             (
                 "dose",
                 re.compile(
-                    rf"(?P<v>(?P<lo>{num})\s?(?:-|to)\s?(?P<hi>{num})|1/2|one[- ]half|{num})"
+                    r"(?P<v>1/2|one[- ]half|half\s+a|"
+                    rf"(?P<lo>{num})\s?(?:-|to)\s?(?P<hi>{num})|{num})"
                     rf"\s?(?P<f>{form_alt})(?![a-z])",
                     flags,
                 ),
@@ -143,17 +145,18 @@ class SigParser:
                 "text": text,
             }
         if kind == "dose":
-            form = self.form_of.get(m.group("f").lower(), m.group("f").lower())
+            form = self.form_of.get(term_key(m.group("f")), term_key(m.group("f")))
             out: dict[str, Any] = {"unit": form, "text": text}
             if m.group("lo"):
                 out["value_low"] = parse_number(m.group("lo"))
                 out["value_high"] = parse_number(m.group("hi"))
             else:
-                raw = m.group("v").lower().replace("-", " ")
-                out["value"] = 0.5 if raw in ("1/2", "one half") else parse_number(raw)
+                raw = re.sub(r"[\s-]+", " ", m.group("v").lower())
+                half = raw in ("1/2", "one half", "half a")
+                out["value"] = 0.5 if half else parse_number(raw)
             return out
         if kind == "form":
-            return {"form": self.form_of.get(m.group("f").lower()), "text": text}
+            return {"form": self.form_of.get(term_key(m.group("f"))), "text": text}
         if kind == "route":
             return {
                 "code": rule["code"],
@@ -195,7 +198,9 @@ class SigParser:
 
     def _reason(self, text: str, pos: int, limit: int) -> tuple[int, int] | None:
         """The PRN reason after ``pos`` ("for pain", "pain", "for shortness of breath")."""
-        m = re.compile(r"\s*(?:for|of|with)?\s*", re.IGNORECASE).match(text, pos, limit)
+        if text[pos - 1] == "." and re.match(r"[ \t]*(?:\n|[A-Z]|$)", text[pos : pos + 4]):
+            return None  # "Ibuprofen PRN.\nALLERGIES": the sentence ended with the PRN
+        m = re.compile(r"[ \t]*(?:for|of|with)?[ \t]*", re.IGNORECASE).match(text, pos, limit)
         cursor = m.end() if m else pos
         start = end = cursor
         words = 0
@@ -337,7 +342,7 @@ class MedicationTagger:
             for m in self.drug_re.finditer(doc.text):
                 if any(s < m.end() and m.start() < e for s, e in taken):
                     continue
-                rule = self.drugs[self.term_rule[m.group(0).lower()]]
+                rule = self.drugs[self.term_rule[term_key(m.group(0))]]
                 found.append(
                     {
                         "start": m.start(),

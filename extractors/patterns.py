@@ -79,6 +79,11 @@ def _trie_regex(node: dict[str, Any]) -> str:
     return body
 
 
+def term_key(text: str) -> str:
+    """Lookup key of a matched term: lower case, blanks squeezed ("Potassium\nchloride")."""
+    return " ".join(text.lower().split())
+
+
 def existing_spans(doc: Doc, label: str | None = None) -> list[Span]:
     """Spans already in ``doc.spans["mentions"]`` (optionally only those with ``label``)."""
     if MENTIONS not in doc.spans:

@@ -63,7 +63,9 @@ class VitalTagger:
             elif rule["kind"] == "body_height":
                 value = (
                     r"(?P<v>(?P<ft>\d)[ \t]?(?:'|′|ft\.?|feet|foot)[ \t]?(?:(?P<inch>\d{1,2}"
-                    r"(?:\.\d)?)[ \t]?(?:\"|″|''|in\.?|inches)?)?|" + NUMBER + r")(?![\d'])"
+                    r"(?:\.\d)?)[ \t]?(?:\"|″|''|in\.?|inches)?)?|"
+                    + NUMBER
+                    + r")(?![\d'])(?!-\d)(?!\s?-?\d/\d)"
                 )
             else:
                 value = rf"(?P<v>{NUMBER})(?![\d/])(?!-\d)"

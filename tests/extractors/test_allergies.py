@@ -139,3 +139,21 @@ def test_medication_list_after_allergies(nlp: Any) -> None:
 
 def test_extractor_class() -> None:
     assert AllergyExtractor.labels == frozenset({"ALLERGY"})
+
+
+@pytest.mark.parametrize(
+    ("sentence", "text", "scope"),
+    [
+        ("ALLERGIES: Denied.", "ALLERGIES: Denied", "all"),
+        ("ALLERGIES TO MEDICINES: None.", "ALLERGIES TO MEDICINES: None", "drug"),
+        ("ALLERGIES: There are no known drug allergies.", "no known drug allergies", "drug"),
+    ],
+)
+def test_review_no_known(nlp: Any, sentence: str, text: str, scope: str) -> None:
+    allergies = [m for m in run(nlp, sentence) if m.label == "ALLERGY"]
+    assert [(m.text, m.attributes.get("scope")) for m in allergies] == [(text, scope)]
+
+
+def test_sentence_fragment_is_not_an_allergen(nlp: Any) -> None:
+    text = "History of allergy to clonidine, Medifast does fatigue."
+    assert [m.text for m in run(nlp, text) if m.label == "ALLERGY"] == ["clonidine"]

@@ -84,10 +84,14 @@ def test_lab_table(
     for key, value in expected.items():
         assert m.attributes[key] == value, (key, m.attributes)
     start, end = m.attributes["parts"]["value"]
-    assert sentence[start:end].replace(",", "").lower() in {
-        str(m.attributes.get("value")),
-        str(m.attributes.get("value_string")),
-    } or sentence[start:end] in sentence
+    assert (
+        sentence[start:end].replace(",", "").lower()
+        in {
+            str(m.attributes.get("value")),
+            str(m.attributes.get("value_string")),
+        }
+        or sentence[start:end] in sentence
+    )
 
 
 @pytest.mark.parametrize(
@@ -139,3 +143,20 @@ def test_tagger_find_unit() -> None:
 
 def test_extractor_class() -> None:
     assert LabExtractor.labels == frozenset({"LAB"})
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Docusate sodium 100 mg twice daily.",  # a drug strength, not a sodium result
+        "Vitamin B12 1000 mcg IM daily.",
+    ],
+)
+def test_drug_strength_is_not_a_lab(nlp: Any, sentence: str) -> None:
+    assert [m.text for m in run(nlp, sentence) if m.label == "LAB"] == []
+
+
+def test_mean_cell_hemoglobin_is_mch(nlp: Any) -> None:
+    [m] = [m for m in run(nlp, "The mean cell hemoglobin was 25.0.") if m.label == "LAB"]
+    assert m.attributes["test"] == "MCH"
+    assert [c.code for c in m.codings] == ["785-6"]

@@ -246,3 +246,27 @@ def test_extractor_class() -> None:
     assert MedicationExtractor.name == "medications"
     assert MedicationExtractor.labels == frozenset({"MEDICATION"})
     assert isinstance(MedicationExtractor.version, int)
+
+
+# rows added with the MTSamples review fixes (rule changes come with table rows)
+REVIEW_CASES: list[tuple[str, str, dict[str, Any]]] = [
+    (
+        "Lopressor 50 mg one-half tablet twice daily.",
+        "Lopressor",
+        {"dose": {"value": 0.5, "unit": "tablet"}, "frequency": {"code": "BID"}},
+    ),
+    ("Continue Lovenox 40 mg subcu daily.", "Lovenox", {"route": {"code": "SC", "text": "subcu"}}),
+    ("MEDICATIONS: Ibuprofen PRN.\n\nALLERGIES: None.", "Ibuprofen", {"prn": True, "sig": "PRN."}),
+    (
+        "7. Potassium\nchloride 20 mEq p.o. daily.",
+        "Potassium\nchloride",
+        {"strength": {"value": 20, "ucum": "meq"}, "ingredient": "potassium chloride"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("sentence", "drug", "expected"), REVIEW_CASES)
+def test_review_rows(nlp_alone: Any, sentence: str, drug: str, expected: dict[str, Any]) -> None:
+    [m] = [m for m in run(nlp_alone, sentence) if m.label == "MEDICATION" and m.text == drug]
+    assert subset(expected, m.attributes), m.attributes
+    assert "prn_reason" not in m.attributes or expected.get("prn_reason")

@@ -112,3 +112,11 @@ def test_tagger_unit() -> None:
 
 def test_extractor_class() -> None:
     assert VitalExtractor.labels == frozenset({"VITAL"})
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["Height is 26-1/4 inches.", "The spleen is large weighing 340 grams."],
+)
+def test_review_rejects(nlp: Any, sentence: str) -> None:
+    assert [m.text for m in run(nlp, sentence) if m.label == "VITAL"] == []
