@@ -47,7 +47,8 @@ _NOT_ALLERGEN = re.compile(
     r"^(?:none|nil|no|not|unknown|the|his|her|their|any|all|patient|pt|he|she|it|as|which|"
     r"medications?|drugs?|meds|foods?|seasonal|environmental|multiple|several|other|"
     r"reactions?|known|listed|noted|reviewed|there|are|is|was|were|does|do|has|have|had|"
-    r"denied|denies|negative|reported|reports|states?|may|might|probably|possibly)$",
+    r"denied|denies|negative|reported|reports|states?|may|might|probably|possibly|"
+    r"intolerance|intolerant|allergy|allergies|allergic|sensitivity|severe|mild)$",
     re.IGNORECASE,
 )
 
@@ -159,7 +160,7 @@ class AllergyTagger:
         self, text: str, start: int, end: int, medications: list[tuple[int, int]]
     ) -> dict[str, Any] | None:
         item = text[start:end]
-        lead = re.match(r"[\s\-•*(]*(?:to\s+|an?\s+|the\s+)?", item)
+        lead = re.match(r"[\s\-•*(]*(?:to\s+|an?\s+|the\s+)?", item, re.IGNORECASE)
         start += lead.end() if lead else 0
         item = text[start:end]
         sep = _REACTION_SEP.search(item)
@@ -188,6 +189,8 @@ class AllergyTagger:
             words = a_text.split()
             if not 1 <= len(words) <= 3 or any(_NOT_ALLERGEN.match(w) for w in words):
                 return None
+            if self.reaction_re.fullmatch(a_text):
+                return None  # "resulting in ... GI upset": a reaction, not an allergen
             if not re.fullmatch(r"[A-Za-z][A-Za-z0-9 '/-]*", a_text):
                 return None
             rule = {"rule_id": "allergen-unlisted", "name": None, "category": None, "codes": []}
@@ -204,8 +207,9 @@ class AllergyTagger:
             attrs["reaction"] = text[reaction[0] : reaction[1]]
             attrs["parts"]["reaction"] = [reaction[0], reaction[1]]
             codes = [
-                self.reactions[term_key(m.group(0))]["codes"][0]
+                code
                 for m in self.reaction_re.finditer(text, reaction[0], reaction[1])
+                for code in self.reactions[term_key(m.group(0))]["codes"][:1]
             ]
             if codes:
                 attrs["reaction_codes"] = codes

@@ -71,7 +71,7 @@ class LabTagger:
         names = rf"(?:(?i:{alternation(ci)})|{alternation(cs)})"
         # case-insensitive everywhere except the short case-sensitive test names (K, Na, PT)
         self.pattern = re.compile(
-            rf"(?<![\w/-])(?P<name>{names})(?![\w])(?P<conn>(?i:{_CONNECTOR}))[ \t]*"
+            rf"(?<![\w/-])(?P<name>{names})(?![\w])(?!-\d)(?P<conn>(?i:{_CONNECTOR}))[ \t]*"
             rf"(?i:{value}{tail})"
         )
 

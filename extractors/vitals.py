@@ -36,6 +36,9 @@ _UNIT_TEXT = {
     "body_height": r"cm|centimeters?|inches|inch|in|m|meters?|\"",
     "bmi": r"kg/m2|kg/m\^2|kg/m²",
 }
+_OUNCES = re.compile(
+    r"[ \t]*(?:and[ \t]+)?(?P<oz>\d{1,2}(?:\.\d+)?)[ \t]?(?:ounces|ounce|oz)\b", re.I
+)
 _OXYGEN = re.compile(
     r"[ \t]*(?:,[ \t]*)?(?:on|with)[ \t]+(?P<o2>room[ \t]+air|RA|(?P<flow>\d+(?:\.\d+)?)[ \t]?"
     r"(?:L|liters?|lpm)(?:/min)?(?:[ \t]+(?:of[ \t]+)?(?:O2|oxygen))?(?:[ \t]+(?:via[ \t]+)?"
@@ -68,7 +71,7 @@ class VitalTagger:
                     + r")(?![\d'])(?!-\d)(?!\s?-?\d/\d)"
                 )
             else:
-                value = rf"(?P<v>{NUMBER})(?![\d/])(?!-\d)"
+                value = rf"(?P<v>{NUMBER})(?![\d/])(?!-\d)(?!'?s\b)"
             self.patterns.append(
                 (
                     re.compile(
@@ -145,6 +148,12 @@ class VitalTagger:
                     return None  # a pulse of 4000, a weight of 0.01 kg
             elif not any(lo <= value <= hi for lo, hi in rule["units"].values()):
                 return None
+            if kind == "body_weight" and ucum == "[lb_av]":
+                ounces = _OUNCES.match(text, end)
+                if ounces:  # "6 pounds 14 ounces": a birth weight, kept in pounds
+                    value = round(value + float(ounces.group("oz")) / 16, 3)
+                    parts["value"] = [m.start("v"), ounces.end()]
+                    end = ounces.end()
             attrs.update({"value": value, "unit": ucum, "ucum": ucum, "unit_text": unit_text})
         if kind == "oxygen_saturation":
             o2 = _OXYGEN.match(text, end)

@@ -157,3 +157,19 @@ def test_review_no_known(nlp: Any, sentence: str, text: str, scope: str) -> None
 def test_sentence_fragment_is_not_an_allergen(nlp: Any) -> None:
     text = "History of allergy to clonidine, Medifast does fatigue."
     assert [m.text for m in run(nlp, text) if m.label == "ALLERGY"] == ["clonidine"]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "allergens"),
+    [
+        (
+            "ALLERGIES: Patient admits allergies to aspirin resulting in disorientation, GI upset.",
+            ["aspirin"],
+        ),
+        ("Allergies to adhesive tape resulting in severe\nrash.", ["adhesive tape"]),
+        ("ALLERGIES: To penicillin.", ["penicillin"]),
+        ("ALLERGIES: Intolerance", []),
+    ],
+)
+def test_review_allergens(nlp: Any, sentence: str, allergens: list[str]) -> None:
+    assert [m.text for m in run(nlp, sentence) if m.label == "ALLERGY"] == allergens

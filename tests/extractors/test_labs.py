@@ -160,3 +160,7 @@ def test_mean_cell_hemoglobin_is_mch(nlp: Any) -> None:
     [m] = [m for m in run(nlp, "The mean cell hemoglobin was 25.0.") if m.label == "LAB"]
     assert m.attributes["test"] == "MCH"
     assert [c.code for c in m.codings] == ["785-6"]
+
+
+def test_immunostain_is_not_creatine_kinase(nlp: Any) -> None:
+    assert [m.text for m in run(nlp, "Stains for CK-7, CK-20 and TTF.") if m.label == "LAB"] == []

@@ -270,3 +270,8 @@ def test_review_rows(nlp_alone: Any, sentence: str, drug: str, expected: dict[st
     [m] = [m for m in run(nlp_alone, sentence) if m.label == "MEDICATION" and m.text == drug]
     assert subset(expected, m.attributes), m.attributes
     assert "prn_reason" not in m.attributes or expected.get("prn_reason")
+
+
+def test_route_of_the_next_drug_is_not_taken(nlp: Any) -> None:
+    meds = {m.text: m for m in run(nlp, "3. Aspirin and IV heparin.") if m.label == "MEDICATION"}
+    assert "route" not in meds["Aspirin"].attributes

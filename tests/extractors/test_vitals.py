@@ -120,3 +120,14 @@ def test_extractor_class() -> None:
 )
 def test_review_rejects(nlp: Any, sentence: str) -> None:
     assert [m.text for m in run(nlp, sentence) if m.label == "VITAL"] == []
+
+
+def test_birth_weight_pounds_and_ounces(nlp: Any) -> None:
+    [m] = [m for m in run(nlp, "Birth weight 6 pounds 14 ounces.") if m.label == "VITAL"]
+    assert m.text == "weight 6 pounds 14 ounces"
+    assert m.attributes["value"] == 6.875
+    assert m.attributes["ucum"] == "[lb_av]"
+
+
+def test_decade_is_not_a_value(nlp: Any) -> None:
+    assert [m.text for m in run(nlp, "Heart rate in the 100s.") if m.label == "VITAL"] == []
