@@ -21,6 +21,26 @@ CANDIDATES = [r / "shared" / "eval" / "synthea_notes" / "notes.jsonl" for r in R
 DATA = next((c for c in CANDIDATES if c.exists()), CANDIDATES[0])
 
 
+#: Words of an RxNorm display that are not the drug name ("1 ML ...", "24 HR ...").
+_NOT_NAMES = frozenset(
+    {
+        "actuat",
+        "extended",
+        "release",
+        "oral",
+        "tablet",
+        "capsule",
+        "injection",
+        "prefilled",
+        "syringe",
+        "solution",
+        "inhaler",
+        "powder",
+        "pack",
+    }
+)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--limit", type=int, default=0)
@@ -46,7 +66,8 @@ def main() -> int:
         for req in rec["silver"]["encounter_medication_requests"]:
             display = req["display"]
             requests += 1
-            word = display.split()[0].lower()
+            words = [w.lower() for w in re.findall(r"[A-Za-z]{4,}", display)]
+            word = next((w for w in words if w not in _NOT_NAMES), words[0] if words else "")
             pos = text.lower().find(word, plan if plan >= 0 else 0)
             hit = next((m for m in meds if pos >= 0 and m.start_char <= pos < m.end_char), None)
             found += hit is not None
