@@ -59,7 +59,13 @@ CASES: list[tuple[str, str, dict[str, Any], list[tuple[str, str]]]] = [
     (
         "ALLERGIES:\nPenicillin - hives\nDemerol causes nausea\nLatex\n\nSOCIAL HISTORY: none.",
         "Demerol",
-        {"reaction": "nausea", "category": None},
+        {"reaction": "nausea", "category": "medication", "substance": "meperidine"},
+        [],
+    ),
+    (
+        "ALLERGIES: Equagesic, Bactrim.",
+        "Equagesic",
+        {"category": None},  # not in any list: kept as written, uncoded
         [],
     ),
     (
