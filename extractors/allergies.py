@@ -40,6 +40,7 @@ _REACTION_SEP = re.compile(
     r"reaction\s+(?:is|was)|reaction:?))[ \t]*",
     re.IGNORECASE,
 )
+_WEAK_TRIGGER = re.compile(r"(?:hyper)?sensitivity|intoleran", re.IGNORECASE)
 #: Every allergy statement contains one of these; notes without any are skipped at once.
 _MAY_MENTION = re.compile(r"allerg|nk(?:d|f)?a|n\.k\.d|intoleran|sensitiv", re.IGNORECASE)
 _ITEM_SEP = re.compile(r"[;,\n]|\s+and\s+|\s+or\s+|\s+as\s+well\s+as\s+|\d+\.\s", re.IGNORECASE)
@@ -48,7 +49,8 @@ _NOT_ALLERGEN = re.compile(
     r"medications?|drugs?|meds|foods?|seasonal|environmental|multiple|several|other|"
     r"reactions?|known|listed|noted|reviewed|there|are|is|was|were|does|do|has|have|had|"
     r"denied|denies|negative|reported|reports|states?|may|might|probably|possibly|"
-    r"intolerance|intolerant|allergy|allergies|allergic|sensitivity|severe|mild)$",
+    r"intolerance|intolerant|allergy|allergies|allergic|sensitivity|severe|mild|"
+    r"these|those|them|this|that)$",
     re.IGNORECASE,
 )
 
@@ -118,10 +120,15 @@ class AllergyTagger:
         return kept
 
     # -- allergen lists -----------------------------------------------------------------
-    def _regions(self, text: str, blocked: list[tuple[int, int]]) -> list[tuple[int, int]]:
-        regions: list[tuple[int, int]] = []
+    def _regions(self, text: str, blocked: list[tuple[int, int]]) -> list[tuple[int, int, bool]]:
+        """(start, end, strict) of each allergy list; strict lists accept only known allergens."""
+        regions: list[tuple[int, int, bool]] = []
         for m in self._triggers(text):
+            if any(s <= m.start() < e for s, e in blocked):
+                continue  # "no known allergies to ...": the statement already covers it
             start = m.end()
+            # "sensitivity to sun", "intolerance to cold": only listed allergens count there
+            strict = bool(m.group("inline")) and bool(_WEAK_TRIGGER.match(m.group("inline")))
             limit = min(len(text), start + self.max_list_chars)
             stop = [limit]
             blank = text.find("\n\n", start, limit)
@@ -138,7 +145,7 @@ class AllergyTagger:
             if any(s < end and start < e for s, e in blocked):
                 end = min([end, *(s for s, e in blocked if s >= start)])
             if end > start:
-                regions.append((start, end))
+                regions.append((start, end, strict))
         return regions
 
     def _triggers(self, text: str) -> list[re.Match[str]]:
@@ -149,10 +156,10 @@ class AllergyTagger:
     ) -> list[dict[str, Any]]:
         """Allergens (with reactions) in allergy lists, one dict per allergen."""
         out: list[dict[str, Any]] = []
-        for start, end in self._regions(text, blocked):
+        for start, end, strict in self._regions(text, blocked):
             for item_start, item_end in _items(text, start, end):
                 found = self._item(text, item_start, item_end, medications)
-                if found is not None:
+                if found is not None and not (strict and found["rule"]["category"] is None):
                     out.append(found)
         return out
 

@@ -152,6 +152,7 @@ def test_extractor_class() -> None:
     [
         ("ALLERGIES: Denied.", "ALLERGIES: Denied", "all"),
         ("ALLERGIES TO MEDICINES: None.", "ALLERGIES TO MEDICINES: None", "drug"),
+        ("ALLERGIES TO MEDICATIONS ARE NONE.", "ALLERGIES TO MEDICATIONS ARE NONE", "drug"),
         ("ALLERGIES: There are no known drug allergies.", "no known drug allergies", "drug"),
     ],
 )
@@ -179,3 +180,17 @@ def test_sentence_fragment_is_not_an_allergen(nlp: Any) -> None:
 )
 def test_review_allergens(nlp: Any, sentence: str, allergens: list[str]) -> None:
     assert [m.text for m in run(nlp, sentence) if m.label == "ALLERGY"] == allergens
+
+
+@pytest.mark.parametrize(
+    ("sentence", "allergens"),
+    [
+        ("ENDOCRINE: The patient denies intolerance to hot or cold temperature.", []),
+        ("Skin: rash, hives, sensitivity to sun exposure, tightness, nodules or bumps.", []),
+        ("There were no known allergies to the materials involved with the injection.", []),
+        ("She reports intolerance to codeine.", ["codeine"]),
+    ],
+)
+def test_weak_triggers_need_known_allergens(nlp: Any, sentence: str, allergens: list[str]) -> None:
+    found = [m.text for m in run(nlp, sentence) if m.label == "ALLERGY"]
+    assert [t for t in found if "allerg" not in t] == allergens
