@@ -7,7 +7,15 @@ from typing import Any, ClassVar
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from extractors.patterns import NUMBER, add_spans, alternation, load_rules, make_span, parse_number
+from extractors.patterns import (
+    NUMBER,
+    add_spans,
+    alternation,
+    load_rules,
+    make_span,
+    parse_number,
+    term_key,
+)
 from extractors.units import UnitNormalizer
 
 # Version history:
@@ -56,6 +64,14 @@ class LabTagger:
             ci.update({t.lower(): rule["rule_id"] for t in rule["terms"]})
             cs.update({t: rule["rule_id"] for t in rule["case_sensitive_terms"]})
         self.ci, self.cs = ci, cs
+        specimens = load_rules(RULES, "labs.json")["specimens"]
+        self.specimen_of = {
+            term_key(w): name for name, words in specimens.items() if name != "_comment"
+            for w in words
+        }  # fmt: skip
+        self.specimen_re = re.compile(
+            rf"(?<![\w-])(?:{alternation(self.specimen_of)})(?![\w-])", re.IGNORECASE
+        )
         value = (
             rf"(?P<cmp>[<>]=?|≤|≥|less\s+than\s+|greater\s+than\s+)?\s?"
             rf"(?:(?P<num>{NUMBER})(?![\d/])(?!-\d)|(?P<qual>{_QUALITATIVE})(?![a-z]))"
@@ -74,6 +90,16 @@ class LabTagger:
             rf"(?<![\w/-])(?P<name>{names})(?![\w])(?!-\d)(?P<conn>(?i:{_CONNECTOR}))[ \t]*"
             rf"(?i:{value}{tail})"
         )
+
+    def _specimen(self, text: str, start: int) -> str | None:
+        """A non-blood specimen named shortly before a result, in the same sentence."""
+        window_start = max(0, start - 80)
+        window = text[window_start:start]
+        cut = max(window.rfind(". "), window.rfind("\n\n"), window.rfind(";"))
+        if cut >= 0:
+            window = window[cut + 1 :]
+        hits = list(self.specimen_re.finditer(window))
+        return self.specimen_of[term_key(hits[-1].group(0))] if hits else None
 
     def _rule_for(self, name: str) -> dict[str, Any] | None:
         rid = self.cs.get(name) or self.ci.get(re.sub(r"\s+", " ", name.lower()))
@@ -155,7 +181,20 @@ class LabTagger:
             if flag is not None:
                 attrs["interpretation"] = flag
             attrs["parts"] = parts
-            out.append({"start": m.start("name"), "end": end, "rule": rule, "attributes": attrs})
+            specimen = self._specimen(text, m.start("name"))
+            codes = rule["codes"]
+            if specimen is not None:  # "urine Na 35", "CSF ... glucose 35": not a serum LOINC
+                attrs["specimen"] = specimen
+                codes = []
+            out.append(
+                {
+                    "start": m.start("name"),
+                    "end": end,
+                    "rule": rule,
+                    "codes": codes,
+                    "attributes": attrs,
+                }
+            )
         return out
 
     def __call__(self, doc: Doc) -> Doc:
@@ -169,7 +208,7 @@ class LabTagger:
                 extractor=LabExtractor.name,
                 version=VERSION,
                 rule_id=found["rule"]["rule_id"],
-                codes=found["rule"]["codes"],
+                codes=found["codes"],
                 attributes=found["attributes"],
             )
             if span is not None:

@@ -164,3 +164,24 @@ def test_mean_cell_hemoglobin_is_mch(nlp: Any) -> None:
 
 def test_immunostain_is_not_creatine_kinase(nlp: Any) -> None:
     assert [m.text for m in run(nlp, "Stains for CK-7, CK-20 and TTF.") if m.label == "LAB"] == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "text", "specimen"),
+    [
+        ("Urine Na 35 meq/L.", "Na 35 meq/L", "urine"),
+        ("Lumbar puncture revealed: RBC 2, WBC 12, glucose 57.", "glucose 57", "csf"),
+        ("CSF: protein 126, glucose 35.", "glucose 35", "csf"),
+    ],
+)
+def test_other_specimen_keeps_value_drops_serum_loinc(
+    nlp: Any, sentence: str, text: str, specimen: str
+) -> None:
+    [m] = [m for m in run(nlp, sentence) if m.label == "LAB" and m.text == text]
+    assert m.attributes["specimen"] == specimen
+    assert m.codings == ()
+
+
+def test_serum_after_another_sentence_keeps_loinc(nlp: Any) -> None:
+    [m] = [m for m in run(nlp, "Urinalysis was clear. Sodium 140.") if m.label == "LAB"]
+    assert [c.code for c in m.codings] == ["2951-2"]

@@ -131,3 +131,8 @@ def test_birth_weight_pounds_and_ounces(nlp: Any) -> None:
 
 def test_decade_is_not_a_value(nlp: Any) -> None:
     assert [m.text for m in run(nlp, "Heart rate in the 100s.") if m.label == "VITAL"] == []
+
+
+def test_organ_measurement_is_not_a_height(nlp: Any) -> None:
+    text = "The left kidney measures 12.2 x 6.2 x 4.4 cm."
+    assert [m.text for m in run(nlp, text) if m.label == "VITAL"] == []
