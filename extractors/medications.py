@@ -58,8 +58,9 @@ class SigParser:
         self.countable = set(forms["countable"])
         form_alt = alternation(self.form_of)
         modifiers = alternation(forms["modifiers"])
-        fillers = alternation(w for w in forms["fillers"] if w.isalpha())
-        punct = "".join(re.escape(w) for w in forms["fillers"] if not w.isalpha())
+        words = [w for w in forms["fillers"] if any(c.isalpha() for c in w)]
+        fillers = alternation(words)
+        punct = "".join(re.escape(w) for w in forms["fillers"] if w not in words)
         flags = re.IGNORECASE
         num = rf"(?:{NUMBER}|{WORD_NUMBER})"
         self.patterns: list[tuple[str, re.Pattern[str], dict[str, Any]]] = [
@@ -219,6 +220,25 @@ class SigParser:
             cursor = gap.end()
         return (start, end) if end > start else None
 
+    def route_before(self, text: str, drug_start: int, after: int = 0) -> _Part | None:
+        """A route written just before the drug name ("IV heparin"), on the same line.
+
+        Text before ``after`` (the previous drug's sig) is not looked at.
+        """
+        window_start = max(after, drug_start - 24, text.rfind("\n", 0, drug_start) + 1)
+        window = text[window_start:drug_start]
+        for kind, pattern, rule in self.patterns:
+            if kind != "route":
+                continue
+            for m in pattern.finditer(window):
+                before = window[m.start() - 1] if m.start() > 0 else " "
+                if m.end() == len(window.rstrip()) and not before.isalnum():
+                    if window[m.end() :].strip() == "":
+                        start = window_start + m.start()
+                        return _Part("route", start, window_start + m.end(), self._value(
+                            kind, pattern.match(text, start), rule))  # fmt: skip
+        return None
+
     def parse(self, text: str, start: int, limit: int) -> list[_Part]:
         """Components of the sig that starts at ``start`` and may not reach ``limit``."""
         parts: list[_Part] = []
@@ -290,7 +310,7 @@ def sig_attributes(parts: list[_Part], drug: tuple[int, int], text: str) -> dict
         freq = attrs.setdefault("frequency", {"text": " ".join(when_text)})
         freq["when"] = sorted({*freq.get("when", []), *when})
     if parts:
-        real = [p for p in parts if p.kind != "modifier"]
+        real = [p for p in parts if p.kind != "modifier" and p.start >= drug[1]]
         if real:
             offsets["sig"] = [real[0].start, real[-1].end]
             attrs["sig"] = text[real[0].start : real[-1].end]
@@ -367,6 +387,7 @@ class MedicationTagger:
         candidates = self._candidates(doc)
         new: list[Span] = []
         drop: list[tuple[int, int]] = []
+        consumed = previous_end = 0  # where the previous drug's name and sig ended
         for i, cand in enumerate(candidates):
             start, end = cand["start"], cand["end"]
             if "token_bounds" in cand:
@@ -377,7 +398,14 @@ class MedicationTagger:
                 candidates[i + 1]["start"] if i + 1 < len(candidates) else len(text),
                 end + self.max_sig_chars,
             )
-            attrs = sig_attributes(self.parser.parse(text, end, limit), (start, end), text)
+            parts = self.parser.parse(text, end, limit)
+            consumed = max(consumed, previous_end)
+            previous_end = max([end, *(p.end for p in parts)])
+            if not any(p.kind == "route" for p in parts):
+                before = self.parser.route_before(text, start, consumed)
+                if before is not None:  # "IV heparin", "inhaled albuterol"
+                    parts.insert(0, before)
+            attrs = sig_attributes(parts, (start, end), text)
             attrs["drug_source"] = cand["source"]
             attrs["drug_rule_id"] = cand["source_rule_id"]
             if "ingredient" in cand:

@@ -275,3 +275,29 @@ def test_review_rows(nlp_alone: Any, sentence: str, drug: str, expected: dict[st
 def test_route_of_the_next_drug_is_not_taken(nlp: Any) -> None:
     meds = {m.text: m for m in run(nlp, "3. Aspirin and IV heparin.") if m.label == "MEDICATION"}
     assert "route" not in meds["Aspirin"].attributes
+
+
+@pytest.mark.parametrize(
+    ("sentence", "drug", "route"),
+    [
+        ("3. Aspirin and IV heparin.", "heparin", "IV"),
+        ("He was given inhaled albuterol.", "albuterol", "INH"),
+        ("Then oral prednisone 40 mg.", "prednisone", "PO"),
+        ("Lasix 40 mg IV Metoprolol 5 mg.", "Metoprolol", None),  # the IV is Lasix's
+    ],
+)
+def test_route_written_before_the_drug(
+    nlp: Any, sentence: str, drug: str, route: str | None
+) -> None:
+    [m] = [m for m in run(nlp, sentence) if m.label == "MEDICATION" and m.text == drug]
+    assert (m.attributes.get("route") or {}).get("code") == route
+    if route:
+        start, end = m.attributes["parts"]["route"]
+        assert sentence[start:end] == m.attributes["route"]["text"]
+        assert end <= m.start_char
+        assert "sig" not in m.attributes or m.attributes["parts"]["sig"][0] >= m.end_char
+
+
+def test_up_to_frequency(nlp: Any) -> None:
+    [m] = [m for m in run(nlp, "Lortab 7.5 mg up to three times daily.") if m.label == "MEDICATION"]
+    assert m.attributes["frequency"]["code"] == "TID"
