@@ -235,8 +235,8 @@ class SigParser:
                 if m.end() == len(window.rstrip()) and not before.isalnum():
                     if window[m.end() :].strip() == "":
                         start = window_start + m.start()
-                        return _Part("route", start, window_start + m.end(), self._value(
-                            kind, pattern.match(text, start), rule))  # fmt: skip
+                        end = window_start + m.end()
+                        return _Part("route", start, end, self._value(kind, m, rule))
         return None
 
     def parse(self, text: str, start: int, limit: int) -> list[_Part]:
