@@ -56,6 +56,8 @@ def main() -> int:
                 continue
             counts[m.label] += 1
             by_label[m.label].append((note, m))
+            if m.assertion.is_negated:
+                counts[f"{m.label}.negated"] += 1
             a = m.attributes
             if m.label == "MEDICATION":
                 counts[f"MEDICATION.source.{a.get('drug_source')}"] += 1
@@ -79,8 +81,8 @@ def main() -> int:
                     counts["ALLERGY.coded"] += 1
                 if a.get("reaction"):
                     counts["ALLERGY.with_reaction"] += 1
-                if m.assertion.is_negated:
-                    counts[f"{m.label}.negated"] += 1
+                if a.get("no_known_allergy") and m.assertion.is_negated:
+                    counts["ALLERGY.no_known.negated"] += 1
     elapsed = time.perf_counter() - t0
     out = {
         "notes": len(notes),
