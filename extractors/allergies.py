@@ -40,6 +40,11 @@ _REACTION_SEP = re.compile(
     r"reaction\s+(?:is|was)|reaction:?))[ \t]*",
     re.IGNORECASE,
 )
+_NO_KNOWN_HEADER = re.compile(
+    r"(?:drug\s+|medication\s+)?allerg(?:y|ies)(?:\s+to\s+(?:drugs|medications|medicines))?"
+    r"\s*:\s*",
+    re.IGNORECASE,
+)
 _WEAK_TRIGGER = re.compile(r"(?:hyper)?sensitivity|intoleran", re.IGNORECASE)
 #: Every allergy statement contains one of these; notes without any are skipped at once.
 _MAY_MENTION = re.compile(r"allerg|nk(?:d|f)?a|n\.k\.d|intoleran|sensitiv", re.IGNORECASE)
@@ -105,7 +110,19 @@ class AllergyTagger:
         found: list[dict[str, Any]] = []
         for m in self.no_known_re.finditer(text):
             group = m.lastgroup or ""
-            found.append({"start": m.start(), "end": m.end(), "rule": self.no_known_groups[group]})
+            # "ALLERGIES: None known": the mention is the statement, not its header. It also
+            # keeps ConText's "none" trigger at the start of the span, where medspaCy 1.3
+            # sees the overlap (a trigger strictly inside a span still modifies it).
+            header = _NO_KNOWN_HEADER.match(text, m.start(), m.end())
+            start = header.end() if header and header.end() < m.end() else m.start()
+            found.append(
+                {
+                    "start": start,
+                    "end": m.end(),
+                    "block_start": m.start(),
+                    "rule": self.no_known_groups[group],
+                }
+            )
         found.sort(key=lambda f: (f["start"], -f["end"]))
         kept: list[dict[str, Any]] = []
         for f in found:
@@ -227,7 +244,7 @@ class AllergyTagger:
         if not _MAY_MENTION.search(text):
             return doc
         no_known = self.find_no_known(text)
-        blocked = [(f["start"], f["end"]) for f in no_known]
+        blocked = [(f["block_start"], f["end"]) for f in no_known]
         med_spans = [s for s in existing_spans(doc) if s.label_ == "MEDICATION"]
         medications = [char_bounds(s) for s in med_spans]
         problems = [s for s in existing_spans(doc) if s.label_ == "PROBLEM"]

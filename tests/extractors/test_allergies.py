@@ -115,7 +115,9 @@ NO_KNOWN = [
     ("ALLERGIES: NKDA.", "NKDA", "drug", "409137002"),
     ("Allergies: No known drug allergies.", "No known drug allergies", "drug", "409137002"),
     ("She has no known allergies.", "no known allergies", "all", "716186003"),
-    ("ALLERGIES: None.", "ALLERGIES: None", "all", "716186003"),
+    ("ALLERGIES: None.", "None", "all", "716186003"),
+    ("ALLERGIES: None known.\n\nFAMILY HISTORY: none.", "None known", "all", "716186003"),
+    ("DRUG ALLERGIES: NONE KNOWN.", "NONE KNOWN", "drug", "409137002"),
     ("Patient denies any drug allergies.", "denies any drug allergies", "drug", "409137002"),
     ("NKA.", "NKA", "all", "716186003"),
     ("No known food allergies.", "No known food allergies", "food", "429625007"),
@@ -150,8 +152,8 @@ def test_extractor_class() -> None:
 @pytest.mark.parametrize(
     ("sentence", "text", "scope"),
     [
-        ("ALLERGIES: Denied.", "ALLERGIES: Denied", "all"),
-        ("ALLERGIES TO MEDICINES: None.", "ALLERGIES TO MEDICINES: None", "drug"),
+        ("ALLERGIES: Denied.", "Denied", "all"),
+        ("ALLERGIES TO MEDICINES: None.", "None", "drug"),
         ("ALLERGIES TO MEDICATIONS ARE NONE.", "ALLERGIES TO MEDICATIONS ARE NONE", "drug"),
         ("ALLERGIES: There are no known drug allergies.", "no known drug allergies", "drug"),
     ],
