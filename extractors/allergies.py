@@ -55,7 +55,7 @@ _NOT_ALLERGEN = re.compile(
     r"reactions?|known|listed|noted|reviewed|there|are|is|was|were|does|do|has|have|had|"
     r"denied|denies|negative|reported|reports|states?|may|might|probably|possibly|"
     r"intolerance|intolerant|allergy|allergies|allergic|sensitivity|severe|mild|"
-    r"these|those|them|this|that)$",
+    r"these|those|them|this|that|refer|see|chart|feel|feels|cause|causes|him|tolerate)$",
     re.IGNORECASE,
 )
 
@@ -184,7 +184,12 @@ class AllergyTagger:
         self, text: str, start: int, end: int, medications: list[tuple[int, int]]
     ) -> dict[str, Any] | None:
         item = text[start:end]
-        lead = re.match(r"[\s\-•*(]*(?:to\s+|an?\s+|the\s+)?", item, re.IGNORECASE)
+        lead = re.match(
+            r"[\s\-•*(]*(?:(?:is\s+)?(?:allergic|sensitive|intolerant)\s+to\s+)?"
+            r"(?:to\s+|an?\s+|the\s+)?",
+            item,
+            re.IGNORECASE,
+        )
         start += lead.end() if lead else 0
         item = text[start:end]
         sep = _REACTION_SEP.search(item)
@@ -201,6 +206,11 @@ class AllergyTagger:
         a_text = text[start:allergen_end].rstrip(" \t.,:)")
         allergen_end = start + len(a_text)
         known = self.allergen_re.fullmatch(a_text) or self.allergen_re.match(a_text)
+        if known is None and len(a_text.split()) <= 3:  # "IV morphine": the known name last
+            last = self.allergen_re.search(a_text)
+            if last is not None and last.end() == len(a_text):
+                start, a_text = start + last.start(), a_text[last.start() :]
+                known = self.allergen_re.fullmatch(a_text)
         med = next(((s, e) for s, e in medications if start <= s < allergen_end), None)
         if known:
             allergen_end = start + known.end()

@@ -196,3 +196,19 @@ def test_review_allergens(nlp: Any, sentence: str, allergens: list[str]) -> None
 def test_weak_triggers_need_known_allergens(nlp: Any, sentence: str, allergens: list[str]) -> None:
     found = [m.text for m in run(nlp, sentence) if m.label == "ALLERGY"]
     assert [t for t in found if "allerg" not in t] == allergens
+
+
+@pytest.mark.parametrize(
+    ("sentence", "allergens"),
+    [
+        ("ALLERGIES: Refer to chart.", []),
+        ("ALLERGIES: IV morphine causes hives.", ["morphine"]),
+        ("ALLERGIES: SHE IS ALLERGIC OR SENSITIVE TO MACRODANTIN.", ["MACRODANTIN"]),
+        (
+            "ALLERGIES: Zithromax and amoxicillin cause him to feel warm.",
+            ["Zithromax", "amoxicillin"],
+        ),
+    ],
+)
+def test_final_review_allergens(nlp: Any, sentence: str, allergens: list[str]) -> None:
+    assert [m.text for m in run(nlp, sentence) if m.label == "ALLERGY"] == allergens
