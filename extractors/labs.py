@@ -74,7 +74,7 @@ class LabTagger:
         )
         value = (
             rf"(?P<cmp>[<>]=?|≤|≥|less\s+than\s+|greater\s+than\s+)?\s?"
-            rf"(?:(?P<num>{NUMBER})(?![\d/])(?!-\d)|(?P<qual>{_QUALITATIVE})(?![a-z]))"
+            rf"(?:(?P<num>{NUMBER})(?![\d/])(?!\.\d)(?!-\d)|(?P<qual>{_QUALITATIVE})(?![a-z]))"
         )
         tail = (
             rf"(?:[ \t]?(?P<unit>{_UNIT}))?"

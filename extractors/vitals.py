@@ -71,7 +71,7 @@ class VitalTagger:
                     + r")(?![\d'])(?!-\d)(?!\s?-?\d/\d)"
                 )
             else:
-                value = rf"(?P<v>{NUMBER})(?![\d/])(?!-\d)(?!'?s\b)"
+                value = rf"(?P<v>{NUMBER})(?![\d/])(?!\.\d)(?!-\d)(?!'?s\b)"
             self.patterns.append(
                 (
                     re.compile(

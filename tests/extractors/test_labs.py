@@ -185,3 +185,8 @@ def test_other_specimen_keeps_value_drops_serum_loinc(
 def test_serum_after_another_sentence_keeps_loinc(nlp: Any) -> None:
     [m] = [m for m in run(nlp, "Urinalysis was clear. Sodium 140.") if m.label == "LAB"]
     assert [c.code for c in m.codings] == ["2951-2"]
+
+
+def test_reference_range_text_is_not_a_result(nlp: Any) -> None:
+    text = "Normal ranges for TSH and free T4 are 0.5-4.7 uIU/mL and 0.8-1.8 ng/dL."
+    assert [m.text for m in run(nlp, text) if m.label == "LAB"] == []
