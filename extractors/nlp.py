@@ -28,7 +28,7 @@ from schemas.model import Mention, Note
 GIVEN = "input"
 
 #: Extractors run by default, in order.
-DEFAULT_EXTRACTORS: tuple[str, ...] = ("dictionary",)
+DEFAULT_EXTRACTORS: tuple[str, ...] = ("dictionary", "medications", "labs", "vitals", "allergies")
 
 
 def pipeline_version() -> str:
