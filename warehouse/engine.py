@@ -25,7 +25,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         raise WarehouseError("the warehouse URL is not a valid database URL") from exc
     if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
         raise WarehouseError(
-            f"unsupported warehouse backend {parsed.get_backend_name()!r} (use sqlite or postgresql)"
+            f"unsupported warehouse backend {parsed.get_backend_name()!r} "
+            "(use sqlite or postgresql)"
         )
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
