@@ -4,7 +4,10 @@ from datetime import UTC, datetime
 
 from schemas.fhir import map_note
 from schemas.ids import mention_id
-from schemas.model import Assertion, Coding, Mention, Note, NoteResult, Provenance
+from schemas.model import Assertion, Coding, Mention, Note, NoteError, NoteResult, Provenance
+from warehouse.engine import make_engine
+from warehouse.load import LoadSettings, finish_run, load_results, start_run
+from warehouse.migrate import upgrade
 
 SCT = "http://snomed.info/sct"
 RXN = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -115,3 +118,29 @@ def patient_story():
     )
     n3 = result("n3", "p2", day(3), [part("copd", "PROBLEM", "13645005")])
     return [n1, n2, n3]
+
+
+def build_story_warehouse(url):
+    """A migrated warehouse holding patient_story(), a retracted and a failed note, one run."""
+    engine = make_engine(url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        start_run(
+            conn, run_id="r1", flow="nightly-ingest", started_at=NOW, pipeline_version="t",
+            rules_version="v1", dictionary_version=None, source_kind="jsonl", source_key="k",
+        )
+        load_results(
+            conn,
+            [*patient_story(), result("n4", "p2", None, [], status="entered-in-error")],
+            run_id="r1",
+            now=NOW,
+            settings=LoadSettings(rules_version="v1"),
+            failed=[NoteError(note_id="n5", source="urn:test", stage="nlp",
+                              error_type="ValueError", message="boom")],
+        )
+        finish_run(conn, "r1", status="completed", finished_at=NOW, notes_seen=5,
+                   notes_processed=3, notes_failed=1, notes_retracted=1, mentions=14,
+                   resources=10, duration_s=2.0, metrics={"seconds": {"load": 0.1}})
+    return engine
+
+

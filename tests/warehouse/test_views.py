@@ -3,35 +3,11 @@
 import pytest
 import sqlalchemy as sa
 
-from schemas.model import NoteError
-from tests.warehouse.builders import NOW, patient_story, result
-from warehouse.engine import make_engine
-from warehouse.load import LoadSettings, finish_run, load_results, start_run
-from warehouse.migrate import upgrade
+from tests.warehouse.builders import build_story_warehouse
 from warehouse.views import VIEWS
 
 
-def _build(url):
-    engine = make_engine(url)
-    upgrade(engine)
-    with engine.begin() as conn:
-        start_run(
-            conn, run_id="r1", flow="nightly-ingest", started_at=NOW, pipeline_version="t",
-            rules_version="v1", dictionary_version=None, source_kind="jsonl", source_key="k",
-        )
-        load_results(
-            conn,
-            [*patient_story(), result("n4", "p2", None, [], status="entered-in-error")],
-            run_id="r1",
-            now=NOW,
-            settings=LoadSettings(rules_version="v1"),
-            failed=[NoteError(note_id="n5", source="urn:test", stage="nlp",
-                              error_type="ValueError", message="boom")],
-        )
-        finish_run(conn, "r1", status="completed", finished_at=NOW, notes_seen=5,
-                   notes_processed=3, notes_failed=1, notes_retracted=1, mentions=14,
-                   resources=10, duration_s=2.0, metrics={"seconds": {"load": 0.1}})
-    return engine
+_build = build_story_warehouse
 
 
 def _rows(engine, sql):
