@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Table, delete, insert, select, update
+import orjson
+from sqlalchemy import Connection, DateTime, Table, delete, insert, select, update
 
 from schemas.model import Mention, NoteError, NoteResult
 from warehouse.tables import (
@@ -120,21 +121,22 @@ def flatten_attributes(
     as ``true``/``false``; keys echoing note text (``TEXT_ATTRIBUTE_KEYS``) are skipped.
     """
     for k, v in attrs.items():
-        if k in TEXT_ATTRIBUTE_KEYS or v is None:
+        if v is None or k in TEXT_ATTRIBUTE_KEYS:
             continue
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping):
-            yield from flatten_attributes(v, key + ".")
-        elif isinstance(v, bool):
+        key = prefix + k if prefix else k
+        t = type(v)
+        if t is str:
+            yield key, v, None
+        elif t is bool:
             yield key, "true" if v else "false", None
-        elif isinstance(v, int | float):
+        elif t is int or t is float:
             f = float(v)
             if not math.isfinite(f):
                 yield key, str(v), None
             else:
                 yield key, str(int(f)) if f.is_integer() else repr(f), f
-        elif isinstance(v, str):
-            yield key, v, None
+        elif isinstance(v, Mapping):
+            yield from flatten_attributes(v, key + ".")
         else:
             yield key, json.dumps(v, sort_keys=True, default=str), None
 
@@ -149,13 +151,14 @@ class _Writer:
         self.quote = conn.dialect.identifier_preparer.quote
 
     def _processors(self, table: Table, columns: Sequence[str]) -> list[Any]:
-        procs = []
+        procs: list[Any] = []
         for name in columns:
-            col = table.c[name]
-            impl = col.type.dialect_impl(self.dialect)
-            if self.pg:
-                # COPY takes JSON as text; psycopg adapts the other Python types itself
-                procs.append(_json_text if isinstance(impl, JSON) else None)
+            impl = table.c[name].type.dialect_impl(self.dialect)
+            if self.pg or not isinstance(impl, DateTime):
+                # rows carry JSON as text already (serialised once, by ``json_text``),
+                # sqlite3 stores bools as 0/1 itself and psycopg adapts every type for
+                # COPY: only SQLite datetimes need SQLAlchemy's format (read back by it)
+                procs.append(None)
             else:
                 procs.append(impl.bind_processor(self.dialect))
         return procs
@@ -188,8 +191,14 @@ class _Writer:
         return len(rows)
 
 
-def _json_text(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"), default=str)
+def json_text(value: Any) -> str | None:
+    """Compact JSON text of ``value`` (None stays SQL NULL); readable by SQLAlchemy's JSON."""
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except TypeError:  # e.g. integers beyond 64 bits
+        return json.dumps(value, separators=(",", ":"), default=str)
 
 
 def _t(model: type[Base]) -> Table:
@@ -222,7 +231,7 @@ def _mention_row(m: Mention, run_id: str, store_text: bool) -> tuple[Any, ...]:
         m.mention_id, m.note_id, m.start_char, m.end_char, m.label,
         m.text if store_text else None, m.section,
         a.is_negated, a.is_uncertain, a.is_historical, a.is_hypothetical, a.is_family,
-        a.is_conditional, a.experiencer, dict(m.attributes) or None,
+        a.is_conditional, a.experiencer, json_text(m.attributes) if m.attributes else None,
         p.extractor, p.extractor_version, p.rule_id, p.pipeline_version, run_id,
     )  # fmt: skip
 
@@ -252,7 +261,9 @@ def load_results(
         latest[r.note.note_id] = r
     ids = list(latest)
     known = stored_notes(conn, ids)
-    delete_facts(conn, ids)
+    # facts are only ever written with their note row, in one transaction: a note with no
+    # row has no facts, so new notes (the nightly common case) need no deletes
+    delete_facts(conn, list(known))
     note_rows: list[tuple[Any, ...]] = []
     mentions: list[tuple[Any, ...]] = []
     codings: list[tuple[Any, ...]] = []
@@ -295,12 +306,11 @@ def load_results(
                         attributes.append((mid, key, nid, text, num))
         for res in r.resources:
             resources.append(
-                (res["resourceType"], res["id"], nid, _mention_of(res), res, run_id)
+                (res["resourceType"], res["id"], nid, _mention_of(res), json_text(res), run_id)
             )
-        nlp_rows.extend(tuple(row.get(c) for c in NOTE_NLP_COLUMNS) for row in r.note_nlp)
-    if ids:
-        for chunk in _chunks(ids):
-            conn.execute(delete(NoteRow).where(NoteRow.note_id.in_(chunk)))
+        nlp_rows.extend(tuple(map(row.get, NOTE_NLP_COLUMNS)) for row in r.note_nlp)
+    for chunk in _chunks(list(known)):
+        conn.execute(delete(NoteRow).where(NoteRow.note_id.in_(chunk)))
     writer = _Writer(conn)
     rows = writer.write(_t(NoteRow), NOTE_COLUMNS, note_rows)
     rows += writer.write(_t(MentionRow), MENTION_COLUMNS, mentions)
