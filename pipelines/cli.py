@@ -497,7 +497,7 @@ def export_parquet(
 
     unknown = sorted(set(view or ()) - set(VIEW_NAMES))
     if unknown:
-        raise CliError(f"unknown view {', '.join(unknown)} (known: {', '.join(VIEW_NAMES)})", 2)
+        raise CliError(f"unknown view {', '.join(unknown)} (known: {', '.join(VIEW_NAMES)})")
     engine = _warehouse_engine(warehouse, config)
     try:
         chosen = [view_named(v) for v in view] if view else None

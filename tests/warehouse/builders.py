@@ -101,7 +101,8 @@ def patient_story():
             part("HbA1c 7.2 %", "LAB", "4548-4", LOINC, "Hemoglobin A1c",
                  attrs={"value": 7.2, "unit": "%", "ucum": "%", "flag": "H"}),
             part("appendicitis", "PROBLEM", "74400008", is_historical=True),
-            part("if chest pain", "PROBLEM", "29857009", is_hypothetical=True),
+            part("if chest pain", "PROBLEM", "29857009", display="Chest pain",
+                 is_hypothetical=True),
         ],
     )
     n2 = result(
