@@ -604,13 +604,20 @@ def reprocess_cmd(
         outcome = reprocess(
             source, cfg, apply=apply, all_notes=all_notes, progress=lambda n: advance(notes=n)
         )
-    table = Table(title=f"reprocess under rules {outcome.rules_version}"
-                  + (" — applied" if apply else " — dry run, nothing written"))
-    for col in ("label", "added", "removed", "changed", "unchanged"):
-        table.add_column(col, justify="left" if col == "label" else "right")
-    for label, ch in sorted(outcome.plan.by_label.items()):
-        table.add_row(label, str(ch.added), str(ch.removed), str(ch.changed), str(ch.unchanged))
-    out.print(table)
+    mode = "applied" if apply else "dry run, nothing written"
+    if outcome.plan.by_label:
+        table = Table(title=f"reprocess under rules {outcome.rules_version} — {mode}")
+        for col in ("label", "added", "removed", "changed", "unchanged"):
+            table.add_column(col, justify="left" if col == "label" else "right")
+        for label, ch in sorted(outcome.plan.by_label.items()):
+            table.add_row(
+                label, str(ch.added), str(ch.removed), str(ch.changed), str(ch.unchanged)
+            )
+        out.print(table)
+    else:
+        out.print(
+            f"reprocess under rules {outcome.rules_version} — {mode}: no stored note to re-run"
+        )
     out.print(
         f"records read {outcome.notes_read}; re-run {outcome.notes_selected} "
         f"({outcome.plan.notes_changed} with changes); already under these rules "
