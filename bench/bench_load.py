@@ -38,7 +38,7 @@ from schemas.fhir import map_note  # noqa: E402
 from schemas.ids import mention_id  # noqa: E402
 from schemas.model import Assertion, Coding, Mention, Note, NoteResult, Provenance  # noqa: E402
 from schemas.omop import to_note_nlp  # noqa: E402
-from warehouse.engine import make_engine  # noqa: E402
+from warehouse.engine import make_engine, sqlite_pragmas  # noqa: E402
 from warehouse.load import LoadSettings, finish_run, load_results, start_run  # noqa: E402
 from warehouse.migrate import upgrade  # noqa: E402
 
@@ -160,8 +160,8 @@ def raw_sqlite(src_path: str, dst_path: str) -> tuple[int, float]:
     cols = {t: [d[1] for d in src.execute(f"PRAGMA table_info({t})")] for t in TABLES}
     src.close()
     dst = sqlite3.connect(dst_path, isolation_level=None)
-    dst.execute("PRAGMA journal_mode=WAL")
-    dst.execute("PRAGMA synchronous=NORMAL")
+    for pragma in sqlite_pragmas(dst_path):  # the same settings as the warehouse's engine
+        dst.execute(pragma)
     t0 = time.perf_counter()
     dst.execute("BEGIN")
     for t in TABLES:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -160,7 +160,7 @@ class _Writer:
                 # COPY: only SQLite datetimes need SQLAlchemy's format (read back by it)
                 procs.append(None)
             else:
-                procs.append(impl.bind_processor(self.dialect))
+                procs.append(_memo(impl.bind_processor(self.dialect)))
         return procs
 
     def write(self, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
@@ -189,6 +189,23 @@ class _Writer:
             marks = ", ".join("?" for _ in columns)
             self.conn.exec_driver_sql(f"INSERT INTO {name} ({cols}) VALUES ({marks})", rows)
         return len(rows)
+
+
+def _memo(proc: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
+    """``proc`` remembering its results: a batch repeats the same few datetimes (run time,
+    note dates) thousands of times."""
+    if proc is None:
+        return None
+    seen: dict[Any, Any] = {}
+
+    def run(value: Any) -> Any:
+        try:
+            return seen[value]
+        except KeyError:
+            seen[value] = out = proc(value)
+            return out
+
+    return run
 
 
 def json_text(value: Any) -> str | None:
