@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
+from typing import TypeVar
 
 from extractors.nlp import pipeline_version
 from pipelines.batch import BatchContext, analyse
@@ -29,6 +30,7 @@ from warehouse.migrate import upgrade
 from warehouse.reprocess import ChangePlan, diff_results
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -156,7 +158,7 @@ def _plan_dict(plan: ChangePlan) -> dict[str, dict[str, int]]:
     return {k: vars(v) for k, v in sorted(plan.by_label.items())}
 
 
-def _batches(records: Iterator[object] | object, size: int) -> Iterator[list[object]]:
-    it = iter(records)  # type: ignore[call-overload]
+def _batches(records: Iterable[T], size: int) -> Iterator[list[T]]:
+    it = iter(records)
     while chunk := list(islice(it, size)):
         yield chunk

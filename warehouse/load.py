@@ -108,7 +108,7 @@ def delete_facts(conn: Connection, note_ids: Sequence[str]) -> None:
     """Remove every derived row of the given notes."""
     for chunk in _chunks(list(note_ids)):
         for table in FACT_TABLES:
-            col = NoteNlp.note_key if table is NoteNlp else table.note_id  # type: ignore[attr-defined]
+            col = NoteNlp.note_key if table is NoteNlp else table.note_id
             conn.execute(delete(table).where(col.in_(chunk)))
 
 
@@ -180,8 +180,7 @@ class _Writer:
         cols = ", ".join(self.quote(c) for c in columns)
         name = self.quote(table.name)
         if self.pg:
-            raw = self.conn.connection.dbapi_connection
-            assert raw is not None
+            raw: Any = self.conn.connection.dbapi_connection  # a psycopg 3 connection
             with raw.cursor() as cur, cur.copy(f"COPY {name} ({cols}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)

@@ -58,7 +58,8 @@ def result(note_id, patient, day, parts, status="current", filler=""):
                 else (),
                 attributes=attrs,
                 provenance=Provenance(
-                    extractor="test", extractor_version=1, rule_id=f"r-{label}", pipeline_version="t"
+                    extractor="test", extractor_version=1, rule_id=f"r-{label}",
+                    pipeline_version="t",
                 ),
             )
         )

@@ -6,7 +6,6 @@ import sqlalchemy as sa
 from tests.warehouse.builders import build_story_warehouse
 from warehouse.views import VIEWS
 
-
 _build = build_story_warehouse
 
 
