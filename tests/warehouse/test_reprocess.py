@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCE = str(ROOT / "samples" / "notes.jsonl")
 
 
-def test_diff_counts_added_removed_changed(sqlite_url):
-    engine = make_engine(sqlite_url)
+def _diff_counts(url):
+    engine = make_engine(url)
     upgrade(engine)
     old = result("a", "p", day(1), [part("cough", "PROBLEM", "1"), part("fever", "PROBLEM", "2"),
                                     part("aspirin", "MEDICATION", "3")])
@@ -41,6 +41,35 @@ def test_diff_counts_added_removed_changed(sqlite_url):
                                               "unchanged": 0}
     assert vars(plan.by_label["MEDICATION"]) == {"added": 0, "removed": 0, "changed": 1,
                                                  "unchanged": 0}
+    engine.dispose()
+
+
+def test_diff_counts_added_removed_changed_sqlite(sqlite_url):
+    _diff_counts(sqlite_url)
+
+
+@pytest.mark.postgres
+def test_diff_counts_added_removed_changed_postgres(pg_url):
+    _diff_counts(pg_url)
+
+
+def test_nightly_does_not_reprocess_on_a_rules_change_alone(sqlite_url):
+    from pipelines.batch import select_changed
+
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    stored = result("a", "p", day(1), [part("cough", "PROBLEM", "1")])
+    with engine.begin() as conn:
+        load_results(conn, [stored], run_id="r", now=NOW, settings=LoadSettings(rules_version="v1"))
+    ctx = BatchContext(run_id="r2", now=NOW, rules_version="v2", pipeline_version="t")
+    amended = result("a", "p", day(1), [part("fever", "PROBLEM", "2")])
+    retracted = stored.note.model_copy(update={"status": "entered-in-error"})
+    assert select_changed(engine, [stored.note], ctx) == ([], 1)
+    assert select_changed(engine, [amended.note], ctx) == ([amended.note], 0)
+    assert select_changed(engine, [retracted], ctx) == ([retracted], 0)
+    forced = BatchContext(run_id="r3", now=NOW, rules_version="v2", pipeline_version="t",
+                          force=True)
+    assert select_changed(engine, [stored.note], forced) == ([stored.note], 0)
     engine.dispose()
 
 
