@@ -462,12 +462,20 @@ def extractors_list() -> None:
 
 
 def _warehouse_engine(warehouse: str | None, config: Path | None) -> Any:
-    """An engine for the configured (or given) warehouse URL."""
+    """An engine for the configured (or given) warehouse, which must exist at the latest
+    schema (read-only commands never create or upgrade one)."""
     from pipelines.config import load_config
     from warehouse.engine import make_engine
+    from warehouse.migrate import require_head
 
     cfg = load_config(config, warehouse_url=warehouse)
-    return make_engine(cfg.warehouse_url.get_secret_value())
+    engine = make_engine(cfg.warehouse_url.get_secret_value())
+    try:
+        require_head(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
 
 
 @export_app.command("parquet")

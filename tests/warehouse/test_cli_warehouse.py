@@ -40,3 +40,12 @@ def test_query_export_report(sqlite_url, tmp_path):
                tmp_path=tmp_path)
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "r.html").read_text().count("<svg") >= 3
+
+
+def test_read_only_commands_never_create_a_warehouse(tmp_path):
+    url = f"sqlite:///{tmp_path / 'typo.db'}"
+    for args in (("query", "SELECT 1"), ("report", "--out", str(tmp_path / "r.html")),
+                 ("export", "parquet", "--out", str(tmp_path / "pq"))):
+        res = _cli(*args, "--warehouse", url, tmp_path=tmp_path)
+        assert res.returncode == 4 and "no warehouse at" in res.stderr, res.stderr
+    assert not (tmp_path / "typo.db").exists()
