@@ -1,6 +1,7 @@
 """Dictionary extractor: terminology phrases -> PROBLEM, MEDICATION and PROCEDURE spans."""
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, Optional
 
@@ -8,8 +9,14 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from extractors.base import MENTIONS
-from extractors.terminology.compiled import DictionaryConfig, Entry, TermIndex, get_table, tokenizer_id
-from extractors.terminology.sources import OPEN_SOURCES
+from extractors.terminology.compiled import (
+    DictionaryConfig,
+    Entry,
+    TermIndex,
+    get_table,
+    tokenizer_id,
+)
+from extractors.terminology.sources import OPEN_SOURCES, load_modifiers
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,9 @@ class DictionaryMatcher:
         table, built = get_table(nlp, config)
         self.entries: list[Entry] = table.entries
         self.index = TermIndex(table)
+        self.modifiers = load_modifiers()
+        self.entries = [*self.entries, Entry("PROBLEM", "pattern:deficiency", (), "pattern")]
+        self.deficiency_entry = len(self.entries) - 1
         self.meta = dict(table.meta, built_now=built, tokenizer=tokenizer_id(nlp))
         log.info("dictionary loaded: %d entries, %d terms", len(self.entries), len(self.index))
 
@@ -53,6 +63,7 @@ class DictionaryMatcher:
         forced: list[tuple[int, int, int]] = []
         if self.abbreviations and Doc.has_extension("abbreviations"):
             matches, forced = self._resolve_abbreviations(doc, matches)
+        matches = matches + self._deficiencies(doc)
         chosen: list[tuple[int, int, int]] = []
         taken: set[int] = set()
         for start, end, idx in forced + sorted(matches, key=lambda m: (m[0] - m[1], m[0])):
@@ -60,7 +71,66 @@ class DictionaryMatcher:
                 continue
             chosen.append((start, end, idx))
             taken.update(range(start, end))
-        return sorted(chosen)
+        return self._extend(doc, sorted(chosen))
+
+    def _deficiencies(self, doc: Doc) -> list[tuple[int, int, int]]:
+        """"G6PD deficiency", "C7 deficiency", "HPRT-deficient": an enzyme, factor or vitamin
+        symbol (letters with digits, or capitals) before "deficiency" names a disorder even
+        when no terminology lists that exact pair."""
+        out: list[tuple[int, int, int]] = []
+        for tok in doc:
+            if tok.i == 0 or tok.lower_ not in _DEFICIENCY:
+                continue
+            prev = tok.i - 1
+            if doc[prev].text == "-" and prev > 0:
+                prev -= 1
+            sym = doc[prev].text
+            if _SYMBOL.match(sym):
+                out.append((prev, tok.i + 1, self.deficiency_entry))
+        return out
+
+    def _extend(
+        self, doc: Doc, chosen: list[tuple[int, int, int]]
+    ) -> list[tuple[int, int, int]]:
+        """Widen problem spans over what belongs to the concept in the text: coordinated
+        heads ("breast and ovarian cancer"), qualifiers ("hereditary ..."), "type II"."""
+        out: list[tuple[int, int, int]] = []
+        for i, (start, end, idx) in enumerate(chosen):
+            if self.entries[idx].label == "PROBLEM":
+                floor = out[-1][1] if out else 0
+                ceiling = chosen[i + 1][0] if i + 1 < len(chosen) else len(doc)
+                start = self._extend_left(doc, start, end, floor)
+                end = _extend_type(doc, end, ceiling)
+            out.append((start, end, idx))
+        return out
+
+    def _extend_left(self, doc: Doc, start: int, end: int, floor: int) -> int:
+        head = doc[end - 1].lower_
+        changed = True
+        while changed:
+            changed = False
+            for conj in _CONJUNCTIONS:
+                word = start - len(conj) - 1
+                if word < floor or tuple(t.lower_ for t in doc[word + 1 : start]) != conj:
+                    continue
+                rest = [t.lower_ for t in doc[start + 1 : end]]
+                if self.index.has_term((doc[word].lower_, head)) or (
+                    rest and self.index.has_term((doc[word].lower_, *rest))
+                ):
+                    start, changed = word, True
+                    break
+            if (
+                start - 2 >= floor
+                and doc[start - 2].lower_ == "type"
+                and _TYPE_VALUE.match(doc[start - 1].lower_)
+            ):
+                start, changed = start - 2, True
+            for mod in self.modifiers:
+                first = start - len(mod)
+                if first >= floor and tuple(t.lower_ for t in doc[first:start]) == mod:
+                    start, changed = first, True
+                    break
+        return start
 
     def _resolve_abbreviations(
         self, doc: Doc, matches: list[tuple[int, int, int]]
@@ -72,7 +142,7 @@ class DictionaryMatcher:
         undefined: set[tuple[int, int]] = set()
         for short in shorts:
             long = short._.long_form
-            if long is None:
+            if long is None or not _looks_abbreviated(short.text, long.text):
                 continue
             idx = _long_form_entry(long, matches)
             if idx is None:
@@ -98,6 +168,34 @@ class DictionaryMatcher:
             out.append(span)
         doc.spans[MENTIONS] = out
         return doc
+
+
+#: Token sequences joining coordinated heads: "breast and ovarian cancer".
+_CONJUNCTIONS: tuple[tuple[str, ...], ...] = (
+    ("and", "/", "or"), ("and",), ("or",), ("/",), (",",), (",", "and"), ("-",),
+)
+_DEFICIENCY = frozenset({"deficiency", "deficiencies", "deficient"})
+#: Gene, enzyme, factor or vitamin symbols: "G6PD", "C7", "APRT", "B12", "VIII".
+_SYMBOL = re.compile(r"^(?=.*[A-Z])(?:[A-Z][A-Za-z]*\d+[A-Za-z\d]*|[A-Z]{2,8}\d*|[A-Z]\d+)$")
+_TYPE_VALUE = re.compile(r"^(?:[0-9]{1,2}[a-z]?|[ivx]{1,4}[a-d]?|[a-d])$")
+
+
+def _extend_type(doc: Doc, end: int, ceiling: int) -> int:
+    """Include a trailing subtype: "atelosteogenesis type 2", "... type IIA"."""
+    if end + 1 < ceiling and doc[end].lower_ == "type" and _TYPE_VALUE.match(doc[end + 1].lower_):
+        return end + 2
+    return end
+
+
+def _looks_abbreviated(short: str, long: str) -> bool:
+    """scispaCy also pairs "stage 1 (disorder)"; a real short form has a capital letter or
+    digit, no space, and is much shorter than its long form."""
+    return (
+        " " not in short
+        and len(short) <= 10
+        and len(short) * 2 <= len(long)
+        and any(c.isupper() or c.isdigit() for c in short)
+    )
 
 
 def _long_form_entry(long: Span, matches: list[tuple[int, int, int]]) -> int | None:

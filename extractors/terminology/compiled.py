@@ -89,6 +89,11 @@ class DictionaryConfig:
         """Cache key: source versions, curated table content, BYO files, build rules."""
         versions = open_source_versions()
         curated = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in curated_files()}
+        # The build code itself: a changed clean-up rule must not reuse a stale cache.
+        code_dir = Path(__file__).parent
+        curated.update(
+            {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in code_dir.glob("*.py")}
+        )
         blob = json.dumps(
             {
                 "build": BUILD_VERSION,
@@ -218,7 +223,8 @@ def build_table(nlp: Language, config: DictionaryConfig) -> PhraseTable:
             for var in (*plural_variants(tokens), *hyphen_variants(tokens)):
                 variants.append((_SEP.join(var), idx))
     for joined, idx in variants:  # a real term always beats a generated variant
-        lower.setdefault(joined, idx)
+        if joined.replace(_SEP, " ").lower() not in stoplist:
+            lower.setdefault(joined, idx)
     t_tok = time.perf_counter() - t1
     meta = {
         "build_version": BUILD_VERSION,
@@ -318,6 +324,10 @@ class TermIndex:
                         out.append((i, i + length, idx))
                         break
         return out
+
+    def has_term(self, words: Sequence[str]) -> bool:
+        """Whether these lower-cased tokens form a term."""
+        return tuple(hash_string(w) for w in words) in self.lower_terms
 
     def __len__(self) -> int:
         return len(self.lower_terms) + len(self.case_terms)

@@ -94,6 +94,8 @@ def clean_title(text: str) -> str | None:
         text = text[len("unspecified ") :]
     if ";" in text or ":" in text:
         return None
+    if low.startswith("family history of"):  # the problem itself + ConText's family flag
+        return None
     return text.strip() or None
 
 
@@ -138,7 +140,9 @@ def plural_variants(tokens: list[str]) -> list[list[str]]:
         out.append(last[:-1] + "ies")
     elif last.endswith(("s", "x", "ch", "sh")):
         out.append(last + "es")
-    elif not last.endswith(("a", "ia", "is", "um", "us", "ed", "ing", "al", "ic", "ous")):
+    elif last.endswith("oma") or not last.endswith(
+        ("a", "is", "um", "us", "ed", "ing", "al", "ic", "ous")
+    ):
         out.append(last + "s")
     return [[*tokens[:-1], v] for v in out]
 
@@ -158,7 +162,7 @@ def read_lines(text: str) -> Iterable[str]:
             yield line
 
 
-_HYPHEN = re.compile(r"(?<=[a-z])-(?=[a-z])")
+_HYPHEN = re.compile(r"(?<=[a-z])-(?=[a-z])", re.I)
 
 
 def spelling_variants(surface: str) -> list[str]:
@@ -167,7 +171,13 @@ def spelling_variants(surface: str) -> list[str]:
     out: list[str] = []
     if _HYPHEN.search(surface):
         out.append(_HYPHEN.sub(" ", surface))
+        out.append(_HYPHEN.sub(" - ", surface))  # text tokenised with spaced hyphens
+    if "'s " in surface:  # "Addison's disease" -> "Addisons disease", "Addison disease"
+        out.append(surface.replace("'s ", "s "))
+        out.append(surface.replace("'s ", " "))
+        out.append(surface.replace("'s ", " ' s "))
     words = surface.split(" ")
     if len(words) == 2 and all(w.isalpha() and len(w) >= 3 for w in words):
         out.append("-".join(words))
+        out.append(" - ".join(words))
     return out

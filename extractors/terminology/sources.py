@@ -14,14 +14,16 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from extractors.terminology import systems
-from extractors.terminology.concepts import Code, Concept, read_lines
+from extractors.terminology.concepts import Code, Concept, clean_title, read_lines
 
 log = logging.getLogger(__name__)
 
 #: Names of the bundled open sources, in the order they are read.
 OPEN_SOURCES: tuple[str, ...] = ("curated", "hpo", "icd10cm", "drugs")
 
-_CURATED_FILES = ("problems.tsv", "procedures.tsv", "medications.tsv", "stoplist.txt")
+_CURATED_FILES = (
+    "problems.tsv", "procedures.tsv", "medications.tsv", "stoplist.txt", "modifiers.txt"
+)
 
 
 def package_version(dist: str) -> str:
@@ -45,6 +47,13 @@ def load_stoplist() -> frozenset[str]:
     """Lower-cased surface forms never matched (ambiguous English words, generic titles)."""
     text = (_rules_dir() / "stoplist.txt").read_text(encoding="utf-8")
     return frozenset(line.lower() for line in read_lines(text))
+
+
+def load_modifiers() -> list[tuple[str, ...]]:
+    """Lower-cased token sequences (split on spaces) of problem qualifiers, longest first."""
+    text = (_rules_dir() / "modifiers.txt").read_text(encoding="utf-8")
+    mods = {tuple(line.lower().split()) for line in read_lines(text)}
+    return sorted(mods, key=len, reverse=True)
 
 
 def _tsv_rows(name: str) -> Iterator[dict[str, str]]:
@@ -198,10 +207,13 @@ def read_icd10cm() -> Iterator[Concept]:
         return
     src = "icd10cm@" + package_version("simple-icd-10-cm")
     for code in cm.get_all_codes(True):
-        if cm.is_chapter_or_block(code) or cm.is_extended_subcategory(code):
+        # External causes (V00-Y99) describe events ("Exposure to ..."), not problems.
+        if cm.is_chapter_or_block(code) or cm.is_extended_subcategory(code) or code[0] in "VWXY":
             continue
         desc = cm.get_description(code)
         terms = [desc, *cm.get_inclusion_term(code)]
+        if code[0] == "Z":  # status factors: one-word titles ("Donor") are not problems
+            terms = [t for t in terms if " " in (clean_title(t) or "")]
         # Deeper codes rank after their category so a shared surface form keeps the
         # most general code ("Pneumonia" -> J18.9 rather than a subcode).
         yield Concept(

@@ -1,0 +1,1 @@
+"""Flows, tasks, configuration and command line of notestruct."""
