@@ -125,6 +125,13 @@ class DictionaryMatcher:
                 and _TYPE_VALUE.match(doc[start - 1].lower_)
             ):
                 start, changed = start - 2, True
+            if (
+                head in _TUMOUR_HEADS
+                and start - 1 >= floor
+                and _SITE_ADJECTIVE.match(doc[start - 1].lower_)
+                and doc[start - 1].lower_ not in _NOT_SITES
+            ):
+                start, changed = start - 1, True
             for mod in self.modifiers:
                 first = start - len(mod)
                 if first >= floor and tuple(t.lower_ for t in doc[first:start]) == mod:
@@ -173,6 +180,22 @@ class DictionaryMatcher:
 #: Token sequences joining coordinated heads: "breast and ovarian cancer".
 _CONJUNCTIONS: tuple[tuple[str, ...], ...] = (
     ("and", "/", "or"), ("and",), ("or",), ("/",), (",",), (",", "and"), ("-",),
+)
+#: Neoplasm heads that take a site or histology adjective: "colorectal tumors",
+#: "cerebellar haemangioblastoma", "ductal carcinoma".
+_TUMOUR_HEADS = frozenset(
+    """tumor tumors tumour tumours cancer cancers carcinoma carcinomas adenoma adenomas
+    neoplasm neoplasms neoplasia lymphoma lymphomas sarcoma sarcomas haemangioblastoma
+    haemangioblastomas hemangioblastoma hemangioblastomas adenocarcinoma adenocarcinomas
+    polyps""".split()
+)
+_SITE_ADJECTIVE = re.compile(r"^[a-z]{4,}(?:al|ic|ar|ary|ous|ive|oid)$")
+_NOT_SITES = frozenset(
+    """several typical clinical normal potential additional general usual original actual
+    initial individual various previous serious obvious positive negative relative effective
+    extensive total partial particular special similar regular major minor familiar
+    characteristic specific genetic historic periodic basic classic typical atypical
+    critical medical surgical physical practical logical biological chemical""".split()
 )
 _DEFICIENCY = frozenset({"deficiency", "deficiencies", "deficient"})
 #: Gene, enzyme, factor or vitamin symbols: "G6PD", "C7", "APRT", "B12", "VIII".

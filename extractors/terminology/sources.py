@@ -208,7 +208,13 @@ def read_icd10cm() -> Iterator[Concept]:
     src = "icd10cm@" + package_version("simple-icd-10-cm")
     for code in cm.get_all_codes(True):
         # External causes (V00-Y99) describe events ("Exposure to ..."), not problems.
-        if cm.is_chapter_or_block(code) or cm.is_extended_subcategory(code) or code[0] in "VWXY":
+        # B95-B97 name organisms ("Escherichia coli as the cause of ..."), not problems.
+        if (
+            cm.is_chapter_or_block(code)
+            or cm.is_extended_subcategory(code)
+            or code[0] in "VWXY"
+            or code[:3] in ("B95", "B96", "B97")
+        ):
             continue
         desc = cm.get_description(code)
         terms = [desc, *cm.get_inclusion_term(code)]
