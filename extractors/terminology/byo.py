@@ -116,6 +116,21 @@ def read_umls(path: Path, options: Mapping[str, Any]) -> Iterator[Concept]:
         )
 
 
+def read_umls_crosswalk(path: Path) -> Iterator[list[Code]]:
+    """Per CUI, the UMLS code and the source codes (SNOMED CT, ICD-10-CM, RxNorm, ...) of
+    its English atoms: codes that share a CUI name one concept."""
+    groups: dict[str, list[Code]] = defaultdict(list)
+    for row in _rrf(_find(path, "MRCONSO.RRF")):
+        cui, lat, sab, code, text, suppress = row[0], row[1], row[11], row[13], row[14], row[16]
+        system = systems.UMLS_SAB_SYSTEMS.get(sab)
+        if lat != "ENG" or suppress in ("O", "E", "Y") or system is None:
+            continue
+        if not groups[cui]:
+            groups[cui].append((systems.UMLS, cui, text))
+        groups[cui].append((system, code, text))
+    yield from groups.values()
+
+
 def read_rxnorm(path: Path, options: Mapping[str, Any]) -> Iterator[Concept]:
     """RxNorm RXNCONSO.RRF: ingredients and brand names (TTY IN/PIN/MIN/BN) -> MEDICATION."""
     ttys = set(options.get("ttys") or RXNORM_TTYS)

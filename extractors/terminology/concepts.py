@@ -124,10 +124,17 @@ def is_usable(term: str, stoplist: frozenset[str], *, curated: bool = False) -> 
     return len(low.split()) <= 12
 
 
+#: Words ending like plurals that are singular (or have no singular).
+_NO_NUMBER = frozenset(
+    """diabetes herpes rabies measles mumps scabies rickets caries series species feces
+    faeces lues tetanus ascites pubes news physics genetics mechanics arthritis""".split()
+)
+
+
 def plural_variants(tokens: list[str]) -> list[list[str]]:
     """Singular/plural variants of the last token ("ulcers" <-> "ulcer", "biopsies")."""
     last = tokens[-1]
-    if not last.isalpha() or len(last) < 4 or not last.islower():
+    if not last.isalpha() or len(last) < 4 or not last.islower() or last in _NO_NUMBER:
         return []
     out: list[str] = []
     if last.endswith("ies") and len(last) > 4:

@@ -1,0 +1,1 @@
+"""Coders: attach further codes to mentions after extraction (entry-point group notestruct.coders)."""
