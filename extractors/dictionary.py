@@ -3,9 +3,11 @@
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar
 
+from spacy.attrs import LOWER
 from spacy.language import Language
+from spacy.strings import hash_string  # type: ignore[attr-defined]
 from spacy.tokens import Doc, Span
 
 from extractors.base import MENTIONS
@@ -74,10 +76,13 @@ class DictionaryMatcher:
         return self._extend(doc, sorted(chosen))
 
     def _deficiencies(self, doc: Doc) -> list[tuple[int, int, int]]:
-        """"G6PD deficiency", "C7 deficiency", "HPRT-deficient": an enzyme, factor or vitamin
+        """ "G6PD deficiency", "C7 deficiency", "HPRT-deficient": an enzyme, factor or vitamin
         symbol (letters with digits, or capitals) before "deficiency" names a disorder even
         when no terminology lists that exact pair."""
         out: list[tuple[int, int, int]] = []
+        lowers = doc.to_array(LOWER)  # C-speed guard: most notes never say "deficiency"
+        if not any(h in _DEFICIENCY_HASHES for h in set(lowers.tolist())):
+            return out
         for tok in doc:
             if tok.i == 0 or tok.lower_ not in _DEFICIENCY:
                 continue
@@ -89,9 +94,7 @@ class DictionaryMatcher:
                 out.append((prev, tok.i + 1, self.deficiency_entry))
         return out
 
-    def _extend(
-        self, doc: Doc, chosen: list[tuple[int, int, int]]
-    ) -> list[tuple[int, int, int]]:
+    def _extend(self, doc: Doc, chosen: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
         """Widen problem spans over what belongs to the concept in the text: coordinated
         heads ("breast and ovarian cancer"), qualifiers ("hereditary ..."), "type II"."""
         out: list[tuple[int, int, int]] = []
@@ -107,35 +110,38 @@ class DictionaryMatcher:
     def _extend_left(self, doc: Doc, start: int, end: int, floor: int) -> int:
         head = doc[end - 1].lower_
         changed = True
-        while changed:
+        while changed and start > floor:
             changed = False
+            lo = max(floor, start - 4)
+            window = [t.lower_ for t in doc[lo:start]]  # the few tokens before the span
             for conj in _CONJUNCTIONS:
-                word = start - len(conj) - 1
-                if word < floor or tuple(t.lower_ for t in doc[word + 1 : start]) != conj:
+                n = len(conj)
+                if len(window) < n + 1 or tuple(window[-n:]) != conj:
                     continue
+                word = window[-n - 1]
                 rest = [t.lower_ for t in doc[start + 1 : end]]
-                if self.index.has_term((doc[word].lower_, head)) or (
-                    rest and self.index.has_term((doc[word].lower_, *rest))
+                if self.index.has_term((word, head)) or (
+                    rest and self.index.has_term((word, *rest))
                 ):
-                    start, changed = word, True
+                    start, changed = start - n - 1, True
                     break
-            if (
-                start - 2 >= floor
-                and doc[start - 2].lower_ == "type"
-                and _TYPE_VALUE.match(doc[start - 1].lower_)
-            ):
+            if changed:
+                continue
+            if len(window) >= 2 and window[-2] == "type" and _TYPE_VALUE.match(window[-1]):
                 start, changed = start - 2, True
+                continue
             if (
                 head in _TUMOUR_HEADS
-                and start - 1 >= floor
-                and _SITE_ADJECTIVE.match(doc[start - 1].lower_)
-                and doc[start - 1].lower_ not in _NOT_SITES
+                and window
+                and _SITE_ADJECTIVE.match(window[-1])
+                and window[-1] not in _NOT_SITES
             ):
                 start, changed = start - 1, True
+                continue
             for mod in self.modifiers:
-                first = start - len(mod)
-                if first >= floor and tuple(t.lower_ for t in doc[first:start]) == mod:
-                    start, changed = first, True
+                n = len(mod)
+                if len(window) >= n and tuple(window[-n:]) == mod:
+                    start, changed = start - n, True
                     break
         return start
 
@@ -179,7 +185,13 @@ class DictionaryMatcher:
 
 #: Token sequences joining coordinated heads: "breast and ovarian cancer".
 _CONJUNCTIONS: tuple[tuple[str, ...], ...] = (
-    ("and", "/", "or"), ("and",), ("or",), ("/",), (",",), (",", "and"), ("-",),
+    ("and", "/", "or"),
+    ("and",),
+    ("or",),
+    ("/",),
+    (",",),
+    (",", "and"),
+    ("-",),
 )
 #: Neoplasm heads that take a site or histology adjective: "colorectal tumors",
 #: "cerebellar haemangioblastoma", "ductal carcinoma".
@@ -198,6 +210,7 @@ _NOT_SITES = frozenset(
     critical medical surgical physical practical logical biological chemical""".split()
 )
 _DEFICIENCY = frozenset({"deficiency", "deficiencies", "deficient"})
+_DEFICIENCY_HASHES = frozenset(hash_string(w) for w in _DEFICIENCY)
 #: Gene, enzyme, factor or vitamin symbols: "G6PD", "C7", "APRT", "B12", "VIII".
 _SYMBOL = re.compile(r"^(?=.*[A-Z])(?:[A-Z][A-Za-z]*\d+[A-Za-z\d]*|[A-Z]{2,8}\d*|[A-Z]\d+)$")
 _TYPE_VALUE = re.compile(r"^(?:[0-9]{1,2}[a-z]?|[ivx]{1,4}[a-d]?|[a-d])$")
@@ -244,7 +257,7 @@ def _long_form_entry(long: Span, matches: list[tuple[int, int, int]]) -> int | N
 def make_dictionary_matcher(
     nlp: Language,
     name: str,
-    cache_dir: Optional[str],  # noqa: UP007  spaCy validates factory signatures at runtime
+    cache_dir: str | None,
     sources: list[dict[str, Any]],
     open_sources: list[str],
     labels: list[str],

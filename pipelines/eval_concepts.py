@@ -119,7 +119,7 @@ def eval_synthea(nlp: Language, path: Path) -> list[Row]:
     """
     records = list(_jsonl(path))
     by_id = {r["id"]: r for r in records}
-    kinds = (
+    kinds: tuple[tuple[str, str, str, str], ...] = (
         ("synthea-conditions", "encounter_conditions", "PROBLEM", SNOMED),
         ("synthea-medications", "encounter_medication_requests", "MEDICATION", RXNORM),
         ("synthea-procedures", "encounter_procedures", "PROCEDURE", SNOMED),
@@ -133,8 +133,7 @@ def eval_synthea(nlp: Language, path: Path) -> list[Row]:
             mentions = all_mentions
             if "outside chief complaint" in name:
                 mentions = tuple(
-                    m for m in all_mentions
-                    if not any(a <= m.start_char < b for a, b in complaint)
+                    m for m in all_mentions if not any(a <= m.start_char < b for a, b in complaint)
                 )
             gold = {(g.get("code"), normalise_name(g.get("display", ""))) for g in silver[field]}
             preds: dict[str, tuple[set[str], set[str]]] = {}
@@ -145,7 +144,9 @@ def eval_synthea(nlp: Language, path: Path) -> list[Row]:
                     old = preds.get(key, (set(), set()))
                     preds[key] = (old[0] | codes, old[1] | names)
 
-            def hit(codes: set[str], names: set[str], g: tuple[str | None, str]) -> bool:
+            def hit(
+                codes: set[str], names: set[str], g: tuple[str | None, str], label: str = label
+            ) -> bool:
                 if g[0] in codes:
                     return True
                 if label == "MEDICATION":
@@ -176,9 +177,7 @@ _HEADER = re.compile(r"^#+ +(.+)$", re.M)
 # ------------------------------------------------------------------ span corpora
 
 
-def eval_spans(
-    nlp: Language, path: Path, name: str, label_map: Mapping[str, str]
-) -> list[Row]:
+def eval_spans(nlp: Language, path: Path, name: str, label_map: Mapping[str, str]) -> list[Row]:
     """Exact-span precision/recall/F1 per mapped label (assertions ignored: every mention)."""
     records = list(_jsonl(path))
     gold: set[tuple[str, int, int, str]] = set()
@@ -202,9 +201,7 @@ def eval_spans(
 # ------------------------------------------------------------------ driver
 
 
-def evaluate(
-    nlp: Language, eval_dir: Path, split: str = "devel"
-) -> list[Row]:
+def evaluate(nlp: Language, eval_dir: Path, split: str = "devel") -> list[Row]:
     """Every evaluation whose file exists under ``eval_dir``."""
     rows: list[Row] = []
     synthea = eval_dir / "synthea_notes" / "notes.jsonl"

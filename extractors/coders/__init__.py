@@ -1,1 +1,1 @@
-"""Coders: attach further codes to mentions after extraction (entry-point group notestruct.coders)."""
+"""Coders: add codes to mentions after extraction (entry-point group notestruct.coders)."""

@@ -101,7 +101,7 @@ def _hpo_groups() -> Iterable[list[Code]]:
     for term in parse_obo(path):
         name = str(term.get("name", ""))
         group: list[Code] = [(systems.HPO, str(term["id"]), name)]
-        for x in term["xref"]:  # type: ignore[union-attr]
+        for x in term["xref"]:
             code = xref_code(str(x), name)
             if code:
                 group.append(code)
@@ -126,10 +126,10 @@ def _file_groups(source: Mapping[str, Any]) -> Iterable[list[Code]]:
         yield from read_umls_crosswalk(path)
     elif kind == "tsv":
         with path.open(encoding="utf-8", newline="") as fh:
-            for row in csv.DictReader(fh, delimiter="\t"):
+            for rec in csv.DictReader(fh, delimiter="\t"):
                 yield [
-                    (row["source_system"], row["source_code"], ""),
-                    (row["target_system"], row["target_code"], row.get("target_display", "")),
+                    (rec["source_system"], rec["source_code"], ""),
+                    (rec["target_system"], rec["target_code"], rec.get("target_display") or ""),
                 ]
     else:
         raise TerminologySourceError(f"unknown crosswalk source kind {kind!r}")

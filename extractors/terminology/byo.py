@@ -28,11 +28,22 @@ class TerminologySourceError(Exception):
 #: UMLS semantic types (TUI) -> label. Broad types (T033 Finding, T109 Organic Chemical,
 #: T059 Laboratory Procedure) are left out: they would flood notes with false matches.
 UMLS_TUI_LABELS: dict[str, str] = {
-    "T019": "PROBLEM", "T020": "PROBLEM", "T037": "PROBLEM", "T046": "PROBLEM",
-    "T047": "PROBLEM", "T048": "PROBLEM", "T049": "PROBLEM", "T190": "PROBLEM",
-    "T191": "PROBLEM", "T184": "PROBLEM",
-    "T121": "MEDICATION", "T195": "MEDICATION", "T200": "MEDICATION", "T125": "MEDICATION",
-    "T060": "PROCEDURE", "T061": "PROCEDURE",
+    "T019": "PROBLEM",
+    "T020": "PROBLEM",
+    "T037": "PROBLEM",
+    "T046": "PROBLEM",
+    "T047": "PROBLEM",
+    "T048": "PROBLEM",
+    "T049": "PROBLEM",
+    "T190": "PROBLEM",
+    "T191": "PROBLEM",
+    "T184": "PROBLEM",
+    "T121": "MEDICATION",
+    "T195": "MEDICATION",
+    "T200": "MEDICATION",
+    "T125": "MEDICATION",
+    "T060": "PROCEDURE",
+    "T061": "PROCEDURE",
 }
 
 #: SNOMED CT semantic tags -> label (FSN suffix in RF2 and in FHIR displays).
@@ -95,7 +106,16 @@ def read_umls(path: Path, options: Mapping[str, Any]) -> Iterator[Concept]:
     preferred: dict[str, str] = {}
     for row in _rrf(_find(path, "MRCONSO.RRF")):
         cui, lat, ts, stt, ispref, sab, tty, code, text, suppress = (
-            row[0], row[1], row[2], row[4], row[6], row[11], row[12], row[13], row[14], row[16]
+            row[0],
+            row[1],
+            row[2],
+            row[4],
+            row[6],
+            row[11],
+            row[12],
+            row[13],
+            row[14],
+            row[16],
         )
         if cui not in labels or lat not in langs or suppress in ("O", "E", "Y"):
             continue
@@ -111,8 +131,12 @@ def read_umls(path: Path, options: Mapping[str, Any]) -> Iterator[Concept]:
     for cui, texts in strings.items():
         name = preferred.get(cui, texts[0])
         yield Concept(
-            "umls:" + cui, labels[cui], ((systems.UMLS, cui, name), *codes[cui]),
-            tuple(dict.fromkeys(texts)), "umls", "byo",
+            "umls:" + cui,
+            labels[cui],
+            ((systems.UMLS, cui, name), *codes[cui]),
+            tuple(dict.fromkeys(texts)),
+            "umls",
+            "byo",
         )
 
 
@@ -139,8 +163,12 @@ def read_rxnorm(path: Path, options: Mapping[str, Any]) -> Iterator[Concept]:
         if sab != "RXNORM" or lat != "ENG" or tty not in ttys or suppress in ("O", "E", "Y"):
             continue
         yield Concept(
-            "rxnorm:" + rxcui, "MEDICATION", ((systems.RXNORM, rxcui, text),), (text,),
-            "rxnorm", "byo",
+            "rxnorm:" + rxcui,
+            "MEDICATION",
+            ((systems.RXNORM, rxcui, text),),
+            (text,),
+            "rxnorm",
+            "byo",
         )
 
 
@@ -155,8 +183,12 @@ def read_loinc(path: Path, options: Mapping[str, Any]) -> Iterator[Concept]:
             name = row.get("LONG_COMMON_NAME") or row.get("COMPONENT") or num
             terms = [t for t in (name, row.get("SHORTNAME"), row.get("DisplayName")) if t]
             yield Concept(
-                "loinc:" + num, label, ((systems.LOINC, num, name),), tuple(dict.fromkeys(terms)),
-                "loinc", "byo",
+                "loinc:" + num,
+                label,
+                ((systems.LOINC, num, name),),
+                tuple(dict.fromkeys(terms)),
+                "loinc",
+                "byo",
             )
 
 
@@ -185,8 +217,12 @@ def read_snomed_rf2(path: Path, options: Mapping[str, Any]) -> Iterator[Concept]
             continue
         display = strip_semantic_tag(name)
         yield Concept(
-            "snomed:" + cid, label, ((systems.SNOMED, cid, display),),
-            tuple(dict.fromkeys([*terms.get(cid, []), display])), "snomed-rf2", "byo",
+            "snomed:" + cid,
+            label,
+            ((systems.SNOMED, cid, display),),
+            tuple(dict.fromkeys([*terms.get(cid, []), display])),
+            "snomed-rf2",
+            "byo",
         )
 
 
@@ -199,23 +235,32 @@ def _fhir_concepts(resource: Mapping[str, Any]) -> Iterator[tuple[str, str, str,
         while stack:
             c = stack.pop()
             stack.extend(c.get("concept", []))
-            yield system, c["code"], c.get("display", ""), [
-                d["value"] for d in c.get("designation", []) if d.get("value")
-            ]
+            yield (
+                system,
+                c["code"],
+                c.get("display", ""),
+                [d["value"] for d in c.get("designation", []) if d.get("value")],
+            )
     elif kind == "ValueSet":
         for inc in resource.get("compose", {}).get("include", []):
             for c in inc.get("concept", []):
-                yield inc.get("system", ""), c["code"], c.get("display", ""), [
-                    d["value"] for d in c.get("designation", []) if d.get("value")
-                ]
+                yield (
+                    inc.get("system", ""),
+                    c["code"],
+                    c.get("display", ""),
+                    [d["value"] for d in c.get("designation", []) if d.get("value")],
+                )
         stack = list(resource.get("expansion", {}).get("contains", []))
         while stack:
             c = stack.pop()
             stack.extend(c.get("contains", []))
             if "code" in c:
-                yield c.get("system", ""), c["code"], c.get("display", ""), [
-                    d["value"] for d in c.get("designation", []) if d.get("value")
-                ]
+                yield (
+                    c.get("system", ""),
+                    c["code"],
+                    c.get("display", ""),
+                    [d["value"] for d in c.get("designation", []) if d.get("value")],
+                )
     else:
         raise TerminologySourceError(f"FHIR resource type {kind!r} is not CodeSystem/ValueSet")
 
@@ -234,8 +279,12 @@ def read_fhir(path: Path, options: Mapping[str, Any]) -> Iterator[Concept]:
             continue
         plain = strip_semantic_tag(display)
         yield Concept(
-            f"{name}:{code}", label, ((system, code, plain),),
-            tuple(dict.fromkeys([plain, *designations])), src, "byo",
+            f"{name}:{code}",
+            label,
+            ((system, code, plain),),
+            tuple(dict.fromkeys([plain, *designations])),
+            src,
+            "byo",
         )
 
 
@@ -251,8 +300,12 @@ def read_doid(path: Path, options: Mapping[str, Any]) -> Iterator[Concept]:
                 codes[row[0]].append(code)
     for did, label in names.items():
         yield Concept(
-            "doid:" + did, "PROBLEM", ((systems.DOID, did, label), *codes[did]), (label,),
-            "doid", "byo",
+            "doid:" + did,
+            "PROBLEM",
+            ((systems.DOID, did, label), *codes[did]),
+            (label,),
+            "doid",
+            "byo",
         )
 
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from spacy.attrs import LOWER, ORTH
 from spacy.language import Language
-from spacy.strings import hash_string
+from spacy.strings import hash_string  # type: ignore[attr-defined]
 from spacy.tokens import Doc
 
 from extractors.terminology.byo import read_byo_source, source_fingerprint
@@ -205,9 +206,13 @@ def build_table(nlp: Language, config: DictionaryConfig) -> PhraseTable:
                 surface_entry.append(idx)
                 is_variant.append(True)
     variants: list[tuple[str, int]] = []
-    for surface, text, idx, variant, doc in zip(
-        surfaces, texts, surface_entry, is_variant,
-        nlp.tokenizer.pipe(texts, batch_size=4096), strict=True,
+    for surface, _text, idx, variant, doc in zip(
+        surfaces,
+        texts,
+        surface_entry,
+        is_variant,
+        nlp.tokenizer.pipe(texts, batch_size=4096),  # type: ignore[union-attr]
+        strict=True,
     ):
         tokens = [t.text for t in doc]
         if surface.startswith("="):
@@ -220,8 +225,8 @@ def build_table(nlp: Language, config: DictionaryConfig) -> PhraseTable:
         elif joined not in lower:
             lower[joined] = idx
         if len(tokens) <= 6:
-            for var in (*plural_variants(tokens), *hyphen_variants(tokens)):
-                variants.append((_SEP.join(var), idx))
+            for var_tokens in (*plural_variants(tokens), *hyphen_variants(tokens)):
+                variants.append((_SEP.join(var_tokens), idx))
     for joined, idx in variants:  # a real term always beats a generated variant
         if joined.replace(_SEP, " ").lower() not in stoplist:
             lower.setdefault(joined, idx)
@@ -237,9 +242,7 @@ def build_table(nlp: Language, config: DictionaryConfig) -> PhraseTable:
         "labels": sorted(labels),
     }
     log.info("compiled dictionary: %s entries, %s terms", len(entries), len(lower))
-    return PhraseTable(
-        entries, list(lower), list(lower.values()), case_terms, case_entry, meta
-    )
+    return PhraseTable(entries, list(lower), list(lower.values()), case_terms, case_entry, meta)
 
 
 # ------------------------------------------------------------------ cache
@@ -295,27 +298,43 @@ class TermIndex:
     under a second and matches with one dict probe per token (a miss for most tokens).
     """
 
-    __slots__ = ("case_first", "case_terms", "lower_first", "lower_terms")
+    __slots__ = (
+        "case_first",
+        "case_keys",
+        "case_terms",
+        "lower_first",
+        "lower_keys",
+        "lower_terms",
+    )
 
     def __init__(self, table: PhraseTable) -> None:
         self.lower_terms, self.lower_first = _hash_terms(table.lower_terms, table.lower_entry, True)
         self.case_terms, self.case_first = _hash_terms(table.case_terms, table.case_entry, False)
+        # Sorted first-token hashes: numpy finds the candidate positions of a doc at C speed.
+        self.lower_keys = np.array(sorted(self.lower_first), dtype=np.uint64)
+        self.case_keys = np.array(sorted(self.case_first), dtype=np.uint64)
 
     def match(self, doc: Doc) -> list[tuple[int, int, int]]:
         """(start, end, entry index) of every longest term at each token, before overlaps."""
+        if len(doc) == 0:
+            return []
         arr = doc.to_array([LOWER, ORTH])
-        lowers: list[int] = arr[:, 0].tolist()
-        orths: list[int] = arr[:, 1].tolist()
         out: list[tuple[int, int, int]] = []
-        for seq, first, terms in (
-            (lowers, self.lower_first, self.lower_terms),
-            (orths, self.case_first, self.case_terms),
+        for col, keys, first, terms in (
+            (arr[:, 0], self.lower_keys, self.lower_first, self.lower_terms),
+            (arr[:, 1], self.case_keys, self.case_first, self.case_terms),
         ):
+            if not len(keys):
+                continue
+            pos = np.searchsorted(keys, col)
+            pos[pos == len(keys)] = 0
+            candidates = np.flatnonzero(keys[pos] == col)
+            if not len(candidates):
+                continue
+            seq: list[int] = col.tolist()
             n = len(seq)
-            for i, h in enumerate(seq):
-                lengths = first.get(h)
-                if lengths is None:
-                    continue
+            for i in candidates.tolist():
+                lengths = first[seq[i]]
                 for length in lengths:  # longest first
                     if i + length > n:
                         continue

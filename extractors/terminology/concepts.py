@@ -48,10 +48,13 @@ _QUALIFIERS = frozenset(
     upper lower limb limbs arm leg nos nec not elsewhere classified and or of with without
     in the a an first episode care""".split()
 )
-_TAG = re.compile(r"\s*\((?:disorder|finding|procedure|situation|morphologic abnormality|"
-                  r"regime/therapy|substance|product|medicinal product|clinical drug|event|"
-                  r"observable entity|body structure|qualifier value|physical object|"
-                  r"specimen|organism|environment|person|occupation)\)\s*$", re.I)
+_TAG = re.compile(
+    r"\s*\((?:disorder|finding|procedure|situation|morphologic abnormality|"
+    r"regime/therapy|substance|product|medicinal product|clinical drug|event|"
+    r"observable entity|body structure|qualifier value|physical object|"
+    r"specimen|organism|environment|person|occupation)\)\s*$",
+    re.I,
+)
 _BRACKETS = re.compile(r"\s*[\(\[][^\(\)\[\]]*[\)\]]")
 _TRAILING = re.compile(
     r"(?:,?\s+(?:NOS|NEC)|,\s*not elsewhere classified|\s+without complications?|"
@@ -155,7 +158,7 @@ def plural_variants(tokens: list[str]) -> list[list[str]]:
 
 
 def hyphen_variants(tokens: list[str]) -> list[list[str]]:
-    """"full-time" (tokens full - time) also matches "full time"."""
+    """ "full-time" (tokens full - time) also matches "full time"."""
     if "-" not in tokens[1:-1]:
         return []
     return [[t for t in tokens if t != "-"]]

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from extractors.terminology import systems
 from extractors.terminology.concepts import Code, Concept, clean_title, read_lines
@@ -22,7 +23,11 @@ log = logging.getLogger(__name__)
 OPEN_SOURCES: tuple[str, ...] = ("curated", "hpo", "icd10cm", "drugs")
 
 _CURATED_FILES = (
-    "problems.tsv", "procedures.tsv", "medications.tsv", "stoplist.txt", "modifiers.txt"
+    "problems.tsv",
+    "procedures.tsv",
+    "medications.tsv",
+    "stoplist.txt",
+    "modifiers.txt",
 )
 
 
@@ -77,22 +82,37 @@ def read_curated() -> Iterator[Concept]:
             if icd.strip():
                 codes.append((systems.ICD10CM, icd.strip(), terms[0]))
         yield Concept(
-            "curated:" + row["rule_id"], row.get("label") or "PROBLEM", tuple(codes), terms,
-            src, "curated", verbatim=True,
+            "curated:" + row["rule_id"],
+            row.get("label") or "PROBLEM",
+            tuple(codes),
+            terms,
+            src,
+            "curated",
+            verbatim=True,
         )
     for row in _tsv_rows("procedures.tsv"):
         terms = tuple(t.strip() for t in row["terms"].split("|") if t.strip())
         codes = [(systems.SNOMED, row["snomed"], row["snomed_display"])] if row["snomed"] else []
         yield Concept(
-            "curated:" + row["rule_id"], "PROCEDURE", tuple(codes), terms, src, "curated",
+            "curated:" + row["rule_id"],
+            "PROCEDURE",
+            tuple(codes),
+            terms,
+            src,
+            "curated",
             verbatim=True,
         )
     for row in _tsv_rows("medications.tsv"):
         terms = tuple(t.strip() for t in row["terms"].split("|") if t.strip())
         codes = [(systems.RXNORM, row["rxcui"], terms[0])] if row["rxcui"] else []
         yield Concept(
-            "curated:rxnorm-" + (row["rxcui"] or terms[0].replace(" ", "-")), "MEDICATION",
-            tuple(codes), terms, src, "curated", verbatim=True,
+            "curated:rxnorm-" + (row["rxcui"] or terms[0].replace(" ", "-")),
+            "MEDICATION",
+            tuple(codes),
+            terms,
+            src,
+            "curated",
+            verbatim=True,
         )
 
 
@@ -113,10 +133,10 @@ _SYN = re.compile(r'^synonym: "((?:[^"\\]|\\.)*)" (\w+)')
 _HPO_ROOT = "HP:0000118"
 
 
-def parse_obo(path: Path) -> list[dict[str, object]]:
+def parse_obo(path: Path) -> list[dict[str, Any]]:
     """Minimal OBO reader: id, name, EXACT synonyms, xrefs, is_a, obsolete flag per [Term]."""
-    terms: list[dict[str, object]] = []
-    cur: dict[str, object] | None = None
+    terms: list[dict[str, Any]] = []
+    cur: dict[str, Any] | None = None
     with path.open(encoding="utf-8") as fh:
         for raw in fh:
             line = raw.rstrip("\n")
@@ -133,11 +153,11 @@ def parse_obo(path: Path) -> list[dict[str, object]]:
             elif key == "synonym":
                 m = _SYN.match(line)
                 if m and m.group(2) == "EXACT":
-                    cur["syn"].append(m.group(1))  # type: ignore[union-attr]
+                    cur["syn"].append(m.group(1))
             elif key == "xref":
-                cur["xref"].append(value.split(" ")[0])  # type: ignore[union-attr]
+                cur["xref"].append(value.split(" ")[0])
             elif key == "is_a":
-                cur["is_a"].append(value.split(" ")[0])  # type: ignore[union-attr]
+                cur["is_a"].append(value.split(" ")[0])
             elif key == "is_obsolete" and value == "true":
                 cur["obsolete"] = True
     return terms
@@ -152,12 +172,12 @@ def obo_data_version(path: Path) -> str:
     return "unknown"
 
 
-def hpo_xrefs(terms: list[dict[str, object]]) -> dict[str, list[Code]]:
+def hpo_xrefs(terms: list[dict[str, Any]]) -> dict[str, list[Code]]:
     """HPO id -> UMLS and SNOMED CT codes from its xrefs."""
     out: dict[str, list[Code]] = {}
     for t in terms:
         codes: list[Code] = []
-        for x in t["xref"]:  # type: ignore[union-attr]
+        for x in t["xref"]:
             prefix, _, code = str(x).partition(":")
             if prefix == "UMLS":
                 codes.append((systems.UMLS, code, str(t.get("name", ""))))
@@ -175,7 +195,7 @@ def read_hpo(path: Path | None = None) -> Iterator[Concept]:
         return
     terms = parse_obo(path)
     src = f"hpo@{obo_data_version(path)}"
-    parents = {str(t["id"]): list(t["is_a"]) for t in terms}  # type: ignore[arg-type]
+    parents = {str(t["id"]): list(t["is_a"]) for t in terms}
     keep: dict[str, bool] = {_HPO_ROOT: True}
 
     def under_root(hid: str, depth: int = 0) -> bool:
@@ -192,7 +212,7 @@ def read_hpo(path: Path | None = None) -> Iterator[Concept]:
             continue
         name = str(t.get("name", ""))
         codes: tuple[Code, ...] = ((systems.HPO, hid, name), *xrefs.get(hid, []))
-        yield Concept("hpo:" + hid, "PROBLEM", codes, (name, *t["syn"]), src, "hpo")  # type: ignore[misc]
+        yield Concept("hpo:" + hid, "PROBLEM", codes, (name, *t["syn"]), src, "hpo")
 
 
 # ---------------------------------------------------------------- ICD-10-CM
@@ -223,8 +243,13 @@ def read_icd10cm() -> Iterator[Concept]:
         # Deeper codes rank after their category so a shared surface form keeps the
         # most general code ("Pneumonia" -> J18.9 rather than a subcode).
         yield Concept(
-            "icd10cm:" + code, "PROBLEM", ((systems.ICD10CM, code, desc),), tuple(terms), src,
-            "icd10cm", rank=len(code.replace(".", "")),
+            "icd10cm:" + code,
+            "PROBLEM",
+            ((systems.ICD10CM, code, desc),),
+            tuple(terms),
+            src,
+            "icd10cm",
+            rank=len(code.replace(".", "")),
         )
 
 
@@ -260,8 +285,12 @@ def read_drugs() -> Iterator[Concept]:
 
 def read_open_source(name: str) -> Iterator[Concept]:
     """Concepts of one bundled source by name (see ``OPEN_SOURCES``)."""
-    readers = {"curated": read_curated, "hpo": read_hpo, "icd10cm": read_icd10cm,
-               "drugs": read_drugs}
+    readers = {
+        "curated": read_curated,
+        "hpo": read_hpo,
+        "icd10cm": read_icd10cm,
+        "drugs": read_drugs,
+    }
     if name not in readers:
         raise ValueError(f"unknown open terminology source {name!r}")
     return readers[name]()

