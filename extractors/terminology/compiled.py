@@ -228,8 +228,8 @@ def build_table(nlp: Language, config: DictionaryConfig) -> PhraseTable:
             for var_tokens in (*plural_variants(tokens), *hyphen_variants(tokens)):
                 variants.append((_SEP.join(var_tokens), idx))
     for joined, idx in variants:  # a real term always beats a generated variant
-        if joined.replace(_SEP, " ").lower() not in stoplist:
-            lower.setdefault(joined, idx)
+        if joined not in lower and is_usable(joined.replace(_SEP, " "), stoplist):
+            lower[joined] = idx
     t_tok = time.perf_counter() - t1
     meta = {
         "build_version": BUILD_VERSION,

@@ -119,7 +119,9 @@ def is_usable(term: str, stoplist: frozenset[str], *, curated: bool = False) -> 
     if letters < 2:
         return False
     if is_acronym(term):  # matched case-sensitively: "CP" never matches "cp" or "Cp"
-        return curated or (len(term) >= 3 and low not in stoplist)
+        # Outside the curated tables an acronym must not spell an English word: notes
+        # written in capitals ("THE PATIENT DID WELL") would match it.
+        return curated or (len(term) >= 3 and low not in stoplist and low not in STOP_WORDS)
     if low in stoplist or low in STOP_WORDS:
         return False
     if len(low) < 3 or (len(low) < 4 and not curated and " " not in low):
