@@ -50,6 +50,10 @@ log = logging.getLogger(__name__)
 BUILD_VERSION = 1
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
+_FUNCTION_WORDS = frozenset(
+    """a an the and or nor was were is are be been with without in on at of to for by as i
+    he she her his him it its that this these those no not all any has have had re ca""".split()
+)
 _SEP = "\x1f"
 
 
@@ -218,6 +222,10 @@ def build_table(nlp: Language, config: DictionaryConfig) -> PhraseTable:
         if surface.startswith("="):
             case_terms.append(_SEP.join(tokens))
             case_entry.append(idx)
+            continue
+        if tokens[0].lower() in _FUNCTION_WORDS and not entries[idx].source.startswith("curated"):
+            # "a ...", "in situ ...", "no ..." descriptions: they make every "a" and "and"
+            # of a note a match candidate and are never how a note names a problem.
             continue
         joined = _SEP.join(tokens)
         if variant:
