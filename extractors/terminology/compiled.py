@@ -52,7 +52,7 @@ BUILD_VERSION = 1
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(
     """a an the and or nor was were is are be been with without in on at of to for by as i
-    he she her his him it its that this these those no not all any has have had re ca""".split()
+    he she her his him it its that this these those all any re ca""".split()
 )
 _SEP = "\x1f"
 
