@@ -681,5 +681,69 @@ def reprocess_cmd(
         out.print("run again with --apply to write these changes")
 
 
+def _default_shared() -> Path:
+    """``../shared`` beside the working directory or beside the repository."""
+    for base in (Path.cwd(), Path(__file__).resolve().parents[1]):
+        candidate = base.parent / "shared"
+        if candidate.is_dir():
+            return candidate
+    return Path.cwd().parent / "shared"
+
+
+@app.command("eval")
+def evaluate(
+    eval_dir: Annotated[
+        Path | None, typer.Option(help="Evaluation corpora (default ../shared/eval).")
+    ] = None,
+    terminology_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Bring-your-own terminology files to load for the concept evaluation "
+            "(default ../shared/terminology: SNOMED CT GPS ValueSet, DOID cross-references)."
+        ),
+    ] = None,
+    byo: Annotated[bool, typer.Option(help="Load the bring-your-own terminology files.")] = True,
+    baseline: Annotated[
+        bool, typer.Option(help="Also score medspaCy's default ConText on the same spans.")
+    ] = True,
+) -> None:
+    """Score the pipeline: assertion F1 on NegEx/ConText (gold spans given), concept recall and
+    precision on Synthea notes, mention F1 on NCBI disease and BC5CDR. Skips what is absent.
+
+    Example:  notestruct eval   (reads ../shared/eval; about two minutes)
+    """
+    from pipelines import eval_assertion, eval_concepts
+
+    shared = _default_shared()
+    eval_dir = eval_dir or shared / "eval"
+    terminology_dir = terminology_dir or shared / "terminology"
+    if not eval_dir.is_dir():
+        raise CliError(f"no evaluation data at {eval_dir} (pass --eval-dir)")
+    table = Table(title="notestruct evaluation")
+    for col, justify in (("evaluation", "left"), ("system", "left"), ("P", "right"),
+                         ("R", "right"), ("F1", "right"), ("n", "right")):
+        table.add_column(col, justify=justify, no_wrap=col != "evaluation")  # type: ignore[arg-type]
+    negex = eval_dir / "negex_context" / "dev.jsonl"
+    with err.status("assertion: NegEx/ConText dev with gold spans"):
+        for r in eval_assertion.evaluate(negex, baseline=baseline):
+            if r.support == 0:
+                continue  # the dev split has no family experiencer: nothing to score
+            table.add_row(f"assertion {r.attribute}", r.system, f"{r.precision:.3f}",
+                          f"{r.recall:.3f}", f"{r.f1:.3f}", str(r.support))
+    with err.status("concepts: building the dictionary and scoring Synthea, NCBI, BC5CDR"):
+        nlp, sources = eval_concepts.build_eval_nlp(
+            None, terminology_dir if byo and terminology_dir.is_dir() else None
+        )
+        for c in eval_concepts.evaluate(nlp, eval_dir):
+            name = c.name.replace("outside chief complaint", "excl. chief complaint")
+            table.add_row(name, "notestruct", f"{c.precision:.3f}", f"{c.recall:.3f}",
+                          f"{c.f1:.3f}", str(c.n))
+    table.caption = (
+        "assertion rows: gold target spans given; concept rows: dictionary = open sources"
+        + (" + BYO " + ", ".join(Path(s["path"]).name for s in sources) if sources else "")
+    )
+    out.print(table)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

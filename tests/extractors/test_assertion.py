@@ -84,6 +84,8 @@ ROWS = [
     ("CLINICAL HISTORY: right-sided weakness.", "right-sided weakness", set()),
     ("History of present illness: fever since yesterday.", "fever", set()),
     ("History of diabetes, presents with chest pain.", "chest pain", set()),
+    ("History of asthma, reports of palpitations and syncope.", "syncope", {"is_historical"}),
+    ("History of asthma. Reports fever today.", "fever", set()),
     ("Denies alcohol or other drug use.", "alcohol", {"is_negated", "is_historical"}),
     # ---- hypothetical and conditional
     ("Return if you develop chest pain.", "chest pain", {"is_hypothetical", "is_conditional"}),
