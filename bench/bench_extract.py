@@ -18,7 +18,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_NOTES = ROOT.parent.parent / "shared" / "eval" / "mtsamples" / "notes.jsonl"
+DEFAULT_NOTES = next(
+    (
+        p
+        for r in (ROOT.parent, ROOT.parent.parent)
+        if (p := r / "shared" / "eval" / "mtsamples" / "notes.jsonl").is_file()
+    ),
+    ROOT.parent / "shared" / "eval" / "mtsamples" / "notes.jsonl",
+)
 
 
 def _read(path: Path, limit: int | None) -> list[dict]:

@@ -20,7 +20,14 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_NOTES = ROOT.parent.parent / "shared" / "eval" / "mtsamples" / "notes.jsonl"
+DEFAULT_NOTES = next(
+    (
+        p
+        for r in (ROOT.parent, ROOT.parent.parent)
+        if (p := r / "shared" / "eval" / "mtsamples" / "notes.jsonl").is_file()
+    ),
+    ROOT.parent / "shared" / "eval" / "mtsamples" / "notes.jsonl",
+)
 GOLD = ROOT / "tests" / "data" / "sentences" / "gold.jsonl"
 _HEADER_BEFORE = re.compile(r"[A-Z][A-Z0-9 /&,()'+-]{2,60}:[ \t]+$")
 

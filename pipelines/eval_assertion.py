@@ -15,11 +15,13 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DATA = (
-    Path(__file__).resolve().parents[1].parent.parent
-    / "shared"
-    / "eval"
-    / ("negex_context/dev.jsonl")
+DEFAULT_DATA = next(
+    (
+        p
+        for r in Path(__file__).resolve().parents[1:3]
+        if (p := r.parent / "shared" / "eval" / "negex_context" / "dev.jsonl").is_file()
+    ),
+    Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "negex_context" / "dev.jsonl",
 )
 
 #: attribute -> (gold predicate on a record, predicted flag names; any set counts as positive)
