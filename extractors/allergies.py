@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
+from extractors.base import doc_text
 from extractors.patterns import (
     add_spans,
     alternation,
@@ -250,7 +251,7 @@ class AllergyTagger:
         return {"start": start, "end": allergen_end, "rule": rule, "attributes": attrs}
 
     def __call__(self, doc: Doc) -> Doc:
-        text = doc.text
+        text = doc_text(doc)
         if not _MAY_MENTION.search(text):
             return doc
         no_known = self.find_no_known(text)

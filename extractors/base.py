@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import ClassVar, Protocol, runtime_checkable
 
 from spacy.language import Language
+from spacy.tokens import Doc
 
 from schemas.model import Coding, Mention
 
@@ -39,3 +40,22 @@ class Coder(Protocol):
 
     def code(self, mention: Mention) -> tuple[Coding, ...]:
         """Return the codings for ``mention`` (the stage merges them, without duplicates)."""
+
+_TEXT_KEY = ("notestruct", "text")
+
+
+def doc_text(doc: Doc) -> str:
+    """``doc.text``, computed once per Doc.
+
+    spaCy rebuilds ``Doc.text`` from every token on each access (about 1 ms for a long note);
+    components that search the raw text call this instead.
+    """
+    text = doc.user_data.get(_TEXT_KEY)
+    if text is None:
+        text = doc.user_data[_TEXT_KEY] = doc.text
+    return str(text)
+
+
+def seed_doc_text(doc: Doc, text: str) -> None:
+    """Record the text a Doc was made from, so ``doc_text`` never has to rebuild it."""
+    doc.user_data[_TEXT_KEY] = text

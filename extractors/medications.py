@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
+from extractors.base import doc_text
 from extractors.patterns import (
     NUMBER,
     WORD_NUMBER,
@@ -359,7 +360,7 @@ class MedicationTagger:
                 )
             taken.append((start, end))
         if self.drug_re is not None:
-            for m in self.drug_re.finditer(doc.text):
+            for m in self.drug_re.finditer(doc_text(doc)):
                 if any(s < m.end() and m.start() < e for s, e in taken):
                     continue
                 rule = self.drugs[self.term_rule[term_key(m.group(0))]]
@@ -383,7 +384,7 @@ class MedicationTagger:
         return kept
 
     def __call__(self, doc: Doc) -> Doc:
-        text = doc.text
+        text = doc_text(doc)
         candidates = self._candidates(doc)
         new: list[Span] = []
         drop: list[tuple[int, int]] = []

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-from importlib import resources
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+import medspacy  # noqa: F401  registers medspacy_sectionizer and medspacy_context
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-import medspacy  # noqa: F401  registers medspacy_sectionizer and medspacy_context
-import extractors.dictionary  # noqa: F401  registers ns_dictionary
+import extractors.dictionary
+import extractors.sections
 import extractors.sentences  # noqa: F401  registers ns_sentences
-import extractors.sections  # noqa: F401  registers ns_sections
 from extractors.assertion import add_assertion_pipes
-from extractors.base import MENTIONS
+from extractors.base import MENTIONS, seed_doc_text
 from extractors.extensions import register_extensions
 from extractors.registry import select_extractors
 from extractors.spans import doc_to_mentions
@@ -115,6 +115,7 @@ def make_doc(nlp: Language, note: Note, given_spans: Sequence[Mapping[str, Any]]
     do not fall on token boundaries; the token span is expanded to cover them.
     """
     doc = nlp.make_doc(note.text)
+    seed_doc_text(doc, note.text)
     doc._.note_id = note.note_id
     seeded: list[Span] = []
     for given in given_spans:

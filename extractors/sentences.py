@@ -7,6 +7,8 @@ from spacy.attrs import IDX, SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from extractors.base import doc_text
+
 # Version history:
 # 2 (2026-11): regex over the text + vectorised token mapping (was a per-token Python loop);
 #              headers, list items, vitals lines, hard wraps, abbreviations, decimals.
@@ -136,7 +138,7 @@ class SentenceSplitter:
         self.name = name
 
     def __call__(self, doc: Doc) -> Doc:
-        return set_sentence_starts(doc, sentence_starts(doc.text))
+        return set_sentence_starts(doc, sentence_starts(doc_text(doc)))
 
 
 @Language.factory("ns_sentences")

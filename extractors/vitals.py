@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
+from extractors.base import doc_text
 from extractors.patterns import NUMBER, add_spans, alternation, load_rules, make_span, parse_number
 from extractors.units import UnitNormalizer
 
@@ -181,7 +182,7 @@ class VitalTagger:
 
     def __call__(self, doc: Doc) -> Doc:
         new: list[Span] = []
-        for found in self.find(doc.text):
+        for found in self.find(doc_text(doc)):
             span = make_span(
                 doc,
                 found["start"],
