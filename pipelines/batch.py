@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from extractors.nlp import ExtractionError, extract
-from schemas.fhir import MappingError, map_note
+from schemas.fhir import MappingError, ShapeValidator, map_note
 from schemas.model import Note, NoteError, NoteResult
 from schemas.omop import to_note_nlp
 from spacy.language import Language
@@ -86,12 +86,15 @@ def analyse(
     for note in notes:
         if note.status == "entered-in-error":
             results.append(NoteResult(note=note))
+    validator = ShapeValidator()  # each resource shape is model-validated once per batch
     for note, outcome in extract(nlp, live, run_id=ctx.run_id):
         if isinstance(outcome, ExtractionError):
             errors.append(_dead(note, "nlp", outcome))
             continue
         try:
-            resources = map_note(note, outcome, include_text=ctx.store_text)
+            resources = map_note(
+                note, outcome, include_text=ctx.store_text, validator=validator
+            )
             rows = tuple(
                 to_note_nlp(
                     m, note, processed_at=ctx.now, nlp_system=nlp_system, store_text=ctx.store_text
