@@ -17,6 +17,7 @@ from fhir.resources.R4B.documentreference import DocumentReference
 from fhir.resources.R4B.familymemberhistory import FamilyMemberHistory
 from fhir.resources.R4B.medicationstatement import MedicationStatement
 from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.procedure import Procedure
 from fhir.resources.R4B.provenance import Provenance
 
@@ -1031,6 +1032,7 @@ MODELS: dict[str, Any] = {
     "DocumentReference": DocumentReference,
     "Provenance": Provenance,
     "Bundle": Bundle,
+    "OperationOutcome": OperationOutcome,
 }
 
 
@@ -1232,6 +1234,33 @@ def to_provenance(
     }
     if versions:
         data["extension"] = [{"url": VERSIONS_URL, "extension": versions}]
+    return ShapeValidator(full=True).check(data)
+
+
+def to_operation_outcome(
+    ident: str,
+    *,
+    stage: str,
+    error_type: str,
+    message: str,
+    note_id: str | None = None,
+    locator: str | None = None,
+) -> Resource:
+    """An OperationOutcome for a dead letter (Bulk Data error file); never holds note text.
+
+    Raises:
+        MappingError: the resource failed model validation.
+    """
+    diagnostics = _string(f"{stage}: {error_type}: {message}") or "processing error"
+    issue: dict[str, Any] = {"severity": "error", "code": "processing", "diagnostics": diagnostics}
+    where = [w for w in (_string(note_id), _string(locator)) if w]
+    if where:
+        issue["location"] = where
+    data: Resource = {
+        "resourceType": "OperationOutcome",
+        "id": ident if _ID_OK.fullmatch(ident) else resource_id("OperationOutcome", ident),
+        "issue": [issue],
+    }
     return ShapeValidator(full=True).check(data)
 
 
