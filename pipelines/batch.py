@@ -51,6 +51,8 @@ class BatchContext:
     pipeline_version: str
     store_text: bool = False
     force: bool = False
+    #: Validates each FHIR resource shape through its model once per run (schemas.fhir).
+    validator: ShapeValidator = field(default_factory=ShapeValidator, compare=False, repr=False)
 
 
 def select_changed(
@@ -86,14 +88,13 @@ def analyse(
     for note in notes:
         if note.status == "entered-in-error":
             results.append(NoteResult(note=note))
-    validator = ShapeValidator()  # each resource shape is model-validated once per batch
     for note, outcome in extract(nlp, live, run_id=ctx.run_id):
         if isinstance(outcome, ExtractionError):
             errors.append(_dead(note, "nlp", outcome))
             continue
         try:
             resources = map_note(
-                note, outcome, include_text=ctx.store_text, validator=validator
+                note, outcome, include_text=ctx.store_text, validator=ctx.validator
             )
             rows = tuple(
                 to_note_nlp(

@@ -365,22 +365,28 @@ _BAD_SPACE = re.compile(r"[^\S \r\n\t]")  # whitespace FHIR strings may not cont
 
 def _string(value: object) -> str | None:
     """A legal FHIR ``string`` or None."""
-    if not isinstance(value, str):
+    if type(value) is not str:
         return None
-    value = _BAD_SPACE.sub(" ", value)
+    if _BAD_SPACE.search(value):
+        value = _BAD_SPACE.sub(" ", value)
     return value if value.strip() else None
 
 
 def _code(value: object) -> str | None:
     """A legal FHIR ``code`` (no leading/trailing or repeated whitespace) or None."""
+    if type(value) is str and _CODE_OK.fullmatch(value):
+        return value  # the common case: already clean
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None
     text = " ".join(str(value).split())
     return text if text and _CODE_OK.fullmatch(text) else None
 
 
+_SPACE = re.compile(r"\s")
+
+
 def _uri(value: object) -> str | None:
-    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+    if not isinstance(value, str) or not value or _SPACE.search(value):
         return None
     return value
 
@@ -447,7 +453,48 @@ def _encounter(note: Note) -> dict[str, Any] | None:
     )
 
 
-def _provenance(mention: Mention, note: Note, resource_type: str, rid: str) -> Resource:
+@dataclass(frozen=True, slots=True)
+class NoteParts:
+    """What every resource of a note repeats, computed once per note (see ``note_parts``).
+
+    References are kept as tuples and turned into fresh dicts per resource, so no two
+    resources share a mutable sub-object.
+    """
+
+    document: str
+    patient: tuple[tuple[str, Any], ...]
+    encounter: tuple[tuple[str, Any], ...] | None
+    instant: str | None
+
+    def subject(self) -> dict[str, Any]:
+        """A fresh Patient reference dict."""
+        return _thaw(self.patient)
+
+    def context(self) -> dict[str, Any] | None:
+        """A fresh Encounter reference dict, or None."""
+        return _thaw(self.encounter) if self.encounter else None
+
+
+def _freeze(value: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple((k, _freeze(v) if isinstance(v, dict) else v) for k, v in value.items())
+
+
+def _thaw(value: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    return {k: _thaw(v) if isinstance(v, tuple) else v for k, v in value}
+
+
+def note_parts(note: Note) -> NoteParts:
+    """The per-note parts of every resource: DocumentReference, Patient, Encounter, date."""
+    encounter = _encounter(note)
+    return NoteParts(
+        document=f"DocumentReference/{document_id(note)}",
+        patient=_freeze(_patient(note)),
+        encounter=_freeze(encounter) if encounter else None,
+        instant=_instant(note.authored_at) if note.authored_at else None,
+    )
+
+
+def _provenance(mention: Mention, parts: NoteParts, resource_type: str, rid: str) -> Resource:
     """id, meta tags (extractor@version, mention id) and the derivation-reference extension."""
     extractor = _code(f"{mention.provenance.extractor}@{mention.provenance.extractor_version}")
     tags = [{"system": TAG_MENTION, "code": mention.mention_id}]
@@ -459,7 +506,7 @@ def _provenance(mention: Mention, note: Note, resource_type: str, rid: str) -> R
             "extension": [
                 {
                     "url": "reference",
-                    "valueReference": {"reference": f"DocumentReference/{document_id(note)}"},
+                    "valueReference": {"reference": parts.document},
                 },
                 {"url": "offset", "valueInteger": mention.start_char},
                 {"url": "length", "valueInteger": mention.end_char - mention.start_char},
@@ -467,19 +514,22 @@ def _provenance(mention: Mention, note: Note, resource_type: str, rid: str) -> R
         }
     ]
     a = mention.assertion
-    flags = [
-        {"url": name, "valueBoolean": True}
-        for name, on in (
-            ("negated", a.is_negated),
-            ("uncertain", a.is_uncertain),
-            ("historical", a.is_historical),
-            ("hypothetical", a.is_hypothetical),
-            ("family", a.is_family),
-            ("conditional", a.is_conditional),
-        )
-        if on
-    ]
-    if flags:
+    if (
+        a.is_negated or a.is_uncertain or a.is_historical or a.is_hypothetical or a.is_family
+        or a.is_conditional
+    ):  # fmt: skip
+        flags = [
+            {"url": name, "valueBoolean": True}
+            for name, on in (
+                ("negated", a.is_negated),
+                ("uncertain", a.is_uncertain),
+                ("historical", a.is_historical),
+                ("hypothetical", a.is_hypothetical),
+                ("family", a.is_family),
+                ("conditional", a.is_conditional),
+            )
+            if on
+        ]
         extensions.append({"url": ASSERTION_URL, "extension": flags})
     return {
         "resourceType": resource_type,
@@ -487,6 +537,11 @@ def _provenance(mention: Mention, note: Note, resource_type: str, rid: str) -> R
         "meta": {"tag": tags},
         "extension": extensions,
     }
+
+
+def _source_ref(data: Resource) -> str:
+    """The DocumentReference reference ``_provenance`` put in the derivation extension."""
+    return str(data["extension"][0]["extension"][0]["valueReference"]["reference"])
 
 
 def _codings(mention: Mention, extra: Iterable[dict[str, str] | None] = ()) -> list[dict[str, str]]:
@@ -537,7 +592,7 @@ def _clause(note: Note, mention: Mention) -> tuple[str, str]:
     m = _CLAUSE_END.search(after)
     after = after[: m.start()] if m else after
     before = text[max(0, mention.start_char - 60) : mention.start_char]
-    cut = max(before.rfind(c) for c in ".;\n")
+    cut = max(before.rfind("."), before.rfind(";"), before.rfind("\n"))
     return before[cut + 1 :], after
 
 
@@ -643,14 +698,20 @@ _ONSET_RE = re.compile(
 
 
 def to_condition(
-    mention: Mention, note: Note, *, include_text: bool = False, row: PolicyRow | None = None
+    mention: Mention,
+    note: Note,
+    *,
+    include_text: bool = False,
+    row: PolicyRow | None = None,
+    parts: NoteParts | None = None,
 ) -> Resource | None:
     """A Condition; the assertion goes into verificationStatus and clinicalStatus (POLICY)."""
     row = row or policy_row(mention)
     if row is None or row.resource != "Condition":
         return None
     rid = resource_id("Condition", mention.mention_id)
-    data = _provenance(mention, note, "Condition", rid)
+    parts = parts or note_parts(note)
+    data = _provenance(mention, parts, "Condition", rid)
     clinical = _status(
         row.elements.get("clinicalStatus", ""), "Condition", "clinicalStatus", note, mention
     )
@@ -660,16 +721,16 @@ def to_condition(
     category = SECTION_CONDITION_CATEGORY.get(mention.section or "", DEFAULT_CONDITION_CATEGORY)
     data["category"] = [{"coding": [{"system": CONDITION_CATEGORY, "code": category}]}]
     data["code"] = _concept(mention, include_text)
-    data["subject"] = _patient(note)
-    encounter = _encounter(note)
+    data["subject"] = parts.subject()
+    encounter = parts.context()
     if encounter:
         data["encounter"] = encounter
     onset = _onset(mention, note)
     if onset:
         data[onset[0]] = onset[1]
-    if note.authored_at:
-        data["recordedDate"] = _instant(note.authored_at)
-    data["evidence"] = [{"detail": [{"reference": f"DocumentReference/{document_id(note)}"}]}]
+    if parts.instant:
+        data["recordedDate"] = parts.instant
+    data["evidence"] = [{"detail": [{"reference": _source_ref(data)}]}]
     return data
 
 
@@ -687,18 +748,24 @@ def _relationship(mention: Mention, note: Note) -> tuple[str, str]:
 
 
 def to_family_member_history(
-    mention: Mention, note: Note, *, include_text: bool = False, row: PolicyRow | None = None
+    mention: Mention,
+    note: Note,
+    *,
+    include_text: bool = False,
+    row: PolicyRow | None = None,
+    parts: NoteParts | None = None,
 ) -> Resource | None:
     """FamilyMemberHistory for a relative's condition (relationship from v3 RoleCode)."""
     row = row or policy_row(mention)
     if row is None or row.resource != "FamilyMemberHistory":
         return None
     rid = resource_id("FamilyMemberHistory", mention.mention_id)
-    data = _provenance(mention, note, "FamilyMemberHistory", rid)
+    parts = parts or note_parts(note)
+    data = _provenance(mention, parts, "FamilyMemberHistory", rid)
     data["status"] = row.elements["status"]
-    data["patient"] = _patient(note)
-    if note.authored_at:
-        data["date"] = _instant(note.authored_at)
+    data["patient"] = parts.subject()
+    if parts.instant:
+        data["date"] = parts.instant
     code, display = _relationship(mention, note)
     data["relationship"] = _concept_code(ROLE_CODE, code, display)
     condition: dict[str, Any] = {"code": _concept(mention, include_text)}
@@ -710,15 +777,17 @@ def to_family_member_history(
 
 
 def map_problem(
-    mention: Mention, note: Note, *, include_text: bool = False
+    mention: Mention, note: Note, *, include_text: bool = False, parts: NoteParts | None = None
 ) -> Resource | None:
     """PROBLEM: Condition, or FamilyMemberHistory for a relative's problem (POLICY)."""
     row = policy_row(mention)
     if row is None or row.resource is None:
         return None
     if row.resource == "FamilyMemberHistory":
-        return to_family_member_history(mention, note, include_text=include_text, row=row)
-    return to_condition(mention, note, include_text=include_text, row=row)
+        return to_family_member_history(
+            mention, note, include_text=include_text, row=row, parts=parts
+        )
+    return to_condition(mention, note, include_text=include_text, row=row, parts=parts)
 
 
 def _dosage(mention: Mention, include_text: bool) -> dict[str, Any] | None:
@@ -808,50 +877,54 @@ def _dose(dose: Mapping[str, Any], strength: Mapping[str, Any]) -> dict[str, Any
 
 
 def to_medication_statement(
-    mention: Mention, note: Note, *, include_text: bool = False
+    mention: Mention, note: Note, *, include_text: bool = False, parts: NoteParts | None = None
 ) -> Resource | None:
     """MedicationStatement: code, dosage from the sig attributes, status from POLICY."""
     row = policy_row(mention)
     if row is None or row.resource != "MedicationStatement":
         return None
     rid = resource_id("MedicationStatement", mention.mention_id)
-    data = _provenance(mention, note, "MedicationStatement", rid)
+    parts = parts or note_parts(note)
+    data = _provenance(mention, parts, "MedicationStatement", rid)
     status = _status(row.elements["status"], "MedicationStatement", "status", note, mention)
     data["status"] = status or "unknown"
     data["medicationCodeableConcept"] = _concept(
         mention, include_text, name=_attr(mention, "ingredient")
     )
-    data["subject"] = _patient(note)
-    encounter = _encounter(note)
+    data["subject"] = parts.subject()
+    encounter = parts.context()
     if encounter:
         data["context"] = encounter
-    if note.authored_at:
-        data["dateAsserted"] = _instant(note.authored_at)
-    data["derivedFrom"] = [{"reference": f"DocumentReference/{document_id(note)}"}]
+    if parts.instant:
+        data["dateAsserted"] = parts.instant
+    data["derivedFrom"] = [{"reference": _source_ref(data)}]
     dosage = _dosage(mention, include_text)
     if dosage:
         data["dosage"] = [dosage]
     return data
 
 
-def to_procedure(mention: Mention, note: Note, *, include_text: bool = False) -> Resource | None:
+def to_procedure(
+    mention: Mention, note: Note, *, include_text: bool = False, parts: NoteParts | None = None
+) -> Resource | None:
     """Procedure: completed, or not-done when negated (POLICY)."""
     row = policy_row(mention)
     if row is None or row.resource != "Procedure":
         return None
     rid = resource_id("Procedure", mention.mention_id)
-    data = _provenance(mention, note, "Procedure", rid)
+    parts = parts or note_parts(note)
+    data = _provenance(mention, parts, "Procedure", rid)
     data["status"] = row.elements["status"]
     data["code"] = _concept(mention, include_text)
-    data["subject"] = _patient(note)
-    encounter = _encounter(note)
+    data["subject"] = parts.subject()
+    encounter = parts.context()
     if encounter:
         data["encounter"] = encounter
     return data
 
 
 def to_allergy_intolerance(
-    mention: Mention, note: Note, *, include_text: bool = False
+    mention: Mention, note: Note, *, include_text: bool = False, parts: NoteParts | None = None
 ) -> Resource | None:
     """AllergyIntolerance; a no-known-allergy statement gets the SNOMED CT situation code."""
     row = policy_row(mention)
@@ -859,7 +932,8 @@ def to_allergy_intolerance(
         return None
     attrs = mention.attributes
     rid = resource_id("AllergyIntolerance", mention.mention_id)
-    data = _provenance(mention, note, "AllergyIntolerance", rid)
+    parts = parts or note_parts(note)
+    data = _provenance(mention, parts, "AllergyIntolerance", rid)
     clinical = _status(
         row.elements["clinicalStatus"], "AllergyIntolerance", "clinicalStatus", note, mention
     )
@@ -876,12 +950,12 @@ def to_allergy_intolerance(
                         "text": display}  # fmt: skip
     else:
         data["code"] = _concept(mention, include_text, name=attrs.get("substance"))
-    data["patient"] = _patient(note)
-    encounter = _encounter(note)
+    data["patient"] = parts.subject()
+    encounter = parts.context()
     if encounter:
         data["encounter"] = encounter
-    if note.authored_at:
-        data["recordedDate"] = _instant(note.authored_at)
+    if parts.instant:
+        data["recordedDate"] = parts.instant
     reaction = _reaction(attrs, include_text)
     if reaction and row.elements.get("verificationStatus") != "refuted":
         data["reaction"] = [reaction]
@@ -914,14 +988,17 @@ def _loinc(mention: Mention) -> str | None:
     return None
 
 
-def to_observation(mention: Mention, note: Note, *, include_text: bool = False) -> Resource | None:
+def to_observation(
+    mention: Mention, note: Note, *, include_text: bool = False, parts: NoteParts | None = None
+) -> Resource | None:
     """Observation for a VITAL or LAB: LOINC code, UCUM valueQuantity, interpretation."""
     row = policy_row(mention)
     if row is None or row.resource != "Observation":
         return None
     attrs = mention.attributes
     rid = resource_id("Observation", mention.mention_id)
-    data = _provenance(mention, note, "Observation", rid)
+    parts = parts or note_parts(note)
+    data = _provenance(mention, parts, "Observation", rid)
     data["status"] = row.elements["status"]
     vital = mention.label == "VITAL"
     data["category"] = [{"coding": [VITAL_SIGNS_CATEGORY if vital else LABORATORY_CATEGORY]}]
@@ -935,12 +1012,12 @@ def to_observation(mention: Mention, note: Note, *, include_text: bool = False) 
         extra.append({"system": LOINC, "code": loinc})
     name = attrs.get("test") if not vital else None  # vitals: the LOINC display reads better
     data["code"] = _concept(mention, include_text, extra=extra, name=name)
-    data["subject"] = _patient(note)
-    encounter = _encounter(note)
+    data["subject"] = parts.subject()
+    encounter = parts.context()
     if encounter:
         data["encounter"] = encounter
-    if row.elements.get("effectiveDateTime") == NOTE_DATE and note.authored_at:
-        data["effectiveDateTime"] = _instant(note.authored_at)
+    if row.elements.get("effectiveDateTime") == NOTE_DATE and parts.instant:
+        data["effectiveDateTime"] = parts.instant
     ucum = attrs.get("ucum")
     if is_bp:
         data["component"] = [
@@ -965,7 +1042,7 @@ def to_observation(mention: Mention, note: Note, *, include_text: bool = False) 
     reference_range = _reference_range(_mapping(attrs.get("reference_range")), ucum, attrs)
     if reference_range:
         data["referenceRange"] = [reference_range]
-    data["derivedFrom"] = [{"reference": f"DocumentReference/{document_id(note)}"}]
+    data["derivedFrom"] = [{"reference": _source_ref(data)}]
     return data
 
 
@@ -1006,7 +1083,12 @@ class Mapper(Protocol):
     """A label mapper: one mention to at most one resource dict."""
 
     def __call__(
-        self, mention: Mention, note: Note, *, include_text: bool = False
+        self,
+        mention: Mention,
+        note: Note,
+        *,
+        include_text: bool = False,
+        parts: NoteParts | None = None,
     ) -> Resource | None: ...
 
 
@@ -1037,14 +1119,22 @@ MODELS: dict[str, Any] = {
 
 
 # -- validation ------------------------------------------------------------------------------
-def _shape(value: Any) -> Any:
-    """The structure of a JSON value: keys, nesting and scalar types, without the values."""
-    t = type(value)
-    if t is dict:
-        return tuple((k, _shape(v)) for k, v in value.items())
-    if t is list:
-        return (list, frozenset(_shape(v) for v in value))
-    return t
+def _shape(value: dict[str, Any]) -> Any:
+    """The structure of a JSON object: keys, nesting and scalar types, without the values.
+
+    Lists collapse to the set of their element shapes, so a list of three codings has the
+    shape of a list of one. Written without generators: this runs for every resource.
+    """
+    out = []
+    for key, item in value.items():
+        t = type(item)
+        if t is dict:
+            out.append((key, _shape(item)))
+        elif t is list:
+            out.append((key, frozenset([_shape(e) if type(e) is dict else type(e) for e in item])))
+        else:
+            out.append((key, t))
+    return tuple(out)
 
 
 class ShapeValidator:
@@ -1058,8 +1148,9 @@ class ShapeValidator:
     values. ``full=True`` validates every resource (tests, debugging).
     """
 
-    def __init__(self, *, full: bool = False) -> None:
+    def __init__(self, *, full: bool = False, max_shapes: int = 20_000) -> None:
         self.full = full
+        self.max_shapes = max_shapes
         self._seen: set[Any] = set()
         self.validated = 0
         self.skipped = 0
@@ -1085,6 +1176,8 @@ class ShapeValidator:
             ) from None
         self.validated += 1
         if not self.full:
+            if len(self._seen) >= self.max_shapes:  # bound memory on pathological input
+                self._seen.clear()
             self._seen.add(key)
         return resource
 
@@ -1105,12 +1198,13 @@ def map_mention(
     *,
     include_text: bool = False,
     mappers: Mapping[str, Mapper | None] = MAPPERS,
+    parts: NoteParts | None = None,
 ) -> Resource | None:
     """The resource for one mention (unvalidated dict), or None when POLICY says none."""
     mapper = mappers.get(mention.label)
     if mapper is None:
         return None
-    return mapper(mention, note, include_text=include_text)
+    return mapper(mention, note, include_text=include_text, parts=parts)
 
 
 def map_note(
@@ -1131,8 +1225,9 @@ def map_note(
     """
     validator = validator or ShapeValidator()
     out = [validator.check(to_document_reference(note, include_text=include_text))]
+    parts = note_parts(note)
     for m in mentions:
-        resource = map_mention(m, note, include_text=include_text, mappers=mappers)
+        resource = map_mention(m, note, include_text=include_text, mappers=mappers, parts=parts)
         if resource is not None:
             out.append(validator.check(resource))
     return tuple(out)

@@ -354,3 +354,12 @@ def test_run_provenance() -> None:
     assert versions == {"software": "0.1.0", "rules": "abc123", "dictionary": "dict-9"}
     with pytest.raises(MappingError):
         to_provenance([], run_id="r", recorded=datetime.now(UTC), software_version="0.1.0")
+
+
+def test_fast_uuid5_matches_the_standard_library() -> None:
+    import uuid
+
+    from schemas.ids import NAMESPACE, uuid5_str
+
+    for name in ("", "fhir|Condition|x", "é漢字|\u0000", "a" * 500, *(str(i) for i in range(300))):
+        assert uuid5_str(name) == str(uuid.uuid5(NAMESPACE, name))
