@@ -16,7 +16,6 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from schemas.fhir import MODELS, ShapeValidator, map_mention, map_note, to_document_reference
 from schemas.model import Mention, Note
@@ -38,11 +37,14 @@ def sample_workload(path: Path) -> Workload:
         date = d.get("date")
         notes.append(
             Note(
-                note_id=d["id"], text=d["text"], patient_ref=d.get("patient_id"),
-                encounter_ref=d.get("encounter_id"), note_type=d.get("note_type"),
+                note_id=d["id"],
+                text=d["text"],
+                patient_ref=d.get("patient_id"),
+                encounter_ref=d.get("encounter_id"),
+                note_type=d.get("note_type"),
                 authored_at=datetime.fromisoformat(date.replace("Z", "+00:00")) if date else None,
             )
-        )  # fmt: skip
+        )
     nlp = build_nlp(NlpSettings(extractors=tuple(sorted(available_extractors()))))
     return [
         (note, out)
@@ -57,7 +59,10 @@ def dumped_workload(path: Path) -> Workload:
     for line in path.read_text(encoding="utf-8").splitlines():
         d = json.loads(line)
         out.append(
-            (Note.model_validate(d["note"]), tuple(Mention.model_validate(m) for m in d["mentions"]))
+            (
+                Note.model_validate(d["note"]),
+                tuple(Mention.model_validate(m) for m in d["mentions"]),
+            )
         )
     return out
 
@@ -101,8 +106,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--notes", type=Path, default=ROOT / "samples" / "notes.jsonl")
     parser.add_argument("--mentions", type=Path, help="JSONL of {note, mentions} to map instead")
     parser.add_argument("--resources", type=int, default=60_000, help="fast-path resources")
-    parser.add_argument("--batch-notes", type=int, default=0,
-                        help="new ShapeValidator every N notes (0: one per run, as the flow)")
+    parser.add_argument(
+        "--batch-notes",
+        type=int,
+        default=0,
+        help="new ShapeValidator every N notes (0: one per run, as the flow)",
+    )
     parser.add_argument("--min-rate", type=float, default=0.0, help="exit 1 below this rate")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -111,19 +120,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     per_round = sum(len(map_note(n, ms)) for n, ms in work)
     types = Counter(r["resourceType"] for n, ms in work for r in map_note(n, ms))
     rounds = max(1, args.resources // per_round)
-    log.info("workload: %d notes, %d mentions, %d resources per round %s",
-             len(work), sum(len(ms) for _, ms in work), per_round, dict(types))  # fmt: skip
+    log.info(
+        "workload: %d notes, %d mentions, %d resources per round %s",
+        len(work),
+        sum(len(ms) for _, ms in work),
+        per_round,
+        dict(types),
+    )
     run_fast(work, 1, args.batch_notes)  # warm-up (imports, regex compilation)
     n_fast, t_fast, validator = run_fast(work, rounds, args.batch_notes)
     base_rounds = max(1, rounds // 10)
     n_base, t_base = run_baseline(work, base_rounds)
     fast, base = n_fast / t_fast, n_base / t_base
-    log.info("baseline (model_validate + model_dump_json per resource): %d in %.2f s = %.0f/s",
-             n_base, t_base, base)  # fmt: skip
-    log.info("notestruct (shape-validated dict + json.dumps): %d in %.2f s = %.0f/s",
-             n_fast, t_fast, fast)  # fmt: skip
-    log.info("ratio %.1fx; last batch validator: %d shapes validated, %d resources reused",
-             fast / base, validator.validated, validator.skipped)  # fmt: skip
+    log.info(
+        "baseline (model_validate + model_dump_json per resource): %d in %.2f s = %.0f/s",
+        n_base,
+        t_base,
+        base,
+    )
+    log.info(
+        "notestruct (shape-validated dict + json.dumps): %d in %.2f s = %.0f/s",
+        n_fast,
+        t_fast,
+        fast,
+    )
+    log.info(
+        "ratio %.1fx; last batch validator: %d shapes validated, %d resources reused",
+        fast / base,
+        validator.validated,
+        validator.skipped,
+    )
     return 0 if fast >= args.min_rate else 1
 
 

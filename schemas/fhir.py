@@ -101,81 +101,140 @@ class PolicyRow:
 POLICY: tuple[PolicyRow, ...] = (
     PolicyRow("hypothetical", "*", None, {}, "Not a fact about the patient (if/should/risk of)."),
     PolicyRow(
-        "family_negated", "*", None, {},
+        "family_negated",
+        "*",
+        None,
+        {},
         "R4 FamilyMemberHistory cannot refute a condition; NOTE_NLP keeps term_exists=N.",
     ),
     PolicyRow(
-        "family", "PROBLEM", "FamilyMemberHistory", {"status": "partial"},
+        "family",
+        "PROBLEM",
+        "FamilyMemberHistory",
+        {"status": "partial"},
         "A relative's condition; relationship from v3 RoleCode, one condition per resource.",
     ),
-    PolicyRow("family", "*", None, {}, "A relative's medication, lab or procedure: not the patient's."),
     PolicyRow(
-        "no_known_allergy", "ALLERGY", "AllergyIntolerance",
+        "family", "*", None, {}, "A relative's medication, lab or procedure: not the patient's."
+    ),
+    PolicyRow(
+        "no_known_allergy",
+        "ALLERGY",
+        "AllergyIntolerance",
         {"code": "no-known-allergy", "clinicalStatus": "active", "verificationStatus": "confirmed"},
         "The negation is in the code (SNOMED 'No known ... allergy'), not in the status.",
     ),
-    PolicyRow("negated", "PROBLEM", "Condition", {"verificationStatus": "refuted"}, "Denied problem."),
-    PolicyRow("negated", "MEDICATION", "MedicationStatement", {"status": "not-taken"}, "Not taking it."),
+    PolicyRow(
+        "negated", "PROBLEM", "Condition", {"verificationStatus": "refuted"}, "Denied problem."
+    ),
+    PolicyRow(
+        "negated", "MEDICATION", "MedicationStatement", {"status": "not-taken"}, "Not taking it."
+    ),
     PolicyRow("negated", "PROCEDURE", "Procedure", {"status": "not-done"}, "Not performed."),
     PolicyRow(
-        "negated", "ALLERGY", "AllergyIntolerance",
+        "negated",
+        "ALLERGY",
+        "AllergyIntolerance",
         {"verificationStatus": "refuted", "clinicalStatus": "inactive"},
         "Not allergic; clinicalStatus is mandatory (ait-1).",
     ),
-    PolicyRow("negated", "*", None, {}, "A measurement cannot be refuted; negation on one is noise."),
     PolicyRow(
-        "uncertain", "PROBLEM", "Condition",
-        {"verificationStatus": "provisional", "clinicalStatus": FROM_TEXT}, "Possible / rule out.",
+        "negated", "*", None, {}, "A measurement cannot be refuted; negation on one is noise."
     ),
-    PolicyRow("uncertain", "MEDICATION", "MedicationStatement", {"status": "unknown"}, "Unclear use."),
+    PolicyRow(
+        "uncertain",
+        "PROBLEM",
+        "Condition",
+        {"verificationStatus": "provisional", "clinicalStatus": FROM_TEXT},
+        "Possible / rule out.",
+    ),
+    PolicyRow(
+        "uncertain", "MEDICATION", "MedicationStatement", {"status": "unknown"}, "Unclear use."
+    ),
     PolicyRow("uncertain", "PROCEDURE", "Procedure", {"status": "unknown"}, "Unclear if done."),
     PolicyRow(
-        "uncertain", "ALLERGY", "AllergyIntolerance",
-        {"verificationStatus": "unconfirmed", "clinicalStatus": "active"}, "Suspected allergy.",
+        "uncertain",
+        "ALLERGY",
+        "AllergyIntolerance",
+        {"verificationStatus": "unconfirmed", "clinicalStatus": "active"},
+        "Suspected allergy.",
     ),
     PolicyRow(
-        "uncertain", "LAB", "Observation",
-        {"status": "preliminary", "effectiveDateTime": NOTE_DATE}, "Unverified result.",
+        "uncertain",
+        "LAB",
+        "Observation",
+        {"status": "preliminary", "effectiveDateTime": NOTE_DATE},
+        "Unverified result.",
     ),
     PolicyRow(
-        "uncertain", "VITAL", "Observation",
-        {"status": "preliminary", "effectiveDateTime": NOTE_DATE}, "Unverified measurement.",
+        "uncertain",
+        "VITAL",
+        "Observation",
+        {"status": "preliminary", "effectiveDateTime": NOTE_DATE},
+        "Unverified measurement.",
     ),
     PolicyRow(
-        "historical", "PROBLEM", "Condition",
+        "historical",
+        "PROBLEM",
+        "Condition",
         {"verificationStatus": "confirmed", "clinicalStatus": FROM_TEXT},
         "Past problem: inactive/resolved/remission only where the text says so.",
     ),
     PolicyRow(
-        "historical", "MEDICATION", "MedicationStatement", {"status": "completed"}, "Past use.",
+        "historical",
+        "MEDICATION",
+        "MedicationStatement",
+        {"status": "completed"},
+        "Past use.",
     ),
     PolicyRow("historical", "PROCEDURE", "Procedure", {"status": "completed"}, "Past procedure."),
     PolicyRow(
-        "historical", "ALLERGY", "AllergyIntolerance",
+        "historical",
+        "ALLERGY",
+        "AllergyIntolerance",
         {"verificationStatus": "confirmed", "clinicalStatus": FROM_TEXT_OR_ACTIVE},
         "An allergy stays active unless the text says it resolved.",
     ),
-    PolicyRow("historical", "LAB", "Observation", {"status": "final"}, "Past result: date unknown."),
-    PolicyRow("historical", "VITAL", "Observation", {"status": "final"}, "Past value: date unknown."),
     PolicyRow(
-        "affirmed", "PROBLEM", "Condition",
-        {"verificationStatus": "confirmed", "clinicalStatus": FROM_TEXT_OR_ACTIVE}, "Current problem.",
+        "historical", "LAB", "Observation", {"status": "final"}, "Past result: date unknown."
     ),
     PolicyRow(
-        "affirmed", "MEDICATION", "MedicationStatement", {"status": FROM_TEXT_OR_ACTIVE},
+        "historical", "VITAL", "Observation", {"status": "final"}, "Past value: date unknown."
+    ),
+    PolicyRow(
+        "affirmed",
+        "PROBLEM",
+        "Condition",
+        {"verificationStatus": "confirmed", "clinicalStatus": FROM_TEXT_OR_ACTIVE},
+        "Current problem.",
+    ),
+    PolicyRow(
+        "affirmed",
+        "MEDICATION",
+        "MedicationStatement",
+        {"status": FROM_TEXT_OR_ACTIVE},
         "Current medication; on-hold/stopped where the text says so.",
     ),
     PolicyRow("affirmed", "PROCEDURE", "Procedure", {"status": "completed"}, "Procedure done."),
     PolicyRow(
-        "affirmed", "ALLERGY", "AllergyIntolerance",
-        {"verificationStatus": "confirmed", "clinicalStatus": FROM_TEXT_OR_ACTIVE}, "Allergy.",
+        "affirmed",
+        "ALLERGY",
+        "AllergyIntolerance",
+        {"verificationStatus": "confirmed", "clinicalStatus": FROM_TEXT_OR_ACTIVE},
+        "Allergy.",
     ),
     PolicyRow(
-        "affirmed", "LAB", "Observation", {"status": "final", "effectiveDateTime": NOTE_DATE},
+        "affirmed",
+        "LAB",
+        "Observation",
+        {"status": "final", "effectiveDateTime": NOTE_DATE},
         "Result in the note.",
     ),
     PolicyRow(
-        "affirmed", "VITAL", "Observation", {"status": "final", "effectiveDateTime": NOTE_DATE},
+        "affirmed",
+        "VITAL",
+        "Observation",
+        {"status": "final", "effectiveDateTime": NOTE_DATE},
         "Measurement in the note.",
     ),
 )
@@ -192,20 +251,44 @@ REQUIRED_CODES: dict[tuple[str, str], frozenset[str]] = {
         {"active", "recurrence", "relapse", "inactive", "remission", "resolved"}
     ),
     ("MedicationStatement", "status"): frozenset(
-        {"active", "completed", "entered-in-error", "intended", "stopped", "on-hold", "unknown",
-         "not-taken"}  # fmt: skip
+        {
+            "active",
+            "completed",
+            "entered-in-error",
+            "intended",
+            "stopped",
+            "on-hold",
+            "unknown",
+            "not-taken",
+        }
     ),
     ("Procedure", "status"): frozenset(
-        {"preparation", "in-progress", "not-done", "on-hold", "stopped", "completed",
-         "entered-in-error", "unknown"}  # fmt: skip
+        {
+            "preparation",
+            "in-progress",
+            "not-done",
+            "on-hold",
+            "stopped",
+            "completed",
+            "entered-in-error",
+            "unknown",
+        }
     ),
     ("AllergyIntolerance", "clinicalStatus"): frozenset({"active", "inactive", "resolved"}),
     ("AllergyIntolerance", "verificationStatus"): frozenset(
         {"unconfirmed", "confirmed", "refuted", "entered-in-error"}
     ),
     ("Observation", "status"): frozenset(
-        {"registered", "preliminary", "final", "amended", "corrected", "cancelled",
-         "entered-in-error", "unknown"}  # fmt: skip
+        {
+            "registered",
+            "preliminary",
+            "final",
+            "amended",
+            "corrected",
+            "cancelled",
+            "entered-in-error",
+            "unknown",
+        }
     ),
     ("FamilyMemberHistory", "status"): frozenset(
         {"partial", "completed", "entered-in-error", "health-unknown"}
@@ -245,27 +328,51 @@ DEFAULT_CONDITION_CATEGORY = "encounter-diagnosis"
 
 #: Relative named in the text (ConText experiencer) -> v3 RoleCode (code, display).
 RELATIONSHIPS: dict[str, tuple[str, str]] = {
-    "mother": ("MTH", "mother"), "mom": ("MTH", "mother"), "mum": ("MTH", "mother"),
-    "father": ("FTH", "father"), "dad": ("FTH", "father"),
-    "parent": ("PRN", "parent"), "parents": ("PRN", "parent"),
-    "brother": ("BRO", "brother"), "brothers": ("BRO", "brother"),
-    "sister": ("SIS", "sister"), "sisters": ("SIS", "sister"),
-    "sibling": ("SIB", "sibling"), "siblings": ("SIB", "sibling"), "twin": ("TWIN", "twin"),
-    "son": ("SONC", "son"), "sons": ("SONC", "son"),
-    "daughter": ("DAUC", "daughter"), "daughters": ("DAUC", "daughter"),
-    "child": ("CHILD", "child"), "children": ("CHILD", "child"), "kids": ("CHILD", "child"),
-    "grandmother": ("GRMTH", "grandmother"), "grandma": ("GRMTH", "grandmother"),
-    "grandfather": ("GRFTH", "grandfather"), "grandpa": ("GRFTH", "grandfather"),
-    "grandparent": ("GRPRN", "grandparent"), "grandparents": ("GRPRN", "grandparent"),
-    "aunt": ("AUNT", "aunt"), "aunts": ("AUNT", "aunt"),
-    "uncle": ("UNCLE", "uncle"), "uncles": ("UNCLE", "uncle"),
-    "cousin": ("COUSN", "cousin"), "cousins": ("COUSN", "cousin"),
-    "niece": ("NIECE", "niece"), "nephew": ("NEPHEW", "nephew"),
-    "husband": ("HUSB", "husband"), "wife": ("WIFE", "wife"), "spouse": ("SPS", "spouse"),
-}  # fmt: skip
+    "mother": ("MTH", "mother"),
+    "mom": ("MTH", "mother"),
+    "mum": ("MTH", "mother"),
+    "father": ("FTH", "father"),
+    "dad": ("FTH", "father"),
+    "parent": ("PRN", "parent"),
+    "parents": ("PRN", "parent"),
+    "brother": ("BRO", "brother"),
+    "brothers": ("BRO", "brother"),
+    "sister": ("SIS", "sister"),
+    "sisters": ("SIS", "sister"),
+    "sibling": ("SIB", "sibling"),
+    "siblings": ("SIB", "sibling"),
+    "twin": ("TWIN", "twin"),
+    "son": ("SONC", "son"),
+    "sons": ("SONC", "son"),
+    "daughter": ("DAUC", "daughter"),
+    "daughters": ("DAUC", "daughter"),
+    "child": ("CHILD", "child"),
+    "children": ("CHILD", "child"),
+    "kids": ("CHILD", "child"),
+    "grandmother": ("GRMTH", "grandmother"),
+    "grandma": ("GRMTH", "grandmother"),
+    "grandfather": ("GRFTH", "grandfather"),
+    "grandpa": ("GRFTH", "grandfather"),
+    "grandparent": ("GRPRN", "grandparent"),
+    "grandparents": ("GRPRN", "grandparent"),
+    "aunt": ("AUNT", "aunt"),
+    "aunts": ("AUNT", "aunt"),
+    "uncle": ("UNCLE", "uncle"),
+    "uncles": ("UNCLE", "uncle"),
+    "cousin": ("COUSN", "cousin"),
+    "cousins": ("COUSN", "cousin"),
+    "niece": ("NIECE", "niece"),
+    "nephew": ("NEPHEW", "nephew"),
+    "husband": ("HUSB", "husband"),
+    "wife": ("WIFE", "wife"),
+    "spouse": ("SPS", "spouse"),
+}
 FAMILY_MEMBER = ("FAMMEMB", "family member")
-_RELATIVE_RE = re.compile(rf"(?<![\w-])({'|'.join(sorted(RELATIONSHIPS, key=len, reverse=True))})"
-                          r"(?![\w-])", re.IGNORECASE)  # fmt: skip
+_RELATIVE_RE = re.compile(
+    rf"(?<![\w-])({'|'.join(sorted(RELATIONSHIPS, key=len, reverse=True))})"
+    r"(?![\w-])",
+    re.IGNORECASE,
+)
 
 #: "No known allergy" statements by scope -> SNOMED CT situation (IPS absent/unknown codes).
 NO_KNOWN_ALLERGY: dict[str, tuple[str, str]] = {
@@ -280,30 +387,75 @@ ALLERGY_CATEGORIES = frozenset({"food", "medication", "environment", "biologic"}
 
 #: Abnormal flags -> v3 ObservationInterpretation.
 INTERPRETATIONS: dict[str, tuple[str, str]] = {
-    "H": ("H", "High"), "L": ("L", "Low"), "HH": ("HH", "Critical high"),
-    "LL": ("LL", "Critical low"), "A": ("A", "Abnormal"), "AA": ("AA", "Critical abnormal"),
-    "N": ("N", "Normal"), "HIGH": ("H", "High"), "LOW": ("L", "Low"),
-    "ABNORMAL": ("A", "Abnormal"), "CRITICAL": ("AA", "Critical abnormal"),
-    "NORMAL": ("N", "Normal"), "C": ("AA", "Critical abnormal"),
-}  # fmt: skip
+    "H": ("H", "High"),
+    "L": ("L", "Low"),
+    "HH": ("HH", "Critical high"),
+    "LL": ("LL", "Critical low"),
+    "A": ("A", "Abnormal"),
+    "AA": ("AA", "Critical abnormal"),
+    "N": ("N", "Normal"),
+    "HIGH": ("H", "High"),
+    "LOW": ("L", "Low"),
+    "ABNORMAL": ("A", "Abnormal"),
+    "CRITICAL": ("AA", "Critical abnormal"),
+    "NORMAL": ("N", "Normal"),
+    "C": ("AA", "Critical abnormal"),
+}
 #: Qualitative lab results -> SNOMED CT qualifier values.
 QUALITATIVE_RESULTS: dict[str, tuple[str, str]] = {
-    "negative": ("260385009", "Negative"), "positive": ("10828004", "Positive"),
-    "detected": ("260373001", "Detected"), "not detected": ("260415000", "Not detected"),
-    "undetectable": ("260415000", "Not detected"), "normal": ("17621005", "Normal"),
-    "within normal limits": ("17621005", "Normal"), "wnl": ("17621005", "Normal"),
+    "negative": ("260385009", "Negative"),
+    "positive": ("10828004", "Positive"),
+    "detected": ("260373001", "Detected"),
+    "not detected": ("260415000", "Not detected"),
+    "undetectable": ("260415000", "Not detected"),
+    "normal": ("17621005", "Normal"),
+    "within normal limits": ("17621005", "Normal"),
+    "wnl": ("17621005", "Normal"),
     "unremarkable": ("17621005", "Normal"),
-}  # fmt: skip
+}
 #: Sig frequency codes -> v3 GTSAbbreviation (TimingAbbreviation value set) where one exists.
 TIMING_CODES: dict[str, str] = {
-    "BID": "BID", "TID": "TID", "QID": "QID", "QD": "QD", "QOD": "QOD", "QAM": "AM",
-    "QPM": "PM", "QH": "Q1H", "QWK": "WK", "QMO": "MO",
-}  # fmt: skip
+    "BID": "BID",
+    "TID": "TID",
+    "QID": "QID",
+    "QD": "QD",
+    "QOD": "QOD",
+    "QAM": "AM",
+    "QPM": "PM",
+    "QH": "Q1H",
+    "QWK": "WK",
+    "QMO": "MO",
+}
 UNITS_OF_TIME = frozenset({"s", "min", "h", "d", "wk", "mo", "a"})
 EVENT_TIMING = frozenset(
-    {"MORN", "MORN.early", "MORN.late", "NOON", "AFT", "AFT.early", "AFT.late", "EVE",
-     "EVE.early", "EVE.late", "NIGHT", "PHS", "HS", "WAKE", "C", "CM", "CD", "CV", "AC", "ACM",
-     "ACD", "ACV", "PC", "PCM", "PCD", "PCV"}  # fmt: skip
+    {
+        "MORN",
+        "MORN.early",
+        "MORN.late",
+        "NOON",
+        "AFT",
+        "AFT.early",
+        "AFT.late",
+        "EVE",
+        "EVE.early",
+        "EVE.late",
+        "NIGHT",
+        "PHS",
+        "HS",
+        "WAKE",
+        "C",
+        "CM",
+        "CD",
+        "CV",
+        "AC",
+        "ACM",
+        "ACD",
+        "ACV",
+        "PC",
+        "PCM",
+        "PCD",
+        "PCV",
+    }
 )
 BP_PANEL = ("85354-9", "Blood pressure panel with all children optional")
 BP_SYSTOLIC = ("8480-6", "Systolic blood pressure")
@@ -443,7 +595,9 @@ def _reference(kind: str, ident: str | None, system: str) -> dict[str, Any] | No
 
 
 def _patient(note: Note) -> dict[str, Any]:
-    ref = _reference("Patient", note.patient_ref, f"{_uri(note.source) or 'urn:notestruct'}:patient")
+    ref = _reference(
+        "Patient", note.patient_ref, f"{_uri(note.source) or 'urn:notestruct'}:patient"
+    )
     return ref or {"display": "unknown patient"}
 
 
@@ -515,9 +669,13 @@ def _provenance(mention: Mention, parts: NoteParts, resource_type: str, rid: str
     ]
     a = mention.assertion
     if (
-        a.is_negated or a.is_uncertain or a.is_historical or a.is_hypothetical or a.is_family
+        a.is_negated
+        or a.is_uncertain
+        or a.is_historical
+        or a.is_hypothetical
+        or a.is_family
         or a.is_conditional
-    ):  # fmt: skip
+    ):
         flags = [
             {"url": name, "valueBoolean": True}
             for name, on in (
@@ -645,9 +803,9 @@ def to_document_reference(note: Note, *, include_text: bool = False) -> Resource
         "size": len(note.text.encode("utf-8", "surrogatepass")),
     }
     if include_text:
-        attachment["data"] = base64.b64encode(
-            note.text.encode("utf-8", "surrogatepass")
-        ).decode("ascii")
+        attachment["data"] = base64.b64encode(note.text.encode("utf-8", "surrogatepass")).decode(
+            "ascii"
+        )
     data: Resource = {
         "resourceType": "DocumentReference",
         "id": document_id(note),
@@ -656,7 +814,9 @@ def to_document_reference(note: Note, *, include_text: bool = False) -> Resource
     }
     value = _string(note.note_id)
     if value:
-        data["identifier"] = [{"system": _uri(note.source) or "urn:notestruct:source", "value": value}]
+        data["identifier"] = [
+            {"system": _uri(note.source) or "urn:notestruct:source", "value": value}
+        ]
     if note.status == "superseded":
         data["status"] = "superseded"
     note_type = _string(note.note_type)
@@ -944,10 +1104,13 @@ def to_allergy_intolerance(
         data["category"] = [category]
     if row.elements.get("code") == "no-known-allergy":
         scope = attrs.get("scope")
-        code, display = NO_KNOWN_ALLERGY.get(scope if isinstance(scope, str) else "",
-                                             NO_KNOWN_ALLERGY_DEFAULT)  # fmt: skip
-        data["code"] = {"coding": [{"system": SNOMED, "code": code, "display": display}],
-                        "text": display}  # fmt: skip
+        code, display = NO_KNOWN_ALLERGY.get(
+            scope if isinstance(scope, str) else "", NO_KNOWN_ALLERGY_DEFAULT
+        )
+        data["code"] = {
+            "coding": [{"system": SNOMED, "code": code, "display": display}],
+            "text": display,
+        }
     else:
         data["code"] = _concept(mention, include_text, name=attrs.get("substance"))
     data["patient"] = parts.subject()
@@ -972,7 +1135,7 @@ def _reaction(attrs: Mapping[str, Any], include_text: bool) -> dict[str, Any] | 
             if coding:
                 codings.append(coding)
     text = _string(attrs.get("reaction")) if include_text else None
-    manifestations = [{"coding": [c]} for c in codings]
+    manifestations: list[dict[str, Any]] = [{"coding": [c]} for c in codings]
     if text and not manifestations:
         manifestations = [{"text": text}]
     return {"manifestation": manifestations} if manifestations else None
@@ -1242,7 +1405,9 @@ def to_bundle(resources: Sequence[Resource], *, bundle_id: str | None = None) ->
     """
     entries = [
         {
-            "fullUrl": f"urn:uuid:{r['id']}" if _is_uuid(r["id"]) else f"{r['resourceType']}/{r['id']}",
+            "fullUrl": f"urn:uuid:{r['id']}"
+            if _is_uuid(r["id"])
+            else f"{r['resourceType']}/{r['id']}",
             "resource": r,
             "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"},
         }

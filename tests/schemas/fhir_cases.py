@@ -27,8 +27,12 @@ MED_ATTRS: dict[str, Any] = {
     "strength": {"value": 1000, "unit": "mg", "ucum": "mg", "text": "1000 mg"},
     "route": {"code": "PO", "display": "Oral route", "snomed": "26643006", "text": "PO"},
     "frequency": {
-        "code": "BID", "frequency": 2, "period": 1, "period_unit": "d", "text": "BID",
-    },  # fmt: skip
+        "code": "BID",
+        "frequency": 2,
+        "period": 1,
+        "period_unit": "d",
+        "text": "BID",
+    },
     "sig": "1000 mg PO BID",
     "parts": {"drug": [0, 9], "sig": [10, 24]},
 }
@@ -42,15 +46,25 @@ LAB_ATTRS: dict[str, Any] = {
     "parts": {"name": [0, 9]},
 }
 VITAL_ATTRS: dict[str, Any] = {
-    "vital": "heart_rate", "loinc": "8867-4", "value": 88, "unit": "/min", "ucum": "/min",
-    "unit_text": "bpm", "parts": {},
-}  # fmt: skip
+    "vital": "heart_rate",
+    "loinc": "8867-4",
+    "value": 88,
+    "unit": "/min",
+    "ucum": "/min",
+    "unit_text": "bpm",
+    "parts": {},
+}
 BP_ATTRS: dict[str, Any] = {
-    "vital": "blood_pressure", "loinc": "85354-9", "systolic": 142, "diastolic": 88,
-    "unit": "mm[Hg]", "ucum": "mm[Hg]", "unit_text": None,
+    "vital": "blood_pressure",
+    "loinc": "85354-9",
+    "systolic": 142,
+    "diastolic": 88,
+    "unit": "mm[Hg]",
+    "ucum": "mm[Hg]",
+    "unit_text": None,
     "components": {"systolic": {"loinc": "8480-6"}, "diastolic": {"loinc": "8462-4"}},
     "parts": {},
-}  # fmt: skip
+}
 ALLERGY_ATTRS: dict[str, Any] = {
     "allergen": "Penicillin",
     "category": "medication",
@@ -65,9 +79,13 @@ NKA_ATTRS: dict[str, Any] = {"no_known_allergy": True, "scope": "drug", "parts":
 
 CODES: dict[str, tuple[Coding, ...]] = {
     "PROBLEM": (Coding(system="http://snomed.info/sct", code="38341003", display="Hypertension"),),
-    "PROCEDURE": (Coding(system="http://snomed.info/sct", code="80146002", display="Appendectomy"),),
+    "PROCEDURE": (
+        Coding(system="http://snomed.info/sct", code="80146002", display="Appendectomy"),
+    ),
     "MEDICATION": (
-        Coding(system="http://www.nlm.nih.gov/research/umls/rxnorm", code="6809", display="metformin"),
+        Coding(
+            system="http://www.nlm.nih.gov/research/umls/rxnorm", code="6809", display="metformin"
+        ),
     ),
     "LAB": (Coding(system="http://loinc.org", code="2823-3", display="Potassium"),),
     "VITAL": (Coding(system="http://loinc.org", code="8867-4", display="Heart rate"),),

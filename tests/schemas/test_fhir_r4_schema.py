@@ -86,10 +86,13 @@ def test_negated_problems_are_refuted_conditions(sample_output: Any) -> None:
     from schemas.ids import resource_id
 
     negated = [
-        m for ms in mentions for m in ms
-        if m.label == "PROBLEM" and m.assertion.is_negated
+        m
+        for ms in mentions
+        for m in ms
+        if m.label == "PROBLEM"
+        and m.assertion.is_negated
         and not (m.assertion.is_hypothetical or m.assertion.is_family)
-    ]  # fmt: skip
+    ]
     assert negated, "the samples contain negated problems"
     for m in negated:
         condition = by_id[resource_id("Condition", m.mention_id)]
@@ -97,13 +100,18 @@ def test_negated_problems_are_refuted_conditions(sample_output: Any) -> None:
 
 
 def test_span_provenance_coverage(sample_output: Any) -> None:
-    notes, _, resources = sample_output
+    _, _, resources = sample_output
     clinical = [r for r in resources if r["resourceType"] != "DocumentReference"]
-    texts = {f"DocumentReference/{r['id']}": r for r in resources
-             if r["resourceType"] == "DocumentReference"}  # fmt: skip
+    texts = {
+        f"DocumentReference/{r['id']}": r
+        for r in resources
+        if r["resourceType"] == "DocumentReference"
+    }
     with_span = 0
     for r in clinical:
-        ext = next((e for e in r.get("extension", ()) if e["url"].endswith("derivation-reference")), None)
+        ext = next(
+            (e for e in r.get("extension", ()) if e["url"].endswith("derivation-reference")), None
+        )
         if ext is None:
             continue
         parts = {e["url"]: e for e in ext["extension"]}
@@ -116,8 +124,14 @@ def _structured_cases() -> list[dict[str, Any]]:
     """Resources for every label and state from the structured extractors' attribute shapes."""
     out: list[dict[str, Any]] = []
     validator = ShapeValidator()
-    flag_sets = [{}, {"is_negated": True}, {"is_uncertain": True}, {"is_historical": True},
-                 {"is_family": True, "experiencer": "mother"}, {"is_conditional": True}]  # fmt: skip
+    flag_sets = [
+        {},
+        {"is_negated": True},
+        {"is_uncertain": True},
+        {"is_historical": True},
+        {"is_family": True, "experiencer": "mother"},
+        {"is_conditional": True},
+    ]
     for label in SENTENCE:
         for flags in flag_sets:
             note, m = labelled(label, **flags)
@@ -126,23 +140,40 @@ def _structured_cases() -> list[dict[str, Any]]:
     extra = [
         ("Vitals: BP 142/88 mmHg.", "BP 142/88 mmHg", "VITAL", BP_ATTRS),
         ("Allergies: NKDA.", "NKDA", "ALLERGY", NKA_ATTRS),
-        ("Metformin 1000 mg PO BID prn.", "Metformin", "MEDICATION",
-         {**MED_ATTRS, "prn": True, "prn_reason": "pain", "duration": {"value": 5, "unit": "d"}}),
-        ("Potassium < 3.0 (L)", "Potassium", "LAB", {**LAB_ATTRS, "comparator": "<",
-                                                      "value": math.nan}),
-        ("Troponin negative", "Troponin", "LAB", {"test": "Troponin", "value_string": "negative",
-                                                   "loinc": "10839-9"}),
-    ]  # fmt: skip
+        (
+            "Metformin 1000 mg PO BID prn.",
+            "Metformin",
+            "MEDICATION",
+            {**MED_ATTRS, "prn": True, "prn_reason": "pain", "duration": {"value": 5, "unit": "d"}},
+        ),
+        (
+            "Potassium < 3.0 (L)",
+            "Potassium",
+            "LAB",
+            {**LAB_ATTRS, "comparator": "<", "value": math.nan},
+        ),
+        (
+            "Troponin negative",
+            "Troponin",
+            "LAB",
+            {"test": "Troponin", "value_string": "negative", "loinc": "10839-9"},
+        ),
+    ]
     for text, span, label, attrs in extra:
         note = make_note(text)
         m = make_mention(note, span, label, attributes=attrs)
         out.extend(map_note(note, (m,), include_text=True, validator=validator))
     out.append(note_bundle(note, out[-2:]))
     out.append(
-        to_provenance([f"{r['resourceType']}/{r['id']}" for r in out[:10]], run_id="run-1",
-                      recorded=datetime.fromisoformat("2025-03-15T02:00:00+01:00"),
-                      software_version="0.1.0", rules_version="abc", dictionary_version="d1",
-                      extractors={"labs": 1})  # fmt: skip
+        to_provenance(
+            [f"{r['resourceType']}/{r['id']}" for r in out[:10]],
+            run_id="run-1",
+            recorded=datetime.fromisoformat("2025-03-15T02:00:00+01:00"),
+            software_version="0.1.0",
+            rules_version="abc",
+            dictionary_version="d1",
+            extractors={"labs": 1},
+        )
     )
     return out
 
@@ -150,16 +181,29 @@ def _structured_cases() -> list[dict[str, Any]]:
 def test_every_resource_type_validates_against_the_r4_schema() -> None:
     resources = _structured_cases()
     types = {r["resourceType"] for r in resources}
-    assert types >= {"Condition", "FamilyMemberHistory", "MedicationStatement", "Observation",
-                     "Procedure", "AllergyIntolerance", "DocumentReference", "Bundle",
-                     "Provenance"}  # fmt: skip
+    assert types >= {
+        "Condition",
+        "FamilyMemberHistory",
+        "MedicationStatement",
+        "Observation",
+        "Procedure",
+        "AllergyIntolerance",
+        "DocumentReference",
+        "Bundle",
+        "Provenance",
+    }
     errors = schema_errors(resources)
     assert errors == [], "\n".join(errors[:20])
 
 
 def test_the_schema_check_does_reject_invalid_resources() -> None:
-    bad = {"resourceType": "MedicationStatement", "id": "x", "status": "bogus", "extra": 1,
-           "medicationCodeableConcept": {"text": ""}}  # fmt: skip
+    bad = {
+        "resourceType": "MedicationStatement",
+        "id": "x",
+        "status": "bogus",
+        "extra": 1,
+        "medicationCodeableConcept": {"text": ""},
+    }
     errors = schema_errors([bad])
     assert any("extra" in e for e in errors)
     assert any("subject" in e for e in errors)

@@ -13,8 +13,9 @@ NOW = datetime(2025, 3, 15, 2, 0, tzinfo=UTC)
 
 def _row(store_text: bool = False, **kw: object) -> dict[str, object]:
     note, m = labelled("MEDICATION", **kw)  # type: ignore[arg-type]
-    return to_note_nlp(m, note, processed_at=NOW, nlp_system="notestruct 0.1.0",
-                       store_text=store_text)  # fmt: skip
+    return to_note_nlp(
+        m, note, processed_at=NOW, nlp_system="notestruct 0.1.0", store_text=store_text
+    )
 
 
 def test_row_has_every_cdm_column_and_shares_the_mention_id() -> None:
@@ -50,8 +51,13 @@ def test_text_is_kept_when_stored_and_snippet_is_bounded() -> None:
 
 
 def test_term_exists_follows_the_cdm_convention() -> None:
-    for flags in ({"is_negated": True}, {"is_family": True}, {"is_conditional": True},
-                  {"is_hypothetical": True}, {"is_uncertain": True}):  # fmt: skip
+    for flags in (
+        {"is_negated": True},
+        {"is_family": True},
+        {"is_conditional": True},
+        {"is_hypothetical": True},
+        {"is_uncertain": True},
+    ):
         assert _row(**flags)["term_exists"] == "N", flags
     assert _row(is_historical=True)["term_exists"] == "Y"
     assert _row(is_historical=True)["term_temporal"] == "past"

@@ -22,10 +22,15 @@ ROOT = Path(__file__).resolve().parents[2]
 def _run_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NOTESTRUCT_HOME": str(home), "HOME": str(home)}
     env.pop("NOTESTRUCT_WAREHOUSE_URL", None)
-    return subprocess.run(  # noqa: S603 - our own CLI
+    return subprocess.run(
         [sys.executable, "-m", "pipelines.cli", *args],
-        cwd=home, env=env, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+        cwd=home,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 def _installed() -> dict[str, frozenset[str]]:
@@ -50,16 +55,22 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     res = _run_cli("ingest", str(source), "--warehouse", url, "--config", str(config), home=home)
     assert res.returncode == 0, res.stderr[-2000:]
     out = home / "bulk"
-    res = _run_cli("export", "fhir", "--out", str(out), "--warehouse", url, "--config",
-                   str(config), home=home)  # fmt: skip
+    res = _run_cli(
+        "export", "fhir", "--out", str(out), "--warehouse", url, "--config", str(config), home=home
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     resources = {
         p.stem: [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines()]
         for p in out.glob("*.ndjson")
     }
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    return {"db": db, "out": out, "resources": resources, "manifest": manifest,
-            "labels": frozenset().union(*installed.values())}  # fmt: skip
+    return {
+        "db": db,
+        "out": out,
+        "resources": resources,
+        "manifest": manifest,
+        "labels": frozenset().union(*installed.values()),
+    }
 
 
 def test_export_has_the_core_resource_types(exported: dict[str, Any]) -> None:
@@ -96,10 +107,13 @@ def test_manifest_counts_match_the_files(exported: dict[str, Any]) -> None:
 def test_negated_problems_are_refuted(exported: dict[str, Any]) -> None:
     con = sqlite3.connect(exported["db"])
     try:
-        negated = {row[0] for row in con.execute(
-            "select mention_id from mention where label = 'PROBLEM' and is_negated "
-            "and not is_family and not is_hypothetical"
-        )}  # fmt: skip
+        negated = {
+            row[0]
+            for row in con.execute(
+                "select mention_id from mention where label = 'PROBLEM' and is_negated "
+                "and not is_family and not is_hypothetical"
+            )
+        }
     finally:
         con.close()
     assert negated
@@ -114,9 +128,11 @@ def test_negated_problems_are_refuted(exported: dict[str, Any]) -> None:
 def test_span_provenance_on_at_least_90_percent(exported: dict[str, Any]) -> None:
     docs = {f"DocumentReference/{r['id']}" for r in exported["resources"]["DocumentReference"]}
     clinical = [
-        r for t, rs in exported["resources"].items()
-        if t not in {"DocumentReference", "OperationOutcome", "Provenance"} for r in rs
-    ]  # fmt: skip
+        r
+        for t, rs in exported["resources"].items()
+        if t not in {"DocumentReference", "OperationOutcome", "Provenance"}
+        for r in rs
+    ]
     spans = 0
     for r in clinical:
         for e in r.get("extension", ()):
@@ -159,5 +175,6 @@ def test_export_is_deterministic_and_rewrites_cleanly(
         name = f"{item['type']}.ndjson"
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     counts = Counter({i["type"]: i["count"] for i in first["output"]})
-    assert counts == Counter({t: len(r) for t, r in exported["resources"].items()
-                              if t != "OperationOutcome"})  # fmt: skip
+    assert counts == Counter(
+        {t: len(r) for t, r in exported["resources"].items() if t != "OperationOutcome"}
+    )
