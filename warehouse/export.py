@@ -16,10 +16,15 @@ from warehouse.tables import FhirResource, NoteErrorRow
 STREAM_ROWS = 2000
 
 
+#: Compact UTF-8 JSON, one encoder for the whole export (json.dumps with options builds one
+#: per call).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _dump(resource: Any) -> str:
     if isinstance(resource, str):  # a driver that hands JSON back as text
         resource = json.loads(resource)
-    return json.dumps(resource, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(resource)
 
 
 def export_fhir_ndjson(

@@ -23,7 +23,7 @@ def _run_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NOTESTRUCT_HOME": str(home), "HOME": str(home)}
     env.pop("NOTESTRUCT_WAREHOUSE_URL", None)
     return subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", *args],
+        [sys.executable, "-m", "pipelines.cli", "--debug", *args],
         cwd=home,
         env=env,
         capture_output=True,
