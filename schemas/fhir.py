@@ -850,6 +850,11 @@ def _onset(mention: Mention, note: Note) -> tuple[str, Any] | None:
 
 
 _DATE_OK = re.compile(r"(?:19|20)\d{2}(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?)?")
+_FAMILY_AGE_RE = re.compile(
+    r"[ \t,]*at\s+(?:the\s+)?(?:age\s+(?:of\s+)?)?(?P<age>\d{1,3})(?!\d)"
+    r"(?:\s*(?:years?(?:\s+old)?|yrs?|y/?o))?(?=\s*(?:[.,;:)]|$)|\s+(?:and|with|from|in)\b)",
+    re.IGNORECASE,
+)
 _ONSET_RE = re.compile(
     r"[ \t,]*(?:(?:diagnosed|dx'?d?|first\s+noted|onset)\s+)?"
     r"(?:(?:in|since|from)\s+(?P<year>(?:19|20)\d{2})(?!\d)|(?:at\s+)?age\s+(?P<age>\d{1,3})(?!\d))",
@@ -932,6 +937,13 @@ def to_family_member_history(
     onset = _onset(mention, note)
     if onset and onset[0] == "onsetAge":
         condition["onsetAge"] = onset[1]
+    else:
+        # family histories say "father had an MI at 52": a bare number after "at" is an age
+        _, after = _clause(note, mention)
+        m = _FAMILY_AGE_RE.match(after)
+        if m and 0 < int(m.group("age")) < 130:
+            age = int(m.group("age"))
+            condition["onsetAge"] = {"value": age, "unit": "a", "system": UCUM, "code": "a"}
     data["condition"] = [condition]
     return data
 

@@ -219,6 +219,8 @@ def test_allergy_reaction_and_category() -> None:
     [
         ("Mother with breast cancer.", "breast cancer", "mother", "MTH"),
         ("Father had an MI at age 52.", "MI", None, "FTH"),
+        ("Father had an MI at 52.", "MI", "father", "FTH"),
+        ("Mother with breast cancer, alive at 88.", "breast cancer", None, "MTH"),
         ("Brother with diabetes.", "diabetes", None, "BRO"),
         ("Family history of diabetes.", "diabetes", "family", "FAMMEMB"),
     ],
@@ -237,8 +239,10 @@ def test_family_member_history_relationship(
         "code": code,
         "display": dict(fhir.RELATIONSHIPS.values()).get(code, "family member"),
     }
-    if "age 52" in text:
+    if "52" in text:
         assert r["condition"][0]["onsetAge"]["value"] == 52
+    else:
+        assert "onsetAge" not in r["condition"][0]  # "alive at 88" is not an onset
 
 
 def test_condition_category_onset_and_evidence() -> None:
