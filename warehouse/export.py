@@ -17,8 +17,8 @@ STREAM_ROWS = 2000
 
 
 #: Compact UTF-8 JSON, one encoder for the whole export (json.dumps with options builds one
-#: per call).
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+#: per call); resources are trees, so the cycle check is skipped.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False)
 
 
 def _dump(resource: Any) -> str:
