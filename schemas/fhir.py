@@ -7,7 +7,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from fhir.resources.R4B.allergyintolerance import AllergyIntolerance
@@ -560,8 +560,27 @@ def _positive_int(value: object) -> int | None:
     return value if isinstance(value, int) and 0 < value < 2**31 else None
 
 
+_MAX_OFFSET = timedelta(hours=14)
+
+
 def _instant(value: datetime) -> str:
+    """FHIR instant/dateTime text; offsets FHIR cannot express (seconds, beyond ±14 h) → UTC."""
+    offset = value.utcoffset()
+    if offset is None or offset.seconds % 60 or abs(offset) > _MAX_OFFSET:
+        value = value.astimezone(UTC)
     return value.isoformat(timespec="seconds" if not value.microsecond else "microseconds")
+
+
+def _partial_date(value: object) -> str | None:
+    """A FHIR date (YYYY, YYYY-MM or a real YYYY-MM-DD) or None."""
+    if not isinstance(value, str) or not _DATE_OK.fullmatch(value):
+        return None
+    if len(value) == 10:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            return None  # 2019-02-31
+    return value
 
 
 def _coding(system: object, code: object, display: object = None) -> dict[str, str] | None:
@@ -651,7 +670,8 @@ def note_parts(note: Note) -> NoteParts:
 def _provenance(mention: Mention, parts: NoteParts, resource_type: str, rid: str) -> Resource:
     """id, meta tags (extractor@version, mention id) and the derivation-reference extension."""
     extractor = _code(f"{mention.provenance.extractor}@{mention.provenance.extractor_version}")
-    tags = [{"system": TAG_MENTION, "code": mention.mention_id}]
+    mention_code = _code(mention.mention_id)
+    tags = [{"system": TAG_MENTION, "code": mention_code}] if mention_code else []
     if extractor:
         tags.insert(0, {"system": TAG_EXTRACTOR, "code": extractor})
     extensions: list[dict[str, Any]] = [
@@ -689,6 +709,8 @@ def _provenance(mention: Mention, parts: NoteParts, resource_type: str, rid: str
             if on
         ]
         extensions.append({"url": ASSERTION_URL, "extension": flags})
+    if not tags:  # FHIR forbids empty arrays
+        return {"resourceType": resource_type, "id": rid, "extension": extensions}
     return {
         "resourceType": resource_type,
         "id": rid,
@@ -835,8 +857,9 @@ def to_document_reference(note: Note, *, include_text: bool = False) -> Resource
 def _onset(mention: Mention, note: Note) -> tuple[str, Any] | None:
     """onset[x] from the ``onset`` attribute or "since 2019" / "in 2019" / "at age 52" cues."""
     onset = _attr(mention, "onset")
-    if isinstance(onset, str) and _DATE_OK.fullmatch(onset):
-        return "onsetDateTime", onset
+    stated = _partial_date(onset)
+    if stated:
+        return "onsetDateTime", stated
     _, after = _clause(note, mention)
     m = _ONSET_RE.match(after)
     if not m:

@@ -31,6 +31,9 @@ from tests.schemas.fhir_cases import (
     make_note,
     walk_strings,
 )
+from tests.schemas.r4_schema import schema_errors
+
+AUTHORED_OK = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 
 
 def _map(label: str, **kw: Any) -> dict[str, Any]:
@@ -439,3 +442,24 @@ def test_fast_uuid5_matches_the_standard_library() -> None:
 
     for name in ("", "fhir|Condition|x", "é漢字|\u0000", "a" * 500, *(str(i) for i in range(300))):
         assert uuid5_str(name) == str(uuid.uuid5(NAMESPACE, name))
+
+
+def test_values_the_shape_check_cannot_see_are_guarded() -> None:
+    """Same shape as a valid resource, values that would be invalid: the guards fix them."""
+    from datetime import timedelta, timezone
+
+    validator = ShapeValidator()
+    odd_zone = timezone(timedelta(hours=15, seconds=7))
+    for authored, onset in (
+        (AUTHORED_OK, "2019-02-28"),
+        (datetime(2025, 3, 14, tzinfo=odd_zone), "2019-02-31"),
+    ):
+        note = make_note("Assessment: hypertension.", authored_at=authored)
+        m = make_mention(note, "hypertension", "PROBLEM", attributes={"onset": onset})
+        resource = map_mention(m, note)
+        assert resource is not None
+        validator.check(resource)
+        ShapeValidator(full=True).check(resource)
+        assert schema_errors([resource]) == []
+    assert resource["recordedDate"].endswith("+00:00")
+    assert "onsetDateTime" not in resource
