@@ -1,25 +1,487 @@
-"""Assertion: medspaCy ConText over the mention group, then section-aware refinement."""
+"""Assertion: medspaCy ConText (own rules, mention sentences only), then section defaults."""
 
+import json
+import re
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from typing import Any
 
+import numpy as np
+from medspacy.common.util import prune_overlapping_matches
+from medspacy.context import ConText, ConTextGraph, ConTextModifier, ConTextRule
+from spacy.attrs import LOWER, SENT_START
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.matcher import Matcher
+from spacy.tokens import Doc, Span
 
 from extractors.base import MENTIONS
+from extractors.sections import assign_sections
 
 # Version history:
+# 2 (2026-11): own ConText rule set (rules/context/context.json, ids, pseudo-negations, scope
+#              terminators, historical/hypothetical/conditional/family cues); ConText run only on
+#              sentences holding mentions; cues inside a mention do not modify it; scope kept
+#              inside parentheses and carried over list items after a "Denies:" lead-in;
+#              section defaults for social history and allergies; experiencer.
 # 1 (2026-11): medspaCy default ConText rules; section defaults for family and past history.
-VERSION = 1
+VERSION = 2
 
-#: Section categories (medspaCy names) whose mentions default to an assertion flag.
-SECTION_DEFAULTS: dict[str, str] = {
-    "family_history": "is_family",
-    "past_medical_history": "is_historical",
-    "past_surgical_history": "is_historical",
+#: ConText category -> span attribute set to True.
+CATEGORY_ATTRS: dict[str, str] = {
+    "NEGATED_EXISTENCE": "is_negated",
+    "POSSIBLE_EXISTENCE": "is_uncertain",
+    "HISTORICAL": "is_historical",
+    "HYPOTHETICAL": "is_hypothetical",
+    "FAMILY": "is_family",
 }
+
+#: Section categories (sectionizer names) whose mentions default to an assertion flag.
+SECTION_DEFAULTS: dict[str, tuple[str, ...]] = {
+    "family_history": ("is_family",),
+    "past_medical_history": ("is_historical",),
+    "past_surgical_history": ("is_historical",),
+    # Habits and exposures are reported over the patient's life ("Denies tobacco, alcohol").
+    "social_history": ("is_historical",),
+    # A documented allergy is a standing fact from the past, not a finding of this encounter.
+    "allergies": ("is_historical",),
+}
+
+#: Mentions that name a habit, exposure or allergy: standing facts of the patient's history
+#: wherever they are written ("Denies alcohol or other drug use"), like the social history and
+#: allergies sections they normally sit in.
+STANDING_FACT = re.compile(
+    r"\b(tobacco|alcohol|etoh|smok\w*|cigarettes?|cigars?|drug (?:use|abuse)|illicit|"
+    r"substance (?:use|abuse)|marijuana|cannabis|cocaine|heroin|ivdu|drinks?|drinking|"
+    r"allerg\w*)\b",
+    re.IGNORECASE,
+)
+
+#: Section categories that put a mention in allergy context (``attributes["allergy"]``).
+ALLERGY_SECTIONS: frozenset[str] = frozenset({"allergies"})
+
+#: Words that, as the subject of a sentence in a family-history section, make it the patient's.
+_PATIENT_WORDS = frozenset({"patient", "pt", "he", "she", "denies"})
+
+_BULLETS = frozenset({"-", "*", "•", "·", "▪", "◦", "+"})
+
+
+def context_rules_path() -> str:
+    """Path of the packaged ConText rules (medspaCy ``ConTextRule`` JSON)."""
+    return str(resources.files("extractors") / "rules" / "context" / "context.json")
+
+
+#: Token pattern element that lets a multi-word cue span runs of white space ("negative  for").
+_GAP: dict[str, Any] = {"IS_SPACE": True, "OP": "*"}
+
+
+def load_context_rules(nlp: Language, path: str | None = None) -> list[ConTextRule]:
+    """Load ConText rules; ``metadata.terminated_by`` becomes the rule's ``terminated_by``.
+
+    Multi-word cues are turned into token patterns that allow white-space tokens between the
+    words: notes carry double spaces and hard wraps inside cue phrases.
+    """
+    with open(path or context_rules_path(), encoding="utf-8") as fh:
+        data = json.load(fh)["context_rules"]
+    rules = []
+    for item in data:
+        item = dict(item)
+        pattern = item.get("pattern")
+        if pattern is None:
+            # every literal becomes a token pattern, so one anchor-indexed matcher serves all
+            words = [t.lower_ for t in nlp.make_doc(item["literal"]) if not t.is_space]
+            pattern = [{"LOWER": w} for w in words]
+        if isinstance(pattern, list) and len(pattern) > 1:
+            spaced: list[dict[str, Any]] = []
+            for k, tok in enumerate(pattern):
+                if k:
+                    spaced.append(dict(_GAP))
+                spaced.append(tok)
+            item["pattern"] = spaced
+        rule = ConTextRule.from_dict(item)
+        for category in (item.get("metadata") or {}).get("terminated_by", ()):
+            rule.terminated_by.add(str(category).upper())
+        rules.append(rule)
+    return rules
+
+
+class ClinicalContext(ConText):  # type: ignore[misc]
+    """medspaCy ConText over ``doc.spans["mentions"]``, restricted to sentences with mentions.
+
+    Uses medspaCy's rules, matcher, modifiers and graph. Differences from ``medspacy_context``:
+    modifier matching runs only on sentences (or list blocks) that contain a mention, scopes come
+    from the precomputed sentence bounds, a cue inside a mention never modifies that mention
+    (medspaCy's overlap test misses containment), a cue inside parentheses stays inside them,
+    and a lead-in ending with ":" ("Denies:") carries its scope over the list items under it.
+    Rule metadata ``also`` adds categories, ``conditional`` sets ``is_conditional`` and FAMILY
+    cues set ``span._.experiencer``.
+    """
+
+    def __init__(self, nlp: Language, name: str, rules: str | None = None) -> None:
+        super().__init__(
+            nlp,
+            name=name,
+            rules=None,
+            input_span_type="group",
+            span_group_name=MENTIONS,
+            span_attrs=None,
+        )
+        self.register_default_attributes()
+        self.add(load_context_rules(nlp, rules))
+        inner = self._ConText__matcher
+        self._rule_map = inner.rule_map
+        self._phrase_matcher = getattr(inner, "_MedspacyMatcher__phrase_matcher", None)
+        self._doc_matcher = inner
+        self._has_regex = any(isinstance(r.pattern, str) for r in self.rules)
+        self._has_phrases = any(r.pattern is None for r in self.rules)
+        self._index_token_rules(nlp)
+
+    def _index_token_rules(self, nlp: Language) -> None:
+        """Token-pattern rules grouped into one spaCy Matcher per anchor word.
+
+        spaCy's Matcher tries every pattern at every token (about 30 ms per note for this rule
+        set). A pattern can only match around its anchor (the most selective word one of its
+        required tokens must be), so per sentence only the matchers of the anchor words present
+        run, each on a short window around the word.
+        """
+        groups: dict[int, list[ConTextRule]] = {}
+        always: list[ConTextRule] = []
+        for rule in self.rules:
+            if not isinstance(rule.pattern, list):
+                continue
+            anchor = _anchor(rule.pattern)
+            if anchor is None:
+                always.append(rule)
+                continue
+            for word in anchor:
+                groups.setdefault(nlp.vocab.strings.add(word), []).append(rule)
+        #: anchor word hash -> (matcher, reach); reach None = the whole sentence.
+        self._word_matchers: dict[int, tuple[Matcher, int | None]] = {}
+        for key, rules in groups.items():
+            reaches = [_reach(r.pattern) for r in rules]
+            reach = None if any(r is None for r in reaches) else max(reaches)  # type: ignore[type-var]
+            self._word_matchers[key] = (_matcher(nlp, rules), reach)
+        self._always_matcher = _matcher(nlp, always) if always else None
+
+    def __call__(self, doc: Doc, targets: str | None = None) -> Doc:
+        spans = list(doc.spans[MENTIONS]) if MENTIONS in doc.spans else []
+        graph = ConTextGraph()
+        graph.targets = spans
+        doc._.context_graph = graph
+        if not spans:
+            return doc
+        blocks = _blocks(doc)
+        by_block: dict[int, list[Span]] = {}
+        block_starts = np.fromiter((b[0] for b in blocks), dtype=np.int64, count=len(blocks))
+        for span in spans:
+            i = int(np.searchsorted(block_starts, span.start, side="right")) - 1
+            by_block.setdefault(i, []).append(span)
+        doc_matches = None
+        if self._phrase_matcher is None or self._has_regex:
+            doc_matches = self._doc_matcher(doc)  # private API changed: match the whole doc
+        lowers = doc.to_array(LOWER).tolist()
+        edges: list[tuple[Span, ConTextModifier]] = []
+        for i, block_targets in by_block.items():
+            start, end, items = blocks[i]
+            if doc_matches is not None:
+                matches = [m for m in doc_matches if start <= m[1] and m[2] <= end]
+            else:
+                matches = self._match(doc, start, end, lowers)
+            if not matches:
+                continue
+            modifiers = [
+                self._modifier(doc, mid, ms, me, start, end, items) for mid, ms, me in matches
+            ]
+            _update_scopes(modifiers)
+            for target in block_targets:
+                for mod in modifiers:
+                    ms, me = mod.modifier_span
+                    if ms < target.end and target.start < me:
+                        # a cue inside the mention does not modify it, unless it opens it
+                        if _leads(mod, target) and mod.allows(target.label_.upper()):
+                            mod.modify(target)
+                        continue
+                    if mod.modifies(target):
+                        mod.modify(target)
+            for mod in modifiers:
+                mod.reduce_targets()
+                edges.extend((t, mod) for t in mod._targets)
+            graph.modifiers.extend(modifiers)
+        graph.edges = edges
+        for target, mod in edges:
+            target._.modifiers += (mod,)
+            _apply(target, mod, doc)
+        return doc
+
+    def _match(
+        self, doc: Doc, start: int, end: int, lowers: list[int]
+    ) -> list[tuple[int, int, int]]:
+        """Modifier matches in tokens ``[start, end)`` (doc offsets), pruned like medspaCy's."""
+        words = self._word_matchers
+        windows: dict[int, list[int]] = {}
+        for p in range(start, end):
+            key = lowers[p]
+            entry = words.get(key)
+            if entry is None:
+                continue
+            reach = entry[1]
+            a, b = (
+                (start, end) if reach is None else (max(start, p - reach), min(end, p + reach + 1))
+            )
+            win = windows.get(key)
+            if win is None:
+                windows[key] = [a, b]
+            elif a <= win[-1]:  # overlapping or touching: extend the last window
+                win[-1] = max(win[-1], b)
+            else:
+                win.extend((a, b))
+        found: list[tuple[int, int, int]] = []
+        # spaCy's Matcher returns offsets relative to a Span, its PhraseMatcher absolute ones.
+        # Matching a short window around each anchor walks far fewer tokens than the sentence.
+        for key, win in windows.items():
+            matcher = words[key][0]
+            for j in range(0, len(win), 2):
+                a = win[j]
+                found.extend((m, s + a, e + a) for m, s, e in matcher(doc[a : win[j + 1]]))
+        if self._always_matcher is not None:
+            found.extend(
+                (m, s + start, e + start) for m, s, e in self._always_matcher(doc[start:end])
+            )
+        if self._has_phrases:
+            found += self._phrase_matcher(doc[start:end])  # type: ignore[misc]
+        found = list(set(found))
+        return prune_overlapping_matches(found) if self.prune_on_modifier_overlap else found
+
+    def _modifier(
+        self,
+        doc: Doc,
+        match_id: int,
+        start: int,
+        end: int,
+        lo: int,
+        hi: int,
+        items: list[tuple[int, int]],
+    ) -> ConTextModifier:
+        rule = self._rule_map[doc.vocab.strings[match_id]]
+        # Inside a list item (not the lead-in), the item bounds the scope.
+        for a, b in items:
+            if a <= start < b:
+                lo, hi = a, b
+                break
+        lo, hi = _paren_bounds(doc, start, end, lo, hi)
+        direction = rule.direction.lower()
+        max_scope = rule.max_scope or self.max_scope
+        s_start, s_end = lo, hi
+        if direction == "forward":
+            s_start = end
+            if max_scope:
+                s_end = min(hi, end + max_scope)
+        elif direction == "backward":
+            s_end = start
+            if max_scope:
+                s_start = max(lo, start - max_scope)
+        elif max_scope:  # bidirectional; metadata may narrow the backward half
+            back = (rule.metadata or {}).get("max_scope_backward") or max_scope
+            s_start, s_end = max(lo, start - int(back)), min(hi, end + max_scope)
+        return ConTextModifier(rule, start, end, doc, scope_start=s_start, scope_end=s_end)
+
+
+#: Words too common to be a good anchor for a cue pattern.
+_COMMON = frozenset(
+    "the a an of in on at to for with and or is are was were be been has have had his her "
+    "their patient pt no not any".split()
+)
+
+
+def _anchor(pattern: list[dict[str, Any]]) -> frozenset[str] | None:
+    """Lower-case words one required token of ``pattern`` must be; None if none is fixed."""
+    best: frozenset[str] | None = None
+    best_key: tuple[int, int] | None = None
+    for tok in pattern:
+        if tok.get("OP") in ("?", "*", "!"):
+            continue
+        values: set[str] | None = None
+        for key in ("LOWER", "ORTH", "TEXT", "NORM"):
+            spec = tok.get(key)
+            if isinstance(spec, str):
+                values = {spec.lower()}
+            elif isinstance(spec, dict) and set(spec) == {"IN"}:
+                values = {str(v).lower() for v in spec["IN"]}
+            if values:
+                break
+        if not values:
+            continue
+        rank = (sum(v in _COMMON for v in values), len(values))
+        if best_key is None or rank < best_key:
+            best, best_key = frozenset(values), rank
+    return best
+
+
+def _matcher(nlp: Language, rules: list[ConTextRule]) -> Matcher:
+    """A spaCy Matcher over the token patterns of ``rules``, keyed by medspaCy's rule ids."""
+    matcher = Matcher(nlp.vocab)
+    for rule in rules:
+        matcher.add(rule._rule_id, [rule.pattern])
+    return matcher
+
+
+def _reach(pattern: list[dict[str, Any]]) -> int | None:
+    """Most tokens a match of ``pattern`` can span (None if a word may repeat without bound).
+
+    White space runs are one token in spaCy, so an optional white-space element adds at most one.
+    """
+    total = 0
+    for tok in pattern:
+        op = tok.get("OP")
+        if op in ("*", "+") and not tok.get("IS_SPACE"):
+            return None
+        if op != "!":
+            total += 1
+    return total
+
+
+def _update_scopes(modifiers: list[ConTextModifier]) -> None:
+    """medspaCy's ``ConTextGraph.update_scopes`` with a containment-aware overlap test.
+
+    medspaCy's ``tuple_overlaps`` misses one range containing the other, so a terminator whose
+    scope is the whole sentence never cut a cue's shorter scope ("no prior complaints,
+    presents with abdominal pain").
+    """
+    for i in range(len(modifiers) - 1):
+        first = modifiers[i]
+        for j in range(i + 1, len(modifiers)):
+            second = modifiers[j]
+            _limit_scope(first, second)
+            _limit_scope(second, first)
+
+
+def _limit_scope(mod: ConTextModifier, other: ConTextModifier) -> None:
+    """``ConTextModifier.limit_scope`` (same rules) with a correct overlap test."""
+    a0, a1 = mod.scope_span
+    b0, b1 = other.scope_span
+    if not (a0 < b1 and b0 < a1):
+        return
+    direction = mod.direction.upper()
+    if direction == "TERMINATE":
+        return
+    other_dir = other.direction.upper()
+    same = other.category.upper() == mod.category.upper()
+    if (
+        other_dir != "TERMINATE"
+        and other.category.upper() not in mod.rule.terminated_by
+        and not same
+    ):
+        return
+    if same and (
+        mod.allowed_types != other.allowed_types or mod.excluded_types != other.excluded_types
+    ):
+        return
+    o_start, o_end = other.modifier_span
+    m_start, m_end = mod.modifier_span
+    if direction in ("FORWARD", "BIDIRECTIONAL") and o_start > m_start:
+        mod._scope_end = min(mod._scope_end, o_start)
+    if direction in ("BACKWARD", "BIDIRECTIONAL") and o_end < m_end:
+        mod._scope_start = max(mod._scope_start, o_end)
+
+
+def _leads(mod: ConTextModifier, target: Span) -> bool:
+    """A historical cue that opens the mention ("status post CABG", "history of MI") counts."""
+    return bool(mod.category == "HISTORICAL" and mod.modifier_span[0] == target.start)
+
+
+def _apply(target: Span, mod: ConTextModifier, doc: Doc) -> None:
+    rule = mod.rule
+    meta = rule.metadata or {}
+    for category in (rule.category, *meta.get("also", ())):
+        attr = CATEGORY_ATTRS.get(str(category).upper())
+        if attr:
+            setattr(target._, attr, True)
+    if meta.get("conditional"):
+        target._.is_conditional = True
+    if rule.category == "FAMILY" and target._.experiencer is None:
+        ms, me = mod.modifier_span
+        target._.experiencer = _experiencer(doc[ms:me])
+
+
+def _experiencer(cue: Span) -> str:
+    """The relative named by a FAMILY cue ("mother"), or "family"."""
+    for tok in cue:
+        low = tok.lower_
+        if low not in {"family", "fam", "history", "hx", "h/o", "of", "'s", "'", "fhx", "fh"}:
+            if low.isalpha():
+                return low
+    return "family"
+
+
+def _blocks(doc: Doc) -> list[tuple[int, int, list[tuple[int, int]]]]:
+    """Sentence ranges; a sentence ending with ":" absorbs the bulleted items that follow.
+
+    Each block is ``(start, end, items)``, ``items`` being the item ranges inside it.
+    """
+    n = len(doc)
+    if doc.has_annotation("SENT_START"):
+        flags = doc.to_array(SENT_START).astype(np.int64)
+        starts = np.flatnonzero(flags == 1).tolist()
+        if not starts or starts[0] != 0:
+            starts.insert(0, 0)
+    else:
+        starts = [0]
+    bounds = list(zip(starts, [*starts[1:], n], strict=True))
+    out: list[tuple[int, int, list[tuple[int, int]]]] = []
+    i = 0
+    while i < len(bounds):
+        s, e = bounds[i]
+        items: list[tuple[int, int]] = []
+        if _ends_with_colon(doc, s, e):
+            j = i + 1
+            while j < len(bounds) and _is_bullet(doc, *bounds[j]):
+                items.append(bounds[j])
+                j += 1
+            if items:
+                out.append((s, items[-1][1], items))
+                i = j
+                continue
+        out.append((s, e, items))
+        i += 1
+    return out
+
+
+def _ends_with_colon(doc: Doc, s: int, e: int) -> bool:
+    for k in range(e - 1, s - 1, -1):
+        if not doc[k].is_space:
+            return doc[k].text == ":"
+    return False
+
+
+def _is_bullet(doc: Doc, s: int, e: int) -> bool:
+    for k in range(s, e):
+        if not doc[k].is_space:
+            return doc[k].text in _BULLETS
+    return False
+
+
+def _paren_bounds(doc: Doc, start: int, end: int, lo: int, hi: int) -> tuple[int, int]:
+    """Shrink ``[lo, hi)`` to the parentheses enclosing the cue at ``[start, end)``, if any."""
+    depth = 0
+    left = None
+    for k in range(start - 1, lo - 1, -1):
+        text = doc[k].text
+        if text == ")":
+            depth += 1
+        elif text == "(":
+            if depth == 0:
+                left = k
+                break
+            depth -= 1
+    if left is None:
+        return lo, hi
+    for k in range(end, hi):
+        if doc[k].text == ")":
+            return left + 1, k
+    return left + 1, hi
 
 
 class AssertionRefiner:
-    """Applies section defaults after ConText (ConText decides inside sentences only)."""
+    """Section-aware defaults after ConText (ConText decides inside sentences only)."""
 
     def __init__(self, nlp: Language, name: str) -> None:
         self.name = name
@@ -27,12 +489,35 @@ class AssertionRefiner:
     def __call__(self, doc: Doc) -> Doc:
         if MENTIONS not in doc.spans:
             return doc
-        for span in doc.spans[MENTIONS]:
-            category = span._.section_category
-            flag = SECTION_DEFAULTS.get(category or "")
-            if flag:
-                setattr(span._, flag, True)
+        spans = list(doc.spans[MENTIONS])
+        for span, section in zip(spans, assign_sections(doc, spans), strict=True):
+            category = (section.category if section is not None else None) or ""
+            ext = span._
+            for flag in SECTION_DEFAULTS.get(category, ()):
+                if flag == "is_family" and _about_patient(span):
+                    continue
+                setattr(ext, flag, True)
+            if STANDING_FACT.search(span.text):
+                ext.is_historical = True
+            if category == "family_history" and ext.is_family and ext.experiencer is None:
+                ext.experiencer = "family"
+            if category in ALLERGY_SECTIONS:
+                ext.attributes = {**(ext.attributes or {}), "allergy": True}
         return doc
+
+
+def _about_patient(span: Span) -> bool:
+    """In a family-history section: the sentence is about the patient, with no relative named."""
+    if any(m.category == "FAMILY" for m in span._.modifiers):
+        return False
+    sent = span.sent if span.doc.has_annotation("SENT_START") else span.doc[:]
+    return any(tok.lower_ in _PATIENT_WORDS for tok in sent[:3])
+
+
+@Language.factory("ns_context", default_config={"rules": None})
+def make_clinical_context(nlp: Language, name: str, rules: str | None) -> ClinicalContext:
+    """spaCy factory for :class:`ClinicalContext` (``rules``: a JSON path; None = packaged)."""
+    return ClinicalContext(nlp, name, rules)
 
 
 @Language.factory("ns_assertion")
@@ -41,10 +526,13 @@ def make_assertion_refiner(nlp: Language, name: str) -> AssertionRefiner:
     return AssertionRefiner(nlp, name)
 
 
-def add_assertion_pipes(nlp: Language) -> None:
-    """Add ConText over ``doc.spans["mentions"]`` and the section refiner."""
-    nlp.add_pipe(
-        "medspacy_context",
-        config={"input_span_type": "group", "span_group_name": MENTIONS},
-    )
+def add_assertion_pipes(nlp: Language, options: Mapping[str, Any] | None = None) -> None:
+    """Add ConText over ``doc.spans["mentions"]`` (``ns_context``) and the section refiner."""
+    options = options or {}
+    nlp.add_pipe("ns_context", config={"rules": options.get("context_rules")})
     nlp.add_pipe("ns_assertion")
+
+
+def rule_ids(rules: Iterable[ConTextRule]) -> list[str]:
+    """The stable ``rule_id`` of each rule (metadata), for tests and provenance."""
+    return [str((r.metadata or {}).get("rule_id")) for r in rules]

@@ -16,6 +16,7 @@ from spacy.tokens import Doc, Span
 import medspacy  # noqa: F401  registers medspacy_sectionizer and medspacy_context
 import extractors.dictionary  # noqa: F401  registers ns_dictionary
 import extractors.sentences  # noqa: F401  registers ns_sentences
+import extractors.sections  # noqa: F401  registers ns_sections
 from extractors.assertion import add_assertion_pipes
 from extractors.base import MENTIONS
 from extractors.extensions import register_extensions
@@ -27,7 +28,7 @@ from schemas.model import Mention, Note
 GIVEN = "input"
 
 #: Extractors run by default, in order.
-DEFAULT_EXTRACTORS: tuple[str, ...] = ("dictionary",)
+DEFAULT_EXTRACTORS: tuple[str, ...] = ("dictionary", "medications", "labs", "vitals", "allergies")
 
 
 def pipeline_version() -> str:
@@ -67,7 +68,9 @@ def build_nlp(settings: NlpSettings | None = None) -> Language:
         import scispacy.abbreviation  # noqa: F401  registers "abbreviation_detector"
 
         nlp.add_pipe("abbreviation_detector")
-    nlp.add_pipe("medspacy_sectionizer")
+    # medspaCy's sectionizer with our rules (rules/sections/sections.json); headers must start
+    # a line. Section defaults are applied by ns_assertion, after ConText, on the mentions.
+    nlp.add_pipe("ns_sections")
     for extractor in select_extractors(list(settings.extractors)):
         extractor.add_pipes(nlp, dict(settings.options.get(extractor.name, {})))
     add_assertion_pipes(nlp)

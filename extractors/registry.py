@@ -59,3 +59,29 @@ def select_extractors(names: list[str]) -> list[Extractor]:
             f"unknown extractor(s) {', '.join(missing)}; installed: {', '.join(sorted(classes))}"
         )
     return [classes[n]() for n in names]
+
+
+def describe_extractors() -> list[dict[str, object]]:
+    """Installed extractors for ``notestruct extractors list``: name, version, labels, origin.
+
+    Returns:
+        One dict per extractor, sorted by name, with ``name``, ``version``, ``labels``
+        (sorted list), ``module`` (where the class lives), ``distribution`` and
+        ``distribution_version`` (the installed package that declares the entry point).
+    """
+    rows: list[dict[str, object]] = []
+    classes = available_extractors()
+    for ep in entry_points(group=EXTRACTOR_GROUP):
+        cls = classes[ep.name]
+        dist = getattr(ep, "dist", None)
+        rows.append(
+            {
+                "name": ep.name,
+                "version": int(cls.version),
+                "labels": sorted(cls.labels),
+                "module": cls.__module__,
+                "distribution": dist.name if dist is not None else None,
+                "distribution_version": dist.version if dist is not None else None,
+            }
+        )
+    return sorted(rows, key=lambda r: str(r["name"]))

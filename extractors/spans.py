@@ -2,87 +2,125 @@
 
 from __future__ import annotations
 
-from spacy.tokens import Doc
+from typing import Any
+
+from spacy.tokens import Doc, Span
 
 from extractors.base import MENTIONS
+from extractors.extensions import span_values
 from schemas.ids import mention_id
 from schemas.model import Assertion, Coding, Mention, Note, Provenance
+
+#: medspaCy ConText flags copied into ``Assertion`` (same names).
+CONTEXT_FLAGS = ("is_negated", "is_uncertain", "is_historical", "is_hypothetical", "is_family")
+
+
+def _section(span: Span) -> str | None:
+    """Section category of the span's first token (medspaCy's ``token._.section``), read from
+    ``doc.user_data`` directly like ``plain_span_value`` does for span flags."""
+    if not len(span):
+        return None
+    section = span.doc.user_data.get(("._.", "section", span.doc[span.start].idx, None))
+    return getattr(section, "category", None) if section is not None else None
 
 
 def doc_to_mentions(
     doc: Doc, note: Note, pipeline_version: str, run_id: str | None = None
 ) -> tuple[Mention, ...]:
-    """One ``Mention`` per span in ``doc.spans["mentions"]``, ordered by offset, deduplicated."""
+    """One ``Mention`` per span in ``doc.spans["mentions"]``, ordered by offset, deduplicated.
+
+    Records are built with ``model_construct``: every field comes from code that already
+    guarantees the model's invariants (offsets come from the Doc, text is sliced from the note),
+    and validating tens of mentions per note through pydantic was the hot spot of the stage.
+    """
     if MENTIONS not in doc.spans:
         return ()
-    out: dict[str, Mention] = {}
-    group = list(doc.spans[MENTIONS])
+    group = [(span, span_values(span)) for span in doc.spans[MENTIONS]]
     # Codes an extractor found for exactly the span a caller gave are merged into the given
     # mention, and the extractor's duplicate is dropped.
-    given = {
-        (s._.char_bounds, s.label_): s for s in group if s._.char_bounds is not None
-    }
-    merged_codes: dict[tuple[object, str], list[dict[str, object]]] = {}
+    given = {(v["char_bounds"], s.label_) for s, v in group if v["char_bounds"] is not None}
+    merged_codes: dict[tuple[Any, str], list[dict[str, Any]]] = {}
     kept = []
-    for span in group:
+    for span, values in group:
         key = ((span.start_char, span.end_char), span.label_)
-        if span._.char_bounds is None and key in given:
-            merged_codes.setdefault(key, []).extend(span._.codes or ())
+        if values["char_bounds"] is None and key in given:
+            merged_codes.setdefault(key, []).extend(values["codes"] or ())
             continue
-        kept.append(span)
-    for span in kept:
-        bounds = span._.char_bounds
+        kept.append((span, values))
+    out: dict[str, Mention] = {}
+    # frozen records repeat a lot within a note: share one instance per distinct value
+    provenances: dict[tuple[str, int, str | None], Provenance] = {}
+    assertion_cache: dict[tuple[Any, ...], Assertion] = {}
+    coding_cache: dict[tuple[Any, ...], Coding] = {}
+    text = note.text
+    for span, values in kept:
+        bounds = values["char_bounds"]
         start, end = bounds if bounds else (span.start_char, span.end_char)
-        extractor = span._.extractor or "unknown"
-        mid = mention_id(note.note_id, start, end, span.label_, extractor)
+        label = span.label_
+        extractor = values["extractor"] or "unknown"
+        mid = mention_id(note.note_id, start, end, label, extractor)
         if mid in out:
             continue
         codes = tuple(
-            Coding(
-                system=c["system"],
-                code=str(c["code"]),
-                display=c.get("display"),
-                score=c.get("score"),
-                coder=c.get("coder", extractor),
-            )
-            for c in _dedupe([*(span._.codes or ()), *merged_codes.get((bounds, span.label_), ())])
+            _coding(c, extractor, coding_cache)
+            for c in _dedupe([*(values["codes"] or ()), *merged_codes.get((bounds, label), ())])
         )
-        out[mid] = Mention(
+        data = doc.user_data
+        s0, e0 = span.start_char, span.end_char
+        akey = (
+            tuple(bool(data.get(("._.", name, s0, e0), False)) for name in CONTEXT_FLAGS),
+            bool(values["is_conditional"]),
+            values["experiencer"],
+        )
+        assertion = assertion_cache.get(akey)
+        if assertion is None:
+            assertion = assertion_cache[akey] = Assertion.model_construct(
+                **dict(zip(CONTEXT_FLAGS, akey[0], strict=True)),
+                is_conditional=akey[1],
+                experiencer=akey[2],
+            )
+        pkey = (extractor, int(values["extractor_version"] or 0), values["rule_id"])
+        prov = provenances.get(pkey)
+        if prov is None:
+            prov = provenances[pkey] = Provenance.model_construct(
+                extractor=extractor,
+                extractor_version=pkey[1],
+                rule_id=values["rule_id"],
+                pipeline_version=pipeline_version,
+                run_id=run_id,
+            )
+        out[mid] = Mention.model_construct(
             mention_id=mid,
             note_id=note.note_id,
             start_char=start,
             end_char=end,
-            text=note.text[start:end],
-            label=span.label_,
-            section=span._.section_category,
-            assertion=Assertion(
-                is_negated=bool(span._.is_negated),
-                is_uncertain=bool(span._.is_uncertain),
-                is_historical=bool(span._.is_historical),
-                is_hypothetical=bool(span._.is_hypothetical),
-                is_family=bool(span._.is_family),
-                is_conditional=bool(span._.is_conditional),
-                experiencer=span._.experiencer,
-            ),
+            text=text[start:end],
+            label=label,
+            section=_section(span),
+            assertion=assertion,
             codings=codes,
-            attributes=dict(span._.attributes or {}),
-            provenance=Provenance(
-                extractor=extractor,
-                extractor_version=int(span._.extractor_version or 0),
-                rule_id=span._.rule_id,
-                pipeline_version=pipeline_version,
-                run_id=run_id,
-            ),
+            attributes=dict(values["attributes"] or {}),
+            provenance=prov,
         )
     return tuple(sorted(out.values(), key=lambda m: (m.start_char, m.end_char, m.label)))
 
 
-def _dedupe(codes: list[dict[str, object]]) -> list[dict[str, object]]:
-    seen: set[tuple[object, object]] = set()
-    out = []
+def _coding(c: dict[str, Any], extractor: str, cache: dict[tuple[Any, ...], Coding]) -> Coding:
+    key = (c["system"], str(c["code"]), c.get("display"), c.get("score"), c.get("coder", extractor))
+    coding = cache.get(key)
+    if coding is None:
+        coding = cache[key] = Coding.model_construct(
+            system=key[0], code=key[1], display=key[2], score=key[3], coder=key[4]
+        )
+    return coding
+
+
+def _dedupe(codes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: set[tuple[Any, Any]] = set()
+    result = []
     for c in codes:
         key = (c.get("system"), c.get("code"))
         if key not in seen:
             seen.add(key)
-            out.append(c)
-    return out
+            result.append(c)
+    return result

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from extractors.nlp import ExtractionError, extract
+from pipelines.privacy import scrub_errors
 from schemas.fhir import MappingError, ShapeValidator, map_note
 from schemas.model import Note, NoteError, NoteResult
 from schemas.omop import to_note_nlp
@@ -55,6 +56,7 @@ class BatchContext:
     validator: ShapeValidator = field(default_factory=ShapeValidator, compare=False, repr=False)
 
 
+@scrub_errors("select")  # privacy: driver messages quote parameters (ids)
 def select_changed(
     engine: Engine, notes: Sequence[Note], ctx: BatchContext
 ) -> tuple[list[Note], int]:
@@ -77,6 +79,7 @@ def select_changed(
     return changed, len(notes) - len(changed)
 
 
+@scrub_errors("analyse")  # privacy: pydantic/spaCy messages may quote note text
 def analyse(
     nlp: Language, notes: Sequence[Note], ctx: BatchContext
 ) -> tuple[list[NoteResult], list[NoteError]]:
@@ -102,7 +105,7 @@ def analyse(
                 )
                 for m in outcome
             )
-        except MappingError as exc:
+        except Exception as exc:  # privacy: _dead keeps only the type of unexpected errors
             errors.append(_dead(note, "map", exc))
             continue
         results.append(NoteResult(note=note, mentions=outcome, resources=resources, note_nlp=rows))
@@ -115,10 +118,14 @@ def _dead(note: Note, stage: str, exc: Exception) -> NoteError:
         source=note.source,
         stage=stage,
         error_type=type(exc).__name__,
-        message=str(exc)[:500],
+        # privacy: only our own exceptions have text-free messages; others give their type
+        message=str(exc)[:500]
+        if isinstance(exc, ExtractionError | MappingError)
+        else f"{type(exc).__name__} in the {stage} stage",
     )
 
 
+@scrub_errors("load")  # privacy: driver messages quote failing rows (text, ids)
 def load(
     engine: Engine,
     results: Sequence[NoteResult],

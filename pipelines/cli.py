@@ -461,5 +461,49 @@ def extractors_list() -> None:
     out.print(table)
 
 
+@db_app.command("roles")
+def db_roles(
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+    loader_role: Annotated[
+        str, typer.Option("--loader-role", help="Role that loads (reads and writes tables).")
+    ] = "notestruct_loader",
+    analyst_role: Annotated[
+        str, typer.Option("--analyst-role", help="Role that reads only the analyst views.")
+    ] = "notestruct_analyst",
+    withhold_view: Annotated[
+        list[str] | None,
+        typer.Option("--withhold-view", help="A view the analyst must not read (repeatable)."),
+    ] = None,
+) -> None:
+    """Create or refresh the PostgreSQL loader and analyst roles (idempotent).
+
+    The analyst gets SELECT on the views that exist now and nothing on base tables: run it again after `notestruct db upgrade` adds views.
+
+    Grant the roles to login users, e.g.  GRANT notestruct_analyst TO alice;
+    """
+    from pipelines.config import load_config
+    from warehouse.engine import make_engine, redact_url
+    from warehouse.roles import apply_roles
+
+    cfg = load_config(config, warehouse_url=warehouse)
+    url = cfg.warehouse_url.get_secret_value()
+    engine = make_engine(url)
+    try:
+        report = apply_roles(
+            engine, loader=loader_role, analyst=analyst_role, withhold_views=withhold_view or ()
+        )
+    finally:
+        engine.dispose()
+    created = ", ".join(report.created) or "none (already present)"
+    out.print(f"warehouse {redact_url(url)}, schema {report.schema}: roles created: {created}")
+    out.print(f"{loader_role}: read and write on {len(report.tables)} tables")
+    out.print(
+        f"{analyst_role}: SELECT on {len(report.views)} views"
+        + (f": {', '.join(report.views)}" if report.views else "")
+        + (f"; withheld: {', '.join(report.withheld_views)}" if report.withheld_views else "")
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

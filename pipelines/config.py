@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from extractors.nlp import DEFAULT_EXTRACTORS, NlpSettings
 
@@ -34,6 +34,18 @@ class PipelineConfig(BaseModel):
     extractors: tuple[str, ...] = DEFAULT_EXTRACTORS
     extractor_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     pseudonym_key: SecretStr | None = None
+    #: Mask PHI (names, dates, phones, ids, ...) in any text that is stored (same length).
+    redact_text: bool = False
+    #: Also replace note ids by keyed pseudonyms (sources whose note ids identify people).
+    pseudonymise_note_ids: bool = False
+
+    @field_validator("pseudonym_key")
+    @classmethod
+    def _key_strength(cls, value: SecretStr | None) -> SecretStr | None:
+        # the message never quotes the key (pydantic would otherwise echo the input)
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("the pseudonym key must be at least 16 characters")
+        return value
 
     def nlp_settings(self) -> NlpSettings:
         """The part of the config that builds the NLP pipeline."""
@@ -59,6 +71,9 @@ def _flatten(raw: Mapping[str, Any]) -> dict[str, Any]:
         out["extractor_options"] = nlp["options"]
     if "pseudonym_key_file" in privacy:
         out["pseudonym_key"] = _read_key_file(privacy["pseudonym_key_file"])
+    for key in ("redact_text", "pseudonymise_note_ids"):
+        if key in privacy:
+            out[key] = privacy[key]
     return out
 
 

@@ -13,7 +13,7 @@ from prefect import flow, get_run_logger
 from pydantic import SecretStr
 
 from extractors.nlp import pipeline_version
-from pipelines import tasks
+from pipelines import privacy, tasks
 from pipelines.batch import BatchContext, BatchOutcome, timed
 from pipelines.config import load_config
 from pipelines.progress import current_sink
@@ -90,6 +90,10 @@ def nightly_ingest(
     status = "crashed"
     try:
         records = src.records(SourceOptions(cfg.source_uri, cfg.max_note_chars))
+        # privacy: pseudonymise ids as records are read, before anything is mapped or loaded
+        records = privacy.protect_records(
+            records, cfg.pseudonym_key, note_ids=cfg.pseudonymise_note_ids
+        )
         for chunk in _batches(iter(records), cfg.batch_size):
             t0 = time.perf_counter()
             notes, errors = _split(chunk, seen)
@@ -100,6 +104,7 @@ def nightly_ingest(
             timed(out, "select", t0)
             t0 = time.perf_counter()
             results, nlp_errors = tasks.analyse_batch(settings, changed, ctx)
+            results = privacy.protect_results(results, redact_text=cfg.redact_text)  # privacy
             timed(out, "analyse", t0)
             errors.extend(nlp_errors)
             t0 = time.perf_counter()

@@ -223,7 +223,11 @@ def _docref_to_note(res: dict[str, Any], opts: SourceOptions, locator: str) -> R
     note_id = res.get("id")
     status = res.get("status") or "current"
     if status not in {"current", "superseded", "entered-in-error"}:
-        return _read_error(opts, locator, "InvalidResource", f"unknown status {status!r}", note_id)
+        # privacy: the value comes from the source record, so it is not quoted
+        return _read_error(
+            opts, locator, "InvalidResource",
+            "status is not current, superseded or entered-in-error", note_id,
+        )
     text = None
     for content in res.get("content") or []:
         att = (content or {}).get("attachment") or {}

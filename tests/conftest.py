@@ -8,6 +8,15 @@ from collections.abc import Iterator
 
 import pytest
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite tests/data/golden from the current pipeline output (review the diff)",
+    )
+
+
 PG_URL = os.environ.get("NOTESTRUCT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

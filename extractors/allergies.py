@@ -1,0 +1,342 @@
+"""Allergy extractor: allergens with reactions, and explicit "no known allergies" statements."""
+
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from extractors.patterns import (
+    add_spans,
+    alternation,
+    char_bounds,
+    existing_spans,
+    load_rules,
+    make_span,
+    term_key,
+)
+
+# Version history:
+# 1 (2026-11): allergy lists after "allergic to" / "ALLERGIES:", reactions, NKA/NKDA statements.
+VERSION = 1
+
+LABEL = "ALLERGY"
+RULES = "allergies"
+
+#: Where an allergy list starts: a header or an inline phrase.
+_TRIGGER = re.compile(
+    r"(?P<header>^[ \t]*(?:drug\s+|medication\s+)?allerg(?:y|ies)(?:/adverse\s+reactions)?"
+    r"[ \t]*(?::|-)[ \t]*)|"
+    r"(?P<inline>(?:allergic|allergy|allergies|allergic\s+reactions?|intoleran(?:t|ce)|"
+    r"sensitivity|hypersensitivity|anaphylaxis)\s+(?:to|with)\s+)|"
+    r"(?P<listed>allerg(?:y|ies)\s+(?:include|including|are|is|to\s+include)[ \t]*:?[ \t]*)",
+    re.IGNORECASE | re.MULTILINE,
+)
+#: Separates the allergen from its reaction inside one list item ("sulfa - rash").
+_REACTION_SEP = re.compile(
+    r"[ \t]*(?:-+|–|:|=|\(|,?[ \t]*(?:which\s+)?(?:causes?|caused|causing|results?\s+in|"
+    r"resulting\s+in|leads?\s+to|gives?\s+(?:her|him|them)|with|manifested\s+by|"
+    r"reaction\s+(?:is|was)|reaction:?))[ \t]*",
+    re.IGNORECASE,
+)
+_NO_KNOWN_HEADER = re.compile(
+    r"(?:drug\s+|medication\s+)?allerg(?:y|ies)(?:\s+to\s+(?:drugs|medications|medicines))?"
+    r"\s*:\s*",
+    re.IGNORECASE,
+)
+_WEAK_TRIGGER = re.compile(r"(?:hyper)?sensitivity|intoleran", re.IGNORECASE)
+#: Every allergy statement contains one of these; notes without any are skipped at once.
+_MAY_MENTION = re.compile(r"allerg|nk(?:d|f)?a|n\.k\.d|intoleran|sensitiv", re.IGNORECASE)
+_ITEM_SEP = re.compile(r"[;,\n]|\s+and\s+|\s+or\s+|\s+as\s+well\s+as\s+|\d+\.\s", re.IGNORECASE)
+_NOT_ALLERGEN = re.compile(
+    r"^(?:none|nil|no|not|unknown|the|his|her|their|any|all|patient|pt|he|she|it|as|which|"
+    r"medications?|drugs?|meds|foods?|seasonal|environmental|multiple|several|other|"
+    r"reactions?|known|listed|noted|reviewed|there|are|is|was|were|does|do|has|have|had|"
+    r"denied|denies|negative|reported|reports|states?|may|might|probably|possibly|"
+    r"intolerance|intolerant|allergy|allergies|allergic|sensitivity|severe|mild|"
+    r"these|those|them|this|that|refer|see|chart|feel|feels|cause|causes|him|tolerate)$",
+    re.IGNORECASE,
+)
+
+
+class AllergyTagger:
+    """Adds ALLERGY spans for allergens (with reaction) and for no-known-allergy statements."""
+
+    def __init__(
+        self, nlp: Language, name: str, max_list_chars: int = 300, absorb_reactions: bool = True
+    ) -> None:
+        self.name = name
+        self.absorb_reactions = absorb_reactions
+        self.max_list_chars = max_list_chars
+        self.allergens: dict[str, dict[str, Any]] = {}
+        for rule in load_rules(RULES, "allergens.json")["allergens"]:
+            for term in rule["terms"]:
+                self.allergens[term.lower()] = rule
+        for drug in load_rules("medications", "drugs.json")["drugs"]:
+            rule = {
+                "rule_id": "allergen-drug",
+                "name": drug["name"],
+                "category": "medication",
+                "codes": drug["codes"],
+            }
+            for term in (drug["name"], *drug["synonyms"]):
+                self.allergens.setdefault(term.lower(), rule)
+        self.allergen_re = re.compile(
+            rf"(?<![\w-])(?:{alternation(self.allergens)})(?![\w-])", re.IGNORECASE
+        )
+        self.reactions: dict[str, dict[str, Any]] = {}
+        for rule in load_rules(RULES, "reactions.json")["reactions"]:
+            for term in rule["terms"]:
+                self.reactions[term.lower()] = rule
+        self.reaction_re = re.compile(
+            rf"(?<![\w-])(?:{alternation(self.reactions)})(?![\w-])", re.IGNORECASE
+        )
+        statements = load_rules(RULES, "no_known.json")["statements"]
+        self.no_known_rules = {rule["rule_id"]: rule for rule in statements}
+        # one pattern, one named group per statement rule: a single pass over the text
+        self.no_known_re = re.compile(
+            "|".join(
+                rf"(?P<g{i}>(?<![\w-])(?:{'|'.join(rule['patterns'])})(?![\w-]))"
+                for i, rule in enumerate(statements)
+            ),
+            re.IGNORECASE,
+        )
+        self.no_known_groups = {f"g{i}": rule for i, rule in enumerate(statements)}
+
+    # -- no known allergies -------------------------------------------------------------
+    def find_no_known(self, text: str) -> list[dict[str, Any]]:
+        """Explicit no-known-allergy statements ("NKDA", "no known allergies")."""
+        found: list[dict[str, Any]] = []
+        for m in self.no_known_re.finditer(text):
+            group = m.lastgroup or ""
+            # "ALLERGIES: None known": the mention is the statement, not its header. It also
+            # keeps ConText's "none" trigger at the start of the span, where medspaCy 1.3
+            # sees the overlap (a trigger strictly inside a span still modifies it).
+            header = _NO_KNOWN_HEADER.match(text, m.start(), m.end())
+            start = header.end() if header and header.end() < m.end() else m.start()
+            found.append(
+                {
+                    "start": start,
+                    "end": m.end(),
+                    "block_start": m.start(),
+                    "rule": self.no_known_groups[group],
+                }
+            )
+        found.sort(key=lambda f: (f["start"], -f["end"]))
+        kept: list[dict[str, Any]] = []
+        for f in found:
+            if kept and f["start"] < kept[-1]["end"]:
+                continue
+            f["attributes"] = {
+                "no_known_allergy": True,
+                "scope": f["rule"]["scope"],
+                "parts": {"statement": [f["start"], f["end"]]},
+            }
+            kept.append(f)
+        return kept
+
+    # -- allergen lists -----------------------------------------------------------------
+    def _regions(self, text: str, blocked: list[tuple[int, int]]) -> list[tuple[int, int, bool]]:
+        """(start, end, strict) of each allergy list; strict lists accept only known allergens."""
+        regions: list[tuple[int, int, bool]] = []
+        for m in self._triggers(text):
+            if any(s <= m.start() < e for s, e in blocked):
+                continue  # "no known allergies to ...": the statement already covers it
+            start = m.end()
+            # "sensitivity to sun", "intolerance to cold": only listed allergens count there
+            strict = bool(m.group("inline")) and bool(_WEAK_TRIGGER.match(m.group("inline")))
+            limit = min(len(text), start + self.max_list_chars)
+            stop = [limit]
+            blank = text.find("\n\n", start, limit)
+            if blank >= 0:
+                stop.append(blank)
+            header = re.compile(r"\n[ \t]*[A-Z][A-Za-z /&]{2,40}:").search(text, start, limit)
+            if header:
+                stop.append(header.start())
+            if not m.group("header"):  # inline: the list ends with its sentence
+                sentence = re.compile(r"\.(?:\s|$)|\n").search(text, start, limit)
+                if sentence:
+                    stop.append(sentence.start())
+            end = min(stop)
+            if any(s < end and start < e for s, e in blocked):
+                end = min([end, *(s for s, e in blocked if s >= start)])
+            if end > start:
+                regions.append((start, end, strict))
+        return regions
+
+    def _triggers(self, text: str) -> list[re.Match[str]]:
+        return list(_TRIGGER.finditer(text))
+
+    def find_allergens(
+        self, text: str, medications: list[tuple[int, int]], blocked: list[tuple[int, int]]
+    ) -> list[dict[str, Any]]:
+        """Allergens (with reactions) in allergy lists, one dict per allergen."""
+        out: list[dict[str, Any]] = []
+        for start, end, strict in self._regions(text, blocked):
+            for item_start, item_end in _items(text, start, end):
+                found = self._item(text, item_start, item_end, medications)
+                if found is not None and not (strict and found["rule"]["category"] is None):
+                    out.append(found)
+        return out
+
+    def _item(
+        self, text: str, start: int, end: int, medications: list[tuple[int, int]]
+    ) -> dict[str, Any] | None:
+        item = text[start:end]
+        lead = re.match(
+            r"[\s\-•*(]*(?:(?:is\s+)?(?:allergic|sensitive|intolerant)\s+to\s+)?"
+            r"(?:to\s+|an?\s+|the\s+)?",
+            item,
+            re.IGNORECASE,
+        )
+        start += lead.end() if lead else 0
+        item = text[start:end]
+        sep = _REACTION_SEP.search(item)
+        allergen_end = start + sep.start() if sep and sep.start() > 0 else end
+        reaction: tuple[int, int] | None = None
+        if sep and sep.start() > 0:
+            r_start = start + sep.end()
+            r_text = text[r_start:end]
+            r_trim = re.match(r"[^()\[\].]*", r_text)
+            r_end = r_start + (r_trim.end() if r_trim else len(r_text))
+            r_end = r_start + len(text[r_start:r_end].rstrip(" \t-,:)"))
+            if r_end > r_start and len(text[r_start:r_end].split()) <= 6:
+                reaction = (r_start, r_end)
+        a_text = text[start:allergen_end].rstrip(" \t.,:)")
+        allergen_end = start + len(a_text)
+        known = self.allergen_re.fullmatch(a_text) or self.allergen_re.match(a_text)
+        if known is None and len(a_text.split()) <= 3:  # "IV morphine": the known name last
+            last = self.allergen_re.search(a_text)
+            if last is not None and last.end() == len(a_text):
+                start, a_text = start + last.start(), a_text[last.start() :]
+                known = self.allergen_re.fullmatch(a_text)
+        med = next(((s, e) for s, e in medications if start <= s < allergen_end), None)
+        if known:
+            allergen_end = start + known.end()
+            rule = self.allergens[term_key(known.group(0))]
+        elif med:
+            start, allergen_end = med
+            rule = {"rule_id": "allergen-mention", "name": None, "category": "medication",
+                    "codes": []}  # fmt: skip
+        else:
+            words = a_text.split()
+            if not 1 <= len(words) <= 3 or any(_NOT_ALLERGEN.match(w) for w in words):
+                return None
+            if self.reaction_re.fullmatch(a_text):
+                return None  # "resulting in ... GI upset": a reaction, not an allergen
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9 '/-]*", a_text):
+                return None
+            rule = {"rule_id": "allergen-unlisted", "name": None, "category": None, "codes": []}
+        if allergen_end <= start:
+            return None
+        attrs: dict[str, Any] = {
+            "allergen": text[start:allergen_end],
+            "category": rule["category"],
+            "parts": {"allergen": [start, allergen_end]},
+        }
+        if rule.get("name"):
+            attrs["substance"] = rule["name"]
+        if reaction:
+            attrs["reaction"] = text[reaction[0] : reaction[1]]
+            attrs["parts"]["reaction"] = [reaction[0], reaction[1]]
+            codes = [
+                code
+                for m in self.reaction_re.finditer(text, reaction[0], reaction[1])
+                for code in self.reactions[term_key(m.group(0))]["codes"][:1]
+            ]
+            if codes:
+                attrs["reaction_codes"] = codes
+        return {"start": start, "end": allergen_end, "rule": rule, "attributes": attrs}
+
+    def __call__(self, doc: Doc) -> Doc:
+        text = doc.text
+        if not _MAY_MENTION.search(text):
+            return doc
+        no_known = self.find_no_known(text)
+        blocked = [(f["block_start"], f["end"]) for f in no_known]
+        med_spans = [s for s in existing_spans(doc) if s.label_ == "MEDICATION"]
+        medications = [char_bounds(s) for s in med_spans]
+        problems = [s for s in existing_spans(doc) if s.label_ == "PROBLEM"]
+        problem_bounds = [char_bounds(s) for s in problems]
+        found = [*no_known, *self.find_allergens(text, medications, blocked)]
+        new: list[Span] = []
+        drop: list[tuple[int, int]] = []
+        taken: list[tuple[int, int]] = []
+        for f in sorted(found, key=lambda f: f["start"]):
+            if any(s < f["end"] and f["start"] < e for s, e in taken):
+                continue
+            for span, (s, e) in zip(med_spans, medications, strict=True):
+                if s < f["end"] and f["start"] < e:  # an allergen is not a medication taken
+                    drop.append((span.start_char, span.end_char))
+            reaction = f["attributes"]["parts"].get("reaction")
+            if reaction and self.absorb_reactions:  # a reaction is not a current problem
+                for span, (s, e) in zip(problems, problem_bounds, strict=True):
+                    if reaction[0] <= s and e <= reaction[1]:
+                        drop.append((span.start_char, span.end_char))
+            made = make_span(
+                doc,
+                f["start"],
+                f["end"],
+                LABEL,
+                extractor=AllergyExtractor.name,
+                version=VERSION,
+                rule_id=f["rule"]["rule_id"],
+                codes=f["rule"]["codes"],
+                attributes=f["attributes"],
+            )
+            if made is not None:
+                new.append(made)
+                taken.append((f["start"], f["end"]))
+        add_spans(doc, new, drop)
+        return doc
+
+
+def _items(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Split an allergy list into items, keeping a reaction in parentheses with its allergen."""
+    items: list[tuple[int, int]] = []
+    cursor = start
+    depth = 0
+    pos = start
+    while pos < end:
+        ch = text[pos]
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        if depth == 0:
+            m = _ITEM_SEP.match(text, pos, end)
+            if m and m.end() > m.start():
+                if pos > cursor:
+                    items.append((cursor, pos))
+                cursor = pos = m.end()
+                continue
+        pos += 1
+    if end > cursor:
+        items.append((cursor, end))
+    return [(s, e) for s, e in items if text[s:e].strip()]
+
+
+@Language.factory("ns_allergies", default_config={"max_list_chars": 300, "absorb_reactions": True})
+def make_allergy_tagger(
+    nlp: Language, name: str, max_list_chars: int, absorb_reactions: bool
+) -> AllergyTagger:
+    """spaCy factory for :class:`AllergyTagger`.
+
+    ``absorb_reactions`` removes PROBLEM spans inside an allergy's reaction ("sulfa - rash"):
+    the rash is the allergy's manifestation, not a current problem of the patient.
+    """
+    return AllergyTagger(nlp, name, max_list_chars, absorb_reactions)
+
+
+class AllergyExtractor:
+    """Allergies (allergen, reaction, codes) and explicit no-known-allergy statements."""
+
+    name: ClassVar[str] = "allergies"
+    version: ClassVar[int] = VERSION
+    labels: ClassVar[frozenset[str]] = frozenset({LABEL})
+
+    def add_pipes(self, nlp: Language, options: Mapping[str, object]) -> None:
+        """Add ``ns_allergies`` (after medications, whose allergen spans it takes over)."""
+        config = {k: options[k] for k in ("max_list_chars", "absorb_reactions") if k in options}
+        nlp.add_pipe("ns_allergies", config=config)

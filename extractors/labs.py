@@ -1,0 +1,246 @@
+"""Lab extractor: laboratory results (test, value, unit, flag, reference range) with LOINC codes."""
+
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from extractors.patterns import (
+    NUMBER,
+    add_spans,
+    alternation,
+    load_rules,
+    make_span,
+    parse_number,
+    term_key,
+)
+from extractors.units import UnitNormalizer
+
+# Version history:
+# 1 (2026-11): curated LOINC table (rules/labs/labs.json); value, unit (UCUM), flag, range.
+VERSION = 1
+
+LABEL = "LAB"
+RULES = "labs"
+
+#: Words between a test name and its value ("creatinine was elevated at 1.8").
+_CONNECTOR = (
+    r"(?:[ \t]*(?:level|levels|count|value|values|result|was|were|is|are|of|at|to|now|today|"
+    r"on\s+admission|this\s+morning|came\s+back|returned|remained|has\s+been|had\s+been|"
+    r"increased|decreased|rose|rising|fell|dropped|down|up|trended|peaked|"
+    r"slightly|mildly|moderately|markedly|significantly|very|"
+    r"elevated|high|low|raised|decreased|normal|abnormal|critical|:|=|-|–)(?![a-z]))*"
+)
+_FLAG_WORDS = {
+    "elevated": "H", "high": "H", "raised": "H", "increased": "H", "rose": "H",
+    "low": "L", "decreased": "L", "dropped": "L", "critical": "AA", "abnormal": "A",
+    "h": "H", "l": "L", "hh": "HH", "ll": "LL", "a": "A", "c": "AA", "*": "A",
+}  # fmt: skip
+#: Units of an amount, not of a concentration: after a "test name" they mean a drug strength.
+_AMOUNT_UNITS = frozenset({"mg", "ug", "g", "kg", "meq", "mmol", "U", "[IU]", "mL", "L"})
+_QUALITATIVE = (
+    r"negative|positive|undetectable|not\s+detected|detected|normal|within\s+normal\s+limits|"
+    r"wnl|unremarkable"
+)
+_UNIT = (
+    r"(?:x\s?10\^?\d+\s?/\s?[a-zµ]+|(?:10\^\d+|10\*\d+)/[a-zµ]+|"
+    r"[a-zµ%°#][a-z0-9µ%/^.*\[\]{}]*(?:\s?/\s?[a-z0-9.^]+)*)"
+)
+
+
+class LabTagger:
+    """Adds a LAB span per test name followed by a value (and unit, flag, range)."""
+
+    def __init__(self, nlp: Language, name: str) -> None:
+        self.name = name
+        self.units = UnitNormalizer()
+        self.rules: dict[str, dict[str, Any]] = {}
+        ci: dict[str, str] = {}
+        cs: dict[str, str] = {}
+        for rule in load_rules(RULES, "labs.json")["labs"]:
+            self.rules[rule["rule_id"]] = rule
+            ci.update({t.lower(): rule["rule_id"] for t in rule["terms"]})
+            cs.update({t: rule["rule_id"] for t in rule["case_sensitive_terms"]})
+        self.ci, self.cs = ci, cs
+        specimens = load_rules(RULES, "labs.json")["specimens"]
+        self.specimen_of = {
+            term_key(w): name for name, words in specimens.items() if name != "_comment"
+            for w in words
+        }  # fmt: skip
+        self.specimen_re = re.compile(
+            rf"(?<![\w-])(?:{alternation(self.specimen_of)})(?![\w-])", re.IGNORECASE
+        )
+        value = (
+            rf"(?P<cmp>[<>]=?|≤|≥|less\s+than\s+|greater\s+than\s+)?\s?"
+            rf"(?:(?P<num>{NUMBER})(?![\d/])(?!\.\d)(?!-\d)|(?P<qual>{_QUALITATIVE})(?![a-z]))"
+        )
+        tail = (
+            rf"(?:[ \t]?(?P<unit>{_UNIT}))?"
+            r"(?:[ \t]*(?:\((?P<pflag>HH|LL|H|L|A|C|high|low|critical|abnormal)\)"
+            r"|(?P<flag>HH|LL|H|L)(?![A-Za-z])|(?P<wflag>high|low|critical|abnormal)(?![a-z])"
+            r"|(?P<star>\*)))?"
+            r"(?:[ \t]*[(\[](?:ref(?:erence)?\.?:?\s*|normal:?\s*|nl:?\s*|range:?\s*)?"
+            rf"(?P<lo>{NUMBER})\s?(?:-|–|to)\s?(?P<hi>{NUMBER})(?:\s?{_UNIT})?[)\]])?"
+        )
+        names = rf"(?:(?i:{alternation(ci)})|{alternation(cs)})"
+        # case-insensitive everywhere except the short case-sensitive test names (K, Na, PT)
+        self.pattern = re.compile(
+            rf"(?<![\w/-])(?P<name>{names})(?![\w])(?!-\d)(?P<conn>(?i:{_CONNECTOR}))[ \t]*"
+            rf"(?i:{value}{tail})"
+        )
+
+    def _specimen(self, text: str, start: int) -> str | None:
+        """A non-blood specimen named shortly before a result, in the same sentence."""
+        window_start = max(0, start - 80)
+        window = text[window_start:start]
+        cut = max(window.rfind(". "), window.rfind("\n\n"), window.rfind(";"))
+        if cut >= 0:
+            window = window[cut + 1 :]
+        hits = list(self.specimen_re.finditer(window))
+        return self.specimen_of[term_key(hits[-1].group(0))] if hits else None
+
+    def _rule_for(self, name: str) -> dict[str, Any] | None:
+        rid = self.cs.get(name) or self.ci.get(re.sub(r"\s+", " ", name.lower()))
+        return self.rules.get(rid) if rid else None
+
+    def _unit(self, m: re.Match[str], rule: dict[str, Any]) -> tuple[str | None, str | None, int]:
+        """(unit text, UCUM, end) for the unit group, or no unit when it is not a real unit."""
+        raw = m.group("unit")
+        if not raw:
+            return None, None, -1
+        text = raw.rstrip(".,;:")
+        if text in ("H", "L", "HH", "LL") or text.lower() in _FLAG_WORDS:
+            return None, None, -1
+        ucum = self.units.to_ucum(text)
+        if ucum is None:
+            return None, None, -1
+        return text, ucum, m.start("unit") + len(text)
+
+    def find(self, text: str) -> list[dict[str, Any]]:
+        """All lab results in ``text`` as dicts with offsets and attributes."""
+        out: list[dict[str, Any]] = []
+        for m in self.pattern.finditer(text):
+            rule = self._rule_for(m.group("name"))
+            if rule is None:
+                continue
+            attrs: dict[str, Any] = {"test": rule["name"]}
+            parts: dict[str, list[int]] = {"name": [m.start("name"), m.end("name")]}
+            end = m.end("num") if m.group("num") else m.end("qual")
+            if m.group("num"):
+                value = parse_number(m.group("num"))
+                attrs["value"] = value
+                parts["value"] = [m.start("num"), m.end("num")]
+                if m.group("cmp"):
+                    cmp = m.group("cmp").strip().lower()
+                    attrs["comparator"] = {"less than": "<", "greater than": ">", "≤": "<=",
+                                           "≥": ">="}.get(cmp, cmp)  # fmt: skip
+            else:
+                value = None
+                attrs["value_string"] = re.sub(r"\s+", " ", m.group("qual").lower())
+                parts["value"] = [m.start("qual"), m.end("qual")]
+            unit, ucum, unit_end = self._unit(m, rule)
+            if ucum in _AMOUNT_UNITS:
+                continue  # "docusate sodium 100 mg", "vitamin B12 1000 mcg": a drug strength
+            attrs["unit"], attrs["ucum"] = unit, ucum
+            if unit is not None:
+                parts["unit"] = [m.start("unit"), unit_end]
+                end = unit_end
+            if value is not None and not _plausible(value, ucum, rule):
+                continue
+            flag = None
+            for group in ("pflag", "flag", "wflag", "star"):
+                if m.group(group):
+                    flag = _FLAG_WORDS.get(m.group(group).lower())
+                    parts["flag"] = [m.start(group), m.end(group)]
+                    end = max(end, m.end(group) + (1 if group == "pflag" else 0))
+                    break
+            if flag is None and unit is None and m.group("unit"):
+                bare = m.group("unit").rstrip(".,;:")
+                if bare in ("H", "L", "HH", "LL"):
+                    flag = bare
+                    parts["flag"] = [m.start("unit"), m.start("unit") + len(bare)]
+                    end = parts["flag"][1]
+            if flag is None:
+                conn = m.group("conn").lower()
+                for word, code in _FLAG_WORDS.items():
+                    if len(word) > 2 and re.search(rf"\b{word}\b", conn):
+                        flag = code
+                        break
+            if m.group("lo") and (unit is not None or not m.group("unit")):
+                low, high = parse_number(m.group("lo")), parse_number(m.group("hi"))
+                attrs["reference_range"] = {"low": low, "high": high}
+                range_end = m.end("hi") + 1
+                while range_end <= len(text) and text[range_end - 1] not in ")]":
+                    range_end += 1
+                parts["reference_range"] = [m.start("lo"), m.end("hi")]
+                end = max(end, range_end)
+                if flag is None and isinstance(value, int | float) and low is not None:
+                    flag = "L" if value < low else "H" if high is not None and value > high else "N"
+            if flag is not None:
+                attrs["interpretation"] = flag
+            attrs["parts"] = parts
+            specimen = self._specimen(text, m.start("name"))
+            codes = rule["codes"]
+            if specimen is not None:  # "urine Na 35", "CSF ... glucose 35": not a serum LOINC
+                attrs["specimen"] = specimen
+                codes = []
+            out.append(
+                {
+                    "start": m.start("name"),
+                    "end": end,
+                    "rule": rule,
+                    "codes": codes,
+                    "attributes": attrs,
+                }
+            )
+        return out
+
+    def __call__(self, doc: Doc) -> Doc:
+        new: list[Span] = []
+        for found in self.find(doc.text):
+            span = make_span(
+                doc,
+                found["start"],
+                found["end"],
+                LABEL,
+                extractor=LabExtractor.name,
+                version=VERSION,
+                rule_id=found["rule"]["rule_id"],
+                codes=found["codes"],
+                attributes=found["attributes"],
+            )
+            if span is not None:
+                new.append(span)
+        add_spans(doc, new)
+        return doc
+
+
+def _plausible(value: float, ucum: str | None, rule: dict[str, Any]) -> bool:
+    """Reject values outside the physiological range when the unit is the expected one."""
+    if ucum is not None and ucum != rule["ucum"]:
+        return True  # another unit (mmol/L glucose, g/L hemoglobin): no range to check against
+    low, high = rule["plausible"]
+    if low <= value <= high:
+        return True
+    raw = rule.get("plausible_count_per_ul")  # "platelets 250,000" (cells/uL, unit unwritten)
+    return bool(ucum is None and raw and raw[0] <= value <= raw[1])
+
+
+@Language.factory("ns_labs")
+def make_lab_tagger(nlp: Language, name: str) -> LabTagger:
+    """spaCy factory for :class:`LabTagger`."""
+    return LabTagger(nlp, name)
+
+
+class LabExtractor:
+    """Laboratory results with LOINC codes, values, UCUM units and abnormal flags."""
+
+    name: ClassVar[str] = "labs"
+    version: ClassVar[int] = VERSION
+    labels: ClassVar[frozenset[str]] = frozenset({LABEL})
+
+    def add_pipes(self, nlp: Language, options: Mapping[str, object]) -> None:
+        """Add ``ns_labs``."""
+        nlp.add_pipe("ns_labs")

@@ -1,0 +1,461 @@
+"""Medication extractor: drug mentions with their sig (strength, dose, route, frequency, ...)."""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from extractors.patterns import (
+    NUMBER,
+    WORD_NUMBER,
+    add_spans,
+    alternation,
+    char_bounds,
+    existing_spans,
+    load_rules,
+    make_span,
+    parse_number,
+    term_key,
+)
+from extractors.units import UnitNormalizer
+
+# Version history:
+# 1 (2026-11): sig parser (strength, dose, form, route, frequency, when, duration, PRN) after
+#              MEDICATION spans of earlier extractors and a curated drug list.
+VERSION = 1
+
+LABEL = "MEDICATION"
+RULES = "medications"
+
+#: Units that make a number a strength ("500 mg") rather than a count of forms.
+_STRENGTH_UNITS = (
+    r"mg/5\s?ml|mg/ml|mcg/ml|mg/kg|mcg/kg/min|mcg/hr|mcg/h|mg/hr|units/hr|ml/hr|"
+    r"mg|mcg|µg|ug|gm|grams?|g|milligrams?|micrograms?|units?|iu|meq|mmol|ml|cc|l|%"
+)
+#: Words that end a PRN reason ("prn pain and nausea q6h": the reason is "pain and nausea").
+_REASON_STOP = frozenset({"or", "but", "then", "not", "to", "until", "max", "maximum", "do"})
+_ALLERGY_CONTEXT = re.compile(r"allerg|intoleran|sensitivity|reaction\s+to", re.IGNORECASE)
+
+
+@dataclass
+class _Part:
+    kind: str
+    start: int
+    end: int
+    value: dict[str, Any] = field(default_factory=dict)
+
+
+class SigParser:
+    """Reads the sig that follows a drug name, component by component, from rules data."""
+
+    def __init__(self, units: UnitNormalizer) -> None:
+        self.units = units
+        forms = load_rules(RULES, "forms.json")
+        self.form_of = {w.lower(): name for name, words in forms["forms"].items() for w in words}
+        self.countable = set(forms["countable"])
+        form_alt = alternation(self.form_of)
+        modifiers = alternation(forms["modifiers"])
+        words = [w for w in forms["fillers"] if any(c.isalpha() for c in w)]
+        fillers = alternation(words)
+        punct = "".join(re.escape(w) for w in forms["fillers"] if w not in words)
+        flags = re.IGNORECASE
+        num = rf"(?:{NUMBER}|{WORD_NUMBER})"
+        self.patterns: list[tuple[str, re.Pattern[str], dict[str, Any]]] = [
+            (
+                "strength",
+                re.compile(
+                    rf"(?P<v>{NUMBER}(?:\s?/\s?{NUMBER})*)\s?(?:-\s?)?(?P<u>{_STRENGTH_UNITS})"
+                    r"(?![a-z0-9])",
+                    flags,
+                ),
+                {},
+            ),
+            (
+                "dose",
+                re.compile(
+                    r"(?P<v>1/2|one[- ]half|half\s+a|"
+                    rf"(?P<lo>{num})\s?(?:-|to)\s?(?P<hi>{num})|{num})"
+                    rf"\s?(?P<f>{form_alt})(?![a-z])",
+                    flags,
+                ),
+                {},
+            ),
+            ("form", re.compile(rf"(?P<f>{form_alt})(?![a-z])", flags), {}),
+            ("modifier", re.compile(rf"(?:{modifiers})(?![a-z])", flags), {}),
+            (
+                "duration",
+                re.compile(
+                    r"(?:for|x|×|times|over)\s?(?:a\s+total\s+of\s+|another\s+|the\s+next\s+)?"
+                    rf"(?P<n>{num}|a|an)?\s?(?:more\s+|additional\s+|further\s+)?"
+                    r"(?P<u>days?|d|weeks?|wks?|months?|mos?)(?![a-z])",
+                    flags,
+                ),
+                {},
+            ),
+            (
+                "prn",
+                re.compile(
+                    r"(?:p\.?\s?r\.?\s?n\.?|as\s+needed|as\s+necessary|when\s+needed|if\s+needed|"
+                    r"as\s+required|when\s+required)(?![a-z])",
+                    flags,
+                ),
+                {},
+            ),
+        ]
+        for route in load_rules(RULES, "routes.json")["routes"]:
+            pattern = re.compile(rf"(?:{alternation(route['terms'])})(?![a-z])", flags)
+            self.patterns.append(("route", pattern, route))
+        freqs = load_rules(RULES, "frequencies.json")
+        for rule in freqs["frequencies"]:
+            for pat in rule["patterns"]:
+                self.patterns.append(("frequency", re.compile(pat, flags), rule))
+        for rule in freqs["when"]:
+            for pat in rule["patterns"]:
+                self.patterns.append(("when", re.compile(pat, flags), rule))
+        self.skip = re.compile(rf"(?:\s+|[{punct}]|(?:{fillers})(?![a-z0-9]))+", flags)
+        self.blank = re.compile(r"[ \t]*\n?[ \t]*")
+        self.strength_bare = re.compile(rf"(?P<v>{NUMBER}(?:/{NUMBER})*)(?![\d.,/a-z%])", flags)
+
+    def _best(self, text: str, pos: int, limit: int, first: bool) -> _Part | None:
+        best: tuple[re.Match[str], str, dict[str, Any]] | None = None
+        for kind, pattern, rule in self.patterns:
+            m = pattern.match(text, pos, limit)
+            if m and m.end() > m.start() and (best is None or m.end() > best[0].end()):
+                best = (m, kind, rule)
+        if best is None and first:
+            m = self.strength_bare.match(text, pos, limit)
+            if m:
+                best = (m, "strength", {})
+        if best is None:
+            return None
+        m, kind, rule = best
+        return _Part(kind, m.start(), m.end(), self._value(kind, m, rule))
+
+    def _value(self, kind: str, m: re.Match[str], rule: dict[str, Any]) -> dict[str, Any]:
+        text = m.group(0)
+        if kind == "strength":
+            values = [parse_number(v) for v in re.split(r"\s?/\s?", m.group("v"))]
+            unit = m.groupdict().get("u")
+            return {
+                "value": values[0] if len(values) == 1 else values,
+                "unit": unit,
+                "ucum": self.units.to_ucum(unit) if unit else None,
+                "text": text,
+            }
+        if kind == "dose":
+            form = self.form_of.get(term_key(m.group("f")), term_key(m.group("f")))
+            out: dict[str, Any] = {"unit": form, "text": text}
+            if m.group("lo"):
+                out["value_low"] = parse_number(m.group("lo"))
+                out["value_high"] = parse_number(m.group("hi"))
+            else:
+                raw = re.sub(r"[\s-]+", " ", m.group("v").lower())
+                half = raw in ("1/2", "one half", "half a")
+                out["value"] = 0.5 if half else parse_number(raw)
+            return out
+        if kind == "form":
+            return {"form": self.form_of.get(term_key(m.group("f"))), "text": text}
+        if kind == "route":
+            return {
+                "code": rule["code"],
+                "display": rule["display"],
+                "snomed": rule["snomed"],
+                "rule_id": rule["rule_id"],
+                "text": text,
+            }
+        if kind == "frequency":
+            groups = m.groupdict()
+            period = rule["period"]
+            period_max = None
+            if period is None and rule["period_unit"] is not None:
+                period = parse_number(groups.get("n") or "1")
+                period_max = parse_number(groups["n2"]) if groups.get("n2") else None
+            out = {
+                "code": rule["code"],
+                "frequency": rule["frequency"],
+                "period": period,
+                "period_unit": rule["period_unit"],
+                "rule_id": rule["rule_id"],
+                "text": text,
+            }
+            if period_max is not None:
+                out["period_max"] = period_max
+            if rule.get("when"):
+                out["when"] = list(rule["when"])
+            if rule.get("count"):
+                out["count"] = rule["count"]
+            return out
+        if kind == "when":
+            return {"when": rule["when"], "text": text}
+        if kind == "duration":
+            unit = m.group("u").lower()
+            unit_code = "d" if unit.startswith("d") else "wk" if unit.startswith("w") else "mo"
+            n = m.group("n")
+            return {"value": parse_number(n) if n else 1, "unit": unit_code, "text": text}
+        return {"text": text}
+
+    def _reason(self, text: str, pos: int, limit: int) -> tuple[int, int] | None:
+        """The PRN reason after ``pos`` ("for pain", "pain", "for shortness of breath")."""
+        if text[pos - 1] == "." and re.match(r"[ \t]*(?:\n|[A-Z]|$)", text[pos : pos + 4]):
+            return None  # "Ibuprofen PRN.\nALLERGIES": the sentence ended with the PRN
+        m = re.compile(r"[ \t]*(?:for|of|with)?[ \t]*", re.IGNORECASE).match(text, pos, limit)
+        cursor = m.end() if m else pos
+        start = end = cursor
+        words = 0
+        word = re.compile(r"[a-z][a-z'-]*(?:/[a-z]+)?", re.IGNORECASE)
+        while words < 5:
+            w = word.match(text, cursor, limit)
+            if not w or w.group(0).lower() in _REASON_STOP:
+                break
+            if self._best(text, cursor, limit, first=False) is not None:
+                break
+            end = w.end()
+            words += 1
+            gap = re.compile(r"[ \t]+").match(text, end, limit)
+            if not gap:
+                break
+            cursor = gap.end()
+        return (start, end) if end > start else None
+
+    def route_before(self, text: str, drug_start: int, after: int = 0) -> _Part | None:
+        """A route written just before the drug name ("IV heparin"), on the same line.
+
+        Text before ``after`` (the previous drug's sig) is not looked at.
+        """
+        window_start = max(after, drug_start - 24, text.rfind("\n", 0, drug_start) + 1)
+        window = text[window_start:drug_start]
+        for kind, pattern, rule in self.patterns:
+            if kind != "route":
+                continue
+            for m in pattern.finditer(window):
+                before = window[m.start() - 1] if m.start() > 0 else " "
+                if m.end() == len(window.rstrip()) and not before.isalnum():
+                    if window[m.end() :].strip() == "":
+                        start = window_start + m.start()
+                        end = window_start + m.end()
+                        return _Part("route", start, end, self._value(kind, m, rule))
+        return None
+
+    def parse(self, text: str, start: int, limit: int) -> list[_Part]:
+        """Components of the sig that starts at ``start`` and may not reach ``limit``."""
+        parts: list[_Part] = []
+        pos = start
+        seen: dict[str, object] = {}
+        while pos < limit:
+            gap = self.blank.match(text, pos, limit)
+            at = gap.end() if gap else pos
+            first = all(p.kind == "modifier" for p in parts)
+            part = self._best(text, at, limit, first=first)
+            if part is None:
+                skipped = self.skip.match(text, pos, limit)
+                if not skipped or skipped.end() >= limit or "\n\n" in skipped.group(0):
+                    break
+                part = self._best(text, skipped.end(), limit, first=False)
+                if part is None:
+                    break
+            if part.kind == "modifier" and parts and parts[-1].kind != "modifier":
+                break  # "ER" after the sig started belongs to something else
+            if part.kind in seen and part.kind in ("strength", "route", "frequency"):
+                if part.value.get("code") is None or part.value.get("code") != seen[part.kind]:
+                    break  # a second, different frequency: a taper step or another drug
+            seen.setdefault(part.kind, part.value.get("code"))
+            parts.append(part)
+            pos = part.end
+            if part.kind == "prn":
+                reason = self._reason(text, pos, limit)
+                if reason:
+                    parts.append(
+                        _Part("prn_reason", *reason, {"text": text[reason[0] : reason[1]]})
+                    )
+                    pos = reason[1]
+        return parts
+
+
+def sig_attributes(parts: list[_Part], drug: tuple[int, int], text: str) -> dict[str, Any]:
+    """Structured attributes (JSON-able) from parsed sig parts; offsets go under ``parts``."""
+    attrs: dict[str, Any] = {"drug": text[drug[0] : drug[1]]}
+    offsets: dict[str, list[int]] = {"drug": [drug[0], drug[1]]}
+    when: list[str] = []
+    when_text: list[str] = []
+    for part in parts:
+        value = dict(part.value)
+        if part.kind == "modifier":
+            continue
+        if part.kind == "when":
+            when.append(value["when"])
+            when_text.append(value["text"])
+            offsets.setdefault("when", [part.start, part.end])
+            continue
+        if part.kind == "prn":
+            attrs["prn"] = True
+            offsets["prn"] = [part.start, part.end]
+            continue
+        if part.kind == "prn_reason":
+            attrs["prn_reason"] = value["text"]
+            offsets["prn_reason"] = [part.start, part.end]
+            continue
+        if part.kind == "form":
+            attrs.setdefault("form", value["form"])
+            offsets.setdefault("form", [part.start, part.end])
+            continue
+        value.pop("rule_id", None)
+        attrs.setdefault(part.kind, value)
+        offsets.setdefault(part.kind, [part.start, part.end])
+        if part.kind == "dose" and value["unit"]:
+            attrs.setdefault("form", value["unit"])
+    if when:
+        freq = attrs.setdefault("frequency", {"text": " ".join(when_text)})
+        freq["when"] = sorted({*freq.get("when", []), *when})
+    if parts:
+        real = [p for p in parts if p.kind != "modifier" and p.start >= drug[1]]
+        if real:
+            offsets["sig"] = [real[0].start, real[-1].end]
+            attrs["sig"] = text[real[0].start : real[-1].end]
+    attrs["parts"] = offsets
+    return attrs
+
+
+class MedicationTagger:
+    """Turns drug names into MEDICATION spans carrying their sig as ``span._.attributes``."""
+
+    def __init__(
+        self, nlp: Language, name: str, use_curated_drugs: bool = True, max_sig_chars: int = 160
+    ) -> None:
+        self.name = name
+        self.max_sig_chars = max_sig_chars
+        self.parser = SigParser(UnitNormalizer())
+        self.drugs: dict[str, dict[str, Any]] = {}
+        terms: dict[str, str] = {}
+        for rule in load_rules(RULES, "drugs.json")["drugs"]:
+            self.drugs[rule["rule_id"]] = rule
+            for term in (rule["name"], *rule["synonyms"]):
+                terms[term.lower()] = rule["rule_id"]
+        self.term_rule = terms
+        self.drug_re = (
+            re.compile(rf"(?<![\w-])(?:{alternation(terms)})(?![\w-])", re.IGNORECASE)
+            if use_curated_drugs
+            else None
+        )
+
+    def _candidates(self, doc: Doc) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        taken: list[tuple[int, int]] = []
+        for span in existing_spans(doc):
+            start, end = char_bounds(span)
+            if span.label_ == LABEL:
+                found.append(
+                    {
+                        "start": start,
+                        "end": end,
+                        "codes": list(span._.codes or []),
+                        "source": span._.extractor or "unknown",
+                        "source_rule_id": span._.rule_id,
+                        "rule_id": "med-sig",
+                        "token_bounds": (span.start_char, span.end_char),
+                    }
+                )
+            taken.append((start, end))
+        if self.drug_re is not None:
+            for m in self.drug_re.finditer(doc.text):
+                if any(s < m.end() and m.start() < e for s, e in taken):
+                    continue
+                rule = self.drugs[self.term_rule[term_key(m.group(0))]]
+                found.append(
+                    {
+                        "start": m.start(),
+                        "end": m.end(),
+                        "codes": list(rule["codes"]),
+                        "source": MedicationExtractor.name,
+                        "source_rule_id": rule["rule_id"],
+                        "rule_id": rule["rule_id"],
+                        "ingredient": rule["name"],
+                    }
+                )
+        found.sort(key=lambda c: (c["start"], -c["end"]))
+        kept: list[dict[str, Any]] = []
+        for cand in found:  # overlapping drug names: keep the first, longest
+            if kept and cand["start"] < kept[-1]["end"]:
+                continue
+            kept.append(cand)
+        return kept
+
+    def __call__(self, doc: Doc) -> Doc:
+        text = doc.text
+        candidates = self._candidates(doc)
+        new: list[Span] = []
+        drop: list[tuple[int, int]] = []
+        consumed = previous_end = 0  # where the previous drug's name and sig ended
+        for i, cand in enumerate(candidates):
+            start, end = cand["start"], cand["end"]
+            if "token_bounds" in cand:
+                drop.append(cand["token_bounds"])
+            if _in_allergy_context(text, start):
+                continue  # "allergic to penicillin" is not a medication the patient takes
+            limit = min(
+                candidates[i + 1]["start"] if i + 1 < len(candidates) else len(text),
+                end + self.max_sig_chars,
+            )
+            parts = self.parser.parse(text, end, limit)
+            consumed = max(consumed, previous_end)
+            previous_end = max([end, *(p.end for p in parts)])
+            if not any(p.kind == "route" for p in parts):
+                before = self.parser.route_before(text, start, consumed)
+                if before is not None:  # "IV heparin", "inhaled albuterol"
+                    parts.insert(0, before)
+            attrs = sig_attributes(parts, (start, end), text)
+            attrs["drug_source"] = cand["source"]
+            attrs["drug_rule_id"] = cand["source_rule_id"]
+            if "ingredient" in cand:
+                attrs["ingredient"] = cand["ingredient"]
+            span = make_span(
+                doc,
+                start,
+                end,
+                LABEL,
+                extractor=MedicationExtractor.name,
+                version=VERSION,
+                rule_id=cand["rule_id"],
+                codes=cand["codes"],
+                attributes=attrs,
+            )
+            if span is not None:
+                new.append(span)
+        add_spans(doc, new, drop)
+        return doc
+
+
+def _in_allergy_context(text: str, start: int) -> bool:
+    """Whether a drug name at ``start`` is listed as an allergy (same line, same sentence)."""
+    line_start = text.rfind("\n", 0, start) + 1
+    window = text[max(line_start, start - 80) : start]
+    hits = list(_ALLERGY_CONTEXT.finditer(window))
+    if not hits:
+        return False
+    after = window[hits[-1].end() :]
+    return re.search(r"[.!?](?:\s|$)", after) is None
+
+
+@Language.factory(
+    "ns_medications", default_config={"use_curated_drugs": True, "max_sig_chars": 160}
+)
+def make_medication_tagger(
+    nlp: Language, name: str, use_curated_drugs: bool, max_sig_chars: int
+) -> MedicationTagger:
+    """spaCy factory for :class:`MedicationTagger`."""
+    return MedicationTagger(nlp, name, use_curated_drugs, max_sig_chars)
+
+
+class MedicationExtractor:
+    """Medications with strength, dose, form, route, frequency, duration and PRN."""
+
+    name: ClassVar[str] = "medications"
+    version: ClassVar[int] = VERSION
+    labels: ClassVar[frozenset[str]] = frozenset({LABEL})
+
+    def add_pipes(self, nlp: Language, options: Mapping[str, object]) -> None:
+        """Add ``ns_medications`` (after any extractor that emits MEDICATION spans)."""
+        config = {k: options[k] for k in ("use_curated_drugs", "max_sig_chars") if k in options}
+        nlp.add_pipe("ns_medications", config=config)

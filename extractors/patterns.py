@@ -1,0 +1,140 @@
+"""Regex-on-text helpers for the structured extractors: exact-offset spans, numbers, rule files."""
+
+import json
+import re
+from collections.abc import Iterable
+from importlib import resources
+from typing import Any
+
+from spacy.tokens import Doc, Span
+
+from extractors.base import MENTIONS
+
+#: A decimal number as written in notes: "140", "4.1", ".5", "1,200".
+NUMBER = r"(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?|\.\d+)"
+
+_WORD_NUMBERS: dict[str, float] = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fourteen": 14, "half": 0.5,
+    "a": 1, "an": 1, "once": 1, "twice": 2, "thrice": 3,
+}  # fmt: skip
+
+#: Number words accepted where a count is expected ("two tablets", "one puff").
+WORD_NUMBER = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|half)"
+
+
+def parse_number(text: str) -> float | int | None:
+    """Parse a number as written ("1,200", ".5", "1/2", "two"); ints stay ints."""
+    raw = text.strip().lower().replace(",", "")
+    if raw in _WORD_NUMBERS:
+        value: float = _WORD_NUMBERS[raw]
+    elif re.fullmatch(r"\d+/\d+", raw):
+        num, den = raw.split("/")
+        if int(den) == 0:
+            return None
+        value = int(num) / int(den)
+    else:
+        try:
+            value = float(raw)
+        except ValueError:
+            return None
+    return int(value) if float(value).is_integer() and "." not in raw else value
+
+
+def load_rules(extractor: str, filename: str) -> Any:
+    """Load ``extractors/rules/<extractor>/<filename>`` (JSON) with importlib.resources."""
+    path = resources.files("extractors") / "rules" / extractor / filename
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def alternation(terms: Iterable[str]) -> str:
+    """A regex matching any of the literal ``terms``, compiled as a character trie.
+
+    A trie-shaped pattern ("a(?:spirin|lbuterol)") is many times faster than a flat
+    alternation of hundreds of words, which Python's ``re`` tries one by one at every
+    position. Greedy optional groups keep the longest match first, and backtrack to shorter
+    terms when what follows the pattern does not match. Spaces match any run of blanks.
+    """
+    trie: dict[str, Any] = {}
+    for term in {t for t in terms if t}:
+        node = trie
+        for ch in term:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    return _trie_regex(trie)
+
+
+def _trie_regex(node: dict[str, Any]) -> str:
+    ends = "" in node
+    branches = [
+        (r"\s+" if ch == " " else re.escape(ch)) + _trie_regex(child)
+        for ch, child in sorted(node.items())
+        if ch
+    ]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    if ends:
+        return f"(?:{body})?"
+    return body
+
+
+def term_key(text: str) -> str:
+    """Lookup key of a matched term: lower case, blanks squeezed ("Potassium\nchloride")."""
+    return " ".join(text.lower().split())
+
+
+def existing_spans(doc: Doc, label: str | None = None) -> list[Span]:
+    """Spans already in ``doc.spans["mentions"]`` (optionally only those with ``label``)."""
+    if MENTIONS not in doc.spans:
+        return []
+    return [s for s in doc.spans[MENTIONS] if label is None or s.label_ == label]
+
+
+def char_bounds(span: Span) -> tuple[int, int]:
+    """Exact character offsets of a span (caller-given bounds win over token bounds)."""
+    bounds = span._.char_bounds
+    return (int(bounds[0]), int(bounds[1])) if bounds else (span.start_char, span.end_char)
+
+
+def make_span(
+    doc: Doc,
+    start: int,
+    end: int,
+    label: str,
+    *,
+    extractor: str,
+    version: int,
+    rule_id: str,
+    codes: list[dict[str, Any]] | None = None,
+    attributes: dict[str, Any] | None = None,
+) -> Span | None:
+    """A span at exact characters ``start:end``, expanded to tokens when they do not align.
+
+    ``span._.char_bounds`` keeps the exact offsets when the tokens are wider, so the
+    mention text is always ``note.text[start:end]``.
+    """
+    span = doc.char_span(start, end, label=label, alignment_mode="expand")
+    if span is None or len(span) == 0:
+        return None
+    if (span.start_char, span.end_char) != (start, end):
+        span._.char_bounds = (start, end)
+    span._.extractor = extractor
+    span._.extractor_version = version
+    span._.rule_id = rule_id
+    span._.codes = list(codes or [])
+    span._.attributes = dict(attributes or {})
+    return span
+
+
+def add_spans(doc: Doc, spans: Iterable[Span], drop: Iterable[tuple[int, int]] = ()) -> None:
+    """Append ``spans`` to ``doc.spans["mentions"]``, removing existing spans at ``drop``.
+
+    ``drop`` holds token-aligned ``(start_char, end_char)`` pairs. An existing span at the
+    same token offsets as a new one is also removed: spaCy 3.7 keys ``Span._`` values by
+    character offsets only, so two spans there would share extractor, codes and attributes.
+    """
+    new = list(spans)
+    gone = set(drop) | {(s.start_char, s.end_char) for s in new}
+    kept = [s for s in existing_spans(doc) if (s.start_char, s.end_char) not in gone]
+    doc.spans[MENTIONS] = [*kept, *new]

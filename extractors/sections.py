@@ -1,0 +1,122 @@
+"""Sections (``ns_sections``): medSpaCy's sectionizer and rules, without its per-token loop."""
+
+from bisect import bisect_right
+from collections.abc import Iterable
+from importlib import resources
+
+from medspacy.section_detection import Section, Sectionizer
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+# Version history:
+# 1 (2026-11): medspaCy Sectionizer with rules/sections/sections.json (MTSamples and Synthea
+#              headers: "NAME:", "# Name", "## Name", upper-case header lines), headers must
+#              start a line; token sections assigned lazily.
+VERSION = 1
+
+
+def section_rules_path() -> str:
+    """Path of the packaged sectionizer rules (medspaCy ``SectionRule`` JSON)."""
+    return str(resources.files("extractors") / "rules" / "sections" / "sections.json")
+
+
+class FastSectionizer(Sectionizer):  # type: ignore[misc]
+    """medspaCy ``Sectionizer`` that fills ``doc._.sections`` but not ``token._.section``.
+
+    medspaCy writes ``token._.section`` for every token (a Python loop, about half of its cost).
+    Here only ``doc._.sections`` is set; :func:`assign_sections` sets ``token._.section`` on the
+    first token of given spans (``ns_assertion`` does it for every mention), which is what
+    ``span._.section_category`` reads. Components that need a token's section earlier call
+    :func:`section_at`.
+    """
+
+    def __call__(self, doc: Doc) -> Doc:
+        matcher = self._Sectionizer__matcher
+        matches = matcher(doc)
+        if self.require_start_line:
+            matches = self.filter_start_lines(doc, matches)
+        if self.require_end_line:
+            matches = self.filter_end_lines(doc, matches)
+        if self._parent_sections:
+            matches = self.set_parent_sections(matches)
+        n = len(doc)
+        sections: list[Section] = []
+        if not matches:
+            doc._.sections = [Section(None, 0, 0, 0, n)]
+            return doc
+        if matches[0][1] != 0:
+            sections.append(Section(None, 0, 0, 0, matches[0][1]))
+        for i, match in enumerate(matches):
+            parent = None
+            if len(match) == 4:
+                match_id, start, end, parent_idx = match
+                if parent_idx is not None:
+                    parent = sections[parent_idx]
+            else:
+                match_id, start, end = match
+            rule = matcher.rule_map[self.nlp.vocab.strings[match_id]]
+            body_end = matches[i + 1][1] if i + 1 < len(matches) else n
+            limit = rule.max_scope if rule.max_scope is not None else self.max_section_length
+            if limit is not None:
+                body_end = min(body_end, end + limit)
+            sections.append(Section(rule.category, start, end, end, body_end, parent, rule))
+        doc._.sections = sections
+        return doc
+
+
+def section_at(doc: Doc, i: int) -> Section | None:
+    """The section that token ``i`` belongs to (title or body), or None."""
+    sections = doc._.sections
+    if not sections:
+        return None
+    starts = [s.title_span[0] for s in sections]
+    k = bisect_right(starts, i) - 1
+    if k < 0:
+        return None
+    section = sections[k]
+    return section if i < section.body_span[1] else None
+
+
+def assign_sections(doc: Doc, spans: Iterable[Span]) -> list[Section | None]:
+    """Set ``token._.section`` on the first token of each span (read by ``span._.section*``).
+
+    Returns:
+        The section of each span, in order (None outside any section).
+    """
+    sections = doc._.sections
+    spans = list(spans)
+    if not sections:
+        return [None] * len(spans)
+    starts = [s.title_span[0] for s in sections]
+    out: list[Section | None] = []
+    for span in spans:
+        section = None
+        if len(span):
+            k = bisect_right(starts, span.start) - 1
+            if k >= 0 and span.start < sections[k].body_span[1]:
+                section = sections[k]
+                span[0]._.section = section
+        out.append(section)
+    return out
+
+
+@Language.factory(
+    "ns_sections",
+    default_config={"rules": None, "require_start_line": True, "max_section_length": None},
+)
+def make_sectionizer(
+    nlp: Language,
+    name: str,
+    rules: str | None,
+    require_start_line: bool,
+    max_section_length: int | None,
+) -> FastSectionizer:
+    """spaCy factory for :class:`FastSectionizer` (``rules``: JSON path; None = packaged)."""
+    return FastSectionizer(
+        nlp,
+        name=name,
+        rules=rules or section_rules_path(),
+        require_start_line=require_start_line,
+        max_section_length=max_section_length,
+        span_attrs=None,
+    )

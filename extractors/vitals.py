@@ -1,0 +1,227 @@
+"""Vital-sign extractor: BP, heart and respiratory rate, temperature, SpO2, weight, height, BMI."""
+
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from extractors.patterns import NUMBER, add_spans, alternation, load_rules, make_span, parse_number
+from extractors.units import UnitNormalizer
+
+# Version history:
+# 1 (2026-11): FHIR vital-signs LOINC codes, UCUM units, plausibility ranges per unit.
+VERSION = 1
+
+LABEL = "VITAL"
+RULES = "vitals"
+
+_CONNECTOR = (
+    r"(?:[ \t]*(?:was|were|is|are|of|at|to|up\s+to|now|today|on\s+admission|initially|"
+    r"measured|recorded|noted|found|reading|readings|range[sd]?|ranging\s+from|"
+    r"elevated|high|low|in\s+the|about|approximately|around|"
+    r":|=|-|–)(?![a-z]))*"
+)
+_UNIT_TEXT = {
+    "blood_pressure": r"mm\s?hg|mm\s+of\s+hg",
+    "heart_rate": r"bpm|beats\s+per\s+minute|beats/min|/min|per\s+minute",
+    "respiratory_rate": r"breaths\s+per\s+minute|breaths/min|/min|per\s+minute|bpm|rpm",
+    "body_temperature": (
+        r"°\s?[cf]|º\s?[cf]|deg(?:rees?)?\.?\s?(?:fahrenheit|celsius|centigrade|f|c)|"
+        r"fahrenheit|celsius|centigrade|[cf]"
+    ),
+    "oxygen_saturation": r"%|percent",
+    "body_weight": r"kgs?|kilograms?|lbs?|pounds?|grams|g|#",
+    "body_height": r"cm|centimeters?|inches|inch|in|m|meters?|\"",
+    "bmi": r"kg/m2|kg/m\^2|kg/m²",
+}
+_OUNCES = re.compile(
+    r"[ \t]*(?:and[ \t]+)?(?P<oz>\d{1,2}(?:\.\d+)?)[ \t]?(?:ounces|ounce|oz)\b", re.I
+)
+_OXYGEN = re.compile(
+    r"[ \t]*(?:,[ \t]*)?(?:on|with)[ \t]+(?P<o2>room[ \t]+air|RA|(?P<flow>\d+(?:\.\d+)?)[ \t]?"
+    r"(?:L|liters?|lpm)(?:/min)?(?:[ \t]+(?:of[ \t]+)?(?:O2|oxygen))?(?:[ \t]+(?:via[ \t]+)?"
+    r"(?:NC|nasal[ \t]+cannula|face[ \t]?mask|NRB|non-?rebreather))?|"
+    r"(?:a[ \t]+)?(?:non-?rebreather|NRB|BiPAP|CPAP|high[ \t]+flow))",
+    re.IGNORECASE,
+)
+
+
+class VitalTagger:
+    """Adds a VITAL span per vital sign written with its name and a plausible value."""
+
+    def __init__(self, nlp: Language, name: str) -> None:
+        self.name = name
+        self.units = UnitNormalizer()
+        self.rules = load_rules(RULES, "vitals.json")["vitals"]
+        self.patterns: list[tuple[re.Pattern[str], dict[str, Any]]] = []
+        for rule in self.rules:
+            names = f"(?i:{alternation(rule['terms'])})"
+            if rule["case_sensitive_terms"]:
+                names = f"(?:{names}|{alternation(rule['case_sensitive_terms'])})"
+            unit = _UNIT_TEXT[rule["kind"]]
+            if rule["kind"] == "blood_pressure":
+                value = r"(?P<v>(?P<sys>\d{2,3})[ \t]?/[ \t]?(?P<dia>\d{2,3}))(?![\d/])"
+            elif rule["kind"] == "body_height":
+                value = (
+                    r"(?P<v>(?P<ft>\d)[ \t]?(?:'|′|ft\.?|feet|foot)[ \t]?(?:(?P<inch>\d{1,2}"
+                    r"(?:\.\d)?)[ \t]?(?:\"|″|''|in\.?|inches)?)?|"
+                    + NUMBER
+                    + r")(?![\d'])(?!-\d)(?!\s?-?\d/\d)"
+                )
+            else:
+                value = rf"(?P<v>{NUMBER})(?![\d/])(?!\.\d)(?!-\d)(?!'?s\b)"
+            self.patterns.append(
+                (
+                    re.compile(
+                        rf"(?<![\w/])(?P<name>{names})(?![\w])(?i:{_CONNECTOR})[ \t]*{value}"
+                        rf"(?:[ \t]?(?P<unit>(?i:{unit}))(?![a-z]))?",
+                    ),
+                    rule,
+                )
+            )
+
+    def find(self, text: str) -> list[dict[str, Any]]:
+        """All vital signs in ``text`` as dicts with offsets and attributes."""
+        out: list[dict[str, Any]] = []
+        for pattern, rule in self.patterns:
+            for m in pattern.finditer(text):
+                found = self._read(text, m, rule)
+                if found is not None:
+                    out.append(found)
+        out.sort(key=lambda f: (f["start"], -f["end"]))
+        kept: list[dict[str, Any]] = []
+        for found in out:  # "pulse ox 98%" is SpO2, not a pulse: keep the longer overlapping one
+            if kept and found["start"] < kept[-1]["end"]:
+                continue
+            kept.append(found)
+        return kept
+
+    def _read(self, text: str, m: re.Match[str], rule: dict[str, Any]) -> dict[str, Any] | None:
+        kind = rule["kind"]
+        unit_text = m.group("unit")
+        if unit_text and kind == "body_height" and unit_text == '"' and m.group("ft"):
+            unit_text = None
+        end = m.end("unit") if unit_text else m.end("v")
+        parts: dict[str, list[int]] = {"name": [m.start("name"), m.end("name")]}
+        parts["value"] = [m.start("v"), m.end("v")]
+        if unit_text:
+            parts["unit"] = [m.start("unit"), m.end("unit")]
+        attrs: dict[str, Any] = {"vital": kind, "loinc": rule["codes"][0]["code"]}
+        if kind == "blood_pressure":
+            systolic, diastolic = int(m.group("sys")), int(m.group("dia"))
+            (slo, shi), (dlo, dhi) = rule["units"]["mm[Hg]"]
+            if not (slo <= systolic <= shi and dlo <= diastolic <= dhi and systolic > diastolic):
+                return None
+            attrs.update(
+                {
+                    "systolic": systolic,
+                    "diastolic": diastolic,
+                    "unit": "mm[Hg]",
+                    "ucum": "mm[Hg]",
+                    "unit_text": unit_text,
+                    "components": {
+                        "systolic": {"loinc": rule["components"]["systolic"]["code"]},
+                        "diastolic": {"loinc": rule["components"]["diastolic"]["code"]},
+                    },
+                }
+            )
+        else:
+            if kind == "body_height" and m.group("ft"):
+                value: float | int | None = int(m.group("ft")) * 12 + (
+                    parse_number(m.group("inch")) or 0 if m.group("inch") else 0
+                )
+                ucum: str | None = "[in_i]"
+            else:
+                value = parse_number(m.group("v"))
+                ucum = self._ucum(kind, unit_text, rule)
+            if value is None:
+                return None
+            if ucum is None:
+                ucum = _infer_unit(kind, value, rule)
+                if ucum is None and rule["default_ucum"] is None and kind == "body_temperature":
+                    return None  # "T 60": not a temperature in either scale
+            if ucum is not None:
+                bounds = rule["units"].get(ucum)
+                if bounds is None or not bounds[0] <= value <= bounds[1]:
+                    return None  # a pulse of 4000, a weight of 0.01 kg
+            elif not any(lo <= value <= hi for lo, hi in rule["units"].values()):
+                return None
+            if kind == "body_weight" and ucum == "[lb_av]":
+                ounces = _OUNCES.match(text, end)
+                if ounces:  # "6 pounds 14 ounces": a birth weight, kept in pounds
+                    value = round(value + float(ounces.group("oz")) / 16, 3)
+                    parts["value"] = [m.start("v"), ounces.end()]
+                    end = ounces.end()
+            attrs.update({"value": value, "unit": ucum, "ucum": ucum, "unit_text": unit_text})
+        if kind == "oxygen_saturation":
+            o2 = _OXYGEN.match(text, end)
+            if o2:
+                supplement = re.sub(r"\s+", " ", o2.group("o2"))
+                attrs["oxygen"] = (
+                    "room air" if supplement.lower() in ("ra", "room air") else (supplement)
+                )
+                if o2.group("flow"):
+                    attrs["oxygen_flow"] = {"value": parse_number(o2.group("flow")),
+                                            "unit": "L/min"}  # fmt: skip
+                parts["oxygen"] = [o2.start("o2"), o2.end("o2")]
+                end = o2.end("o2")
+        attrs["parts"] = parts
+        return {"start": m.start("name"), "end": end, "rule": rule, "attributes": attrs}
+
+    def _ucum(self, kind: str, unit_text: str | None, rule: dict[str, Any]) -> str | None:
+        default: str | None = rule["default_ucum"]
+        if not unit_text:
+            return default
+        squeezed = re.sub(r"\s+", " ", unit_text.lower().replace("º", "°"))
+        if kind == "body_temperature":
+            return "[degF]" if squeezed.endswith(("f", "fahrenheit")) else "Cel"
+        return self.units.to_ucum(squeezed) or default
+
+    def __call__(self, doc: Doc) -> Doc:
+        new: list[Span] = []
+        for found in self.find(doc.text):
+            span = make_span(
+                doc,
+                found["start"],
+                found["end"],
+                LABEL,
+                extractor=VitalExtractor.name,
+                version=VERSION,
+                rule_id=found["rule"]["rule_id"],
+                codes=found["rule"]["codes"],
+                attributes=found["attributes"],
+            )
+            if span is not None:
+                new.append(span)
+        add_spans(doc, new)
+        return doc
+
+
+def _infer_unit(kind: str, value: float, rule: dict[str, Any]) -> str | None:
+    """Temperature without a unit: 96-108 is Fahrenheit, 34-42 Celsius; otherwise unknown."""
+    if kind == "body_temperature":
+        if 90 <= value <= 110:
+            return "[degF]"
+        if 33 <= value <= 43:
+            return "Cel"
+    return None
+
+
+@Language.factory("ns_vitals")
+def make_vital_tagger(nlp: Language, name: str) -> VitalTagger:
+    """spaCy factory for :class:`VitalTagger`."""
+    return VitalTagger(nlp, name)
+
+
+class VitalExtractor:
+    """Vital signs with FHIR vital-signs LOINC codes and UCUM units."""
+
+    name: ClassVar[str] = "vitals"
+    version: ClassVar[int] = VERSION
+    labels: ClassVar[frozenset[str]] = frozenset({LABEL})
+
+    def add_pipes(self, nlp: Language, options: Mapping[str, object]) -> None:
+        """Add ``ns_vitals``."""
+        nlp.add_pipe("ns_vitals")

@@ -1,0 +1,212 @@
+"""Assertion: ConText rules (rules/context/context.json), scope handling and section defaults.
+
+Each row: (sentence, target, flags expected True); every other flag must be False.
+"""
+
+import json
+from importlib import resources
+
+import pytest
+
+FLAGS = (
+    "is_negated",
+    "is_uncertain",
+    "is_historical",
+    "is_hypothetical",
+    "is_family",
+    "is_conditional",
+)
+
+ROWS = [
+    # ---- negation cues
+    ("Doppler of the legs was negative for DVT.", "DVT", {"is_negated"}),
+    ("Doppler negative  for DVT.", "DVT", {"is_negated"}),  # double space inside the cue
+    ("There were no further episodes of bleeding.", "bleeding", {"is_negated"}),
+    ("Fever: none.", "Fever", {"is_negated"}),
+    ("ALLERGIES - NONE.", "ALLERGIES", {"is_negated", "is_historical"}),
+    ("She denies chest pain, nausea or diaphoresis.", "chest pain", {"is_negated"}),
+    ("She denies chest pain, nausea or diaphoresis.", "nausea", {"is_negated"}),
+    ("She denies chest pain, nausea or diaphoresis.", "diaphoresis", {"is_negated"}),
+    ("Lungs clear without wheezes or rales.", "rales", {"is_negated"}),
+    ("Myocardial infarction was ruled out.", "Myocardial infarction", {"is_negated"}),
+    ("The margins are free of tumor.", "tumor", {"is_negated"}),
+    ("No wheezes, rales or rhonchi.", "rhonchi", {"is_negated"}),
+    ("GU - No frequency, urgency, or dysuria.", "urgency", {"is_negated"}),
+    ("Her hyponatremia appears to have resolved.", "hyponatremia", {"is_negated"}),
+    ("Small bowel obstruction, resolved.", "Small bowel obstruction", {"is_negated"}),
+    ("No change in vision or diplopia.", "diplopia", {"is_negated"}),
+    ("Bowel sounds absent.", "Bowel sounds", {"is_negated"}),
+    ("Pneumothorax was not seen.", "Pneumothorax", {"is_negated"}),
+    ("Masses not palpated.", "Masses", {"is_negated"}),
+    ("Neither fever nor chills.", "chills", {"is_negated"}),
+    ("He was not seen by cardiology for his chest pain.", "chest pain", set()),
+    ("HIV negative.", "HIV", {"is_negated"}),
+    (
+        "No history of congestive heart failure.",
+        "congestive heart failure",
+        {"is_negated", "is_historical"},
+    ),
+    # ---- pseudo-negations: the cue is part of a longer phrase that negates nothing
+    ("There is no increase in the pleural effusion.", "pleural effusion", set()),
+    ("She has not only asthma but also eczema.", "asthma", set()),
+    ("Culture grew gram negative rods.", "rods", set()),
+    ("No change in the size of the nodule.", "nodule", set()),
+    ("CT of the abdomen without contrast shows appendicitis.", "appendicitis", set()),
+    ("The procedure was done without difficulty; hematoma noted.", "hematoma", set()),
+    # ---- scope termination
+    ("No fever but has a productive cough.", "cough", set()),
+    ("No edema; however, there is cyanosis.", "cyanosis", set()),
+    ("Denies headache, which is unlike her migraine.", "migraine", set()),
+    ("No prior complaints, presents with abdominal pain.", "abdominal pain", set()),
+    ("No significant abnormality except for mild scoliosis.", "mild scoliosis", set()),
+    # ---- a cue inside the mention does not modify it; parentheses keep their scope
+    ("Rectal exam showed no abnormalities.", "Rectal exam showed no abnormalities", set()),
+    ("Report (slides not reviewed here) indicates leukemia.", "leukemia", set()),
+    # ---- historical
+    ("She has a history of breast cancer.", "breast cancer", {"is_historical"}),
+    ("Past medical history of hypertension.", "hypertension", {"is_historical"}),
+    ("He is status post appendectomy.", "appendectomy", {"is_historical"}),
+    ("Carcinoma of thyroid status post thyroidectomy.", "Carcinoma of thyroid", {"is_historical"}),
+    ("The patient is s/p CABG.", "CABG", {"is_historical"}),
+    ("She had a prior stroke.", "stroke", {"is_historical"}),
+    ("Mitral valve prolapse was found in 1992.", "Mitral valve prolapse", {"is_historical"}),
+    ("He had pneumonia 3 years ago.", "pneumonia", {"is_historical"}),
+    ("She had asthma as a child.", "asthma", {"is_historical"}),
+    ("History notable for childhood asthma.", "asthma", {"is_historical"}),
+    ("Unchanged elevated right hemidiaphragm.", "elevated right hemidiaphragm", {"is_historical"}),
+    (
+        "Consistent with the patient's known interatrial baffle.",
+        "interatrial baffle",
+        {"is_historical"},
+    ),
+    ("Status post CABG.", "Status post CABG", {"is_historical"}),  # cue opening the mention
+    ("A two-day history of fever.", "fever", set()),  # recent, not historical
+    ("CLINICAL HISTORY: right-sided weakness.", "right-sided weakness", set()),
+    ("History of present illness: fever since yesterday.", "fever", set()),
+    ("History of diabetes, presents with chest pain.", "chest pain", set()),
+    ("Denies alcohol or other drug use.", "alcohol", {"is_negated", "is_historical"}),
+    # ---- hypothetical and conditional
+    ("Return if you develop chest pain.", "chest pain", {"is_hypothetical", "is_conditional"}),
+    ("Call the clinic if fever recurs.", "fever", {"is_hypothetical", "is_conditional"}),
+    ("Should he develop dyspnea, call 911.", "dyspnea", {"is_hypothetical", "is_conditional"}),
+    (
+        "Return for worsening abdominal pain.",
+        "abdominal pain",
+        {"is_hypothetical", "is_conditional"},
+    ),
+    ("Take aspirin in case of headache.", "headache", {"is_hypothetical", "is_conditional"}),
+    ("Tylenol as needed for pain.", "pain", {"is_hypothetical", "is_conditional"}),
+    ("We discussed the risk of bleeding.", "bleeding", {"is_hypothetical"}),
+    ("Heparin to prevent thrombosis.", "thrombosis", {"is_hypothetical"}),
+    ("Cardiac risk factors include diabetes.", "diabetes", set()),  # existing, not hypothetical
+    ("The dose should be titrated up to lisinopril 20 mg.", "lisinopril", set()),
+    # ---- uncertainty (medspaCy default rules)
+    ("Findings suspicious for pneumonia.", "pneumonia", {"is_uncertain"}),
+    ("Possible early appendicitis.", "early appendicitis", {"is_uncertain"}),
+    ("Pneumonia cannot be excluded.", "Pneumonia", {"is_uncertain"}),
+    ("Cannot exclude pneumonia.", "pneumonia", {"is_uncertain"}),
+    ("Questionable PE with IVC filter.", "PE", {"is_uncertain"}),
+    # ---- experiencer
+    ("Her mother had breast cancer.", "breast cancer", {"is_family"}),
+    ("Father with coronary artery disease.", "coronary artery disease", {"is_family"}),
+    ("A sibling has type 1 diabetes.", "type 1 diabetes", {"is_family"}),
+    ("Family history of colon cancer.", "colon cancer", {"is_family"}),
+    ("Colon cancer in her father.", "Colon cancer", {"is_family"}),
+    ("No family history of colon cancer.", "colon cancer", {"is_negated", "is_family"}),
+    ("The patient was agitated in a child state.", "agitated", set()),
+]
+
+
+@pytest.mark.parametrize(("text", "target", "expected"), ROWS, ids=[f"{r[0]}|{r[1]}" for r in ROWS])
+def test_context_row(mention, text: str, target: str, expected: set[str]) -> None:
+    span = mention(text, target)
+    got = {f for f in FLAGS if getattr(span._, f)}
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "expected"),
+    [
+        # "Denies:" lead-in carries over the list items under it
+        ("ROS:\nDenies:\n- fever\n- chills\n- night sweats\n", "night sweats", {"is_negated"}),
+        # a cue inside a list item stays in its item
+        ("Symptoms:\n- no fever\n- cough\n", "cough", set()),
+        ("Symptoms:\n- no fever\n- cough\n", "fever", {"is_negated"}),
+    ],
+)
+def test_list_scope(mention, text: str, target: str, expected: set[str]) -> None:
+    span = mention(text, target)
+    assert {f for f in FLAGS if getattr(span._, f)} == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "expected"),
+    [
+        ("FAMILY HISTORY:  Diabetes and hypertension.\n", "hypertension", {"is_family"}),
+        ("FAMILY HISTORY:  Mother had a stroke.\n", "stroke", {"is_family"}),
+        ("FAMILY HISTORY:  The patient has asthma.\n", "asthma", set()),  # about the patient
+        ("PAST MEDICAL HISTORY:  Asthma.\n", "Asthma", {"is_historical"}),
+        ("PSH:  Appendectomy.\n", "Appendectomy", {"is_historical"}),
+        (
+            "SOCIAL HISTORY:  Denies illicit substances.\n",
+            "illicit substances",
+            {"is_negated", "is_historical"},
+        ),
+        ("ALLERGIES:  Penicillin.\n", "Penicillin", {"is_historical"}),
+        (
+            "PLAN:  Return to the ED if chest pain recurs.\n",
+            "chest pain",
+            {"is_hypothetical", "is_conditional"},
+        ),
+        ("ASSESSMENT:  Pneumonia.\n", "Pneumonia", set()),
+    ],
+)
+def test_section_defaults(mention, text: str, target: str, expected: set[str]) -> None:
+    span = mention(text, target)
+    assert {f for f in FLAGS if getattr(span._, f)} == expected
+
+
+def test_experiencer_names_the_relative(mention) -> None:
+    assert mention("Her mother had breast cancer.", "breast cancer")._.experiencer == "mother"
+    fh = mention("FAMILY HISTORY:  Diabetes.\n", "Diabetes")
+    assert fh._.experiencer == "family"
+    assert mention("She has asthma.", "asthma")._.experiencer is None
+
+
+def test_allergy_section_sets_allergy_context(mention) -> None:
+    assert mention("ALLERGIES:  Penicillin.\n", "Penicillin")._.attributes == {"allergy": True}
+
+
+def test_context_rules_have_unique_stable_ids_and_load_in_medspacy() -> None:
+    from medspacy.context import ConTextRule
+
+    path = resources.files("extractors") / "rules" / "context" / "context.json"
+    data = json.loads(path.read_text(encoding="utf-8"))["context_rules"]
+    ids = [r["metadata"]["rule_id"] for r in data]
+    assert len(ids) == len(set(ids))
+    assert all(i and i.count(".") >= 2 for i in ids)
+    assert len(ConTextRule.from_json(str(path))) == len(data)
+
+
+def test_no_mentions_no_work(bare_nlp) -> None:
+    doc = bare_nlp("No fever. Denies chills.")
+    assert doc._.context_graph.modifiers == []
+
+
+def test_modifiers_are_linked(mention) -> None:
+    span = mention("She denies chest pain.", "chest pain")
+    assert [m.category for m in span._.modifiers] == ["NEGATED_EXISTENCE"]
+    assert span._.modifiers[0].rule.metadata["rule_id"].startswith("negated_existence.")
+
+
+def test_mentions_carry_assertion(bare_nlp) -> None:
+    from extractors.nlp import extract
+    from schemas.model import Note
+
+    note = Note(note_id="n1", text="FAMILY HISTORY:  Mother had breast cancer.\n")
+    start = note.text.index("breast cancer")
+    given = [{"start": start, "end": start + 13, "label": "PROBLEM"}]
+    [(_, mentions)] = list(extract(bare_nlp, [(note, given)]))
+    [m] = mentions
+    assert m.assertion.is_family and m.assertion.experiencer == "mother"
+    assert m.section == "family_history"

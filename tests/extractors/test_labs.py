@@ -1,0 +1,192 @@
+"""Table tests for the labs extractor on the real pipeline, plus unit tests of its parts."""
+
+import json
+from typing import Any
+
+import pytest
+
+from extractors.labs import LabExtractor, LabTagger
+from extractors.nlp import NlpSettings, build_nlp, extract
+from extractors.patterns import load_rules
+from schemas.model import Mention, Note
+
+
+def run(nlp: Any, text: str) -> tuple[Mention, ...]:
+    note = Note(note_id="t", text=text)
+    [(_, mentions)] = list(extract(nlp, [(note, ())]))
+    assert not isinstance(mentions, Exception), mentions
+    for m in mentions:
+        assert text[m.start_char : m.end_char] == m.text
+        json.dumps(m.attributes)
+    return mentions
+
+
+@pytest.fixture(scope="module")
+def nlp() -> Any:
+    return build_nlp(NlpSettings(extractors=("dictionary", "labs")))
+
+
+# (sentence, mention text, LOINC, expected attributes subset)
+CASES: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("Na 140, K 4.1, Cl 102.", "Na 140", "2951-2", {"value": 140, "test": "Sodium"}),
+    ("Na 140, K 4.1, Cl 102.", "K 4.1", "2823-3", {"value": 4.1}),
+    ("Na 140, K 4.1, Cl 102.", "Cl 102", "2075-0", {"value": 102}),
+    (
+        "Hemoglobin 10.2 g/dL (L).",
+        "Hemoglobin 10.2 g/dL (L)",
+        "718-7",
+        {"value": 10.2, "unit": "g/dL", "ucum": "g/dL", "interpretation": "L"},
+    ),
+    ("WBC of 12.3.", "WBC of 12.3", "6690-2", {"value": 12.3}),
+    ("Her creatinine was 1.8 today.", "creatinine was 1.8", "2160-0", {"value": 1.8}),
+    (
+        "Creatinine was elevated at 2.3 mg/dL.",
+        "Creatinine was elevated at 2.3 mg/dL",
+        "2160-0",
+        {"value": 2.3, "ucum": "mg/dL", "interpretation": "H"},
+    ),
+    (
+        "TSH 6.2 mIU/L (0.4-4.0).",
+        "TSH 6.2 mIU/L (0.4-4.0)",
+        "3016-3",
+        {"ucum": "m[IU]/L", "reference_range": {"low": 0.4, "high": 4.0}, "interpretation": "H"},
+    ),
+    ("Potassium 5.9 mEq/L H.", "Potassium 5.9 mEq/L H", "2823-3", {"ucum": "meq/L"}),
+    ("Sodium 128 (L).", "Sodium 128 (L)", "2951-2", {"interpretation": "L"}),
+    ("BNP >5000.", "BNP >5000", "30934-4", {"value": 5000, "comparator": ">"}),
+    ("Troponin <0.01.", "Troponin <0.01", "10839-9", {"comparator": "<"}),
+    ("Troponin was negative.", "Troponin was negative", "10839-9", {"value_string": "negative"}),
+    ("INR 2.5, PTT 35.2 seconds.", "PTT 35.2 seconds", "3173-2", {"ucum": "s"}),
+    ("INR 2.5, PTT 35.2 seconds.", "INR 2.5", "6301-6", {"value": 2.5}),
+    ("Hgb A1c 7.2%.", "Hgb A1c 7.2%", "4548-4", {"value": 7.2, "ucum": "%"}),
+    ("LDL 130 mg/dL, HDL 45.", "LDL 130 mg/dL", "2089-1", {"value": 130}),
+    ("LDL 130 mg/dL, HDL 45.", "HDL 45", "2085-9", {"value": 45}),
+    ("Platelets 250,000.", "Platelets 250,000", "777-3", {"value": 250000}),
+    ("Platelet count 150 K/uL.", "Platelet count 150 K/uL", "777-3", {"ucum": "10*3/uL"}),
+    ("Lactate 4.2 mmol/L.", "Lactate 4.2 mmol/L", "2524-7", {"ucum": "mmol/L"}),
+    ("BUN 18, Cr 1.2.", "Cr 1.2", "2160-0", {"value": 1.2}),
+    ("Glucose 105.", "Glucose 105", "2345-7", {"value": 105}),
+    ("ALT 45, AST 38, alk phos 110.", "alk phos 110", "6768-6", {"value": 110}),
+    ("Total bilirubin 1.1.", "Total bilirubin 1.1", "1975-2", {"value": 1.1}),
+    ("Lipase 300 U/L.", "Lipase 300 U/L", "3040-3", {"ucum": "U/L"}),
+]
+
+
+@pytest.mark.parametrize(("sentence", "text", "loinc", "expected"), CASES)
+def test_lab_table(
+    nlp: Any, sentence: str, text: str, loinc: str, expected: dict[str, Any]
+) -> None:
+    labs = [m for m in run(nlp, sentence) if m.label == "LAB"]
+    found = [m for m in labs if m.text == text]
+    assert len(found) == 1, [m.text for m in labs]
+    m = found[0]
+    assert [(c.system, c.code) for c in m.codings] == [("http://loinc.org", loinc)]
+    for key, value in expected.items():
+        assert m.attributes[key] == value, (key, m.attributes)
+    start, end = m.attributes["parts"]["value"]
+    assert (
+        sentence[start:end].replace(",", "").lower()
+        in {
+            str(m.attributes.get("value")),
+            str(m.attributes.get("value_string")),
+        }
+        or sentence[start:end] in sentence
+    )
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "CA 19-9 was 40.",  # a tumour marker, not calcium
+        "PT 2 times a week.",  # physical therapy, not a prothrombin time
+        "Potassium 45.",  # implausible
+        "The patient's sodium intake is high.",  # no value
+        "K-Dur 20 mEq daily.",
+    ],
+)
+def test_no_lab(nlp: Any, sentence: str) -> None:
+    assert [m.text for m in run(nlp, sentence) if m.label == "LAB"] == []
+
+
+def test_loinc_table_is_well_formed() -> None:
+    rules = load_rules("labs", "labs.json")["labs"]
+    assert len(rules) >= 75
+    ids = [r["rule_id"] for r in rules]
+    assert len(ids) == len(set(ids))
+    for rule in rules:
+        [code] = rule["codes"]
+        assert code["system"] == "http://loinc.org"
+        number, check = code["code"].split("-")
+        assert _loinc_check_digit(number) == int(check), rule["rule_id"]
+
+
+def _loinc_check_digit(number: str) -> int:
+    """LOINC's Mod 10 check digit (the same algorithm as in the LOINC users' guide)."""
+    digits = [int(d) for d in number]
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2 == 0:
+            d *= 2
+            total += d // 10 + d % 10
+        else:
+            total += d
+    return (10 - total % 10) % 10
+
+
+def test_tagger_find_unit() -> None:
+    tagger = LabTagger(None, "ns_labs")  # type: ignore[arg-type]
+    [found] = tagger.find("magnesium 1.4 mg/dL (1.6-2.6)")
+    assert found["attributes"]["interpretation"] == "L"
+    assert found["attributes"]["reference_range"] == {"low": 1.6, "high": 2.6}
+    assert found["rule"]["codes"][0]["code"] == "19123-9"
+
+
+def test_extractor_class() -> None:
+    assert LabExtractor.labels == frozenset({"LAB"})
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Docusate sodium 100 mg twice daily.",  # a drug strength, not a sodium result
+        "Vitamin B12 1000 mcg IM daily.",
+    ],
+)
+def test_drug_strength_is_not_a_lab(nlp: Any, sentence: str) -> None:
+    assert [m.text for m in run(nlp, sentence) if m.label == "LAB"] == []
+
+
+def test_mean_cell_hemoglobin_is_mch(nlp: Any) -> None:
+    [m] = [m for m in run(nlp, "The mean cell hemoglobin was 25.0.") if m.label == "LAB"]
+    assert m.attributes["test"] == "MCH"
+    assert [c.code for c in m.codings] == ["785-6"]
+
+
+def test_immunostain_is_not_creatine_kinase(nlp: Any) -> None:
+    assert [m.text for m in run(nlp, "Stains for CK-7, CK-20 and TTF.") if m.label == "LAB"] == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "text", "specimen"),
+    [
+        ("Urine Na 35 meq/L.", "Na 35 meq/L", "urine"),
+        ("Lumbar puncture revealed: RBC 2, WBC 12, glucose 57.", "glucose 57", "csf"),
+        ("CSF: protein 126, glucose 35.", "glucose 35", "csf"),
+    ],
+)
+def test_other_specimen_keeps_value_drops_serum_loinc(
+    nlp: Any, sentence: str, text: str, specimen: str
+) -> None:
+    [m] = [m for m in run(nlp, sentence) if m.label == "LAB" and m.text == text]
+    assert m.attributes["specimen"] == specimen
+    assert m.codings == ()
+
+
+def test_serum_after_another_sentence_keeps_loinc(nlp: Any) -> None:
+    [m] = [m for m in run(nlp, "Urinalysis was clear. Sodium 140.") if m.label == "LAB"]
+    assert [c.code for c in m.codings] == ["2951-2"]
+
+
+def test_reference_range_text_is_not_a_result(nlp: Any) -> None:
+    text = "Normal ranges for TSH and free T4 are 0.5-4.7 uIU/mL and 0.8-1.8 ng/dL."
+    assert [m.text for m in run(nlp, text) if m.label == "LAB"] == []

@@ -1,0 +1,303 @@
+"""Table tests for the medications extractor on the real pipeline (build_nlp)."""
+
+import json
+from typing import Any
+
+import pytest
+
+from extractors.medications import MedicationExtractor, SigParser, sig_attributes
+from extractors.nlp import NlpSettings, build_nlp, extract
+from extractors.units import UnitNormalizer
+from schemas.model import Mention, Note
+
+
+def run(nlp: Any, text: str) -> tuple[Mention, ...]:
+    note = Note(note_id="t", text=text)
+    [(_, mentions)] = list(extract(nlp, [(note, ())]))
+    assert not isinstance(mentions, Exception), mentions
+    for m in mentions:
+        assert text[m.start_char : m.end_char] == m.text
+        json.dumps(m.attributes)  # attributes are JSON-able
+        for start, end in m.attributes.get("parts", {}).values():
+            assert 0 <= start <= end <= len(text)
+    return mentions
+
+
+def subset(expected: Any, actual: Any) -> bool:
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(
+            k in actual and subset(v, actual[k]) for k, v in expected.items()
+        )
+    return bool(expected == actual)
+
+
+@pytest.fixture(scope="module")
+def nlp() -> Any:
+    return build_nlp(NlpSettings(extractors=("dictionary", "medications")))
+
+
+@pytest.fixture(scope="module")
+def nlp_alone() -> Any:
+    return build_nlp(NlpSettings(extractors=("medications",)))
+
+
+# (sentence, drug text, expected attributes subset)
+CASES: list[tuple[str, str, dict[str, Any]]] = [
+    (
+        "MEDICATIONS: 1. Metformin 500 mg p.o. b.i.d. 2. Lisinopril 10 mg daily.",
+        "Metformin",
+        {
+            "strength": {"value": 500, "unit": "mg", "ucum": "mg"},
+            "route": {"code": "PO", "snomed": "26643006", "text": "p.o."},
+            "frequency": {"code": "BID", "frequency": 2, "period": 1, "period_unit": "d"},
+            "sig": "500 mg p.o. b.i.d.",
+        },
+    ),
+    (
+        "MEDICATIONS: 1. Metformin 500 mg p.o. b.i.d. 2. Lisinopril 10 mg daily.",
+        "Lisinopril",
+        {"strength": {"value": 10, "unit": "mg"}, "frequency": {"code": "QD", "text": "daily"}},
+    ),
+    (
+        "He was started on lisinopril 10 mg daily for his blood pressure.",
+        "lisinopril",
+        {"strength": {"value": 10}, "frequency": {"frequency": 1}, "sig": "10 mg daily"},
+    ),
+    (
+        "Percocet 5/325 1-2 tabs q4-6h prn pain.",
+        "Percocet",
+        {
+            "strength": {"value": [5, 325], "unit": None},
+            "dose": {"value_low": 1, "value_high": 2, "unit": "tablet"},
+            "form": "tablet",
+            "frequency": {"frequency": 1, "period": 4, "period_max": 6, "period_unit": "h"},
+            "prn": True,
+            "prn_reason": "pain",
+        },
+    ),
+    (
+        "Albuterol inhaler 2 puffs q.4-6h. p.r.n. shortness of breath or wheezing.",
+        "Albuterol",
+        {
+            "form": "inhaler",
+            "dose": {"value": 2, "unit": "puff"},
+            "prn": True,
+            "prn_reason": "shortness of breath",
+        },
+    ),
+    (
+        "Lasix 40 mg IV x1, then furosemide 20 mg PO daily for 7 days.",
+        "Lasix",
+        {
+            "route": {"code": "IV", "snomed": "47625008"},
+            "frequency": {"code": "STAT", "count": 1},
+        },
+    ),
+    (
+        "Lasix 40 mg IV x1, then furosemide 20 mg PO daily for 7 days.",
+        "furosemide",
+        {"duration": {"value": 7, "unit": "d", "text": "for 7 days"}, "route": {"code": "PO"}},
+    ),
+    (
+        "Insulin glargine 20 units subcutaneously at bedtime.",
+        "Insulin glargine",
+        {
+            "strength": {"value": 20, "ucum": "U"},
+            "route": {"code": "SC", "snomed": "34206005"},
+            "frequency": {"code": "QHS", "when": ["HS"]},
+        },
+    ),
+    (
+        "Nitroglycerin 0.4 mg SL q5min as needed for chest pain.",
+        "Nitroglycerin",
+        {
+            "strength": {"value": 0.4},
+            "route": {"code": "SL", "snomed": "37839007"},
+            "frequency": {"period": 5, "period_unit": "min"},
+            "prn_reason": "chest pain",
+        },
+    ),
+    (
+        "Metformin 1000 mg twice a day with meals.",
+        "Metformin",
+        {"frequency": {"code": "BID", "when": ["C"]}},
+    ),
+    (
+        "Prednisone 40 mg daily x 5 days.",
+        "Prednisone",
+        {"duration": {"value": 5, "unit": "d"}, "frequency": {"code": "QD"}},
+    ),
+    (
+        "Toprol XL 50 mg once daily.",
+        "Toprol",
+        {"strength": {"value": 50}, "frequency": {"code": "QD", "text": "once daily"}},
+    ),
+    (
+        "Aspirin 81 mg by mouth every morning.",
+        "Aspirin",
+        {"route": {"code": "PO", "text": "by mouth"}, "frequency": {"code": "QAM"}},
+    ),
+    (
+        "Tylenol 650 mg by mouth every 6 hours as needed for fever.",
+        "Tylenol",
+        {"frequency": {"period": 6, "period_unit": "h"}, "prn": True, "prn_reason": "fever"},
+    ),
+    (
+        "Coumadin 5 mg weekly.",
+        "Coumadin",
+        {"frequency": {"code": "QWK", "period_unit": "wk"}},
+    ),
+    (
+        "Take 2 tablets of ibuprofen 200 mg three times a day.",
+        "ibuprofen",
+        {"strength": {"value": 200}, "frequency": {"code": "TID"}},
+    ),
+    (
+        "Lovenox 40 mg subq every 12 hours.",
+        "Lovenox",
+        {"route": {"code": "SC"}, "frequency": {"period": 12, "period_unit": "h"}},
+    ),
+    (
+        "Fluticasone nasal spray 2 sprays in each nostril daily.",
+        "Fluticasone",
+        {"dose": {"value": 2, "unit": "spray"}, "frequency": {"code": "QD"}},
+    ),
+    ("Zofran 4 mg IV q.8h.", "Zofran", {"frequency": {"period": 8, "period_unit": "h"}}),
+    ("Lorazepam 1 mg qhs.", "Lorazepam", {"frequency": {"code": "QHS"}}),
+    ("Lasix 40 daily.", "Lasix", {"strength": {"value": 40, "unit": None}}),
+]
+
+
+@pytest.mark.parametrize(("sentence", "drug", "expected"), CASES)
+def test_sig_table(nlp: Any, sentence: str, drug: str, expected: dict[str, Any]) -> None:
+    mentions = [m for m in run(nlp, sentence) if m.label == "MEDICATION" and m.text == drug]
+    assert len(mentions) == 1, [m.text for m in run(nlp, sentence)]
+    attrs = mentions[0].attributes
+    assert subset(expected, attrs), attrs
+    assert mentions[0].provenance.extractor == "medications"
+    for name, (start, end) in attrs["parts"].items():
+        if name in ("strength", "dose", "route", "frequency", "duration"):
+            assert sentence[start:end] == attrs[name]["text"]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["Medications: none.", "MEDICATIONS: None.", "She takes no medications.", "No meds."],
+)
+def test_no_medications(nlp: Any, sentence: str) -> None:
+    assert [m for m in run(nlp, sentence) if m.label == "MEDICATION"] == []
+
+
+def test_works_without_dictionary(nlp_alone: Any) -> None:
+    mentions = run(nlp_alone, "Started on atorvastatin 40 mg p.o. nightly and Plavix 75 mg daily.")
+    meds = {m.text: m for m in mentions if m.label == "MEDICATION"}
+    assert set(meds) == {"atorvastatin", "Plavix"}
+    assert meds["atorvastatin"].attributes["drug_source"] == "medications"
+    assert meds["atorvastatin"].attributes["frequency"]["when"] == ["HS"]
+    assert [c.code for c in meds["atorvastatin"].codings] == ["83367"]
+    assert meds["Plavix"].attributes["ingredient"] == "clopidogrel"
+    assert [c.code for c in meds["Plavix"].codings] == ["32968"]
+
+
+def test_replaces_dictionary_spans_and_keeps_their_codes(nlp: Any) -> None:
+    mentions = run(nlp, "Metformin 500 mg twice daily.")
+    meds = [m for m in mentions if m.label == "MEDICATION"]
+    assert len(meds) == 1  # one mention, not one from each extractor
+    assert meds[0].provenance.extractor == "medications"
+    assert meds[0].attributes["drug_source"] == "dictionary"
+    assert meds[0].codings, "the dictionary's codes are carried over"
+
+
+def test_allergy_context_is_not_a_medication(nlp: Any) -> None:
+    text = "ALLERGIES: Penicillin (hives). Tylenol 650 mg by mouth daily."
+    meds = [m.text for m in run(nlp, text) if m.label == "MEDICATION"]
+    assert meds == ["Tylenol"]
+
+
+def test_negated_medication_keeps_sig(nlp: Any) -> None:
+    [m] = [m for m in run(nlp, "She denies taking aspirin 81 mg daily.") if m.label == "MEDICATION"]
+    assert m.assertion.is_negated
+    assert m.attributes["strength"]["value"] == 81
+
+
+def test_sig_parser_unit() -> None:
+    parser = SigParser(UnitNormalizer())
+    text = "Keflex 500 mg capsule 1 cap by mouth four times a day for 10 days"
+    parts = parser.parse(text, 6, len(text))
+    attrs = sig_attributes(parts, (0, 6), text)
+    assert attrs["strength"]["value"] == 500
+    assert attrs["form"] == "capsule"
+    assert attrs["dose"]["value"] == 1
+    assert attrs["route"]["code"] == "PO"
+    assert attrs["frequency"]["code"] == "QID"
+    assert attrs["duration"] == {"value": 10, "unit": "d", "text": "for 10 days"}
+    assert text[slice(*attrs["parts"]["sig"])] == attrs["sig"]
+
+
+def test_sig_stops_at_unrelated_words() -> None:
+    parser = SigParser(UnitNormalizer())
+    text = "aspirin 81 mg. The patient is doing well daily."
+    attrs = sig_attributes(parser.parse(text, 7, len(text)), (0, 7), text)
+    assert attrs["sig"] == "81 mg"
+    assert "frequency" not in attrs
+
+
+def test_extractor_class() -> None:
+    assert MedicationExtractor.name == "medications"
+    assert MedicationExtractor.labels == frozenset({"MEDICATION"})
+    assert isinstance(MedicationExtractor.version, int)
+
+
+# rows added with the MTSamples review fixes (rule changes come with table rows)
+REVIEW_CASES: list[tuple[str, str, dict[str, Any]]] = [
+    (
+        "Lopressor 50 mg one-half tablet twice daily.",
+        "Lopressor",
+        {"dose": {"value": 0.5, "unit": "tablet"}, "frequency": {"code": "BID"}},
+    ),
+    ("Continue Lovenox 40 mg subcu daily.", "Lovenox", {"route": {"code": "SC", "text": "subcu"}}),
+    ("MEDICATIONS: Ibuprofen PRN.\n\nALLERGIES: None.", "Ibuprofen", {"prn": True, "sig": "PRN."}),
+    (
+        "7. Potassium\nchloride 20 mEq p.o. daily.",
+        "Potassium\nchloride",
+        {"strength": {"value": 20, "ucum": "meq"}, "ingredient": "potassium chloride"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("sentence", "drug", "expected"), REVIEW_CASES)
+def test_review_rows(nlp_alone: Any, sentence: str, drug: str, expected: dict[str, Any]) -> None:
+    [m] = [m for m in run(nlp_alone, sentence) if m.label == "MEDICATION" and m.text == drug]
+    assert subset(expected, m.attributes), m.attributes
+    assert "prn_reason" not in m.attributes or expected.get("prn_reason")
+
+
+def test_route_of_the_next_drug_is_not_taken(nlp: Any) -> None:
+    meds = {m.text: m for m in run(nlp, "3. Aspirin and IV heparin.") if m.label == "MEDICATION"}
+    assert "route" not in meds["Aspirin"].attributes
+
+
+@pytest.mark.parametrize(
+    ("sentence", "drug", "route"),
+    [
+        ("3. Aspirin and IV heparin.", "heparin", "IV"),
+        ("He was given inhaled albuterol.", "albuterol", "INH"),
+        ("Then oral prednisone 40 mg.", "prednisone", "PO"),
+        ("Lasix 40 mg IV Metoprolol 5 mg.", "Metoprolol", None),  # the IV is Lasix's
+    ],
+)
+def test_route_written_before_the_drug(
+    nlp: Any, sentence: str, drug: str, route: str | None
+) -> None:
+    [m] = [m for m in run(nlp, sentence) if m.label == "MEDICATION" and m.text == drug]
+    assert (m.attributes.get("route") or {}).get("code") == route
+    if route:
+        start, end = m.attributes["parts"]["route"]
+        assert sentence[start:end] == m.attributes["route"]["text"]
+        assert end <= m.start_char
+        assert "sig" not in m.attributes or m.attributes["parts"]["sig"][0] >= m.end_char
+
+
+def test_up_to_frequency(nlp: Any) -> None:
+    [m] = [m for m in run(nlp, "Lortab 7.5 mg up to three times daily.") if m.label == "MEDICATION"]
+    assert m.attributes["frequency"]["code"] == "TID"

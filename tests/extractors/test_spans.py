@@ -1,0 +1,45 @@
+"""doc_to_mentions reads span attributes through fast paths; they must agree with ``span._``."""
+
+from extractors.base import MENTIONS
+from extractors.extensions import SPAN_ATTRS, plain_span_value, span_values
+from extractors.nlp import make_doc
+from extractors.spans import CONTEXT_FLAGS, doc_to_mentions
+from schemas.model import Mention, Note
+
+TEXT = (
+    "PAST MEDICAL HISTORY: Hypertension.\n\n"
+    "HISTORY OF PRESENT ILLNESS: Denies chest pain. Possible pneumonia.\n\n"
+    "FAMILY HISTORY: Mother had a myocardial infarction.\n"
+)
+
+
+def _doc(nlp):
+    note = Note(note_id="fast", text=TEXT)
+    doc = make_doc(nlp, note, [{"start": 71, "end": 81, "label": "PROBLEM"}])
+    for _, proc in nlp.pipeline:
+        doc = proc(doc)
+    return note, doc
+
+
+def test_fast_paths_agree_with_underscore(nlp):
+    _, doc = _doc(nlp)
+    spans = list(doc.spans[MENTIONS])
+    assert len(spans) >= 4
+    for span in spans:
+        values = span_values(span)
+        for name in SPAN_ATTRS:
+            assert values[name] == getattr(span._, name), name
+        for flag in CONTEXT_FLAGS:
+            assert plain_span_value(span, flag, False) == bool(getattr(span._, flag)), flag
+
+
+def test_constructed_mentions_are_valid_records(nlp):
+    note, doc = _doc(nlp)
+    mentions = doc_to_mentions(doc, note, "test")
+    assert mentions
+    by_text = {m.text.lower(): m for m in mentions}
+    assert by_text["chest pain"].assertion.is_negated
+    assert by_text["chest pain"].section == "history_of_present_illness"
+    for m in mentions:
+        # model_construct skips validation: re-validate every record to prove it is sound
+        assert Mention.model_validate(m.model_dump()) == m
