@@ -119,7 +119,8 @@ def to_note_nlp(
     """
     lo = max(0, m.start_char - SNIPPET_CONTEXT)
     hi = min(len(note.text), m.end_char + SNIPPET_CONTEXT)
-    snippet = " ".join(note.text[lo:hi].split())[:SNIPPET_MAX] if store_text else None
+    # a verbatim substring of the note (privacy redaction locates it there), at most 250 chars
+    snippet = note.text[lo:hi][:SNIPPET_MAX] if store_text else None
     return {
         "note_nlp_id": note_nlp_id(m.mention_id),
         "mention_id": m.mention_id,
