@@ -1,72 +1,297 @@
 """Dictionary extractor: terminology phrases -> PROBLEM, MEDICATION and PROCEDURE spans."""
 
-
-import json
+import logging
+import re
 from collections.abc import Mapping
-from importlib import resources
 from typing import Any, ClassVar
 
+from spacy.attrs import LOWER
 from spacy.language import Language
-from spacy.matcher import PhraseMatcher
+from spacy.strings import hash_string  # type: ignore[attr-defined]
 from spacy.tokens import Doc, Span
-from spacy.util import filter_spans
 
 from extractors.base import MENTIONS
+from extractors.terminology.compiled import (
+    DictionaryConfig,
+    Entry,
+    TermIndex,
+    get_table,
+    tokenizer_id,
+)
+from extractors.terminology.sources import OPEN_SOURCES, load_modifiers
+
+log = logging.getLogger(__name__)
 
 # Version history:
+# 2 (2026-11): compiled terminology dictionary (curated tables, HPO, ICD-10-CM, drug names,
+#              bring-your-own UMLS/RxNorm/SNOMED CT/FHIR/DOID), abbreviations defined in the note.
 # 1 (2026-11): curated phrase rules from rules/dictionary/targets.json.
-VERSION = 1
+VERSION = 2
 
-
-def _load_rules() -> list[dict[str, Any]]:
-    path = resources.files("extractors") / "rules" / "dictionary" / "targets.json"
-    return list(json.loads(path.read_text(encoding="utf-8")))
+LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
+_OPTION_KEYS = frozenset({"cache_dir", "sources", "open_sources", "labels", "abbreviations"})
 
 
 class DictionaryMatcher:
-    """Matches curated phrases case-insensitively and adds coded spans."""
+    """Adds a coded span for every longest dictionary term in the doc (no overlaps).
 
-    def __init__(self, nlp: Language, name: str) -> None:
+    An abbreviation defined in the note ("retinal vein occlusion (RVO)") takes the concept of
+    its long form at every occurrence of the short form; a short form defined as something
+    the dictionary does not know loses its dictionary meaning in that note.
+    """
+
+    def __init__(
+        self,
+        nlp: Language,
+        name: str,
+        config: DictionaryConfig,
+        abbreviations: bool = True,
+    ) -> None:
         self.name = name
-        self.matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
-        self.rules: dict[str, dict[str, Any]] = {}
-        for rule in _load_rules():
-            rid = rule["rule_id"]
-            self.rules[rid] = rule
-            terms = [rule["literal"], *rule.get("synonyms", [])]
-            self.matcher.add(rid, list(nlp.tokenizer.pipe(terms)))
+        self.config = config
+        self.abbreviations = abbreviations
+        table, built = get_table(nlp, config)
+        self.entries: list[Entry] = table.entries
+        self.index = TermIndex(table)
+        self.modifiers = load_modifiers()
+        self.entries = [*self.entries, Entry("PROBLEM", "pattern:deficiency", (), "pattern")]
+        self.deficiency_entry = len(self.entries) - 1
+        self.meta = dict(table.meta, built_now=built, tokenizer=tokenizer_id(nlp))
+        log.info("dictionary loaded: %d entries, %d terms", len(self.entries), len(self.index))
+
+    def find(self, doc: Doc) -> list[tuple[int, int, int]]:
+        """Non-overlapping (start, end, entry index) matches, abbreviations resolved."""
+        matches = self.index.match(doc)
+        forced: list[tuple[int, int, int]] = []
+        if self.abbreviations and Doc.has_extension("abbreviations"):
+            matches, forced = self._resolve_abbreviations(doc, matches)
+        matches = matches + self._deficiencies(doc)
+        chosen: list[tuple[int, int, int]] = []
+        taken: set[int] = set()
+        for start, end, idx in forced + sorted(matches, key=lambda m: (m[0] - m[1], m[0])):
+            if any(t in taken for t in range(start, end)):
+                continue
+            chosen.append((start, end, idx))
+            taken.update(range(start, end))
+        return self._extend(doc, sorted(chosen))
+
+    def _deficiencies(self, doc: Doc) -> list[tuple[int, int, int]]:
+        """ "G6PD deficiency", "C7 deficiency", "HPRT-deficient": an enzyme, factor or vitamin
+        symbol (letters with digits, or capitals) before "deficiency" names a disorder even
+        when no terminology lists that exact pair."""
+        out: list[tuple[int, int, int]] = []
+        lowers = doc.to_array(LOWER)  # C-speed guard: most notes never say "deficiency"
+        if not any(h in _DEFICIENCY_HASHES for h in set(lowers.tolist())):
+            return out
+        for tok in doc:
+            if tok.i == 0 or tok.lower_ not in _DEFICIENCY:
+                continue
+            prev = tok.i - 1
+            if doc[prev].text == "-" and prev > 0:
+                prev -= 1
+            sym = doc[prev].text
+            if _SYMBOL.match(sym):
+                out.append((prev, tok.i + 1, self.deficiency_entry))
+        return out
+
+    def _extend(self, doc: Doc, chosen: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+        """Widen problem spans over what belongs to the concept in the text: coordinated
+        heads ("breast and ovarian cancer"), qualifiers ("hereditary ..."), "type II"."""
+        out: list[tuple[int, int, int]] = []
+        for i, (start, end, idx) in enumerate(chosen):
+            if self.entries[idx].label == "PROBLEM":
+                floor = out[-1][1] if out else 0
+                ceiling = chosen[i + 1][0] if i + 1 < len(chosen) else len(doc)
+                start = self._extend_left(doc, start, end, floor)
+                end = _extend_type(doc, end, ceiling)
+            out.append((start, end, idx))
+        return out
+
+    def _extend_left(self, doc: Doc, start: int, end: int, floor: int) -> int:
+        head = doc[end - 1].lower_
+        changed = True
+        while changed and start > floor:
+            changed = False
+            lo = max(floor, start - 4)
+            window = [t.lower_ for t in doc[lo:start]]  # the few tokens before the span
+            for conj in _CONJUNCTIONS:
+                n = len(conj)
+                if len(window) < n + 1 or tuple(window[-n:]) != conj:
+                    continue
+                word = window[-n - 1]
+                rest = [t.lower_ for t in doc[start + 1 : end]]
+                if self.index.has_term((word, head)) or (
+                    rest and self.index.has_term((word, *rest))
+                ):
+                    start, changed = start - n - 1, True
+                    break
+            if changed:
+                continue
+            if len(window) >= 2 and window[-2] == "type" and _TYPE_VALUE.match(window[-1]):
+                start, changed = start - 2, True
+                continue
+            if (
+                head in _TUMOUR_HEADS
+                and window
+                and _SITE_ADJECTIVE.match(window[-1])
+                and window[-1] not in _NOT_SITES
+            ):
+                start, changed = start - 1, True
+                continue
+            for mod in self.modifiers:
+                n = len(mod)
+                if len(window) >= n and tuple(window[-n:]) == mod:
+                    start, changed = start - n, True
+                    break
+        return start
+
+    def _resolve_abbreviations(
+        self, doc: Doc, matches: list[tuple[int, int, int]]
+    ) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
+        shorts = list(doc._.abbreviations or ())
+        if not shorts:
+            return matches, []
+        forced: list[tuple[int, int, int]] = []
+        undefined: set[tuple[int, int]] = set()
+        for short in shorts:
+            long = short._.long_form
+            if long is None or not _looks_abbreviated(short.text, long.text):
+                continue
+            idx = _long_form_entry(long, matches)
+            if idx is None:
+                undefined.add((short.start, short.end))
+            else:
+                forced.append((short.start, short.end, idx))
+        keep = [m for m in matches if (m[0], m[1]) not in undefined]
+        return keep, forced
 
     def __call__(self, doc: Doc) -> Doc:
-        found: list[Span] = []
-        for match_id, start, end in self.matcher(doc):
-            rule = self.rules[doc.vocab.strings[match_id]]
-            found.append(Span(doc, start, end, label=rule["category"], kb_id=match_id))
         out = list(doc.spans[MENTIONS]) if MENTIONS in doc.spans else []
-        for span in filter_spans(found):
-            rule = self.rules[span.kb_id_]
+        for start, end, idx in self.find(doc):
+            entry = self.entries[idx]
+            span = Span(doc, start, end, label=entry.label)
             span._.extractor = DictionaryExtractor.name
             span._.extractor_version = VERSION
-            span._.rule_id = span.kb_id_
-            span._.codes = list(rule.get("codes", []))
+            span._.rule_id = entry.rule_id
+            span._.codes = [
+                {"system": system, "code": code, "display": display}
+                for system, code, display in entry.codes
+            ]
             span._.attributes = {}
             out.append(span)
         doc.spans[MENTIONS] = out
         return doc
 
 
-@Language.factory("ns_dictionary")
-def make_dictionary_matcher(nlp: Language, name: str) -> DictionaryMatcher:
-    """spaCy factory for :class:`DictionaryMatcher`."""
-    return DictionaryMatcher(nlp, name)
+#: Token sequences joining coordinated heads: "breast and ovarian cancer".
+_CONJUNCTIONS: tuple[tuple[str, ...], ...] = (
+    ("and", "/", "or"),
+    ("and",),
+    ("or",),
+    ("/",),
+    (",",),
+    (",", "and"),
+    ("-",),
+)
+#: Neoplasm heads that take a site or histology adjective: "colorectal tumors",
+#: "cerebellar haemangioblastoma", "ductal carcinoma".
+_TUMOUR_HEADS = frozenset(
+    """tumor tumors tumour tumours cancer cancers carcinoma carcinomas adenoma adenomas
+    neoplasm neoplasms neoplasia lymphoma lymphomas sarcoma sarcomas haemangioblastoma
+    haemangioblastomas hemangioblastoma hemangioblastomas adenocarcinoma adenocarcinomas
+    polyps""".split()
+)
+_SITE_ADJECTIVE = re.compile(r"^[a-z]{4,}(?:al|ic|ar|ary|ous|ive|oid)$")
+_NOT_SITES = frozenset(
+    """several typical clinical normal potential additional general usual original actual
+    initial individual various previous serious obvious positive negative relative effective
+    extensive total partial particular special similar regular major minor familiar
+    characteristic specific genetic historic periodic basic classic typical atypical
+    critical medical surgical physical practical logical biological chemical""".split()
+)
+_DEFICIENCY = frozenset({"deficiency", "deficiencies", "deficient"})
+_DEFICIENCY_HASHES = frozenset(hash_string(w) for w in _DEFICIENCY)
+#: Gene, enzyme, factor or vitamin symbols: "G6PD", "C7", "APRT", "B12", "VIII".
+_SYMBOL = re.compile(r"^(?=.*[A-Z])(?:[A-Z][A-Za-z]*\d+[A-Za-z\d]*|[A-Z]{2,8}\d*|[A-Z]\d+)$")
+_TYPE_VALUE = re.compile(r"^(?:[0-9]{1,2}[a-z]?|[ivx]{1,4}[a-d]?|[a-d])$")
+
+
+def _extend_type(doc: Doc, end: int, ceiling: int) -> int:
+    """Include a trailing subtype: "atelosteogenesis type 2", "... type IIA"."""
+    if end + 1 < ceiling and doc[end].lower_ == "type" and _TYPE_VALUE.match(doc[end + 1].lower_):
+        return end + 2
+    return end
+
+
+def _looks_abbreviated(short: str, long: str) -> bool:
+    """scispaCy also pairs "stage 1 (disorder)"; a real short form has a capital letter or
+    digit, no space, and is much shorter than its long form."""
+    return (
+        " " not in short
+        and len(short) <= 10
+        and len(short) * 2 <= len(long)
+        and any(c.isupper() or c.isdigit() for c in short)
+    )
+
+
+def _long_form_entry(long: Span, matches: list[tuple[int, int, int]]) -> int | None:
+    """Entry of the match that is the long form (or its longest tail, e.g. without "the")."""
+    best: tuple[int, int] | None = None
+    for start, end, idx in matches:
+        if end == long.end and long.start <= start and (end - start) * 2 >= len(long):
+            if best is None or end - start > best[0]:
+                best = (end - start, idx)
+    return best[1] if best else None
+
+
+@Language.factory(
+    "ns_dictionary",
+    default_config={
+        "cache_dir": None,
+        "sources": [],
+        "open_sources": list(OPEN_SOURCES),
+        "labels": sorted(LABELS),
+        "abbreviations": True,
+    },
+)
+def make_dictionary_matcher(
+    nlp: Language,
+    name: str,
+    cache_dir: str | None,
+    sources: list[dict[str, Any]],
+    open_sources: list[str],
+    labels: list[str],
+    abbreviations: bool,
+) -> DictionaryMatcher:
+    """spaCy factory for :class:`DictionaryMatcher` (JSON-able options only)."""
+    unknown = set(labels) - LABELS
+    if unknown:
+        raise ValueError(f"dictionary labels must be among {sorted(LABELS)}: {sorted(unknown)}")
+    config = DictionaryConfig(
+        cache_dir=cache_dir,
+        open_sources=tuple(open_sources),
+        sources=tuple(dict(s) for s in sources),
+        labels=tuple(labels),
+    )
+    return DictionaryMatcher(nlp, name, config, abbreviations)
 
 
 class DictionaryExtractor:
-    """Problems, medications and procedures from the terminology dictionary."""
+    """Problems, medications and procedures from the terminology dictionary.
+
+    Options (all optional): ``cache_dir`` (where the compiled dictionary is cached, default
+    ``~/.cache/notestruct/dictionary``), ``sources`` (bring-your-own terminologies, e.g.
+    ``[{"kind": "umls", "path": "/data/umls/META"}]``), ``open_sources`` (subset of
+    curated/hpo/icd10cm/drugs), ``labels``, ``abbreviations``.
+    """
 
     name: ClassVar[str] = "dictionary"
     version: ClassVar[int] = VERSION
-    labels: ClassVar[frozenset[str]] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
+    labels: ClassVar[frozenset[str]] = LABELS
 
     def add_pipes(self, nlp: Language, options: Mapping[str, object]) -> None:
-        """Add ``ns_dictionary``."""
-        nlp.add_pipe("ns_dictionary")
+        """Add ``ns_dictionary`` configured from ``options``."""
+        unknown = set(options) - _OPTION_KEYS
+        if unknown:
+            raise ValueError(f"unknown dictionary option(s): {', '.join(sorted(unknown))}")
+        nlp.add_pipe("ns_dictionary", config=dict(options))

@@ -60,7 +60,12 @@ class BatchContext:
 def select_changed(
     engine: Engine, notes: Sequence[Note], ctx: BatchContext
 ) -> tuple[list[Note], int]:
-    """Notes whose text, rules version or source status differ from what is loaded."""
+    """Notes whose text or source status differ from what is loaded (or that failed before).
+
+    A rules or dictionary change alone does not re-process stored notes: the nightly run
+    handles new and changed notes only, and ``notestruct reprocess`` (which first reports
+    what would change) re-runs stored notes under new rules. ``ctx.force`` processes all.
+    """
     with engine.connect() as conn:
         known = stored_notes(conn, [n.note_id for n in notes])
     changed: list[Note] = []
@@ -70,7 +75,6 @@ def select_changed(
             not ctx.force
             and prior is not None
             and prior.text_sha256 == note.text_sha256
-            and prior.rules_version == ctx.rules_version
             and prior.source_status == note.status
             and prior.status != "failed"
         ):

@@ -505,5 +505,181 @@ def db_roles(
     )
 
 
+def _warehouse_engine(warehouse: str | None, config: Path | None) -> Any:
+    """An engine for the configured (or given) warehouse, which must exist at the latest
+    schema (read-only commands never create or upgrade one)."""
+    from pipelines.config import load_config
+    from warehouse.engine import make_engine
+    from warehouse.migrate import require_head
+
+    cfg = load_config(config, warehouse_url=warehouse)
+    engine = make_engine(cfg.warehouse_url.get_secret_value())
+    try:
+        require_head(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+@export_app.command("parquet")
+def export_parquet(
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory for <view>.parquet files.")
+    ],
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+    view: Annotated[
+        list[str] | None,
+        typer.Option("--view", help="Only this view (repeatable). Default: every analyst view."),
+    ] = None,
+    chunk_rows: Annotated[
+        int, typer.Option(help="Rows fetched and written per chunk.", min=1)
+    ] = 50_000,
+) -> None:
+    """The analyst views as Parquet, one file per view (patient_concept_feature.parquet is the
+    patient-by-concept feature matrix for models).
+
+    Example:  notestruct export parquet --out parquet/
+    (then in DuckDB: SELECT * FROM 'parquet/problem_list.parquet')
+    """
+    from warehouse.parquet import export_views
+    from warehouse.views import VIEW_NAMES
+    from warehouse.views import view as view_named
+
+    unknown = sorted(set(view or ()) - set(VIEW_NAMES))
+    if unknown:
+        raise CliError(f"unknown view {', '.join(unknown)} (known: {', '.join(VIEW_NAMES)})")
+    engine = _warehouse_engine(warehouse, config)
+    try:
+        chosen = [view_named(v) for v in view] if view else None
+        files = (
+            export_views(engine, out_dir, views=chosen, chunk_rows=chunk_rows)
+            if chosen
+            else export_views(engine, out_dir, chunk_rows=chunk_rows)
+        )
+    finally:
+        engine.dispose()
+    table = Table(title=f"Parquet in {out_dir}")
+    table.add_column("view")
+    table.add_column("rows", justify="right")
+    table.add_column("file")
+    for f in files:
+        table.add_row(f.view, f"{f.rows:,}", f.path.name)
+    out.print(table)
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="One SELECT/WITH statement (read-only).")],
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many rows.", min=1)] = 200,
+) -> None:
+    """Run one read-only SQL query against the warehouse and print the rows.
+
+    Writes are refused: the statement is inspected, then run in a read-only transaction.
+    Views to start from: problem_list, medication_list, observation_series, negated_finding,
+    family_history, note_status, run_history, mention_current, condition_current.
+
+    Example:  notestruct query "SELECT * FROM problem_list WHERE patient_ref = 'P001'"
+    """
+    from warehouse.query import run_query
+
+    engine = _warehouse_engine(warehouse, config)
+    try:
+        result = run_query(engine, sql, limit=limit)
+    finally:
+        engine.dispose()
+    table = Table(show_lines=False)
+    for col in result.columns:
+        table.add_column(col, overflow="fold")
+    for row in result.rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    out.print(table)
+    more = " (more rows not shown: raise --limit)" if result.truncated else ""
+    err.print(f"{len(result.rows)} row{'s' if len(result.rows) != 1 else ''}{more}")
+
+
+@app.command()
+def report(
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path(
+        "report.html"
+    ),
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+    runs: Annotated[int, typer.Option(help="Runs shown in the trend and table.", min=1)] = 30,
+) -> None:
+    """Write a self-contained HTML report (inline SVG charts, no scripts, opens offline).
+
+    Charts: mentions per label, assertion mix, top concepts, errors by stage, throughput and
+    trend over runs; then the run history table.
+    """
+    from warehouse.report import write_report
+
+    engine = _warehouse_engine(warehouse, config)
+    try:
+        data = write_report(engine, out_file, runs=runs)
+    finally:
+        engine.dispose()
+    out.print(
+        f"wrote {out_file} ({sum(v for _, v in data.mentions_by_label):,} mentions, "
+        f"{len(data.runs)} runs)"
+    )
+
+
+@app.command("reprocess")
+def reprocess_cmd(
+    source: Annotated[str, typer.Argument(help="The source the notes were ingested from.")],
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Write the changes (default: report only).")
+    ] = False,
+    all_notes: Annotated[
+        bool,
+        typer.Option("--all", help="Re-run every stored note, not only those under older rules."),
+    ] = False,
+) -> None:
+    """Re-process stored notes after a rule or dictionary change.
+
+    First run without --apply: it runs the current pipeline on the affected notes and
+    reports, per label, the mentions that would be added, removed and changed, writing
+    nothing. Run again with --apply to replace their facts. The nightly ingest does not
+    do this by itself: it processes only notes that are new or changed at the source.
+    """
+    from pipelines.config import load_config
+    from pipelines.reprocess import reprocess
+
+    cfg = load_config(config, warehouse_url=warehouse)
+    with _progress(_count_records(source), "reprocess") as advance:
+        outcome = reprocess(
+            source, cfg, apply=apply, all_notes=all_notes, progress=lambda n: advance(notes=n)
+        )
+    mode = "applied" if apply else "dry run, nothing written"
+    if outcome.plan.by_label:
+        table = Table(title=f"reprocess under rules {outcome.rules_version} — {mode}")
+        for col in ("label", "added", "removed", "changed", "unchanged"):
+            table.add_column(col, justify="left" if col == "label" else "right")
+        for label, ch in sorted(outcome.plan.by_label.items()):
+            table.add_row(
+                label, str(ch.added), str(ch.removed), str(ch.changed), str(ch.unchanged)
+            )
+        out.print(table)
+    else:
+        out.print(
+            f"reprocess under rules {outcome.rules_version} — {mode}: no stored note to re-run"
+        )
+    out.print(
+        f"records read {outcome.notes_read}; re-run {outcome.notes_selected} "
+        f"({outcome.plan.notes_changed} with changes); already under these rules "
+        f"{outcome.notes_current_rules}; changed at the source (use ingest) "
+        f"{outcome.notes_text_changed}; not loaded {outcome.notes_not_loaded}; "
+        f"failed {outcome.notes_failed}"
+    )
+    if not apply and outcome.plan.notes_changed:
+        out.print("run again with --apply to write these changes")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

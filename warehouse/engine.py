@@ -25,7 +25,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         raise WarehouseError("the warehouse URL is not a valid database URL") from exc
     if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
         raise WarehouseError(
-            f"unsupported warehouse backend {parsed.get_backend_name()!r} (use sqlite or postgresql)"
+            f"unsupported warehouse backend {parsed.get_backend_name()!r} "
+            "(use sqlite or postgresql)"
         )
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -38,13 +39,30 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
-            if parsed.database not in (None, "", ":memory:"):
-                cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            for pragma in sqlite_pragmas(parsed.database):
+                cur.execute(pragma)
             cur.close()
 
     return engine
+
+
+def sqlite_pragmas(database: str | None) -> list[str]:
+    """PRAGMAs every warehouse connection to a SQLite database gets.
+
+    WAL lets analysts read while a batch loads; NORMAL sync is durable across application
+    crashes (the last commits may be lost on power loss, and re-running a night repairs
+    that); a 64 MiB page cache and checkpoints every ~32 MiB of WAL (instead of 4 MiB) keep
+    batch loads from rewriting the same index pages at every commit.
+    """
+    pragmas = []
+    if database not in (None, "", ":memory:"):
+        pragmas += ["PRAGMA journal_mode=WAL", "PRAGMA wal_autocheckpoint=8192"]
+    pragmas += [
+        "PRAGMA synchronous=NORMAL",
+        "PRAGMA busy_timeout=30000",
+        "PRAGMA cache_size=-65536",
+    ]
+    return pragmas
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -1,18 +1,32 @@
-"""Idempotent loading: per-note delete-then-insert in one transaction with the run record."""
+"""Idempotent loading: per-note delete-then-insert in one transaction with the run record.
+
+Rows go in through the fastest path each backend offers inside the caller's transaction:
+PostgreSQL gets ``COPY ... FROM STDIN`` (psycopg 3) straight into the tables, SQLite one
+``executemany`` per table on the DBAPI cursor (WAL mode is set by ``warehouse.engine``).
+COPY straight into the tables (no staging table and merge) is safe because every fact row's
+key is derived from its note id (mention ids are UUIDv5 of note, offsets, label and
+extractor; resource ids derive from the mention or the note), the batch is de-duplicated
+by note id first, and the note's old rows are deleted earlier in the same transaction: no
+row of the batch can collide with a row that survives the delete.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+import orjson
+from sqlalchemy import Connection, DateTime, Table, delete, insert, select, update
 
 from schemas.model import Mention, NoteError, NoteResult
 from warehouse.tables import (
+    Base,
     FhirResource,
+    MentionAttribute,
     MentionCoding,
     MentionRow,
     NoteErrorRow,
@@ -22,7 +36,14 @@ from warehouse.tables import (
 )
 
 #: Tables holding facts derived from a note (deleted and re-inserted together).
-FACT_TABLES = (MentionCoding, MentionRow, FhirResource, NoteNlp)
+FACT_TABLES = (MentionCoding, MentionAttribute, MentionRow, FhirResource, NoteNlp)
+#: Attribute keys that echo note text or offsets; kept out of ``mention_attribute`` (which the
+#: analyst views read) so the views never expose note text.
+TEXT_ATTRIBUTE_KEYS = frozenset({"text", "unit_text", "drug", "prn_reason", "parts"})
+#: Error stages after which a known note is marked ``failed`` (its old facts then leave the
+#: views until a later run succeeds); read-stage errors such as a repeated id are not about
+#: the stored note.
+FAILING_STAGES = frozenset({"validate", "nlp", "map", "load"})
 _CHUNK = 500
 
 
@@ -43,6 +64,7 @@ class LoadCounts:
     resources: int = 0
     errors: int = 0
     retracted: int = 0
+    rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -76,7 +98,9 @@ def stored_notes(conn: Connection, note_ids: Sequence[str]) -> dict[str, StoredN
             ).where(NoteRow.note_id.in_(chunk))
         )
         for r in rows:
-            out[r.note_id] = StoredNote(r.text_sha256, r.rules_version, r.status, r.source_status, r.version)
+            out[r.note_id] = StoredNote(
+                r.text_sha256, r.rules_version, r.status, r.source_status, r.version
+            )
     return out
 
 
@@ -84,33 +108,148 @@ def delete_facts(conn: Connection, note_ids: Sequence[str]) -> None:
     """Remove every derived row of the given notes."""
     for chunk in _chunks(list(note_ids)):
         for table in FACT_TABLES:
-            conn.execute(delete(table).where(table.note_key.in_(chunk) if table is NoteNlp else table.note_id.in_(chunk)))
+            col = NoteNlp.note_key if table is NoteNlp else table.note_id
+            conn.execute(delete(table).where(col.in_(chunk)))
 
 
-def _mention_row(m: Mention, run_id: str, store_text: bool) -> dict[str, Any]:
+def flatten_attributes(
+    attrs: Mapping[str, Any], prefix: str = ""
+) -> Iterator[tuple[str, str, float | None]]:
+    """``(key, value_text, value_num)`` rows of a mention's attributes.
+
+    Nested objects are joined with dots (``dose.value``), lists kept as JSON text, booleans
+    as ``true``/``false``; keys echoing note text (``TEXT_ATTRIBUTE_KEYS``) are skipped.
+    """
+    for k, v in attrs.items():
+        if v is None or k in TEXT_ATTRIBUTE_KEYS:
+            continue
+        key = prefix + k if prefix else k
+        t = type(v)
+        if t is str:
+            yield key, v, None
+        elif t is bool:
+            yield key, "true" if v else "false", None
+        elif t is int or t is float:
+            f = float(v)
+            if not math.isfinite(f):
+                yield key, str(v), None
+            else:
+                yield key, str(int(f)) if f.is_integer() else repr(f), f
+        elif isinstance(v, Mapping):
+            yield from flatten_attributes(v, key + ".")
+        else:
+            yield key, json.dumps(v, sort_keys=True, default=str), None
+
+
+class _Writer:
+    """Appends rows to tables with COPY (PostgreSQL) or executemany (SQLite)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.dialect = conn.dialect
+        self.pg = conn.dialect.name == "postgresql"
+        self.quote = conn.dialect.identifier_preparer.quote
+
+    def _processors(self, table: Table, columns: Sequence[str]) -> list[Any]:
+        procs: list[Any] = []
+        for name in columns:
+            impl = table.c[name].type.dialect_impl(self.dialect)
+            if self.pg or not isinstance(impl, DateTime):
+                # rows carry JSON as text already (serialised once, by ``json_text``),
+                # sqlite3 stores bools as 0/1 itself and psycopg adapts every type for
+                # COPY: only SQLite datetimes need SQLAlchemy's format (read back by it)
+                procs.append(None)
+            else:
+                procs.append(_memo(impl.bind_processor(self.dialect)))
+        return procs
+
+    def write(self, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
+        """Insert ``rows`` (tuples in ``columns`` order) into ``table``; returns the count."""
+        if not rows:
+            return 0
+        procs = self._processors(table, columns)
+        active = [(i, p) for i, p in enumerate(procs) if p is not None]
+        if active:
+            converted: list[tuple[Any, ...]] = []
+            for row in rows:
+                values = list(row)
+                for i, p in active:
+                    values[i] = p(values[i])
+                converted.append(tuple(values))
+            rows = converted
+        cols = ", ".join(self.quote(c) for c in columns)
+        name = self.quote(table.name)
+        if self.pg:
+            raw: Any = self.conn.connection.dbapi_connection  # a psycopg 3 connection
+            with raw.cursor() as cur, cur.copy(f"COPY {name} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" for _ in columns)
+            self.conn.exec_driver_sql(f"INSERT INTO {name} ({cols}) VALUES ({marks})", rows)
+        return len(rows)
+
+
+def _memo(proc: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
+    """``proc`` remembering its results: a batch repeats the same few datetimes (run time,
+    note dates) thousands of times."""
+    if proc is None:
+        return None
+    seen: dict[Any, Any] = {}
+
+    def run(value: Any) -> Any:
+        try:
+            return seen[value]
+        except KeyError:
+            seen[value] = out = proc(value)
+            return out
+
+    return run
+
+
+def json_text(value: Any) -> str | None:
+    """Compact JSON text of ``value`` (None stays SQL NULL); readable by SQLAlchemy's JSON."""
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except TypeError:  # e.g. integers beyond 64 bits
+        return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def _t(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+NOTE_COLUMNS = (
+    "note_id", "source", "patient_ref", "encounter_ref", "note_type", "authored_at",
+    "text_sha256", "text_length", "version", "status", "source_status", "text_stored", "text",
+    "pipeline_version", "rules_version", "run_id", "processed_at", "mention_count",
+)  # fmt: skip
+MENTION_COLUMNS = (
+    "mention_id", "note_id", "start_char", "end_char", "label", "text", "section",
+    "is_negated", "is_uncertain", "is_historical", "is_hypothetical", "is_family",
+    "is_conditional", "experiencer", "attributes", "extractor", "extractor_version", "rule_id",
+    "pipeline_version", "run_id",
+)  # fmt: skip
+CODING_COLUMNS = ("mention_id", "system", "code", "display", "coder", "score", "note_id")
+ATTRIBUTE_COLUMNS = ("mention_id", "key", "note_id", "value_text", "value_num")
+RESOURCE_COLUMNS = ("resource_type", "resource_id", "note_id", "mention_id", "resource", "run_id")
+NOTE_NLP_COLUMNS = tuple(c.name for c in _t(NoteNlp).columns)
+
+
+def _mention_row(m: Mention, run_id: str, store_text: bool) -> tuple[Any, ...]:
     a = m.assertion
-    return {
-        "mention_id": m.mention_id,
-        "note_id": m.note_id,
-        "start_char": m.start_char,
-        "end_char": m.end_char,
-        "label": m.label,
-        "text": m.text if store_text else None,
-        "section": m.section,
-        "is_negated": a.is_negated,
-        "is_uncertain": a.is_uncertain,
-        "is_historical": a.is_historical,
-        "is_hypothetical": a.is_hypothetical,
-        "is_family": a.is_family,
-        "is_conditional": a.is_conditional,
-        "experiencer": a.experiencer,
-        "attributes": dict(m.attributes) or None,
-        "extractor": m.provenance.extractor,
-        "extractor_version": m.provenance.extractor_version,
-        "rule_id": m.provenance.rule_id,
-        "pipeline_version": m.provenance.pipeline_version,
-        "run_id": run_id,
-    }
+    p = m.provenance
+    return (
+        m.mention_id, m.note_id, m.start_char, m.end_char, m.label,
+        m.text if store_text else None, m.section,
+        a.is_negated, a.is_uncertain, a.is_historical, a.is_hypothetical, a.is_family,
+        a.is_conditional, a.experiencer, json_text(m.attributes) if m.attributes else None,
+        p.extractor, p.extractor_version, p.rule_id, p.pipeline_version, run_id,
+    )  # fmt: skip
 
 
 def load_results(
@@ -125,98 +264,82 @@ def load_results(
     """Replace the facts of ``results``' notes and record ``failed`` ones, in the caller's
     transaction (so the batch and its checkpoint commit together).
 
-    A note whose status is ``entered-in-error`` at the source is retracted: its facts are
-    removed and its row is marked ``retracted``.
+    A note whose text hash changed gets ``version + 1``; the same text loaded again keeps
+    its version (re-running a night changes nothing). A note whose status is
+    ``entered-in-error`` at the source is retracted: its facts and FHIR resources are
+    removed and its row is marked ``retracted``. When a batch holds the same note id twice
+    the last one wins.
     """
     counts = LoadCounts()
-    ids = [r.note.note_id for r in results]
-    known = stored_notes(conn, ids)
-    delete_facts(conn, ids)
-    note_rows: list[dict[str, Any]] = []
-    mentions: list[dict[str, Any]] = []
-    codings: list[dict[str, Any]] = []
-    resources: list[dict[str, Any]] = []
-    nlp_rows: list[dict[str, Any]] = []
+    latest: dict[str, NoteResult] = {}
     for r in results:
+        latest.pop(r.note.note_id, None)
+        latest[r.note.note_id] = r
+    ids = list(latest)
+    known = stored_notes(conn, ids)
+    # facts are only ever written with their note row, in one transaction: a note with no
+    # row has no facts, so new notes (the nightly common case) need no deletes
+    delete_facts(conn, list(known))
+    note_rows: list[tuple[Any, ...]] = []
+    mentions: list[tuple[Any, ...]] = []
+    codings: list[tuple[Any, ...]] = []
+    attributes: list[tuple[Any, ...]] = []
+    resources: list[tuple[Any, ...]] = []
+    nlp_rows: list[tuple[Any, ...]] = []
+    store_text = settings.store_text
+    for r in latest.values():
         note = r.note
+        nid = note.note_id
         retract = note.status == "entered-in-error"
-        prior = known.get(note.note_id)
+        prior = known.get(nid)
         version = 1 if prior is None else prior.version + (prior.text_sha256 != note.text_sha256)
         status = "retracted" if retract else ("empty" if not note.text.strip() else "processed")
+        keep_text = store_text and not retract
         note_rows.append(
-            {
-                "note_id": note.note_id,
-                "source": note.source,
-                "patient_ref": note.patient_ref,
-                "encounter_ref": note.encounter_ref,
-                "note_type": note.note_type,
-                "authored_at": note.authored_at,
-                "text_sha256": note.text_sha256,
-                "text_length": len(note.text),
-                "version": version,
-                "status": status,
-                "source_status": note.status,
-                "text_stored": settings.store_text and not retract,
-                "text": note.text if settings.store_text and not retract else None,
-                "pipeline_version": r.mentions[0].provenance.pipeline_version
-                if r.mentions
-                else "",
-                "rules_version": settings.rules_version,
-                "run_id": run_id,
-                "processed_at": now,
-                "mention_count": 0 if retract else len(r.mentions),
-            }
-        )
+            (
+                nid, note.source, note.patient_ref, note.encounter_ref, note.note_type,
+                note.authored_at, note.text_sha256, len(note.text), version, status,
+                note.status, keep_text, note.text if keep_text else None,
+                r.mentions[0].provenance.pipeline_version if r.mentions else "",
+                settings.rules_version, run_id, now, 0 if retract else len(r.mentions),
+            )
+        )  # fmt: skip
         if retract:
             counts.retracted += 1
             continue
         for m in r.mentions:
-            mentions.append(_mention_row(m, run_id, settings.store_text))
+            mid = m.mention_id
+            mentions.append(_mention_row(m, run_id, store_text))
             seen: set[tuple[str, str]] = set()
             for c in m.codings:
                 if (c.system, c.code) in seen:
                     continue
                 seen.add((c.system, c.code))
-                codings.append(
-                    {
-                        "mention_id": m.mention_id,
-                        "system": c.system,
-                        "code": c.code,
-                        "display": c.display,
-                        "coder": c.coder,
-                        "score": c.score,
-                        "note_id": note.note_id,
-                    }
-                )
+                codings.append((mid, c.system, c.code, c.display, c.coder, c.score, nid))
+            if m.attributes:
+                for key, text, num in flatten_attributes(m.attributes):
+                    if len(key) <= 128:
+                        attributes.append((mid, key, nid, text, num))
         for res in r.resources:
             resources.append(
-                {
-                    "resource_type": res["resourceType"],
-                    "resource_id": res["id"],
-                    "note_id": note.note_id,
-                    "mention_id": _mention_of(res),
-                    "resource": res,
-                    "run_id": run_id,
-                }
+                (res["resourceType"], res["id"], nid, _mention_of(res), json_text(res), run_id)
             )
-        nlp_rows.extend(dict(row) for row in r.note_nlp)
-    if ids:
-        for chunk in _chunks(ids):
-            conn.execute(delete(NoteRow).where(NoteRow.note_id.in_(chunk)))
-        conn.execute(insert(NoteRow), note_rows)
-    for table, rows in (
-        (MentionRow, mentions),
-        (MentionCoding, codings),
-        (FhirResource, resources),
-        (NoteNlp, nlp_rows),
-    ):
-        for chunk in _chunks(rows, 2000):
-            conn.execute(insert(table), list(chunk))
+        nlp_rows.extend(tuple(map(row.get, NOTE_NLP_COLUMNS)) for row in r.note_nlp)
+    for chunk in _chunks(list(known)):
+        conn.execute(delete(NoteRow).where(NoteRow.note_id.in_(chunk)))
+    writer = _Writer(conn)
+    rows = writer.write(_t(NoteRow), NOTE_COLUMNS, note_rows)
+    rows += writer.write(_t(MentionRow), MENTION_COLUMNS, mentions)
+    rows += writer.write(_t(MentionCoding), CODING_COLUMNS, codings)
+    rows += writer.write(_t(MentionAttribute), ATTRIBUTE_COLUMNS, attributes)
+    rows += writer.write(_t(FhirResource), RESOURCE_COLUMNS, resources)
+    rows += writer.write(_t(NoteNlp), NOTE_NLP_COLUMNS, nlp_rows)
     record_errors(conn, failed, run_id=run_id, now=now)
-    counts.notes = len(results)
+    counts.notes = len(latest)
     counts.mentions = len(mentions)
     counts.resources = len(resources)
     counts.errors = len(failed)
+    counts.rows = rows + len(failed)
     return counts
 
 
@@ -230,9 +353,20 @@ def _mention_of(resource: dict[str, Any]) -> str | None:
 def record_errors(
     conn: Connection, errors: Sequence[NoteError], *, run_id: str, now: datetime
 ) -> None:
-    """Write dead letters (no note text) and mark their notes failed if known."""
+    """Write dead letters (no note text) and mark their notes ``failed`` if known.
+
+    A failed note's earlier facts stay in the base tables but leave the analyst views
+    (they show only ``processed`` notes); the next run retries it.
+    """
     if not errors:
         return
+    failing = sorted({e.note_id for e in errors if e.note_id and e.stage in FAILING_STAGES})
+    for chunk in _chunks(failing):
+        conn.execute(
+            update(NoteRow)
+            .where(NoteRow.note_id.in_(chunk), NoteRow.status != "retracted")
+            .values(status="failed", run_id=run_id, processed_at=now)
+        )
     conn.execute(
         insert(NoteErrorRow),
         [

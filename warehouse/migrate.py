@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from warehouse.engine import make_engine
+from warehouse.engine import WarehouseError, make_engine
 
 
 def alembic_config(url: str) -> Config:
@@ -46,3 +49,35 @@ def check(engine: Engine) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.check(cfg)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Downgrade the database behind ``engine`` to ``revision`` (``base`` drops everything)."""
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
+def require_head(engine: Engine) -> None:
+    """Raise unless the database exists and is at the latest schema (for read-only commands,
+    which must not create or upgrade a warehouse behind the user's back).
+
+    Raises:
+        WarehouseError: no warehouse there, or its schema is older or newer than this code.
+    """
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        if not Path(url.database).exists():
+            raise WarehouseError(
+                f"no warehouse at {url.database} (run notestruct ingest or notestruct db upgrade)"
+            )
+    heads = set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    if current != heads:
+        have = ", ".join(sorted(current)) or "empty"
+        raise WarehouseError(
+            f"the warehouse schema is at {have}, this notestruct needs {', '.join(sorted(heads))}"
+            " (run notestruct db upgrade)"
+        )

@@ -17,7 +17,9 @@ from sqlalchemy import (
     String,
     Text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s__%(column_0_N_name)s",
@@ -28,11 +30,16 @@ NAMING_CONVENTION = {
 }
 
 
+def json_type() -> TypeEngine[Any]:
+    """JSON on SQLite, JSONB on PostgreSQL (indexable, compact); Python None is SQL NULL."""
+    return JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+
 class Base(DeclarativeBase):
     """Declarative base with the naming convention used by migrations."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+    type_annotation_map = {dict[str, Any]: json_type(), datetime: DateTime(timezone=True)}
 
 
 class PipelineRun(Base):
@@ -55,7 +62,9 @@ class PipelineRun(Base):
     dictionary_version: Mapped[str | None] = mapped_column(
         String(64), comment="Version hash of the compiled terminology dictionary."
     )
-    source_kind: Mapped[str] = mapped_column(String(32), comment="directory, jsonl, csv, fhir, sql.")
+    source_kind: Mapped[str] = mapped_column(
+        String(32), comment="directory, jsonl, csv, fhir, sql."
+    )
     source_key: Mapped[str] = mapped_column(
         String(64), comment="Hash identifying the source (path or URL hashed; no credentials)."
     )
@@ -77,7 +86,7 @@ class PipelineRun(Base):
     resources: Mapped[int] = mapped_column(Integer, default=0, comment="FHIR resources loaded.")
     duration_s: Mapped[float | None] = mapped_column(Float, comment="Wall time in seconds.")
     metrics: Mapped[dict[str, Any] | None] = mapped_column(
-        JSON, comment="Timings per stage and throughput (JSON)."
+        json_type(), comment="Timings per stage and throughput (JSON)."
     )
 
 
@@ -133,7 +142,9 @@ class MentionRow(Base):
     )
 
     mention_id: Mapped[str] = mapped_column(
-        String(36), primary_key=True, comment="Deterministic UUIDv5 (note, offsets, label, extractor)."
+        String(36),
+        primary_key=True,
+        comment="Deterministic UUIDv5 (note, offsets, label, extractor).",
     )
     note_id: Mapped[str] = mapped_column(String(512), comment="Note the mention is in.")
     start_char: Mapped[int] = mapped_column(Integer, comment="Start offset in the note text.")
@@ -155,7 +166,9 @@ class MentionRow(Base):
         String(64), comment="Family member the mention is about, when is_family."
     )
     attributes: Mapped[dict[str, Any] | None] = mapped_column(
-        JSON, comment="Structured values: dose, route, frequency, value, unit, flags (JSON)."
+        json_type(),
+        comment="Structured values: dose, route, frequency, value, unit, flags (JSON); "
+        "also flattened into mention_attribute.",
     )
     extractor: Mapped[str] = mapped_column(String(64), comment="Extractor that found it.")
     extractor_version: Mapped[int] = mapped_column(Integer, comment="Extractor version.")
@@ -182,6 +195,34 @@ class MentionCoding(Base):
     note_id: Mapped[str] = mapped_column(String(512), index=True, comment="Note (for deletes).")
 
 
+class MentionAttribute(Base):
+    """One structured value of a mention (flattened from ``mention.attributes`` at load)."""
+
+    __tablename__ = "mention_attribute"
+    __table_args__ = (
+        Index("ix_mention_attribute__note_id", "note_id"),
+        Index("ix_mention_attribute__key", "key"),
+        {
+            "comment": "Mention attributes as key/value rows (dose, route, frequency, value, "
+            "unit, ...), so views read them with portable SQL on SQLite and PostgreSQL."
+        },
+    )
+
+    mention_id: Mapped[str] = mapped_column(String(36), primary_key=True, comment="Mention.")
+    key: Mapped[str] = mapped_column(
+        String(128),
+        primary_key=True,
+        comment="Attribute name; nested objects are flattened with dots (e.g. dose.unit).",
+    )
+    note_id: Mapped[str] = mapped_column(String(512), comment="Note (for deletes).")
+    value_text: Mapped[str | None] = mapped_column(
+        Text, comment="Value as text (lists as JSON, booleans as true/false)."
+    )
+    value_num: Mapped[float | None] = mapped_column(
+        Float, comment="Value as a number when it is one, else NULL."
+    )
+
+
 class FhirResource(Base):
     """A FHIR R4 resource derived from a note (JSON as exported)."""
 
@@ -200,7 +241,9 @@ class FhirResource(Base):
     )
     note_id: Mapped[str] = mapped_column(String(512), comment="Source note.")
     mention_id: Mapped[str | None] = mapped_column(String(36), comment="Source mention, if any.")
-    resource: Mapped[dict[str, Any]] = mapped_column(JSON, comment="The resource as FHIR JSON.")
+    resource: Mapped[dict[str, Any]] = mapped_column(
+        json_type(), comment="The resource as FHIR JSON."
+    )
     run_id: Mapped[str] = mapped_column(String(64), comment="Run that loaded it.")
 
 

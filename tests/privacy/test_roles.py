@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from warehouse.engine import make_engine
 from warehouse.migrate import upgrade
 from warehouse.roles import RoleError, apply_roles, drop_roles
+from warehouse.views import VIEW_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,16 +23,10 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture()
 def warehouse(pg_url: str) -> Iterator[tuple[sa.Engine, str, str, str]]:
-    """A migrated schema with one analyst view, and unique role names dropped afterwards."""
+    """A schema migrated to head (with the analyst views), and unique role names dropped
+    afterwards."""
     engine = make_engine(pg_url)
     upgrade(engine)
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "CREATE VIEW problem_list AS SELECT mention_id, label, is_negated "
-                "FROM mention WHERE label = 'PROBLEM'"
-            )
-        )
     tag = uuid.uuid4().hex[:8]
     loader, analyst = f"t_loader_{tag}", f"t_analyst_{tag}"
     try:
@@ -62,7 +57,7 @@ def test_analyst_reads_views_not_base_tables(warehouse) -> None:
     engine, _url, loader, analyst = warehouse
     report = apply_roles(engine, loader=loader, analyst=analyst)
     assert set(report.created) == {loader, analyst}
-    assert report.views == ["problem_list"]
+    assert set(report.views) == set(VIEW_NAMES)
     assert {"note", "mention", "fhir_resource", "note_nlp"} <= set(report.tables)
     assert _as(engine, analyst, "SELECT count(*) FROM problem_list") == [(0,)]
     for table in (
@@ -104,14 +99,14 @@ def test_idempotent_and_picks_up_new_views(warehouse) -> None:
     engine, _url, loader, analyst = warehouse
     apply_roles(engine, loader=loader, analyst=analyst)
     with engine.begin() as conn:
-        conn.execute(sa.text("CREATE VIEW note_status AS SELECT note_id, status FROM note"))
+        conn.execute(sa.text("CREATE VIEW site_note_count AS SELECT count(*) AS n FROM note"))
         conn.execute(sa.text("CREATE VIEW note_text AS SELECT note_id, text FROM note"))
-    assert _refused(engine, analyst, "SELECT * FROM note_status")
+    assert _refused(engine, analyst, "SELECT * FROM site_note_count")
     again = apply_roles(engine, loader=loader, analyst=analyst, withhold_views={"note_text"})
     assert again.created == []
-    assert again.views == ["note_status", "problem_list"]
+    assert again.views == sorted([*VIEW_NAMES, "site_note_count"])
     assert again.withheld_views == ["note_text"]
-    assert _as(engine, analyst, "SELECT count(*) FROM note_status") == [(0,)]
+    assert _as(engine, analyst, "SELECT n FROM site_note_count") == [(0,)]
     assert _refused(engine, analyst, "SELECT * FROM note_text")
 
 
@@ -133,7 +128,7 @@ def test_cli_db_roles(warehouse) -> None:
     for _ in range(2):  # idempotent
         proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
-    assert "SELECT on 1 views: problem_list" in " ".join(proc.stdout.split())
+    assert f"SELECT on {len(VIEW_NAMES)} views" in " ".join(proc.stdout.split())
     assert _refused(engine, analyst, "SELECT * FROM note")
     assert _as(engine, analyst, "SELECT count(*) FROM problem_list") == [(0,)]
 

@@ -28,7 +28,9 @@ def _result(text="Denies chest pain.", note_id="n1", status="current"):
                 label="PROBLEM",
                 assertion=Assertion(is_negated=True),
                 codings=(Coding(system="http://snomed.info/sct", code="29857009"),),
-                provenance=Provenance(extractor="dictionary", extractor_version=1, pipeline_version="t"),
+                provenance=Provenance(
+                    extractor="dictionary", extractor_version=1, pipeline_version="t"
+                ),
             ),
         )
     return NoteResult(note=note, mentions=mentions)

@@ -1,0 +1,1 @@
+"""Coders: add codes to mentions after extraction (entry-point group notestruct.coders)."""

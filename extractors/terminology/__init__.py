@@ -1,0 +1,1 @@
+"""Terminology dictionary: open and bring-your-own sources compiled into phrase matchers."""

@@ -1,0 +1,195 @@
+"""Concept records and the lexical clean-up that turns source titles into matchable terms."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from spacy.lang.en.stop_words import STOP_WORDS
+
+#: (system, code, display)
+Code = tuple[str, str, str]
+
+#: Source priority: when two sources give the same surface form, the lower number wins
+#: (curated tables know clinical usage; user-given terminologies beat bundled open ones).
+PRIORITY: dict[str, int] = {
+    "curated": 0,
+    "byo": 1,
+    "hpo": 2,
+    "icd10cm": 3,
+    "drugs": 4,
+}
+
+LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
+
+
+@dataclass(frozen=True, slots=True)
+class Concept:
+    """One entry of a terminology: a stable id, a label, its codes and its surface terms."""
+
+    concept_id: str
+    label: str
+    codes: tuple[Code, ...]
+    terms: tuple[str, ...]
+    source: str  # source name and version, e.g. "icd10cm@1.5.0"
+    kind: str  # key of PRIORITY
+    #: Terms already in their final form (curated): skip the title clean-up.
+    verbatim: bool = False
+    #: Tie-break inside one source (lower wins), e.g. general ICD categories over subcodes.
+    rank: int = 0
+
+
+# Words after a comma (or "unspecified" words) that only qualify a title; the head before
+# the comma is the usable surface form: "Pneumonia, unspecified organism" -> "Pneumonia".
+_QUALIFIERS = frozenset(
+    """unspecified other specified left right bilateral unilateral side sides site sites
+    organism organisms initial subsequent encounter sequela part parts region type
+    upper lower limb limbs arm leg nos nec not elsewhere classified and or of with without
+    in the a an first episode care""".split()
+)
+_TAG = re.compile(
+    r"\s*\((?:disorder|finding|procedure|situation|morphologic abnormality|"
+    r"regime/therapy|substance|product|medicinal product|clinical drug|event|"
+    r"observable entity|body structure|qualifier value|physical object|"
+    r"specimen|organism|environment|person|occupation)\)\s*$",
+    re.I,
+)
+_BRACKETS = re.compile(r"\s*[\(\[][^\(\)\[\]]*[\)\]]")
+_TRAILING = re.compile(
+    r"(?:,?\s+(?:NOS|NEC)|,\s*not elsewhere classified|\s+without complications?|"
+    r",\s*unspecified(?:\s+\w+)?)\s*$",
+    re.I,
+)
+_SPACES = re.compile(r"\s+")
+
+
+def strip_semantic_tag(text: str) -> str:
+    """Drop a SNOMED CT semantic tag: "Cough (finding)" -> "Cough"."""
+    return _TAG.sub("", text).strip()
+
+
+def clean_title(text: str) -> str | None:
+    """Turn a terminology title into a surface form a note would use, or None if unusable.
+
+    Drops semantic tags, bracketed qualifiers and "unspecified"/"NOS"-style tails, keeps the
+    head of "head, qualifiers" titles, and rejects "Other ..." residual categories.
+    """
+    text = strip_semantic_tag(text)
+    text = _BRACKETS.sub("", text)
+    text = _SPACES.sub(" ", text).strip(" ,;.")
+    for _ in range(3):
+        new = _TRAILING.sub("", text).strip(" ,;.")
+        if new == text:
+            break
+        text = new
+    if "," in text:
+        head, _, tail = text.partition(",")
+        tail_words = re.findall(r"[a-z]+", tail.lower())
+        if tail_words and all(w in _QUALIFIERS for w in tail_words):
+            text = head.strip()
+        else:
+            return None  # "A, with B" titles never appear verbatim in notes
+    low = text.lower()
+    if low.startswith(("other ", "others ", "unspecified and ", "other and ")):
+        return None
+    if low.startswith("unspecified "):
+        text = text[len("unspecified ") :]
+    if ";" in text or ":" in text:
+        return None
+    if low.startswith("family history of"):  # the problem itself + ConText's family flag
+        return None
+    return text.strip() or None
+
+
+def is_acronym(term: str) -> bool:
+    """Short all-capitals terms ("CHF", "T2DM", "N/V") are matched case-sensitively."""
+    return (
+        " " not in term
+        and len(term) <= 6
+        and any(c.isalpha() for c in term)
+        and term == term.upper()
+    )
+
+
+def is_usable(term: str, stoplist: frozenset[str], *, curated: bool = False) -> bool:
+    """Reject terms that would match ordinary English or carry no meaning on their own."""
+    low = term.lower()
+    letters = sum(c.isalpha() for c in term)
+    if letters < 2:
+        return False
+    if is_acronym(term):  # matched case-sensitively: "CP" never matches "cp" or "Cp"
+        # Outside the curated tables an acronym must not spell an English word: notes
+        # written in capitals ("THE PATIENT DID WELL") would match it.
+        return curated or (len(term) >= 3 and low not in stoplist and low not in STOP_WORDS)
+    if low in stoplist or low in STOP_WORDS:
+        return False
+    if len(low) < 3 or (len(low) < 4 and not curated and " " not in low):
+        return False
+    return len(low.split()) <= 12
+
+
+#: Words ending like plurals that are singular (or have no singular).
+_NO_NUMBER = frozenset(
+    """diabetes herpes rabies measles mumps scabies rickets caries series species feces
+    faeces lues tetanus ascites pubes news physics genetics mechanics arthritis""".split()
+)
+
+
+def plural_variants(tokens: list[str]) -> list[list[str]]:
+    """Singular/plural variants of the last token ("ulcers" <-> "ulcer", "biopsies")."""
+    last = tokens[-1]
+    if not last.isalpha() or len(last) < 4 or not last.islower() or last in _NO_NUMBER:
+        return []
+    out: list[str] = []
+    if last.endswith("ies") and len(last) > 4:
+        out.append(last[:-3] + "y")
+    elif last.endswith(("ses", "xes", "ches", "shes")):
+        out.append(last[:-2])
+    elif last.endswith("s") and not last.endswith(("ss", "us", "is", "ous", "ys")):
+        out.append(last[:-1])
+    elif last.endswith("y") and last[-2] not in "aeiou":
+        out.append(last[:-1] + "ies")
+    elif last.endswith(("s", "x", "ch", "sh")):
+        out.append(last + "es")
+    elif last.endswith("oma") or not last.endswith(
+        ("a", "is", "um", "us", "ed", "ing", "al", "ic", "ous")
+    ):
+        out.append(last + "s")
+    return [[*tokens[:-1], v] for v in out]
+
+
+def hyphen_variants(tokens: list[str]) -> list[list[str]]:
+    """ "full-time" (tokens full - time) also matches "full time"."""
+    if "-" not in tokens[1:-1]:
+        return []
+    return [[t for t in tokens if t != "-"]]
+
+
+def read_lines(text: str) -> Iterable[str]:
+    """Non-empty, non-comment lines of a small data file."""
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            yield line
+
+
+_HYPHEN = re.compile(r"(?<=[a-z])-(?=[a-z])", re.I)
+
+
+def spelling_variants(surface: str) -> list[str]:
+    """Hyphen/space variants: "full-time" <-> "full time" (two-word terms only for the
+    reverse direction, which would otherwise multiply)."""
+    out: list[str] = []
+    if _HYPHEN.search(surface):
+        out.append(_HYPHEN.sub(" ", surface))
+        out.append(_HYPHEN.sub(" - ", surface))  # text tokenised with spaced hyphens
+    if "'s " in surface:  # "Addison's disease" -> "Addisons disease", "Addison disease"
+        out.append(surface.replace("'s ", "s "))
+        out.append(surface.replace("'s ", " "))
+        out.append(surface.replace("'s ", " ' s "))
+    words = surface.split(" ")
+    if len(words) == 2 and all(w.isalpha() and len(w) >= 3 for w in words):
+        out.append("-".join(words))
+        out.append(" - ".join(words))
+    return out

