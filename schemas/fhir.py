@@ -145,8 +145,8 @@ POLICY: tuple[PolicyRow, ...] = (
         "uncertain",
         "PROBLEM",
         "Condition",
-        {"verificationStatus": "provisional", "clinicalStatus": FROM_TEXT},
-        "Possible / rule out.",
+        {"verificationStatus": "provisional", "clinicalStatus": FROM_TEXT_OR_ACTIVE},
+        "Possible / rule out: a working diagnosis, active unless the text says otherwise.",
     ),
     PolicyRow(
         "uncertain", "MEDICATION", "MedicationStatement", {"status": "unknown"}, "Unclear use."
@@ -496,7 +496,8 @@ def policy_markdown() -> str:
         "| --- | --- | --- | --- | --- |",
     ]
     for r in POLICY:
-        elements = ", ".join(f"`{k}={v}`" for k, v in r.elements.items()) or "—"
+        elements = ", ".join(f"`{k}={v}`" for k, v in r.elements.items()).replace("|", "\\|")
+        elements = elements or "—"
         lines.append(
             f"| {r.state} | {r.label} | {r.resource or '— (mention row only)'} | {elements} "
             f"| {r.why} |"

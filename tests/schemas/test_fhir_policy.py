@@ -86,7 +86,7 @@ EXPECTED: dict[tuple[str, str], dict[str, tuple[str | None, dict[str, Any]]]] = 
     },
     ("negated", "*"): {"LAB": (None, {}), "VITAL": (None, {})},
     ("uncertain", "PROBLEM"): {
-        "PROBLEM": ("Condition", {"verificationStatus": "provisional", "clinicalStatus": None})
+        "PROBLEM": ("Condition", {"verificationStatus": "provisional", "clinicalStatus": "active"})
     },
     ("uncertain", "MEDICATION"): {"MEDICATION": ("MedicationStatement", {"status": "unknown"})},
     ("uncertain", "PROCEDURE"): {"PROCEDURE": ("Procedure", {"status": "unknown"})},
@@ -172,7 +172,8 @@ def test_policy_states_cover_the_precedence_order() -> None:
         ("Hypertension, now inactive.", {}, "inactive"),
         ("Hypertension noted.", {"is_historical": True}, None),
         ("Hypertension noted.", {}, "active"),
-        ("Possible hypertension.", {"is_uncertain": True}, None),
+        ("Possible hypertension.", {"is_uncertain": True}, "active"),
+        ("Possible hypertension, resolved.", {"is_uncertain": True}, "resolved"),
     ],
 )
 def test_condition_clinical_status_follows_the_text(
