@@ -19,7 +19,9 @@ def full_nlp(tmp_path_factory):
     """The real pipeline with the full open dictionary, built once into a fresh cache."""
     cache = tmp_path_factory.mktemp("dictionary-cache")
     t0 = time.perf_counter()
-    nlp = build_nlp(NlpSettings(options={"dictionary": {"cache_dir": str(cache)}}))
+    nlp = build_nlp(
+        NlpSettings(extractors=("dictionary",), options={"dictionary": {"cache_dir": str(cache)}})
+    )
     matcher = nlp.get_pipe("ns_dictionary")
     assert matcher.meta["built_now"], "first use must compile the dictionary"
     assert time.perf_counter() - t0 < 240

@@ -129,7 +129,7 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ),
     (
         "Toprol XL 50 mg once daily.",
-        "Toprol",
+        "Toprol XL",
         {"strength": {"value": 50}, "frequency": {"code": "QD", "text": "once daily"}},
     ),
     (
