@@ -729,7 +729,20 @@ def _codings(mention: Mention, extra: Iterable[dict[str, str] | None] = ()) -> l
     """The mention's codings (deduplicated), preceded by ``extra`` ones it does not have."""
     out: list[dict[str, str]] = []
     seen: set[tuple[str | None, str]] = set()
-    for c in (_coding(c.system, c.code, c.display) for c in mention.codings):
+    for coding in mention.codings:
+        system, code, display = coding.system, coding.code, coding.display
+        c: dict[str, str] | None
+        if system and _CODE_OK.fullmatch(code) and not _SPACE.search(system):
+            # the common case inline (this runs for every coding): clean system and code
+            c = {"system": system, "code": code}
+            if display and not _BAD_SPACE.search(display) and not display.isspace():
+                c["display"] = display
+            elif display:
+                d = _string(display)
+                if d:
+                    c["display"] = d
+        else:
+            c = _coding(system, code, display)
         if c is not None and (c.get("system"), c["code"]) not in seen:
             seen.add((c.get("system"), c["code"]))
             out.append(c)
