@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from extractors.nlp import ExtractionError, extract
 from pipelines.privacy import scrub_errors
-from schemas.fhir import MappingError, map_note
+from schemas.fhir import MappingError, ShapeValidator, map_note
 from schemas.model import Note, NoteError, NoteResult
 from schemas.omop import to_note_nlp
 from spacy.language import Language
@@ -52,6 +52,8 @@ class BatchContext:
     pipeline_version: str
     store_text: bool = False
     force: bool = False
+    #: Validates each FHIR resource shape through its model once per run (schemas.fhir).
+    validator: ShapeValidator = field(default_factory=ShapeValidator, compare=False, repr=False)
 
 
 @scrub_errors("select")  # privacy: driver messages quote parameters (ids)
@@ -98,7 +100,9 @@ def analyse(
             errors.append(_dead(note, "nlp", outcome))
             continue
         try:
-            resources = map_note(note, outcome, include_text=ctx.store_text)
+            resources = map_note(
+                note, outcome, include_text=ctx.store_text, validator=ctx.validator
+            )
             rows = tuple(
                 to_note_nlp(
                     m, note, processed_at=ctx.now, nlp_system=nlp_system, store_text=ctx.store_text

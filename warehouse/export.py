@@ -5,22 +5,57 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import Engine, select
 
+from schemas.fhir import to_operation_outcome
 from warehouse.tables import FhirResource, NoteErrorRow
 
+#: Rows fetched per round trip while streaming resources.
+STREAM_ROWS = 2000
 
-def export_fhir_ndjson(engine: Engine, out_dir: Path) -> dict[str, Any]:
-    """Write ``<Type>.ndjson`` per resource type, ``OperationOutcome.ndjson`` for dead letters,
-    and ``manifest.json`` (Bulk Data export manifest shape with counts). Streams rows."""
+
+#: Compact UTF-8 JSON, one encoder for the whole export (json.dumps with options builds one
+#: per call); resources are trees, so the cycle check is skipped.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False)
+
+
+def _dump(resource: Any) -> str:
+    if isinstance(resource, str):  # a driver that hands JSON back as text
+        resource = json.loads(resource)
+    return _ENCODER.encode(resource)
+
+
+def export_fhir_ndjson(
+    engine: Engine, out_dir: Path, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """Write a FHIR Bulk Data export of the warehouse into ``out_dir``.
+
+    ``<Type>.ndjson`` holds every stored resource of that type, one JSON object per line,
+    ordered by id; ``OperationOutcome.ndjson`` one OperationOutcome per dead letter (notes or
+    records that failed; ids, stage and error type only, never note text); ``manifest.json``
+    the Bulk Data manifest (``transactionTime``, ``request``, ``requiresAccessToken``,
+    ``output`` and ``error`` with absolute file URLs and a ``count`` per file). Rows are
+    streamed, so memory does not grow with the warehouse. Files of a previous export in
+    ``out_dir`` that this export does not write are left alone.
+
+    Args:
+        engine: the warehouse.
+        out_dir: directory to write into (created if missing).
+        now: transaction time to record (default: the current UTC time).
+
+    Returns:
+        The manifest.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    handles: dict[str, Any] = {}
+    transaction_time = (now or datetime.now(UTC)).astimezone(UTC)
+    handles: dict[str, IO[str]] = {}
     counts: dict[str, int] = {}
+    error_count = 0
     try:
         with engine.connect() as conn:
-            rows = conn.execution_options(stream_results=True, yield_per=2000).execute(
+            rows = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(
                 select(FhirResource.resource_type, FhirResource.resource).order_by(
                     FhirResource.resource_type, FhirResource.resource_id
                 )
@@ -28,10 +63,12 @@ def export_fhir_ndjson(engine: Engine, out_dir: Path) -> dict[str, Any]:
             for rtype, resource in rows:
                 fh = handles.get(rtype)
                 if fh is None:
-                    fh = handles[rtype] = (out_dir / f"{rtype}.ndjson").open("w", encoding="utf-8")
-                fh.write(json.dumps(resource, separators=(",", ":"), ensure_ascii=False) + "\n")
+                    fh = handles[rtype] = (out_dir / f"{rtype}.ndjson").open(
+                        "w", encoding="utf-8", newline="\n"
+                    )
+                fh.write(_dump(resource) + "\n")
                 counts[rtype] = counts.get(rtype, 0) + 1
-            errors = conn.execute(
+            errors = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(
                 select(
                     NoteErrorRow.error_id,
                     NoteErrorRow.note_id,
@@ -40,37 +77,48 @@ def export_fhir_ndjson(engine: Engine, out_dir: Path) -> dict[str, Any]:
                     NoteErrorRow.message,
                     NoteErrorRow.locator,
                 ).order_by(NoteErrorRow.error_id)
-            ).all()
+            )
+            error_file = out_dir / "OperationOutcome.ndjson"
+            error_fh: IO[str] | None = None
+            try:
+                for e in errors:
+                    if error_fh is None:
+                        error_fh = error_file.open("w", encoding="utf-8", newline="\n")
+                    outcome = to_operation_outcome(
+                        f"note-error-{e.error_id}",
+                        stage=e.stage,
+                        error_type=e.error_type,
+                        message=e.message,
+                        note_id=e.note_id,
+                        locator=e.locator,
+                    )
+                    error_fh.write(_dump(outcome) + "\n")
+                    error_count += 1
+            finally:
+                if error_fh is not None:
+                    error_fh.close()
+            if not error_count and error_file.exists():
+                error_file.unlink()  # a stale error file from an earlier export
     finally:
         for fh in handles.values():
             fh.close()
-    error_count = 0
-    if errors:
-        with (out_dir / "OperationOutcome.ndjson").open("w", encoding="utf-8") as fh:
-            for e in errors:
-                outcome = {
-                    "resourceType": "OperationOutcome",
-                    "id": f"note-error-{e.error_id}",
-                    "issue": [
-                        {
-                            "severity": "error",
-                            "code": "processing",
-                            "diagnostics": f"{e.stage}: {e.error_type}: {e.message}",
-                            "location": [x for x in (e.note_id, e.locator) if x],
-                        }
-                    ],
-                }
-                fh.write(json.dumps(outcome, separators=(",", ":")) + "\n")
-                error_count += 1
-    manifest = {
-        "transactionTime": datetime.now(UTC).isoformat(),
+    base = out_dir.resolve()
+    manifest: dict[str, Any] = {
+        "transactionTime": transaction_time.isoformat(),
         "request": "notestruct export fhir",
         "requiresAccessToken": False,
         "output": [
-            {"type": t, "url": f"{t}.ndjson", "count": c} for t, c in sorted(counts.items())
+            {"type": t, "url": (base / f"{t}.ndjson").as_uri(), "count": c}
+            for t, c in sorted(counts.items())
         ],
         "error": (
-            [{"type": "OperationOutcome", "url": "OperationOutcome.ndjson", "count": error_count}]
+            [
+                {
+                    "type": "OperationOutcome",
+                    "url": (base / "OperationOutcome.ndjson").as_uri(),
+                    "count": error_count,
+                }
+            ]
             if error_count
             else []
         ),
