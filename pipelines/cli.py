@@ -71,6 +71,7 @@ def _error_table() -> list[tuple[type[BaseException], int, str]]:
     from pipelines.config import ConfigError
     from pipelines.sources import SourceError
     from warehouse.engine import WarehouseError
+    from warehouse.runs import LockHeld
 
     table: list[tuple[type[BaseException], int, str]] = [
         (CliError, 1, "error"),
@@ -78,11 +79,17 @@ def _error_table() -> list[tuple[type[BaseException], int, str]]:
         (SourceError, 3, "source error"),
         (WarehouseError, 4, "warehouse error"),
         (RegistryError, 5, "extractor error"),
+        (LockHeld, 7, "source busy"),
     ]
     try:
         from pipelines.flows import RunFailed
 
+        from pipelines.batch import LeaseLost
+        from pipelines.workers import WorkerError
+
         table.append((RunFailed, 6, "run failed"))
+        table.append((LeaseLost, 7, "source taken over"))
+        table.append((WorkerError, 2, "configuration error"))
     except Exception:  # noqa: S110  the flow module needs Prefect; errors above still map
         pass
     try:
@@ -232,7 +239,11 @@ def _progress(total: int | None, what: str) -> Iterator[Callable[..., None]]:
 
 
 def _count_records(source: str) -> int | None:
-    """A cheap total for the progress bar (lines or files); None when unknown."""
+    """A cheap total for the progress bar (lines or files); None when unknown.
+
+    An upper bound on an incremental run (unchanged records are not read): the bar then
+    stops short and the summary says how many were skipped.
+    """
     path = Path(source)
     try:
         if path.is_dir():
@@ -245,70 +256,127 @@ def _count_records(source: str) -> int | None:
     return None
 
 
+_SUMMARY_LABELS = {
+    "read": "records read",
+    "skipped": "records not re-read (watermark)",
+    "processed": "notes processed",
+    "unchanged": "notes unchanged (skipped by hash)",
+    "retracted": "notes retracted",
+    "failed": "records failed (see note_error)",
+    "mentions": "mentions loaded",
+    "resources": "FHIR resources loaded",
+    "seconds": "seconds",
+}
+
+
+def _summary_table(summary: dict[str, Any]) -> Table:
+    table = Table(title=f"notestruct run — {summary['status']}", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for key, label in _SUMMARY_LABELS.items():
+        if key in summary:
+            table.add_row(label, str(summary[key]))
+    table.add_row("run id", summary["run_id"])
+    return table
+
+
 @app.command()
 def ingest(
     source: Annotated[
         str,
         typer.Argument(
             help="Directory of .txt notes, a .jsonl or .csv file of notes (fields id, text, "
-            "optional patient_id, encounter_id, date, note_type), or FHIR .ndjson of "
-            "DocumentReference."
+            "optional patient_id, encounter_id, date, note_type), FHIR .ndjson of "
+            "DocumentReference, or sql+<SQLAlchemy URL> (sql+env:VAR reads the URL from VAR) "
+            "with --table or --query."
         ),
     ],
     warehouse: WarehouseOpt = None,
     config: ConfigOpt = None,
     batch_size: Annotated[int | None, typer.Option(help="Notes per batch task.", min=1)] = None,
     force: Annotated[bool, typer.Option(help="Re-process notes even if unchanged.")] = False,
+    full_scan: Annotated[
+        bool, typer.Option(help="Ignore the source watermark and read everything.")
+    ] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", "-j", help="Local NLP worker processes.", min=1)
+    ] = 1,
+    dask_address: Annotated[
+        str | None,
+        typer.Option(help="Run the NLP on an existing Dask cluster, e.g. tcp://10.0.0.5:8786."),
+    ] = None,
+    max_error_rate: Annotated[
+        float | None,
+        typer.Option(help="Fail the run above this share of failed records [default 0.2].",
+                     min=0.0, max=1.0),
+    ] = None,
+    source_timezone: Annotated[
+        str | None,
+        typer.Option(help="IANA time zone for source dates without an offset "
+                     "(default: such dates are dead letters)."),
+    ] = None,
+    table: Annotated[str | None, typer.Option(help="SQL source: table of notes.")] = None,
+    query: Annotated[str | None, typer.Option(help="SQL source: a query instead of a table.")] = None,
+    updated_at: Annotated[
+        str, typer.Option(help="SQL source: last-modified column (the watermark).")
+    ] = "updated_at",
+    id_column: Annotated[str, typer.Option(help="SQL source: note id column.")] = "id",
 ) -> None:
     """Run the nightly ingestion flow once: read new and changed notes, extract, load.
 
-    Re-running is safe: unchanged notes are skipped, changed ones replace their facts.
+    Re-running is safe: records unchanged since the last completed run are not read again,
+    unchanged notes are skipped, changed ones replace their facts. A run killed at any
+    moment is completed by the next one.
 
-    Example:  notestruct ingest samples/notes.jsonl --warehouse sqlite:///notestruct.db
+    Examples:  notestruct ingest samples/notes.jsonl --warehouse sqlite:///notestruct.db
+               notestruct ingest sql+env:NOTES_DB_URL --table notes --updated-at updated_at
     """
     prepare_prefect(bool(_STATE.get("verbose")))
     from pydantic import SecretStr
 
-    from pipelines.flows import nightly_ingest
+    from pipelines.flows import RunFailed, nightly_ingest
     from pipelines.progress import current_sink
     from pipelines.sources import open_source
 
-    open_source(source)  # fail fast with one line before Prefect starts
-    total = _count_records(source)
-    with _progress(total, "ingest") as advance:
+    # fail fast with one line before Prefect starts
+    open_source(source, table=table, query=query, updated_at=updated_at, id_column=id_column)
+    total = None if source.startswith("sql+") else _count_records(source)
+    finished: dict[str, Any] = {}
+    try:
+        with _progress(total, "ingest") as advance:
 
-        class _Sink:
-            def advance(self, *, notes: int, errors: int, mentions: int) -> None:
-                advance(notes=notes, errors=errors, mentions=mentions)
+            class _Sink:
+                def advance(self, *, notes: int, errors: int, mentions: int) -> None:
+                    advance(notes=notes, errors=errors, mentions=mentions)
 
-        token = current_sink.set(_Sink())
-        try:
-            summary = nightly_ingest(
-                source=source,
-                config_path=str(config) if config else None,
-                warehouse_url=SecretStr(warehouse) if warehouse else None,
-                batch_size=batch_size,
-                force=force,
-            )
-        finally:
-            current_sink.reset(token)
-    table = Table(title=f"notestruct run — {summary['status']}", show_header=False)
-    table.add_column("what")
-    table.add_column("value", justify="right")
-    labels = {
-        "read": "records read",
-        "processed": "notes processed",
-        "unchanged": "notes unchanged (skipped)",
-        "retracted": "notes retracted",
-        "failed": "records failed (see note_error)",
-        "mentions": "mentions loaded",
-        "resources": "FHIR resources loaded",
-        "seconds": "seconds",
-    }
-    for key, label in labels.items():
-        table.add_row(label, str(summary[key]))
-    table.add_row("run id", summary["run_id"])
-    out.print(table)
+                def finish(self, summary: dict[str, Any]) -> None:
+                    finished.update(summary)
+
+            token = current_sink.set(_Sink())
+            try:
+                summary = nightly_ingest(
+                    source=source,
+                    config_path=str(config) if config else None,
+                    warehouse_url=SecretStr(warehouse) if warehouse else None,
+                    batch_size=batch_size,
+                    force=force,
+                    full_scan=full_scan,
+                    workers=workers,
+                    dask_address=dask_address,
+                    max_error_rate=max_error_rate,
+                    source_timezone=source_timezone,
+                    sql_table=table,
+                    sql_query=query,
+                    updated_at_column=updated_at,
+                    id_column=id_column,
+                )
+            finally:
+                current_sink.reset(token)
+    except RunFailed as exc:
+        # the table first, then main() prints the one-line error
+        out.print(_summary_table(exc.summary or finished))
+        raise
+    out.print(_summary_table(summary))
 
 
 def _read_extract_input(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class ProgressSink(Protocol):
@@ -12,9 +12,15 @@ class ProgressSink(Protocol):
     def advance(self, *, notes: int, errors: int, mentions: int) -> None:
         """``notes`` records more were handled, of which ``errors`` failed."""
 
+    def finish(self, summary: dict[str, Any]) -> None:
+        """The run's summary (counts, status, run id), also when the run then fails."""
+
 
 class _NoProgress:
     def advance(self, *, notes: int, errors: int, mentions: int) -> None:
+        return None
+
+    def finish(self, summary: dict[str, Any]) -> None:
         return None
 
 

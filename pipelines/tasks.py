@@ -3,21 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
+from extractors.nlp import NlpSettings
 from pipelines import batch
 from pipelines.resources import get_nlp
-from extractors.nlp import NlpSettings
 from schemas.model import Note, NoteError, NoteResult
+from warehouse.runs import Lease
 
 # Inputs and outputs hold note text: never persist results, never cache on inputs.
 _PHI_SAFE = {"persist_result": False, "cache_policy": NO_CACHE, "log_prints": False}
+# Only I/O is retried, and only on errors a retry can cure (a dropped connection, a lock
+# timeout); a constraint violation or a bug fails at once.
+_IO_RETRY = {
+    "retries": 3,
+    "retry_delay_seconds": [1, 5, 15],
+    "retry_condition_fn": lambda _task, _run, state: _is_transient(state),
+}
 
 
-@task(name="select-changed", retries=3, retry_delay_seconds=[1, 5, 15], **_PHI_SAFE)
+def _is_transient(state: object) -> bool:
+    try:
+        state.result()  # type: ignore[attr-defined]
+    except (OperationalError, OSError, TimeoutError):
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(name="select-changed", **_IO_RETRY, **_PHI_SAFE)
 def select_changed(
     engine: Engine, notes: Sequence[Note], ctx: batch.BatchContext
 ) -> tuple[list[Note], int]:
@@ -33,12 +53,15 @@ def analyse_batch(
     return batch.analyse(get_nlp(settings), notes, ctx)
 
 
-@task(name="load-batch", retries=3, retry_delay_seconds=[1, 5, 15], **_PHI_SAFE)
+@task(name="load-batch", **_IO_RETRY, **_PHI_SAFE)
 def load_batch(
     engine: Engine,
     results: Sequence[NoteResult],
     errors: Sequence[NoteError],
     ctx: batch.BatchContext,
+    lease: Lease | None = None,
+    now: datetime | None = None,
+    valid: Sequence[Note] = (),
 ) -> None:
     """Load a batch and its dead letters in one transaction (I/O: retried)."""
-    batch.load(engine, results, errors, ctx)
+    batch.load(engine, results, errors, ctx, lease=lease, now=now, valid=valid)
