@@ -22,10 +22,10 @@ from extractors.nlp import NlpSettings, pipeline_version
 from pipelines import tasks
 from pipelines.batch import BatchContext, BatchOutcome, dead_batch, screen, timed
 from pipelines.config import load_config
-from pipelines.progress import current_sink
+from pipelines.progress import current_sink, report_summary
 from pipelines.resources import rules_version
 from pipelines.sources import Record, Source, SourceOptions, open_source
-from pipelines.workers import make_task_runner, owner_is_dead, process_owner
+from pipelines.workers import NlpPool, make_task_runner, owner_is_dead, process_owner
 from schemas.model import Note, NoteError
 from warehouse.engine import make_engine
 from warehouse.load import finish_run, last_watermark, start_run
@@ -96,7 +96,7 @@ def nightly_ingest(
     try:
         _upgrade(engine)
         settings = cfg.nlp_settings()
-        runner = make_task_runner(workers, dask_address, settings)
+        runner = make_task_runner(workers, dask_address)
         ctx = BatchContext(
             run_id=str(uuid.uuid4()),
             now=datetime.now(UTC),
@@ -131,9 +131,7 @@ def nightly_ingest(
         engine.dispose()
     logger.info("run %s %s: %s", ctx.run_id, status,
                 {k: v for k, v in summary.items() if k != "run_id"})
-    sink = current_sink.get()
-    if hasattr(sink, "finish"):
-        sink.finish(summary)
+    report_summary(summary)
     if status == "failed":
         raise RunFailed(
             f"{run.total.failed} of {run.total.read} records failed, above the limit of "
@@ -220,6 +218,19 @@ class _Run:
         # batches in flight: enough to keep every worker busy, bounded to stream in memory
         window = 16 if dask else workers + 1
         pending: deque[_Pending] = deque()
+        pool = NlpPool(workers, self.settings) if workers > 1 and not dask else None
+        try:
+            self._loop(opts, since, runner, window, pool, seen, pending)
+        finally:
+            if pool is not None:
+                pool.close()
+        self.total.skipped = self.src.skipped
+        return "completed"
+
+    def _loop(
+        self, opts: SourceOptions, since: dict[str, Any] | None, runner: Any, window: int,
+        pool: NlpPool | None, seen: dict[str, str], pending: deque[_Pending],
+    ) -> None:
         with runner:
             for chunk in _batches(iter(self.src.records(opts, since)), self.batch_size):
                 t0 = time.perf_counter()
@@ -233,15 +244,14 @@ class _Run:
                 if changed:
                     job.future = runner.submit(
                         tasks.analyse_batch,
-                        {"settings": self.settings, "notes": changed, "ctx": self.ctx},
+                        {"settings": self.settings, "notes": changed, "ctx": self.ctx,
+                         "pool": pool},
                     )
                 pending.append(job)
                 while len(pending) >= window:
                     self._finish_batch(pending.popleft())
             while pending:
                 self._finish_batch(pending.popleft())
-        self.total.skipped = self.src.skipped
-        return "completed"
 
     def _finish_batch(self, job: _Pending) -> None:
         out, errors = job.outcome, list(job.errors)

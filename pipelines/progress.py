@@ -26,3 +26,12 @@ class _NoProgress:
 
 #: The sink for the current context; the CLI sets it around a flow call.
 current_sink: ContextVar[ProgressSink] = ContextVar("notestruct_progress", default=_NoProgress())
+
+
+def report_summary(summary: dict[str, Any]) -> None:
+    """Hand the run's summary to the current sink (a function, so flows that Prefect pickles
+    by value for worker processes do not capture the ContextVar itself)."""
+    sink = current_sink.get()
+    finish = getattr(sink, "finish", None)
+    if finish is not None:
+        finish(summary)

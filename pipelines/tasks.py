@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from extractors.nlp import NlpSettings
 from pipelines import batch
 from pipelines.resources import get_nlp
+from pipelines.workers import NlpPool
 from schemas.model import Note, NoteError, NoteResult
 from warehouse.runs import Lease
 
@@ -47,9 +48,15 @@ def select_changed(
 
 @task(name="analyse-batch", **_PHI_SAFE)
 def analyse_batch(
-    settings: NlpSettings, notes: Sequence[Note], ctx: batch.BatchContext
+    settings: NlpSettings,
+    notes: Sequence[Note],
+    ctx: batch.BatchContext,
+    pool: NlpPool | None = None,
 ) -> tuple[list[NoteResult], list[NoteError]]:
-    """NLP, coding and mapping of a batch (deterministic: never retried)."""
+    """NLP, coding and mapping of a batch, in a worker process when a pool is given
+    (deterministic: never retried)."""
+    if pool is not None:
+        return pool.analyse(notes, ctx)
     return batch.analyse(get_nlp(settings), notes, ctx)
 
 
