@@ -529,5 +529,55 @@ def extractors_list() -> None:
     out.print(table)
 
 
+@app.command()
+def serve(
+    source: Annotated[str, typer.Argument(help="The source to ingest, as for `ingest`.")],
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+    cron: Annotated[str, typer.Option(help="When to run (cron).")] = "0 2 * * *",
+    timezone: Annotated[
+        str, typer.Option(help="IANA time zone of the cron schedule.")
+    ] = "Europe/Berlin",
+    workers: Annotated[int, typer.Option("--workers", "-j", help="Local NLP worker processes.", min=1)] = 1,
+    name: Annotated[str, typer.Option(help="Deployment name.")] = "nightly-local",
+) -> None:
+    """Run the nightly schedule in this process (Prefect flow.serve) until interrupted.
+
+    One run at a time (a late run never overlaps the previous one). The warehouse URL is
+    read from --warehouse, NOTESTRUCT_WAREHOUSE_URL or the config at each run; it is not
+    stored in Prefect. For a Prefect server and workers, deploy prefect.yaml instead
+    (docs/scaling.md).
+    """
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise CliError(f"unknown time zone {timezone!r}", 2) from exc
+    prepare_prefect(bool(_STATE.get("verbose")))
+    from prefect.schedules import Cron
+
+    from pipelines.flows import nightly_ingest
+    from pipelines.sources import open_source
+
+    open_source(source)
+    if warehouse:
+        # kept out of the deployment's parameters (visible in Prefect): the env reaches runs
+        os.environ["NOTESTRUCT_WAREHOUSE_URL"] = warehouse
+    parameters: dict[str, Any] = {"source": source}
+    if config:
+        parameters["config_path"] = str(config)
+    if workers != 1:
+        parameters["workers"] = workers
+    err.print(f"serving {name}: {cron} ({timezone}); Ctrl-C to stop")
+    nightly_ingest.serve(
+        name=name,
+        schedules=[Cron(cron, timezone=timezone)],
+        parameters=parameters,
+        limit=1,
+        print_starting_message=False,
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
