@@ -174,6 +174,8 @@ def prepare_prefect(verbose: bool = False) -> None:
         "PREFECT_TASKS_DEFAULT_PERSIST_RESULT": "false",
         "PREFECT_LOGGING_LOG_PRINTS": "false",
         "PREFECT_UI_ENABLED": "false",
+        # the local server needs longer than Prefect's 20 s on a busy machine
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
         "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
         # the CLI reports a failed run in one line; Prefect's own error logs would add a
         # traceback (they still reach Prefect's API and show with --verbose)
