@@ -174,6 +174,7 @@ def prepare_prefect(verbose: bool = False) -> None:
         "PREFECT_TASKS_DEFAULT_PERSIST_RESULT": "false",
         "PREFECT_LOGGING_LOG_PRINTS": "false",
         "PREFECT_UI_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
         # the local server needs longer than Prefect's 20 s on a busy machine
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
         "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
@@ -225,6 +226,11 @@ def _progress(total: int | None, what: str) -> Iterator[Callable[..., None]]:
         task_id = progress.add_task(what, total=total, rate="-", errors=0)
         started = time.perf_counter()
 
+        def begin() -> None:
+            nonlocal started
+            started = time.perf_counter()
+            progress.reset(task_id, total=total, rate="-", errors=0)
+
         def advance(*, notes: int, errors: int = 0, mentions: int = 0) -> None:
             counters["errors"] += errors
             counters["mentions"] += mentions
@@ -237,6 +243,7 @@ def _progress(total: int | None, what: str) -> Iterator[Callable[..., None]]:
                 rate=f"{counters['done'] / elapsed:.1f}",
             )
 
+        advance.begin = begin  # type: ignore[attr-defined]
         yield advance
 
 
@@ -353,6 +360,9 @@ def ingest(
 
                 def finish(self, summary: dict[str, Any]) -> None:
                     finished.update(summary)
+
+                def begin(self) -> None:
+                    advance.begin()  # type: ignore[attr-defined]
 
             token = current_sink.set(_Sink())
             try:

@@ -22,7 +22,7 @@ from extractors.nlp import NlpSettings, pipeline_version
 from pipelines import tasks
 from pipelines.batch import BatchContext, BatchOutcome, dead_batch, screen, timed
 from pipelines.config import load_config
-from pipelines.progress import current_sink, report_summary
+from pipelines.progress import current_sink, report_begin, report_summary
 from pipelines.resources import rules_version
 from pipelines.sources import Record, Source, SourceOptions, open_source
 from pipelines.workers import NlpPool, make_task_runner, owner_is_dead, process_owner
@@ -114,6 +114,7 @@ def nightly_ingest(
             logger.info("run %s started (source kind %s, incremental %s)",
                         ctx.run_id, src.kind, since is not None)
             run = _Run(engine, src, ctx, settings, lease, cfg.batch_size)
+            report_begin()
             try:
                 with _Heartbeat(engine, lease, lock_stale_after_s):
                     status = run.execute(opts, since, runner, workers, bool(dask_address))

@@ -35,3 +35,11 @@ def report_summary(summary: dict[str, Any]) -> None:
     finish = getattr(sink, "finish", None)
     if finish is not None:
         finish(summary)
+
+
+def report_begin() -> None:
+    """Tell the current sink that reading starts now (Prefect and the NLP are ready), so the
+    notes/s it shows measure the work, not the start-up."""
+    begin = getattr(current_sink.get(), "begin", None)
+    if begin is not None:
+        begin()
