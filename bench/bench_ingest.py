@@ -99,7 +99,9 @@ def _run_flow(source: Path, db: Path, workers: int = 1) -> tuple[float, dict]:
 
     t = time.perf_counter()
     summary = nightly_ingest(
-        source=str(source), warehouse_url=SecretStr(f"sqlite:///{db}"), workers=workers,
+        source=str(source),
+        warehouse_url=SecretStr(f"sqlite:///{db}"),
+        workers=workers,
         max_error_rate=1.0,
     )
     elapsed = time.perf_counter() - t
@@ -107,8 +109,9 @@ def _run_flow(source: Path, db: Path, workers: int = 1) -> tuple[float, dict]:
 
     con = sqlite3.connect(db)
     metrics = json.loads(
-        con.execute("select metrics from pipeline_run where run_id = ?", (summary["run_id"],))
-        .fetchone()[0]
+        con.execute(
+            "select metrics from pipeline_run where run_id = ?", (summary["run_id"],)
+        ).fetchone()[0]
     )
     con.close()
     return elapsed, {**summary, "metrics": metrics}
@@ -154,8 +157,10 @@ def part_workers(notes: Path, tmp: Path, limit: int, workers: int) -> dict:
     one_s, one = _run_flow(corpus, tmp / "w1.db", 1)
     many_s, many = _run_flow(corpus, tmp / f"w{workers}.db", workers)
     out = {
-        "notes": limit, "workers": workers,
-        "one_worker_s": round(one_s, 2), f"{workers}_workers_s": round(many_s, 2),
+        "notes": limit,
+        "workers": workers,
+        "one_worker_s": round(one_s, 2),
+        f"{workers}_workers_s": round(many_s, 2),
         "speed_up": round(one_s / many_s, 2),
         "one_worker_notes_per_s": round(one["read"] / one_s, 1),
         "many_workers_notes_per_s": round(many["read"] / many_s, 1),
@@ -176,25 +181,47 @@ def child_memory(notes: Path, n: int, tmp: Path) -> None:
     after_warm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     elapsed, summary = _run_flow(corpus, tmp / f"mem-{n}.db")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"notes": n, "read": summary["read"], "peak_rss_mib": round(peak, 1),
-                      "rss_after_warm_up_mib": round(after_warm, 1), "seconds": round(elapsed, 1)}))
+    print(
+        json.dumps(
+            {
+                "notes": n,
+                "read": summary["read"],
+                "peak_rss_mib": round(peak, 1),
+                "rss_after_warm_up_mib": round(after_warm, 1),
+                "seconds": round(elapsed, 1),
+            }
+        )
+    )
 
 
 def part_memory(notes: Path, tmp: Path, sizes: list[int]) -> dict:
     results = {}
     for n in sizes:
         proc = subprocess.run(
-            [sys.executable, __file__, "--notes", str(notes), "--child-memory", str(n),
-             "--tmp", str(tmp)],
-            capture_output=True, text=True, check=False, cwd=ROOT,
+            [
+                sys.executable,
+                __file__,
+                "--notes",
+                str(notes),
+                "--child-memory",
+                str(n),
+                "--tmp",
+                str(tmp),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=ROOT,
         )
         if proc.returncode != 0:
             print(proc.stderr[-2000:], file=sys.stderr)
             raise SystemExit(f"memory child for {n} notes failed")
         results[n] = json.loads(proc.stdout.strip().splitlines()[-1])
         r = results[n]
-        print(f"memory: {n} notes: peak RSS {r['peak_rss_mib']} MiB "
-              f"(after warm-up {r['rss_after_warm_up_mib']} MiB), {r['seconds']} s")
+        print(
+            f"memory: {n} notes: peak RSS {r['peak_rss_mib']} MiB "
+            f"(after warm-up {r['rss_after_warm_up_mib']} MiB), {r['seconds']} s"
+        )
     if len(sizes) >= 2:
         lo, hi = results[sizes[0]]["peak_rss_mib"], results[sizes[-1]]["peak_rss_mib"]
         print(f"memory: peak {sizes[-1]} / {sizes[0]} notes = {hi / lo:.3f}")

@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from spacy.language import Language
 from sqlalchemy import Engine
 
 from extractors.nlp import ExtractionError, extract
 from schemas.fhir import MappingError, map_note
 from schemas.model import Note, NoteError, NoteResult
 from schemas.omop import to_note_nlp
-from spacy.language import Language
 from warehouse.load import LoadSettings, load_results, record_errors, stored_notes
 from warehouse.runs import Lease, clear_errors_of_loaded, forget_errors, heartbeat
 
@@ -41,7 +41,16 @@ class BatchOutcome:
 
     def add(self, other: BatchOutcome) -> None:
         """Accumulate ``other`` into this outcome."""
-        for name in ("read", "skipped", "processed", "unchanged", "failed", "retracted", "mentions", "resources"):
+        for name in (
+            "read",
+            "skipped",
+            "processed",
+            "unchanged",
+            "failed",
+            "retracted",
+            "mentions",
+            "resources",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for stage, secs in other.seconds.items():
             self.seconds[stage] = self.seconds.get(stage, 0.0) + secs
@@ -130,7 +139,10 @@ def dead_batch(notes: Sequence[Note], stage: str, exc: BaseException) -> list[No
     process died); the exception type only, never its message."""
     return [
         NoteError(
-            note_id=n.note_id, source=n.source, stage=stage, error_type=type(exc).__name__,
+            note_id=n.note_id,
+            source=n.source,
+            stage=stage,
+            error_type=type(exc).__name__,
             message=f"the batch failed as a whole ({type(exc).__name__})",
         )
         for n in notes
@@ -157,7 +169,9 @@ def screen(
             if prior != rec.text_sha256:
                 errors.append(
                     NoteError(
-                        note_id=rec.note_id, source=rec.source, stage="read",
+                        note_id=rec.note_id,
+                        source=rec.source,
+                        stage="read",
                         error_type="DuplicateId",
                         message="note id repeated in the same run with different text; "
                         "the first occurrence was kept",
@@ -169,8 +183,11 @@ def screen(
         if rec.status != "entered-in-error" and not rec.text.strip():
             errors.append(
                 NoteError(
-                    note_id=rec.note_id, source=rec.source, stage="validate",
-                    error_type="EmptyNote", message="note text is empty or blank",
+                    note_id=rec.note_id,
+                    source=rec.source,
+                    stage="validate",
+                    error_type="EmptyNote",
+                    message="note text is empty or blank",
                 )
             )
             continue
@@ -190,7 +207,8 @@ def load(
     """Load results and dead letters of a batch in one transaction, renewing the lease.
 
     Earlier dead letters of the same records are replaced, and those of ``valid`` notes (read
-    fine in this batch, whether loaded now or unchanged) are cleared, so a re-run after a crash leaves the rows a clean run leaves.
+    fine in this batch, whether loaded now or unchanged) are cleared, so a re-run after a
+    crash leaves the rows a clean run leaves.
 
     Raises:
         LeaseLost: another run has taken over the source (nothing of this batch is written).

@@ -111,8 +111,12 @@ def nightly_ingest(
         try:
             since = None if (force or full_scan) else _watermark(engine, src.key)
             _start(engine, src, ctx, workers, dask_address)
-            logger.info("run %s started (source kind %s, incremental %s)",
-                        ctx.run_id, src.kind, since is not None)
+            logger.info(
+                "run %s started (source kind %s, incremental %s)",
+                ctx.run_id,
+                src.kind,
+                since is not None,
+            )
             run = _Run(engine, src, ctx, settings, lease, cfg.batch_size)
             report_begin()
             try:
@@ -130,8 +134,9 @@ def nightly_ingest(
                 release_lock(conn, lease)
     finally:
         engine.dispose()
-    logger.info("run %s %s: %s", ctx.run_id, status,
-                {k: v for k, v in summary.items() if k != "run_id"})
+    logger.info(
+        "run %s %s: %s", ctx.run_id, status, {k: v for k, v in summary.items() if k != "run_id"}
+    )
     report_summary(summary)
     if status == "failed":
         raise RunFailed(
@@ -153,8 +158,13 @@ def _upgrade(engine: Engine) -> None:
 
 def _take_lease(engine: Engine, src: Source, ctx: BatchContext, stale_after: timedelta) -> Lease:
     return acquire_lock(
-        engine, src.key, run_id=ctx.run_id, owner=process_owner(), now=datetime.now(UTC),
-        stale_after=stale_after, owner_is_dead=owner_is_dead,
+        engine,
+        src.key,
+        run_id=ctx.run_id,
+        owner=process_owner(),
+        now=datetime.now(UTC),
+        stale_after=stale_after,
+        owner_is_dead=owner_is_dead,
     )
 
 
@@ -202,8 +212,13 @@ class _Run:
     (a window of batches in flight); load in source order."""
 
     def __init__(
-        self, engine: Engine, src: Source, ctx: BatchContext, settings: NlpSettings,
-        lease: Lease, batch_size: int,
+        self,
+        engine: Engine,
+        src: Source,
+        ctx: BatchContext,
+        settings: NlpSettings,
+        lease: Lease,
+        batch_size: int,
     ) -> None:
         self.engine, self.src, self.ctx, self.settings = engine, src, ctx, settings
         self.lease, self.batch_size = lease, batch_size
@@ -212,7 +227,11 @@ class _Run:
         self.logger = get_run_logger()
 
     def execute(
-        self, opts: SourceOptions, since: dict[str, Any] | None, runner: Any, workers: int,
+        self,
+        opts: SourceOptions,
+        since: dict[str, Any] | None,
+        runner: Any,
+        workers: int,
         dask: bool,
     ) -> str:
         seen: dict[str, str] = {}
@@ -229,8 +248,14 @@ class _Run:
         return "completed"
 
     def _loop(
-        self, opts: SourceOptions, since: dict[str, Any] | None, runner: Any, window: int,
-        pool: NlpPool | None, seen: dict[str, str], pending: deque[_Pending],
+        self,
+        opts: SourceOptions,
+        since: dict[str, Any] | None,
+        runner: Any,
+        window: int,
+        pool: NlpPool | None,
+        seen: dict[str, str],
+        pending: deque[_Pending],
     ) -> None:
         with runner:
             for chunk in _batches(iter(self.src.records(opts, since)), self.batch_size):
@@ -245,8 +270,12 @@ class _Run:
                 if changed:
                     job.future = runner.submit(
                         tasks.analyse_batch,
-                        {"settings": self.settings, "notes": changed, "ctx": self.ctx,
-                         "pool": pool},
+                        {
+                            "settings": self.settings,
+                            "notes": changed,
+                            "ctx": self.ctx,
+                            "pool": pool,
+                        },
                     )
                 pending.append(job)
                 while len(pending) >= window:
@@ -267,8 +296,13 @@ class _Run:
         timed(out, "analyse_wait", t0)
         t0 = time.perf_counter()
         tasks.load_batch(
-            self.engine, results, errors, self.ctx,
-            lease=self.lease, now=datetime.now(UTC), valid=job.valid,
+            self.engine,
+            results,
+            errors,
+            self.ctx,
+            lease=self.lease,
+            now=datetime.now(UTC),
+            valid=job.valid,
         )
         timed(out, "load", t0)
         out.processed = sum(1 for r in results if r.note.status != "entered-in-error")
@@ -280,7 +314,11 @@ class _Run:
         self.sink.advance(notes=out.read, errors=out.failed, mentions=out.mentions)
         self.logger.info(
             "batch: %d read, %d processed, %d unchanged, %d failed in %.2f s",
-            out.read, out.processed, out.unchanged, out.failed, time.perf_counter() - job.started,
+            out.read,
+            out.processed,
+            out.unchanged,
+            out.failed,
+            time.perf_counter() - job.started,
         )
 
 
@@ -312,7 +350,12 @@ class _Heartbeat:
 
 
 def _finish(
-    engine: Engine, src: Source, ctx: BatchContext, run: _Run, status: str, started: float,
+    engine: Engine,
+    src: Source,
+    ctx: BatchContext,
+    run: _Run,
+    status: str,
+    started: float,
     workers: int,
 ) -> dict[str, Any]:
     total = run.total

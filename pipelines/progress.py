@@ -25,7 +25,9 @@ class _NoProgress:
 
 
 #: The sink for the current context; the CLI sets it around a flow call.
-current_sink: ContextVar[ProgressSink] = ContextVar("notestruct_progress", default=_NoProgress())
+current_sink: ContextVar[ProgressSink] = ContextVar(
+    "notestruct_progress", default=_NoProgress()  # noqa: B039  stateless default
+)
 
 
 def report_summary(summary: dict[str, Any]) -> None:

@@ -136,7 +136,8 @@ def note_from_mapping(
         return fail("InvalidField", f"'text' must be a string, not {type(text).__name__}")
     if len(text) > opts.max_note_chars:
         return fail(
-            "NoteTooLarge", f"note has {len(text)} characters, above the limit {opts.max_note_chars}"
+            "NoteTooLarge",
+            f"note has {len(text)} characters, above the limit {opts.max_note_chars}",
         )
     if "\x00" in text:
         return fail("BinaryContent", "note text contains NUL bytes (binary content)")
@@ -180,12 +181,16 @@ def _read_error(
 ) -> NoteError:
     return NoteError(
         note_id=note_id if isinstance(note_id, str) and note_id else None,
-        source=opts.source_uri, stage="read", error_type=error_type,
-        message=message, locator=locator,
+        source=opts.source_uri,
+        stage="read",
+        error_type=error_type,
+        message=message,
+        locator=locator,
     )
 
 
 # --- line parsers: one raw line -> one record ---------------------------------------------
+
 
 def parse_jsonl_line(raw: bytes, opts: SourceOptions, locator: str) -> Record:
     """One JSONL line of the notes contract."""
@@ -230,17 +235,25 @@ def docref_to_note(res: dict[str, Any], opts: SourceOptions, locator: str) -> Re
     note_id = res.get("id")
     status = res.get("status") or "current"
     if status not in {"current", "superseded", "entered-in-error"}:
-        return _read_error(opts, locator, "InvalidResource", "unknown DocumentReference status", note_id)
+        return _read_error(
+            opts, locator, "InvalidResource", "unknown DocumentReference status", note_id
+        )
     text: str | None = None
     problem: tuple[str, str] | None = None
     for content in res.get("content") or []:
         att = (content or {}).get("attachment") or {} if isinstance(content, dict) else {}
         ctype, _, params = str(att.get("contentType", "text/plain")).partition(";")
         if ctype.strip().lower() != "text/plain":
-            problem = problem or ("UnsupportedAttachment", f"content type {ctype.strip()[:64]} is not text/plain")
+            problem = problem or (
+                "UnsupportedAttachment",
+                f"content type {ctype.strip()[:64]} is not text/plain",
+            )
             continue
         if "data" not in att:
-            problem = problem or ("UnsupportedAttachment", "attachment has no inline data (url-only attachments are not fetched)")
+            problem = problem or (
+                "UnsupportedAttachment",
+                "attachment has no inline data (url-only attachments are not fetched)",
+            )
             continue
         charset = "utf-8"
         for param in params.split(";"):
@@ -254,11 +267,15 @@ def docref_to_note(res: dict[str, Any], opts: SourceOptions, locator: str) -> Re
         try:
             data = base64.b64decode(str(att["data"]), validate=True)
         except (binascii.Error, ValueError):
-            return _read_error(opts, locator, "InvalidAttachment", "attachment data is not valid base64", note_id)
+            return _read_error(
+                opts, locator, "InvalidAttachment", "attachment data is not valid base64", note_id
+            )
         try:
             text = data.decode("utf-8-sig" if charset in {"utf-8", "utf8"} else charset)
         except UnicodeDecodeError:
-            return _read_error(opts, locator, "InvalidEncoding", f"attachment is not valid {charset}", note_id)
+            return _read_error(
+                opts, locator, "InvalidEncoding", f"attachment is not valid {charset}", note_id
+            )
         break
     if text is None:
         if status == "entered-in-error":
@@ -281,6 +298,7 @@ def docref_to_note(res: dict[str, Any], opts: SourceOptions, locator: str) -> Re
 
 
 # --- sources ------------------------------------------------------------------------------
+
 
 class Source:
     """A readable, incremental note source."""
@@ -358,7 +376,9 @@ class TextDirSource(Source):
         self._position = {"mtime_ns": min(newest, started_ns)}
 
     @staticmethod
-    def _read(file: Path, st: os.stat_result, rel: str, locator: str, opts: SourceOptions) -> Record:
+    def _read(
+        file: Path, st: os.stat_result, rel: str, locator: str, opts: SourceOptions
+    ) -> Record:
         if st.st_size > opts.max_note_chars * 4:
             return _read_error(
                 opts, locator, "NoteTooLarge", f"file has {st.st_size} bytes, above the limit", rel
@@ -368,11 +388,15 @@ class TextDirSource(Source):
         except OSError as exc:
             return _read_error(opts, locator, "OSError", exc.strerror or "cannot read file", rel)
         if b"\x00" in data:
-            return _read_error(opts, locator, "BinaryContent", "file contains NUL bytes (binary, not text)", rel)
+            return _read_error(
+                opts, locator, "BinaryContent", "file contains NUL bytes (binary, not text)", rel
+            )
         try:
             text = data.decode("utf-8-sig")  # a BOM is an encoding marker, not text
         except UnicodeDecodeError:
-            return _read_error(opts, locator, "InvalidEncoding", "file is not valid UTF-8 text", rel)
+            return _read_error(
+                opts, locator, "InvalidEncoding", "file is not valid UTF-8 text", rel
+            )
         modified = datetime.fromtimestamp(st.st_mtime, tz=UTC)
         return note_from_mapping({"id": rel, "text": text, "date": modified}, opts, locator)
 
@@ -493,10 +517,20 @@ class CsvSource(Source):
                 except StopIteration:
                     break
                 except UnicodeDecodeError:
-                    yield _read_error(opts, f"{self.path.name}:row {rownum + 1}", "InvalidEncoding", "row is not valid UTF-8")
+                    yield _read_error(
+                        opts,
+                        f"{self.path.name}:row {rownum + 1}",
+                        "InvalidEncoding",
+                        "row is not valid UTF-8",
+                    )
                     break
                 except csv.Error:
-                    yield _read_error(opts, f"{self.path.name}:row {rownum + 1}", "InvalidCSV", "malformed CSV row")
+                    yield _read_error(
+                        opts,
+                        f"{self.path.name}:row {rownum + 1}",
+                        "InvalidCSV",
+                        "malformed CSV row",
+                    )
                     break
                 rownum += 1
                 yield note_from_mapping(row, opts, f"{self.path.name}:row {rownum}")
@@ -551,8 +585,8 @@ class SqlSource(Source):
             engine = sa.create_engine(self.url)
         except Exception as exc:
             raise SourceError(f"cannot open the SQL source: {type(exc).__name__}") from exc
-        upd = sa.column(self.updated_at)
-        ident = sa.column(self.id_column)
+        upd: Any = sa.column(self.updated_at)
+        ident: Any = sa.column(self.id_column)
         if self.table:
             schema, _, name = self.table.rpartition(".")
             base: Any = sa.table(name, schema=schema or None)
@@ -578,7 +612,8 @@ class SqlSource(Source):
                     if raw_id is not None and data.get(self.updated_at) is not None:
                         value, kind = _to_json(data[self.updated_at])
                         self._position = {
-                            "updated_at": value, "updated_at_type": kind,
+                            "updated_at": value,
+                            "updated_at_type": kind,
                             "id": raw_id if isinstance(raw_id, int | str) else str(raw_id),
                         }
         except sa.exc.SQLAlchemyError as exc:

@@ -17,15 +17,15 @@ from pipelines.workers import NlpPool
 from schemas.model import Note, NoteError, NoteResult
 from warehouse.runs import Lease
 
-# Inputs and outputs hold note text: never persist results, never cache on inputs.
-_PHI_SAFE = {"persist_result": False, "cache_policy": NO_CACHE, "log_prints": False}
-# Only I/O is retried, and only on errors a retry can cure (a dropped connection, a lock
-# timeout); a constraint violation or a bug fails at once.
-_IO_RETRY = {
-    "retries": 3,
-    "retry_delay_seconds": [1, 5, 15],
-    "retry_condition_fn": lambda _task, _run, state: _is_transient(state),
-}
+# Inputs and outputs hold note text: never persist results, never cache on inputs
+# (persist_result=False, cache_policy=NO_CACHE on every task below).
+# Only I/O is retried, with backoff, and only on errors a retry can cure (a dropped
+# connection, a lock timeout); a constraint violation or a bug fails at once.
+_BACKOFF = [1.0, 5.0, 15.0]
+
+
+def _retry_transient(_task: object, _run: object, state: object) -> bool:
+    return _is_transient(state)
 
 
 def _is_transient(state: object) -> bool:
@@ -38,7 +38,15 @@ def _is_transient(state: object) -> bool:
     return False
 
 
-@task(name="select-changed", **_IO_RETRY, **_PHI_SAFE)
+@task(
+    name="select-changed",
+    retries=3,
+    retry_delay_seconds=_BACKOFF,
+    retry_condition_fn=_retry_transient,
+    persist_result=False,
+    cache_policy=NO_CACHE,
+    log_prints=False,
+)
 def select_changed(
     engine: Engine, notes: Sequence[Note], ctx: batch.BatchContext
 ) -> tuple[list[Note], int]:
@@ -46,7 +54,7 @@ def select_changed(
     return batch.select_changed(engine, notes, ctx)
 
 
-@task(name="analyse-batch", **_PHI_SAFE)
+@task(name="analyse-batch", persist_result=False, cache_policy=NO_CACHE, log_prints=False)
 def analyse_batch(
     settings: NlpSettings,
     notes: Sequence[Note],
@@ -60,7 +68,15 @@ def analyse_batch(
     return batch.analyse(get_nlp(settings), notes, ctx)
 
 
-@task(name="load-batch", **_IO_RETRY, **_PHI_SAFE)
+@task(
+    name="load-batch",
+    retries=3,
+    retry_delay_seconds=_BACKOFF,
+    retry_condition_fn=_retry_transient,
+    persist_result=False,
+    cache_policy=NO_CACHE,
+    log_prints=False,
+)
 def load_batch(
     engine: Engine,
     results: Sequence[NoteResult],

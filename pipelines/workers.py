@@ -86,7 +86,7 @@ def make_task_runner(workers: int, dask_address: str | None) -> Any:
     if dask_address:
         if workers != 1:
             raise WorkerError("use either --workers (local processes) or --dask-address, not both")
-        from prefect_dask import DaskTaskRunner
+        from prefect_dask.task_runners import DaskTaskRunner
 
         return DaskTaskRunner(address=dask_address)
     from prefect.task_runners import ThreadPoolTaskRunner

@@ -1,4 +1,4 @@
-"""Run state in the warehouse: the per-source lease (lock), crashed runs, idempotent dead letters."""
+"""Run state in the warehouse: the per-source lease, crashed runs, idempotent dead letters."""
 
 from __future__ import annotations
 
@@ -53,8 +53,11 @@ def acquire_lock(
             with engine.begin() as conn:
                 conn.execute(
                     insert(RunLock).values(
-                        lock_key=lock_key, run_id=run_id, owner=owner,
-                        acquired_at=now, heartbeat_at=now,
+                        lock_key=lock_key,
+                        run_id=run_id,
+                        owner=owner,
+                        acquired_at=now,
+                        heartbeat_at=now,
                     )
                 )
             return Lease(lock_key, run_id, owner)
@@ -133,9 +136,11 @@ def forget_errors(conn: Connection, errors: Sequence[NoteError]) -> None:
         conds = [
             and_(
                 NoteErrorRow.source == e.source,
-                NoteErrorRow.note_id.is_(None) if e.note_id is None
+                NoteErrorRow.note_id.is_(None)
+                if e.note_id is None
                 else NoteErrorRow.note_id == e.note_id,
-                NoteErrorRow.locator.is_(None) if e.locator is None
+                NoteErrorRow.locator.is_(None)
+                if e.locator is None
                 else NoteErrorRow.locator == e.locator,
             )
             for e in keyed[start : start + 200]

@@ -52,8 +52,9 @@ def test_entrypoint_is_the_flow_and_parameters_are_valid_and_not_defaults():
         if isinstance(value, str) and "{{" in value:
             assert TEMPLATE.match(value), f"{key}: only variable/secret-block references"
     assert "{{ prefect.blocks.secret." in params["warehouse_url"]  # never a literal URL
-    resolved = {k: ("/data/notes" if isinstance(v, str) and "{{" in v else v)
-                for k, v in params.items()}
+    resolved = {
+        k: ("/data/notes" if isinstance(v, str) and "{{" in v else v) for k, v in params.items()
+    }
     resolved["warehouse_url"] = "sqlite:///w.db"
     validated = flow.validate_parameters(resolved)
     assert validated["workers"] == params["workers"]

@@ -42,8 +42,10 @@ def _facts(db):
     con.row_factory = sqlite3.Row
     drop = {"run_id", "processed_at", "created_at", "error_id", "nlp_date", "nlp_datetime"}
     for table in ("note", "mention", "mention_coding", "fhir_resource", "note_nlp", "note_error"):
-        rows = [tuple((k, r[k]) for k in r.keys() if k not in drop)
-                for r in con.execute(f"select * from {table}")]
+        rows = [
+            tuple((k, r[k]) for k in r.keys() if k not in drop)
+            for r in con.execute(f"select * from {table}")
+        ]
         out[table] = sorted(rows, key=repr)
     con.close()
     return out
@@ -75,7 +77,9 @@ def test_bad_docrefs_csv_and_directory_load_good_notes(harness, tmp_path):
     db = tmp_path / "w.db"
     docs = _ingest(BAD / "bad_docrefs.ndjson", db, max_error_rate=1.0)
     assert docs["processed"] == 3 and docs["retracted"] == 1 and docs["failed"] == 5
-    retracted = _rows(db, "select status, mention_count from note where note_id = 'docref-entered-in-error'")
+    retracted = _rows(
+        db, "select status, mention_count from note where note_id = 'docref-entered-in-error'"
+    )
     assert retracted == [("retracted", 0)]
     csv = _ingest(BAD / "bad.csv", db, max_error_rate=1.0)
     assert csv["processed"] == 3 and csv["failed"] == 2
@@ -97,7 +101,9 @@ def test_second_run_over_unchanged_sources_processes_and_reads_nothing(harness, 
     assert second["processed"] == 0 and second["skipped"] > 0
     assert second["read"] + second["skipped"] == 25 and second["read"] == second["unchanged"]
     assert _facts(db) == before
-    (notes / "sample-001_hp_chest_pain.txt").write_text("Changed note: denies fever. Metformin 500 mg daily.\n")
+    (notes / "sample-001_hp_chest_pain.txt").write_text(
+        "Changed note: denies fever. Metformin 500 mg daily.\n"
+    )
     third = _ingest(notes, db)
     assert third["processed"] == 1
     version = _rows(db, "select version from note where note_id = 'sample-001_hp_chest_pain'")

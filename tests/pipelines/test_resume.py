@@ -28,8 +28,18 @@ def _env(home):
 
 
 def _cmd(source, db, *extra):
-    return [sys.executable, "-m", "pipelines.cli", "ingest", str(source),
-            "--warehouse", f"sqlite:///{db}", "--batch-size", "10", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "pipelines.cli",
+        "ingest",
+        str(source),
+        "--warehouse",
+        f"sqlite:///{db}",
+        "--batch-size",
+        "10",
+        *extra,
+    ]
 
 
 def _snapshot(db):
@@ -37,8 +47,10 @@ def _snapshot(db):
     con.row_factory = sqlite3.Row
     out = {}
     for table in TABLES:
-        rows = [tuple((k, r[k]) for k in r.keys() if k not in VOLATILE)
-                for r in con.execute(f"select * from {table}")]
+        rows = [
+            tuple((k, r[k]) for k in r.keys() if k not in VOLATILE)
+            for r in con.execute(f"select * from {table}")
+        ]
         out[table] = sorted(rows, key=repr)
     con.close()
     return out
@@ -71,8 +83,12 @@ def _running(db):
     try:
         con = sqlite3.connect(db, timeout=1)
         try:
-            return con.execute(
-                "select count(*) from pipeline_run where status = 'running'").fetchone()[0] > 0
+            return (
+                con.execute(
+                    "select count(*) from pipeline_run where status = 'running'"
+                ).fetchone()[0]
+                > 0
+            )
         finally:
             con.close()
     except sqlite3.Error:
@@ -87,8 +103,9 @@ def test_kill_9_twice_then_rerun_matches_a_clean_run(tmp_path):
     corpus = _corpus(tmp_path / "notes.jsonl", copies=8)  # 216 records
     env = _env(tmp_path)
     clean = tmp_path / "clean.db"
-    res = subprocess.run(_cmd(corpus, clean), env=env, cwd=tmp_path, capture_output=True,
-                         text=True, timeout=600)
+    res = subprocess.run(
+        _cmd(corpus, clean), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
     assert res.returncode == 0, res.stderr
     total = _loaded(clean)
     assert total == 200
@@ -96,22 +113,30 @@ def test_kill_9_twice_then_rerun_matches_a_clean_run(tmp_path):
     crashed = tmp_path / "crashed.db"
     progress = []
     for attempt in range(2):
-        proc = subprocess.Popen(_cmd(corpus, crashed), env=env, cwd=tmp_path,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            _cmd(corpus, crashed),
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 300
         while not _running(crashed) and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)  # wait for the flow to start (Prefect's server takes a while)
         if attempt == 1:  # the second kill lands after this run has committed a batch
             before = progress[0]
-            while _loaded(crashed) <= before and proc.poll() is None and time.monotonic() < deadline:
+            while (
+                _loaded(crashed) <= before and proc.poll() is None and time.monotonic() < deadline
+            ):
                 time.sleep(0.05)
         time.sleep(rng.uniform(0.0, 3.0))
         os.killpg(proc.pid, signal.SIGKILL)  # the whole process group, server included
         proc.wait()
         progress.append(_loaded(crashed))
-    res = subprocess.run(_cmd(corpus, crashed), env=env, cwd=tmp_path, capture_output=True,
-                         text=True, timeout=600)
+    res = subprocess.run(
+        _cmd(corpus, crashed), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
     assert res.returncode == 0, f"seed {seed}: {res.stderr}"
     assert _snapshot(crashed) == _snapshot(clean), f"seed {seed}, loaded before kills {progress}"
     con = sqlite3.connect(crashed)
@@ -127,8 +152,14 @@ def test_kill_9_twice_then_rerun_matches_a_clean_run(tmp_path):
 @pytest.mark.slow
 def test_cli_bad_input_shows_summary_then_one_line_without_traceback(tmp_path):
     db = tmp_path / "w.db"
-    res = subprocess.run(_cmd(BAD / "bad.jsonl", db), env=_env(tmp_path), cwd=tmp_path,
-                         capture_output=True, text=True, timeout=600)
+    res = subprocess.run(
+        _cmd(BAD / "bad.jsonl", db),
+        env=_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode == 6
     assert "Traceback" not in res.stderr + res.stdout
     assert "notestruct run — failed" in res.stdout and "records failed" in res.stdout

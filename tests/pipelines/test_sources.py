@@ -35,7 +35,14 @@ def _no_text_in(errors, texts):
 def test_bad_jsonl_loads_every_good_note_and_reports_every_bad_line():
     notes, errors = _read(open_source(BAD / "bad.jsonl"))
     assert sorted(n.note_id for n in notes) == sorted(
-        ["bad-good-001", "bad-good-002", "bad-good-003", "bad-good-004", "bad-no-patient", "bad-dup"]
+        [
+            "bad-good-001",
+            "bad-good-002",
+            "bad-good-003",
+            "bad-good-004",
+            "bad-no-patient",
+            "bad-dup",
+        ]
     )
     assert len(errors) == 12  # 19 lines, 1 blank, 6 good
     by_type = {}
@@ -44,8 +51,10 @@ def test_bad_jsonl_loads_every_good_note_and_reports_every_bad_line():
     assert {e.note_id for e in by_type["EmptyNote"]} == {"bad-empty-text", "bad-whitespace-text"}
     assert [e.note_id for e in by_type["DuplicateId"]] == ["bad-dup"]
     assert by_type["NaiveDate"][0].locator == "bad.jsonl:16"
-    assert any(e.locator == "bad.jsonl:13" and e.note_id is None and "string" in e.message
-               for e in by_type["InvalidField"])  # integer id: a dead letter, not coerced
+    assert any(
+        e.locator == "bad.jsonl:13" and e.note_id is None and "string" in e.message
+        for e in by_type["InvalidField"]
+    )  # integer id: a dead letter, not coerced
     first_dup = next(n for n in notes if n.note_id == "bad-dup")
     raw = [json.loads(x) for x in (BAD / "bad.jsonl").read_text().splitlines()[9:11]]
     assert first_dup.text == raw[0]["text"]
@@ -56,8 +65,11 @@ def test_bad_jsonl_loads_every_good_note_and_reports_every_bad_line():
 def test_naive_date_loads_with_a_configured_source_timezone():
     notes, errors = _read(open_source(BAD / "bad.jsonl"), SourceOptions(timezone="America/Chicago"))
     assert len(notes) == 7 and len(errors) == 11
-    naive = next(n for n in notes if n.authored_at and n.authored_at.hour == 14 and n.note_id not in {
-        "bad-good-001"})
+    naive = next(
+        n
+        for n in notes
+        if n.authored_at and n.authored_at.hour == 14 and n.note_id not in {"bad-good-001"}
+    )
     assert naive.authored_at.utcoffset().total_seconds() == 0
     with pytest.raises(SourceError):
         SourceOptions(timezone="Mars/Olympus").zone()
@@ -68,7 +80,9 @@ def test_bad_csv_and_missing_column_and_bom():
     assert [n.note_id for n in notes] == ["csv-good-001", "csv-short-row", "csv-good-002"]
     assert notes[2].text.startswith('ASSESSMENT: "Questionable" pneumonia')
     assert {(e.error_type, e.note_id) for e in errors} == {
-        ("MissingField", None), ("EmptyNote", "csv-empty-text")}
+        ("MissingField", None),
+        ("EmptyNote", "csv-empty-text"),
+    }
     with pytest.raises(SourceError, match="text"):
         list(open_source(BAD / "bad_missing_column.csv").records(OPTS))
     bom, _ = _read(open_source(BAD / "good_bom.csv"))
@@ -78,8 +92,12 @@ def test_bad_csv_and_missing_column_and_bom():
 def test_bad_docrefs():
     notes, errors = _read(open_source(BAD / "bad_docrefs.ndjson"))
     got = {n.note_id: n for n in notes}
-    assert set(got) == {"docref-good-001", "docref-entered-in-error", "docref-latin1-charset",
-                        "docref-good-002"}
+    assert set(got) == {
+        "docref-good-001",
+        "docref-entered-in-error",
+        "docref-latin1-charset",
+        "docref-good-002",
+    }
     assert got["docref-entered-in-error"].status == "entered-in-error"
     assert got["docref-latin1-charset"].text == "Café au lait spots. Denies fever.\n"
     kinds = {e.note_id: e.error_type for e in errors}
@@ -95,8 +113,11 @@ def test_bad_notes_dir():
     assert sorted(n.note_id for n in notes) == ["good", "utf8_bom"]
     assert not next(n for n in notes if n.note_id == "utf8_bom").text.startswith("\ufeff")
     assert {e.note_id: e.error_type for e in errors} == {
-        "binary": "BinaryContent", "empty": "EmptyNote", "whitespace": "EmptyNote",
-        "latin1": "InvalidEncoding"}
+        "binary": "BinaryContent",
+        "empty": "EmptyNote",
+        "whitespace": "EmptyNote",
+        "latin1": "InvalidEncoding",
+    }
 
 
 def test_huge_note_is_rejected_by_size_and_the_next_note_loads(tmp_path):
@@ -164,13 +185,18 @@ def test_csv_watermark_unchanged_file_is_not_read(tmp_path):
 def test_sql_source_reads_after_the_updated_at_watermark(tmp_path):
     db = tmp_path / "emr.db"
     con = sqlite3.connect(db)
-    con.execute("create table notes (id integer primary key, text text, patient_id text, "
-                "date text, updated_at text)")
-    con.executemany("insert into notes values (?, ?, ?, ?, ?)", [
-        (1, "No fever.", "p1", "2025-01-01T08:00:00+00:00", "2025-01-02 10:00:00"),
-        (2, "Cough.", "p1", "2025-01-01T09:00:00+00:00", "2025-01-02 10:00:00"),
-        (3, None, "p2", None, "2025-01-02 11:00:00"),
-    ])
+    con.execute(
+        "create table notes (id integer primary key, text text, patient_id text, "
+        "date text, updated_at text)"
+    )
+    con.executemany(
+        "insert into notes values (?, ?, ?, ?, ?)",
+        [
+            (1, "No fever.", "p1", "2025-01-01T08:00:00+00:00", "2025-01-02 10:00:00"),
+            (2, "Cough.", "p1", "2025-01-01T09:00:00+00:00", "2025-01-02 10:00:00"),
+            (3, None, "p2", None, "2025-01-02 11:00:00"),
+        ],
+    )
     con.commit()
     src = open_source(f"sql+sqlite:///{db}", table="notes")
     recs = list(src.records(OPTS))
