@@ -82,9 +82,8 @@ def _error_table() -> list[tuple[type[BaseException], int, str]]:
         (LockHeld, 7, "source busy"),
     ]
     try:
-        from pipelines.flows import RunFailed
-
         from pipelines.batch import LeaseLost
+        from pipelines.flows import RunFailed
         from pipelines.workers import WorkerError
 
         table.append((RunFailed, 6, "run failed"))
@@ -325,7 +324,9 @@ def ingest(
                      "(default: such dates are dead letters)."),
     ] = None,
     table: Annotated[str | None, typer.Option(help="SQL source: table of notes.")] = None,
-    query: Annotated[str | None, typer.Option(help="SQL source: a query instead of a table.")] = None,
+    query: Annotated[
+        str | None, typer.Option(help="SQL source: a query instead of a table.")
+    ] = None,
     updated_at: Annotated[
         str, typer.Option(help="SQL source: last-modified column (the watermark).")
     ] = "updated_at",
@@ -550,7 +551,9 @@ def serve(
     timezone: Annotated[
         str, typer.Option(help="IANA time zone of the cron schedule.")
     ] = "Europe/Berlin",
-    workers: Annotated[int, typer.Option("--workers", "-j", help="Local NLP worker processes.", min=1)] = 1,
+    workers: Annotated[
+        int, typer.Option("--workers", "-j", help="Local NLP worker processes.", min=1)
+    ] = 1,
     name: Annotated[str, typer.Option(help="Deployment name.")] = "nightly-local",
 ) -> None:
     """Run the nightly schedule in this process (Prefect flow.serve) until interrupted.
@@ -567,9 +570,6 @@ def serve(
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise CliError(f"unknown time zone {timezone!r}", 2) from exc
     prepare_prefect(bool(_STATE.get("verbose")))
-    from prefect.schedules import Cron
-
-    from pipelines.flows import nightly_ingest
     from pipelines.sources import open_source
 
     open_source(source)
@@ -581,14 +581,64 @@ def serve(
         parameters["config_path"] = str(config)
     if workers != 1:
         parameters["workers"] = workers
-    err.print(f"serving {name}: {cron} ({timezone}); Ctrl-C to stop")
-    nightly_ingest.serve(
-        name=name,
-        schedules=[Cron(cron, timezone=timezone)],
-        parameters=parameters,
-        limit=1,
-        print_starting_message=False,
+    with _prefect_server() as api:
+        from prefect.schedules import Cron
+
+        from pipelines.flows import nightly_ingest
+
+        err.print(f"serving {name}: {cron} ({timezone}) on Prefect at {api}; Ctrl-C to stop")
+        nightly_ingest.serve(
+            name=name,
+            schedules=[Cron(cron, timezone=timezone)],
+            parameters=parameters,
+            limit=1,
+            print_starting_message=False,
+        )
+
+
+@contextmanager
+def _prefect_server() -> Iterator[str]:
+    """The Prefect API to schedule on: PREFECT_API_URL if set, else a local server (with its
+    scheduler; Prefect's ephemeral server cannot schedule) started here and stopped on exit."""
+    import socket
+    import subprocess
+    import urllib.request
+
+    if os.environ.get("PREFECT_API_URL"):
+        yield os.environ["PREFECT_API_URL"]
+        return
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = (notestruct_home() / "prefect" / "server.log").open("ab")
+    proc = subprocess.Popen(  # noqa: S603  our own venv's prefect, fixed arguments
+        [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
+         "--port", str(port), "--no-ui", "--analytics-off"],
+        stdout=log, stderr=log, stdin=subprocess.DEVNULL,
     )
+    api = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise CliError("the local Prefect server did not start (see "
+                               f"{notestruct_home() / 'prefect' / 'server.log'})")
+            try:
+                with urllib.request.urlopen(f"{api}/health", timeout=2):  # noqa: S310  local
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise CliError("the local Prefect server did not answer in 120 s") from None
+                time.sleep(0.5)
+        os.environ["PREFECT_API_URL"] = api
+        yield api
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

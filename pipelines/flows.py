@@ -1,6 +1,7 @@
 """Prefect flows; each reads like a table of contents."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: Prefect builds the parameter model of a
+# flow loaded from its entrypoint file (deployments, serve) from the real annotations.
 
 import json
 import threading
@@ -340,7 +341,7 @@ class _Heartbeat:
             except Exception:  # noqa: S112  a missed beat is retried at the next interval
                 continue
 
-    def __enter__(self) -> _Heartbeat:
+    def __enter__(self) -> "_Heartbeat":
         self.thread.start()
         return self
 
