@@ -48,13 +48,16 @@ def _texts(path: Path, limit: int | None = None) -> Iterator[str]:
                 yield json.loads(line)["text"]
 
 
-def write_corpus(src: Path, dest: Path, n: int) -> Path:
-    """``n`` notes: mtsamples repeated with new ids (streamed, nothing held in memory)."""
+def write_corpus(src: Path, dest: Path, n: int, distinct: int | None = None) -> Path:
+    """``n`` notes: mtsamples repeated with new ids (streamed, nothing held in memory),
+    cycling over the first ``distinct`` notes (default: all of them)."""
     written = 0
     with dest.open("w", encoding="utf-8") as out:
         while written < n:
             with src.open("rb") as fh:
-                for line in fh:
+                for i, line in enumerate(fh):
+                    if distinct is not None and i >= distinct:
+                        break
                     if not line.strip():
                         continue
                     rec = json.loads(line)
@@ -154,6 +157,7 @@ def part_ratio(notes: Path, tmp: Path) -> dict:
 def part_workers(notes: Path, tmp: Path, limit: int, workers: int) -> dict:
     corpus = write_corpus(notes, tmp / f"workers-{limit}.jsonl", limit)
     _warm()
+    load_before = os.getloadavg()[0]
     one_s, one = _run_flow(corpus, tmp / "w1.db", 1)
     many_s, many = _run_flow(corpus, tmp / f"w{workers}.db", workers)
     out = {
@@ -162,20 +166,22 @@ def part_workers(notes: Path, tmp: Path, limit: int, workers: int) -> dict:
         "one_worker_s": round(one_s, 2),
         f"{workers}_workers_s": round(many_s, 2),
         "speed_up": round(one_s / many_s, 2),
+        "load_average_before": round(load_before, 2),
         "one_worker_notes_per_s": round(one["read"] / one_s, 1),
         "many_workers_notes_per_s": round(many["read"] / many_s, 1),
     }
     print(
         f"workers: {limit} notes; 1 worker {one_s:.1f} s ({one['read'] / one_s:.1f} notes/s); "
         f"{workers} workers {many_s:.1f} s ({many['read'] / many_s:.1f} notes/s); "
-        f"speed-up {one_s / many_s:.2f}x on {os.cpu_count()} cores"
+        f"speed-up {one_s / many_s:.2f}x on {os.cpu_count()} cores "
+        f"(load average before: {load_before:.1f}, after: {os.getloadavg()[0]:.1f})"
     )
     return out
 
 
-def child_memory(notes: Path, n: int, tmp: Path) -> None:
+def child_memory(notes: Path, n: int, tmp: Path, distinct: int | None) -> None:
     """Run in a child: ingest n notes, print peak RSS (MiB) as JSON."""
-    corpus = write_corpus(notes, tmp / f"mem-{n}.jsonl", n)
+    corpus = write_corpus(notes, tmp / f"mem-{n}.jsonl", n, distinct)
     _prepare(tmp)
     _warm()
     after_warm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -235,6 +241,11 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=600, help="notes for the workers part")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--memory-sizes", default="500,5000")
+    ap.add_argument(
+        "--distinct", type=int, default=None,
+        help="memory part: cycle over the first N notes only (separates the growth of spaCy's "
+        "string store with new vocabulary from the growth with the number of notes)",
+    )
     ap.add_argument("--child-memory", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--tmp", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -243,7 +254,7 @@ def main() -> int:
         print(f"bench_ingest: {args.notes} not found (the eval corpus is optional); skipping")
         return 0
     if args.child_memory:
-        child_memory(args.notes, args.child_memory, args.tmp)
+        child_memory(args.notes, args.child_memory, args.tmp, args.distinct)
         return 0
     figures: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="notestruct-bench-") as tmp_name:
@@ -256,7 +267,7 @@ def main() -> int:
             figures["workers"] = part_workers(args.notes, tmp, args.limit, args.workers)
         if "memory" in parts:
             sizes = [int(s) for s in args.memory_sizes.split(",")]
-            figures["memory"] = part_memory(args.notes, tmp, sizes)
+            figures["memory"] = part_memory(args.notes, tmp, sizes, args.distinct)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0
