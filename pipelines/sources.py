@@ -332,8 +332,9 @@ class TextDirSource(Source):
     """One note per ``*.txt`` file; the id is the path relative to the root without suffix.
 
     Incremental by modification time: files older than the watermark (the newest mtime of
-    the previous complete run, capped at its start time) are not opened. Files as new as the
-    watermark are read again and skipped by content hash, so same-tick writes are not lost.
+    the previous complete run, capped at its start time) are not opened, nor are the files
+    of the watermark's own mtime tick that run read (named in the watermark); a new file of
+    that same tick is read. Changed content is then told apart by hash.
     """
 
     kind = "directory"
@@ -357,7 +358,9 @@ class TextDirSource(Source):
     def records(self, opts: SourceOptions, since: Watermark | None = None) -> Iterator[Record]:
         started_ns = time.time_ns()
         floor = int(since["mtime_ns"]) if since and "mtime_ns" in since else None
+        at_floor = set(since.get("at_mark", ())) if since else set()
         newest = floor or 0
+        at_newest: set[str] = set(at_floor)
         self._position = None
         self.skipped = 0
         for file in self._files():
@@ -368,12 +371,22 @@ class TextDirSource(Source):
             except OSError as exc:
                 yield _read_error(opts, locator, "OSError", exc.strerror or "cannot stat file", rel)
                 continue
-            if floor is not None and st.st_mtime_ns < floor:
+            mtime = st.st_mtime_ns
+            if floor is not None and (mtime < floor or (mtime == floor and locator in at_floor)):
                 self.skipped += 1
                 continue
-            newest = max(newest, st.st_mtime_ns)
+            if mtime > newest:
+                newest, at_newest = mtime, {locator}
+            elif mtime == newest:
+                at_newest.add(locator)
             yield self._read(file, st, rel, locator, opts)
-        self._position = {"mtime_ns": min(newest, started_ns)}
+        if newest > started_ns:  # written during the scan: read again next time
+            newest, at_newest = started_ns, set()
+        # files of the watermark's own mtime tick are named, so they are not read again while
+        # a new file written in the same tick still is; a huge tick (an unpacked archive)
+        # falls back to re-reading it and skipping by hash
+        names = sorted(at_newest) if len(at_newest) <= 10_000 else []
+        self._position = {"mtime_ns": newest, "at_mark": names}
 
     @staticmethod
     def _read(
