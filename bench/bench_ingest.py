@@ -200,9 +200,10 @@ def child_memory(notes: Path, n: int, tmp: Path, distinct: int | None) -> None:
     )
 
 
-def part_memory(notes: Path, tmp: Path, sizes: list[int]) -> dict:
+def part_memory(notes: Path, tmp: Path, sizes: list[int], distinct: int | None) -> dict:
     results = {}
     for n in sizes:
+        extra = ["--distinct", str(distinct)] if distinct else []
         proc = subprocess.run(
             [
                 sys.executable,
@@ -213,6 +214,7 @@ def part_memory(notes: Path, tmp: Path, sizes: list[int]) -> dict:
                 str(n),
                 "--tmp",
                 str(tmp),
+                *extra,
             ],
             capture_output=True,
             text=True,
@@ -225,7 +227,8 @@ def part_memory(notes: Path, tmp: Path, sizes: list[int]) -> dict:
         results[n] = json.loads(proc.stdout.strip().splitlines()[-1])
         r = results[n]
         print(
-            f"memory: {n} notes: peak RSS {r['peak_rss_mib']} MiB "
+            f"memory: {n} notes (cycling {distinct or 'all'} distinct): "
+            f"peak RSS {r['peak_rss_mib']} MiB "
             f"(after warm-up {r['rss_after_warm_up_mib']} MiB), {r['seconds']} s"
         )
     if len(sizes) >= 2:
