@@ -154,9 +154,31 @@ def part_ratio(notes: Path, tmp: Path) -> dict:
     return out
 
 
+def _burn(_: int) -> float:
+    t = time.perf_counter()
+    x = 0
+    for i in range(20_000_000):
+        x += i
+    return time.perf_counter() - t
+
+
+def parallel_capacity(workers: int) -> float:
+    """How much faster ``workers`` processes finish ``workers`` pure-CPU jobs than one
+    process finishes one: the speed-up the machine can give right now (shared machines)."""
+    import multiprocessing
+
+    one = _burn(0)
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        t = time.perf_counter()
+        pool.map(_burn, range(workers))
+        many = time.perf_counter() - t
+    return workers * one / many
+
+
 def part_workers(notes: Path, tmp: Path, limit: int, workers: int) -> dict:
     corpus = write_corpus(notes, tmp / f"workers-{limit}.jsonl", limit)
     _warm()
+    capacity = parallel_capacity(workers)
     load_before = os.getloadavg()[0]
     one_s, one = _run_flow(corpus, tmp / "w1.db", 1)
     many_s, many = _run_flow(corpus, tmp / f"w{workers}.db", workers)
@@ -167,6 +189,7 @@ def part_workers(notes: Path, tmp: Path, limit: int, workers: int) -> dict:
         f"{workers}_workers_s": round(many_s, 2),
         "speed_up": round(one_s / many_s, 2),
         "load_average_before": round(load_before, 2),
+        "cpu_parallel_capacity": round(capacity, 2),
         "one_worker_notes_per_s": round(one["read"] / one_s, 1),
         "many_workers_notes_per_s": round(many["read"] / many_s, 1),
     }
@@ -174,7 +197,8 @@ def part_workers(notes: Path, tmp: Path, limit: int, workers: int) -> dict:
         f"workers: {limit} notes; 1 worker {one_s:.1f} s ({one['read'] / one_s:.1f} notes/s); "
         f"{workers} workers {many_s:.1f} s ({many['read'] / many_s:.1f} notes/s); "
         f"speed-up {one_s / many_s:.2f}x on {os.cpu_count()} cores "
-        f"(load average before: {load_before:.1f}, after: {os.getloadavg()[0]:.1f})"
+        f"(load average before: {load_before:.1f}, after: {os.getloadavg()[0]:.1f}; "
+        f"a pure-CPU job runs {capacity:.2f}x faster in {workers} processes right now)"
     )
     return out
 
