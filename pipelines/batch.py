@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from spacy.language import Language
 from sqlalchemy import Engine
 
 from extractors.nlp import ExtractionError, extract
@@ -15,10 +16,14 @@ from pipelines.privacy import scrub_errors
 from schemas.fhir import MappingError, ShapeValidator, map_note
 from schemas.model import Note, NoteError, NoteResult
 from schemas.omop import to_note_nlp
-from spacy.language import Language
 from warehouse.load import LoadSettings, load_results, record_errors, stored_notes
+from warehouse.runs import Lease, clear_errors_of_loaded, forget_errors, heartbeat
 
 log = logging.getLogger(__name__)
+
+
+class LeaseLost(Exception):
+    """Another run took over this run's lease (it was thought dead): this run must stop."""
 
 
 @dataclass
@@ -26,6 +31,7 @@ class BatchOutcome:
     """Counts and stage timings of one batch (no text, no identifiers)."""
 
     read: int = 0
+    skipped: int = 0
     processed: int = 0
     unchanged: int = 0
     failed: int = 0
@@ -36,7 +42,16 @@ class BatchOutcome:
 
     def add(self, other: BatchOutcome) -> None:
         """Accumulate ``other`` into this outcome."""
-        for name in ("read", "processed", "unchanged", "failed", "retracted", "mentions", "resources"):
+        for name in (
+            "read",
+            "skipped",
+            "processed",
+            "unchanged",
+            "failed",
+            "retracted",
+            "mentions",
+            "resources",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for stage, secs in other.seconds.items():
             self.seconds[stage] = self.seconds.get(stage, 0.0) + secs
@@ -109,24 +124,94 @@ def analyse(
                 )
                 for m in outcome
             )
-        except Exception as exc:  # privacy: _dead keeps only the type of unexpected errors
+        except MappingError as exc:
             errors.append(_dead(note, "map", exc))
+            continue
+        except Exception as exc:  # a bug must not sink the batch; the type only (no text)
+            errors.append(_dead(note, "map", exc, f"{type(exc).__name__} while mapping"))
             continue
         results.append(NoteResult(note=note, mentions=outcome, resources=resources, note_nlp=rows))
     return results, errors
 
 
-def _dead(note: Note, stage: str, exc: Exception) -> NoteError:
+def _dead(note: Note, stage: str, exc: Exception, message: str | None = None) -> NoteError:
+    # ExtractionError and MappingError messages are written by us and never quote text
     return NoteError(
         note_id=note.note_id,
         source=note.source,
         stage=stage,
         error_type=type(exc).__name__,
         # privacy: only our own exceptions have text-free messages; others give their type
-        message=str(exc)[:500]
-        if isinstance(exc, ExtractionError | MappingError)
-        else f"{type(exc).__name__} in the {stage} stage",
+        message=(
+            message
+            or (
+                str(exc)
+                if isinstance(exc, ExtractionError | MappingError)
+                else f"{type(exc).__name__} in the {stage} stage"
+            )
+        )[:500],
     )
+
+
+def dead_batch(notes: Sequence[Note], stage: str, exc: BaseException) -> list[NoteError]:
+    """Dead letters for every note of a batch whose task failed as a whole (e.g. a worker
+    process died); the exception type only, never its message."""
+    return [
+        NoteError(
+            note_id=n.note_id,
+            source=n.source,
+            stage=stage,
+            error_type=type(exc).__name__,
+            message=f"the batch failed as a whole ({type(exc).__name__})",
+        )
+        for n in notes
+    ]
+
+
+def screen(
+    chunk: Sequence[Note | NoteError], seen: dict[str, str]
+) -> tuple[list[Note], list[NoteError]]:
+    """Notes worth analysing and dead letters of a chunk of source records.
+
+    A blank note is dead-lettered (``EmptyNote``), except a retraction. A note id repeated
+    in the same run with different text is a dead letter (``DuplicateId``; the first wins);
+    an identical repeat is dropped silently. ``seen`` maps ids to hashes across the run.
+    """
+    notes: list[Note] = []
+    errors: list[NoteError] = []
+    for rec in chunk:
+        if isinstance(rec, NoteError):
+            errors.append(rec)
+            continue
+        prior = seen.get(rec.note_id)
+        if prior is not None:
+            if prior != rec.text_sha256:
+                errors.append(
+                    NoteError(
+                        note_id=rec.note_id,
+                        source=rec.source,
+                        stage="read",
+                        error_type="DuplicateId",
+                        message="note id repeated in the same run with different text; "
+                        "the first occurrence was kept",
+                        locator=None,
+                    )
+                )
+            continue
+        seen[rec.note_id] = rec.text_sha256
+        if rec.status != "entered-in-error" and not rec.text.strip():
+            errors.append(
+                NoteError(
+                    note_id=rec.note_id,
+                    source=rec.source,
+                    stage="validate",
+                    error_type="EmptyNote",
+                    message="note text is empty or blank",
+                )
+            )
+            continue
+        notes.append(rec)
+    return notes, errors
 
 
 @scrub_errors("load")  # privacy: driver messages quote failing rows (text, ids)
@@ -135,9 +220,28 @@ def load(
     results: Sequence[NoteResult],
     errors: Sequence[NoteError],
     ctx: BatchContext,
+    lease: Lease | None = None,
+    now: datetime | None = None,
+    valid: Sequence[Note] = (),
 ) -> None:
-    """Load results and dead letters of a batch in one transaction."""
+    """Load results and dead letters of a batch in one transaction, renewing the lease.
+
+    Earlier dead letters of the same records are replaced, and those of ``valid`` notes (read
+    fine in this batch, whether loaded now or unchanged) are cleared, so a re-run after a
+    crash leaves the rows a clean run leaves.
+
+    Raises:
+        LeaseLost: another run has taken over the source (nothing of this batch is written).
+    """
     with engine.begin() as conn:
+        if lease is not None and not heartbeat(conn, lease, now or ctx.now):
+            raise LeaseLost(f"run {ctx.run_id} lost its lease on the source to another run")
+        by_source: dict[str, list[str]] = {}
+        for note in valid or [r.note for r in results]:
+            by_source.setdefault(note.source, []).append(note.note_id)
+        for source, ids in by_source.items():
+            clear_errors_of_loaded(conn, source, ids)
+        forget_errors(conn, errors)
         if results:
             load_results(
                 conn,

@@ -71,6 +71,7 @@ def _error_table() -> list[tuple[type[BaseException], int, str]]:
     from pipelines.config import ConfigError
     from pipelines.sources import SourceError
     from warehouse.engine import WarehouseError
+    from warehouse.runs import LockHeld
 
     table: list[tuple[type[BaseException], int, str]] = [
         (CliError, 1, "error"),
@@ -78,11 +79,16 @@ def _error_table() -> list[tuple[type[BaseException], int, str]]:
         (SourceError, 3, "source error"),
         (WarehouseError, 4, "warehouse error"),
         (RegistryError, 5, "extractor error"),
+        (LockHeld, 7, "source busy"),
     ]
     try:
+        from pipelines.batch import LeaseLost
         from pipelines.flows import RunFailed
+        from pipelines.workers import WorkerError
 
         table.append((RunFailed, 6, "run failed"))
+        table.append((LeaseLost, 7, "source taken over"))
+        table.append((WorkerError, 2, "configuration error"))
     except Exception:  # noqa: S110  the flow module needs Prefect; errors above still map
         pass
     try:
@@ -167,6 +173,9 @@ def prepare_prefect(verbose: bool = False) -> None:
         "PREFECT_TASKS_DEFAULT_PERSIST_RESULT": "false",
         "PREFECT_LOGGING_LOG_PRINTS": "false",
         "PREFECT_UI_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        # the local server needs longer than Prefect's 20 s on a busy machine
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
         "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
         # the CLI reports a failed run in one line; Prefect's own error logs would add a
         # traceback (they still reach Prefect's API and show with --verbose)
@@ -216,6 +225,11 @@ def _progress(total: int | None, what: str) -> Iterator[Callable[..., None]]:
         task_id = progress.add_task(what, total=total, rate="-", errors=0)
         started = time.perf_counter()
 
+        def begin() -> None:
+            nonlocal started
+            started = time.perf_counter()
+            progress.reset(task_id, total=total, rate="-", errors=0)
+
         def advance(*, notes: int, errors: int = 0, mentions: int = 0) -> None:
             counters["errors"] += errors
             counters["mentions"] += mentions
@@ -228,11 +242,16 @@ def _progress(total: int | None, what: str) -> Iterator[Callable[..., None]]:
                 rate=f"{counters['done'] / elapsed:.1f}",
             )
 
+        advance.begin = begin  # type: ignore[attr-defined]
         yield advance
 
 
 def _count_records(source: str) -> int | None:
-    """A cheap total for the progress bar (lines or files); None when unknown."""
+    """A cheap total for the progress bar (lines or files); None when unknown.
+
+    An upper bound on an incremental run (unchanged records are not read): the bar then
+    stops short and the summary says how many were skipped.
+    """
     path = Path(source)
     try:
         if path.is_dir():
@@ -245,70 +264,132 @@ def _count_records(source: str) -> int | None:
     return None
 
 
+_SUMMARY_LABELS = {
+    "read": "records read",
+    "skipped": "records not re-read (watermark)",
+    "processed": "notes processed",
+    "unchanged": "notes unchanged (skipped by hash)",
+    "retracted": "notes retracted",
+    "failed": "records failed (see note_error)",
+    "mentions": "mentions loaded",
+    "resources": "FHIR resources loaded",
+    "seconds": "seconds",
+}
+
+
+def _summary_table(summary: dict[str, Any]) -> Table:
+    table = Table(title=f"notestruct run — {summary['status']}", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for key, label in _SUMMARY_LABELS.items():
+        if key in summary:
+            table.add_row(label, str(summary[key]))
+    table.add_row("run id", summary["run_id"])
+    return table
+
+
 @app.command()
 def ingest(
     source: Annotated[
         str,
         typer.Argument(
             help="Directory of .txt notes, a .jsonl or .csv file of notes (fields id, text, "
-            "optional patient_id, encounter_id, date, note_type), or FHIR .ndjson of "
-            "DocumentReference."
+            "optional patient_id, encounter_id, date, note_type), FHIR .ndjson of "
+            "DocumentReference, or sql+<SQLAlchemy URL> (sql+env:VAR reads the URL from VAR) "
+            "with --table or --query."
         ),
     ],
     warehouse: WarehouseOpt = None,
     config: ConfigOpt = None,
     batch_size: Annotated[int | None, typer.Option(help="Notes per batch task.", min=1)] = None,
     force: Annotated[bool, typer.Option(help="Re-process notes even if unchanged.")] = False,
+    full_scan: Annotated[
+        bool, typer.Option(help="Ignore the source watermark and read everything.")
+    ] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", "-j", help="Local NLP worker processes.", min=1)
+    ] = 1,
+    dask_address: Annotated[
+        str | None,
+        typer.Option(help="Run the NLP on an existing Dask cluster, e.g. tcp://10.0.0.5:8786."),
+    ] = None,
+    max_error_rate: Annotated[
+        float | None,
+        typer.Option(help="Fail the run above this share of failed records [default 0.2].",
+                     min=0.0, max=1.0),
+    ] = None,
+    source_timezone: Annotated[
+        str | None,
+        typer.Option(help="IANA time zone for source dates without an offset "
+                     "(default: such dates are dead letters)."),
+    ] = None,
+    table: Annotated[str | None, typer.Option(help="SQL source: table of notes.")] = None,
+    query: Annotated[
+        str | None, typer.Option(help="SQL source: a query instead of a table.")
+    ] = None,
+    updated_at: Annotated[
+        str, typer.Option(help="SQL source: last-modified column (the watermark).")
+    ] = "updated_at",
+    id_column: Annotated[str, typer.Option(help="SQL source: note id column.")] = "id",
 ) -> None:
     """Run the nightly ingestion flow once: read new and changed notes, extract, load.
 
-    Re-running is safe: unchanged notes are skipped, changed ones replace their facts.
+    Re-running is safe: records unchanged since the last completed run are not read again,
+    unchanged notes are skipped, changed ones replace their facts. A run killed at any
+    moment is completed by the next one.
 
-    Example:  notestruct ingest samples/notes.jsonl --warehouse sqlite:///notestruct.db
+    Examples:  notestruct ingest samples/notes.jsonl --warehouse sqlite:///notestruct.db
+               notestruct ingest sql+env:NOTES_DB_URL --table notes --updated-at updated_at
     """
     prepare_prefect(bool(_STATE.get("verbose")))
     from pydantic import SecretStr
 
-    from pipelines.flows import nightly_ingest
+    from pipelines.flows import RunFailed, nightly_ingest
     from pipelines.progress import current_sink
     from pipelines.sources import open_source
 
-    open_source(source)  # fail fast with one line before Prefect starts
-    total = _count_records(source)
-    with _progress(total, "ingest") as advance:
+    # fail fast with one line before Prefect starts
+    open_source(source, table=table, query=query, updated_at=updated_at, id_column=id_column)
+    total = None if source.startswith("sql+") else _count_records(source)
+    finished: dict[str, Any] = {}
+    try:
+        with _progress(total, "ingest") as advance:
 
-        class _Sink:
-            def advance(self, *, notes: int, errors: int, mentions: int) -> None:
-                advance(notes=notes, errors=errors, mentions=mentions)
+            class _Sink:
+                def advance(self, *, notes: int, errors: int, mentions: int) -> None:
+                    advance(notes=notes, errors=errors, mentions=mentions)
 
-        token = current_sink.set(_Sink())
-        try:
-            summary = nightly_ingest(
-                source=source,
-                config_path=str(config) if config else None,
-                warehouse_url=SecretStr(warehouse) if warehouse else None,
-                batch_size=batch_size,
-                force=force,
-            )
-        finally:
-            current_sink.reset(token)
-    table = Table(title=f"notestruct run — {summary['status']}", show_header=False)
-    table.add_column("what")
-    table.add_column("value", justify="right")
-    labels = {
-        "read": "records read",
-        "processed": "notes processed",
-        "unchanged": "notes unchanged (skipped)",
-        "retracted": "notes retracted",
-        "failed": "records failed (see note_error)",
-        "mentions": "mentions loaded",
-        "resources": "FHIR resources loaded",
-        "seconds": "seconds",
-    }
-    for key, label in labels.items():
-        table.add_row(label, str(summary[key]))
-    table.add_row("run id", summary["run_id"])
-    out.print(table)
+                def finish(self, summary: dict[str, Any]) -> None:
+                    finished.update(summary)
+
+                def begin(self) -> None:
+                    advance.begin()  # type: ignore[attr-defined]
+
+            token = current_sink.set(_Sink())
+            try:
+                summary = nightly_ingest(
+                    source=source,
+                    config_path=str(config) if config else None,
+                    warehouse_url=SecretStr(warehouse) if warehouse else None,
+                    batch_size=batch_size,
+                    force=force,
+                    full_scan=full_scan,
+                    workers=workers,
+                    dask_address=dask_address,
+                    max_error_rate=max_error_rate,
+                    source_timezone=source_timezone,
+                    sql_table=table,
+                    sql_query=query,
+                    updated_at_column=updated_at,
+                    id_column=id_column,
+                )
+            finally:
+                current_sink.reset(token)
+    except RunFailed as exc:
+        # the table first, then main() prints the one-line error
+        out.print(_summary_table(exc.summary or finished))
+        raise
+    out.print(_summary_table(summary))
 
 
 def _read_extract_input(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
@@ -743,6 +824,103 @@ def evaluate(
         + (" + BYO " + ", ".join(Path(s["path"]).name for s in sources) if sources else "")
     )
     out.print(table)
+@app.command()
+def serve(
+    source: Annotated[str, typer.Argument(help="The source to ingest, as for `ingest`.")],
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+    cron: Annotated[str, typer.Option(help="When to run (cron).")] = "0 2 * * *",
+    timezone: Annotated[
+        str, typer.Option(help="IANA time zone of the cron schedule.")
+    ] = "Europe/Berlin",
+    workers: Annotated[
+        int, typer.Option("--workers", "-j", help="Local NLP worker processes.", min=1)
+    ] = 1,
+    name: Annotated[str, typer.Option(help="Deployment name.")] = "nightly-local",
+) -> None:
+    """Run the nightly schedule in this process (Prefect flow.serve) until interrupted.
+
+    One run at a time (a late run never overlaps the previous one). The warehouse URL is
+    read from --warehouse, NOTESTRUCT_WAREHOUSE_URL or the config at each run; it is not
+    stored in Prefect. For a Prefect server and workers, deploy prefect.yaml instead
+    (docs/scaling.md).
+    """
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise CliError(f"unknown time zone {timezone!r}", 2) from exc
+    prepare_prefect(bool(_STATE.get("verbose")))
+    from pipelines.sources import open_source
+
+    open_source(source)
+    if warehouse:
+        # kept out of the deployment's parameters (visible in Prefect): the env reaches runs
+        os.environ["NOTESTRUCT_WAREHOUSE_URL"] = warehouse
+    parameters: dict[str, Any] = {"source": source}
+    if config:
+        parameters["config_path"] = str(config)
+    if workers != 1:
+        parameters["workers"] = workers
+    with _prefect_server() as api:
+        from prefect.schedules import Cron
+
+        from pipelines.flows import nightly_ingest
+
+        err.print(f"serving {name}: {cron} ({timezone}) on Prefect at {api}; Ctrl-C to stop")
+        nightly_ingest.serve(
+            name=name,
+            schedules=[Cron(cron, timezone=timezone)],
+            parameters=parameters,
+            limit=1,
+            print_starting_message=False,
+        )
+
+
+@contextmanager
+def _prefect_server() -> Iterator[str]:
+    """The Prefect API to schedule on: PREFECT_API_URL if set, else a local server (with its
+    scheduler; Prefect's ephemeral server cannot schedule) started here and stopped on exit."""
+    import socket
+    import subprocess
+    import urllib.request
+
+    if os.environ.get("PREFECT_API_URL"):
+        yield os.environ["PREFECT_API_URL"]
+        return
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = (notestruct_home() / "prefect" / "server.log").open("ab")
+    proc = subprocess.Popen(  # noqa: S603  our own venv's prefect, fixed arguments
+        [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
+         "--port", str(port), "--no-ui", "--analytics-off"],
+        stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+    )
+    api = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise CliError("the local Prefect server did not start (see "
+                               f"{notestruct_home() / 'prefect' / 'server.log'})")
+            try:
+                with urllib.request.urlopen(f"{api}/health", timeout=2):  # noqa: S310  local
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise CliError("the local Prefect server did not answer in 120 s") from None
+                time.sleep(0.5)
+        os.environ["PREFECT_API_URL"] = api
+        yield api
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,37 +1,45 @@
 """Prefect flows; each reads like a table of contents."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: Prefect builds the parameter model of a
+# flow loaded from its entrypoint file (deployments, serve) from the real annotations.
 
+import json
+import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
 from prefect import flow, get_run_logger
 from pydantic import SecretStr
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
-from extractors.nlp import pipeline_version
+from extractors.nlp import NlpSettings, pipeline_version
 from pipelines import privacy, tasks
-from pipelines.batch import BatchContext, BatchOutcome, timed
-from pipelines.config import load_config
-from pipelines.progress import current_sink
-from pipelines.resources import get_nlp, rules_version
-from pipelines.sources import Record, SourceOptions, open_source
+from pipelines.batch import BatchContext, BatchOutcome, dead_batch, screen, timed
+from pipelines.config import PipelineConfig, load_config
+from pipelines.progress import current_sink, report_begin, report_summary
+from pipelines.resources import rules_version
+from pipelines.sources import Record, Source, SourceOptions, open_source
+from pipelines.workers import NlpPool, make_task_runner, owner_is_dead, process_owner
 from schemas.model import Note, NoteError
 from warehouse.engine import make_engine
-from warehouse.load import finish_run, start_run
+from warehouse.load import finish_run, last_watermark, start_run
 from warehouse.migrate import upgrade
+from warehouse.runs import Lease, acquire_lock, heartbeat, mark_crashed, release_lock
 
 
 class RunFailed(Exception):
     """The run finished but more records failed than ``max_error_rate`` allows."""
 
-
-def _batches(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
-    while chunk := list(islice(records, size)):
-        yield chunk
+    def __init__(self, message: str, summary: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.summary = summary or {}
 
 
 @flow(name="nightly-ingest", persist_result=False, log_prints=False)
@@ -41,15 +49,36 @@ def nightly_ingest(
     warehouse_url: SecretStr | None = None,
     batch_size: int | None = None,
     force: bool = False,
+    full_scan: bool = False,
+    workers: int = 1,
+    dask_address: str | None = None,
+    max_error_rate: float | None = None,
+    source_timezone: str | None = None,
+    sql_table: str | None = None,
+    sql_query: str | None = None,
+    updated_at_column: str = "updated_at",
+    id_column: str = "id",
+    lock_stale_after_s: float = 600.0,
 ) -> dict[str, Any]:
     """Read new and changed notes from ``source``, extract, map and load them into the warehouse.
 
     Args:
-        source: a directory of .txt notes, a .jsonl or .csv file, or FHIR .ndjson.
+        source: a directory of .txt notes, a .jsonl, .csv or FHIR .ndjson file, or
+            ``sql+<SQLAlchemy URL>`` (``sql+env:VAR`` reads the URL from ``VAR``).
         config_path: pipeline.toml to use (default ./pipeline.toml, else built-in defaults).
         warehouse_url: overrides the configured warehouse (kept secret in Prefect's UI).
         batch_size: notes per task.
-        force: re-process notes even when their text and rules are unchanged.
+        force: re-process every note, even unchanged ones (implies ``full_scan``).
+        full_scan: ignore the source watermark and read everything (unchanged notes are
+            still skipped by content hash).
+        workers: local worker processes for the NLP (each builds the pipeline once).
+        dask_address: run the NLP on an existing Dask cluster (``tcp://host:8786``).
+        max_error_rate: fail the run above this share of failed records (default: config).
+        source_timezone: IANA zone for source dates without an offset (else dead letters).
+        sql_table: table of a SQL source; sql_query: or a query.
+        updated_at_column: the SQL source's last-modified column (the watermark).
+        id_column: the SQL source's note id column.
+        lock_stale_after_s: a lease without heartbeat for this long is taken over.
     """
     logger = get_run_logger()
     started = time.perf_counter()
@@ -57,21 +86,99 @@ def nightly_ingest(
         config_path,
         warehouse_url=warehouse_url.get_secret_value() if warehouse_url else None,
         batch_size=batch_size,
+        max_error_rate=max_error_rate,
     )
-    src = open_source(source)
+    src = open_source(
+        source, table=sql_table, query=sql_query, updated_at=updated_at_column, id_column=id_column
+    )
+    opts = SourceOptions(cfg.source_uri, cfg.max_note_chars, timezone=source_timezone)
+    opts.zone()  # an unknown zone fails the run before anything is read
     engine = make_engine(cfg.warehouse_url.get_secret_value())
-    upgrade(engine)
-    settings = cfg.nlp_settings()
-    get_nlp(settings)
-    ctx = BatchContext(
-        run_id=str(uuid.uuid4()),
-        now=datetime.now(UTC),
-        rules_version=rules_version(settings),
-        pipeline_version=pipeline_version(),
-        store_text=cfg.store_text,
-        force=force,
+    try:
+        _upgrade(engine)
+        settings = cfg.nlp_settings()
+        runner = make_task_runner(workers, dask_address)
+        ctx = BatchContext(
+            run_id=str(uuid.uuid4()),
+            now=datetime.now(UTC),
+            rules_version=rules_version(settings),
+            pipeline_version=pipeline_version(),
+            store_text=cfg.store_text,
+            force=force,
+        )
+        lease = _take_lease(engine, src, ctx, timedelta(seconds=lock_stale_after_s))
+        if lease.took_over:
+            logger.warning("took over the stale lease of run %s", lease.took_over)
+        try:
+            since = None if (force or full_scan) else _watermark(engine, src.key)
+            _start(engine, src, ctx, workers, dask_address)
+            logger.info(
+                "run %s started (source kind %s, incremental %s)",
+                ctx.run_id,
+                src.kind,
+                since is not None,
+            )
+            run = _Run(engine, src, ctx, settings, lease, cfg.batch_size, cfg)
+            report_begin()
+            try:
+                with _Heartbeat(engine, lease, lock_stale_after_s):
+                    status = run.execute(opts, since, runner, workers, bool(dask_address))
+            except BaseException:
+                _finish(engine, src, ctx, run, "crashed", started, workers)
+                raise
+            rate = run.total.failed / run.total.read if run.total.read else 0.0
+            if status == "completed" and rate > cfg.max_error_rate:
+                status = "failed"
+            summary = _finish(engine, src, ctx, run, status, started, workers)
+        finally:
+            with engine.begin() as conn:
+                release_lock(conn, lease)
+    finally:
+        engine.dispose()
+    logger.info(
+        "run %s %s: %s", ctx.run_id, status, {k: v for k, v in summary.items() if k != "run_id"}
     )
+    report_summary(summary)
+    if status == "failed":
+        raise RunFailed(
+            f"{run.total.failed} of {run.total.read} records failed, above the limit of "
+            f"{cfg.max_error_rate:.0%} (see the note_error table for run {ctx.run_id})",
+            summary,
+        )
+    return summary
+
+
+def _upgrade(engine: Engine) -> None:
+    """Bring the warehouse schema to head; two runs starting together may race: retry once."""
+    try:
+        upgrade(engine)
+    except OperationalError:
+        time.sleep(1.0)
+        upgrade(engine)
+
+
+def _take_lease(engine: Engine, src: Source, ctx: BatchContext, stale_after: timedelta) -> Lease:
+    return acquire_lock(
+        engine,
+        src.key,
+        run_id=ctx.run_id,
+        owner=process_owner(),
+        now=datetime.now(UTC),
+        stale_after=stale_after,
+        owner_is_dead=owner_is_dead,
+    )
+
+
+def _watermark(engine: Engine, source_key: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        raw = last_watermark(conn, source_key)
+    return json.loads(raw) if raw else None
+
+
+def _start(engine: Engine, src: Source, ctx: BatchContext, workers: int, dask: str | None) -> None:
     with engine.begin() as conn:
+        # we hold the source's lease: any other 'running' run of it died without finishing
+        mark_crashed(conn, src.key, except_run=ctx.run_id, now=ctx.now)
         start_run(
             conn,
             run_id=ctx.run_id,
@@ -82,70 +189,215 @@ def nightly_ingest(
             dictionary_version=None,
             source_kind=src.kind,
             source_key=src.key,
+            metrics={"workers": workers, "dask": bool(dask)},
         )
-    logger.info("run %s started (source kind %s)", ctx.run_id, src.kind)
-    total = BatchOutcome()
-    seen: set[str] = set()
-    sink = current_sink.get()
-    status = "crashed"
-    try:
-        records = src.records(SourceOptions(cfg.source_uri, cfg.max_note_chars))
-        # privacy: pseudonymise ids as records are read, before anything is mapped or loaded
-        records = privacy.protect_records(
-            records, cfg.pseudonym_key, note_ids=cfg.pseudonymise_note_ids
-        )
-        for chunk in _batches(iter(records), cfg.batch_size):
-            t0 = time.perf_counter()
-            notes, errors = _split(chunk, seen)
-            out = BatchOutcome(read=len(chunk))
-            timed(out, "read", t0)
-            t0 = time.perf_counter()
-            changed, out.unchanged = tasks.select_changed(engine, notes, ctx)
-            timed(out, "select", t0)
-            t0 = time.perf_counter()
-            results, nlp_errors = tasks.analyse_batch(settings, changed, ctx)
-            results = privacy.protect_results(results, redact_text=cfg.redact_text)  # privacy
-            timed(out, "analyse", t0)
+
+
+def _batches(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
+    while chunk := list(islice(records, size)):
+        yield chunk
+
+
+@dataclass
+class _Pending:
+    outcome: BatchOutcome
+    errors: list[NoteError]
+    valid: list[Note]
+    changed: list[Note]
+    future: Any = None
+    started: float = field(default_factory=time.perf_counter)
+
+
+class _Run:
+    """The batch loop: read, screen and select in the flow; analyse on the task runner
+    (a window of batches in flight); load in source order."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        src: Source,
+        ctx: BatchContext,
+        settings: NlpSettings,
+        lease: Lease,
+        batch_size: int,
+        privacy: PipelineConfig,
+    ) -> None:
+        self.engine, self.src, self.ctx, self.settings = engine, src, ctx, settings
+        self.privacy = privacy  # pseudonym key, note-id and redaction settings
+        self.lease, self.batch_size = lease, batch_size
+        self.total = BatchOutcome()
+        self.sink = current_sink.get()
+        self.logger = get_run_logger()
+
+    def execute(
+        self,
+        opts: SourceOptions,
+        since: dict[str, Any] | None,
+        runner: Any,
+        workers: int,
+        dask: bool,
+    ) -> str:
+        seen: dict[str, str] = {}
+        # batches in flight: enough to keep every worker busy, bounded to stream in memory
+        window = 16 if dask else workers + 1
+        pending: deque[_Pending] = deque()
+        pool = NlpPool(workers, self.settings) if workers > 1 and not dask else None
+        try:
+            self._loop(opts, since, runner, window, pool, seen, pending)
+        finally:
+            if pool is not None:
+                pool.close()
+        self.total.skipped = self.src.skipped
+        return "completed"
+
+    def _loop(
+        self,
+        opts: SourceOptions,
+        since: dict[str, Any] | None,
+        runner: Any,
+        window: int,
+        pool: NlpPool | None,
+        seen: dict[str, str],
+        pending: deque[_Pending],
+    ) -> None:
+        with runner:
+            records = self.src.records(opts, since)
+            # privacy: pseudonymise ids as records are read, before anything is mapped or loaded
+            records = privacy.protect_records(
+                records, self.privacy.pseudonym_key, note_ids=self.privacy.pseudonymise_note_ids
+            )
+            for chunk in _batches(iter(records), self.batch_size):
+                t0 = time.perf_counter()
+                valid, errors = screen(chunk, seen)
+                out = BatchOutcome(read=len(chunk))
+                timed(out, "read", t0)
+                t0 = time.perf_counter()
+                changed, out.unchanged = tasks.select_changed(self.engine, valid, self.ctx)
+                timed(out, "select", t0)
+                job = _Pending(out, errors, valid, changed)
+                if changed:
+                    job.future = runner.submit(
+                        tasks.analyse_batch,
+                        {
+                            "settings": self.settings,
+                            "notes": changed,
+                            "ctx": self.ctx,
+                            "pool": pool,
+                        },
+                    )
+                pending.append(job)
+                while len(pending) >= window:
+                    self._finish_batch(pending.popleft())
+            while pending:
+                self._finish_batch(pending.popleft())
+
+    def _finish_batch(self, job: _Pending) -> None:
+        out, errors = job.outcome, list(job.errors)
+        results = []
+        t0 = time.perf_counter()
+        if job.future is not None:
+            try:
+                results, nlp_errors = job.future.result()
+                # privacy: redact stored text and snippets when configured
+                results = privacy.protect_results(results, redact_text=self.privacy.redact_text)
+            except Exception as exc:  # the task as a whole failed (worker died, ...)
+                nlp_errors = dead_batch(job.changed, "nlp", exc)
             errors.extend(nlp_errors)
-            t0 = time.perf_counter()
-            tasks.load_batch(engine, results, errors, ctx)
-            timed(out, "load", t0)
-            out.processed = sum(1 for r in results if r.note.status != "entered-in-error")
-            out.retracted = len(results) - out.processed
-            out.failed = len(errors)
-            out.mentions = sum(len(r.mentions) for r in results)
-            out.resources = sum(len(r.resources) for r in results)
-            total.add(out)
-            sink.advance(notes=len(chunk), errors=len(errors), mentions=out.mentions)
-            logger.info(
-                "batch: %d read, %d processed, %d unchanged, %d failed",
-                out.read, out.processed, out.unchanged, out.failed,
-            )
-        rate = total.failed / total.read if total.read else 0.0
-        status = "failed" if rate > cfg.max_error_rate else "completed"
-    finally:
-        elapsed = time.perf_counter() - started
-        with engine.begin() as conn:
-            finish_run(
-                conn,
-                ctx.run_id,
-                status=status,
-                finished_at=datetime.now(UTC),
-                notes_seen=total.read,
-                notes_processed=total.processed,
-                notes_unchanged=total.unchanged,
-                notes_failed=total.failed,
-                notes_retracted=total.retracted,
-                mentions=total.mentions,
-                resources=total.resources,
-                duration_s=round(elapsed, 3),
-                metrics={"seconds": total.seconds, "notes_per_s": total.read / elapsed if elapsed else None},
-            )
-        engine.dispose()
-    summary = {
+        timed(out, "analyse_wait", t0)
+        t0 = time.perf_counter()
+        tasks.load_batch(
+            self.engine,
+            results,
+            errors,
+            self.ctx,
+            lease=self.lease,
+            now=datetime.now(UTC),
+            valid=job.valid,
+        )
+        timed(out, "load", t0)
+        out.processed = sum(1 for r in results if r.note.status != "entered-in-error")
+        out.retracted = len(results) - out.processed
+        out.failed = len(errors)
+        out.mentions = sum(len(r.mentions) for r in results)
+        out.resources = sum(len(r.resources) for r in results)
+        self.total.add(out)
+        self.sink.advance(notes=out.read, errors=out.failed, mentions=out.mentions)
+        self.logger.info(
+            "batch: %d read, %d processed, %d unchanged, %d failed in %.2f s",
+            out.read,
+            out.processed,
+            out.unchanged,
+            out.failed,
+            time.perf_counter() - job.started,
+        )
+
+
+class _Heartbeat:
+    """Renews the lease from a background thread, so a long batch never looks dead."""
+
+    def __init__(self, engine: Engine, lease: Lease, stale_after_s: float) -> None:
+        self.engine, self.lease = engine, lease
+        self.interval = max(0.5, min(30.0, stale_after_s / 4))
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="notestruct-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        while not self.stop.wait(self.interval):
+            try:
+                with self.engine.begin() as conn:
+                    if not heartbeat(conn, self.lease, datetime.now(UTC)):
+                        return  # taken over: the next load notices and stops the run
+            except Exception:  # noqa: S112  a missed beat is retried at the next interval
+                continue
+
+    def __enter__(self) -> "_Heartbeat":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+
+def _finish(
+    engine: Engine,
+    src: Source,
+    ctx: BatchContext,
+    run: _Run,
+    status: str,
+    started: float,
+    workers: int,
+) -> dict[str, Any]:
+    total = run.total
+    elapsed = time.perf_counter() - started
+    position = src.position() if status == "completed" else None
+    with engine.begin() as conn:
+        finish_run(
+            conn,
+            ctx.run_id,
+            status=status,
+            finished_at=datetime.now(UTC),
+            notes_seen=total.read,
+            notes_processed=total.processed,
+            notes_unchanged=total.unchanged,
+            notes_failed=total.failed,
+            notes_retracted=total.retracted,
+            mentions=total.mentions,
+            resources=total.resources,
+            duration_s=round(elapsed, 3),
+            watermark=json.dumps(position, sort_keys=True) if position is not None else None,
+            metrics={
+                "seconds": {k: round(v, 3) for k, v in total.seconds.items()},
+                "notes_per_s": round(total.read / elapsed, 2) if elapsed else None,
+                "skipped_by_watermark": total.skipped,
+                "workers": workers,
+            },
+        )
+    return {
         "run_id": ctx.run_id,
         "status": status,
         "read": total.read,
+        "skipped": total.skipped,
         "processed": total.processed,
         "unchanged": total.unchanged,
         "failed": total.failed,
@@ -154,33 +406,3 @@ def nightly_ingest(
         "resources": total.resources,
         "seconds": round(elapsed, 2),
     }
-    logger.info("run %s %s: %s", ctx.run_id, status, {k: v for k, v in summary.items() if k != "run_id"})
-    if status == "failed":
-        raise RunFailed(
-            f"{total.failed} of {total.read} records failed, above the limit of "
-            f"{cfg.max_error_rate:.0%} (see the note_error table for run {ctx.run_id})"
-        )
-    return summary
-
-
-def _split(chunk: list[Record], seen: set[str]) -> tuple[list[Note], list[NoteError]]:
-    """Notes and read errors of a chunk; a repeated note id in one run is a dead letter."""
-    notes: list[Note] = []
-    errors: list[NoteError] = []
-    for rec in chunk:
-        if isinstance(rec, NoteError):
-            errors.append(rec)
-        elif rec.note_id in seen:
-            errors.append(
-                NoteError(
-                    note_id=rec.note_id,
-                    source=rec.source,
-                    stage="read",
-                    error_type="DuplicateId",
-                    message="note id repeated in the same run; the first occurrence was kept",
-                )
-            )
-        else:
-            seen.add(rec.note_id)
-            notes.append(rec)
-    return notes, errors

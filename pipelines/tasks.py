@@ -3,21 +3,50 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
+from extractors.nlp import NlpSettings
 from pipelines import batch
 from pipelines.resources import get_nlp
-from extractors.nlp import NlpSettings
+from pipelines.workers import NlpPool
 from schemas.model import Note, NoteError, NoteResult
+from warehouse.runs import Lease
 
-# Inputs and outputs hold note text: never persist results, never cache on inputs.
-_PHI_SAFE = {"persist_result": False, "cache_policy": NO_CACHE, "log_prints": False}
+# Inputs and outputs hold note text: never persist results, never cache on inputs
+# (persist_result=False, cache_policy=NO_CACHE on every task below).
+# Only I/O is retried, with backoff, and only on errors a retry can cure (a dropped
+# connection, a lock timeout); a constraint violation or a bug fails at once.
+_BACKOFF = [1.0, 5.0, 15.0]
 
 
-@task(name="select-changed", retries=3, retry_delay_seconds=[1, 5, 15], **_PHI_SAFE)
+def _retry_transient(_task: object, _run: object, state: object) -> bool:
+    return _is_transient(state)
+
+
+def _is_transient(state: object) -> bool:
+    try:
+        state.result()  # type: ignore[attr-defined]
+    except (OperationalError, OSError, TimeoutError):
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(
+    name="select-changed",
+    retries=3,
+    retry_delay_seconds=_BACKOFF,
+    retry_condition_fn=_retry_transient,
+    persist_result=False,
+    cache_policy=NO_CACHE,
+    log_prints=False,
+)
 def select_changed(
     engine: Engine, notes: Sequence[Note], ctx: batch.BatchContext
 ) -> tuple[list[Note], int]:
@@ -25,20 +54,37 @@ def select_changed(
     return batch.select_changed(engine, notes, ctx)
 
 
-@task(name="analyse-batch", **_PHI_SAFE)
+@task(name="analyse-batch", persist_result=False, cache_policy=NO_CACHE, log_prints=False)
 def analyse_batch(
-    settings: NlpSettings, notes: Sequence[Note], ctx: batch.BatchContext
+    settings: NlpSettings,
+    notes: Sequence[Note],
+    ctx: batch.BatchContext,
+    pool: NlpPool | None = None,
 ) -> tuple[list[NoteResult], list[NoteError]]:
-    """NLP, coding and mapping of a batch (deterministic: never retried)."""
+    """NLP, coding and mapping of a batch, in a worker process when a pool is given
+    (deterministic: never retried)."""
+    if pool is not None:
+        return pool.analyse(notes, ctx)
     return batch.analyse(get_nlp(settings), notes, ctx)
 
 
-@task(name="load-batch", retries=3, retry_delay_seconds=[1, 5, 15], **_PHI_SAFE)
+@task(
+    name="load-batch",
+    retries=3,
+    retry_delay_seconds=_BACKOFF,
+    retry_condition_fn=_retry_transient,
+    persist_result=False,
+    cache_policy=NO_CACHE,
+    log_prints=False,
+)
 def load_batch(
     engine: Engine,
     results: Sequence[NoteResult],
     errors: Sequence[NoteError],
     ctx: batch.BatchContext,
+    lease: Lease | None = None,
+    now: datetime | None = None,
+    valid: Sequence[Note] = (),
 ) -> None:
     """Load a batch and its dead letters in one transaction (I/O: retried)."""
-    batch.load(engine, results, errors, ctx)
+    batch.load(engine, results, errors, ctx, lease=lease, now=now, valid=valid)

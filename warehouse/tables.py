@@ -301,3 +301,24 @@ class NoteErrorRow(Base):
     error_type: Mapped[str] = mapped_column(String(128), comment="Error class.")
     message: Mapped[str] = mapped_column(Text, comment="What went wrong (never note text).")
     created_at: Mapped[datetime] = mapped_column(comment="When (UTC).")
+
+
+class RunLock(Base):
+    """A lease on a source: one ingestion run at a time per source, taken over when stale."""
+
+    __tablename__ = "run_lock"
+    __table_args__ = {
+        "comment": "Which run is ingesting a source now; a crashed run's lease goes stale."
+    }
+
+    lock_key: Mapped[str] = mapped_column(
+        String(64), primary_key=True, comment="Source key being ingested (hash, as in pipeline_run)."
+    )
+    run_id: Mapped[str] = mapped_column(String(64), comment="Run holding the lease.")
+    owner: Mapped[str] = mapped_column(
+        String(256), comment="Host and process id holding the lease (host:pid)."
+    )
+    acquired_at: Mapped[datetime] = mapped_column(comment="When the lease was taken (UTC).")
+    heartbeat_at: Mapped[datetime] = mapped_column(
+        comment="Last sign of life of the holder (UTC); stale after the configured age."
+    )
