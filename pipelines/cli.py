@@ -274,6 +274,7 @@ _SUMMARY_LABELS = {
     "mentions": "mentions loaded",
     "resources": "FHIR resources loaded",
     "seconds": "seconds",
+    "patient_ids": "patient and encounter ids",
 }
 
 

@@ -405,4 +405,7 @@ def _finish(
         "mentions": total.mentions,
         "resources": total.resources,
         "seconds": round(elapsed, 2),
+        "patient_ids": "pseudonymised (keyed HMAC)"
+        if run.privacy.pseudonym_key is not None
+        else "stored as given (no pseudonym key set)",
     }

@@ -99,7 +99,7 @@ def protect_records(
     """Pseudonymise ids of a record stream as it is read (a no-op without a key)."""
     alias = pseudonymiser_for(key, note_ids=note_ids)
     if alias is None:
-        log.warning(
+        log.info(
             "no pseudonym key configured: patient and encounter ids are stored as given "
             "(set NOTESTRUCT_PSEUDONYM_KEY or NOTESTRUCT_PSEUDONYM_KEY_FILE)"
         )

@@ -114,7 +114,8 @@ def _run(tmp: Path, source: Path, warehouse: Path, config: Path | None) -> tuple
         PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120",
     )
     cmd = [sys.executable, "-m", "pipelines.cli", "--verbose", "ingest", str(source)]
-    cmd += ["--warehouse", f"sqlite:///{warehouse}"]
+    # the corpus holds bad records on purpose (a third of it): they must not fail the run
+    cmd += ["--warehouse", f"sqlite:///{warehouse}", "--max-error-rate", "0.9"]
     if config is not None:
         cmd += ["--config", str(config)]
     proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=240)
