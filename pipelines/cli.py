@@ -23,7 +23,7 @@ app = typer.Typer(
         "Structure clinical notes: find problems, medications, procedures, labs, vitals and "
         "allergies, decide negation/uncertainty/history/family, code them, emit FHIR R4 and "
         "load a SQL warehouse.\n\n"
-        "Start with:  notestruct ingest samples/notes  (SQLite warehouse ./notestruct.db)"
+        "Start with:  notestruct ingest samples/notes.jsonl  (SQLite warehouse ./notestruct.db)"
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -91,6 +91,15 @@ def _error_table() -> list[tuple[type[BaseException], int, str]]:
         table.append((WorkerError, 2, "configuration error"))
     except Exception:  # noqa: S110  the flow module needs Prefect; errors above still map
         pass
+    import sqlite3
+
+    table.append((sqlite3.Error, 4, "database error"))
+    try:
+        import psycopg
+
+        table.append((psycopg.Error, 4, "database error"))
+    except ImportError:  # pragma: no cover
+        pass
     try:
         from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -109,6 +118,9 @@ def _message(exc: BaseException) -> str:
         orig = getattr(exc, "orig", None)
         first = str(orig or exc).strip().splitlines()[0] if str(orig or exc).strip() else ""
         return f"{type(orig or exc).__name__}: {first[:200]}"
+    if type(exc).__module__.split(".")[0] in {"sqlite3", "psycopg"}:
+        lines = str(exc).strip().splitlines()
+        return f"{type(exc).__name__}: {lines[0][:200] if lines else ''}"
     return str(exc)
 
 
@@ -789,8 +801,10 @@ def evaluate(
         bool, typer.Option(help="Also score medspaCy's default ConText on the same spans.")
     ] = True,
 ) -> None:
-    """Score the pipeline: assertion F1 on NegEx/ConText (gold spans given), concept recall and
-    precision on Synthea notes, mention F1 on NCBI disease and BC5CDR. Skips what is absent.
+    """Score the pipeline on the evaluation corpora (skips what is absent).
+
+    Assertion F1 on NegEx/ConText (gold spans given), concept recall and precision on Synthea
+    notes, mention F1 on NCBI disease and BC5CDR.
 
     Example:  notestruct eval   (reads ../shared/eval; about two minutes)
     """
