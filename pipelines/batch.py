@@ -67,6 +67,7 @@ class BatchContext:
     pipeline_version: str
     store_text: bool = False
     force: bool = False
+    dictionary_version: str | None = None
     #: Validates each FHIR resource shape through its model once per run (schemas.fhir).
     validator: ShapeValidator = field(default_factory=ShapeValidator, compare=False, repr=False)
 

@@ -24,7 +24,7 @@ from pipelines import privacy, tasks
 from pipelines.batch import BatchContext, BatchOutcome, dead_batch, screen, timed
 from pipelines.config import PipelineConfig, load_config
 from pipelines.progress import current_sink, report_begin, report_summary
-from pipelines.resources import rules_version
+from pipelines.resources import dictionary_version, rules_version
 from pipelines.sources import Record, Source, SourceOptions, open_source
 from pipelines.workers import NlpPool, make_task_runner, owner_is_dead, process_owner
 from schemas.model import Note, NoteError
@@ -105,6 +105,7 @@ def nightly_ingest(
             pipeline_version=pipeline_version(),
             store_text=cfg.store_text,
             force=force,
+            dictionary_version=dictionary_version(settings),
         )
         lease = _take_lease(engine, src, ctx, timedelta(seconds=lock_stale_after_s))
         if lease.took_over:
@@ -186,7 +187,7 @@ def _start(engine: Engine, src: Source, ctx: BatchContext, workers: int, dask: s
             started_at=ctx.now,
             pipeline_version=ctx.pipeline_version,
             rules_version=ctx.rules_version,
-            dictionary_version=None,
+            dictionary_version=ctx.dictionary_version,
             source_kind=src.kind,
             source_key=src.key,
             metrics={"workers": workers, "dask": bool(dask)},

@@ -47,3 +47,14 @@ def rules_version(settings: NlpSettings) -> str:
     meta = nlp.meta.get("notestruct", {})
     parts.append(json.dumps(meta, sort_keys=True, default=str))
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def dictionary_version(settings: NlpSettings) -> str | None:
+    """Version of the compiled terminology dictionary: a hash of its sources and their
+    versions, build code version and tokenizer (None when no dictionary extractor runs)."""
+    nlp = get_nlp(settings)
+    if "ns_dictionary" not in nlp.pipe_names:
+        return None
+    meta = dict(getattr(nlp.get_pipe("ns_dictionary"), "meta", {}) or {})
+    stable = {k: meta.get(k) for k in ("build_version", "concepts_per_source", "entries", "tokenizer")}
+    return hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()[:16]

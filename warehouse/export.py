@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+from itertools import groupby
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
-from schemas.fhir import to_operation_outcome
-from warehouse.tables import FhirResource, NoteErrorRow
+from schemas.fhir import to_operation_outcome, to_provenance
+from warehouse.tables import FhirResource, NoteErrorRow, PipelineRun
 
 #: Rows fetched per round trip while streaming resources.
 STREAM_ROWS = 2000
@@ -68,6 +69,9 @@ def export_fhir_ndjson(
                     )
                 fh.write(_dump(resource) + "\n")
                 counts[rtype] = counts.get(rtype, 0) + 1
+            provenances = _write_provenances(conn, out_dir)
+            if provenances:
+                counts["Provenance"] = provenances
             errors = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(
                 select(
                     NoteErrorRow.error_id,
@@ -125,3 +129,48 @@ def export_fhir_ndjson(
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return manifest
+
+
+def _write_provenances(conn: Connection, out_dir: Path) -> int:
+    """``Provenance.ndjson``: one Provenance per run that wrote the stored resources, naming
+    notestruct with its version, the rules and dictionary versions, and targeting the run's
+    resources. Returns how many were written."""
+    runs = {
+        r.run_id: r
+        for r in conn.execute(
+            select(
+                PipelineRun.run_id,
+                PipelineRun.started_at,
+                PipelineRun.pipeline_version,
+                PipelineRun.rules_version,
+                PipelineRun.dictionary_version,
+            )
+        )
+    }
+    rows = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(
+        select(FhirResource.run_id, FhirResource.resource_type, FhirResource.resource_id).order_by(
+            FhirResource.run_id, FhirResource.resource_type, FhirResource.resource_id
+        )
+    )
+    written = 0
+    path = out_dir / "Provenance.ndjson"
+    with path.open("w", encoding="utf-8", newline="\n") as fh:
+        for run_id, group in groupby(rows, key=lambda r: r.run_id):
+            run = runs.get(run_id)
+            targets = [f"{r.resource_type}/{r.resource_id}" for r in group]
+            recorded = run.started_at if run is not None else datetime.now(UTC)
+            if recorded.tzinfo is None:  # SQLite returns naive UTC datetimes
+                recorded = recorded.replace(tzinfo=UTC)
+            provenance = to_provenance(
+                targets,
+                run_id=run_id,
+                recorded=recorded,
+                software_version=run.pipeline_version if run is not None else "unknown",
+                rules_version=run.rules_version if run is not None else None,
+                dictionary_version=run.dictionary_version if run is not None else None,
+            )
+            fh.write(_dump(provenance) + "\n")
+            written += 1
+    if not written:
+        path.unlink()
+    return written

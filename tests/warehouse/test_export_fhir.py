@@ -178,3 +178,18 @@ def test_export_is_deterministic_and_rewrites_cleanly(
     assert counts == Counter(
         {t: len(r) for t, r in exported["resources"].items() if t != "OperationOutcome"}
     )
+
+
+def test_one_provenance_per_run_targets_every_resource(exported: dict[str, Any]) -> None:
+    provenances = exported["resources"]["Provenance"]
+    assert len(provenances) == 1  # the fixture loads the notes in one run
+    targets = {t["reference"] for t in provenances[0]["target"]}
+    derived = {
+        f"{r['resourceType']}/{r['id']}"
+        for kind, rs in exported["resources"].items()
+        if kind not in {"Provenance", "OperationOutcome"}
+        for r in rs
+    }
+    assert targets == derived
+    agent = provenances[0]["agent"][0]
+    assert "notestruct" in json.dumps(agent)
