@@ -41,6 +41,7 @@ class Coder(Protocol):
     def code(self, mention: Mention) -> tuple[Coding, ...]:
         """Return the codings for ``mention`` (the stage merges them, without duplicates)."""
 
+
 _TEXT_KEY = ("notestruct", "text")
 
 

@@ -33,7 +33,9 @@ def span_key(span: Span, name: str) -> tuple[Any, ...]:
     return (_KEY, name, span.start_char, span.end_char, span.label, span.kb_id, span.id)
 
 
-def _accessors(name: str, default: object) -> tuple[Callable[[Span], Any], Callable[[Span, Any], None]]:
+def _accessors(
+    name: str, default: object
+) -> tuple[Callable[[Span], Any], Callable[[Span, Any], None]]:
     def getter(span: Span) -> Any:
         return span.doc.user_data.get(span_key(span, name), default)
 

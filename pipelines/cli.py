@@ -53,7 +53,9 @@ WarehouseOpt = Annotated[
 ]
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="pipeline.toml to use (default ./pipeline.toml if present)."),
+    typer.Option(
+        "--config", "-c", help="pipeline.toml to use (default ./pipeline.toml if present)."
+    ),
 ]
 
 
@@ -135,7 +137,7 @@ def main() -> None:
         warnings.filterwarnings("ignore")
     try:
         app(standalone_mode=False)
-    except SystemExit as exc:
+    except SystemExit:
         raise
     except (typer.Abort, KeyboardInterrupt):
         err.print("[red]interrupted[/red]")
@@ -200,7 +202,9 @@ def prepare_prefect(verbose: bool = False) -> None:
 
 @app.callback()
 def _root(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress (ids, counts, timings).")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log progress (ids, counts, timings).")
+    ] = False,
 ) -> None:
     """notestruct: clinical notes to coded facts, FHIR R4 and a SQL warehouse.
 
@@ -328,13 +332,16 @@ def ingest(
     ] = None,
     max_error_rate: Annotated[
         float | None,
-        typer.Option(help="Fail the run above this share of failed records [default 0.2].",
-                     min=0.0, max=1.0),
+        typer.Option(
+            help="Fail the run above this share of failed records [default 0.2].", min=0.0, max=1.0
+        ),
     ] = None,
     source_timezone: Annotated[
         str | None,
-        typer.Option(help="IANA time zone for source dates without an offset "
-                     "(default: such dates are dead letters)."),
+        typer.Option(
+            help="IANA time zone for source dates without an offset "
+            "(default: such dates are dead letters)."
+        ),
     ] = None,
     table: Annotated[str | None, typer.Option(help="SQL source: table of notes.")] = None,
     query: Annotated[
@@ -427,8 +434,17 @@ def _read_extract_input(path: Path) -> Iterator[tuple[int, dict[str, Any] | None
 
 @app.command()
 def extract(
-    input: Annotated[Path, typer.Argument(help="JSONL of notes: id, text, optional spans [{start, end, label}].", exists=True, dir_okay=False)],
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Output JSONL (default stdout).")] = None,
+    input: Annotated[
+        Path,
+        typer.Argument(
+            help="JSONL of notes: id, text, optional spans [{start, end, label}].",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Output JSONL (default stdout).")
+    ] = None,
     config: ConfigOpt = None,
     batch_size: Annotated[int, typer.Option(help="Notes per spaCy batch.", min=1)] = 64,
 ) -> None:
@@ -464,7 +480,14 @@ def extract(
             if not isinstance(spans, list) or not all(
                 isinstance(s, dict) and {"start", "end", "label"} <= s.keys() for s in spans
             ):
-                yield lineno, {"id": data.get("id"), "error": "'spans' must be a list of {start, end, label}"}, None
+                yield (
+                    lineno,
+                    {
+                        "id": data.get("id"),
+                        "error": "'spans' must be a list of {start, end, label}",
+                    },
+                    None,
+                )
                 continue
             yield lineno, None, (rec, spans, data.get("id"))
 
@@ -476,13 +499,21 @@ def extract(
             results = iter(run_extract(nlp, work, batch_size=batch_size))
             for ready, job in pending:
                 if job is None:
-                    yield {"id": ready["id"] if ready else None, "mentions": [], "error": ready["error"] if ready else None}
+                    yield {
+                        "id": ready["id"] if ready else None,
+                        "mentions": [],
+                        "error": ready["error"] if ready else None,
+                    }
                     continue
                 _note, outcome = next(results)
                 if isinstance(outcome, ExtractionError):
                     yield {"id": job[2], "mentions": [], "error": str(outcome)}
                 else:
-                    yield {"id": job[2], "mentions": [m.to_contract() for m in outcome], "error": None}
+                    yield {
+                        "id": job[2],
+                        "mentions": [m.to_contract() for m in outcome],
+                        "error": None,
+                    }
             pending.clear()
 
         for _lineno, ready, job in items():
@@ -519,7 +550,9 @@ def db_upgrade(warehouse: WarehouseOpt = None, config: ConfigOpt = None) -> None
 
 @export_app.command("fhir")
 def export_fhir(
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write NDJSON files into.")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory to write NDJSON files into.")
+    ],
     warehouse: WarehouseOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -551,7 +584,12 @@ def extractors_list() -> None:
     for col in ("name", "version", "labels", "class"):
         table.add_column(col)
     for name, cls in sorted(available_extractors().items()):
-        table.add_row(name, str(cls.version), ", ".join(sorted(cls.labels)), f"{cls.__module__}.{cls.__qualname__}")
+        table.add_row(
+            name,
+            str(cls.version),
+            ", ".join(sorted(cls.labels)),
+            f"{cls.__module__}.{cls.__qualname__}",
+        )
     out.print(table)
 
 
@@ -572,7 +610,8 @@ def db_roles(
 ) -> None:
     """Create or refresh the PostgreSQL loader and analyst roles (idempotent).
 
-    The analyst gets SELECT on the views that exist now and nothing on base tables: run it again after `notestruct db upgrade` adds views.
+    The analyst gets SELECT on the views that exist now and nothing on base tables:
+    run it again after `notestruct db upgrade` adds views.
 
     Grant the roles to login users, e.g.  GRANT notestruct_analyst TO alice;
     """
@@ -756,9 +795,7 @@ def reprocess_cmd(
         for col in ("label", "added", "removed", "changed", "unchanged"):
             table.add_column(col, justify="left" if col == "label" else "right")
         for label, ch in sorted(outcome.plan.by_label.items()):
-            table.add_row(
-                label, str(ch.added), str(ch.removed), str(ch.changed), str(ch.unchanged)
-            )
+            table.add_row(label, str(ch.added), str(ch.removed), str(ch.changed), str(ch.unchanged))
         out.print(table)
     else:
         out.print(
@@ -816,29 +853,44 @@ def evaluate(
     if not eval_dir.is_dir():
         raise CliError(f"no evaluation data at {eval_dir} (pass --eval-dir)")
     table = Table(title="notestruct evaluation")
-    for col, justify in (("evaluation", "left"), ("system", "left"), ("P", "right"),
-                         ("R", "right"), ("F1", "right"), ("n", "right")):
+    for col, justify in (
+        ("evaluation", "left"),
+        ("system", "left"),
+        ("P", "right"),
+        ("R", "right"),
+        ("F1", "right"),
+        ("n", "right"),
+    ):
         table.add_column(col, justify=justify, no_wrap=col != "evaluation")  # type: ignore[arg-type]
     negex = eval_dir / "negex_context" / "dev.jsonl"
     with err.status("assertion: NegEx/ConText dev with gold spans"):
         for r in eval_assertion.evaluate(negex, baseline=baseline):
             if r.support == 0:
                 continue  # the dev split has no family experiencer: nothing to score
-            table.add_row(f"assertion {r.attribute}", r.system, f"{r.precision:.3f}",
-                          f"{r.recall:.3f}", f"{r.f1:.3f}", str(r.support))
+            table.add_row(
+                f"assertion {r.attribute}",
+                r.system,
+                f"{r.precision:.3f}",
+                f"{r.recall:.3f}",
+                f"{r.f1:.3f}",
+                str(r.support),
+            )
     with err.status("concepts: building the dictionary and scoring Synthea, NCBI, BC5CDR"):
         nlp, sources = eval_concepts.build_eval_nlp(
             None, terminology_dir if byo and terminology_dir.is_dir() else None
         )
         for c in eval_concepts.evaluate(nlp, eval_dir):
             name = c.name.replace("outside chief complaint", "excl. chief complaint")
-            table.add_row(name, "notestruct", f"{c.precision:.3f}", f"{c.recall:.3f}",
-                          f"{c.f1:.3f}", str(c.n))
+            table.add_row(
+                name, "notestruct", f"{c.precision:.3f}", f"{c.recall:.3f}", f"{c.f1:.3f}", str(c.n)
+            )
     table.caption = (
         "assertion rows: gold target spans given; concept rows: dictionary = open sources"
         + (" + BYO " + ", ".join(Path(s["path"]).name for s in sources) if sources else "")
     )
     out.print(table)
+
+
 @app.command()
 def serve(
     source: Annotated[str, typer.Argument(help="The source to ingest, as for `ingest`.")],
@@ -909,17 +961,30 @@ def _prefect_server() -> Iterator[str]:
         port = sock.getsockname()[1]
     log = (notestruct_home() / "prefect" / "server.log").open("ab")
     proc = subprocess.Popen(  # noqa: S603  our own venv's prefect, fixed arguments
-        [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
-         "--port", str(port), "--no-ui", "--analytics-off"],
-        stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+        [
+            str(Path(sys.executable).parent / "prefect"),
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-ui",
+            "--analytics-off",
+        ],
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
     )
     api = f"http://127.0.0.1:{port}/api"
     try:
         deadline = time.monotonic() + 120
         while True:
             if proc.poll() is not None:
-                raise CliError("the local Prefect server did not start (see "
-                               f"{notestruct_home() / 'prefect' / 'server.log'})")
+                raise CliError(
+                    "the local Prefect server did not start (see "
+                    f"{notestruct_home() / 'prefect' / 'server.log'})"
+                )
             try:
                 with urllib.request.urlopen(f"{api}/health", timeout=2):  # noqa: S310  local
                     break

@@ -56,5 +56,7 @@ def dictionary_version(settings: NlpSettings) -> str | None:
     if "ns_dictionary" not in nlp.pipe_names:
         return None
     meta = dict(getattr(nlp.get_pipe("ns_dictionary"), "meta", {}) or {})
-    stable = {k: meta.get(k) for k in ("build_version", "concepts_per_source", "entries", "tokenizer")}
+    stable = {
+        k: meta.get(k) for k in ("build_version", "concepts_per_source", "entries", "tokenizer")
+    }
     return hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+
 def pytest_addoption(parser):
     parser.addoption(
         "--update-golden",
@@ -17,7 +18,9 @@ def pytest_addoption(parser):
     )
 
 
-PG_URL = os.environ.get("NOTESTRUCT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_URL = os.environ.get(
+    "NOTESTRUCT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 @pytest.fixture(scope="session")

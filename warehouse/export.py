@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from itertools import groupby
 from datetime import UTC, datetime
+from itertools import groupby
 from pathlib import Path
 from typing import IO, Any
 

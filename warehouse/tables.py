@@ -312,7 +312,9 @@ class RunLock(Base):
     }
 
     lock_key: Mapped[str] = mapped_column(
-        String(64), primary_key=True, comment="Source key being ingested (hash, as in pipeline_run)."
+        String(64),
+        primary_key=True,
+        comment="Source key being ingested (hash, as in pipeline_run).",
     )
     run_id: Mapped[str] = mapped_column(String(64), comment="Run holding the lease.")
     owner: Mapped[str] = mapped_column(

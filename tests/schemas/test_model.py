@@ -24,12 +24,24 @@ def test_note_rejects_naive_dates():
 def test_mention_text_must_match_offsets():
     prov = Provenance(extractor="x", extractor_version=1, pipeline_version="0")
     with pytest.raises(ValidationError):
-        Mention(mention_id="m", note_id="n", start_char=0, end_char=5, text="abc", label="PROBLEM", provenance=prov)
+        Mention(
+            mention_id="m",
+            note_id="n",
+            start_char=0,
+            end_char=5,
+            text="abc",
+            label="PROBLEM",
+            provenance=prov,
+        )
 
 
 def test_ids_are_deterministic_and_distinct():
-    assert mention_id("n", 1, 4, "PROBLEM", "dictionary") == mention_id("n", 1, 4, "PROBLEM", "dictionary")
-    assert mention_id("n", 1, 4, "PROBLEM", "dictionary") != mention_id("n", 1, 5, "PROBLEM", "dictionary")
+    assert mention_id("n", 1, 4, "PROBLEM", "dictionary") == mention_id(
+        "n", 1, 4, "PROBLEM", "dictionary"
+    )
+    assert mention_id("n", 1, 4, "PROBLEM", "dictionary") != mention_id(
+        "n", 1, 5, "PROBLEM", "dictionary"
+    )
     assert resource_id("Condition", "a") != resource_id("Observation", "a")
     nid = note_nlp_id(mention_id("n", 1, 4, "PROBLEM", "dictionary"))
     assert 0 < nid < 2**63
