@@ -15,6 +15,7 @@ from itertools import islice
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.utilities.annotations import quote
 from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -281,7 +282,9 @@ class _Run:
                         tasks.analyse_batch,
                         {
                             "settings": self.settings,
-                            "notes": changed,
+                            # quote(): Prefect would otherwise walk every note looking for
+                            # futures to resolve (notes and results are plain data)
+                            "notes": quote(changed),
                             "ctx": self.ctx,
                             "pool": pool,
                         },
@@ -308,8 +311,8 @@ class _Run:
         t0 = time.perf_counter()
         tasks.load_batch(
             self.engine,
-            results,
-            errors,
+            quote(results),  # no futures inside: spare Prefect walking every FHIR resource
+            quote(errors),
             self.ctx,
             lease=self.lease,
             now=datetime.now(UTC),
