@@ -240,6 +240,9 @@ class _Run:
         dask: bool,
     ) -> str:
         seen: dict[str, str] = {}
+        # quote() spares Prefect walking every note for futures; the Dask runner ships the
+        # parameters to its workers itself, so there they go as they are
+        self.wrap: Any = (lambda value: value) if dask else quote
         # batches in flight: enough to keep every worker busy, bounded to stream in memory
         window = 16 if dask else workers + 1
         pending: deque[_Pending] = deque()
@@ -284,7 +287,7 @@ class _Run:
                             "settings": self.settings,
                             # quote(): Prefect would otherwise walk every note looking for
                             # futures to resolve (notes and results are plain data)
-                            "notes": quote(changed),
+                            "notes": self.wrap(changed),
                             "ctx": self.ctx,
                             "pool": pool,
                         },

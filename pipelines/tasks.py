@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
@@ -22,6 +24,12 @@ from warehouse.runs import Lease
 # Only I/O is retried, with backoff, and only on errors a retry can cure (a dropped
 # connection, a lock timeout); a constraint violation or a bug fails at once.
 _BACKOFF = [1.0, 5.0, 15.0]
+
+
+def _plain(value: Any) -> Any:
+    """The flow quotes large inputs (notes, results) so Prefect does not walk them; some task
+    runners (Dask) hand the ``quote`` wrapper through as it is, so unwrap it here."""
+    return value.unquote() if isinstance(value, quote) else value
 
 
 def _retry_transient(_task: object, _run: object, state: object) -> bool:
@@ -63,6 +71,7 @@ def analyse_batch(
 ) -> tuple[list[NoteResult], list[NoteError]]:
     """NLP, coding and mapping of a batch, in a worker process when a pool is given
     (deterministic: never retried)."""
+    notes = _plain(notes)
     if pool is not None:
         return pool.analyse(notes, ctx)
     return batch.analyse(get_nlp(settings), notes, ctx)
@@ -87,4 +96,5 @@ def load_batch(
     valid: Sequence[Note] = (),
 ) -> None:
     """Load a batch and its dead letters in one transaction (I/O: retried)."""
+    results, errors = _plain(results), _plain(errors)
     batch.load(engine, results, errors, ctx, lease=lease, now=now, valid=valid)
