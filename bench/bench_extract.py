@@ -1,12 +1,15 @@
 """Throughput of the whole ``extract`` path against a bare ``spacy.blank("en")`` tokenizer.
 
-Usage: python bench/bench_extract.py [--notes PATH] [--limit N] [--components]
+Usage: python bench/bench_extract.py [--notes PATH] [--limit N] [--components] [--cli]
 
 Runs, as separate whole processes in the same run: (1) the baseline, reading the JSON-lines
 notes and writing one JSON line per note with its token count; (2) notestruct's default
 pipeline through ``extractors.nlp.extract``, writing one JSON line of mentions per note (as
 ``notestruct extract`` does). Reports notes/s for both, the ratio and each process's peak RSS.
 ``--components`` also times every pipeline component (ms/note) in this process.
+``--cli`` also times whole processes from interpreter start to exit, imports and pipeline
+build included: ``notestruct extract NOTES -o /dev/null`` against a script that reads the same
+JSON lines, tokenises each note with ``spacy.blank("en")`` and writes one JSON line per note.
 """
 
 import argparse
@@ -132,6 +135,53 @@ def time_components(path: Path, limit: int | None, seed_every: int = 0) -> list[
     return [(k, v * 1e3 / len(notes)) for k, v in totals.items()]
 
 
+_BASELINE_SCRIPT = """
+import json, sys
+import spacy
+nlp = spacy.blank("en")
+with open(sys.argv[1], encoding="utf-8") as fh, open(sys.argv[2], "w", encoding="utf-8") as out:
+    for n, line in enumerate(fh):
+        if n >= int(sys.argv[3]):
+            break
+        rec = json.loads(line)
+        out.write(json.dumps({"id": rec["id"], "tokens": len(nlp.make_doc(rec["text"]))}) + "\\n")
+"""
+
+
+def _timed(cmd: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system) of one child process, start to exit."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def time_cli(path: Path, limit: int | None) -> dict:
+    """Whole-process timing: ``notestruct extract`` vs a blank("en") tokenizer script."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        notes = path
+        if limit:
+            notes = Path(tmp) / "notes.jsonl"
+            with path.open(encoding="utf-8") as src, notes.open("w", encoding="utf-8") as dst:
+                for n, line in enumerate(src):
+                    if n >= limit:
+                        break
+                    dst.write(line)
+        exe = Path(sys.executable).with_name("notestruct")
+        cli = [str(exe) if exe.exists() else "notestruct", "extract", str(notes)]
+        base = [sys.executable, "-c", _BASELINE_SCRIPT, str(notes), "/dev/null", str(10**12)]
+        # warm the compiled dictionary cache so neither run pays a first-use build
+        _timed([*cli, "--output", "/dev/null"])
+        b_wall, b_cpu = _timed(base)
+        e_wall, e_cpu = _timed([*cli, "--output", "/dev/null"])
+    return {"base_wall": b_wall, "base_cpu": b_cpu, "cli_wall": e_wall, "cli_cpu": e_cpu}
+
+
 def _child(mode: str, path: Path, limit: int | None, seed_every: int) -> dict:
     cmd = [sys.executable, __file__, "--child", mode, "--notes", str(path)]
     if limit:
@@ -148,6 +198,11 @@ def main() -> int:
     parser.add_argument("--notes", type=Path, default=DEFAULT_NOTES)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--components", action="store_true")
+    parser.add_argument(
+        "--cli",
+        action="store_true",
+        help="also time whole processes: notestruct extract vs a blank('en') script",
+    )
     parser.add_argument("--child", choices=["baseline", "extract"], default=None)
     parser.add_argument(
         "--seed-every",
@@ -185,6 +240,17 @@ def main() -> int:
         f"{full['mentions']} mentions, {full['errors']} errors)"
     )
     print(f"ratio extract/tokenizer: {f_rate / b_rate:.3f} wall, {f_cpu / b_cpu:.3f} CPU")
+    if args.cli:
+        t = time_cli(args.notes, args.limit)
+        print(
+            f"\nwhole processes (start to exit): blank('en') script {t['base_wall']:.1f} s wall "
+            f"{t['base_cpu']:.1f} s CPU; notestruct extract {t['cli_wall']:.1f} s wall "
+            f"{t['cli_cpu']:.1f} s CPU"
+        )
+        print(
+            f"ratio notestruct extract/tokenizer (whole process): "
+            f"{t['base_wall'] / t['cli_wall']:.3f} wall, {t['base_cpu'] / t['cli_cpu']:.3f} CPU"
+        )
     if args.components:
         print("\nper component (CPU ms/note, this process):")
         rows = time_components(args.notes, args.limit, args.seed_every)
