@@ -9,12 +9,14 @@ from spacy.tokens import Doc, Span
 
 from extractors.base import doc_text
 from extractors.patterns import (
+    StartScanner,
     add_spans,
     alternation,
     char_bounds,
     existing_spans,
     load_rules,
     make_span,
+    matches_at,
     term_key,
 )
 
@@ -104,12 +106,18 @@ class AllergyTagger:
             re.IGNORECASE,
         )
         self.no_known_groups = {f"g{i}": rule for i, rule in enumerate(statements)}
+        # every statement starts after a character that is not a word character or "-"
+        self.no_known_starts = StartScanner(
+            r"\w-",
+            "(?:" + "|".join(p for rule in statements for p in rule["patterns"]) + r")(?![\w-])",
+            re.IGNORECASE,
+        )
 
     # -- no known allergies -------------------------------------------------------------
     def find_no_known(self, text: str) -> list[dict[str, Any]]:
         """Explicit no-known-allergy statements ("NKDA", "no known allergies")."""
         found: list[dict[str, Any]] = []
-        for m in self.no_known_re.finditer(text):
+        for m in matches_at(self.no_known_re, text, self.no_known_starts(text)):
             group = m.lastgroup or ""
             # "ALLERGIES: None known": the mention is the statement, not its header. It also
             # keeps ConText's "none" trigger at the start of the span, where medspaCy 1.3
@@ -256,9 +264,10 @@ class AllergyTagger:
             return doc
         no_known = self.find_no_known(text)
         blocked = [(f["block_start"], f["end"]) for f in no_known]
-        med_spans = [s for s in existing_spans(doc) if s.label_ == "MEDICATION"]
+        existing = existing_spans(doc)
+        med_spans = [s for s in existing if s.label_ == "MEDICATION"]
         medications = [char_bounds(s) for s in med_spans]
-        problems = [s for s in existing_spans(doc) if s.label_ == "PROBLEM"]
+        problems = [s for s in existing if s.label_ == "PROBLEM"]
         problem_bounds = [char_bounds(s) for s in problems]
         found = [*no_known, *self.find_allergens(text, medications, blocked)]
         new: list[Span] = []
@@ -289,7 +298,7 @@ class AllergyTagger:
             if made is not None:
                 new.append(made)
                 taken.append((f["start"], f["end"]))
-        add_spans(doc, new, drop)
+        add_spans(doc, new, drop, existing)
         return doc
 
 

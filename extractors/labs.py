@@ -10,10 +10,12 @@ from spacy.tokens import Doc, Span
 from extractors.base import doc_text
 from extractors.patterns import (
     NUMBER,
+    StartScanner,
     add_spans,
     alternation,
     load_rules,
     make_span,
+    matches_at,
     parse_number,
     term_key,
 )
@@ -86,6 +88,15 @@ class LabTagger:
             rf"(?P<lo>{NUMBER})\s?(?:-|–|to)\s?(?P<hi>{NUMBER})(?:\s?{_UNIT})?[)\]])?"
         )
         names = rf"(?:(?i:{alternation(ci)})|{alternation(cs)})"
+        # Where a result can start: any test name (any case) after a character that is not a
+        # word character, "/" or "-", then connectors and the start of a value. One fast scan
+        # finds those places; the full pattern runs only there.
+        names_any = alternation({*ci, *(t.lower() for t in cs)})
+        self.starts = StartScanner(
+            r"\w/-",
+            rf"(?i:{names_any})(?![\w])(?!-\d)(?i:{_CONNECTOR})[ \t]*"
+            rf"(?i:(?:[<>]=?|≤|≥|less\s+than\s+|greater\s+than\s+)?\s?(?:[\d.]|{_QUALITATIVE}))",
+        )
         # case-insensitive everywhere except the short case-sensitive test names (K, Na, PT)
         self.pattern = re.compile(
             rf"(?<![\w/-])(?P<name>{names})(?![\w])(?!-\d)(?P<conn>(?i:{_CONNECTOR}))[ \t]*"
@@ -122,7 +133,7 @@ class LabTagger:
     def find(self, text: str) -> list[dict[str, Any]]:
         """All lab results in ``text`` as dicts with offsets and attributes."""
         out: list[dict[str, Any]] = []
-        for m in self.pattern.finditer(text):
+        for m in matches_at(self.pattern, text, self.starts(text)):
             rule = self._rule_for(m.group("name"))
             if rule is None:
                 continue

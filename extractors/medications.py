@@ -9,15 +9,18 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from extractors.base import doc_text
+from extractors.extensions import span_values
 from extractors.patterns import (
     NUMBER,
     WORD_NUMBER,
+    StartScanner,
     add_spans,
     alternation,
     char_bounds,
     existing_spans,
     load_rules,
     make_span,
+    matches_at,
     parse_number,
     term_key,
 )
@@ -335,32 +338,36 @@ class MedicationTagger:
             for term in (rule["name"], *rule["synonyms"]):
                 terms[term.lower()] = rule["rule_id"]
         self.term_rule = terms
+        drug_alt = alternation(terms)
         self.drug_re = (
-            re.compile(rf"(?<![\w-])(?:{alternation(terms)})(?![\w-])", re.IGNORECASE)
+            re.compile(rf"(?<![\w-])(?:{drug_alt})(?![\w-])", re.IGNORECASE)
             if use_curated_drugs
             else None
         )
+        self.drug_starts = StartScanner(r"\w-", rf"(?:{drug_alt})(?![\w-])", re.IGNORECASE)
 
-    def _candidates(self, doc: Doc) -> list[dict[str, Any]]:
+    def _candidates(self, doc: Doc, existing: list[Span]) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         taken: list[tuple[int, int]] = []
-        for span in existing_spans(doc):
+        for span in existing:
             start, end = char_bounds(span)
             if span.label_ == LABEL:
+                values = span_values(span)
                 found.append(
                     {
                         "start": start,
                         "end": end,
-                        "codes": list(span._.codes or []),
-                        "source": span._.extractor or "unknown",
-                        "source_rule_id": span._.rule_id,
+                        "codes": list(values["codes"] or []),
+                        "source": values["extractor"] or "unknown",
+                        "source_rule_id": values["rule_id"],
                         "rule_id": "med-sig",
                         "token_bounds": (span.start_char, span.end_char),
                     }
                 )
             taken.append((start, end))
         if self.drug_re is not None:
-            for m in self.drug_re.finditer(doc_text(doc)):
+            text = doc_text(doc)
+            for m in matches_at(self.drug_re, text, self.drug_starts(text)):
                 if any(s < m.end() and m.start() < e for s, e in taken):
                     continue
                 rule = self.drugs[self.term_rule[term_key(m.group(0))]]
@@ -385,7 +392,8 @@ class MedicationTagger:
 
     def __call__(self, doc: Doc) -> Doc:
         text = doc_text(doc)
-        candidates = self._candidates(doc)
+        existing = existing_spans(doc)
+        candidates = self._candidates(doc, existing)
         new: list[Span] = []
         drop: list[tuple[int, int]] = []
         consumed = previous_end = 0  # where the previous drug's name and sig ended
@@ -424,7 +432,7 @@ class MedicationTagger:
             )
             if span is not None:
                 new.append(span)
-        add_spans(doc, new, drop)
+        add_spans(doc, new, drop, existing)
         return doc
 
 

@@ -2,13 +2,14 @@
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from importlib import resources
 from typing import Any
 
 from spacy.tokens import Doc, Span
 
 from extractors.base import MENTIONS
+from extractors.extensions import span_key
 
 #: A decimal number as written in notes: "140", "4.1", ".5", "1,200".
 NUMBER = r"(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?|\.\d+)"
@@ -79,6 +80,44 @@ def _trie_regex(node: dict[str, Any]) -> str:
     return body
 
 
+class StartScanner:
+    """Where matches of a pattern written ``(?<![<before>])<head>...`` may start, found fast.
+
+    Python's ``re`` has no fast scan for a pattern that starts with a look-behind (or with a
+    case-insensitive literal): ``finditer`` runs the pattern at every character. This scanner
+    looks only after a character outside ``[before]`` (a class body such as ``r"\w/"``),
+    which ``re`` skips to in C, and keeps the positions where ``head`` matches. ``head`` must
+    match at the start of every match of the pattern (a superset is fine); the positions
+    returned are sorted and unique, for :func:`matches_at`.
+    """
+
+    def __init__(self, before: str, head: str, flags: int = 0) -> None:
+        self._head = re.compile(head, flags)
+        self._scan = re.compile(rf"[^{before}](?={head})", flags)
+
+    def __call__(self, text: str) -> list[int]:
+        starts = [m.end() for m in self._scan.finditer(text)]
+        if self._head.match(text):
+            starts.insert(0, 0)
+        return starts
+
+
+def matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)`` for a pattern whose matches all start at one of ``starts``.
+
+    ``starts`` is sorted and holds every position where ``pattern`` can match (more is fine);
+    the matches must not be empty. Like ``finditer``, a match starts after the previous one.
+    """
+    end = 0
+    for pos in starts:
+        if pos < end:
+            continue
+        m = pattern.match(text, pos)
+        if m is not None:
+            end = m.end()
+            yield m
+
+
 def term_key(text: str) -> str:
     """Lookup key of a matched term: lower case, blanks squeezed ("Potassium\nchloride")."""
     return " ".join(text.lower().split())
@@ -93,7 +132,8 @@ def existing_spans(doc: Doc, label: str | None = None) -> list[Span]:
 
 def char_bounds(span: Span) -> tuple[int, int]:
     """Exact character offsets of a span (caller-given bounds win over token bounds)."""
-    bounds = span._.char_bounds
+    # ``span._.char_bounds`` without building an ``Underscore`` (same storage as its getter)
+    bounds = span.doc.user_data.get(span_key(span, "char_bounds"))
     return (int(bounds[0]), int(bounds[1])) if bounds else (span.start_char, span.end_char)
 
 
@@ -117,24 +157,36 @@ def make_span(
     span = doc.char_span(start, end, label=label, alignment_mode="expand")
     if span is None or len(span) == 0:
         return None
+    # what ``span._.<name> = value`` does, without spaCy's slow ``Underscore.__setattr__``
+    data = span.doc.user_data
     if (span.start_char, span.end_char) != (start, end):
-        span._.char_bounds = (start, end)
-    span._.extractor = extractor
-    span._.extractor_version = version
-    span._.rule_id = rule_id
-    span._.codes = list(codes or [])
-    span._.attributes = dict(attributes or {})
+        data[span_key(span, "char_bounds")] = (start, end)
+    data[span_key(span, "extractor")] = extractor
+    data[span_key(span, "extractor_version")] = version
+    data[span_key(span, "rule_id")] = rule_id
+    data[span_key(span, "codes")] = list(codes or [])
+    data[span_key(span, "attributes")] = dict(attributes or {})
     return span
 
 
-def add_spans(doc: Doc, spans: Iterable[Span], drop: Iterable[tuple[int, int]] = ()) -> None:
+def add_spans(
+    doc: Doc,
+    spans: Iterable[Span],
+    drop: Iterable[tuple[int, int]] = (),
+    existing: list[Span] | None = None,
+) -> None:
     """Append ``spans`` to ``doc.spans["mentions"]``, removing existing spans at ``drop``.
 
     ``drop`` holds token-aligned ``(start_char, end_char)`` pairs. An existing span at the
     same token offsets as a new one is also removed: spaCy 3.7 keys ``Span._`` values by
     character offsets only, so two spans there would share extractor, codes and attributes.
+    ``existing`` is ``existing_spans(doc)`` when the caller already has it (iterating the span
+    group builds a ``Span`` object per span); it must be current.
     """
     new = list(spans)
     gone = set(drop) | {(s.start_char, s.end_char) for s in new}
-    kept = [s for s in existing_spans(doc) if (s.start_char, s.end_char) not in gone]
+    if not gone and MENTIONS in doc.spans:
+        return  # nothing to add or remove: the group stays as it is
+    current = existing_spans(doc) if existing is None else existing
+    kept = [s for s in current if (s.start_char, s.end_char) not in gone]
     doc.spans[MENTIONS] = [*kept, *new]
