@@ -13,6 +13,7 @@ from extractors.extensions import span_values
 from extractors.patterns import (
     NUMBER,
     WORD_NUMBER,
+    FirstCharIndex,
     StartScanner,
     add_spans,
     alternation,
@@ -122,10 +123,14 @@ class SigParser:
         self.skip = re.compile(rf"(?:\s+|[{punct}]|(?:{fillers})(?![a-z0-9]))+", flags)
         self.blank = re.compile(r"[ \t]*\n?[ \t]*")
         self.strength_bare = re.compile(rf"(?P<v>{NUMBER}(?:/{NUMBER})*)(?![\d.,/a-z%])", flags)
+        # only the patterns that can start with the character at a position are tried there
+        self.first_index = FirstCharIndex([pattern for _, pattern, _ in self.patterns])
 
     def _best(self, text: str, pos: int, limit: int, first: bool) -> _Part | None:
         best: tuple[re.Match[str], str, dict[str, Any]] | None = None
-        for kind, pattern, rule in self.patterns:
+        patterns = self.patterns
+        for i in self.first_index.candidates(text, pos, limit):
+            kind, pattern, rule = patterns[i]
             m = pattern.match(text, pos, limit)
             if m and m.end() > m.start() and (best is None or m.end() > best[0].end()):
                 best = (m, kind, rule)

@@ -4,6 +4,8 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from importlib import resources
+from re import _constants as _sre_constants  # type: ignore[attr-defined]
+from re import _parser as _sre_parser  # type: ignore[attr-defined]
 from typing import Any
 
 from spacy.tokens import Doc, Span
@@ -116,6 +118,124 @@ def matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterat
         if m is not None:
             end = m.end()
             yield m
+
+
+#: ASCII members of the character categories ``re`` parses (``\\d``, ``\\s``, ``\\w``, ...).
+_ASCII = [chr(i) for i in range(128)]
+_CATEGORY_ASCII: dict[object, frozenset[str]] = {
+    getattr(_sre_constants, name): frozenset(c for c in _ASCII if re.match(rx, c))
+    for name, rx in (
+        ("CATEGORY_DIGIT", r"\d"), ("CATEGORY_NOT_DIGIT", r"\D"),
+        ("CATEGORY_SPACE", r"\s"), ("CATEGORY_NOT_SPACE", r"\S"),
+        ("CATEGORY_WORD", r"\w"), ("CATEGORY_NOT_WORD", r"\W"),
+    )
+}  # fmt: skip
+
+
+def first_chars(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """The ASCII characters a non-empty match of ``pattern`` can start with; ``None`` if unknown.
+
+    Computed from the parsed pattern; look-arounds and anchors are ignored (they only narrow
+    the set). A character outside ASCII may start a match of any pattern: callers must try
+    every pattern there.
+    """
+    try:
+        chars, _ = _first_seq(list(_sre_parser.parse(pattern.pattern, pattern.flags)),
+                              bool(pattern.flags & re.IGNORECASE))  # fmt: skip
+    except Exception:  # an unexpected construct: no filtering for this pattern
+        return None
+    return None if chars is None else frozenset(c for c in chars if c.isascii())
+
+
+def _first_seq(items: list[Any], icase: bool) -> tuple[set[str] | None, bool]:
+    """(first characters, whether the sequence can match the empty string)."""
+    out: set[str] = set()
+    for op, av in items:
+        chars, nullable = _first_item(op, av, icase)
+        if chars is None:
+            return None, False
+        out |= chars
+        if not nullable:
+            return out, False
+    return out, True
+
+
+def _literal(code: int, icase: bool) -> set[str]:
+    ch = chr(code)
+    if not icase:
+        return {ch}
+    # the ASCII characters ``re`` itself matches to ``ch`` ignoring case ("K" (Kelvin) -> "k")
+    return {ch} | {a for a in _ASCII if re.fullmatch(re.escape(ch), a, re.IGNORECASE)}
+
+
+def _first_item(op: Any, av: Any, icase: bool) -> tuple[set[str] | None, bool]:
+    c = _sre_constants
+    if op is c.LITERAL:
+        return _literal(av, icase), False
+    if op is c.IN:
+        out: set[str] = set()
+        for iop, iav in av:
+            if iop is c.LITERAL:
+                chars = _literal(iav, icase)
+            elif iop is c.RANGE:
+                lo, hi = iav
+                if icase and hi > 127:
+                    return None, False
+                chars = set()
+                for code in range(lo, min(hi, 127) + 1):
+                    chars |= _literal(code, icase)
+            elif iop is c.CATEGORY and iav in _CATEGORY_ASCII:
+                chars = set(_CATEGORY_ASCII[iav])
+            else:  # NEGATE, unknown categories
+                return None, False
+            out |= chars
+        return out, False
+    if op is c.BRANCH:
+        out = set()
+        any_nullable = False
+        for branch in av[1]:
+            chars, nullable = _first_seq(list(branch), icase)
+            if chars is None:
+                return None, False
+            out |= chars
+            any_nullable = any_nullable or nullable
+        return out, any_nullable
+    if op is c.SUBPATTERN:
+        _, add, remove, sub = av
+        scoped = (icase or bool(add & re.IGNORECASE)) and not remove & re.IGNORECASE
+        return _first_seq(list(sub), scoped)
+    if op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
+        low, _, sub = av
+        chars, nullable = _first_seq(list(sub), icase)
+        return chars, nullable or low == 0
+    if op is getattr(c, "ATOMIC_GROUP", None):
+        return _first_seq(list(av), icase)
+    if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+        return set(), True  # zero-width: ignoring it only widens the set
+    return None, False
+
+
+class FirstCharIndex:
+    """Which of an ordered list of patterns can match at a position, from the character there.
+
+    ``candidates(text, pos, limit)`` gives the indices (in list order) of the patterns that
+    may have a non-empty match at ``pos``; patterns whose first characters are unknown are
+    always included, and so is every pattern before a non-ASCII character.
+    """
+
+    def __init__(self, patterns: list[re.Pattern[str]]) -> None:
+        firsts = [first_chars(p) for p in patterns]
+        every = tuple(range(len(patterns)))
+        self._all = every
+        self._by_char = {
+            ch: tuple(i for i in every if firsts[i] is None or ch in firsts[i])  # type: ignore[operator]
+            for ch in _ASCII
+        }
+
+    def candidates(self, text: str, pos: int, limit: int) -> tuple[int, ...]:
+        if pos >= limit or pos >= len(text):
+            return ()
+        return self._by_char.get(text[pos], self._all)
 
 
 def term_key(text: str) -> str:
