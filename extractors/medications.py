@@ -110,9 +110,14 @@ class SigParser:
                 {},
             ),
         ]
+        route_terms: set[str] = set()
         for route in load_rules(RULES, "routes.json")["routes"]:
             pattern = re.compile(rf"(?:{alternation(route['terms'])})(?![a-z])", flags)
             self.patterns.append(("route", pattern, route))
+            route_terms.update(" ".join(t.lower().split()) for t in route["terms"])
+        #: A route before a drug ends its line's text: ASCII text that ends with none of these
+        #: (lower case, blanks squeezed) has none.
+        self.route_suffixes = tuple(sorted(route_terms))
         freqs = load_rules(RULES, "frequencies.json")
         for rule in freqs["frequencies"]:
             for pat in rule["patterns"]:
@@ -236,6 +241,8 @@ class SigParser:
         """
         window_start = max(after, drug_start - 24, text.rfind("\n", 0, drug_start) + 1)
         window = text[window_start:drug_start]
+        if window.isascii() and not " ".join(window.split()).lower().endswith(self.route_suffixes):
+            return None
         for kind, pattern, rule in self.patterns:
             if kind != "route":
                 continue
