@@ -10,7 +10,7 @@ from spacy.tokens import Doc, Span
 from extractors.base import doc_text
 from extractors.patterns import (
     NUMBER,
-    StartScanner,
+    TermStarts,
     add_spans,
     alternation,
     load_rules,
@@ -88,15 +88,8 @@ class LabTagger:
             rf"(?P<lo>{NUMBER})\s?(?:-|–|to)\s?(?P<hi>{NUMBER})(?:\s?{_UNIT})?[)\]])?"
         )
         names = rf"(?:(?i:{alternation(ci)})|{alternation(cs)})"
-        # Where a result can start: any test name (any case) after a character that is not a
-        # word character, "/" or "-", then connectors and the start of a value. One fast scan
-        # finds those places; the full pattern runs only there.
-        names_any = alternation({*ci, *(t.lower() for t in cs)})
-        self.starts = StartScanner(
-            r"\w/-",
-            rf"(?i:{names_any})(?![\w])(?!-\d)(?i:{_CONNECTOR})[ \t]*"
-            rf"(?i:(?:[<>]=?|≤|≥|less\s+than\s+|greater\s+than\s+)?\s?(?:[\d.]|{_QUALITATIVE}))",
-        )
+        # where a result can start: a test name (any case) not after a word character, "/", "-"
+        self.starts = TermStarts(r"\w/-", {*ci, *cs})
         # case-insensitive everywhere except the short case-sensitive test names (K, Na, PT)
         self.pattern = re.compile(
             rf"(?<![\w/-])(?P<name>{names})(?![\w])(?!-\d)(?P<conn>(?i:{_CONNECTOR}))[ \t]*"

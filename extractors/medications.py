@@ -14,7 +14,7 @@ from extractors.patterns import (
     NUMBER,
     WORD_NUMBER,
     FirstCharIndex,
-    StartScanner,
+    TermStarts,
     add_spans,
     alternation,
     char_bounds,
@@ -356,7 +356,7 @@ class MedicationTagger:
             if use_curated_drugs
             else None
         )
-        self.drug_starts = StartScanner(r"\w-", rf"(?:{drug_alt})(?![\w-])", re.IGNORECASE)
+        self.drug_starts = TermStarts(r"\w-", terms)
 
     def _candidates(self, doc: Doc, existing: list[Span]) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []

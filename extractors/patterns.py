@@ -8,6 +8,7 @@ from re import _constants as _sre_constants  # type: ignore[attr-defined]
 from re import _parser as _sre_parser  # type: ignore[attr-defined]
 from typing import Any
 
+import numpy as np
 from spacy.tokens import Doc, Span
 
 from extractors.base import MENTIONS
@@ -102,6 +103,64 @@ class StartScanner:
         if self._head.match(text):
             starts.insert(0, 0)
         return starts
+
+
+class TermStarts:
+    """Where a pattern written ``(?<![<before>])(?:<alternation of terms>)...`` may match.
+
+    A vectorised filter (numpy, one pass over the text's code points): positions that do not
+    follow a character of ``[before]`` and whose first three characters can begin one of
+    ``terms`` ignoring case (a term's blank matches any white space, as in
+    :func:`alternation`). Non-ASCII characters always pass. The positions returned are sorted,
+    a superset of the pattern's match starts, for :func:`matches_at`.
+    """
+
+    _N = 129  # 128 ASCII code points, and one slot for any other character
+
+    def __init__(self, before: str, terms: Iterable[str]) -> None:
+        n = self._N
+        self._prev_bad = np.zeros(n, dtype=bool)
+        for i, ch in enumerate(_ASCII):
+            self._prev_bad[i] = re.match(f"[{before}]", ch) is not None
+        table = np.zeros((n, n, n), dtype=bool)
+        table[n - 1, :, :] = True
+        table[:, n - 1, :] = True
+        table[:, :, n - 1] = True
+        every = list(range(n))
+        blanks = _term_char(" ")
+        for term in terms:
+            if not term:
+                continue
+            chars: list[list[int]] = []
+            after_blank = False  # a blank matches a run of white space: more may follow
+            for ch in term[:3]:
+                matching = _term_char(ch) | (blanks if after_blank else set())
+                chars.append(sorted(ord(c) for c in matching))
+                after_blank = after_blank or ch == " "
+            while len(chars) < 3:  # a short term: anything may follow it
+                chars.append(every)
+            table[np.ix_(*chars)] = True
+        self._table = table.reshape(-1)
+
+    def __call__(self, text: str) -> list[int]:
+        if not text:
+            return []
+        n = self._N
+        codes = np.minimum(np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32), n - 1)
+        codes = codes.astype(np.intp)
+        padded = np.concatenate((codes, [n - 1, n - 1]))  # the text's end: anything may follow
+        ok = np.empty(len(codes), dtype=bool)
+        ok[0] = True
+        ok[1:] = ~self._prev_bad[codes[:-1]]
+        ok &= self._table[(codes * n + padded[1:-1]) * n + padded[2:]]
+        return np.flatnonzero(ok).tolist()  # type: ignore[no-any-return]
+
+
+def _term_char(ch: str) -> set[str]:
+    """ASCII characters that match ``ch`` of a term ignoring case (white space for a blank)."""
+    if ch == " ":
+        return {c for c in _ASCII if c.isspace()}
+    return {c for c in _literal(ord(ch), True) if c.isascii()}
 
 
 def matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
