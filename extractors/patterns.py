@@ -123,9 +123,6 @@ class TermStarts:
         for i, ch in enumerate(_ASCII):
             self._prev_bad[i] = re.match(f"[{before}]", ch) is not None
         table = np.zeros((n, n, n), dtype=bool)
-        table[n - 1, :, :] = True
-        table[:, n - 1, :] = True
-        table[:, :, n - 1] = True
         every = list(range(n))
         blanks = _term_char(" ")
         for term in terms:
@@ -140,6 +137,10 @@ class TermStarts:
             while len(chars) < 3:  # a short term: anything may follow it
                 chars.append(every)
             table[np.ix_(*chars)] = True
+        # the last slot stands for any other character (or the end of the text)
+        table[:, :, n - 1] |= table.any(axis=2)
+        table[:, n - 1, :] |= table.any(axis=(1, 2))[:, None]
+        table[n - 1, :, :] = True
         self._table = table.reshape(-1)
 
     def __call__(self, text: str) -> list[int]:

@@ -10,7 +10,7 @@ from spacy.tokens import Doc, Span
 from extractors.base import doc_text
 from extractors.patterns import (
     NUMBER,
-    StartScanner,
+    TermStarts,
     add_spans,
     alternation,
     load_rules,
@@ -66,14 +66,15 @@ class VitalTagger:
         self.units = UnitNormalizer()
         self.rules = load_rules(RULES, "vitals.json")["vitals"]
         self.patterns: list[tuple[re.Pattern[str], dict[str, Any]]] = []
-        # Every vital sign starts with a name (any rule's, any case) after a character that is
-        # not a word character or "/", followed by connectors and a value starting with a
-        # digit or ".": one scan finds those places, and the rule patterns run only there.
+        # Every vital sign starts with a name (any rule's, any case) not after a word character
+        # or "/", followed by connectors and a value starting with a digit or ".": a fast
+        # filter and ``head`` find those places, and the rule patterns run only there.
         names_any = {t.lower() for rule in self.rules for t in rule["terms"]} | {
             t.lower() for rule in self.rules for t in rule["case_sensitive_terms"]
         }
-        self.starts = StartScanner(
-            r"\w/", rf"(?i:{alternation(names_any)})(?![\w])(?i:{_CONNECTOR})[ \t]*[\d.]"
+        self.name_starts = TermStarts(r"\w/", names_any)
+        self.head = re.compile(
+            rf"(?i:{alternation(names_any)})(?![\w])(?i:{_CONNECTOR})[ \t]*[\d.]"
         )
         for rule in self.rules:
             names = f"(?i:{alternation(rule['terms'])})"
@@ -104,7 +105,7 @@ class VitalTagger:
     def find(self, text: str) -> list[dict[str, Any]]:
         """All vital signs in ``text`` as dicts with offsets and attributes."""
         out: list[dict[str, Any]] = []
-        starts = self.starts(text)
+        starts = [p for p in self.name_starts(text) if self.head.match(text, p)]
         if not starts:
             return out
         for pattern, rule in self.patterns:
