@@ -115,46 +115,58 @@ class TermStarts:
     a superset of the pattern's match starts, for :func:`matches_at`.
     """
 
-    _N = 129  # 128 ASCII code points, and one slot for any other character
-
     def __init__(self, before: str, terms: Iterable[str]) -> None:
-        n = self._N
-        self._prev_bad = np.zeros(n, dtype=bool)
+        self._prev_bad = np.zeros(129, dtype=bool)  # code point 128: any non-ASCII character
         for i, ch in enumerate(_ASCII):
             self._prev_bad[i] = re.match(f"[{before}]", ch) is not None
+        terms = [t for t in terms if t]
+        blanks = _term_char(" ")
+        # Characters are looked up by class (a letter in either case, any white space, each
+        # other character of a term, everything else, non-ASCII) to keep the table small.
+        used = set(blanks).union(*(_term_char(ch) for t in terms for ch in t[:3]))
+        keys = sorted({_char_class(c) for c in used})
+        other, non_ascii = len(keys), len(keys) + 1
+        ids = {key: i for i, key in enumerate(keys)}
+        self._class = np.array(
+            [ids.get(_char_class(c), other) for c in _ASCII] + [non_ascii],
+            dtype=np.intp,
+        )
+        n = self._n = len(keys) + 2
         table = np.zeros((n, n, n), dtype=bool)
         every = list(range(n))
-        blanks = _term_char(" ")
         for term in terms:
-            if not term:
-                continue
             chars: list[list[int]] = []
             after_blank = False  # a blank matches a run of white space: more may follow
             for ch in term[:3]:
                 matching = _term_char(ch) | (blanks if after_blank else set())
-                chars.append(sorted(ord(c) for c in matching))
+                chars.append(sorted({ids[_char_class(c)] for c in matching}))
                 after_blank = after_blank or ch == " "
             while len(chars) < 3:  # a short term: anything may follow it
                 chars.append(every)
             table[np.ix_(*chars)] = True
-        # the last slot stands for any other character (or the end of the text)
-        table[:, :, n - 1] |= table.any(axis=2)
-        table[:, n - 1, :] |= table.any(axis=(1, 2))[:, None]
-        table[n - 1, :, :] = True
+        # a non-ASCII character may match anything, and so may the end of the text
+        table[:, :, non_ascii] |= table.any(axis=2)
+        table[:, non_ascii, :] |= table.any(axis=(1, 2))[:, None]
+        table[non_ascii, :, :] = True
         self._table = table.reshape(-1)
 
     def __call__(self, text: str) -> list[int]:
         if not text:
             return []
-        n = self._N
-        codes = np.minimum(np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32), n - 1)
-        codes = codes.astype(np.intp)
-        padded = np.concatenate((codes, [n - 1, n - 1]))  # the text's end: anything may follow
+        n = self._n
+        codes = np.minimum(np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32), 128)
+        classes = self._class[codes]
+        padded = np.concatenate((classes, [n - 1, n - 1]))  # the text's end: anything may follow
         ok = np.empty(len(codes), dtype=bool)
         ok[0] = True
         ok[1:] = ~self._prev_bad[codes[:-1]]
-        ok &= self._table[(codes * n + padded[1:-1]) * n + padded[2:]]
+        ok &= self._table[(classes * n + padded[1:-1]) * n + padded[2:]]
         return np.flatnonzero(ok).tolist()  # type: ignore[no-any-return]
+
+
+def _char_class(ch: str) -> str:
+    """Characters that every term treats alike: a letter in both cases, all white space."""
+    return " " if ch.isspace() else ch.lower()
 
 
 def _term_char(ch: str) -> set[str]:
