@@ -9,12 +9,14 @@ from spacy.tokens import Doc, Span
 
 from extractors.base import doc_text
 from extractors.patterns import (
+    StartScanner,
     add_spans,
     alternation,
     char_bounds,
     existing_spans,
     load_rules,
     make_span,
+    matches_at,
     term_key,
 )
 
@@ -49,6 +51,44 @@ _NO_KNOWN_HEADER = re.compile(
 _WEAK_TRIGGER = re.compile(r"(?:hyper)?sensitivity|intoleran", re.IGNORECASE)
 #: Every allergy statement contains one of these; notes without any are skipped at once.
 _MAY_MENTION = re.compile(r"allerg|nk(?:d|f)?a|n\.k\.d|intoleran|sensitiv", re.IGNORECASE)
+#: Every ``_TRIGGER`` match contains one of these (lower case).
+_TRIGGER_WORDS = ("allerg", "intoleran", "sensitivity", "anaphylaxis")
+
+
+def _trigger_starts(text: str) -> list[int]:
+    """Every position where ``_TRIGGER`` can match in ASCII ``text`` (sorted; a superset).
+
+    A match starts at its trigger word, five letters before it ("hyper"sensitivity), or, for
+    a header, at the start of the line of the word or of a "drug"/"medication" before it.
+    """
+    lowered = text.lower()
+    starts: set[int] = set()
+    for word in _TRIGGER_WORDS:
+        k = lowered.find(word)
+        while k >= 0:
+            starts.update((k, max(0, k - 5), text.rfind("\n", 0, k) + 1))
+            j = k
+            while j > 0 and text[j - 1].isspace():
+                j -= 1
+            for before in ("drug", "medication"):
+                if lowered.endswith(before, 0, j):
+                    starts.add(text.rfind("\n", 0, j - len(before)) + 1)
+            k = lowered.find(word, k + 1)
+    return sorted(starts)
+
+
+#: The same test on lower-cased ASCII text, with plain substring searches.
+_MAY_MENTION_WORDS = ("allerg", "nka", "nkda", "nkfa", "n.k.d", "intoleran", "sensitiv")
+
+
+def _may_mention(text: str) -> bool:
+    """``_MAY_MENTION.search(text)``; on ASCII text with ``str.lower`` and ``in`` (much faster)."""
+    if not text.isascii():  # case-insensitive matching of non-ASCII letters: ask ``re``
+        return _MAY_MENTION.search(text) is not None
+    lowered = text.lower()
+    return any(word in lowered for word in _MAY_MENTION_WORDS)
+
+
 _ITEM_SEP = re.compile(r"[;,\n]|\s+and\s+|\s+or\s+|\s+as\s+well\s+as\s+|\d+\.\s", re.IGNORECASE)
 _NOT_ALLERGEN = re.compile(
     r"^(?:none|nil|no|not|unknown|the|his|her|their|any|all|patient|pt|he|she|it|as|which|"
@@ -104,12 +144,18 @@ class AllergyTagger:
             re.IGNORECASE,
         )
         self.no_known_groups = {f"g{i}": rule for i, rule in enumerate(statements)}
+        # every statement starts after a character that is not a word character or "-"
+        self.no_known_starts = StartScanner(
+            r"\w-",
+            "(?:" + "|".join(p for rule in statements for p in rule["patterns"]) + r")(?![\w-])",
+            re.IGNORECASE,
+        )
 
     # -- no known allergies -------------------------------------------------------------
     def find_no_known(self, text: str) -> list[dict[str, Any]]:
         """Explicit no-known-allergy statements ("NKDA", "no known allergies")."""
         found: list[dict[str, Any]] = []
-        for m in self.no_known_re.finditer(text):
+        for m in matches_at(self.no_known_re, text, self.no_known_starts(text)):
             group = m.lastgroup or ""
             # "ALLERGIES: None known": the mention is the statement, not its header. It also
             # keeps ConText's "none" trigger at the start of the span, where medspaCy 1.3
@@ -167,7 +213,9 @@ class AllergyTagger:
         return regions
 
     def _triggers(self, text: str) -> list[re.Match[str]]:
-        return list(_TRIGGER.finditer(text))
+        if not text.isascii():
+            return list(_TRIGGER.finditer(text))
+        return list(matches_at(_TRIGGER, text, _trigger_starts(text)))
 
     def find_allergens(
         self, text: str, medications: list[tuple[int, int]], blocked: list[tuple[int, int]]
@@ -252,13 +300,14 @@ class AllergyTagger:
 
     def __call__(self, doc: Doc) -> Doc:
         text = doc_text(doc)
-        if not _MAY_MENTION.search(text):
+        if not _may_mention(text):
             return doc
         no_known = self.find_no_known(text)
         blocked = [(f["block_start"], f["end"]) for f in no_known]
-        med_spans = [s for s in existing_spans(doc) if s.label_ == "MEDICATION"]
+        existing = existing_spans(doc)
+        med_spans = [s for s in existing if s.label_ == "MEDICATION"]
         medications = [char_bounds(s) for s in med_spans]
-        problems = [s for s in existing_spans(doc) if s.label_ == "PROBLEM"]
+        problems = [s for s in existing if s.label_ == "PROBLEM"]
         problem_bounds = [char_bounds(s) for s in problems]
         found = [*no_known, *self.find_allergens(text, medications, blocked)]
         new: list[Span] = []
@@ -289,7 +338,7 @@ class AllergyTagger:
             if made is not None:
                 new.append(made)
                 taken.append((f["start"], f["end"]))
-        add_spans(doc, new, drop)
+        add_spans(doc, new, drop, existing)
         return doc
 
 

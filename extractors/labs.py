@@ -10,10 +10,12 @@ from spacy.tokens import Doc, Span
 from extractors.base import doc_text
 from extractors.patterns import (
     NUMBER,
+    TermStarts,
     add_spans,
     alternation,
     load_rules,
     make_span,
+    matches_at,
     parse_number,
     term_key,
 )
@@ -86,6 +88,8 @@ class LabTagger:
             rf"(?P<lo>{NUMBER})\s?(?:-|–|to)\s?(?P<hi>{NUMBER})(?:\s?{_UNIT})?[)\]])?"
         )
         names = rf"(?:(?i:{alternation(ci)})|{alternation(cs)})"
+        # where a result can start: a test name (any case) not after a word character, "/", "-"
+        self.starts = TermStarts(r"\w/-", {*ci, *cs})
         # case-insensitive everywhere except the short case-sensitive test names (K, Na, PT)
         self.pattern = re.compile(
             rf"(?<![\w/-])(?P<name>{names})(?![\w])(?!-\d)(?P<conn>(?i:{_CONNECTOR}))[ \t]*"
@@ -122,7 +126,7 @@ class LabTagger:
     def find(self, text: str) -> list[dict[str, Any]]:
         """All lab results in ``text`` as dicts with offsets and attributes."""
         out: list[dict[str, Any]] = []
-        for m in self.pattern.finditer(text):
+        for m in matches_at(self.pattern, text, self.starts(text)):
             rule = self._rule_for(m.group("name"))
             if rule is None:
                 continue

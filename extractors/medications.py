@@ -9,15 +9,19 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from extractors.base import doc_text
+from extractors.extensions import span_values
 from extractors.patterns import (
     NUMBER,
     WORD_NUMBER,
+    FirstCharIndex,
+    TermStarts,
     add_spans,
     alternation,
     char_bounds,
     existing_spans,
     load_rules,
     make_span,
+    matches_at,
     parse_number,
     term_key,
 )
@@ -106,9 +110,14 @@ class SigParser:
                 {},
             ),
         ]
+        route_terms: set[str] = set()
         for route in load_rules(RULES, "routes.json")["routes"]:
             pattern = re.compile(rf"(?:{alternation(route['terms'])})(?![a-z])", flags)
             self.patterns.append(("route", pattern, route))
+            route_terms.update(" ".join(t.lower().split()) for t in route["terms"])
+        #: A route before a drug ends its line's text: ASCII text that ends with none of these
+        #: (lower case, blanks squeezed) has none.
+        self.route_suffixes = tuple(sorted(route_terms))
         freqs = load_rules(RULES, "frequencies.json")
         for rule in freqs["frequencies"]:
             for pat in rule["patterns"]:
@@ -119,10 +128,14 @@ class SigParser:
         self.skip = re.compile(rf"(?:\s+|[{punct}]|(?:{fillers})(?![a-z0-9]))+", flags)
         self.blank = re.compile(r"[ \t]*\n?[ \t]*")
         self.strength_bare = re.compile(rf"(?P<v>{NUMBER}(?:/{NUMBER})*)(?![\d.,/a-z%])", flags)
+        # only the patterns that can start with the character at a position are tried there
+        self.first_index = FirstCharIndex([pattern for _, pattern, _ in self.patterns])
 
     def _best(self, text: str, pos: int, limit: int, first: bool) -> _Part | None:
         best: tuple[re.Match[str], str, dict[str, Any]] | None = None
-        for kind, pattern, rule in self.patterns:
+        patterns = self.patterns
+        for i in self.first_index.candidates(text, pos, limit):
+            kind, pattern, rule = patterns[i]
             m = pattern.match(text, pos, limit)
             if m and m.end() > m.start() and (best is None or m.end() > best[0].end()):
                 best = (m, kind, rule)
@@ -228,6 +241,8 @@ class SigParser:
         """
         window_start = max(after, drug_start - 24, text.rfind("\n", 0, drug_start) + 1)
         window = text[window_start:drug_start]
+        if window.isascii() and not " ".join(window.split()).lower().endswith(self.route_suffixes):
+            return None
         for kind, pattern, rule in self.patterns:
             if kind != "route":
                 continue
@@ -335,32 +350,36 @@ class MedicationTagger:
             for term in (rule["name"], *rule["synonyms"]):
                 terms[term.lower()] = rule["rule_id"]
         self.term_rule = terms
+        drug_alt = alternation(terms)
         self.drug_re = (
-            re.compile(rf"(?<![\w-])(?:{alternation(terms)})(?![\w-])", re.IGNORECASE)
+            re.compile(rf"(?<![\w-])(?:{drug_alt})(?![\w-])", re.IGNORECASE)
             if use_curated_drugs
             else None
         )
+        self.drug_starts = TermStarts(r"\w-", terms)
 
-    def _candidates(self, doc: Doc) -> list[dict[str, Any]]:
+    def _candidates(self, doc: Doc, existing: list[Span]) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         taken: list[tuple[int, int]] = []
-        for span in existing_spans(doc):
+        for span in existing:
             start, end = char_bounds(span)
             if span.label_ == LABEL:
+                values = span_values(span)
                 found.append(
                     {
                         "start": start,
                         "end": end,
-                        "codes": list(span._.codes or []),
-                        "source": span._.extractor or "unknown",
-                        "source_rule_id": span._.rule_id,
+                        "codes": list(values["codes"] or []),
+                        "source": values["extractor"] or "unknown",
+                        "source_rule_id": values["rule_id"],
                         "rule_id": "med-sig",
                         "token_bounds": (span.start_char, span.end_char),
                     }
                 )
             taken.append((start, end))
         if self.drug_re is not None:
-            for m in self.drug_re.finditer(doc_text(doc)):
+            text = doc_text(doc)
+            for m in matches_at(self.drug_re, text, self.drug_starts(text)):
                 if any(s < m.end() and m.start() < e for s, e in taken):
                     continue
                 rule = self.drugs[self.term_rule[term_key(m.group(0))]]
@@ -385,7 +404,8 @@ class MedicationTagger:
 
     def __call__(self, doc: Doc) -> Doc:
         text = doc_text(doc)
-        candidates = self._candidates(doc)
+        existing = existing_spans(doc)
+        candidates = self._candidates(doc, existing)
         new: list[Span] = []
         drop: list[tuple[int, int]] = []
         consumed = previous_end = 0  # where the previous drug's name and sig ended
@@ -424,7 +444,7 @@ class MedicationTagger:
             )
             if span is not None:
                 new.append(span)
-        add_spans(doc, new, drop)
+        add_spans(doc, new, drop, existing)
         return doc
 
 

@@ -2,13 +2,17 @@
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from importlib import resources
+from re import _constants as _sre_constants  # type: ignore[attr-defined]
+from re import _parser as _sre_parser  # type: ignore[attr-defined]
 from typing import Any
 
+import numpy as np
 from spacy.tokens import Doc, Span
 
 from extractors.base import MENTIONS
+from extractors.extensions import span_key
 
 #: A decimal number as written in notes: "140", "4.1", ".5", "1,200".
 NUMBER = r"(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?|\.\d+)"
@@ -79,6 +83,233 @@ def _trie_regex(node: dict[str, Any]) -> str:
     return body
 
 
+class StartScanner:
+    """Where matches of a pattern written ``(?<![<before>])<head>...`` may start, found fast.
+
+    Python's ``re`` has no fast scan for a pattern that starts with a look-behind (or with a
+    case-insensitive literal): ``finditer`` runs the pattern at every character. This scanner
+    looks only after a character outside ``[before]`` (a class body such as ``r"\w/"``),
+    which ``re`` skips to in C, and keeps the positions where ``head`` matches. ``head`` must
+    match at the start of every match of the pattern (a superset is fine); the positions
+    returned are sorted and unique, for :func:`matches_at`.
+    """
+
+    def __init__(self, before: str, head: str, flags: int = 0) -> None:
+        self._head = re.compile(head, flags)
+        self._scan = re.compile(rf"[^{before}](?={head})", flags)
+
+    def __call__(self, text: str) -> list[int]:
+        starts = [m.end() for m in self._scan.finditer(text)]
+        if self._head.match(text):
+            starts.insert(0, 0)
+        return starts
+
+
+class TermStarts:
+    """Where a pattern written ``(?<![<before>])(?:<alternation of terms>)...`` may match.
+
+    A vectorised filter (numpy, one pass over the text's code points): positions that do not
+    follow a character of ``[before]`` and whose first three characters can begin one of
+    ``terms`` ignoring case (a term's blank matches any white space, as in
+    :func:`alternation`). Non-ASCII characters always pass. The positions returned are sorted,
+    a superset of the pattern's match starts, for :func:`matches_at`.
+    """
+
+    def __init__(self, before: str, terms: Iterable[str]) -> None:
+        self._prev_bad = np.zeros(129, dtype=bool)  # code point 128: any non-ASCII character
+        for i, ch in enumerate(_ASCII):
+            self._prev_bad[i] = re.match(f"[{before}]", ch) is not None
+        terms = [t for t in terms if t]
+        blanks = _term_char(" ")
+        # Characters are looked up by class (a letter in either case, any white space, each
+        # other character of a term, everything else, non-ASCII) to keep the table small.
+        used = set(blanks).union(*(_term_char(ch) for t in terms for ch in t[:3]))
+        keys = sorted({_char_class(c) for c in used})
+        other, non_ascii = len(keys), len(keys) + 1
+        ids = {key: i for i, key in enumerate(keys)}
+        self._class = np.array(
+            [ids.get(_char_class(c), other) for c in _ASCII] + [non_ascii],
+            dtype=np.intp,
+        )
+        n = self._n = len(keys) + 2
+        table = np.zeros((n, n, n), dtype=bool)
+        every = list(range(n))
+        for term in terms:
+            chars: list[list[int]] = []
+            after_blank = False  # a blank matches a run of white space: more may follow
+            for ch in term[:3]:
+                matching = _term_char(ch) | (blanks if after_blank else set())
+                chars.append(sorted({ids[_char_class(c)] for c in matching}))
+                after_blank = after_blank or ch == " "
+            while len(chars) < 3:  # a short term: anything may follow it
+                chars.append(every)
+            table[np.ix_(*chars)] = True
+        # a non-ASCII character may match anything, and so may the end of the text
+        table[:, :, non_ascii] |= table.any(axis=2)
+        table[:, non_ascii, :] |= table.any(axis=(1, 2))[:, None]
+        table[non_ascii, :, :] = True
+        self._table = table.reshape(-1)
+
+    def __call__(self, text: str) -> list[int]:
+        if not text:
+            return []
+        n = self._n
+        codes = np.minimum(np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32), 128)
+        classes = self._class[codes]
+        padded = np.concatenate((classes, [n - 1, n - 1]))  # the text's end: anything may follow
+        ok = np.empty(len(codes), dtype=bool)
+        ok[0] = True
+        ok[1:] = ~self._prev_bad[codes[:-1]]
+        ok &= self._table[(classes * n + padded[1:-1]) * n + padded[2:]]
+        return np.flatnonzero(ok).tolist()  # type: ignore[no-any-return]
+
+
+def _char_class(ch: str) -> str:
+    """Characters that every term treats alike: a letter in both cases, all white space."""
+    return " " if ch.isspace() else ch.lower()
+
+
+def _term_char(ch: str) -> set[str]:
+    """ASCII characters that match ``ch`` of a term ignoring case (white space for a blank)."""
+    if ch == " ":
+        return {c for c in _ASCII if c.isspace()}
+    return {c for c in _literal(ord(ch), True) if c.isascii()}
+
+
+def matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)`` for a pattern whose matches all start at one of ``starts``.
+
+    ``starts`` is sorted and holds every position where ``pattern`` can match (more is fine);
+    the matches must not be empty. Like ``finditer``, a match starts after the previous one.
+    """
+    end = 0
+    for pos in starts:
+        if pos < end:
+            continue
+        m = pattern.match(text, pos)
+        if m is not None:
+            end = m.end()
+            yield m
+
+
+#: ASCII members of the character categories ``re`` parses (``\\d``, ``\\s``, ``\\w``, ...).
+_ASCII = [chr(i) for i in range(128)]
+_CATEGORY_ASCII: dict[object, frozenset[str]] = {
+    getattr(_sre_constants, name): frozenset(c for c in _ASCII if re.match(rx, c))
+    for name, rx in (
+        ("CATEGORY_DIGIT", r"\d"), ("CATEGORY_NOT_DIGIT", r"\D"),
+        ("CATEGORY_SPACE", r"\s"), ("CATEGORY_NOT_SPACE", r"\S"),
+        ("CATEGORY_WORD", r"\w"), ("CATEGORY_NOT_WORD", r"\W"),
+    )
+}  # fmt: skip
+
+
+def first_chars(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """The ASCII characters a non-empty match of ``pattern`` can start with; ``None`` if unknown.
+
+    Computed from the parsed pattern; look-arounds and anchors are ignored (they only narrow
+    the set). A character outside ASCII may start a match of any pattern: callers must try
+    every pattern there.
+    """
+    try:
+        chars, _ = _first_seq(list(_sre_parser.parse(pattern.pattern, pattern.flags)),
+                              bool(pattern.flags & re.IGNORECASE))  # fmt: skip
+    except Exception:  # an unexpected construct: no filtering for this pattern
+        return None
+    return None if chars is None else frozenset(c for c in chars if c.isascii())
+
+
+def _first_seq(items: list[Any], icase: bool) -> tuple[set[str] | None, bool]:
+    """(first characters, whether the sequence can match the empty string)."""
+    out: set[str] = set()
+    for op, av in items:
+        chars, nullable = _first_item(op, av, icase)
+        if chars is None:
+            return None, False
+        out |= chars
+        if not nullable:
+            return out, False
+    return out, True
+
+
+def _literal(code: int, icase: bool) -> set[str]:
+    ch = chr(code)
+    if not icase:
+        return {ch}
+    # the ASCII characters ``re`` itself matches to ``ch`` ignoring case ("K" (Kelvin) -> "k")
+    return {ch} | {a for a in _ASCII if re.fullmatch(re.escape(ch), a, re.IGNORECASE)}
+
+
+def _first_item(op: Any, av: Any, icase: bool) -> tuple[set[str] | None, bool]:
+    c = _sre_constants
+    if op is c.LITERAL:
+        return _literal(av, icase), False
+    if op is c.IN:
+        out: set[str] = set()
+        for iop, iav in av:
+            if iop is c.LITERAL:
+                chars = _literal(iav, icase)
+            elif iop is c.RANGE:
+                lo, hi = iav
+                if icase and hi > 127:
+                    return None, False
+                chars = set()
+                for code in range(lo, min(hi, 127) + 1):
+                    chars |= _literal(code, icase)
+            elif iop is c.CATEGORY and iav in _CATEGORY_ASCII:
+                chars = set(_CATEGORY_ASCII[iav])
+            else:  # NEGATE, unknown categories
+                return None, False
+            out |= chars
+        return out, False
+    if op is c.BRANCH:
+        out = set()
+        any_nullable = False
+        for branch in av[1]:
+            chars, nullable = _first_seq(list(branch), icase)
+            if chars is None:
+                return None, False
+            out |= chars
+            any_nullable = any_nullable or nullable
+        return out, any_nullable
+    if op is c.SUBPATTERN:
+        _, add, remove, sub = av
+        scoped = (icase or bool(add & re.IGNORECASE)) and not remove & re.IGNORECASE
+        return _first_seq(list(sub), scoped)
+    if op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)):
+        low, _, sub = av
+        chars, nullable = _first_seq(list(sub), icase)
+        return chars, nullable or low == 0
+    if op is getattr(c, "ATOMIC_GROUP", None):
+        return _first_seq(list(av), icase)
+    if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+        return set(), True  # zero-width: ignoring it only widens the set
+    return None, False
+
+
+class FirstCharIndex:
+    """Which of an ordered list of patterns can match at a position, from the character there.
+
+    ``candidates(text, pos, limit)`` gives the indices (in list order) of the patterns that
+    may have a non-empty match at ``pos``; patterns whose first characters are unknown are
+    always included, and so is every pattern before a non-ASCII character.
+    """
+
+    def __init__(self, patterns: list[re.Pattern[str]]) -> None:
+        firsts = [first_chars(p) for p in patterns]
+        every = tuple(range(len(patterns)))
+        self._all = every
+        self._by_char = {
+            ch: tuple(i for i in every if firsts[i] is None or ch in firsts[i])  # type: ignore[operator]
+            for ch in _ASCII
+        }
+
+    def candidates(self, text: str, pos: int, limit: int) -> tuple[int, ...]:
+        if pos >= limit or pos >= len(text):
+            return ()
+        return self._by_char.get(text[pos], self._all)
+
+
 def term_key(text: str) -> str:
     """Lookup key of a matched term: lower case, blanks squeezed ("Potassium\nchloride")."""
     return " ".join(text.lower().split())
@@ -93,7 +324,8 @@ def existing_spans(doc: Doc, label: str | None = None) -> list[Span]:
 
 def char_bounds(span: Span) -> tuple[int, int]:
     """Exact character offsets of a span (caller-given bounds win over token bounds)."""
-    bounds = span._.char_bounds
+    # ``span._.char_bounds`` without building an ``Underscore`` (same storage as its getter)
+    bounds = span.doc.user_data.get(span_key(span, "char_bounds"))
     return (int(bounds[0]), int(bounds[1])) if bounds else (span.start_char, span.end_char)
 
 
@@ -117,24 +349,36 @@ def make_span(
     span = doc.char_span(start, end, label=label, alignment_mode="expand")
     if span is None or len(span) == 0:
         return None
+    # what ``span._.<name> = value`` does, without spaCy's slow ``Underscore.__setattr__``
+    data = span.doc.user_data
     if (span.start_char, span.end_char) != (start, end):
-        span._.char_bounds = (start, end)
-    span._.extractor = extractor
-    span._.extractor_version = version
-    span._.rule_id = rule_id
-    span._.codes = list(codes or [])
-    span._.attributes = dict(attributes or {})
+        data[span_key(span, "char_bounds")] = (start, end)
+    data[span_key(span, "extractor")] = extractor
+    data[span_key(span, "extractor_version")] = version
+    data[span_key(span, "rule_id")] = rule_id
+    data[span_key(span, "codes")] = list(codes or [])
+    data[span_key(span, "attributes")] = dict(attributes or {})
     return span
 
 
-def add_spans(doc: Doc, spans: Iterable[Span], drop: Iterable[tuple[int, int]] = ()) -> None:
+def add_spans(
+    doc: Doc,
+    spans: Iterable[Span],
+    drop: Iterable[tuple[int, int]] = (),
+    existing: list[Span] | None = None,
+) -> None:
     """Append ``spans`` to ``doc.spans["mentions"]``, removing existing spans at ``drop``.
 
     ``drop`` holds token-aligned ``(start_char, end_char)`` pairs. An existing span at the
     same token offsets as a new one is also removed: spaCy 3.7 keys ``Span._`` values by
     character offsets only, so two spans there would share extractor, codes and attributes.
+    ``existing`` is ``existing_spans(doc)`` when the caller already has it (iterating the span
+    group builds a ``Span`` object per span); it must be current.
     """
     new = list(spans)
     gone = set(drop) | {(s.start_char, s.end_char) for s in new}
-    kept = [s for s in existing_spans(doc) if (s.start_char, s.end_char) not in gone]
+    if not gone and MENTIONS in doc.spans:
+        return  # nothing to add or remove: the group stays as it is
+    current = existing_spans(doc) if existing is None else existing
+    kept = [s for s in current if (s.start_char, s.end_char) not in gone]
     doc.spans[MENTIONS] = [*kept, *new]

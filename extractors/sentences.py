@@ -8,6 +8,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from extractors.base import doc_text
+from extractors.patterns import StartScanner, matches_at
 
 # Version history:
 # 2 (2026-11): regex over the text + vectorised token mapping (was a per-token Python loop);
@@ -46,6 +47,8 @@ _LINE_START = re.compile(
 )
 # An upper-case header with a colon inside a line: the text after it starts a new sentence.
 _INLINE_HEADER = re.compile(r"(?<![^\s])[A-Z][A-Z0-9 /&,()'+-]{2,60}:[ \t]+(?=\S)")
+#: Where ``_INLINE_HEADER`` can match: after white space (found by a fast scan) or at 0.
+_INLINE_HEADER_STARTS = StartScanner(r"\S", r"[A-Z][A-Z0-9 /&,()'+-]{2,60}:[ \t]+(?=\S)")
 # Terminal punctuation followed by space and something that can start a sentence.
 _TERMINAL = re.compile(r"([.!?]+)[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9#*•-])")
 # Any other single newline (hard wrap or new line without punctuation).
@@ -68,7 +71,7 @@ def sentence_starts(text: str) -> list[int]:
         starts.add(m.end())
     for m in _LINE_START.finditer(text):
         starts.add(m.end())
-    for m in _INLINE_HEADER.finditer(text):
+    for m in matches_at(_INLINE_HEADER, text, _INLINE_HEADER_STARTS(text)):
         starts.add(m.end())
     for m in _TERMINAL.finditer(text):
         end = m.end()

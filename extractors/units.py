@@ -1,16 +1,50 @@
 """Unit normalisation: unit text as written in notes -> UCUM code, checked with ucumvert."""
 
+import importlib.util
 import re
-from functools import cached_property
+from functools import cache, lru_cache
+from pathlib import Path
 
 from extractors.patterns import load_rules
+
+#: ucumvert's grammar file (``ucumvert/ucum_grammar.lark``), read by ``get_ucum_parser``.
+_GRAMMAR = "ucum_grammar.lark"
+
+
+@cache
+def _ucum_parser():  # type: ignore[no-untyped-def]
+    """ucumvert's UCUM parser, built once per process on first use.
+
+    Built as ``ucumvert.get_ucum_parser()`` builds it (Lark over ucumvert's grammar file)
+    without importing the ``ucumvert`` package, whose ``__init__`` imports pint (~0.7 s).
+    """
+    spec = importlib.util.find_spec("ucumvert")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    grammar = next((Path(p) / _GRAMMAR for p in locations if (Path(p) / _GRAMMAR).is_file()), None)
+    if grammar is None:  # another layout: let ucumvert build it
+        from ucumvert import get_ucum_parser
+
+        return get_ucum_parser()
+    from lark import Lark
+
+    return Lark(grammar.read_text(encoding="utf8"), start="main_term", strict=True)
+
+
+@lru_cache(maxsize=4096)
+def _is_ucum(code: str) -> bool:
+    """Whether ``code`` parses as UCUM (a parse takes milliseconds: cached per process)."""
+    try:
+        _ucum_parser().parse(code)
+    except Exception:  # lark raises several error types for a bad unit
+        return False
+    return True
 
 
 class UnitNormalizer:
     """Maps clinical unit text to UCUM codes; a code is returned only if it parses as UCUM.
 
-    One instance per pipeline component (no module-level state); the ucumvert parser is
-    built lazily on first use.
+    One instance per pipeline component; the ucumvert parser is built lazily on first use and,
+    with the validity of each code, shared by all instances (both are fixed for a process).
     """
 
     def __init__(self) -> None:
@@ -22,19 +56,9 @@ class UnitNormalizer:
     def _key(text: str) -> str:
         return re.sub(r"\s+", " ", text.strip()).lower()
 
-    @cached_property
-    def _parser(self):  # type: ignore[no-untyped-def]
-        from ucumvert import get_ucum_parser
-
-        return get_ucum_parser()
-
     def is_ucum(self, code: str) -> bool:
         """Whether ``code`` is a valid UCUM expression according to ucumvert's grammar."""
-        try:
-            self._parser.parse(code)
-        except Exception:  # lark raises several error types for a bad unit
-            return False
-        return True
+        return _is_ucum(code)
 
     def to_ucum(self, text: str | None) -> str | None:
         """UCUM code for unit ``text`` ("mEq/L" -> "meq/L", "mmHg" -> "mm[Hg]"), else None."""

@@ -8,7 +8,16 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from extractors.base import doc_text
-from extractors.patterns import NUMBER, add_spans, alternation, load_rules, make_span, parse_number
+from extractors.patterns import (
+    NUMBER,
+    TermStarts,
+    add_spans,
+    alternation,
+    load_rules,
+    make_span,
+    matches_at,
+    parse_number,
+)
 from extractors.units import UnitNormalizer
 
 # Version history:
@@ -57,6 +66,16 @@ class VitalTagger:
         self.units = UnitNormalizer()
         self.rules = load_rules(RULES, "vitals.json")["vitals"]
         self.patterns: list[tuple[re.Pattern[str], dict[str, Any]]] = []
+        # Every vital sign starts with a name (any rule's, any case) not after a word character
+        # or "/", followed by connectors and a value starting with a digit or ".": a fast
+        # filter and ``head`` find those places, and the rule patterns run only there.
+        names_any = {t.lower() for rule in self.rules for t in rule["terms"]} | {
+            t.lower() for rule in self.rules for t in rule["case_sensitive_terms"]
+        }
+        self.name_starts = TermStarts(r"\w/", names_any)
+        self.head = re.compile(
+            rf"(?i:{alternation(names_any)})(?![\w])(?i:{_CONNECTOR})[ \t]*[\d.]"
+        )
         for rule in self.rules:
             names = f"(?i:{alternation(rule['terms'])})"
             if rule["case_sensitive_terms"]:
@@ -86,8 +105,11 @@ class VitalTagger:
     def find(self, text: str) -> list[dict[str, Any]]:
         """All vital signs in ``text`` as dicts with offsets and attributes."""
         out: list[dict[str, Any]] = []
+        starts = [p for p in self.name_starts(text) if self.head.match(text, p)]
+        if not starts:
+            return out
         for pattern, rule in self.patterns:
-            for m in pattern.finditer(text):
+            for m in matches_at(pattern, text, starts):
                 found = self._read(text, m, rule)
                 if found is not None:
                     out.append(found)
