@@ -14,10 +14,6 @@ from spacy.attrs import ORTH
 from spacy.language import Language
 from spacy.tokens import Doc
 
-# Version history:
-# 1 (2026-11): scispaCy AbbreviationDetector with a parenthesis scan instead of its Matcher.
-VERSION = 1
-
 #: Longest ``( ... )`` match (tokens, parentheses included) ``filter_matches`` keeps: it drops
 #: candidates with more than 8 tokens between the parentheses.
 _MAX_PAIR = 10

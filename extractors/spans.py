@@ -42,8 +42,9 @@ def _constructor(cls: type[T]) -> Callable[..., T]:
         cls.__pydantic_post_init__
         or cls.__pydantic_root_model__
         or cls.__private_attributes__
-        or any(f.alias is not None or f.validation_alias is not None
-               for f in cls.model_fields.values())
+        or any(
+            f.alias is not None or f.validation_alias is not None for f in cls.model_fields.values()
+        )
     ):  # pragma: no cover - notestruct's records need none of these
         return lambda *args: cls.model_construct(**dict(zip(names, args, strict=True)))
     new = cls.__new__

@@ -60,5 +60,6 @@ def test_fast_constructor_matches_model_construct(nlp):
             ref = type(record).model_construct(**record.__dict__)
             assert record.__dict__ == ref.__dict__ and list(record.__dict__) == list(ref.__dict__)
             assert record.model_fields_set == ref.model_fields_set
-        assert m.mention_id == mention_id(note.note_id, m.start_char, m.end_char, m.label,
-                                          m.provenance.extractor)
+        assert m.mention_id == mention_id(
+            note.note_id, m.start_char, m.end_char, m.label, m.provenance.extractor
+        )
