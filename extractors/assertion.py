@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from medspacy.common.util import prune_overlapping_matches
 from medspacy.context import ConText, ConTextGraph, ConTextModifier, ConTextRule
-from spacy.attrs import LOWER, SENT_START
+from spacy.attrs import IS_SPACE, LOWER, ORTH, SENT_START
 from spacy.language import Language
 from spacy.matcher import Matcher
 from spacy.tokens import Doc, Span
@@ -141,10 +141,14 @@ class ClinicalContext(ConText):  # type: ignore[misc]
         spaCy's Matcher tries every pattern at every token (about 30 ms per note for this rule
         set). A pattern can only match around its anchor (the most selective word one of its
         required tokens must be), so per sentence only the matchers of the anchor words present
-        run, each on a short window around the word.
+        run, each on a short window around the word. When every rule compiles (``_compile``),
+        the windows are matched in Python instead (see ``_match``).
         """
         groups: dict[int, list[ConTextRule]] = {}
         always: list[ConTextRule] = []
+        #: anchor word hash -> compiled patterns of that word's rules (same order as groups).
+        self._word_patterns: dict[int, list[_Compiled]] = {}
+        compiled_all = True
         for rule in self.rules:
             if not isinstance(rule.pattern, list):
                 continue
@@ -152,8 +156,13 @@ class ClinicalContext(ConText):  # type: ignore[misc]
             if anchor is None:
                 always.append(rule)
                 continue
+            compiled = _compile(nlp, rule, anchor)
+            compiled_all = compiled_all and compiled is not None
             for word in anchor:
-                groups.setdefault(nlp.vocab.strings.add(word), []).append(rule)
+                key = nlp.vocab.strings.add(word)
+                groups.setdefault(key, []).append(rule)
+                if compiled is not None:
+                    self._word_patterns.setdefault(key, []).append(compiled)
         #: anchor word hash -> (matcher, reach); reach None = the whole sentence.
         self._word_matchers: dict[int, tuple[Matcher, int | None]] = {}
         for key, rules in groups.items():
@@ -161,6 +170,18 @@ class ClinicalContext(ConText):  # type: ignore[misc]
             reach = None if any(r is None for r in reaches) else max(reaches)  # type: ignore[type-var]
             self._word_matchers[key] = (_matcher(nlp, rules), reach)
         self._always_matcher = _matcher(nlp, always) if always else None
+        self._compiled_all = compiled_all and not always
+        #: token attributes of the doc being processed (reset after each doc)
+        self._tokens: _Tokens | None = None
+        #: match id -> behaviour class: rules in one class differ only in what they match
+        #: and in their documentation (id, source, note)
+        self._behaviour: dict[int, int] = {}
+        classes: dict[str, int] = {}
+        for rule in self.rules:
+            sig = _behaviour_signature(rule) or f"unique:{rule._rule_id}"
+            self._behaviour[nlp.vocab.strings.add(rule._rule_id)] = classes.setdefault(
+                sig, len(classes)
+            )
 
     def __call__(self, doc: Doc, targets: str | None = None) -> Doc:
         spans = list(doc.spans[MENTIONS]) if MENTIONS in doc.spans else []
@@ -169,7 +190,9 @@ class ClinicalContext(ConText):  # type: ignore[misc]
         doc._.context_graph = graph
         if not spans:
             return doc
-        blocks = _blocks(doc)
+        lowers = doc.to_array(LOWER).tolist()
+        tokens = self._tokens = _Tokens(doc, lowers)
+        blocks = _blocks(doc, tokens)
         by_block: dict[int, list[Span]] = {}
         block_starts = np.fromiter((b[0] for b in blocks), dtype=np.int64, count=len(blocks))
         for span in spans:
@@ -178,7 +201,6 @@ class ClinicalContext(ConText):  # type: ignore[misc]
         doc_matches = None
         if self._phrase_matcher is None or self._has_regex:
             doc_matches = self._doc_matcher(doc)  # private API changed: match the whole doc
-        lowers = doc.to_array(LOWER).tolist()
         edges: list[tuple[Span, ConTextModifier]] = []
         for i, block_targets in by_block.items():
             start, end, items = blocks[i]
@@ -189,7 +211,8 @@ class ClinicalContext(ConText):  # type: ignore[misc]
             if not matches:
                 continue
             modifiers = [
-                self._modifier(doc, mid, ms, me, start, end, items) for mid, ms, me in matches
+                self._modifier(doc, mid, ms, me, start, end, items, tokens)
+                for mid, ms, me in matches
             ]
             _update_scopes(modifiers)
             for target in block_targets:
@@ -206,6 +229,7 @@ class ClinicalContext(ConText):  # type: ignore[misc]
                 mod.reduce_targets()
                 edges.extend((t, mod) for t in mod._targets)
             graph.modifiers.extend(modifiers)
+        self._tokens = None
         graph.edges = edges
         for target, mod in edges:
             target._.modifiers += (mod,)
@@ -215,14 +239,27 @@ class ClinicalContext(ConText):  # type: ignore[misc]
     def _match(
         self, doc: Doc, start: int, end: int, lowers: list[int]
     ) -> list[tuple[int, int, int]]:
-        """Modifier matches in tokens ``[start, end)`` (doc offsets), pruned like medspaCy's."""
+        """Modifier matches in tokens ``[start, end)`` (doc offsets), pruned like medspaCy's.
+
+        The compiled patterns find the same matches as the spaCy matchers. Pruning keeps the
+        first of two matches over the same tokens in the order the matches come in, which is
+        spaCy's emission order; when rules that act differently match the same tokens, the
+        block is matched again with the spaCy matchers, so the result is always what they give.
+        """
         words = self._word_matchers
         windows: dict[int, list[int]] = {}
+        #: positions of each anchor word in the block
+        where: dict[int, list[int]] = {}
         for p in range(start, end):
             key = lowers[p]
             entry = words.get(key)
             if entry is None:
                 continue
+            at = where.get(key)
+            if at is None:
+                where[key] = [p]
+            else:
+                at.append(p)
             reach = entry[1]
             a, b = (
                 (start, end) if reach is None else (max(start, p - reach), min(end, p + reach + 1))
@@ -234,6 +271,26 @@ class ClinicalContext(ConText):  # type: ignore[misc]
                 win[-1] = max(win[-1], b)
             else:
                 win.extend((a, b))
+        if self._compiled_all and self.prune_on_modifier_overlap:
+            found_set: set[tuple[int, int, int]] = set()
+            if windows:
+                tokens = self._tokens
+                if tokens is None or tokens.lowers is not lowers:
+                    tokens = self._tokens = _Tokens(doc, lowers)
+                patterns = self._word_patterns
+                for key, win in windows.items():
+                    compiled = patterns[key]
+                    j = 0
+                    for q in where[key]:  # ascending, like the windows built from them
+                        while q >= win[j + 1]:
+                            j += 2
+                        a, b = win[j], win[j + 1]
+                        for pattern in compiled:
+                            pattern.matches_at(tokens, q, a, b, found_set)
+            if self._has_phrases:
+                found_set.update(self._phrase_matcher(doc[start:end]))  # type: ignore[misc]
+            if self._ties_are_equivalent(found_set):
+                return prune_overlapping_matches(list(found_set))
         found: list[tuple[int, int, int]] = []
         # spaCy's Matcher returns offsets relative to a Span, its PhraseMatcher absolute ones.
         # Matching a short window around each anchor walks far fewer tokens than the sentence.
@@ -251,6 +308,18 @@ class ClinicalContext(ConText):  # type: ignore[misc]
         found = list(set(found))
         return prune_overlapping_matches(found) if self.prune_on_modifier_overlap else found
 
+    def _ties_are_equivalent(self, found: set[tuple[int, int, int]]) -> bool:
+        """Whether every two matches over the same tokens come from rules that act alike, so
+        pruning gives the same modifiers whichever of them it keeps (the order is free)."""
+        behaviour = self._behaviour
+        seen: dict[tuple[int, int], int] = {}
+        for key, s, e in found:
+            kind = behaviour.get(key, -1 - key)  # an unknown id acts like no other rule
+            held = seen.setdefault((s, e), kind)
+            if held != kind:
+                return False
+        return True
+
     def _modifier(
         self,
         doc: Doc,
@@ -260,6 +329,7 @@ class ClinicalContext(ConText):  # type: ignore[misc]
         lo: int,
         hi: int,
         items: list[tuple[int, int]],
+        tokens: "_Tokens",
     ) -> ConTextModifier:
         rule = self._rule_map[doc.vocab.strings[match_id]]
         # Inside a list item (not the lead-in), the item bounds the scope.
@@ -267,7 +337,7 @@ class ClinicalContext(ConText):  # type: ignore[misc]
             if a <= start < b:
                 lo, hi = a, b
                 break
-        lo, hi = _paren_bounds(doc, start, end, lo, hi)
+        lo, hi = _paren_bounds(tokens, start, end, lo, hi)
         direction = rule.direction.lower()
         max_scope = rule.max_scope or self.max_scope
         s_start, s_end = lo, hi
@@ -316,6 +386,197 @@ def _anchor(pattern: list[dict[str, Any]]) -> frozenset[str] | None:
     return best
 
 
+#: Constraint kinds of a compiled pattern element.
+(_LOWER_EQ, _LOWER_IN, _LOWER_NOT_IN, _LOWER_RE) = range(4)
+(_ORTH_EQ, _ORTH_IN, _ORTH_NOT_IN, _ORTH_RE, _SPACE) = range(4, 9)
+_OPS = frozenset({None, "?", "*", "+"})
+
+
+class _Tokens:
+    """Token attributes of one doc (LOWER, ORTH, IS_SPACE ids as spaCy's Matcher reads them),
+    and the ids of the punctuation this module looks for."""
+
+    __slots__ = (
+        "bullets",
+        "closing",
+        "colon",
+        "lowers",
+        "opening",
+        "orths",
+        "spaces",
+        "strings",
+    )
+
+    def __init__(self, doc: Doc, lowers: list[int]) -> None:
+        self.lowers = lowers
+        self.strings = strings = doc.vocab.strings
+        self.orths: list[int] = doc.to_array(ORTH).tolist()
+        self.spaces: list[int] = doc.to_array(IS_SPACE).tolist()
+        self.colon = strings.add(":")
+        self.opening = strings.add("(")
+        self.closing = strings.add(")")
+        self.bullets = frozenset(strings.add(b) for b in _BULLETS)
+
+
+def _test(tokens: _Tokens, constraints: tuple[tuple[int, Any], ...], q: int) -> bool:
+    """Whether token ``q`` satisfies every constraint of one pattern element."""
+    for kind, value in constraints:
+        if kind == _LOWER_EQ:
+            ok = tokens.lowers[q] == value
+        elif kind == _LOWER_IN:
+            ok = tokens.lowers[q] in value
+        elif kind == _SPACE:
+            ok = tokens.spaces[q] == value
+        elif kind == _ORTH_EQ:
+            ok = tokens.orths[q] == value
+        elif kind == _ORTH_IN:
+            ok = tokens.orths[q] in value
+        elif kind == _LOWER_NOT_IN:
+            ok = tokens.lowers[q] not in value
+        elif kind == _ORTH_NOT_IN:
+            ok = tokens.orths[q] not in value
+        elif kind == _LOWER_RE:
+            ok = value.search(tokens.strings[tokens.lowers[q]]) is not None
+        else:  # _ORTH_RE
+            ok = value.search(tokens.strings[tokens.orths[q]]) is not None
+        if not ok:
+            return False
+    return True
+
+
+_Element = tuple[str | None, tuple[tuple[int, Any], ...]]
+
+
+class _Compiled:
+    """One ConText token pattern matched around its anchor element, like spaCy's Matcher.
+
+    spaCy's Matcher (no greedy filter) returns every ``(start, end)`` whose tokens the pattern
+    matches as a whole. Each such match has the anchor element (a required one) on a token that
+    is one of the anchor words; so the matches are the anchor's positions combined with every
+    way the elements before it match leftwards and the elements after it rightwards. All in
+    Python over token hashes: spaCy builds a ``Token`` per token and pattern for ``IN``
+    predicates, the main cost of ConText.
+    """
+
+    __slots__ = ("after", "anchor", "before", "key", "rule", "words")
+
+    def __init__(
+        self, rule: ConTextRule, key: int, elements: list[_Element], k: int, words: frozenset[int]
+    ) -> None:
+        self.rule = rule
+        self.key = key
+        self.anchor = elements[k][1]
+        self.before = elements[:k][::-1]  # matched leftwards from the anchor
+        self.after = elements[k + 1 :]
+        self.words = words
+
+    def matches_at(
+        self, tokens: _Tokens, q: int, a: int, b: int, out: set[tuple[int, int, int]]
+    ) -> None:
+        """Add to ``out`` every match inside tokens ``[a, b)`` with the anchor on token ``q``."""
+        if not _test(tokens, self.anchor, q):
+            return
+        starts = _walk(tokens, self.before, q - 1, a, -1) if self.before else (q - 1,)
+        if not starts:
+            return
+        ends = _walk(tokens, self.after, q + 1, b, 1) if self.after else (q + 1,)
+        key = self.key
+        for s in starts:
+            for e in ends:
+                out.add((key, s + 1, e))
+
+
+def _walk(tokens: _Tokens, elements: list[_Element], pos: int, limit: int, step: int) -> set[int]:
+    """Positions reachable after matching ``elements`` from ``pos`` one token at a time in
+    direction ``step`` (1: up to ``limit`` exclusive; -1: down to ``limit`` inclusive)."""
+    positions = {pos}
+    for op, constraints in elements:
+        reached: set[int] = set()
+        for q in positions:
+            if op is None:
+                if (q < limit if step > 0 else q >= limit) and _test(tokens, constraints, q):
+                    reached.add(q + step)
+                continue
+            if op != "+":  # "?" and "*" may match nothing
+                reached.add(q)
+            r = q
+            while (r < limit if step > 0 else r >= limit) and _test(tokens, constraints, r):
+                r += step
+                reached.add(r)
+                if op == "?":
+                    break
+        if not reached:
+            return reached
+        positions = reached
+    return positions
+
+
+def _compile(nlp: Language, rule: ConTextRule, anchor: frozenset[str]) -> "_Compiled | None":
+    """``rule``'s pattern as a :class:`_Compiled`, or None if it uses anything else than
+    LOWER/ORTH/TEXT values (string, IN, NOT_IN, REGEX), IS_SPACE and the ops ?, *, +."""
+    # spaCy's ids: a string's hash, or its symbol id ("neg" is 425, not its hash)
+    strings = nlp.vocab.strings
+    elements: list[_Element] = []
+    k = None
+    for tok in rule.pattern:
+        op = tok.get("OP")
+        if op not in _OPS:
+            return None
+        constraints: list[tuple[int, Any]] = []
+        for attr, spec in tok.items():
+            if attr == "OP":
+                continue
+            if attr == "IS_SPACE":
+                if not isinstance(spec, bool):
+                    return None
+                constraints.append((_SPACE, int(spec)))
+                continue
+            if attr not in ("LOWER", "ORTH", "TEXT"):
+                return None
+            lower = attr == "LOWER"
+            if isinstance(spec, str):
+                constraints.append((_LOWER_EQ if lower else _ORTH_EQ, strings.add(spec)))
+                continue
+            if not isinstance(spec, dict) or not spec:
+                return None
+            for pred, value in spec.items():
+                if pred in ("IN", "NOT_IN"):
+                    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                        return None
+                    hashes = frozenset(strings.add(v) for v in value)
+                    if pred == "IN":
+                        constraints.append((_LOWER_IN if lower else _ORTH_IN, hashes))
+                    else:
+                        constraints.append((_LOWER_NOT_IN if lower else _ORTH_NOT_IN, hashes))
+                elif pred == "REGEX" and isinstance(value, str):
+                    constraints.append((_LOWER_RE if lower else _ORTH_RE, re.compile(value)))
+                else:
+                    return None
+        if not constraints:
+            return None  # a wildcard element: leave it to spaCy
+        if k is None and op is None and _element_words(tok) == anchor:
+            k = len(elements)
+        elements.append((op, tuple(constraints)))
+    if k is None:
+        return None
+    words = frozenset(nlp.vocab.strings.add(w) for w in anchor)
+    return _Compiled(rule, nlp.vocab.strings.add(rule._rule_id), elements, k, words)
+
+
+def _element_words(tok: Mapping[str, Any]) -> frozenset[str] | None:
+    """The lower-cased words a pattern element is fixed to, as ``_anchor`` reads them."""
+    for key in ("LOWER", "ORTH", "TEXT", "NORM"):
+        spec = tok.get(key)
+        values: set[str] | None = None
+        if isinstance(spec, str):
+            values = {spec.lower()}
+        elif isinstance(spec, dict) and set(spec) == {"IN"}:
+            values = {str(v).lower() for v in spec["IN"]}
+        if values:
+            return frozenset(values)
+    return None
+
+
 def _matcher(nlp: Language, rules: list[ConTextRule]) -> Matcher:
     """A spaCy Matcher over the token patterns of ``rules``, keyed by medspaCy's rule ids."""
     matcher = Matcher(nlp.vocab)
@@ -337,6 +598,32 @@ def _reach(pattern: list[dict[str, Any]]) -> int | None:
         if op != "!":
             total += 1
     return total
+
+
+#: Rule metadata that documents a rule and does not change what it does.
+_DOC_METADATA = frozenset({"rule_id", "source", "note", "comment", "description"})
+
+
+def _behaviour_signature(rule: ConTextRule) -> str | None:
+    """Everything about ``rule`` that ConText and this module act on (not its pattern), as a
+    string; None if a callback makes it unique."""
+    if rule.on_modifies is not None or getattr(rule, "on_match", None) is not None:
+        return None
+    meta = {k: v for k, v in (rule.metadata or {}).items() if k not in _DOC_METADATA}
+    return json.dumps(
+        {
+            "category": rule.category,
+            "direction": rule.direction,
+            "allowed_types": sorted(rule.allowed_types or ()),
+            "excluded_types": sorted(rule.excluded_types or ()),
+            "max_targets": rule.max_targets,
+            "max_scope": rule.max_scope,
+            "terminated_by": sorted(rule.terminated_by or ()),
+            "metadata": meta,
+        },
+        sort_keys=True,
+        default=repr,
+    )
 
 
 def _update_scopes(modifiers: list[ConTextModifier]) -> None:
@@ -412,7 +699,9 @@ def _experiencer(cue: Span) -> str:
     return "family"
 
 
-def _blocks(doc: Doc) -> list[tuple[int, int, list[tuple[int, int]]]]:
+def _blocks(
+    doc: Doc, tokens: "_Tokens | None" = None
+) -> list[tuple[int, int, list[tuple[int, int]]]]:
     """Sentence ranges; a sentence ending with ":" absorbs the bulleted items that follow.
 
     Each block is ``(start, end, items)``, ``items`` being the item ranges inside it.
@@ -425,15 +714,17 @@ def _blocks(doc: Doc) -> list[tuple[int, int, list[tuple[int, int]]]]:
             starts.insert(0, 0)
     else:
         starts = [0]
+    if tokens is None:
+        tokens = _Tokens(doc, doc.to_array(LOWER).tolist())
     bounds = list(zip(starts, [*starts[1:], n], strict=True))
     out: list[tuple[int, int, list[tuple[int, int]]]] = []
     i = 0
     while i < len(bounds):
         s, e = bounds[i]
         items: list[tuple[int, int]] = []
-        if _ends_with_colon(doc, s, e):
+        if _ends_with_colon(tokens, s, e):
             j = i + 1
-            while j < len(bounds) and _is_bullet(doc, *bounds[j]):
+            while j < len(bounds) and _is_bullet(tokens, *bounds[j]):
                 items.append(bounds[j])
                 j += 1
             if items:
@@ -445,29 +736,33 @@ def _blocks(doc: Doc) -> list[tuple[int, int, list[tuple[int, int]]]]:
     return out
 
 
-def _ends_with_colon(doc: Doc, s: int, e: int) -> bool:
+def _ends_with_colon(tokens: "_Tokens", s: int, e: int) -> bool:
+    spaces = tokens.spaces
     for k in range(e - 1, s - 1, -1):
-        if not doc[k].is_space:
-            return doc[k].text == ":"
+        if not spaces[k]:
+            return tokens.orths[k] == tokens.colon
     return False
 
 
-def _is_bullet(doc: Doc, s: int, e: int) -> bool:
+def _is_bullet(tokens: "_Tokens", s: int, e: int) -> bool:
+    spaces = tokens.spaces
     for k in range(s, e):
-        if not doc[k].is_space:
-            return doc[k].text in _BULLETS
+        if not spaces[k]:
+            return tokens.orths[k] in tokens.bullets
     return False
 
 
-def _paren_bounds(doc: Doc, start: int, end: int, lo: int, hi: int) -> tuple[int, int]:
+def _paren_bounds(tokens: "_Tokens", start: int, end: int, lo: int, hi: int) -> tuple[int, int]:
     """Shrink ``[lo, hi)`` to the parentheses enclosing the cue at ``[start, end)``, if any."""
+    orths = tokens.orths
+    opening, closing = tokens.opening, tokens.closing
     depth = 0
     left = None
     for k in range(start - 1, lo - 1, -1):
-        text = doc[k].text
-        if text == ")":
+        orth = orths[k]
+        if orth == closing:
             depth += 1
-        elif text == "(":
+        elif orth == opening:
             if depth == 0:
                 left = k
                 break
@@ -475,7 +770,7 @@ def _paren_bounds(doc: Doc, start: int, end: int, lo: int, hi: int) -> tuple[int
     if left is None:
         return lo, hi
     for k in range(end, hi):
-        if doc[k].text == ")":
+        if orths[k] == closing:
             return left + 1, k
     return left + 1, hi
 

@@ -11,6 +11,7 @@ from spacy.strings import hash_string  # type: ignore[attr-defined]
 from spacy.tokens import Doc, Span
 
 from extractors.base import MENTIONS
+from extractors.extensions import SPAN_KEY_PREFIX as _KEY
 from extractors.terminology.compiled import (
     DictionaryConfig,
     Entry,
@@ -54,6 +55,11 @@ class DictionaryMatcher:
         self.entries: list[Entry] = table.entries
         self.index = TermIndex(table)
         self.modifiers = load_modifiers()
+        #: Modifiers by their last word, each list in ``self.modifiers`` order (longest first).
+        self._modifiers_by_last: dict[str, list[tuple[str, ...]]] = {}
+        for mod in self.modifiers:
+            if mod:
+                self._modifiers_by_last.setdefault(mod[-1], []).append(mod)
         self.entries = [*self.entries, Entry("PROBLEM", "pattern:deficiency", (), "pattern")]
         self.deficiency_entry = len(self.entries) - 1
         self.meta = dict(table.meta, built_now=built, tokenizer=tokenizer_id(nlp))
@@ -98,28 +104,29 @@ class DictionaryMatcher:
         """Widen problem spans over what belongs to the concept in the text: coordinated
         heads ("breast and ovarian cancer"), qualifiers ("hereditary ..."), "type II"."""
         out: list[tuple[int, int, int]] = []
+        lower = _Lowers(doc)
         for i, (start, end, idx) in enumerate(chosen):
             if self.entries[idx].label == "PROBLEM":
                 floor = out[-1][1] if out else 0
                 ceiling = chosen[i + 1][0] if i + 1 < len(chosen) else len(doc)
-                start = self._extend_left(doc, start, end, floor)
-                end = _extend_type(doc, end, ceiling)
+                start = self._extend_left(lower, start, end, floor)
+                end = _extend_type(lower, end, ceiling)
             out.append((start, end, idx))
         return out
 
-    def _extend_left(self, doc: Doc, start: int, end: int, floor: int) -> int:
-        head = doc[end - 1].lower_
+    def _extend_left(self, lower: "_Lowers", start: int, end: int, floor: int) -> int:
+        head = lower[end - 1]
         changed = True
         while changed and start > floor:
             changed = False
             lo = max(floor, start - 4)
-            window = [t.lower_ for t in doc[lo:start]]  # the few tokens before the span
+            window = lower.slice(lo, start)  # the few tokens before the span
             for conj in _CONJUNCTIONS:
                 n = len(conj)
                 if len(window) < n + 1 or tuple(window[-n:]) != conj:
                     continue
                 word = window[-n - 1]
-                rest = [t.lower_ for t in doc[start + 1 : end]]
+                rest = lower.slice(start + 1, end)
                 if self.index.has_term((word, head)) or (
                     rest and self.index.has_term((word, *rest))
                 ):
@@ -138,7 +145,8 @@ class DictionaryMatcher:
             ):
                 start, changed = start - 1, True
                 continue
-            for mod in self.modifiers:
+            # only modifiers ending with the word before the span can match (same order)
+            for mod in self._modifiers_by_last.get(window[-1], ()) if window else ():
                 n = len(mod)
                 if len(window) >= n and tuple(window[-n:]) == mod:
                     start, changed = start - n, True
@@ -167,17 +175,21 @@ class DictionaryMatcher:
 
     def __call__(self, doc: Doc) -> Doc:
         out = list(doc.spans[MENTIONS]) if MENTIONS in doc.spans else []
+        data = doc.user_data
+        name = DictionaryExtractor.name
         for start, end, idx in self.find(doc):
             entry = self.entries[idx]
             span = Span(doc, start, end, label=entry.label)
-            span._.extractor = DictionaryExtractor.name
-            span._.extractor_version = VERSION
-            span._.rule_id = entry.rule_id
-            span._.codes = [
+            # what ``span._.<attr> = value`` stores, written without Underscore objects
+            base = (span.start_char, span.end_char, span.label, span.kb_id, span.id)
+            data[(_KEY, "extractor", *base)] = name
+            data[(_KEY, "extractor_version", *base)] = VERSION
+            data[(_KEY, "rule_id", *base)] = entry.rule_id
+            data[(_KEY, "codes", *base)] = [
                 {"system": system, "code": code, "display": display}
                 for system, code, display in entry.codes
             ]
-            span._.attributes = {}
+            data[(_KEY, "attributes", *base)] = {}
             out.append(span)
         doc.spans[MENTIONS] = out
         return doc
@@ -216,9 +228,30 @@ _SYMBOL = re.compile(r"^(?=.*[A-Z])(?:[A-Z][A-Za-z]*\d+[A-Za-z\d]*|[A-Z]{2,8}\d*
 _TYPE_VALUE = re.compile(r"^(?:[0-9]{1,2}[a-z]?|[ivx]{1,4}[a-d]?|[a-d])$")
 
 
-def _extend_type(doc: Doc, end: int, ceiling: int) -> int:
+class _Lowers:
+    """``doc[i].lower_`` by token index, looked up from the LOWER array (no Token objects)."""
+
+    __slots__ = ("_cache", "_hashes", "_strings")
+
+    def __init__(self, doc: Doc) -> None:
+        self._hashes: list[int] = doc.to_array(LOWER).tolist()
+        self._strings = doc.vocab.strings
+        self._cache: dict[int, str] = {}
+
+    def __getitem__(self, i: int) -> str:
+        text = self._cache.get(i)
+        if text is None:
+            text = self._cache[i] = self._strings[self._hashes[i]]
+        return text
+
+    def slice(self, start: int, end: int) -> list[str]:
+        """``[t.lower_ for t in doc[start:end]]``."""
+        return [self[i] for i in range(start, end)]
+
+
+def _extend_type(lower: _Lowers, end: int, ceiling: int) -> int:
     """Include a trailing subtype: "atelosteogenesis type 2", "... type IIA"."""
-    if end + 1 < ceiling and doc[end].lower_ == "type" and _TYPE_VALUE.match(doc[end + 1].lower_):
+    if end + 1 < ceiling and lower[end] == "type" and _TYPE_VALUE.match(lower[end + 1]):
         return end + 2
     return end
 

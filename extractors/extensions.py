@@ -26,6 +26,8 @@ SPAN_ATTRS: dict[str, object] = {
 }
 
 _KEY = "._.ns"
+#: First element of every notestruct span attribute key in ``doc.user_data``.
+SPAN_KEY_PREFIX = _KEY
 
 
 def span_key(span: Span, name: str) -> tuple[Any, ...]:
@@ -64,6 +66,20 @@ def span_values(span: Span) -> dict[str, Any]:
     data = span.doc.user_data
     base = (span.start_char, span.end_char, span.label, span.kb_id, span.id)
     return {name: data.get((_KEY, name, *base), default) for name, default in SPAN_ATTRS.items()}
+
+
+def set_span_values(span: Span, values: dict[str, Any]) -> None:
+    """Set notestruct attributes of ``span`` in one pass (no ``Underscore`` objects).
+
+    Equivalent to ``span._.<name> = value`` for each item: the same keys in ``doc.user_data``
+    the registered setters write.
+    """
+    data = span.doc.user_data
+    base = (span.start_char, span.end_char, span.label, span.kb_id, span.id)
+    for name, value in values.items():
+        if name not in SPAN_ATTRS:
+            raise AttributeError(f"unknown span attribute {name!r}")
+        data[(_KEY, name, *base)] = value
 
 
 def plain_span_value(span: Span, name: str, default: Any = None) -> Any:

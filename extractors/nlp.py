@@ -65,9 +65,10 @@ def build_nlp(settings: NlpSettings | None = None) -> Language:
         nlp.tokenizer = combined_rule_tokenizer(nlp)
     nlp.add_pipe("ns_sentences")
     if settings.abbreviations:
-        import scispacy.abbreviation  # noqa: F401  registers "abbreviation_detector"
+        import extractors.abbreviations  # noqa: F401  registers "ns_abbreviation_detector"
 
-        nlp.add_pipe("abbreviation_detector")
+        # scispaCy's AbbreviationDetector with a faster (equivalent) parenthesis scan
+        nlp.add_pipe("ns_abbreviation_detector", name="abbreviation_detector")
     # medspaCy's sectionizer with our rules (rules/sections/sections.json); headers must start
     # a line. Section defaults are applied by ns_assertion, after ConText, on the mentions.
     nlp.add_pipe("ns_sections")

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from spacy.tokens import Doc, Span
 
 from extractors.base import MENTIONS
 from extractors.extensions import span_values
-from schemas.ids import mention_id
+from schemas.ids import uuid5_str
 from schemas.model import Assertion, Coding, Mention, Note, Provenance
 
 #: medspaCy ConText flags copied into ``Assertion`` (same names).
 CONTEXT_FLAGS = ("is_negated", "is_uncertain", "is_historical", "is_hypothetical", "is_family")
+
+T = TypeVar("T", bound=BaseModel)
 
 
 def _section(span: Span) -> str | None:
@@ -20,8 +24,47 @@ def _section(span: Span) -> str | None:
     ``doc.user_data`` directly like ``plain_span_value`` does for span flags."""
     if not len(span):
         return None
-    section = span.doc.user_data.get(("._.", "section", span.doc[span.start].idx, None))
+    # the first token's ``idx`` is the span's ``start_char``
+    section = span.doc.user_data.get(("._.", "section", span.start_char, None))
     return getattr(section, "category", None) if section is not None else None
+
+
+def _constructor(cls: type[T]) -> Callable[..., T]:
+    """``cls.model_construct(**values)`` for a call that passes every field, in field order.
+
+    Sets the same ``__dict__`` (fields in declaration order), ``__pydantic_fields_set__`` (every
+    field), ``__pydantic_extra__`` and ``__pydantic_private__`` as ``model_construct`` without its
+    per-field alias and default handling; falls back to ``model_construct`` for models that
+    need more (post-init hooks, root models, private attributes).
+    """
+    names = tuple(cls.model_fields)
+    if (
+        cls.__pydantic_post_init__
+        or cls.__pydantic_root_model__
+        or cls.__private_attributes__
+        or any(
+            f.alias is not None or f.validation_alias is not None for f in cls.model_fields.values()
+        )
+    ):  # pragma: no cover - notestruct's records need none of these
+        return lambda *args: cls.model_construct(**dict(zip(names, args, strict=True)))
+    new = cls.__new__
+    setattr_ = object.__setattr__
+
+    def construct(*args: Any) -> T:
+        m = new(cls)
+        setattr_(m, "__dict__", dict(zip(names, args, strict=True)))
+        setattr_(m, "__pydantic_fields_set__", set(names))
+        setattr_(m, "__pydantic_extra__", None)
+        setattr_(m, "__pydantic_private__", None)
+        return m
+
+    return construct
+
+
+_assertion = _constructor(Assertion)
+_provenance = _constructor(Provenance)
+_mention = _constructor(Mention)
+_coding_record = _constructor(Coding)
 
 
 def doc_to_mentions(
@@ -29,9 +72,10 @@ def doc_to_mentions(
 ) -> tuple[Mention, ...]:
     """One ``Mention`` per span in ``doc.spans["mentions"]``, ordered by offset, deduplicated.
 
-    Records are built with ``model_construct``: every field comes from code that already
-    guarantees the model's invariants (offsets come from the Doc, text is sliced from the note),
-    and validating tens of mentions per note through pydantic was the hot spot of the stage.
+    Records are built like ``model_construct`` (see ``_constructor``): every field comes from
+    code that already guarantees the model's invariants (offsets come from the Doc, text is
+    sliced from the note), and validating tens of mentions per note through pydantic was the
+    hot spot of the stage.
     """
     if MENTIONS not in doc.spans:
         return ()
@@ -47,26 +91,30 @@ def doc_to_mentions(
             merged_codes.setdefault(key, []).extend(values["codes"] or ())
             continue
         kept.append((span, values))
-    out: dict[str, Mention] = {}
+    out: dict[str, tuple[tuple[int, int, str], Mention]] = {}
     # frozen records repeat a lot within a note: share one instance per distinct value
     provenances: dict[tuple[str, int, str | None], Provenance] = {}
     assertion_cache: dict[tuple[Any, ...], Assertion] = {}
     coding_cache: dict[tuple[Any, ...], Coding] = {}
     text = note.text
+    note_id = note.note_id
+    data = doc.user_data
     for span, values in kept:
         bounds = values["char_bounds"]
-        start, end = bounds if bounds else (span.start_char, span.end_char)
+        s0, e0 = span.start_char, span.end_char
+        start, end = bounds if bounds else (s0, e0)
         label = span.label_
         extractor = values["extractor"] or "unknown"
-        mid = mention_id(note.note_id, start, end, label, extractor)
+        # schemas.ids.mention_id, without building a UUID object
+        mid = uuid5_str(f"mention|{note_id}|{start}|{end}|{label}|{extractor}")
         if mid in out:
             continue
-        codes = tuple(
+        codes = values["codes"]
+        extra = merged_codes.get((bounds, label)) if merged_codes else None
+        codings = tuple(
             _coding(c, extractor, coding_cache)
-            for c in _dedupe([*(values["codes"] or ()), *merged_codes.get((bounds, label), ())])
+            for c in (_dedupe([*(codes or ()), *(extra or ())]) if codes or extra else ())
         )
-        data = doc.user_data
-        s0, e0 = span.start_char, span.end_char
         akey = (
             tuple(bool(data.get(("._.", name, s0, e0), False)) for name in CONTEXT_FLAGS),
             bool(values["is_conditional"]),
@@ -74,44 +122,41 @@ def doc_to_mentions(
         )
         assertion = assertion_cache.get(akey)
         if assertion is None:
-            assertion = assertion_cache[akey] = Assertion.model_construct(
-                **dict(zip(CONTEXT_FLAGS, akey[0], strict=True)),
-                is_conditional=akey[1],
-                experiencer=akey[2],
-            )
+            assertion = assertion_cache[akey] = _assertion(*akey[0], akey[1], akey[2])
         pkey = (extractor, int(values["extractor_version"] or 0), values["rule_id"])
         prov = provenances.get(pkey)
         if prov is None:
-            prov = provenances[pkey] = Provenance.model_construct(
-                extractor=extractor,
-                extractor_version=pkey[1],
-                rule_id=values["rule_id"],
-                pipeline_version=pipeline_version,
-                run_id=run_id,
+            prov = provenances[pkey] = _provenance(
+                extractor, pkey[1], values["rule_id"], pipeline_version, run_id
             )
-        out[mid] = Mention.model_construct(
-            mention_id=mid,
-            note_id=note.note_id,
-            start_char=start,
-            end_char=end,
-            text=text[start:end],
-            label=label,
-            section=_section(span),
-            assertion=assertion,
-            codings=codes,
-            attributes=dict(values["attributes"] or {}),
-            provenance=prov,
+        out[mid] = (
+            (start, end, label),
+            _mention(
+                mid,
+                note_id,
+                start,
+                end,
+                text[start:end],
+                label,
+                _section(span),
+                assertion,
+                codings,
+                dict(values["attributes"] or {}),
+                prov,
+            ),
         )
-    return tuple(sorted(out.values(), key=lambda m: (m.start_char, m.end_char, m.label)))
+    return tuple(m for _, m in sorted(out.values(), key=_sort_key))
+
+
+def _sort_key(item: tuple[tuple[int, int, str], Mention]) -> tuple[int, int, str]:
+    return item[0]
 
 
 def _coding(c: dict[str, Any], extractor: str, cache: dict[tuple[Any, ...], Coding]) -> Coding:
     key = (c["system"], str(c["code"]), c.get("display"), c.get("score"), c.get("coder", extractor))
     coding = cache.get(key)
     if coding is None:
-        coding = cache[key] = Coding.model_construct(
-            system=key[0], code=key[1], display=key[2], score=key[3], coder=key[4]
-        )
+        coding = cache[key] = _coding_record(*key)
     return coding
 
 

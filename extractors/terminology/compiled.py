@@ -303,7 +303,8 @@ class TermIndex:
 
     Terms are stored as tuples of 64-bit string hashes, which spaCy computes the same way in
     every vocab; so the index needs no Doc objects and no vocab entries, unpickles in well
-    under a second and matches with one dict probe per token (a miss for most tokens).
+    under a second and matches with one dict probe per token (a miss for most tokens); a
+    candidate's second token selects the few term lengths worth probing.
     """
 
     __slots__ = (
@@ -341,15 +342,23 @@ class TermIndex:
                 continue
             seq: list[int] = col.tolist()
             n = len(seq)
+            last = n - 1
             for i in candidates.tolist():
-                lengths = first[seq[i]]
-                for length in lengths:  # longest first
-                    if i + length > n:
-                        continue
-                    idx = terms.get(tuple(seq[i : i + length]))
-                    if idx is not None:
-                        out.append((i, i + length, idx))
-                        break
+                single, by_second = first[seq[i]]
+                # a term of two or more tokens that matches here starts with these two
+                lengths = by_second.get(seq[i + 1]) if i < last else None
+                if lengths is not None:
+                    for length in lengths:  # longest first
+                        if i + length > n:
+                            continue
+                        idx = terms.get(tuple(seq[i : i + length]))
+                        if idx is not None:
+                            out.append((i, i + length, idx))
+                            break
+                    else:
+                        lengths = None
+                if lengths is None and single is not None:
+                    out.append((i, i + 1, single))
         return out
 
     def has_term(self, words: Sequence[str]) -> bool:
@@ -360,17 +369,37 @@ class TermIndex:
         return len(self.lower_terms) + len(self.case_terms)
 
 
+#: Shared "no longer terms" map of the many one-token-only first words.
+_NO_LONGER: dict[int, tuple[int, ...]] = {}
+
+
 def _hash_terms(
     terms: Sequence[str], entry_ids: Sequence[int], lower: bool
-) -> tuple[dict[tuple[int, ...], int], dict[int, tuple[int, ...]]]:
+) -> tuple[
+    dict[tuple[int, ...], int],
+    dict[int, tuple[int | None, dict[int, tuple[int, ...]]]],
+]:
+    """Hashed terms, and per first token: the entry of the one-token term (or None) and the
+    lengths (longest first) of the longer terms by their second token."""
     index: dict[tuple[int, ...], int] = {}
-    first: dict[int, set[int]] = defaultdict(set)
+    longer: dict[int, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
     for joined, idx in zip(terms, entry_ids, strict=True):
         words = joined.split(_SEP)
         key = tuple(hash_string(w.lower() if lower else w) for w in words)
         index.setdefault(key, idx)
-        first[key[0]].add(len(key))
-    return index, {h: tuple(sorted(ls, reverse=True)) for h, ls in first.items()}
+        by_second = longer[key[0]]
+        if len(key) > 1:
+            by_second[key[1]].add(len(key))
+    first = {
+        h: (
+            index.get((h,)),
+            {h2: tuple(sorted(ls, reverse=True)) for h2, ls in by_second.items()}
+            if by_second
+            else _NO_LONGER,
+        )
+        for h, by_second in longer.items()
+    }
+    return index, first
 
 
 def term_tokens(joined: str) -> list[str]:

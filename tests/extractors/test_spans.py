@@ -4,6 +4,7 @@ from extractors.base import MENTIONS
 from extractors.extensions import SPAN_ATTRS, plain_span_value, span_values
 from extractors.nlp import make_doc
 from extractors.spans import CONTEXT_FLAGS, doc_to_mentions
+from schemas.ids import mention_id
 from schemas.model import Mention, Note
 
 TEXT = (
@@ -43,3 +44,22 @@ def test_constructed_mentions_are_valid_records(nlp):
     for m in mentions:
         # model_construct skips validation: re-validate every record to prove it is sound
         assert Mention.model_validate(m.model_dump()) == m
+
+
+def test_fast_constructor_matches_model_construct(nlp):
+    note, doc = _doc(nlp)
+    for m in doc_to_mentions(doc, note, "test"):
+        values = {name: getattr(m, name) for name in Mention.model_fields}
+        ref = Mention.model_construct(**values)
+        assert m == ref
+        assert m.__dict__ == ref.__dict__ and list(m.__dict__) == list(ref.__dict__)
+        assert m.model_fields_set == ref.model_fields_set
+        assert m.__pydantic_extra__ == ref.__pydantic_extra__
+        assert m.__pydantic_private__ == ref.__pydantic_private__
+        for record in (m.assertion, m.provenance, *m.codings):
+            ref = type(record).model_construct(**record.__dict__)
+            assert record.__dict__ == ref.__dict__ and list(record.__dict__) == list(ref.__dict__)
+            assert record.model_fields_set == ref.model_fields_set
+        assert m.mention_id == mention_id(
+            note.note_id, m.start_char, m.end_char, m.label, m.provenance.extractor
+        )
