@@ -110,6 +110,11 @@ ROWS = [
     ("We discussed the risk of bleeding.", "bleeding", {"is_hypothetical"}),
     ("Heparin to prevent thrombosis.", "thrombosis", {"is_hypothetical"}),
     ("Cardiac risk factors include diabetes.", "diabetes", set()),  # existing, not hypothetical
+    ("Screening for hepatitis C was offered.", "hepatitis C", {"is_hypothetical"}),
+    ("Chlamydia screening done today.", "Chlamydia", {"is_hypothetical"}),
+    ("Given the tetanus and diphtheria toxoid.", "diphtheria", {"is_hypothetical"}),
+    ("Influenza vaccine administered.", "Influenza", {"is_hypothetical"}),
+    ("Influenza confirmed by PCR; vaccine declined last fall.", "Influenza", set()),
     ("The dose should be titrated up to lisinopril 20 mg.", "lisinopril", set()),
     # ---- uncertainty (medspaCy default rules)
     ("Findings suspicious for pneumonia.", "pneumonia", {"is_uncertain"}),
