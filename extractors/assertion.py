@@ -792,7 +792,8 @@ class AssertionRefiner:
                 if flag == "is_family" and _about_patient(span):
                     continue
                 setattr(ext, flag, True)
-            if STANDING_FACT.search(span.text):
+            # a screening or assessment procedure names the habit it asks about, not a fact
+            if span.label_ != "PROCEDURE" and STANDING_FACT.search(span.text):
                 ext.is_historical = True
             if category == "family_history" and ext.is_family and ext.experiencer is None:
                 ext.experiencer = "family"

@@ -87,6 +87,15 @@ ROWS = [
     ("History of asthma, reports of palpitations and syncope.", "syncope", {"is_historical"}),
     ("History of asthma. Reports fever today.", "fever", set()),
     ("Denies alcohol or other drug use.", "alcohol", {"is_negated", "is_historical"}),
+    ("He has been admitted frequently for pancreatitis and ileus.", "ileus", {"is_historical"}),
+    ("She was hospitalized multiple times for asthma flares.", "asthma flares", {"is_historical"}),
+    ("Several prior hospitalizations for heart failure.", "heart failure", {"is_historical"}),
+    ("An earlier liver biopsy showed steatosis.", "steatosis", {"is_historical"}),
+    ("The outside CT report indicated a small renal cyst.", "small renal cyst", {"is_historical"}),
+    ("She was admitted for pneumonia.", "pneumonia", set()),  # one admission: the current one
+    ("Compared with the prior study, the effusion is larger.", "effusion", set()),
+    ("The nodule is new since the previous exam.", "nodule", set()),
+    ("She had a previous stroke.", "stroke", {"is_historical"}),
     # ---- hypothetical and conditional
     ("Return if you develop chest pain.", "chest pain", {"is_hypothetical", "is_conditional"}),
     ("Call the clinic if fever recurs.", "fever", {"is_hypothetical", "is_conditional"}),
@@ -101,6 +110,11 @@ ROWS = [
     ("We discussed the risk of bleeding.", "bleeding", {"is_hypothetical"}),
     ("Heparin to prevent thrombosis.", "thrombosis", {"is_hypothetical"}),
     ("Cardiac risk factors include diabetes.", "diabetes", set()),  # existing, not hypothetical
+    ("Screening for hepatitis C was offered.", "hepatitis C", {"is_hypothetical"}),
+    ("Chlamydia screening done today.", "Chlamydia", {"is_hypothetical"}),
+    ("Given the tetanus and diphtheria toxoid.", "diphtheria", {"is_hypothetical"}),
+    ("Influenza vaccine administered.", "Influenza", {"is_hypothetical"}),
+    ("Influenza confirmed by PCR; vaccine declined last fall.", "Influenza", set()),
     ("The dose should be titrated up to lisinopril 20 mg.", "lisinopril", set()),
     # ---- uncertainty (medspaCy default rules)
     ("Findings suspicious for pneumonia.", "pneumonia", {"is_uncertain"}),

@@ -121,6 +121,42 @@ TABLE = [
         [("G6PD deficiency", "PROBLEM", None)],
         [],
     ),
+    (  # qualifiers of inheritance, course and behaviour stay in the span
+        "Known autosomal recessive ataxia, chronic sinusitis and a benign tumor.",
+        [
+            ("autosomal recessive ataxia", "PROBLEM", None),
+            ("chronic sinusitis", "PROBLEM", None),
+            ("benign tumor", "PROBLEM", None),
+        ],
+        ["ataxia", "sinusitis", "tumor"],
+    ),
+    (  # generic inherited-disorder phrases and standard disease abbreviations
+        "An X-linked recessive disorder; the boy has DMD, his aunt PKU and FAP.",
+        [
+            ("X-linked recessive disorder", "PROBLEM", (SCT, "32895009")),
+            ("DMD", "PROBLEM", (ICD, "G71.01")),
+            ("PKU", "PROBLEM", (ICD, "E70.0")),
+            ("FAP", "PROBLEM", (SCT, "72900001")),
+        ],
+        [],
+    ),
+    (  # a bare "injection" is the drug's dose form, not a procedure
+        "Paclitaxel 6 mg injection given; a joint injection is planned.",
+        [("joint injection", "PROCEDURE", None)],
+        ["injection"],
+    ),
+    (
+        "Depression screening using patient health questionnaire two-item score; urine culture.",
+        [
+            (
+                "Depression screening using patient health questionnaire two-item score",
+                "PROCEDURE",
+                None,
+            ),
+            ("urine culture", "PROCEDURE", None),
+        ],
+        [],
+    ),
 ]
 
 
