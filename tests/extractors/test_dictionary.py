@@ -121,14 +121,14 @@ TABLE = [
         [("G6PD deficiency", "PROBLEM", None)],
         [],
     ),
-    (  # qualifiers of inheritance, course and behaviour stay in the span
-        "Known autosomal recessive ataxia, chronic sinusitis and a benign tumor.",
+    (  # qualifiers of inheritance, cause and behaviour stay in the span
+        "Known autosomal recessive ataxia, idiopathic epilepsy and a benign tumor.",
         [
             ("autosomal recessive ataxia", "PROBLEM", None),
-            ("chronic sinusitis", "PROBLEM", None),
+            ("idiopathic epilepsy", "PROBLEM", None),
             ("benign tumor", "PROBLEM", None),
         ],
-        ["ataxia", "sinusitis", "tumor"],
+        ["ataxia", "epilepsy", "tumor"],
     ),
     (  # generic inherited-disorder phrases and standard disease abbreviations
         "An X-linked recessive disorder; the boy has DMD, his aunt PKU and FAP.",
