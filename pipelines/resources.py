@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from dataclasses import asdict
@@ -19,10 +20,15 @@ def settings_key(settings: NlpSettings) -> str:
     ).hexdigest()
 
 
+#: A made-up text run once through a new pipeline, so components that load their data on
+#: first use (dictionaries, matchers) have loaded it before the pipeline is frozen.
+_WARM_UP_TEXT = "HISTORY: Chest pain. No fever.\nMEDICATIONS: aspirin 81 mg PO daily.\n"
+
+
 @lru_cache(maxsize=4)
 def _build(key: str, payload: str) -> Language:
     data = json.loads(payload)
-    return build_nlp(
+    nlp = build_nlp(
         NlpSettings(
             extractors=tuple(data["extractors"]),
             options=data["options"],
@@ -30,6 +36,25 @@ def _build(key: str, payload: str) -> Language:
             abbreviations=data["abbreviations"],
         )
     )
+    nlp(_WARM_UP_TEXT)
+    _freeze_heap()
+    return nlp
+
+
+def _freeze_heap() -> None:
+    """Move everything alive now (the pipeline: its tables, rules, dictionaries) out of the
+    garbage collector's view.
+
+    The pipeline lives as long as the process and holds a few hundred thousand objects;
+    every full collection would walk them all again (about a tenth of a run's time in
+    the nightly flow). Garbage is collected first, so nothing dead is kept.
+    """
+    gc.collect()
+    gc.freeze()
+    # Full collections then walk what a run holds in flight (a few batches of results); do
+    # them ten times less often (younger generations are collected as usual).
+    gen0, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(gen0, gen1, max(gen2, 100))
 
 
 def get_nlp(settings: NlpSettings) -> Language:
