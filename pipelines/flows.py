@@ -230,6 +230,8 @@ class _Run:
         self.total = BatchOutcome()
         self.sink = current_sink.get()
         self.logger = get_run_logger()
+        #: seconds until every worker process had built its pipeline (worker pools only)
+        self.worker_start_s: float | None = None
 
     def execute(
         self,
@@ -251,6 +253,7 @@ class _Run:
             self._loop(opts, since, runner, window, pool, seen, pending)
         finally:
             if pool is not None:
+                self.worker_start_s = pool.start_up_s()
                 pool.close()
         self.total.skipped = self.src.skipped
         return "completed"
@@ -277,7 +280,9 @@ class _Run:
                 out = BatchOutcome(read=len(chunk))
                 timed(out, "read", t0)
                 t0 = time.perf_counter()
-                changed, out.unchanged = tasks.select_changed(self.engine, valid, self.ctx)
+                # quote(): called in the flow's thread on every runner; spares Prefect walking
+                # every note for futures
+                changed, out.unchanged = tasks.select_changed(self.engine, quote(valid), self.ctx)
                 timed(out, "select", t0)
                 job = _Pending(out, errors, valid, changed)
                 if changed:
@@ -319,7 +324,7 @@ class _Run:
             self.ctx,
             lease=self.lease,
             now=datetime.now(UTC),
-            valid=job.valid,
+            valid=quote(job.valid),
         )
         timed(out, "load", t0)
         out.processed = sum(1 for r in results if r.note.status != "entered-in-error")
@@ -398,6 +403,7 @@ def _finish(
                 "notes_per_s": round(total.read / elapsed, 2) if elapsed else None,
                 "skipped_by_watermark": total.skipped,
                 "workers": workers,
+                "worker_start_s": run.worker_start_s,
             },
         )
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from dataclasses import asdict
@@ -19,10 +20,15 @@ def settings_key(settings: NlpSettings) -> str:
     ).hexdigest()
 
 
+#: A made-up text run once through a new pipeline, so components that load their data on
+#: first use (dictionaries, matchers) have loaded it before the pipeline is frozen.
+_WARM_UP_TEXT = "HISTORY: Chest pain. No fever.\nMEDICATIONS: aspirin 81 mg PO daily.\n"
+
+
 @lru_cache(maxsize=4)
 def _build(key: str, payload: str) -> Language:
     data = json.loads(payload)
-    return build_nlp(
+    nlp = build_nlp(
         NlpSettings(
             extractors=tuple(data["extractors"]),
             options=data["options"],
@@ -30,6 +36,23 @@ def _build(key: str, payload: str) -> Language:
             abbreviations=data["abbreviations"],
         )
     )
+    nlp(_WARM_UP_TEXT)
+    _freeze_heap()
+    return nlp
+
+
+def _freeze_heap() -> None:
+    """Move everything alive now (the pipeline: its tables, rules, dictionaries) out of the
+    garbage collector's view.
+
+    The pipeline lives as long as the process and holds a few hundred thousand objects;
+    every full collection would walk them all again (about a tenth of a run's time in
+    the nightly flow). Garbage is collected first, so nothing dead is kept.
+    """
+    gc.collect()
+    gc.freeze()
+    # (Rarer full collections would save a few per cent more but keep spaCy's Docs, which
+    # live in reference cycles, alive for longer: +70 MiB peak over 400 notes. Not done.)
 
 
 def get_nlp(settings: NlpSettings) -> Language:

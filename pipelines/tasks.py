@@ -59,7 +59,7 @@ def select_changed(
     engine: Engine, notes: Sequence[Note], ctx: batch.BatchContext
 ) -> tuple[list[Note], int]:
     """Drop notes already loaded with the same text and rules (I/O: retried)."""
-    return batch.select_changed(engine, notes, ctx)
+    return batch.select_changed(engine, _plain(notes), ctx)
 
 
 @task(name="analyse-batch", persist_result=False, cache_policy=NO_CACHE, log_prints=False)
@@ -96,5 +96,5 @@ def load_batch(
     valid: Sequence[Note] = (),
 ) -> None:
     """Load a batch and its dead letters in one transaction (I/O: retried)."""
-    results, errors = _plain(results), _plain(errors)
+    results, errors, valid = _plain(results), _plain(errors), _plain(valid)
     batch.load(engine, results, errors, ctx, lease=lease, now=now, valid=valid)

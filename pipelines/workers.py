@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from extractors.nlp import NlpSettings
 from schemas.model import Note, NoteError, NoteResult
@@ -18,23 +21,60 @@ class WorkerError(Exception):
     """The requested worker setup is invalid (e.g. both --workers and --dask-address)."""
 
 
+#: When this worker process had built its pipeline (epoch seconds; 0.0 in other processes).
+_READY_AT = 0.0
+
+
 def _init_worker(settings: NlpSettings) -> None:
     """Build the NLP pipeline once in a new worker process, before its first batch."""
     import warnings
 
     from pipelines.resources import get_nlp
 
+    global _READY_AT
     warnings.filterwarnings("ignore")
     get_nlp(settings)
+    _READY_AT = time.time()
+
+
+#: A result on its way back from a worker: the result without its FHIR resources, and the
+#: resources as one JSON document (None when they are in the result itself).
+Packed = tuple[NoteResult, bytes | None]
+
+
+def pack(result: NoteResult) -> Packed:
+    """``result`` ready to cross a process boundary cheaply.
+
+    FHIR resources are plain JSON; as one orjson document they pickle and unpickle several
+    times faster than as thousands of small dicts (the flow process unpickles every result
+    of every worker, and is then the bottleneck). A resource that is not plain JSON (it never
+    is; a bug) stays in the result as it is.
+    """
+    if not result.resources:
+        return result, None
+    try:
+        blob = orjson.dumps(result.resources, option=orjson.OPT_PASSTHROUGH_DATETIME)
+    except TypeError:
+        return result, None
+    return result.model_copy(update={"resources": ()}), blob
+
+
+def unpack(packed: Packed) -> NoteResult:
+    """The result ``pack`` packed (no validation: it was validated in the worker)."""
+    result, blob = packed
+    if blob is None:
+        return result
+    return result.model_copy(update={"resources": tuple(orjson.loads(blob))})
 
 
 def _analyse_in_worker(
     settings: NlpSettings, notes: Sequence[Note], ctx: BatchContext
-) -> tuple[list[NoteResult], list[NoteError]]:
+) -> tuple[list[Packed], list[NoteError], tuple[int, float]]:
     from pipelines.batch import analyse
     from pipelines.resources import get_nlp
 
-    return analyse(get_nlp(settings), notes, ctx)
+    results, errors = analyse(get_nlp(settings), notes, ctx)
+    return [pack(r) for r in results], errors, (os.getpid(), _READY_AT)
 
 
 class NlpPool:
@@ -51,6 +91,9 @@ class NlpPool:
 
         self.workers = workers
         self.settings = settings
+        self.created_at = time.time()
+        #: pid -> when that worker had built its pipeline
+        self.ready_at: dict[int, float] = {}
         self._executor = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
@@ -62,7 +105,18 @@ class NlpPool:
         self, notes: Sequence[Note], ctx: BatchContext
     ) -> tuple[list[NoteResult], list[NoteError]]:
         """Analyse one batch in a worker process (blocks the calling thread)."""
-        return self._executor.submit(_analyse_in_worker, self.settings, notes, ctx).result()
+        packed, errors, (pid, ready) = self._executor.submit(
+            _analyse_in_worker, self.settings, notes, ctx
+        ).result()
+        self.ready_at[pid] = ready
+        return [unpack(p) for p in packed], errors
+
+    def start_up_s(self) -> float | None:
+        """Seconds from the pool's creation until its last worker had built its pipeline
+        (None before every worker has returned a batch)."""
+        if len(self.ready_at) < self.workers:
+            return None
+        return round(max(self.ready_at.values()) - self.created_at, 3)
 
     def close(self) -> None:
         """Stop the worker processes."""

@@ -1334,18 +1334,21 @@ MODELS: dict[str, Any] = {
 def _shape(value: dict[str, Any]) -> Any:
     """The structure of a JSON object: keys, nesting and scalar types, without the values.
 
-    Lists collapse to the set of their element shapes, so a list of three codings has the
-    shape of a list of one. Written without generators: this runs for every resource.
+    A flat tuple ``(key, shape-or-type, key, shape-or-type, ...)``. Lists collapse to the set
+    of their element shapes, so a list of three codings has the shape of a list of one.
+    Written without generators or pairs: this runs for every resource.
     """
-    out = []
+    out: list[Any] = []
+    append = out.append
     for key, item in value.items():
+        append(key)
         t = type(item)
         if t is dict:
-            out.append((key, _shape(item)))
+            append(_shape(item))
         elif t is list:
-            out.append((key, frozenset([_shape(e) if type(e) is dict else type(e) for e in item])))
+            append(frozenset([_shape(e) if type(e) is dict else type(e) for e in item]))
         else:
-            out.append((key, t))
+            append(t)
     return tuple(out)
 
 
@@ -1392,6 +1395,23 @@ class ShapeValidator:
                 self._seen.clear()
             self._seen.add(key)
         return resource
+
+    def __reduce__(self) -> tuple[Any, tuple[bool]]:
+        # A validator sent to a worker process (inside a BatchContext, with every batch)
+        # arrives as that process's shared one, so each shape is validated once per process,
+        # not once per batch.
+        return shared_validator, (self.full,)
+
+
+_SHARED_VALIDATORS: dict[bool, ShapeValidator] = {}
+
+
+def shared_validator(full: bool = False) -> ShapeValidator:
+    """This process's long-lived validator (what a pickled ``ShapeValidator`` becomes)."""
+    validator = _SHARED_VALIDATORS.get(full)
+    if validator is None:
+        validator = _SHARED_VALIDATORS.setdefault(full, ShapeValidator(full=full))
+    return validator
 
 
 def _error_locations(exc: Exception) -> str:
