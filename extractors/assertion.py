@@ -177,8 +177,13 @@ class ClinicalContext(ConText):  # type: ignore[misc]
         #: and in their documentation (id, source, note)
         self._behaviour: dict[int, int] = {}
         classes: dict[str, int] = {}
+        typed = {
+            r.category
+            for r in self.rules
+            if r.allowed_types is not None or r.excluded_types is not None
+        }
         for rule in self.rules:
-            sig = _behaviour_signature(rule) or f"unique:{rule._rule_id}"
+            sig = _behaviour_signature(rule, typed) or f"unique:{rule._rule_id}"
             self._behaviour[nlp.vocab.strings.add(rule._rule_id)] = classes.setdefault(
                 sig, len(classes)
             )
@@ -604,15 +609,29 @@ def _reach(pattern: list[dict[str, Any]]) -> int | None:
 _DOC_METADATA = frozenset({"rule_id", "source", "note", "comment", "description"})
 
 
-def _behaviour_signature(rule: ConTextRule) -> str | None:
+def _behaviour_signature(rule: ConTextRule, typed: set[str]) -> str | None:
     """Everything about ``rule`` that ConText and this module act on (not its pattern), as a
-    string; None if a callback makes it unique."""
+    string; None if a callback makes it unique.
+
+    A terminator's category plays no part unless it is HISTORICAL (``_leads``) or a rule of
+    that category has allowed or excluded types (``_limit_scope``); ``typed`` holds those
+    categories. Otherwise a terminator never modifies a mention and only cuts scopes.
+    """
     if rule.on_modifies is not None or getattr(rule, "on_match", None) is not None:
         return None
     meta = {k: v for k, v in (rule.metadata or {}).items() if k not in _DOC_METADATA}
+    category = rule.category
+    if (
+        rule.direction == "TERMINATE"
+        and category != "HISTORICAL"
+        and category not in typed
+        and rule.allowed_types is None
+        and rule.excluded_types is None
+    ):
+        category = "(any: terminator)"
     return json.dumps(
         {
-            "category": rule.category,
+            "category": category,
             "direction": rule.direction,
             "allowed_types": sorted(rule.allowed_types or ()),
             "excluded_types": sorted(rule.excluded_types or ()),
