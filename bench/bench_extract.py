@@ -76,11 +76,12 @@ def _seeded(nlp, text: str, every: int) -> list[dict]:
 
 def run_extract(path: Path, out: Path, limit: int | None, seed_every: int = 0) -> dict:
     """Child: notestruct's default pipeline through ``extract``, JSON lines in and out."""
-    from extractors.nlp import build_nlp, extract
+    from extractors.nlp import NlpSettings, extract
+    from pipelines.resources import get_nlp
     from schemas.model import Note
 
     t_build = time.perf_counter()
-    nlp = build_nlp()
+    nlp = get_nlp(NlpSettings())  # as `notestruct extract` builds it (warmed, heap frozen)
     build_s = time.perf_counter() - t_build
     notes = _read(path, limit)
     seeds = [_seeded(nlp, r["text"], seed_every) if seed_every else () for r in notes]
@@ -115,10 +116,11 @@ def run_extract(path: Path, out: Path, limit: int | None, seed_every: int = 0) -
 
 def time_components(path: Path, limit: int | None, seed_every: int = 0) -> list[tuple[str, float]]:
     """CPU ms/note of the tokenizer and of each pipeline component, run one after another."""
-    from extractors.nlp import build_nlp, make_doc
+    from extractors.nlp import NlpSettings, make_doc
+    from pipelines.resources import get_nlp
     from schemas.model import Note
 
-    nlp = build_nlp()
+    nlp = get_nlp(NlpSettings())
     notes = _read(path, limit)
     totals: dict[str, float] = {"tokenizer (make_doc)": 0.0}
     for name in nlp.pipe_names:
