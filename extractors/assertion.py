@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from medspacy.common.util import prune_overlapping_matches
 from medspacy.context import ConText, ConTextGraph, ConTextModifier, ConTextRule
-from spacy.attrs import IS_SPACE, LOWER, ORTH, SENT_START
+from spacy.attrs import IS_ALPHA, IS_DIGIT, IS_PUNCT, IS_SPACE, LOWER, ORTH, SENT_START
 from spacy.language import Language
 from spacy.matcher import Matcher
 from spacy.tokens import Doc, Span
@@ -394,6 +394,9 @@ def _anchor(pattern: list[dict[str, Any]]) -> frozenset[str] | None:
 #: Constraint kinds of a compiled pattern element.
 (_LOWER_EQ, _LOWER_IN, _LOWER_NOT_IN, _LOWER_RE) = range(4)
 (_ORTH_EQ, _ORTH_IN, _ORTH_NOT_IN, _ORTH_RE, _SPACE) = range(4, 9)
+#: Boolean lexical flags a compiled element may test (besides IS_SPACE): name -> spaCy attr.
+_FLAG = 9
+_FLAGS: dict[str, int] = {"IS_ALPHA": IS_ALPHA, "IS_DIGIT": IS_DIGIT, "IS_PUNCT": IS_PUNCT}
 _OPS = frozenset({None, "?", "*", "+"})
 
 
@@ -405,6 +408,8 @@ class _Tokens:
         "bullets",
         "closing",
         "colon",
+        "doc",
+        "flags",
         "lowers",
         "opening",
         "orths",
@@ -417,6 +422,9 @@ class _Tokens:
         self.strings = strings = doc.vocab.strings
         self.orths: list[int] = doc.to_array(ORTH).tolist()
         self.spaces: list[int] = doc.to_array(IS_SPACE).tolist()
+        self.doc = doc
+        #: spaCy flag attr -> per-token values, read on first use
+        self.flags: dict[int, list[int]] = {}
         self.colon = strings.add(":")
         self.opening = strings.add("(")
         self.closing = strings.add(")")
@@ -442,6 +450,12 @@ def _test(tokens: _Tokens, constraints: tuple[tuple[int, Any], ...], q: int) -> 
             ok = tokens.orths[q] not in value
         elif kind == _LOWER_RE:
             ok = value.search(tokens.strings[tokens.lowers[q]]) is not None
+        elif kind == _FLAG:
+            attr, want = value
+            column = tokens.flags.get(attr)
+            if column is None:
+                column = tokens.flags[attr] = tokens.doc.to_array(attr).tolist()
+            ok = column[q] == want
         else:  # _ORTH_RE
             ok = value.search(tokens.strings[tokens.orths[q]]) is not None
         if not ok:
@@ -518,7 +532,8 @@ def _walk(tokens: _Tokens, elements: list[_Element], pos: int, limit: int, step:
 
 def _compile(nlp: Language, rule: ConTextRule, anchor: frozenset[str]) -> "_Compiled | None":
     """``rule``'s pattern as a :class:`_Compiled`, or None if it uses anything else than
-    LOWER/ORTH/TEXT values (string, IN, NOT_IN, REGEX), IS_SPACE and the ops ?, *, +."""
+    LOWER/ORTH/TEXT values (string, IN, NOT_IN, REGEX), IS_SPACE/IS_ALPHA/IS_DIGIT/IS_PUNCT
+    and the ops ?, *, +."""
     # spaCy's ids: a string's hash, or its symbol id ("neg" is 425, not its hash)
     strings = nlp.vocab.strings
     elements: list[_Element] = []
@@ -535,6 +550,11 @@ def _compile(nlp: Language, rule: ConTextRule, anchor: frozenset[str]) -> "_Comp
                 if not isinstance(spec, bool):
                     return None
                 constraints.append((_SPACE, int(spec)))
+                continue
+            if attr in _FLAGS:
+                if not isinstance(spec, bool):
+                    return None
+                constraints.append((_FLAG, (_FLAGS[attr], int(spec))))
                 continue
             if attr not in ("LOWER", "ORTH", "TEXT"):
                 return None
