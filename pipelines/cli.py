@@ -880,9 +880,13 @@ def evaluate(
             None, terminology_dir if byo and terminology_dir.is_dir() else None
         )
         for c in eval_concepts.evaluate(nlp, eval_dir):
-            name = c.name.replace("outside chief complaint", "excl. chief complaint")
             table.add_row(
-                name, "notestruct", f"{c.precision:.3f}", f"{c.recall:.3f}", f"{c.f1:.3f}", str(c.n)
+                c.name,
+                "notestruct",
+                f"{c.precision:.3f}",
+                f"{c.recall:.3f}",
+                f"{c.f1:.3f}",
+                str(c.n),
             )
     table.caption = (
         "assertion rows: gold target spans given; concept rows: dictionary = open sources"

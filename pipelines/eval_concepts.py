@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from spacy.language import Language
 
 from extractors.nlp import NlpSettings, build_nlp, extract
+from schemas.fhir import condition_category
 from schemas.model import Mention, Note
 
 log = logging.getLogger(__name__)
@@ -116,24 +117,30 @@ def eval_synthea(nlp: Language, path: Path) -> list[Row]:
     its normalised name. Medication requests name a clinical drug ("Cisplatin 50 MG
     Injection") whose ingredient the mention names, so medications compare the mention's
     name as words inside the silver display. Precision counts distinct concepts per note.
+
+    The silver conditions are the encounter's diagnoses, so the headline condition row scores
+    the mentions notestruct emits as ``encounter-diagnosis`` Conditions
+    (:func:`schemas.fhir.condition_category`): a chief complaint is a health concern, a
+    problem list item a list item. The "every category" row scores every PROBLEM mention.
     """
     records = list(_jsonl(path))
     by_id = {r["id"]: r for r in records}
     kinds: tuple[tuple[str, str, str, str], ...] = (
-        ("synthea-conditions", "encounter_conditions", "PROBLEM", SNOMED),
+        ("synthea-conditions (encounter-diagnosis)", "encounter_conditions", "PROBLEM", SNOMED),
         ("synthea-medications", "encounter_medication_requests", "MEDICATION", RXNORM),
         ("synthea-procedures", "encounter_procedures", "PROCEDURE", SNOMED),
+        ("synthea-conditions (every category)", "encounter_conditions", "PROBLEM", SNOMED),
     )
-    kinds = (*kinds, ("synthea-conditions (outside chief complaint)", *kinds[0][1:]))
     counts = {k[0]: [0, 0, 0, 0] for k in kinds}  # tp_pred, n_pred, tp_gold, n_gold
     for rid, all_mentions in _mentions(nlp, ((r["id"], r["text"]) for r in records)):
         silver = by_id[rid]["silver"]
-        complaint = _section_ranges(by_id[rid]["text"], "chief complaint")
         for name, field, label, system in kinds:
             mentions = all_mentions
-            if "outside chief complaint" in name:
+            if "(encounter-diagnosis)" in name:
                 mentions = tuple(
-                    m for m in all_mentions if not any(a <= m.start_char < b for a, b in complaint)
+                    m
+                    for m in all_mentions
+                    if condition_category(m.section)[1] == "encounter-diagnosis"
                 )
             gold = {(g.get("code"), normalise_name(g.get("display", ""))) for g in silver[field]}
             preds: dict[str, tuple[set[str], set[str]]] = {}
@@ -159,19 +166,6 @@ def eval_synthea(nlp: Language, path: Path) -> list[Row]:
             c[3] += len(gold)
             c[2] += sum(any(hit(cs, ns, g) for cs, ns in preds.values()) for g in gold)
     return [_row(name, *counts[name]) for name, *_ in kinds]
-
-
-def _section_ranges(text: str, title: str) -> list[tuple[int, int]]:
-    """Character ranges of Markdown sections ("# Chief Complaint") with this title."""
-    heads = [(m.start(), m.group(1).strip().lower()) for m in _HEADER.finditer(text)]
-    out = []
-    for i, (start, name) in enumerate(heads):
-        if name == title:
-            out.append((start, heads[i + 1][0] if i + 1 < len(heads) else len(text)))
-    return out
-
-
-_HEADER = re.compile(r"^#+ +(.+)$", re.M)
 
 
 # ------------------------------------------------------------------ span corpora

@@ -38,6 +38,7 @@ TAG_RUN = "urn:notestruct:run"
 CONDITION_VER = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
+US_CORE_CONDITION_CATEGORY = "http://hl7.org/fhir/us/core/CodeSystem/condition-category"
 ALLERGY_CLINICAL = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
 ALLERGY_VER = "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification"
 OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
@@ -319,12 +320,25 @@ _CUE_RE = {
 }
 _CLAUSE_END = re.compile(r"[.;\n]|\s,\s|,\s+(?:and|but)\s")
 
-#: Section category -> Condition.category (problem lists and past history are list items).
-SECTION_CONDITION_CATEGORY: dict[str, str] = {
-    "problem_list": "problem-list-item",
-    "past_medical_history": "problem-list-item",
+#: Section category -> Condition.category (system, code).
+#: - Problem lists and past history are list items (``problem-list-item``).
+#: - A chief complaint, reason for visit or reason for consultation is what the patient (or
+#:   the referrer) brings to the visit, in their words: a symptom or concern, not the
+#:   clinician's diagnosis of this encounter. It is a US Core ``health-concern``, so that
+#:   ``encounter-diagnosis`` keeps meaning what was assessed in this encounter.
+#: - Everything else is an ``encounter-diagnosis``.
+SECTION_CONDITION_CATEGORY: dict[str, tuple[str, str]] = {
+    "problem_list": (CONDITION_CATEGORY, "problem-list-item"),
+    "past_medical_history": (CONDITION_CATEGORY, "problem-list-item"),
+    "chief_complaint": (US_CORE_CONDITION_CATEGORY, "health-concern"),
 }
-DEFAULT_CONDITION_CATEGORY = "encounter-diagnosis"
+DEFAULT_CONDITION_CATEGORY: tuple[str, str] = (CONDITION_CATEGORY, "encounter-diagnosis")
+
+
+def condition_category(section: str | None) -> tuple[str, str]:
+    """Condition.category (system, code) of a problem mentioned in ``section``."""
+    return SECTION_CONDITION_CATEGORY.get(section or "", DEFAULT_CONDITION_CATEGORY)
+
 
 #: Relative named in the text (ConText experiencer) -> v3 RoleCode (code, display).
 RELATIONSHIPS: dict[str, tuple[str, str]] = {
@@ -920,8 +934,8 @@ def to_condition(
     if clinical:
         data["clinicalStatus"] = _concept_code(CONDITION_CLINICAL, clinical)
     data["verificationStatus"] = _concept_code(CONDITION_VER, row.elements["verificationStatus"])
-    category = SECTION_CONDITION_CATEGORY.get(mention.section or "", DEFAULT_CONDITION_CATEGORY)
-    data["category"] = [{"coding": [{"system": CONDITION_CATEGORY, "code": category}]}]
+    system, category = condition_category(mention.section)
+    data["category"] = [{"coding": [{"system": system, "code": category}]}]
     data["code"] = _concept(mention, include_text)
     data["subject"] = parts.subject()
     encounter = parts.context()

@@ -264,6 +264,29 @@ def test_condition_category_onset_and_evidence() -> None:
     assert r2 is not None and r2["category"][0]["coding"][0]["code"] == "encounter-diagnosis"
 
 
+@pytest.mark.parametrize(
+    ("header", "section"),
+    [("CHIEF COMPLAINT:", "chief_complaint"), ("Reason for Visit:", "chief_complaint")],
+)
+def test_chief_complaint_is_a_health_concern_not_an_encounter_diagnosis(
+    header: str, section: str
+) -> None:
+    """The presenting complaint is the patient's concern; the assessment is the diagnosis."""
+    note = make_note(f"{header} Cough.\nASSESSMENT: Pneumonia.")
+    cough = make_mention(note, "Cough", "PROBLEM", section=section)
+    pneumonia = make_mention(note, "Pneumonia", "PROBLEM", section="observation_and_plan")
+    r1, r2 = map_mention(cough, note), map_mention(pneumonia, note)
+    assert r1 is not None and r2 is not None
+    ShapeValidator(full=True).check(r1)
+    assert r1["category"][0]["coding"] == [
+        {"system": fhir.US_CORE_CONDITION_CATEGORY, "code": "health-concern"}
+    ]
+    assert r2["category"][0]["coding"] == [
+        {"system": fhir.CONDITION_CATEGORY, "code": "encounter-diagnosis"}
+    ]
+    assert schema_errors([r1, r2]) == []
+
+
 @pytest.mark.parametrize("label", sorted(SENTENCE))
 def test_span_provenance_and_tags(label: str) -> None:
     note, m = labelled(label)
