@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from extractors.nlp import ExtractionError, extract
 from pipelines.privacy import scrub_errors
 from schemas.fhir import MappingError, ShapeValidator, map_note
-from schemas.model import Note, NoteError, NoteResult
+from schemas.model import Mention, Note, NoteError, NoteResult
 from schemas.omop import to_note_nlp
 from warehouse.load import LoadSettings, load_results, record_errors, stored_notes
 from warehouse.runs import Lease, clear_errors_of_loaded, forget_errors, heartbeat
@@ -104,17 +104,43 @@ def analyse(
     nlp: Language, notes: Sequence[Note], ctx: BatchContext
 ) -> tuple[list[NoteResult], list[NoteError]]:
     """Extract, map to FHIR and to NOTE_NLP; per-note failures become dead letters."""
-    results: list[NoteResult] = []
+    extracted, errors = extract_batch(nlp, notes, ctx)
+    results, map_errors = map_batch(notes, extracted, ctx)
+    return results, errors + map_errors
+
+
+Extracted = list[tuple[Note, tuple[Mention, ...]]]
+
+
+@scrub_errors("analyse")
+def extract_batch(
+    nlp: Language, notes: Sequence[Note], ctx: BatchContext
+) -> tuple[Extracted, list[NoteError]]:
+    """The NLP stage: the mentions of every live note (retracted notes are skipped), in
+    order; notes the pipeline fails on become dead letters."""
+    extracted: Extracted = []
     errors: list[NoteError] = []
-    nlp_system = f"notestruct {ctx.pipeline_version} rules {ctx.rules_version}"
     live = [(n, ()) for n in notes if n.status != "entered-in-error"]
-    for note in notes:
-        if note.status == "entered-in-error":
-            results.append(NoteResult(note=note))
     for note, outcome in extract(nlp, live, run_id=ctx.run_id):
         if isinstance(outcome, ExtractionError):
             errors.append(_dead(note, "nlp", outcome))
-            continue
+        else:
+            extracted.append((note, outcome))
+    return extracted, errors
+
+
+@scrub_errors("analyse")
+def map_batch(
+    notes: Sequence[Note], extracted: Extracted, ctx: BatchContext
+) -> tuple[list[NoteResult], list[NoteError]]:
+    """The mapping stage: FHIR resources and NOTE_NLP rows of extracted notes, plus an empty
+    result for each retracted note of ``notes`` (first); mapping failures are dead letters."""
+    results: list[NoteResult] = [
+        NoteResult(note=note) for note in notes if note.status == "entered-in-error"
+    ]
+    errors: list[NoteError] = []
+    nlp_system = f"notestruct {ctx.pipeline_version} rules {ctx.rules_version}"
+    for note, outcome in extracted:
         try:
             resources = map_note(
                 note, outcome, include_text=ctx.store_text, validator=ctx.validator

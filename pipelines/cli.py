@@ -324,7 +324,14 @@ def ingest(
         bool, typer.Option(help="Ignore the source watermark and read everything.")
     ] = False,
     workers: Annotated[
-        int, typer.Option("--workers", "-j", help="Local NLP worker processes.", min=1)
+        int,
+        typer.Option(
+            "--workers",
+            "-j",
+            help="Local NLP worker processes; the flow process reads and loads meanwhile "
+            "(0: run the NLP in the flow process).",
+            min=0,
+        ),
     ] = 1,
     dask_address: Annotated[
         str | None,
@@ -905,7 +912,14 @@ def serve(
         str, typer.Option(help="IANA time zone of the cron schedule.")
     ] = "Europe/Berlin",
     workers: Annotated[
-        int, typer.Option("--workers", "-j", help="Local NLP worker processes.", min=1)
+        int,
+        typer.Option(
+            "--workers",
+            "-j",
+            help="Local NLP worker processes; the flow process reads and loads meanwhile "
+            "(0: run the NLP in the flow process).",
+            min=0,
+        ),
     ] = 1,
     name: Annotated[str, typer.Option(help="Deployment name.")] = "nightly-local",
 ) -> None:

@@ -27,7 +27,13 @@ from pipelines.config import PipelineConfig, load_config
 from pipelines.progress import current_sink, report_begin, report_summary
 from pipelines.resources import dictionary_version, rules_version
 from pipelines.sources import Record, Source, SourceOptions, open_source
-from pipelines.workers import NlpPool, make_task_runner, owner_is_dead, process_owner
+from pipelines.workers import (
+    NlpPool,
+    make_task_runner,
+    owner_is_dead,
+    process_owner,
+    shared_pool,
+)
 from schemas.model import Note, NoteError
 from warehouse.engine import make_engine
 from warehouse.load import finish_run, last_watermark, start_run
@@ -72,7 +78,8 @@ def nightly_ingest(
         force: re-process every note, even unchanged ones (implies ``full_scan``).
         full_scan: ignore the source watermark and read everything (unchanged notes are
             still skipped by content hash).
-        workers: local worker processes for the NLP (each builds the pipeline once).
+        workers: local worker processes for the NLP (each builds the pipeline once; the
+            flow process reads and loads meanwhile); 0 runs the NLP in the flow process.
         dask_address: run the NLP on an existing Dask cluster (``tcp://host:8786``).
         max_error_rate: fail the run above this share of failed records (default: config).
         source_timezone: IANA zone for source dates without an offset (else dead letters).
@@ -83,6 +90,7 @@ def nightly_ingest(
     """
     logger = get_run_logger()
     started = time.perf_counter()
+    started_at = time.time()
     cfg = load_config(
         config_path,
         warehouse_url=warehouse_url.get_secret_value() if warehouse_url else None,
@@ -99,14 +107,22 @@ def nightly_ingest(
         _upgrade(engine)
         settings = cfg.nlp_settings()
         runner = make_task_runner(workers, dask_address)
+        # local workers: the flow process never builds a pipeline; the versions come from
+        # a worker's (a pool kept from an earlier run in this process is reused)
+        pool = shared_pool(workers, settings) if workers >= 1 and not dask_address else None
+        pool_is_new = pool is not None and pool.created_at >= started_at
+        if pool is not None:
+            rules_v, dictionary_v = pool.versions()
+        else:
+            rules_v, dictionary_v = rules_version(settings), dictionary_version(settings)
         ctx = BatchContext(
             run_id=str(uuid.uuid4()),
             now=datetime.now(UTC),
-            rules_version=rules_version(settings),
+            rules_version=rules_v,
             pipeline_version=pipeline_version(),
             store_text=cfg.store_text,
             force=force,
-            dictionary_version=dictionary_version(settings),
+            dictionary_version=dictionary_v,
         )
         lease = _take_lease(engine, src, ctx, timedelta(seconds=lock_stale_after_s))
         if lease.took_over:
@@ -121,10 +137,11 @@ def nightly_ingest(
                 since is not None,
             )
             run = _Run(engine, src, ctx, settings, lease, cfg.batch_size, cfg)
+            run.pool, run.pool_is_new = pool, pool_is_new
             report_begin()
             try:
                 with _Heartbeat(engine, lease, lock_stale_after_s):
-                    status = run.execute(opts, since, runner, workers, bool(dask_address))
+                    status = run.execute(opts, since, runner, max(1, workers), bool(dask_address))
             except BaseException:
                 _finish(engine, src, ctx, run, "crashed", started, workers)
                 raise
@@ -230,8 +247,11 @@ class _Run:
         self.total = BatchOutcome()
         self.sink = current_sink.get()
         self.logger = get_run_logger()
-        #: seconds until every worker process had built its pipeline (worker pools only)
+        #: seconds until every worker process had built its pipeline (new worker pools only)
         self.worker_start_s: float | None = None
+        #: the local worker processes (None: NLP in the flow process, or on Dask)
+        self.pool: NlpPool | None = None
+        self.pool_is_new = False
 
     def execute(
         self,
@@ -246,15 +266,16 @@ class _Run:
         # parameters to its workers itself, so there they go as they are
         self.wrap: Any = (lambda value: value) if dask else quote
         # batches in flight: enough to keep every worker busy, bounded to stream in memory
-        window = 16 if dask else workers + 1
+        # (worker processes: one batch more, queued in the pool, so a worker starts its next
+        # batch while the flow unpacks and loads the previous one)
+        window = 16 if dask else workers + 2 if self.pool is not None else workers + 1
         pending: deque[_Pending] = deque()
-        pool = NlpPool(workers, self.settings) if workers > 1 and not dask else None
+        pool = self.pool
         try:
             self._loop(opts, since, runner, window, pool, seen, pending)
         finally:
-            if pool is not None:
+            if pool is not None and self.pool_is_new:
                 self.worker_start_s = pool.start_up_s()
-                pool.close()
         self.total.skipped = self.src.skipped
         return "completed"
 

@@ -26,7 +26,8 @@ class _NoProgress:
 
 #: The sink for the current context; the CLI sets it around a flow call.
 current_sink: ContextVar[ProgressSink] = ContextVar(
-    "notestruct_progress", default=_NoProgress()  # noqa: B039  stateless default
+    "notestruct_progress",
+    default=_NoProgress(),  # noqa: B039  stateless default
 )
 
 

@@ -107,8 +107,7 @@ def reprocess(
                     if prior is None or prior.status in {"retracted", "failed"}:
                         outcome.notes_not_loaded += 1
                     elif (
-                        prior.text_sha256 != note.text_sha256
-                        or prior.source_status != note.status
+                        prior.text_sha256 != note.text_sha256 or prior.source_status != note.status
                     ):
                         outcome.notes_text_changed += 1  # the nightly run's job
                     elif prior.rules_version == rv and not all_notes:

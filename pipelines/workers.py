@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import time
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from extractors.nlp import NlpSettings
-from schemas.model import Note, NoteError, NoteResult
+from schemas.model import Mention, Note, NoteError, NoteResult
 
 if TYPE_CHECKING:
     from pipelines.batch import BatchContext
@@ -23,18 +24,37 @@ class WorkerError(Exception):
 
 #: When this worker process had built its pipeline (epoch seconds; 0.0 in other processes).
 _READY_AT = 0.0
+#: Why this worker process could not build its pipeline (raised in the flow by the next call).
+_INIT_ERROR: BaseException | None = None
 
 
 def _init_worker(settings: NlpSettings) -> None:
-    """Build the NLP pipeline once in a new worker process, before its first batch."""
+    """Build the NLP pipeline once in a new worker process, before its first batch.
+
+    A failure (a bad rules file, a missing terminology source) is kept and raised by the
+    next call into this worker, so the flow reports it as a one-line error instead of the
+    pool breaking with a traceback on the worker's stderr.
+    """
     import warnings
 
     from pipelines.resources import get_nlp
 
-    global _READY_AT
+    global _READY_AT, _INIT_ERROR
     warnings.filterwarnings("ignore")
-    get_nlp(settings)
+    try:
+        get_nlp(settings)
+    except Exception as exc:
+        _INIT_ERROR = exc
+        return
     _READY_AT = time.time()
+
+
+def _versions_in_worker(settings: NlpSettings) -> tuple[str, str | None]:
+    if _INIT_ERROR is not None:
+        raise _INIT_ERROR
+    from pipelines.resources import dictionary_version, rules_version
+
+    return rules_version(settings), dictionary_version(settings)
 
 
 #: A result on its way back from a worker: the result without its FHIR resources, and the
@@ -70,6 +90,8 @@ def unpack(packed: Packed) -> NoteResult:
 def _analyse_in_worker(
     settings: NlpSettings, notes: Sequence[Note], ctx: BatchContext
 ) -> tuple[list[Packed], list[NoteError], tuple[int, float]]:
+    if _INIT_ERROR is not None:
+        raise _INIT_ERROR
     from pipelines.batch import analyse
     from pipelines.resources import get_nlp
 
@@ -77,39 +99,114 @@ def _analyse_in_worker(
     return [pack(r) for r in results], errors, (os.getpid(), _READY_AT)
 
 
+def _extract_in_worker(
+    settings: NlpSettings, notes: Sequence[Note], ctx: BatchContext
+) -> tuple[list[tuple[str, tuple[Mention, ...]]], list[NoteError], tuple[int, float]]:
+    """The NLP only: (note id, mentions) pairs go back, not the notes the flow already has."""
+    if _INIT_ERROR is not None:
+        raise _INIT_ERROR
+    from pipelines.batch import extract_batch
+    from pipelines.resources import get_nlp
+
+    extracted, errors = extract_batch(get_nlp(settings), notes, ctx)
+    return [(n.note_id, m) for n, m in extracted], errors, (os.getpid(), _READY_AT)
+
+
 class NlpPool:
     """Worker processes for the analyse step, each building the NLP pipeline once.
 
     Plain ``concurrent.futures`` processes (spawned, so no thread or connection of the flow
     process is inherited); they run library code only and never talk to Prefect, so the
-    ``analyse-batch`` task (a thread of the flow) stays the unit Prefect tracks.
+    ``analyse-batch`` task (a thread of the flow) stays the unit Prefect tracks. The flow
+    process itself then never builds a pipeline: it reads, selects and loads while the
+    workers analyse, so even one worker overlaps the NLP with the loading on another core.
+
+    A worker that dies (killed, out of memory) breaks a ``ProcessPoolExecutor`` for good;
+    the pool then starts new workers and tries the batch once more, so one bad batch costs
+    that batch (dead letters) and never the rest of the run.
     """
 
-    def __init__(self, workers: int, settings: NlpSettings) -> None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
+    def __init__(
+        self, workers: int, settings: NlpSettings, *, map_in_workers: bool | None = None
+    ) -> None:
         self.workers = workers
         self.settings = settings
+        #: Where FHIR and NOTE_NLP mapping runs. With one worker the flow process has a core
+        #: to spare and maps (the worker only extracts, and sends back mentions instead of
+        #: ten times as many bytes of resources); with more, the workers map, or the flow
+        #: process would become the bottleneck.
+        self.map_in_workers = workers > 1 if map_in_workers is None else map_in_workers
         self.created_at = time.time()
         #: pid -> when that worker had built its pipeline
         self.ready_at: dict[int, float] = {}
-        self._executor = ProcessPoolExecutor(
-            max_workers=workers,
+        #: times the workers were started again after one died
+        self.restarts = 0
+        self._executor = self._start()
+
+    def _start(self) -> Any:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(settings,),
+            initargs=(self.settings,),
         )
+
+    def _restart(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor = self._start()
+        self.restarts += 1
+
+    def versions(self) -> tuple[str, str | None]:
+        """Rules and dictionary versions of the workers' pipeline (waits until one worker
+        has built it; raises what the build raised)."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            rules, dictionary = self._call(_versions_in_worker, self.settings)
+        except BrokenProcessPool:
+            raise WorkerError(
+                "the NLP worker process could not start (a script that runs the flow must "
+                "guard it with `if __name__ == '__main__':`, as Python's spawned processes "
+                "import the main module); or run the NLP in the flow process (workers=0)"
+            ) from None
+        return rules, dictionary
 
     def analyse(
         self, notes: Sequence[Note], ctx: BatchContext
     ) -> tuple[list[NoteResult], list[NoteError]]:
         """Analyse one batch in a worker process (blocks the calling thread)."""
-        packed, errors, (pid, ready) = self._executor.submit(
-            _analyse_in_worker, self.settings, notes, ctx
-        ).result()
+        if self.map_in_workers:
+            packed, errors, (pid, ready) = self._call(_analyse_in_worker, self.settings, notes, ctx)
+            self.ready_at[pid] = ready
+            return [unpack(p) for p in packed], errors
+        from pipelines.batch import map_batch
+
+        pairs, errors, (pid, ready) = self._call(_extract_in_worker, self.settings, notes, ctx)
         self.ready_at[pid] = ready
-        return [unpack(p) for p in packed], errors
+        by_id = {n.note_id: n for n in notes}
+        results, map_errors = map_batch(notes, [(by_id[i], m) for i, m in pairs], ctx)
+        return results, errors + map_errors
+
+    def _call(self, fn: Any, *args: Any) -> Any:
+        from concurrent.futures.process import BrokenProcessPool
+
+        executor = self._executor
+        try:
+            return executor.submit(fn, *args).result()
+        except BrokenProcessPool:
+            if self._executor is executor:  # another thread may have restarted it already
+                self._restart()
+        # once more on new workers; a batch that kills its worker again fails as a whole
+        executor = self._executor
+        try:
+            return executor.submit(fn, *args).result()
+        except BrokenProcessPool:
+            if self._executor is executor:
+                self._restart()
+            raise
 
     def start_up_s(self) -> float | None:
         """Seconds from the pool's creation until its last worker had built its pipeline
@@ -123,20 +220,51 @@ class NlpPool:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 
+_POOL: NlpPool | None = None
+_POOL_KEY: tuple[str, int] | None = None
+
+
+def shared_pool(workers: int, settings: NlpSettings) -> NlpPool:
+    """This process's pool of ``workers`` NLP processes for ``settings``, started on first
+    use and kept for later runs in the same process (``notestruct serve``, a test session):
+    a worker builds its pipeline once, not once per run. A request with other settings or
+    another worker count stops the old pool first (one pool at a time)."""
+    global _POOL, _POOL_KEY
+    from pipelines.resources import settings_key
+
+    key = (settings_key(settings), workers)
+    if _POOL is not None and _POOL_KEY == key:
+        return _POOL
+    close_shared_pool()
+    _POOL, _POOL_KEY = NlpPool(workers, settings), key
+    return _POOL
+
+
+def close_shared_pool() -> None:
+    """Stop this process's shared pool, if any (also at interpreter exit)."""
+    global _POOL, _POOL_KEY
+    if _POOL is not None:
+        pool, _POOL, _POOL_KEY = _POOL, None, None
+        pool.close()
+
+
+atexit.register(close_shared_pool)
+
+
 def make_task_runner(workers: int, dask_address: str | None) -> Any:
     """The Prefect task runner that runs ``analyse-batch`` tasks.
 
     * ``dask_address`` set: ``prefect_dask.DaskTaskRunner`` connected to that scheduler; each
       Dask worker process builds the pipeline once (``pipelines.resources`` cache).
     * otherwise a thread pool with one thread per local worker: each ``analyse-batch`` task
-      hands its batch to an ``NlpPool`` process when ``workers > 1``, or runs the NLP
-      itself, so reading and loading overlap with the NLP of a batch.
+      hands its batch to an ``NlpPool`` process (``workers >= 1``) or, with ``workers=0``,
+      runs the NLP in the flow process itself; reading and loading overlap with the NLP.
 
     Raises:
         WorkerError: an invalid combination.
     """
-    if workers < 1:
-        raise WorkerError("--workers must be at least 1")
+    if workers < 0:
+        raise WorkerError("--workers must be 0 (in the flow process) or more")
     if dask_address:
         if workers != 1:
             raise WorkerError("use either --workers (local processes) or --dask-address, not both")
@@ -145,7 +273,8 @@ def make_task_runner(workers: int, dask_address: str | None) -> Any:
         return DaskTaskRunner(address=dask_address)
     from prefect.task_runners import ThreadPoolTaskRunner
 
-    return ThreadPoolTaskRunner(max_workers=workers)
+    # worker processes: a thread more than workers, so one batch waits in the pool's queue
+    return ThreadPoolTaskRunner(max_workers=workers + 1 if workers else 1)
 
 
 def process_owner() -> str:

@@ -116,7 +116,11 @@ def test_worker_processes_and_dask_give_the_same_rows_as_one_worker(harness, tmp
 
     source = SAMPLES / "notes.jsonl"
     one = tmp_path / "one.db"
-    _ingest(source, one, batch_size=8)
+    _ingest(source, one, batch_size=8)  # one worker process: it extracts, the flow maps
+    in_flow = tmp_path / "in-flow.db"
+    out = _ingest(source, in_flow, batch_size=8, workers=0)  # no worker process
+    assert out["processed"] == 25
+    assert _facts(in_flow) == _facts(one)
     two = tmp_path / "two.db"
     out = _ingest(source, two, batch_size=8, workers=2)
     assert out["processed"] == 25

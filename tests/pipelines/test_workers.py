@@ -1,0 +1,92 @@
+"""The local NLP worker pool: one pipeline per process, recovery from a dead worker."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC, datetime
+
+import pytest
+
+from extractors.nlp import NlpSettings
+from pipelines.batch import BatchContext
+from pipelines.workers import NlpPool, WorkerError, make_task_runner, shared_pool
+from schemas.model import Note
+
+# vitals only: a worker builds this pipeline in a moment (no dictionary)
+SETTINGS = NlpSettings(extractors=("vitals",))
+
+
+def _ctx() -> BatchContext:
+    return BatchContext(
+        run_id=str(uuid.uuid4()), now=datetime.now(UTC), rules_version="r", pipeline_version="p"
+    )
+
+
+def _notes() -> list[Note]:
+    return [
+        Note(note_id="a", text="Vitals: BP 120/80, HR 72.", patient_ref="p"),
+        Note(note_id="b", text="Temp 38.2 C. SpO2 95% on room air.", patient_ref="p"),
+        Note(note_id="c", text="old", patient_ref="p", status="entered-in-error"),
+    ]
+
+
+@pytest.mark.parametrize("map_in_workers", [False, True])
+def test_pool_results_match_either_way_and_keep_the_flows_notes(map_in_workers: bool) -> None:
+    pool = NlpPool(1, SETTINGS, map_in_workers=map_in_workers)
+    try:
+        results, errors = pool.analyse(_notes(), _ctx())
+    finally:
+        pool.close()
+    assert errors == []
+    assert [r.note.note_id for r in results] == ["c", "a", "b"]  # retractions first
+    by_id = {r.note.note_id: r for r in results}
+    assert by_id["c"].mentions == () and by_id["c"].resources == ()
+    assert {m.label for m in by_id["a"].mentions} == {"VITAL"}
+    assert len(by_id["a"].resources) == 1 + len(by_id["a"].mentions)  # + DocumentReference
+    assert len(by_id["b"].note_nlp) == len(by_id["b"].mentions) >= 2
+    assert by_id["a"].note.text == "Vitals: BP 120/80, HR 72."
+
+
+def test_a_dead_worker_costs_its_batch_and_the_pool_goes_on() -> None:
+    pool = NlpPool(1, SETTINGS)
+    try:
+        with pytest.raises(BrokenProcessPool):
+            pool._call(os._exit, 3)  # the worker dies twice (the call is tried once more)
+        assert pool.restarts == 2
+        results, errors = pool.analyse(_notes(), _ctx())  # on fresh workers
+        assert errors == [] and len(results) == 3
+    finally:
+        pool.close()
+
+
+def test_a_pipeline_that_cannot_be_built_fails_with_its_own_error() -> None:
+    from extractors.registry import RegistryError
+
+    pool = NlpPool(1, NlpSettings(extractors=("no-such-extractor",)))
+    try:
+        with pytest.raises(RegistryError):
+            pool.versions()
+        assert pool.restarts == 0  # the worker lives on, reporting its error
+    finally:
+        pool.close()
+
+
+def test_shared_pool_is_reused_for_the_same_settings_only() -> None:
+    first = shared_pool(1, SETTINGS)
+    try:
+        assert shared_pool(1, SETTINGS) is first
+        other = shared_pool(1, NlpSettings(extractors=("vitals", "allergies")))
+        assert other is not first
+    finally:
+        from pipelines.workers import close_shared_pool
+
+        close_shared_pool()
+
+
+def test_worker_counts() -> None:
+    with pytest.raises(WorkerError):
+        make_task_runner(-1, None)
+    with pytest.raises(WorkerError):
+        make_task_runner(2, "tcp://127.0.0.1:8786")
