@@ -157,7 +157,14 @@ def map_batch(
         except Exception as exc:  # a bug must not sink the batch; the type only (no text)
             errors.append(_dead(note, "map", exc, f"{type(exc).__name__} while mapping"))
             continue
-        results.append(NoteResult(note=note, mentions=outcome, resources=resources, note_nlp=rows))
+        # model_construct: every part is ours and checked already (the mentions are Mention
+        # records, the resources went through the shape validator); validating the result
+        # again walked every resource dict (a tenth of the flow process's time)
+        results.append(
+            NoteResult.model_construct(
+                note=note, mentions=tuple(outcome), resources=resources, note_nlp=rows
+            )
+        )
     return results, errors
 
 
