@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from extractors.nlp import NlpSettings
-from schemas.model import Mention, Note, NoteError, NoteResult
+from extractors.spans import WireMention, mentions_from_wire, mentions_to_wire
+from schemas.model import Note, NoteError, NoteResult
 
 if TYPE_CHECKING:
     from pipelines.batch import BatchContext
@@ -101,15 +102,20 @@ def _analyse_in_worker(
 
 def _extract_in_worker(
     settings: NlpSettings, notes: Sequence[Note], ctx: BatchContext
-) -> tuple[list[tuple[str, tuple[Mention, ...]]], list[NoteError], tuple[int, float]]:
-    """The NLP only: (note id, mentions) pairs go back, not the notes the flow already has."""
+) -> tuple[list[tuple[str, tuple[WireMention, ...]]], list[NoteError], tuple[int, float]]:
+    """The NLP only: (note id, mentions as tuples) pairs go back, not the notes the flow
+    already has, nor pydantic records (their pickles are several times slower)."""
     if _INIT_ERROR is not None:
         raise _INIT_ERROR
     from pipelines.batch import extract_batch
     from pipelines.resources import get_nlp
 
     extracted, errors = extract_batch(get_nlp(settings), notes, ctx)
-    return [(n.note_id, m) for n, m in extracted], errors, (os.getpid(), _READY_AT)
+    return (
+        [(n.note_id, mentions_to_wire(m)) for n, m in extracted],
+        errors,
+        (os.getpid(), _READY_AT),
+    )
 
 
 class NlpPool:
@@ -187,7 +193,9 @@ class NlpPool:
         pairs, errors, (pid, ready) = self._call(_extract_in_worker, self.settings, notes, ctx)
         self.ready_at[pid] = ready
         by_id = {n.note_id: n for n in notes}
-        results, map_errors = map_batch(notes, [(by_id[i], m) for i, m in pairs], ctx)
+        cache: dict[tuple[Any, ...], Any] = {}
+        extracted = [(by_id[i], mentions_from_wire(m, cache)) for i, m in pairs]
+        results, map_errors = map_batch(notes, extracted, ctx)
         return results, errors + map_errors
 
     def _call(self, fn: Any, *args: Any) -> Any:

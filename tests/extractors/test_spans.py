@@ -63,3 +63,28 @@ def test_fast_constructor_matches_model_construct(nlp):
         assert m.mention_id == mention_id(
             note.note_id, m.start_char, m.end_char, m.label, m.provenance.extractor
         )
+
+
+def test_mentions_survive_the_wire_format_unchanged(nlp):
+    import pickle
+
+    from extractors.spans import mentions_from_wire, mentions_to_wire
+    from schemas.model import Coding
+
+    note, doc = _doc(nlp)
+    mentions = doc_to_mentions(doc, note, "test")
+    # a validated record (fields set by pydantic) and attributes travel the same way
+    extra = Mention.model_validate(
+        {
+            **mentions[0].model_dump(),
+            "attributes": {"dose": 5, "unit": "mg", "list": [1, 2]},
+            "codings": [Coding(system="s", code="c", display=None, score=0.5, coder="x")],
+        }
+    )
+    sent = (*mentions, extra)
+    back = mentions_from_wire(pickle.loads(pickle.dumps(mentions_to_wire(sent))))
+    assert back == sent
+    for a, b in zip(back, sent, strict=True):
+        assert a.__dict__ == b.__dict__ and list(a.__dict__) == list(b.__dict__)
+        assert a.model_dump() == b.model_dump()
+        assert Mention.model_validate(a.model_dump()) == b
