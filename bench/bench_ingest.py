@@ -21,7 +21,8 @@ Parts:
            the worker processes included (a nightly run pays them once) and without them
            (steady state: the one-worker run uses the pipeline built before the clock).
   memory   a child process per size ingests N notes (mtsamples repeated with new ids,
-           written to a temp file by streaming) and reports its peak RSS.
+           written to a temp file by streaming) and reports its peak RSS plus that of its
+           NLP worker process.
 """
 
 from __future__ import annotations
@@ -274,19 +275,26 @@ def part_workers(
 
 
 def child_memory(notes: Path, n: int, tmp: Path, distinct: int | None) -> None:
-    """Run in a child: ingest n notes, print peak RSS (MiB) as JSON."""
+    """Run in a child: ingest n notes, print peak RSS (MiB) as JSON: of this process (the
+    flow: reading, mapping, loading) and of its NLP worker process."""
+    from pipelines.workers import close_shared_pool
+
     corpus = write_corpus(notes, tmp / f"mem-{n}.jsonl", n, distinct)
     _prepare(tmp)
-    _warm()
+    _warm(1)
     after_warm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     elapsed, summary = _run_flow(corpus, tmp / f"mem-{n}.db")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    close_shared_pool()  # the worker is waited for: its peak shows in RUSAGE_CHILDREN
+    worker_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
         json.dumps(
             {
                 "notes": n,
                 "read": summary["read"],
-                "peak_rss_mib": round(peak, 1),
+                "peak_rss_mib": round(peak + worker_peak, 1),
+                "flow_peak_rss_mib": round(peak, 1),
+                "worker_peak_rss_mib": round(worker_peak, 1),
                 "rss_after_warm_up_mib": round(after_warm, 1),
                 "seconds": round(elapsed, 1),
             }
@@ -322,8 +330,9 @@ def part_memory(notes: Path, tmp: Path, sizes: list[int], distinct: int | None) 
         r = results[n]
         print(
             f"memory: {n} notes (cycling {distinct or 'all'} distinct): "
-            f"peak RSS {r['peak_rss_mib']} MiB "
-            f"(after warm-up {r['rss_after_warm_up_mib']} MiB), {r['seconds']} s"
+            f"peak RSS {r['peak_rss_mib']} MiB = flow {r['flow_peak_rss_mib']} + NLP worker "
+            f"{r['worker_peak_rss_mib']} (flow after warm-up {r['rss_after_warm_up_mib']} MiB), "
+            f"{r['seconds']} s"
         )
     if len(sizes) >= 2:
         lo, hi = results[sizes[0]]["peak_rss_mib"], results[sizes[-1]]["peak_rss_mib"]

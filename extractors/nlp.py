@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from importlib import resources
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import medspacy  # noqa: F401  registers medspacy_sectionizer and medspacy_context
@@ -21,37 +19,17 @@ from extractors.assertion import add_assertion_pipes
 from extractors.base import MENTIONS, seed_doc_text
 from extractors.extensions import register_extensions
 from extractors.registry import select_extractors
+from extractors.settings import (  # noqa: F401  DEFAULT_EXTRACTORS re-exported
+    DEFAULT_EXTRACTORS,
+    ExtractionError,
+    NlpSettings,
+    pipeline_version,
+)
 from extractors.spans import doc_to_mentions
 from schemas.model import Mention, Note
 
 #: Extractor name (and span id) of spans given by the caller.
 GIVEN = "input"
-
-#: Extractors run by default, in order.
-DEFAULT_EXTRACTORS: tuple[str, ...] = ("dictionary", "medications", "labs", "vitals", "allergies")
-
-
-def pipeline_version() -> str:
-    """Version of the installed notestruct distribution."""
-    try:
-        return version("notestruct")
-    except PackageNotFoundError:  # running from a source tree without installing
-        return "0+unknown"
-
-
-@dataclass(frozen=True)
-class NlpSettings:
-    """What the NLP pipeline is built from (JSON-able, hashed to cache the built pipeline)."""
-
-    extractors: tuple[str, ...] = DEFAULT_EXTRACTORS
-    #: Options per extractor name.
-    options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    tokenizer: str = "scispacy"
-    abbreviations: bool = True
-
-
-class ExtractionError(Exception):
-    """A note could not be processed by the NLP stage."""
 
 
 def build_nlp(settings: NlpSettings | None = None) -> Language:
@@ -84,10 +62,7 @@ def build_nlp(settings: NlpSettings | None = None) -> Language:
 
 
 def _extractor_versions(nlp: Language) -> dict[str, int]:
-    return {
-        name: int(getattr(proc, "version", 0) or 0)
-        for name, proc in nlp.pipeline
-    }
+    return {name: int(getattr(proc, "version", 0) or 0) for name, proc in nlp.pipeline}
 
 
 def rules_digest() -> str:

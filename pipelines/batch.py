@@ -7,17 +7,20 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from spacy.language import Language
 from sqlalchemy import Engine
 
-from extractors.nlp import ExtractionError, extract
+from extractors.settings import ExtractionError
 from pipelines.privacy import scrub_errors
 from schemas.fhir import MappingError, ShapeValidator, map_note
 from schemas.model import Mention, Note, NoteError, NoteResult
 from schemas.omop import to_note_nlp
 from warehouse.load import LoadSettings, load_results, record_errors, stored_notes
 from warehouse.runs import Lease, clear_errors_of_loaded, forget_errors, heartbeat
+
+if TYPE_CHECKING:
+    from spacy.language import Language
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +121,8 @@ def extract_batch(
 ) -> tuple[Extracted, list[NoteError]]:
     """The NLP stage: the mentions of every live note (retracted notes are skipped), in
     order; notes the pipeline fails on become dead letters."""
+    from extractors.nlp import extract  # spaCy: not imported by the flow process
+
     extracted: Extracted = []
     errors: list[NoteError] = []
     live = [(n, ()) for n in notes if n.status != "entered-in-error"]

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from extractors.nlp import DEFAULT_EXTRACTORS, NlpSettings
+from extractors.settings import DEFAULT_EXTRACTORS, NlpSettings
 
 ENV_PREFIX = "NOTESTRUCT_"
 DEFAULT_WAREHOUSE = "sqlite:///notestruct.db"

@@ -20,12 +20,11 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from extractors.nlp import NlpSettings, pipeline_version
+from extractors.settings import NlpSettings, pipeline_version
 from pipelines import privacy, tasks
 from pipelines.batch import BatchContext, BatchOutcome, dead_batch, screen, timed
 from pipelines.config import PipelineConfig, load_config
 from pipelines.progress import current_sink, report_begin, report_summary
-from pipelines.resources import dictionary_version, rules_version
 from pipelines.sources import Record, Source, SourceOptions, open_source
 from pipelines.workers import (
     NlpPool,
@@ -113,7 +112,9 @@ def nightly_ingest(
         pool_is_new = pool is not None and pool.created_at >= started_at
         if pool is not None:
             rules_v, dictionary_v = pool.versions()
-        else:
+        else:  # the pipeline is built here (NLP in this process, or Dask for the tasks)
+            from pipelines.resources import dictionary_version, rules_version
+
             rules_v, dictionary_v = rules_version(settings), dictionary_version(settings)
         ctx = BatchContext(
             run_id=str(uuid.uuid4()),

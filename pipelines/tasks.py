@@ -12,9 +12,8 @@ from prefect.utilities.annotations import quote
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from extractors.nlp import NlpSettings
+from extractors.settings import NlpSettings
 from pipelines import batch
-from pipelines.resources import get_nlp
 from pipelines.workers import NlpPool
 from schemas.model import Note, NoteError, NoteResult
 from warehouse.runs import Lease
@@ -74,6 +73,8 @@ def analyse_batch(
     notes = _plain(notes)
     if pool is not None:
         return pool.analyse(notes, ctx)
+    from pipelines.resources import get_nlp  # builds the pipeline in this process
+
     return batch.analyse(get_nlp(settings), notes, ctx)
 
 

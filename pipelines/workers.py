@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from extractors.nlp import NlpSettings
-from extractors.spans import WireMention, mentions_from_wire, mentions_to_wire
+from extractors.settings import NlpSettings
 from schemas.model import Note, NoteError, NoteResult
+from schemas.wire import WireMention, mentions_from_wire, mentions_to_wire
 
 if TYPE_CHECKING:
     from pipelines.batch import BatchContext

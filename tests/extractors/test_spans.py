@@ -68,8 +68,8 @@ def test_fast_constructor_matches_model_construct(nlp):
 def test_mentions_survive_the_wire_format_unchanged(nlp):
     import pickle
 
-    from extractors.spans import mentions_from_wire, mentions_to_wire
     from schemas.model import Coding
+    from schemas.wire import mentions_from_wire, mentions_to_wire
 
     note, doc = _doc(nlp)
     mentions = doc_to_mentions(doc, note, "test")

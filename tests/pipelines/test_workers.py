@@ -90,3 +90,20 @@ def test_worker_counts() -> None:
         make_task_runner(-1, None)
     with pytest.raises(WorkerError):
         make_task_runner(2, "tcp://127.0.0.1:8786")
+
+
+def test_the_flow_process_does_not_import_the_nlp_stack() -> None:
+    """The flow process reads, maps and loads; its workers build pipelines. Importing spaCy
+    and medspaCy there would cost ~140 MiB and seconds for nothing."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pipelines.flows, pipelines.cli, pipelines.workers, pipelines.batch\n"
+        "heavy = sorted(m for m in ('spacy', 'medspacy', 'scispacy') if m in sys.modules)\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == ""
