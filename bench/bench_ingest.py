@@ -90,7 +90,6 @@ def _warm(workers: int = 1) -> float:
     from prefect import flow
 
     from pipelines.config import load_config
-    from pipelines.resources import get_nlp
     from pipelines.workers import shared_pool
 
     @flow(name="bench-warm-up")
@@ -103,6 +102,8 @@ def _warm(workers: int = 1) -> float:
     if workers >= 1:
         shared_pool(workers, settings).versions()
     else:
+        from pipelines.resources import get_nlp  # the flow process builds it (workers=0)
+
         get_nlp(settings)
     return time.perf_counter() - t
 

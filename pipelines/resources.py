@@ -7,10 +7,12 @@ import hashlib
 import json
 from dataclasses import asdict
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from spacy.language import Language
+from extractors.settings import NlpSettings
 
-from extractors.nlp import NlpSettings, build_nlp
+if TYPE_CHECKING:
+    from spacy.language import Language
 
 
 def settings_key(settings: NlpSettings) -> str:
@@ -27,6 +29,8 @@ _WARM_UP_TEXT = "HISTORY: Chest pain. No fever.\nMEDICATIONS: aspirin 81 mg PO d
 
 @lru_cache(maxsize=4)
 def _build(key: str, payload: str) -> Language:
+    from extractors.nlp import build_nlp  # spaCy and medspaCy: only where a pipeline is built
+
     data = json.loads(payload)
     nlp = build_nlp(
         NlpSettings(

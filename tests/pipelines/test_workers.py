@@ -100,6 +100,9 @@ def test_the_flow_process_does_not_import_the_nlp_stack() -> None:
 
     code = (
         "import sys, pipelines.flows, pipelines.cli, pipelines.workers, pipelines.batch\n"
+        "from extractors.settings import NlpSettings\n"
+        "pool = pipelines.workers.shared_pool(1, NlpSettings(extractors=('vitals',)))\n"
+        "pool.versions()\n"
         "heavy = sorted(m for m in ('spacy', 'medspacy', 'scispacy') if m in sys.modules)\n"
         "print(','.join(heavy))\n"
     )
