@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import Engine
 
@@ -207,14 +210,72 @@ def dead_batch(notes: Sequence[Note], stage: str, exc: BaseException) -> list[No
     ]
 
 
+class Seen(Protocol):
+    """Note ids read so far in a run, with their text hashes (a ``dict`` will do)."""
+
+    def get(self, note_id: str, /) -> str | None: ...
+
+    def __setitem__(self, note_id: str, text_sha256: str, /) -> None: ...
+
+
+class SeenNotes:
+    """The note ids a run has read, with their text hashes, outside the Python heap.
+
+    A private temporary SQLite database (SQLite keeps it in a small page cache and spills it
+    to a temporary file that is deleted when closed): the run's memory does not grow with the
+    number of notes it reads, as a dict of every id would (~150 bytes a note). Ids are
+    stored as SHA-256 digests, so the temporary file holds no identifier.
+    """
+
+    def __init__(self, cache_kib: int = 2048) -> None:
+        self._db = sqlite3.connect("", check_same_thread=False)  # "": private, temporary
+        self._db.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
+        self._db.execute(
+            "CREATE TABLE seen (id BLOB PRIMARY KEY, sha TEXT NOT NULL) WITHOUT ROWID"
+        )
+
+    @staticmethod
+    def _key(note_id: str) -> bytes:
+        return hashlib.sha256(note_id.encode("utf-8", "surrogatepass")).digest()
+
+    def get(self, note_id: str, /) -> str | None:
+        """The text hash first read with ``note_id``, or None."""
+        row = self._db.execute(
+            "SELECT sha FROM seen WHERE id = ?", (self._key(note_id),)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def __setitem__(self, note_id: str, text_sha256: str, /) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO seen (id, sha) VALUES (?, ?)",
+            (self._key(note_id), text_sha256),
+        )
+
+    def close(self) -> None:
+        """Drop the database (and its temporary file)."""
+        self._db.close()
+
+    def __enter__(self) -> SeenNotes:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 def screen(
-    chunk: Sequence[Note | NoteError], seen: dict[str, str]
+    chunk: Sequence[Note | NoteError], seen: Seen
 ) -> tuple[list[Note], list[NoteError]]:
     """Notes worth analysing and dead letters of a chunk of source records.
 
     A blank note is dead-lettered (``EmptyNote``), except a retraction. A note id repeated
     in the same run with different text is a dead letter (``DuplicateId``; the first wins);
-    an identical repeat is dropped silently. ``seen`` maps ids to hashes across the run.
+    an identical repeat is dropped silently. ``seen`` maps ids to hashes across the run
+    (``SeenNotes`` in the nightly flow).
     """
     notes: list[Note] = []
     errors: list[NoteError] = []

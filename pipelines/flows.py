@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 
 from extractors.settings import NlpSettings, pipeline_version
 from pipelines import privacy, tasks
-from pipelines.batch import BatchContext, BatchOutcome, dead_batch, screen, timed
+from pipelines.batch import BatchContext, BatchOutcome, SeenNotes, dead_batch, screen, timed
 from pipelines.config import PipelineConfig, load_config
 from pipelines.progress import current_sink, report_begin, report_summary
 from pipelines.sources import Record, Source, SourceOptions, open_source
@@ -262,7 +262,8 @@ class _Run:
         workers: int,
         dask: bool,
     ) -> str:
-        seen: dict[str, str] = {}
+        # ids read so far, for duplicates: outside the heap, so memory does not grow per note
+        seen = SeenNotes()
         # quote() spares Prefect walking every note for futures; the Dask runner ships the
         # parameters to its workers itself, so there they go as they are
         self.wrap: Any = (lambda value: value) if dask else quote
@@ -275,6 +276,7 @@ class _Run:
         try:
             self._loop(opts, since, runner, window, pool, seen, pending)
         finally:
+            seen.close()
             if pool is not None and self.pool_is_new:
                 self.worker_start_s = pool.start_up_s()
         self.total.skipped = self.src.skipped
@@ -287,7 +289,7 @@ class _Run:
         runner: Any,
         window: int,
         pool: NlpPool | None,
-        seen: dict[str, str],
+        seen: SeenNotes,
         pending: deque[_Pending],
     ) -> None:
         with runner:
