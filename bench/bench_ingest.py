@@ -298,6 +298,7 @@ def child_memory(notes: Path, n: int, tmp: Path, distinct: int | None) -> None:
                 "worker_peak_rss_mib": round(worker_peak, 1),
                 "rss_after_warm_up_mib": round(after_warm, 1),
                 "seconds": round(elapsed, 1),
+                "cpu_s": round(summary["cpu_s"], 1),
             }
         )
     )
@@ -333,7 +334,7 @@ def part_memory(notes: Path, tmp: Path, sizes: list[int], distinct: int | None) 
             f"memory: {n} notes (cycling {distinct or 'all'} distinct): "
             f"peak RSS {r['peak_rss_mib']} MiB = flow {r['flow_peak_rss_mib']} + NLP worker "
             f"{r['worker_peak_rss_mib']} (flow after warm-up {r['rss_after_warm_up_mib']} MiB), "
-            f"{r['seconds']} s"
+            f"{r['seconds']} s ({r['cpu_s']} s CPU in the flow process)"
         )
     if len(sizes) >= 2:
         lo, hi = results[sizes[0]]["peak_rss_mib"], results[sizes[-1]]["peak_rss_mib"]
