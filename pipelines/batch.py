@@ -230,9 +230,7 @@ class SeenNotes:
     def __init__(self, cache_kib: int = 2048) -> None:
         self._db = sqlite3.connect("", check_same_thread=False)  # "": private, temporary
         self._db.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
-        self._db.execute(
-            "CREATE TABLE seen (id BLOB PRIMARY KEY, sha TEXT NOT NULL) WITHOUT ROWID"
-        )
+        self._db.execute("CREATE TABLE seen (id BLOB PRIMARY KEY, sha TEXT NOT NULL) WITHOUT ROWID")
 
     @staticmethod
     def _key(note_id: str) -> bytes:
@@ -267,9 +265,7 @@ class SeenNotes:
         self.close()
 
 
-def screen(
-    chunk: Sequence[Note | NoteError], seen: Seen
-) -> tuple[list[Note], list[NoteError]]:
+def screen(chunk: Sequence[Note | NoteError], seen: Seen) -> tuple[list[Note], list[NoteError]]:
     """Notes worth analysing and dead letters of a chunk of source records.
 
     A blank note is dead-lettered (``EmptyNote``), except a retraction. A note id repeated

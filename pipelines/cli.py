@@ -59,6 +59,18 @@ ConfigOpt = Annotated[
 ]
 
 
+WorkersOpt = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        "-j",
+        help="Local NLP worker processes; the flow process reads and loads meanwhile "
+        "(0: run the NLP in the flow process).",
+        min=0,
+    ),
+]
+
+
 class CliError(Exception):
     """A user-facing error with an exit code."""
 
@@ -323,16 +335,7 @@ def ingest(
     full_scan: Annotated[
         bool, typer.Option(help="Ignore the source watermark and read everything.")
     ] = False,
-    workers: Annotated[
-        int,
-        typer.Option(
-            "--workers",
-            "-j",
-            help="Local NLP worker processes; the flow process reads and loads meanwhile "
-            "(0: run the NLP in the flow process).",
-            min=0,
-        ),
-    ] = 1,
+    workers: WorkersOpt = 1,
     dask_address: Annotated[
         str | None,
         typer.Option(help="Run the NLP on an existing Dask cluster, e.g. tcp://10.0.0.5:8786."),
@@ -911,16 +914,7 @@ def serve(
     timezone: Annotated[
         str, typer.Option(help="IANA time zone of the cron schedule.")
     ] = "Europe/Berlin",
-    workers: Annotated[
-        int,
-        typer.Option(
-            "--workers",
-            "-j",
-            help="Local NLP worker processes; the flow process reads and loads meanwhile "
-            "(0: run the NLP in the flow process).",
-            min=0,
-        ),
-    ] = 1,
+    workers: WorkersOpt = 1,
     name: Annotated[str, typer.Option(help="Deployment name.")] = "nightly-local",
 ) -> None:
     """Run the nightly schedule in this process (Prefect flow.serve) until interrupted.

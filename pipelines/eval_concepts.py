@@ -125,18 +125,25 @@ def eval_synthea(nlp: Language, path: Path) -> list[Row]:
     """
     records = list(_jsonl(path))
     by_id = {r["id"]: r for r in records}
-    kinds: tuple[tuple[str, str, str, str], ...] = (
-        ("synthea-conditions (encounter-diagnosis)", "encounter_conditions", "PROBLEM", SNOMED),
-        ("synthea-medications", "encounter_medication_requests", "MEDICATION", RXNORM),
-        ("synthea-procedures", "encounter_procedures", "PROCEDURE", SNOMED),
-        ("synthea-conditions (every category)", "encounter_conditions", "PROBLEM", SNOMED),
+    # (row, silver field, label, code system, only mentions emitted as encounter diagnoses)
+    kinds: tuple[tuple[str, str, str, str, bool], ...] = (
+        (
+            "synthea-conditions (encounter-diagnosis)",
+            "encounter_conditions",
+            "PROBLEM",
+            SNOMED,
+            True,
+        ),
+        ("synthea-medications", "encounter_medication_requests", "MEDICATION", RXNORM, False),
+        ("synthea-procedures", "encounter_procedures", "PROCEDURE", SNOMED, False),
+        ("synthea-conditions (every category)", "encounter_conditions", "PROBLEM", SNOMED, False),
     )
     counts = {k[0]: [0, 0, 0, 0] for k in kinds}  # tp_pred, n_pred, tp_gold, n_gold
     for rid, all_mentions in _mentions(nlp, ((r["id"], r["text"]) for r in records)):
         silver = by_id[rid]["silver"]
-        for name, field, label, system in kinds:
+        for name, field, label, system, encounter_only in kinds:
             mentions = all_mentions
-            if "(encounter-diagnosis)" in name:
+            if encounter_only:
                 mentions = tuple(
                     m
                     for m in all_mentions

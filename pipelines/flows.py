@@ -109,7 +109,6 @@ def nightly_ingest(
         # local workers: the flow process never builds a pipeline; the versions come from
         # a worker's (a pool kept from an earlier run in this process is reused)
         pool = shared_pool(workers, settings) if workers >= 1 and not dask_address else None
-        pool_is_new = pool is not None and pool.created_at >= started_at
         if pool is not None:
             rules_v, dictionary_v = pool.versions()
         else:  # the pipeline is built here (NLP in this process, or Dask for the tasks)
@@ -137,8 +136,8 @@ def nightly_ingest(
                 src.kind,
                 since is not None,
             )
-            run = _Run(engine, src, ctx, settings, lease, cfg.batch_size, cfg)
-            run.pool, run.pool_is_new = pool, pool_is_new
+            pool_is_new = pool is not None and pool.created_at >= started_at
+            run = _Run(engine, src, ctx, settings, lease, cfg.batch_size, cfg, pool, pool_is_new)
             report_begin()
             try:
                 with _Heartbeat(engine, lease, lock_stale_after_s):
@@ -241,6 +240,8 @@ class _Run:
         lease: Lease,
         batch_size: int,
         privacy: PipelineConfig,
+        pool: NlpPool | None = None,
+        pool_is_new: bool = False,
     ) -> None:
         self.engine, self.src, self.ctx, self.settings = engine, src, ctx, settings
         self.privacy = privacy  # pseudonym key, note-id and redaction settings
@@ -250,9 +251,9 @@ class _Run:
         self.logger = get_run_logger()
         #: seconds until every worker process had built its pipeline (new worker pools only)
         self.worker_start_s: float | None = None
-        #: the local worker processes (None: NLP in the flow process, or on Dask)
-        self.pool: NlpPool | None = None
-        self.pool_is_new = False
+        #: the local worker processes (None: NLP in the flow process, or on Dask), and
+        #: whether this run started them (a pool kept from an earlier run has no start-up)
+        self.pool, self.pool_is_new = pool, pool_is_new
 
     def execute(
         self,

@@ -201,20 +201,17 @@ class NlpPool:
     def _call(self, fn: Any, *args: Any) -> Any:
         from concurrent.futures.process import BrokenProcessPool
 
-        executor = self._executor
-        try:
-            return executor.submit(fn, *args).result()
-        except BrokenProcessPool:
-            if self._executor is executor:  # another thread may have restarted it already
-                self._restart()
-        # once more on new workers; a batch that kills its worker again fails as a whole
-        executor = self._executor
-        try:
-            return executor.submit(fn, *args).result()
-        except BrokenProcessPool:
-            if self._executor is executor:
-                self._restart()
-            raise
+        # a second try on new workers; a batch that kills its worker again fails as a whole
+        for attempt in (1, 2):
+            executor = self._executor
+            try:
+                return executor.submit(fn, *args).result()
+            except BrokenProcessPool:
+                if self._executor is executor:  # another thread may have restarted it already
+                    self._restart()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def start_up_s(self) -> float | None:
         """Seconds from the pool's creation until its last worker had built its pipeline
