@@ -6,19 +6,20 @@ import hashlib
 import logging
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Engine
 
 from extractors.settings import ExtractionError
-from pipelines.privacy import scrub_errors
+from pipelines.privacy import protect_results, scrub_errors
 from schemas.fhir import MappingError, ShapeValidator, map_note
 from schemas.model import Mention, Note, NoteError, NoteResult
 from schemas.omop import to_note_nlp
+from schemas.wire import Packed, WireMention, mentions_from_wire, unpack
 from warehouse.load import LoadSettings, load_results, record_errors, stored_notes
 from warehouse.runs import Lease, clear_errors_of_loaded, forget_errors, heartbeat
 
@@ -116,6 +117,111 @@ def analyse(
 
 
 Extracted = list[tuple[Note, tuple[Mention, ...]]]
+
+#: Notes mapped and written at a time inside a batch's load transaction. A note's FHIR
+#: resources, NOTE_NLP rows and table rows take about a quarter of a MiB of Python objects;
+#: a chunk of 25 keeps that to a few MiB however large the batch, while the statements per
+#: chunk stay cheap (6 ``executemany`` calls).
+LOAD_CHUNK = 25
+
+
+class Analysed:
+    """One batch's analysis, waiting to be loaded: its NLP dead letters now, its results
+    made a chunk of notes at a time as they are loaded.
+
+    The mapped results (FHIR resources, NOTE_NLP rows) of a batch of 200 notes take about
+    45 MiB of Python objects; the flow keeps several batches in flight so its NLP workers
+    never wait, and holding each of them mapped made the flow's peak memory depend on how
+    those batches happened to overlap (and so grow with the length of the run). A batch
+    waiting here keeps the compact form it came back in (mention tuples from a worker, or
+    packed results), and the load maps or unpacks ``LOAD_CHUNK`` notes at a time. A chunk
+    can be made again, so a retried load maps again, with the same outcome.
+    """
+
+    def __init__(self, notes: Sequence[Note], errors: Sequence[NoteError]) -> None:
+        #: the notes that were analysed (those whose dead letters of earlier runs a load clears)
+        self.notes = list(notes)
+        #: dead letters of the NLP stage
+        self.errors = list(errors)
+
+    def chunks(self, size: int = LOAD_CHUNK) -> Iterator[tuple[list[NoteResult], list[NoteError]]]:
+        """``(results, mapping dead letters)`` of up to ``size`` notes at a time, in order."""
+        raise NotImplementedError
+
+    def collect(self) -> tuple[list[NoteResult], list[NoteError]]:
+        """Every result and dead letter at once (for callers that need the whole batch)."""
+        results, errors = [], list(self.errors)
+        for chunk, failed in self.chunks():
+            results.extend(chunk)
+            errors.extend(failed)
+        return results, errors
+
+
+class Mapped(Analysed):
+    """Results mapped already (by the analyse step itself, e.g. on a Dask worker)."""
+
+    def __init__(self, results: Sequence[NoteResult], errors: Sequence[NoteError]) -> None:
+        super().__init__([r.note for r in results], errors)
+        self.results = list(results)
+
+    def chunks(self, size: int = LOAD_CHUNK) -> Iterator[tuple[list[NoteResult], list[NoteError]]]:
+        for i in range(0, len(self.results), size):
+            yield self.results[i : i + size], []
+
+
+class ToMap(Analysed):
+    """Extracted mentions, mapped to FHIR and NOTE_NLP a chunk at a time when loaded.
+
+    ``extracted`` gives each extracted note's mentions, as records or as the tuples a worker
+    process sends (``schemas.wire``); notes of ``notes`` absent from it failed the NLP (their
+    dead letters are in ``errors``) or are retractions (an empty result each, as
+    ``map_batch`` makes).
+    """
+
+    def __init__(
+        self,
+        notes: Sequence[Note],
+        extracted: dict[str, tuple[Mention, ...] | tuple[WireMention, ...]],
+        errors: Sequence[NoteError],
+        ctx: BatchContext,
+        *,
+        wire: bool = False,
+    ) -> None:
+        super().__init__(notes, errors)
+        self.extracted, self.ctx, self.wire = extracted, ctx, wire
+
+    def chunks(self, size: int = LOAD_CHUNK) -> Iterator[tuple[list[NoteResult], list[NoteError]]]:
+        for i in range(0, len(self.notes), size):
+            notes = self.notes[i : i + size]
+            cache: dict[tuple[Any, ...], Any] = {}
+            pairs: Extracted = []
+            for note in notes:
+                found = self.extracted.get(note.note_id)
+                if found is None or note.status == "entered-in-error":
+                    continue
+                mentions = mentions_from_wire(found, cache) if self.wire else found
+                pairs.append((note, tuple(mentions)))
+            yield map_batch(notes, pairs, self.ctx)
+
+
+class Unpacked(Analysed):
+    """Results mapped in a worker process and packed for the trip (``schemas.wire.pack``),
+    unpacked a chunk at a time when loaded."""
+
+    def __init__(self, packed: Sequence[Packed], errors: Sequence[NoteError]) -> None:
+        super().__init__([result.note for result, _ in packed], errors)
+        self.packed = list(packed)
+
+    def chunks(self, size: int = LOAD_CHUNK) -> Iterator[tuple[list[NoteResult], list[NoteError]]]:
+        for i in range(0, len(self.packed), size):
+            yield [unpack(p) for p in self.packed[i : i + size]], []
+
+
+@scrub_errors("analyse")
+def extract_for_load(nlp: Language, notes: Sequence[Note], ctx: BatchContext) -> ToMap:
+    """The NLP stage now, the mapping when the batch is loaded (``ToMap``)."""
+    extracted, errors = extract_batch(nlp, notes, ctx)
+    return ToMap(notes, {n.note_id: m for n, m in extracted}, errors, ctx)
 
 
 @scrub_errors("analyse")
@@ -310,18 +416,35 @@ def screen(chunk: Sequence[Note | NoteError], seen: Seen) -> tuple[list[Note], l
     return notes, errors
 
 
+@dataclass
+class LoadReport:
+    """What a batch's load wrote (counts only)."""
+
+    processed: int = 0
+    retracted: int = 0
+    mentions: int = 0
+    resources: int = 0
+    #: dead letters recorded: the read and NLP ones given, and those of the mapping
+    failed: int = 0
+
+
 @scrub_errors("load")  # privacy: driver messages quote failing rows (text, ids)
 def load(
     engine: Engine,
-    results: Sequence[NoteResult],
+    results: Analysed | Sequence[NoteResult],
     errors: Sequence[NoteError],
     ctx: BatchContext,
     lease: Lease | None = None,
     now: datetime | None = None,
     valid: Sequence[Note] = (),
-) -> None:
+    *,
+    redact_text: bool = False,
+) -> LoadReport:
     """Load results and dead letters of a batch in one transaction, renewing the lease.
 
+    ``results`` is an ``Analysed`` batch (its NLP dead letters are recorded too, and its
+    results are mapped and written ``LOAD_CHUNK`` notes at a time) or a list of results.
+    With ``redact_text`` PHI is masked in what is stored (``privacy.protect_results``).
     Earlier dead letters of the same records are replaced, and those of ``valid`` notes (read
     fine in this batch, whether loaded now or unchanged) are cleared, so a re-run after a
     crash leaves the rows a clean run leaves.
@@ -329,26 +452,35 @@ def load(
     Raises:
         LeaseLost: another run has taken over the source (nothing of this batch is written).
     """
+    analysed = results if isinstance(results, Analysed) else Mapped(results, ())
+    errors = [*errors, *analysed.errors]
+    report = LoadReport()
+    settings = LoadSettings(store_text=ctx.store_text, rules_version=ctx.rules_version)
     with engine.begin() as conn:
         if lease is not None and not heartbeat(conn, lease, now or ctx.now):
             raise LeaseLost(f"run {ctx.run_id} lost its lease on the source to another run")
         by_source: dict[str, list[str]] = {}
-        for note in valid or [r.note for r in results]:
+        for note in valid or analysed.notes:
             by_source.setdefault(note.source, []).append(note.note_id)
         for source, ids in by_source.items():
             clear_errors_of_loaded(conn, source, ids)
+        for chunk, failed in analysed.chunks():
+            errors.extend(failed)
+            if not chunk:
+                continue
+            chunk = protect_results(chunk, redact_text=redact_text)
+            load_results(conn, chunk, run_id=ctx.run_id, now=ctx.now, settings=settings)
+            for r in chunk:
+                if r.note.status == "entered-in-error":
+                    report.retracted += 1
+                else:
+                    report.processed += 1
+                report.mentions += len(r.mentions)
+                report.resources += len(r.resources)
         forget_errors(conn, errors)
-        if results:
-            load_results(
-                conn,
-                results,
-                run_id=ctx.run_id,
-                now=ctx.now,
-                settings=LoadSettings(store_text=ctx.store_text, rules_version=ctx.rules_version),
-                failed=errors,
-            )
-        else:
-            record_errors(conn, errors, run_id=ctx.run_id, now=ctx.now)
+        record_errors(conn, errors, run_id=ctx.run_id, now=ctx.now)
+    report.failed = len(errors)
+    return report
 
 
 def timed(outcome: BatchOutcome, stage: str, start: float) -> None:

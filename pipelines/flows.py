@@ -268,6 +268,7 @@ class _Run:
         # quote() spares Prefect walking every note for futures; the Dask runner ships the
         # parameters to its workers itself, so there they go as they are
         self.wrap: Any = (lambda value: value) if dask else quote
+        self.dask = dask
         # batches in flight: enough to keep every worker busy, bounded to stream in memory
         # (worker processes: one batch more, queued in the pool, so a worker starts its next
         # batch while the flow unpacks and loads the previous one)
@@ -320,6 +321,8 @@ class _Run:
                             "notes": self.wrap(changed),
                             "ctx": self.ctx,
                             "pool": pool,
+                            # on Dask the workers map too; here the load maps
+                            "map_now": self.dask,
                         },
                     )
                 pending.append(job)
@@ -329,34 +332,33 @@ class _Run:
                 self._finish_batch(pending.popleft())
 
     def _finish_batch(self, job: _Pending) -> None:
-        out, errors = job.outcome, list(job.errors)
-        results = []
+        out = job.outcome
+        analysed: Any = ()
+        errors = list(job.errors)
         t0 = time.perf_counter()
         if job.future is not None:
             try:
-                results, nlp_errors = job.future.result()
-                # privacy: redact stored text and snippets when configured
-                results = privacy.protect_results(results, redact_text=self.privacy.redact_text)
+                analysed = job.future.result()
             except Exception as exc:  # the task as a whole failed (worker died, ...)
-                nlp_errors = dead_batch(job.changed, "nlp", exc)
-            errors.extend(nlp_errors)
+                errors.extend(dead_batch(job.changed, "nlp", exc))
         timed(out, "analyse_wait", t0)
         t0 = time.perf_counter()
-        tasks.load_batch(
+        # the load maps the batch a chunk at a time (FHIR, NOTE_NLP), masks PHI when
+        # configured (privacy) and writes it with its dead letters in one transaction
+        report = tasks.load_batch(
             self.engine,
-            quote(results),  # no futures inside: spare Prefect walking every FHIR resource
+            quote(analysed),  # no futures inside: spare Prefect walking every result
             quote(errors),
             self.ctx,
             lease=self.lease,
             now=datetime.now(UTC),
             valid=quote(job.valid),
+            redact_text=self.privacy.redact_text,
         )
         timed(out, "load", t0)
-        out.processed = sum(1 for r in results if r.note.status != "entered-in-error")
-        out.retracted = len(results) - out.processed
-        out.failed = len(errors)
-        out.mentions = sum(len(r.mentions) for r in results)
-        out.resources = sum(len(r.resources) for r in results)
+        out.processed, out.retracted = report.processed, report.retracted
+        out.failed = report.failed
+        out.mentions, out.resources = report.mentions, report.resources
         self.total.add(out)
         self.sink.advance(notes=out.read, errors=out.failed, mentions=out.mentions)
         self.logger.info(

@@ -67,15 +67,21 @@ def analyse_batch(
     notes: Sequence[Note],
     ctx: batch.BatchContext,
     pool: NlpPool | None = None,
-) -> tuple[list[NoteResult], list[NoteError]]:
-    """NLP, coding and mapping of a batch, in a worker process when a pool is given
-    (deterministic: never retried)."""
+    map_now: bool = False,
+) -> batch.Analysed:
+    """NLP of a batch, in a worker process when a pool is given (deterministic: never
+    retried). The FHIR and NOTE_NLP mapping follows as the batch is loaded, a chunk at a
+    time, unless ``map_now`` (a Dask worker maps, so the flow process does not) or the
+    pool's workers map."""
     notes = _plain(notes)
     if pool is not None:
         return pool.analyse(notes, ctx)
     from pipelines.resources import get_nlp  # builds the pipeline in this process
 
-    return batch.analyse(get_nlp(settings), notes, ctx)
+    nlp = get_nlp(settings)
+    if map_now:
+        return batch.Mapped(*batch.analyse(nlp, notes, ctx))
+    return batch.extract_for_load(nlp, notes, ctx)
 
 
 @task(
@@ -89,13 +95,16 @@ def analyse_batch(
 )
 def load_batch(
     engine: Engine,
-    results: Sequence[NoteResult],
+    results: batch.Analysed | Sequence[NoteResult],
     errors: Sequence[NoteError],
     ctx: batch.BatchContext,
     lease: Lease | None = None,
     now: datetime | None = None,
     valid: Sequence[Note] = (),
-) -> None:
+    redact_text: bool = False,
+) -> batch.LoadReport:
     """Load a batch and its dead letters in one transaction (I/O: retried)."""
     results, errors, valid = _plain(results), _plain(errors), _plain(valid)
-    batch.load(engine, results, errors, ctx, lease=lease, now=now, valid=valid)
+    return batch.load(
+        engine, results, errors, ctx, lease=lease, now=now, valid=valid, redact_text=redact_text
+    )

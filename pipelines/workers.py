@@ -9,14 +9,12 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from extractors.settings import NlpSettings
-from schemas.model import Note, NoteError, NoteResult
-from schemas.wire import WireMention, mentions_from_wire, mentions_to_wire
+from schemas.model import Note, NoteError
+from schemas.wire import Packed, WireMention, mentions_to_wire, pack
 
 if TYPE_CHECKING:
-    from pipelines.batch import BatchContext
+    from pipelines.batch import Analysed, BatchContext
 
 
 class WorkerError(Exception):
@@ -56,36 +54,6 @@ def _versions_in_worker(settings: NlpSettings) -> tuple[str, str | None]:
     from pipelines.resources import dictionary_version, rules_version
 
     return rules_version(settings), dictionary_version(settings)
-
-
-#: A result on its way back from a worker: the result without its FHIR resources, and the
-#: resources as one JSON document (None when they are in the result itself).
-Packed = tuple[NoteResult, bytes | None]
-
-
-def pack(result: NoteResult) -> Packed:
-    """``result`` ready to cross a process boundary cheaply.
-
-    FHIR resources are plain JSON; as one orjson document they pickle and unpickle several
-    times faster than as thousands of small dicts (the flow process unpickles every result
-    of every worker, and is then the bottleneck). A resource that is not plain JSON (it never
-    is; a bug) stays in the result as it is.
-    """
-    if not result.resources:
-        return result, None
-    try:
-        blob = orjson.dumps(result.resources, option=orjson.OPT_PASSTHROUGH_DATETIME)
-    except TypeError:
-        return result, None
-    return result.model_copy(update={"resources": ()}), blob
-
-
-def unpack(packed: Packed) -> NoteResult:
-    """The result ``pack`` packed (no validation: it was validated in the worker)."""
-    result, blob = packed
-    if blob is None:
-        return result
-    return result.model_copy(update={"resources": tuple(orjson.loads(blob))})
 
 
 def _analyse_in_worker(
@@ -180,23 +148,18 @@ class NlpPool:
             ) from None
         return rules, dictionary
 
-    def analyse(
-        self, notes: Sequence[Note], ctx: BatchContext
-    ) -> tuple[list[NoteResult], list[NoteError]]:
-        """Analyse one batch in a worker process (blocks the calling thread)."""
+    def analyse(self, notes: Sequence[Note], ctx: BatchContext) -> Analysed:
+        """Analyse one batch in a worker process (blocks the calling thread); the results
+        are made as the batch is loaded (``batch.Analysed``)."""
+        from pipelines.batch import ToMap, Unpacked
+
         if self.map_in_workers:
             packed, errors, (pid, ready) = self._call(_analyse_in_worker, self.settings, notes, ctx)
             self.ready_at[pid] = ready
-            return [unpack(p) for p in packed], errors
-        from pipelines.batch import map_batch
-
+            return Unpacked(packed, errors)
         pairs, errors, (pid, ready) = self._call(_extract_in_worker, self.settings, notes, ctx)
         self.ready_at[pid] = ready
-        by_id = {n.note_id: n for n in notes}
-        cache: dict[tuple[Any, ...], Any] = {}
-        extracted = [(by_id[i], mentions_from_wire(m, cache)) for i, m in pairs]
-        results, map_errors = map_batch(notes, extracted, ctx)
-        return results, errors + map_errors
+        return ToMap(notes, dict(pairs), errors, ctx, wire=True)
 
     def _call(self, fn: Any, *args: Any) -> Any:
         from concurrent.futures.process import BrokenProcessPool

@@ -94,8 +94,10 @@ class Note(Record):
     @model_validator(mode="before")
     @classmethod
     def _fill_hash(cls, data: Any) -> Any:
-        if isinstance(data, dict) and not data.get("text_sha256") and isinstance(
-            data.get("text"), str
+        if (
+            isinstance(data, dict)
+            and not data.get("text_sha256")
+            and isinstance(data.get("text"), str)
         ):
             data = {**data, "text_sha256": sha256_text(data["text"])}
         return data

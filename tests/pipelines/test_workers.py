@@ -36,7 +36,7 @@ def _notes() -> list[Note]:
 def test_pool_results_match_either_way_and_keep_the_flows_notes(map_in_workers: bool) -> None:
     pool = NlpPool(1, SETTINGS, map_in_workers=map_in_workers)
     try:
-        results, errors = pool.analyse(_notes(), _ctx())
+        results, errors = pool.analyse(_notes(), _ctx()).collect()
     finally:
         pool.close()
     assert errors == []
@@ -55,7 +55,7 @@ def test_a_dead_worker_costs_its_batch_and_the_pool_goes_on() -> None:
         with pytest.raises(BrokenProcessPool):
             pool._call(os._exit, 3)  # the worker dies twice (the call is tried once more)
         assert pool.restarts == 2
-        results, errors = pool.analyse(_notes(), _ctx())  # on fresh workers
+        results, errors = pool.analyse(_notes(), _ctx()).collect()  # on fresh workers
         assert errors == [] and len(results) == 3
     finally:
         pool.close()
