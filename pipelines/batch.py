@@ -464,7 +464,7 @@ def load(
             by_source.setdefault(note.source, []).append(note.note_id)
         for source, ids in by_source.items():
             clear_errors_of_loaded(conn, source, ids)
-        for chunk, failed in analysed.chunks():
+        for chunk, failed in analysed.chunks(LOAD_CHUNK):
             errors.extend(failed)
             if not chunk:
                 continue
