@@ -251,6 +251,8 @@ class _Run:
         self.logger = get_run_logger()
         #: seconds until every worker process had built its pipeline (new worker pools only)
         self.worker_start_s: float | None = None
+        #: pipelines built anew during the run as their vocabulary had grown (worker pools)
+        self.pipeline_renewals: int | None = None
         #: the local worker processes (None: NLP in the flow process, or on Dask), and
         #: whether this run started them (a pool kept from an earlier run has no start-up)
         self.pool, self.pool_is_new = pool, pool_is_new
@@ -275,12 +277,15 @@ class _Run:
         window = 16 if dask else workers + 2 if self.pool is not None else workers + 1
         pending: deque[_Pending] = deque()
         pool = self.pool
+        renewals = pool.renewals if pool is not None else 0
         try:
             self._loop(opts, since, runner, window, pool, seen, pending)
         finally:
             seen.close()
-            if pool is not None and self.pool_is_new:
-                self.worker_start_s = pool.start_up_s()
+            if pool is not None:
+                self.pipeline_renewals = pool.renewals - renewals
+                if self.pool_is_new:
+                    self.worker_start_s = pool.start_up_s()
         self.total.skipped = self.src.skipped
         return "completed"
 
@@ -431,6 +436,7 @@ def _finish(
                 "skipped_by_watermark": total.skipped,
                 "workers": workers,
                 "worker_start_s": run.worker_start_s,
+                "pipeline_renewals": run.pipeline_renewals,
             },
         )
     return {

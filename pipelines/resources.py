@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import os
 from dataclasses import asdict
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -63,6 +64,41 @@ def get_nlp(settings: NlpSettings) -> Language:
     """The pipeline for ``settings``, built on first use in this process."""
     payload = json.dumps(asdict(settings), sort_keys=True, default=str)
     return _build(settings_key(settings), payload)
+
+
+#: Word forms a pipeline's vocabulary may hold before ``renew_if_grown`` builds it anew
+#: (``NOTESTRUCT_VOCAB_LIMIT``; about 0.7 KiB each, so the default bounds it near 140 MiB).
+VOCAB_LIMIT = 200_000
+
+
+def vocab_limit() -> int:
+    """The vocabulary limit: ``NOTESTRUCT_VOCAB_LIMIT`` if set (0 disables), else the default."""
+    raw = os.environ.get("NOTESTRUCT_VOCAB_LIMIT", "").strip()
+    return int(raw) if raw.isdigit() else VOCAB_LIMIT
+
+
+def renew_if_grown(settings: NlpSettings, limit: int | None = None) -> bool:
+    """Build the pipeline for ``settings`` anew when its vocabulary has grown past ``limit``
+    word forms; whether it did.
+
+    spaCy 3.7 keeps every new word form it reads (numbers, ids, dates, misspellings) in the
+    pipeline's vocabulary and never lets one go, so a worker that reads millions of notes
+    grows without bound (spaCy 3.8's ``memory_zone`` is out of reach: medspaCy needs spaCy
+    < 3.8 on Python < 3.12). Building the pipeline anew is spaCy's own advice for
+    long-running processes: it costs one build (about 7 s) and returns the memory. Checked
+    between batches, so no Doc of the old pipeline is alive. The output does not change: a
+    word form's vocabulary entry holds no state a text can change.
+    """
+    limit = vocab_limit() if limit is None else limit
+    if not limit or _build.cache_info().currsize == 0:
+        return False
+    if len(get_nlp(settings).vocab) <= limit:
+        return False
+    _build.cache_clear()
+    gc.unfreeze()  # the old pipeline was frozen with the heap: let the collector free it
+    gc.collect()
+    get_nlp(settings)  # builds, warms up and freezes the new one
+    return True
 
 
 def rules_version(settings: NlpSettings) -> str:

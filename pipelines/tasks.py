@@ -76,8 +76,9 @@ def analyse_batch(
     notes = _plain(notes)
     if pool is not None:
         return pool.analyse(notes, ctx)
-    from pipelines.resources import get_nlp  # builds the pipeline in this process
+    from pipelines.resources import get_nlp, renew_if_grown  # the pipeline lives here
 
+    renew_if_grown(settings)  # between batches: bounds the vocabulary's growth
     nlp = get_nlp(settings)
     if map_now:
         return batch.Mapped(*batch.analyse(nlp, notes, ctx))

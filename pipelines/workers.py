@@ -25,6 +25,8 @@ class WorkerError(Exception):
 _READY_AT = 0.0
 #: Why this worker process could not build its pipeline (raised in the flow by the next call).
 _INIT_ERROR: BaseException | None = None
+#: Times this worker process built its pipeline anew because its vocabulary had grown.
+_RENEWALS = 0
 
 
 def _init_worker(settings: NlpSettings) -> None:
@@ -58,19 +60,30 @@ def _versions_in_worker(settings: NlpSettings) -> tuple[str, str | None]:
 
 def _analyse_in_worker(
     settings: NlpSettings, notes: Sequence[Note], ctx: BatchContext
-) -> tuple[list[Packed], list[NoteError], tuple[int, float]]:
+) -> tuple[list[Packed], list[NoteError], tuple[int, float, int]]:
     if _INIT_ERROR is not None:
         raise _INIT_ERROR
     from pipelines.batch import analyse
     from pipelines.resources import get_nlp
 
+    _renew(settings)
     results, errors = analyse(get_nlp(settings), notes, ctx)
-    return [pack(r) for r in results], errors, (os.getpid(), _READY_AT)
+    return [pack(r) for r in results], errors, (os.getpid(), _READY_AT, _RENEWALS)
+
+
+def _renew(settings: NlpSettings) -> None:
+    """Between batches: a new pipeline when the old one's vocabulary has grown too large
+    (``resources.renew_if_grown``)."""
+    from pipelines.resources import renew_if_grown
+
+    global _RENEWALS
+    if renew_if_grown(settings):
+        _RENEWALS += 1
 
 
 def _extract_in_worker(
     settings: NlpSettings, notes: Sequence[Note], ctx: BatchContext
-) -> tuple[list[tuple[str, tuple[WireMention, ...]]], list[NoteError], tuple[int, float]]:
+) -> tuple[list[tuple[str, tuple[WireMention, ...]]], list[NoteError], tuple[int, float, int]]:
     """The NLP only: (note id, mentions as tuples) pairs go back, not the notes the flow
     already has, nor pydantic records (their pickles are several times slower)."""
     if _INIT_ERROR is not None:
@@ -78,11 +91,12 @@ def _extract_in_worker(
     from pipelines.batch import extract_batch
     from pipelines.resources import get_nlp
 
+    _renew(settings)
     extracted, errors = extract_batch(get_nlp(settings), notes, ctx)
     return (
         [(n.note_id, mentions_to_wire(m)) for n, m in extracted],
         errors,
-        (os.getpid(), _READY_AT),
+        (os.getpid(), _READY_AT, _RENEWALS),
     )
 
 
@@ -113,6 +127,7 @@ class NlpPool:
         self.created_at = time.time()
         #: pid -> when that worker had built its pipeline
         self.ready_at: dict[int, float] = {}
+        self._renewals: dict[int, int] = {}
         #: times the workers were started again after one died
         self.restarts = 0
         self._executor = self._start()
@@ -154,12 +169,22 @@ class NlpPool:
         from pipelines.batch import ToMap, Unpacked
 
         if self.map_in_workers:
-            packed, errors, (pid, ready) = self._call(_analyse_in_worker, self.settings, notes, ctx)
-            self.ready_at[pid] = ready
+            packed, errors, status = self._call(_analyse_in_worker, self.settings, notes, ctx)
+            self._note(*status)
             return Unpacked(packed, errors)
-        pairs, errors, (pid, ready) = self._call(_extract_in_worker, self.settings, notes, ctx)
-        self.ready_at[pid] = ready
+        pairs, errors, status = self._call(_extract_in_worker, self.settings, notes, ctx)
+        self._note(*status)
         return ToMap(notes, dict(pairs), errors, ctx, wire=True)
+
+    def _note(self, pid: int, ready: float, renewals: int) -> None:
+        self.ready_at[pid] = ready
+        self._renewals[pid] = renewals
+
+    @property
+    def renewals(self) -> int:
+        """Times the workers built their pipeline anew as its vocabulary had grown (see
+        ``resources.renew_if_grown``), since the pool started."""
+        return sum(self._renewals.values())
 
     def _call(self, fn: Any, *args: Any) -> Any:
         from concurrent.futures.process import BrokenProcessPool

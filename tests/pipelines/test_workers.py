@@ -110,3 +110,36 @@ def test_the_flow_process_does_not_import_the_nlp_stack() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.strip() == ""
+
+
+def test_a_pipeline_whose_vocabulary_grew_past_the_limit_is_built_anew_with_the_same_output() -> (
+    None
+):
+    from pipelines.resources import get_nlp, renew_if_grown
+
+    text = "Vitals: BP 118/76, HR 64, temp 37.1 C, SpO2 97% on room air. Weight 81 kg."
+    before = get_nlp(SETTINGS)
+    spans = [(e.start_char, e.end_char, e.label_) for e in before(text).ents]
+    before(" ".join(f"word{i}" for i in range(500)))  # 500 new word forms
+    grown = len(before.vocab)
+    assert not renew_if_grown(SETTINGS, limit=grown)  # at the limit: kept
+    assert get_nlp(SETTINGS) is before
+    assert renew_if_grown(SETTINGS, limit=grown - 1)
+    after = get_nlp(SETTINGS)
+    assert after is not before and len(after.vocab) < grown - 400
+    assert [(e.start_char, e.end_char, e.label_) for e in after(text).ents] == spans
+    assert not renew_if_grown(SETTINGS, limit=0)  # 0: never
+
+
+def test_worker_pipelines_are_renewed_between_batches_past_the_vocabulary_limit(
+    monkeypatch,
+) -> None:
+    monkeypatch.setenv("NOTESTRUCT_VOCAB_LIMIT", "1")  # every batch finds it grown
+    pool, ctx = NlpPool(1, SETTINGS), _ctx()
+    try:
+        first, _ = pool.analyse(_notes(), ctx).collect()
+        again, errors = pool.analyse(_notes(), ctx).collect()
+        assert pool.renewals >= 1 and errors == []
+        assert [r.mentions for r in again] == [r.mentions for r in first]
+    finally:
+        pool.close()
