@@ -120,7 +120,7 @@ def extract(
     notes: Iterable[tuple[Note, Sequence[Mapping[str, Any]]]],
     *,
     run_id: str | None = None,
-    batch_size: int = 32,
+    batch_size: int = 8,
 ) -> Iterator[tuple[Note, tuple[Mention, ...] | ExtractionError]]:
     """Run notes through ``nlp``; yield each note with its mentions or its error, in order.
 
