@@ -197,7 +197,7 @@ class ToMap(Analysed):
             pairs: Extracted = []
             for note in notes:
                 found = self.extracted.get(note.note_id)
-                if found is None or note.status == "entered-in-error":
+                if found is None:  # failed the NLP, or a retraction (never extracted)
                     continue
                 mentions = mentions_from_wire(found, cache) if self.wire else found
                 pairs.append((note, tuple(mentions)))
@@ -469,14 +469,11 @@ def load(
             if not chunk:
                 continue
             chunk = protect_results(chunk, redact_text=redact_text)
-            load_results(conn, chunk, run_id=ctx.run_id, now=ctx.now, settings=settings)
-            for r in chunk:
-                if r.note.status == "entered-in-error":
-                    report.retracted += 1
-                else:
-                    report.processed += 1
-                report.mentions += len(r.mentions)
-                report.resources += len(r.resources)
+            counts = load_results(conn, chunk, run_id=ctx.run_id, now=ctx.now, settings=settings)
+            report.processed += counts.notes - counts.retracted
+            report.retracted += counts.retracted
+            report.mentions += counts.mentions
+            report.resources += counts.resources
         forget_errors(conn, errors)
         record_errors(conn, errors, run_id=ctx.run_id, now=ctx.now)
     report.failed = len(errors)
