@@ -21,6 +21,7 @@ from schemas.model import Mention, Note, NoteError, NoteResult
 from schemas.omop import to_note_nlp
 from schemas.wire import Packed, WireMention, mentions_from_wire, unpack
 from warehouse.load import LoadSettings, load_results, record_errors, stored_notes
+from warehouse.reprocess import ChangePlan, diff_results
 from warehouse.runs import Lease, clear_errors_of_loaded, forget_errors, heartbeat
 
 if TYPE_CHECKING:
@@ -75,6 +76,8 @@ class BatchContext:
     store_text: bool = False
     force: bool = False
     dictionary_version: str | None = None
+    #: which notes the run analyses (``SELECTIONS``)
+    selection: str = "changed"
     #: Validates each FHIR resource shape through its model once per run (schemas.fhir).
     validator: ShapeValidator = field(default_factory=ShapeValidator, compare=False, repr=False)
 
@@ -104,6 +107,57 @@ def select_changed(
             continue
         changed.append(note)
     return changed, len(notes) - len(changed)
+
+
+#: How a run picks the notes it analyses (``BatchContext.selection``):
+#: ``changed``: new or changed at the source (the nightly ingest; ``force`` takes all);
+#: ``rules``: stored notes whose rules version differs from the run's (reprocess);
+#: ``all``: every stored note (``reprocess --all``).
+SELECTIONS = ("changed", "rules", "all")
+
+
+@dataclass
+class StoredSelection:
+    """Why the notes of a reprocess batch were or were not re-run (counts only)."""
+
+    selected: int = 0
+    current_rules: int = 0
+    text_changed: int = 0
+    not_loaded: int = 0
+
+    def add(self, other: StoredSelection) -> None:
+        """Accumulate ``other`` into this tally."""
+        for name in ("selected", "current_rules", "text_changed", "not_loaded"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@scrub_errors("select")  # privacy: driver messages quote parameters (ids)
+def select_stored(
+    engine: Engine, notes: Sequence[Note], ctx: BatchContext
+) -> tuple[list[Note], StoredSelection]:
+    """Stored notes to re-run under the current rules (``ctx.selection`` ``rules`` or ``all``).
+
+    The notes come from the source *after* the run's privacy pass, so their ids and keyed
+    text hashes compare with what is stored whatever the pseudonym settings. A note that is
+    not loaded (or failed or was retracted), or whose text or status changed at the source,
+    is left to the nightly ingest: reprocess only re-derives facts of text already loaded.
+    """
+    with engine.connect() as conn:
+        known = stored_notes(conn, [n.note_id for n in notes])
+    tally = StoredSelection()
+    selected: list[Note] = []
+    for note in notes:
+        prior = known.get(note.note_id)
+        if prior is None or prior.status in {"retracted", "failed"}:
+            tally.not_loaded += 1
+        elif prior.text_sha256 != note.text_sha256 or prior.source_status != note.status:
+            tally.text_changed += 1
+        elif prior.rules_version == ctx.rules_version and ctx.selection != "all":
+            tally.current_rules += 1
+        else:
+            selected.append(note)
+    tally.selected = len(selected)
+    return selected, tally
 
 
 @scrub_errors("analyse")  # privacy: pydantic/spaCy messages may quote note text
@@ -477,6 +531,38 @@ def load(
         forget_errors(conn, errors)
         record_errors(conn, errors, run_id=ctx.run_id, now=ctx.now)
     report.failed = len(errors)
+    return report
+
+
+@dataclass
+class DiffReport:
+    """What loading a batch would change (a reprocess dry run): per-label plan and counts."""
+
+    plan: ChangePlan = field(default_factory=ChangePlan)
+    processed: int = 0
+    mentions: int = 0
+    failed: int = 0
+
+
+@scrub_errors("load")  # privacy: driver messages quote parameters (ids)
+def diff(
+    engine: Engine, results: Analysed, ctx: BatchContext, *, redact_text: bool = False
+) -> DiffReport:
+    """Compare a batch's results with what is stored, a chunk at a time; writes nothing.
+
+    The results pass the same privacy step as a load (``protect_results``), so what is
+    compared is exactly what ``--apply`` would write.
+    """
+    report = DiffReport(failed=len(results.errors))
+    with engine.connect() as conn:
+        for chunk, failed in results.chunks(LOAD_CHUNK):
+            report.failed += len(failed)
+            if not chunk:
+                continue
+            chunk = protect_results(chunk, redact_text=redact_text)
+            report.plan.merge(diff_results(conn, chunk))
+            report.processed += len(chunk)
+            report.mentions += sum(len(r.mentions) for r in chunk)
     return report
 
 

@@ -155,11 +155,10 @@ def main() -> None:
         err.print("[red]interrupted[/red]")
         sys.exit(130)
     except Exception as exc:  # the one place that turns errors into one line
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        if isinstance(exc, _usage_errors()):
+            # click's own words: the usage line, a hint to --help and what was wrong
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         if _STATE["debug"]:
             raise
         for cls, code, prefix in _error_table():
@@ -172,6 +171,18 @@ def main() -> None:
             highlight=False,
         )
         sys.exit(70)
+
+
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """Click's exception classes: plain click's and, since typer 0.20, the copy of click that
+    typer ships (``typer._click``), whose classes plain click's ``isinstance`` misses."""
+    import click
+
+    classes: list[type[Exception]] = [click.exceptions.ClickException]
+    vendored = getattr(typer, "_click", None)
+    if vendored is not None:
+        classes.append(vendored.exceptions.ClickException)
+    return tuple(classes)
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -374,52 +385,71 @@ def ingest(
     prepare_prefect(bool(_STATE.get("verbose")))
     from pydantic import SecretStr
 
-    from pipelines.flows import RunFailed, nightly_ingest
-    from pipelines.progress import current_sink
+    from pipelines.flows import nightly_ingest
     from pipelines.sources import open_source
 
     # fail fast with one line before Prefect starts
     open_source(source, table=table, query=query, updated_at=updated_at, id_column=id_column)
     total = None if source.startswith("sql+") else _count_records(source)
-    finished: dict[str, Any] = {}
+    summary = _run_flow(
+        nightly_ingest,
+        total,
+        "ingest",
+        source=source,
+        config_path=str(config) if config else None,
+        warehouse_url=SecretStr(warehouse) if warehouse else None,
+        batch_size=batch_size,
+        force=force,
+        full_scan=full_scan,
+        workers=workers,
+        dask_address=dask_address,
+        max_error_rate=max_error_rate,
+        source_timezone=source_timezone,
+        sql_table=table,
+        sql_query=query,
+        updated_at_column=updated_at,
+        id_column=id_column,
+    )
+    out.print(_summary_table(summary))
+
+
+class _BarSink:
+    """Hands a run's progress to the CLI's progress bar and keeps its summary."""
+
+    def __init__(self, advance: Callable[..., None]) -> None:
+        self._advance = advance
+        self.summary: dict[str, Any] = {}
+
+    def advance(self, *, notes: int, errors: int, mentions: int) -> None:
+        self._advance(notes=notes, errors=errors, mentions=mentions)
+
+    def finish(self, summary: dict[str, Any]) -> None:
+        self.summary.update(summary)
+
+    def begin(self) -> None:
+        self._advance.begin()  # type: ignore[attr-defined]
+
+
+def _run_flow(
+    flow_fn: Callable[..., dict[str, Any]], total: int | None, what: str, **params: Any
+) -> dict[str, Any]:
+    """Call a run flow with a progress bar; a failed run prints its table, then its error."""
+    from pipelines.flows import RunFailed
+    from pipelines.progress import current_sink
+
+    sink: _BarSink | None = None
     try:
-        with _progress(total, "ingest") as advance:
-
-            class _Sink:
-                def advance(self, *, notes: int, errors: int, mentions: int) -> None:
-                    advance(notes=notes, errors=errors, mentions=mentions)
-
-                def finish(self, summary: dict[str, Any]) -> None:
-                    finished.update(summary)
-
-                def begin(self) -> None:
-                    advance.begin()  # type: ignore[attr-defined]
-
-            token = current_sink.set(_Sink())
+        with _progress(total, what) as advance:
+            sink = _BarSink(advance)
+            token = current_sink.set(sink)
             try:
-                summary = nightly_ingest(
-                    source=source,
-                    config_path=str(config) if config else None,
-                    warehouse_url=SecretStr(warehouse) if warehouse else None,
-                    batch_size=batch_size,
-                    force=force,
-                    full_scan=full_scan,
-                    workers=workers,
-                    dask_address=dask_address,
-                    max_error_rate=max_error_rate,
-                    source_timezone=source_timezone,
-                    sql_table=table,
-                    sql_query=query,
-                    updated_at_column=updated_at,
-                    id_column=id_column,
-                )
+                return flow_fn(**params)
             finally:
                 current_sink.reset(token)
     except RunFailed as exc:
         # the table first, then main() prints the one-line error
-        out.print(_summary_table(exc.summary or finished))
+        out.print(_summary_table(exc.summary or (sink.summary if sink else {})))
         raise
-    out.print(_summary_table(summary))
 
 
 def _read_extract_input(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
@@ -783,6 +813,7 @@ def reprocess_cmd(
         bool,
         typer.Option("--all", help="Re-run every stored note, not only those under older rules."),
     ] = False,
+    workers: WorkersOpt = 1,
 ) -> None:
     """Re-process stored notes after a rule or dictionary change.
 
@@ -790,15 +821,30 @@ def reprocess_cmd(
     reports, per label, the mentions that would be added, removed and changed, writing
     nothing. Run again with --apply to replace their facts. The nightly ingest does not
     do this by itself: it processes only notes that are new or changed at the source.
-    """
-    from pipelines.config import load_config
-    from pipelines.reprocess import reprocess
 
-    cfg = load_config(config, warehouse_url=warehouse)
-    with _progress(_count_records(source), "reprocess") as advance:
-        outcome = reprocess(
-            source, cfg, apply=apply, all_notes=all_notes, progress=lambda n: advance(notes=n)
-        )
+    It is the same run as ingest (same pseudonyms, redaction, lease and load): give it the
+    same --config so stored ids and text hashes compare.
+    """
+    prepare_prefect(bool(_STATE.get("verbose")))
+    from pydantic import SecretStr
+
+    from pipelines.flows import reprocess_notes
+    from pipelines.reprocess import ReprocessOutcome
+    from pipelines.sources import open_source
+
+    open_source(source)  # fail fast with one line before Prefect starts
+    summary = _run_flow(
+        reprocess_notes,
+        _count_records(source),
+        "reprocess",
+        source=source,
+        config_path=str(config) if config else None,
+        warehouse_url=SecretStr(warehouse) if warehouse else None,
+        apply=apply,
+        all_notes=all_notes,
+        workers=workers,
+    )
+    outcome = ReprocessOutcome.from_summary(summary, applied=apply)
     mode = "applied" if apply else "dry run, nothing written"
     if outcome.plan.by_label:
         table = Table(title=f"reprocess under rules {outcome.rules_version} — {mode}")

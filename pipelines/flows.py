@@ -22,8 +22,17 @@ from sqlalchemy.exc import OperationalError
 
 from extractors.settings import NlpSettings, pipeline_version
 from pipelines import privacy, tasks
-from pipelines.batch import BatchContext, BatchOutcome, SeenNotes, dead_batch, screen, timed
-from pipelines.config import PipelineConfig, load_config
+from pipelines.batch import (
+    Analysed,
+    BatchContext,
+    BatchOutcome,
+    SeenNotes,
+    StoredSelection,
+    dead_batch,
+    screen,
+    timed,
+)
+from pipelines.config import load_config
 from pipelines.progress import current_sink, report_begin, report_summary
 from pipelines.sources import Record, Source, SourceOptions, open_source
 from pipelines.workers import (
@@ -37,6 +46,7 @@ from schemas.model import Note, NoteError
 from warehouse.engine import make_engine
 from warehouse.load import finish_run, last_watermark, start_run
 from warehouse.migrate import upgrade
+from warehouse.reprocess import ChangePlan
 from warehouse.runs import Lease, acquire_lock, heartbeat, mark_crashed, release_lock
 
 
@@ -87,6 +97,97 @@ def nightly_ingest(
         id_column: the SQL source's note id column.
         lock_stale_after_s: a lease without heartbeat for this long is taken over.
     """
+    return _execute(
+        "nightly-ingest",
+        source,
+        config_path=config_path,
+        warehouse_url=warehouse_url,
+        batch_size=batch_size,
+        force=force,
+        full_scan=full_scan,
+        workers=workers,
+        dask_address=dask_address,
+        max_error_rate=max_error_rate,
+        source_timezone=source_timezone,
+        source_query=(sql_table, sql_query, updated_at_column, id_column),
+        lock_stale_after_s=lock_stale_after_s,
+    )
+
+
+@flow(name="reprocess", persist_result=False, log_prints=False)
+def reprocess_notes(
+    source: str,
+    config_path: str | None = None,
+    warehouse_url: SecretStr | None = None,
+    apply: bool = False,
+    all_notes: bool = False,
+    batch_size: int | None = None,
+    workers: int = 1,
+    dask_address: str | None = None,
+    max_error_rate: float | None = None,
+    source_timezone: str | None = None,
+    sql_table: str | None = None,
+    sql_query: str | None = None,
+    updated_at_column: str = "updated_at",
+    id_column: str = "id",
+    lock_stale_after_s: float = 600.0,
+) -> dict[str, Any]:
+    """Re-run stored notes under the current rules: report first, write with ``apply``.
+
+    The same run as the nightly ingest (the same privacy passes, lease, batching, workers
+    and load), selecting differently: the stored notes whose rules version differs from the
+    current one (``all_notes``: every stored note), read again from ``source`` since the
+    warehouse need not store text. Notes changed at the source are the nightly run's job.
+    Without ``apply`` nothing is written: the summary carries, per label, the mentions that
+    would be added, removed and changed.
+
+    Args:
+        source: the source the notes were ingested from (as for ``nightly_ingest``).
+        config_path: pipeline.toml to use (the same privacy settings as the ingest).
+        warehouse_url: overrides the configured warehouse.
+        apply: replace the facts of the selected notes (default: report only).
+        all_notes: every stored note, not only those under other rules.
+        batch_size, workers, dask_address, max_error_rate, source_timezone, sql_table,
+        sql_query, updated_at_column, id_column, lock_stale_after_s: as for the ingest.
+    """
+    return _execute(
+        "reprocess",
+        source,
+        config_path=config_path,
+        warehouse_url=warehouse_url,
+        batch_size=batch_size,
+        workers=workers,
+        dask_address=dask_address,
+        max_error_rate=max_error_rate,
+        source_timezone=source_timezone,
+        source_query=(sql_table, sql_query, updated_at_column, id_column),
+        lock_stale_after_s=lock_stale_after_s,
+        selection="all" if all_notes else "rules",
+        apply=apply,
+    )
+
+
+def _execute(
+    flow_name: str,
+    source: str,
+    *,
+    config_path: str | None,
+    warehouse_url: SecretStr | None,
+    batch_size: int | None,
+    workers: int,
+    dask_address: str | None,
+    max_error_rate: float | None,
+    source_timezone: str | None,
+    source_query: tuple[str | None, str | None, str, str],
+    lock_stale_after_s: float,
+    force: bool = False,
+    full_scan: bool = False,
+    selection: str = "changed",
+    apply: bool = True,
+) -> dict[str, Any]:
+    """The one run path: read -> protect -> screen -> select -> analyse -> map -> protect ->
+    load (or diff, without ``apply``), under the source's lease, with its run record."""
+    sql_table, sql_query, updated_at_column, id_column = source_query
     logger = get_run_logger()
     started = time.perf_counter()
     started_at = time.time()
@@ -121,15 +222,22 @@ def nightly_ingest(
             rules_version=rules_v,
             pipeline_version=pipeline_version(),
             store_text=cfg.store_text,
-            force=force,
+            force=force or selection != "changed",
             dictionary_version=dictionary_v,
+            selection=selection,
         )
-        lease = _take_lease(engine, src, ctx, timedelta(seconds=lock_stale_after_s))
-        if lease.took_over:
+        # a dry run writes nothing: no lease, no run record
+        lease = (
+            _take_lease(engine, src, ctx, timedelta(seconds=lock_stale_after_s)) if apply else None
+        )
+        if lease is not None and lease.took_over:
             logger.warning("took over the stale lease of run %s", lease.took_over)
         try:
-            since = None if (force or full_scan) else _watermark(engine, src.key)
-            _start(engine, src, ctx, workers, dask_address)
+            # reprocess reads the whole source: its notes were loaded by earlier runs
+            incremental = selection == "changed" and not (force or full_scan)
+            since = _watermark(engine, src.key) if incremental else None
+            if apply:
+                _start(engine, src, ctx, workers, dask_address, flow_name)
             logger.info(
                 "run %s started (source kind %s, incremental %s)",
                 ctx.run_id,
@@ -137,7 +245,18 @@ def nightly_ingest(
                 since is not None,
             )
             pool_is_new = pool is not None and pool.created_at >= started_at
-            run = _Run(engine, src, ctx, settings, lease, cfg.batch_size, cfg, pool, pool_is_new)
+            run = _Run(
+                engine,
+                src,
+                ctx,
+                settings,
+                lease,
+                cfg.batch_size,
+                privacy.RunPrivacy.from_config(cfg),
+                pool,
+                pool_is_new,
+                apply=apply,
+            )
             report_begin()
             try:
                 with _Heartbeat(engine, lease, lock_stale_after_s):
@@ -150,8 +269,9 @@ def nightly_ingest(
                 status = "failed"
             summary = _finish(engine, src, ctx, run, status, started, workers)
         finally:
-            with engine.begin() as conn:
-                release_lock(conn, lease)
+            if lease is not None:
+                with engine.begin() as conn:
+                    release_lock(conn, lease)
     finally:
         engine.dispose()
     logger.info(
@@ -194,14 +314,21 @@ def _watermark(engine: Engine, source_key: str) -> dict[str, Any] | None:
     return json.loads(raw) if raw else None
 
 
-def _start(engine: Engine, src: Source, ctx: BatchContext, workers: int, dask: str | None) -> None:
+def _start(
+    engine: Engine,
+    src: Source,
+    ctx: BatchContext,
+    workers: int,
+    dask: str | None,
+    flow_name: str = "nightly-ingest",
+) -> None:
     with engine.begin() as conn:
         # we hold the source's lease: any other 'running' run of it died without finishing
         mark_crashed(conn, src.key, except_run=ctx.run_id, now=ctx.now)
         start_run(
             conn,
             run_id=ctx.run_id,
-            flow="nightly-ingest",
+            flow=flow_name,
             started_at=ctx.now,
             pipeline_version=ctx.pipeline_version,
             rules_version=ctx.rules_version,
@@ -237,14 +364,23 @@ class _Run:
         src: Source,
         ctx: BatchContext,
         settings: NlpSettings,
-        lease: Lease,
+        lease: Lease | None,
         batch_size: int,
-        privacy: PipelineConfig,
+        protection: privacy.RunPrivacy,
         pool: NlpPool | None = None,
         pool_is_new: bool = False,
+        *,
+        apply: bool = True,
     ) -> None:
         self.engine, self.src, self.ctx, self.settings = engine, src, ctx, settings
-        self.privacy = privacy  # pseudonym key, note-id and redaction settings
+        #: pseudonyms as records are read, redaction before anything is written or compared
+        self.privacy = protection
+        #: load the results (else a dry run: compare them with what is stored, write nothing)
+        self.apply = apply
+        #: reprocess only: why stored notes were or were not re-run
+        self.stored = StoredSelection()
+        #: dry run only: what loading would change
+        self.plan = ChangePlan()
         self.lease, self.batch_size = lease, batch_size
         self.total = BatchOutcome()
         self.sink = current_sink.get()
@@ -302,9 +438,7 @@ class _Run:
         with runner:
             records = self.src.records(opts, since)
             # privacy: pseudonymise ids as records are read, before anything is mapped or loaded
-            records = privacy.protect_records(
-                records, self.privacy.pseudonym_key, note_ids=self.privacy.pseudonymise_note_ids
-            )
+            records = self.privacy.records(records)
             for chunk in _batches(iter(records), self.batch_size):
                 t0 = time.perf_counter()
                 valid, errors = screen(chunk, seen)
@@ -313,7 +447,14 @@ class _Run:
                 t0 = time.perf_counter()
                 # quote(): called in the flow's thread on every runner; spares Prefect walking
                 # every note for futures
-                changed, out.unchanged = tasks.select_changed(self.engine, quote(valid), self.ctx)
+                if self.ctx.selection == "changed":
+                    changed, out.unchanged = tasks.select_changed(
+                        self.engine, quote(valid), self.ctx
+                    )
+                else:  # reprocess: stored notes under other rules (or all of them)
+                    changed, tally = tasks.select_stored(self.engine, quote(valid), self.ctx)
+                    out.unchanged = len(valid) - len(changed)
+                    self.stored.add(tally)
                 timed(out, "select", t0)
                 job = _Pending(out, errors, valid, changed)
                 if changed:
@@ -348,6 +489,15 @@ class _Run:
                 errors.extend(dead_batch(job.changed, "nlp", exc))
         timed(out, "analyse_wait", t0)
         t0 = time.perf_counter()
+        if not self.apply:
+            self._compare_batch(job, analysed, errors, t0)
+            return
+        if self.ctx.selection != "changed" and isinstance(analysed, Analysed):
+            # reprocess reports what it replaces: compared before the load writes
+            diffed = tasks.diff_batch(
+                self.engine, quote(analysed), self.ctx, redact_text=self.privacy.redact_text
+            )
+            self.plan.merge(diffed.plan)
         # the load maps the batch a chunk at a time (FHIR, NOTE_NLP), masks PHI when
         # configured (privacy) and writes it with its dead letters in one transaction
         report = tasks.load_batch(
@@ -375,11 +525,29 @@ class _Run:
             time.perf_counter() - job.started,
         )
 
+    def _compare_batch(
+        self, job: _Pending, analysed: Any, errors: list[NoteError], t0: float
+    ) -> None:
+        """A dry run's 'load': the per-label changes loading would make; nothing written."""
+        out = job.outcome
+        if isinstance(analysed, Analysed):
+            report = tasks.diff_batch(
+                self.engine, quote(analysed), self.ctx, redact_text=self.privacy.redact_text
+            )
+            self.plan.merge(report.plan)
+            out.processed, out.mentions = report.processed, report.mentions
+            out.failed = len(errors) + report.failed
+        else:
+            out.failed = len(errors)
+        timed(out, "compare", t0)
+        self.total.add(out)
+        self.sink.advance(notes=out.read, errors=out.failed, mentions=out.mentions)
+
 
 class _Heartbeat:
     """Renews the lease from a background thread, so a long batch never looks dead."""
 
-    def __init__(self, engine: Engine, lease: Lease, stale_after_s: float) -> None:
+    def __init__(self, engine: Engine, lease: Lease | None, stale_after_s: float) -> None:
         self.engine, self.lease = engine, lease
         self.interval = max(0.5, min(30.0, stale_after_s / 4))
         self.stop = threading.Event()
@@ -387,6 +555,7 @@ class _Heartbeat:
 
     def _beat(self) -> None:
         while not self.stop.wait(self.interval):
+            assert self.lease is not None
             try:
                 with self.engine.begin() as conn:
                     if not heartbeat(conn, self.lease, datetime.now(UTC)):
@@ -395,12 +564,14 @@ class _Heartbeat:
                 continue
 
     def __enter__(self) -> "_Heartbeat":
-        self.thread.start()
+        if self.lease is not None:  # a dry run holds no lease
+            self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
-        self.thread.join(timeout=5)
+        if self.thread.is_alive():
+            self.thread.join(timeout=5)
 
 
 def _finish(
@@ -414,7 +585,49 @@ def _finish(
 ) -> dict[str, Any]:
     total = run.total
     elapsed = time.perf_counter() - started
-    position = src.position() if status == "completed" else None
+    # only the nightly selection moves the source's watermark (reprocess reads it all)
+    position = src.position() if status == "completed" and ctx.selection == "changed" else None
+    reprocess = ctx.selection != "changed"
+    plan = {k: vars(v) for k, v in sorted(run.plan.by_label.items())}
+    if not run.apply:
+        status = "dry-run" if status == "completed" else status
+    else:
+        _record_finish(engine, ctx, run, status, elapsed, position, workers, plan, reprocess)
+    summary: dict[str, Any] = {
+        "run_id": ctx.run_id,
+        "status": status,
+        "read": total.read,
+        "skipped": total.skipped,
+        "processed": total.processed,
+        "unchanged": total.unchanged,
+        "failed": total.failed,
+        "retracted": total.retracted,
+        "mentions": total.mentions,
+        "resources": total.resources,
+        "seconds": round(elapsed, 2),
+        "patient_ids": "pseudonymised (keyed HMAC)"
+        if run.privacy.pseudonymised
+        else "stored as given (no pseudonym key set)",
+    }
+    if reprocess:
+        summary.update(vars(run.stored), rules_version=ctx.rules_version)
+        summary["notes_changed"] = run.plan.notes_changed
+        summary["plan"] = plan
+    return summary
+
+
+def _record_finish(
+    engine: Engine,
+    ctx: BatchContext,
+    run: _Run,
+    status: str,
+    elapsed: float,
+    position: dict[str, Any] | None,
+    workers: int,
+    plan: dict[str, dict[str, int]],
+    reprocess: bool,
+) -> None:
+    total = run.total
     with engine.begin() as conn:
         finish_run(
             conn,
@@ -437,21 +650,6 @@ def _finish(
                 "workers": workers,
                 "worker_start_s": run.worker_start_s,
                 "pipeline_renewals": run.pipeline_renewals,
+                **({"selection": vars(run.stored)} if reprocess else {}),
             },
         )
-    return {
-        "run_id": ctx.run_id,
-        "status": status,
-        "read": total.read,
-        "skipped": total.skipped,
-        "processed": total.processed,
-        "unchanged": total.unchanged,
-        "failed": total.failed,
-        "retracted": total.retracted,
-        "mentions": total.mentions,
-        "resources": total.resources,
-        "seconds": round(elapsed, 2),
-        "patient_ids": "pseudonymised (keyed HMAC)"
-        if run.privacy.pseudonym_key is not None
-        else "stored as given (no pseudonym key set)",
-    }

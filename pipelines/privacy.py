@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from pydantic import SecretStr
 
@@ -90,6 +90,58 @@ def pseudonymiser_for(key: SecretStr | None, *, note_ids: bool = False) -> Pseud
     return Pseudonymiser(key, note_ids=note_ids) if key is not None else None
 
 
+class RunPrivacy:
+    """A run's privacy passes, fixed when the run is made: every path through the run
+    (ingest, reprocess, dry run) reads records through :meth:`records` and writes results
+    through :meth:`results`, so no caller can load ids or text that skipped them."""
+
+    __slots__ = ("_alias", "redact_text")
+
+    def __init__(self, alias: Pseudonymiser | None, *, redact_text: bool = False) -> None:
+        self._alias = alias
+        self.redact_text = redact_text
+
+    @classmethod
+    def from_config(cls, cfg: PrivacySettings) -> RunPrivacy:
+        """The passes a config asks for (pseudonym key, note ids, redaction)."""
+        return cls(
+            pseudonymiser_for(cfg.pseudonym_key, note_ids=cfg.pseudonymise_note_ids),
+            redact_text=cfg.redact_text,
+        )
+
+    def __repr__(self) -> str:  # never show the key
+        return f"RunPrivacy(pseudonyms={self.pseudonymised}, redact_text={self.redact_text})"
+
+    def __reduce__(self) -> Any:  # holds the key: never pickled into a result store or a task
+        raise TypeError("a RunPrivacy holds the pseudonym key and cannot be serialised")
+
+    @property
+    def pseudonymised(self) -> bool:
+        """Whether patient and encounter ids are replaced by keyed pseudonyms."""
+        return self._alias is not None
+
+    def records(self, records: Iterable[Note | NoteError]) -> Iterator[Note | NoteError]:
+        """Source records with their ids pseudonymised (first pass after reading)."""
+        return _protect(records, self._alias)
+
+    def results(self, results: Sequence[NoteResult]) -> list[NoteResult]:
+        """Results as they may be stored (last pass before loading or diffing)."""
+        return protect_results(results, redact_text=self.redact_text)
+
+
+class PrivacySettings(Protocol):
+    """The privacy part of ``PipelineConfig``."""
+
+    @property
+    def pseudonym_key(self) -> SecretStr | None: ...
+
+    @property
+    def pseudonymise_note_ids(self) -> bool: ...
+
+    @property
+    def redact_text(self) -> bool: ...
+
+
 def protect_records(
     records: Iterable[Note | NoteError],
     key: SecretStr | None,
@@ -97,7 +149,12 @@ def protect_records(
     note_ids: bool = False,
 ) -> Iterator[Note | NoteError]:
     """Pseudonymise ids of a record stream as it is read (a no-op without a key)."""
-    alias = pseudonymiser_for(key, note_ids=note_ids)
+    return _protect(records, pseudonymiser_for(key, note_ids=note_ids))
+
+
+def _protect(
+    records: Iterable[Note | NoteError], alias: Pseudonymiser | None
+) -> Iterator[Note | NoteError]:
     if alias is None:
         log.info(
             "no pseudonym key configured: patient and encounter ids are stored as given "

@@ -61,6 +61,38 @@ def select_changed(
     return batch.select_changed(engine, _plain(notes), ctx)
 
 
+@task(
+    name="select-stored",
+    retries=3,
+    retry_delay_seconds=_BACKOFF,
+    retry_condition_fn=_retry_transient,
+    persist_result=False,
+    cache_policy=NO_CACHE,
+    log_prints=False,
+)
+def select_stored(
+    engine: Engine, notes: Sequence[Note], ctx: batch.BatchContext
+) -> tuple[list[Note], batch.StoredSelection]:
+    """Stored notes to re-run under the current rules (I/O: retried)."""
+    return batch.select_stored(engine, _plain(notes), ctx)
+
+
+@task(
+    name="diff-batch",
+    retries=3,
+    retry_delay_seconds=_BACKOFF,
+    retry_condition_fn=_retry_transient,
+    persist_result=False,
+    cache_policy=NO_CACHE,
+    log_prints=False,
+)
+def diff_batch(
+    engine: Engine, results: batch.Analysed, ctx: batch.BatchContext, redact_text: bool = False
+) -> batch.DiffReport:
+    """What loading a batch would change, per label; writes nothing (I/O: retried)."""
+    return batch.diff(engine, _plain(results), ctx, redact_text=redact_text)
+
+
 @task(name="analyse-batch", persist_result=False, cache_policy=NO_CACHE, log_prints=False)
 def analyse_batch(
     settings: NlpSettings,

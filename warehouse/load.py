@@ -398,10 +398,15 @@ def finish_run(conn: Connection, run_id: str, **values: Any) -> None:
 
 
 def last_watermark(conn: Connection, source_key: str) -> str | None:
-    """Watermark of the latest completed run over the same source."""
+    """Watermark of the latest completed run over the same source that recorded one
+    (a reprocess run reads the whole source and leaves the nightly watermark as it was)."""
     row = conn.execute(
         select(PipelineRun.watermark)
-        .where(PipelineRun.source_key == source_key, PipelineRun.status == "completed")
+        .where(
+            PipelineRun.source_key == source_key,
+            PipelineRun.status == "completed",
+            PipelineRun.watermark.is_not(None),
+        )
         .order_by(PipelineRun.started_at.desc())
         .limit(1)
     ).first()

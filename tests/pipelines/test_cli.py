@@ -115,3 +115,20 @@ def test_ingest_twice_leaves_identical_rows(tmp_path):
     assert {k: v for k, v in second.items() if k != "note_error"} == {
         k: v for k, v in first.items() if k != "note_error"
     }
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["no-such-command"], "No such command 'no-such-command'"),
+        (["ingest"], "Missing argument 'source'"),
+        (["ingest", "--bogus", "x"], "No such option: --bogus"),
+        (["reprocess"], "Missing argument 'source'"),
+    ],
+)
+def test_usage_errors_print_clicks_message_and_usage(tmp_path, args, said):
+    done = run_cli(*args, cwd=tmp_path, home=tmp_path)
+    assert done.returncode == 2
+    assert said in done.stderr
+    assert "Usage: notestruct" in done.stderr
+    assert "unexpected" not in done.stderr and "Traceback" not in done.stderr

@@ -13,14 +13,6 @@ BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
-@pytest.fixture(scope="session")
-def harness():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 def _ingest(source, db, **kw):
     from pipelines.flows import nightly_ingest
 

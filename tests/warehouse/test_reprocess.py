@@ -7,7 +7,6 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.batch import BatchContext, analyse, load
-from pipelines.config import load_config
 from pipelines.reprocess import reprocess
 from pipelines.sources import SourceOptions, open_source
 from schemas.model import Note
@@ -74,7 +73,7 @@ def test_nightly_does_not_reprocess_on_a_rules_change_alone(sqlite_url):
 
 
 @pytest.mark.slow
-def test_reprocess_reports_then_applies(nlp, sqlite_url):
+def test_reprocess_reports_then_applies(nlp, sqlite_url, harness):
     engine = make_engine(sqlite_url)
     upgrade(engine)
     notes = [r for r in open_source(SOURCE).records(SourceOptions()) if isinstance(r, Note)]
@@ -96,17 +95,16 @@ def test_reprocess_reports_then_applies(nlp, sqlite_url):
             return conn.execute(sa.text("SELECT count(*) FROM mention")).scalar_one()
 
     before = mentions()
-    cfg = load_config(None, warehouse_url=sqlite_url)
-    dry = reprocess(SOURCE, cfg)
+    dry = reprocess(SOURCE, warehouse_url=sqlite_url, workers=0)
     assert dry.notes_selected == len(notes) and not dry.applied
     assert dry.plan.by_label["PROBLEM"].added == dropped
     assert sum(c.removed + c.changed for c in dry.plan.by_label.values()) == 0
     assert mentions() == before  # the dry run wrote nothing
-    applied = reprocess(SOURCE, cfg, apply=True)
+    applied = reprocess(SOURCE, warehouse_url=sqlite_url, workers=0, apply=True)
     assert applied.plan.by_label["PROBLEM"].added == dropped
     assert mentions() == before + dropped
     # now everything is under the current rules: nothing left to do
-    again = reprocess(SOURCE, cfg)
+    again = reprocess(SOURCE, warehouse_url=sqlite_url, workers=0)
     assert again.notes_selected == 0 and again.notes_current_rules == len(notes)
     with engine.connect() as conn:
         flows = conn.execute(sa.text("SELECT flow, status FROM run_history "
