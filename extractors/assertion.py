@@ -709,9 +709,28 @@ def _limit_scope(mod: ConTextModifier, other: ConTextModifier) -> None:
         mod._scope_start = max(mod._scope_start, o_end)
 
 
+#: categories whose cue still acts when it opens the mention's own span ("history of MI",
+#: "no pleural effusion", "possible pneumonia"): span conventions differ between sources
+#: (an upstream NER or a gold standard may take the cue into the span)
+LEADING_CATEGORIES = frozenset({"HISTORICAL", "NEGATED_EXISTENCE", "POSSIBLE_EXISTENCE"})
+
+
 def _leads(mod: ConTextModifier, target: Span) -> bool:
-    """A historical cue that opens the mention ("status post CABG", "history of MI") counts."""
-    return bool(mod.category == "HISTORICAL" and mod.modifier_span[0] == target.start)
+    """A cue that opens the mention or reaches into it from before it acts on it.
+
+    ``was not [palpable]``, ``no evidence of [PE]``: a cue that starts before the mention
+    and overlaps it (its pattern swallowed the finding word) still modifies it; a cue that
+    opens the mention counts for ``LEADING_CATEGORIES`` only (not a forward cue's
+    direction-less words inside, such as "free" in "disease-free").
+    """
+    ms = mod.modifier_span[0]
+    if ms < target.start:
+        return mod.direction in ("FORWARD", "BACKWARD", "BIDIRECTIONAL")
+    return bool(
+        ms == target.start
+        and mod.category in LEADING_CATEGORIES
+        and mod.direction in ("FORWARD", "BIDIRECTIONAL")
+    )
 
 
 def _apply(target: Span, mod: ConTextModifier, doc: Doc) -> None:
@@ -723,6 +742,9 @@ def _apply(target: Span, mod: ConTextModifier, doc: Doc) -> None:
             setattr(target._, attr, True)
     if meta.get("conditional"):
         target._.is_conditional = True
+    if meta.get("resolved") and rule.category == "NEGATED_EXISTENCE":
+        # no longer present because it resolved: FHIR keeps it as a resolved Condition
+        target._.attributes = {**(target._.attributes or {}), "resolved": True}
     if rule.category == "FAMILY" and target._.experiencer is None:
         ms, me = mod.modifier_span
         target._.experiencer = _experiencer(doc[ms:me])

@@ -896,8 +896,9 @@ def evaluate(
 ) -> None:
     """Score the pipeline on the evaluation corpora (skips what is absent).
 
-    Assertion F1 on NegEx/ConText (gold spans given), concept recall and precision on Synthea
-    notes, mention F1 on NCBI disease and BC5CDR.
+    Assertion F1 with gold spans given on NegEx/ConText, MACCROBAT problems and E3C disorders,
+    beside medspaCy's default ConText on the same spans; concept recall and precision on
+    Synthea notes, mention F1 on NCBI disease and BC5CDR.
 
     Example:  notestruct eval   (reads ../shared/eval; about two minutes)
     """
@@ -918,19 +919,19 @@ def evaluate(
         ("n", "right"),
     ):
         table.add_column(col, justify=justify, no_wrap=col != "evaluation")  # type: ignore[arg-type]
-    negex = eval_dir / "negex_context" / "dev.jsonl"
-    with err.status("assertion: NegEx/ConText dev with gold spans"):
-        for r in eval_assertion.evaluate(negex, baseline=baseline):
-            if r.support == 0:
-                continue  # the dev split has no family experiencer: nothing to score
-            table.add_row(
-                f"assertion {r.attribute}",
-                r.system,
-                f"{r.precision:.3f}",
-                f"{r.recall:.3f}",
-                f"{r.f1:.3f}",
-                str(r.support),
-            )
+    with err.status("assertion: NegEx/ConText, MACCROBAT and E3C dev with gold spans"):
+        for corpus in eval_assertion.evaluate_all(eval_dir, baseline=baseline):
+            for r in corpus.rows:
+                if r.support == 0:
+                    continue  # e.g. no family experiencer in the NegEx dev split
+                table.add_row(
+                    f"assertion {r.attribute} ({corpus.corpus})",
+                    r.system,
+                    f"{r.precision:.3f}",
+                    f"{r.recall:.3f}",
+                    f"{r.f1:.3f}",
+                    str(r.support),
+                )
     with err.status("concepts: building the dictionary and scoring Synthea, NCBI, BC5CDR"):
         nlp, sources = eval_concepts.build_eval_nlp(
             None, terminology_dir if byo and terminology_dir.is_dir() else None

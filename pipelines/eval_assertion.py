@@ -255,6 +255,12 @@ def predict_medspacy_docs(docs: list[GoldDoc]) -> list[list[dict[str, bool]]]:
     import medspacy  # noqa: F401  registers the medspaCy factories
     import spacy
 
+    try:
+        from loguru import logger as pyrush_log  # PyRuSH's logger, installed with it
+
+        pyrush_log.disable("PyRuSH")  # it logs every sentence at DEBUG
+    except ImportError:  # pragma: no cover
+        pass
     nlp = spacy.blank("en")
     nlp.add_pipe("medspacy_pyrush")
     nlp.add_pipe("medspacy_context")

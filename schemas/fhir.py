@@ -489,6 +489,10 @@ def assertion_state(mention: Mention) -> str:
     if mention.label == "ALLERGY" and mention.attributes.get("no_known_allergy") is True:
         return "no_known_allergy"
     if a.is_negated:
+        # "the effusion resolved": absent now because it went away, not refuted; a past
+        # problem whose clinical status the text gives (resolved)
+        if mention.attributes.get("resolved") is True:
+            return "historical"
         return "negated"
     if a.is_uncertain:
         return "uncertain"

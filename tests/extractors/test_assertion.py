@@ -130,6 +130,48 @@ ROWS = [
     ("Colon cancer in her father.", "Colon cancer", {"is_family"}),
     ("No family history of colon cancer.", "colon cancer", {"is_negated", "is_family"}),
     ("The patient was agitated in a child state.", "agitated", set()),
+    # ---- session 5: cues of every public lexicon, scope that generalises
+    # a cue that opens the mention's own span (another NER's or a gold standard's convention)
+    (
+        "There had been no extra-intestinal manifestations.",
+        "no extra-intestinal manifestations",
+        {"is_negated"},
+    ),
+    ("Echo showed no signs of endocarditis.", "no signs of endocarditis", {"is_negated"}),
+    ("Possible pneumonia on the left.", "Possible pneumonia", {"is_uncertain"}),
+    # a cue whose pattern swallowed the finding word still negates it
+    ("The liver was not palpable.", "palpable", {"is_negated"}),
+    # "ruled out" before and after the finding
+    ("Biopsy had ruled out myocarditis.", "myocarditis", {"is_negated"}),
+    ("Dengue and Mycoplasma infections were excluded.", "infections", {"is_negated"}),
+    (
+        "The coagulation profile was normal, which excluded coagulopathy.",
+        "coagulopathy",
+        {"is_negated"},
+    ),
+    # findings named by the words that pseudo-triggers used to swallow
+    ("He received radiation without complication.", "complication", {"is_negated"}),
+    ("She went to bed without complications.", "complications", {"is_negated"}),
+    ("She no longer reports neck pain.", "neck pain", {"is_negated"}),
+    ("The effusion is no longer seen.", "effusion", {"is_negated"}),
+    # every verb of finding under "not", "failed to"
+    ("CT did not show any haemorrhage.", "haemorrhage", {"is_negated"}),
+    ("The scan failed to reveal any brain swelling.", "brain swelling", {"is_negated"}),
+    # resolution: absent now (NegEx convention), kept as resolved for FHIR
+    ("Her rash resolved within one week.", "rash", {"is_negated"}),
+    ("Nausea and vomiting disappeared after treatment.", "vomiting", {"is_negated"}),
+    ("Chest CT showed complete resolution of the effusion.", "effusion", {"is_negated"}),
+    # ... but a resolution still to come is none
+    ("Reimplant the pacemaker once the infection is completely resolved.", "infection", set()),
+    # a new predicate or a purpose clause ends the scope
+    (
+        "Echo was negative for vegetations and showed mitral regurgitation.",
+        "mitral regurgitation",
+        set(),
+    ),
+    ("The child did not carry the mutation and had low birth weight.", "low birth weight", set()),
+    ("The nodes were not dissected to reduce bleeding.", "bleeding", set()),
+    ("No change in the size of the nodule.", "nodule", set()),
 ]
 
 
@@ -226,3 +268,10 @@ def test_mentions_carry_assertion(bare_nlp) -> None:
     [m] = mentions
     assert m.assertion.is_family and m.assertion.experiencer == "mother"
     assert m.section == "family_history"
+
+
+def test_resolution_marks_the_mention_resolved(mention) -> None:
+    span = mention("Her rash resolved within one week.", "rash")
+    assert span._.is_negated and span._.attributes.get("resolved") is True
+    plain = mention("No rash.", "rash")
+    assert plain._.is_negated and "resolved" not in (plain._.attributes or {})

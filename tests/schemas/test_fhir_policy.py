@@ -211,3 +211,15 @@ def test_historical_flag_extension_is_set() -> None:
 def test_docs_render_the_policy_table() -> None:
     doc = (ROOT / "docs" / "fhir.md").read_text(encoding="utf-8")
     assert fhir.policy_markdown() in doc, "regenerate with: python -m schemas.fhir"
+
+
+def test_a_resolved_problem_is_a_resolved_condition_not_a_refuted_one() -> None:
+    note = make_note("Her pneumonia resolved within a week.")
+    gone = make_mention(note, "pneumonia", "PROBLEM", attributes={"resolved": True},
+                        is_negated=True)  # fmt: skip
+    resource = map_mention(gone, note)
+    assert resource is not None and resource["resourceType"] == "Condition"
+    assert _coded(resource, "clinicalStatus") == "resolved"
+    assert _coded(resource, "verificationStatus") != "refuted"
+    denied = map_mention(make_mention(note, "pneumonia", "PROBLEM", is_negated=True), note)
+    assert denied is not None and _coded(denied, "verificationStatus") == "refuted"
