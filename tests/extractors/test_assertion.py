@@ -172,6 +172,35 @@ ROWS = [
     ("The child did not carry the mutation and had low birth weight.", "low birth weight", set()),
     ("The nodes were not dissected to reduce bleeding.", "bleeding", set()),
     ("No change in the size of the nodule.", "nodule", set()),
+    # uncertainty: NegBio's and pyConText's hedges
+    (
+        "Heart block presumed to be due to varicella infection.",
+        "varicella infection",
+        {"is_uncertain"},
+    ),
+    ("The mass was thought to be a fibroid.", "fibroid", {"is_uncertain"}),
+    ("Under the impression of myocarditis, he was treated.", "myocarditis", {"is_uncertain"}),
+    ("Imaging suggests primary hyperparathyroidism.", "hyperparathyroidism", {"is_uncertain"}),
+    ("Findings may represent infection.", "infection", {"is_uncertain"}),
+    ("The differential diagnosis included lupus and sarcoidosis.", "sarcoidosis", {"is_uncertain"}),
+    ("Findings raising concern for osteomyelitis.", "osteomyelitis", {"is_uncertain"}),
+    ("Pneumonia versus atelectasis.", "Pneumonia", {"is_uncertain"}),
+    ("Pneumonia versus atelectasis.", "atelectasis", {"is_uncertain"}),
+    ("Infection is suspected.", "Infection", {"is_uncertain"}),
+    (
+        "PET was performed to evaluate for metastatic lesions.",
+        "metastatic lesions",
+        {"is_uncertain"},
+    ),
+    # ... and what only looks like one
+    ("She presents for evaluation of a desquamating rash.", "rash", set()),
+    ("Considering the decompensated cirrhosis, we deferred surgery.", "cirrhosis", set()),
+    ("There were no apparent lesions.", "lesions", {"is_negated"}),
+    (
+        "There is a low suspicion for coronary artery disease.",
+        "coronary artery disease",
+        {"is_negated"},
+    ),
 ]
 
 
