@@ -724,6 +724,9 @@ def _leads(mod: ConTextModifier, target: Span) -> bool:
     direction-less words inside, such as "free" in "disease-free").
     """
     ms = mod.modifier_span[0]
+    if ms >= target.start and (target._.attributes or {}).get("no_known_allergy"):
+        # "No known drug allergies" states the absence itself: its cue is its meaning
+        return False
     if ms < target.start:
         return mod.direction in ("FORWARD", "BACKWARD", "BIDIRECTIONAL")
     return bool(

@@ -19,15 +19,16 @@ from extractors.terminology.compiled import (
     get_table,
     tokenizer_id,
 )
-from extractors.terminology.sources import OPEN_SOURCES, load_modifiers
+from extractors.terminology.sources import OPEN_SOURCES, load_modifiers, load_predicates
 
 log = logging.getLogger(__name__)
 
 # Version history:
+# 3 (2026-12): chest imaging finding vocabulary; findings stated as organ predicates.
 # 2 (2026-11): compiled terminology dictionary (curated tables, HPO, ICD-10-CM, drug names,
 #              bring-your-own UMLS/RxNorm/SNOMED CT/FHIR/DOID), abbreviations defined in the note.
 # 1 (2026-11): curated phrase rules from rules/dictionary/targets.json.
-VERSION = 2
+VERSION = 3
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
 _OPTION_KEYS = frozenset({"cache_dir", "sources", "open_sources", "labels", "abbreviations"})
@@ -62,6 +63,12 @@ class DictionaryMatcher:
                 self._modifiers_by_last.setdefault(mod[-1], []).append(mod)
         self.entries = [*self.entries, Entry("PROBLEM", "pattern:deficiency", (), "pattern")]
         self.deficiency_entry = len(self.entries) - 1
+        #: findings stated as predicates ("the heart is enlarged"): (regex, entry index)
+        self.predicates: list[tuple[re.Pattern[str], int]] = []
+        for rule in load_predicates():
+            codes = tuple((str(s), str(c), str(d)) for s, c, d in rule["codes"])
+            self.entries.append(Entry(rule["label"], rule["rule_id"], codes, "pattern"))
+            self.predicates.append((re.compile(rule["pattern"], re.I), len(self.entries) - 1))
         self.meta = dict(table.meta, built_now=built, tokenizer=tokenizer_id(nlp))
         log.info("dictionary loaded: %d entries, %d terms", len(self.entries), len(self.index))
 
@@ -71,7 +78,7 @@ class DictionaryMatcher:
         forced: list[tuple[int, int, int]] = []
         if self.abbreviations and Doc.has_extension("abbreviations"):
             matches, forced = self._resolve_abbreviations(doc, matches)
-        matches = matches + self._deficiencies(doc)
+        matches = matches + self._deficiencies(doc) + self._predicates(doc)
         chosen: list[tuple[int, int, int]] = []
         taken: set[int] = set()
         for start, end, idx in forced + sorted(matches, key=lambda m: (m[0] - m[1], m[0])):
@@ -80,6 +87,18 @@ class DictionaryMatcher:
             chosen.append((start, end, idx))
             taken.update(range(start, end))
         return self._extend(doc, sorted(chosen))
+
+    def _predicates(self, doc: Doc) -> list[tuple[int, int, int]]:
+        """Findings stated as a predicate about an organ (``rules/dictionary/predicates.json``);
+        the longest-match pass below keeps a dictionary term over a predicate it overlaps."""
+        out: list[tuple[int, int, int]] = []
+        text = doc.text
+        for pattern, idx in self.predicates:
+            for m in pattern.finditer(text):
+                span = doc.char_span(m.start(), m.end(), alignment_mode="expand")
+                if span is not None and len(span):
+                    out.append((span.start, span.end, idx))
+        return out
 
     def _deficiencies(self, doc: Doc) -> list[tuple[int, int, int]]:
         """ "G6PD deficiency", "C7 deficiency", "HPRT-deficient": an enzyme, factor or vitamin

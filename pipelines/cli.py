@@ -148,7 +148,7 @@ def main() -> None:
         # library warnings (spaCy, scispaCy, Prefect) are noise to a user of the command
         warnings.filterwarnings("ignore")
     try:
-        app(standalone_mode=False)
+        app(standalone_mode=False, prog_name="notestruct")
     except SystemExit:
         raise
     except (typer.Abort, KeyboardInterrupt):

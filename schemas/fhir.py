@@ -812,6 +812,9 @@ def _status(value: str, resource: str, element: str, note: Note, mention: Mentio
     """Resolve a policy element value (code, FROM_TEXT or FROM_TEXT_OR_ACTIVE)."""
     if value not in (FROM_TEXT, FROM_TEXT_OR_ACTIVE):
         return value
+    if element == "clinicalStatus" and mention.attributes.get("resolved") is True:
+        # assertion found a resolution cue ("has cleared", "resolution of"): the text says so
+        return "resolved"
     before, after = _clause(note, mention)
     for pattern, code in _CUE_RE.get((resource, element), ()):
         if pattern.search(after) or pattern.search(before):

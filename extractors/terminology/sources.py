@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import csv
 import io
+import json
 import logging
 import pickle
 import re
@@ -59,6 +60,12 @@ def load_modifiers() -> list[tuple[str, ...]]:
     text = (_rules_dir() / "modifiers.txt").read_text(encoding="utf-8")
     mods = {tuple(line.lower().split()) for line in read_lines(text)}
     return sorted(mods, key=len, reverse=True)
+
+
+def load_predicates() -> list[dict[str, Any]]:
+    """Findings stated as organ predicates (``predicates.json``): rule_id, label, pattern, codes."""
+    data = json.loads((_rules_dir() / "predicates.json").read_text(encoding="utf-8"))
+    return list(data["predicates"])
 
 
 def _tsv_rows(name: str) -> Iterator[dict[str, str]]:

@@ -94,9 +94,14 @@ def test_negated_problems_are_refuted_conditions(sample_output: Any) -> None:
         and not (m.assertion.is_hypothetical or m.assertion.is_family)
     ]
     assert negated, "the samples contain negated problems"
+    assert any(not m.attributes.get("resolved") for m in negated)
     for m in negated:
         condition = by_id[resource_id("Condition", m.mention_id)]
-        assert condition["verificationStatus"]["coding"][0]["code"] == "refuted"
+        if m.attributes.get("resolved"):
+            # "hyponatremia, resolved": no longer present, so a resolved Condition
+            assert condition["clinicalStatus"]["coding"][0]["code"] == "resolved"
+        else:
+            assert condition["verificationStatus"]["coding"][0]["code"] == "refuted"
 
 
 def test_span_provenance_coverage(sample_output: Any) -> None:

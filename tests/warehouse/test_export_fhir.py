@@ -114,6 +114,14 @@ def test_negated_problems_are_refuted(exported: dict[str, Any]) -> None:
                 "and not is_family and not is_hypothetical"
             )
         }
+        # "hyponatremia, resolved": no longer present, kept as a resolved Condition
+        resolved = {
+            row[0]
+            for row in con.execute(
+                "select mention_id from mention_attribute where key = 'resolved' "
+                "and value_text = 'true'"
+            )
+        }
     finally:
         con.close()
     assert negated
@@ -121,8 +129,14 @@ def test_negated_problems_are_refuted(exported: dict[str, Any]) -> None:
         next(t["code"] for t in r["meta"]["tag"] if t["system"] == "urn:notestruct:mention"): r
         for r in exported["resources"]["Condition"]
     }
+    assert negated - resolved
     for mention_id in negated:
-        assert conditions[mention_id]["verificationStatus"]["coding"][0]["code"] == "refuted"
+        condition = conditions[mention_id]
+        if mention_id in resolved:
+            assert condition["clinicalStatus"]["coding"][0]["code"] == "resolved"
+            assert condition["verificationStatus"]["coding"][0]["code"] == "confirmed"
+        else:
+            assert condition["verificationStatus"]["coding"][0]["code"] == "refuted"
 
 
 def test_span_provenance_on_at_least_90_percent(exported: dict[str, Any]) -> None:

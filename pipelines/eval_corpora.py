@@ -1,0 +1,360 @@
+"""Mention evaluation on the annotated document corpora: case reports, clinical cases, trial
+criteria and chest X-ray reports.
+
+Run ``python -m pipelines.eval_corpora [--eval-dir ../shared/eval] [--errors CORPUS:LABEL]``.
+Absent corpora are skipped.
+
+* MACCROBAT (case reports), E3C (clinical cases), Chia (trial criteria): per label, overlap
+  match (label-aware, any shared character: the fair primary figure for a dictionary system,
+  since every corpus has its own span conventions) and exact match beside it; for MACCROBAT
+  medications, the share of gold dosages and routes found on the matched drug.
+* IU X-ray: the 14 NegBio finding labels per report. A label is positive when a mention that
+  is not negated, uncertain, hypothetical or about someone else maps to it (by its text or
+  its codes' displays, through ``CHEST_XRAY_LABELS``); micro-averaged over the labels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spacy.language import Language
+
+from schemas.model import Mention
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Gold:
+    """A gold entity of a document, with its label mapped to ours."""
+
+    start: int
+    end: int
+    label: str
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One figure: precision, recall and F1 of a label under one match rule."""
+
+    corpus: str
+    label: str
+    match: str
+    precision: float
+    recall: float
+    f1: float
+    n_gold: int
+    n_pred: int
+
+    @classmethod
+    def of(
+        cls, corpus: str, label: str, match: str, tp_p: int, n_p: int, tp_g: int, n_g: int
+    ) -> Row:
+        """A row from the counts (predictions correct, predictions, gold found, gold)."""
+        p = tp_p / n_p if n_p else 0.0
+        r = tp_g / n_g if n_g else 0.0
+        f = 2 * p * r / (p + r) if p + r else 0.0
+        return cls(corpus, label, match, round(p, 4), round(r, 4), round(f, 4), n_g, n_p)
+
+
+#: corpus -> (file below the eval dir, gold label -> our label)
+SPAN_CORPORA: dict[str, tuple[str, Mapping[str, str]]] = {
+    "maccrobat": (
+        "maccrobat/dev.jsonl",
+        {"Sign_symptom": "PROBLEM", "Disease_disorder": "PROBLEM", "Medication": "MEDICATION"},
+    ),
+    "e3c": ("e3c/dev.jsonl", {"CLINENTITY": "PROBLEM"}),
+    "chia": ("chia/dev.jsonl", {"Condition": "PROBLEM", "Drug": "MEDICATION"}),
+}
+
+
+def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def extract_all(nlp: Language, docs: Sequence[tuple[str, str]]) -> dict[str, tuple[Mention, ...]]:
+    """Every document's mentions (a failing document has none, with a warning)."""
+    from extractors.nlp import extract
+    from schemas.model import Note
+
+    out: dict[str, tuple[Mention, ...]] = {}
+    notes = ((Note(note_id=doc_id, text=text), ()) for doc_id, text in docs)
+    for note, result in extract(nlp, notes, batch_size=16):
+        if isinstance(result, Exception):
+            log.warning("document %s failed: %s", note.note_id, result)
+            out[note.note_id] = ()
+        else:
+            out[note.note_id] = result
+    return out
+
+
+def read_gold(path: Path, label_map: Mapping[str, str]) -> list[tuple[str, str, list[Gold]]]:
+    """``(id, text, gold entities)`` per document, labels mapped, others dropped."""
+    docs = []
+    for rec in _jsonl(path):
+        gold = [
+            Gold(e["start"], e["end"], label_map[e["label"]], e.get("attributes") or {})
+            for e in rec["entities"]
+            if e["label"] in label_map
+        ]
+        docs.append((rec["id"], rec["text"], gold))
+    return docs
+
+
+def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def score_spans(
+    corpus: str,
+    docs: Sequence[tuple[str, str, list[Gold]]],
+    predicted: Mapping[str, Sequence[Mention]],
+) -> list[Row]:
+    """Overlap and exact P/R/F1 per label of the documents' gold entities."""
+    labels = sorted({g.label for _, _, gold in docs for g in gold})
+    rows = []
+    for label in labels:
+        counts = {"overlap": [0, 0, 0, 0], "exact": [0, 0, 0, 0]}
+        for doc_id, _, gold in docs:
+            g = [(x.start, x.end) for x in gold if x.label == label]
+            p = [(m.start_char, m.end_char) for m in predicted.get(doc_id, ()) if m.label == label]
+            gs, ps = set(g), set(p)
+            c = counts["exact"]
+            c[0] += len(ps & gs)
+            c[1] += len(ps)
+            c[2] += len(gs & ps)
+            c[3] += len(gs)
+            c = counts["overlap"]
+            c[0] += sum(any(_overlaps(x, y) for y in g) for x in p)
+            c[1] += len(p)
+            c[2] += sum(any(_overlaps(y, x) for x in p) for y in g)
+            c[3] += len(g)
+        for match, (tp_p, n_p, tp_g, n_g) in counts.items():
+            rows.append(Row.of(corpus, label, match, tp_p, n_p, tp_g, n_g))
+    return rows
+
+
+#: MACCROBAT medication attribute -> the parts of our MEDICATION mention that may hold it
+MEDICATION_PARTS: dict[str, tuple[str, ...]] = {
+    "dosage": ("strength", "dose", "sig"),
+    "route": ("route",),
+    "frequency": ("frequency",),
+}
+
+
+def medication_attribute_recall(
+    docs: Sequence[tuple[str, str, list[Gold]]], predicted: Mapping[str, Sequence[Mention]]
+) -> list[Row]:
+    """Share of gold dosages, routes and frequencies found on the matched drug mention.
+
+    A gold attribute counts as found when a MEDICATION mention overlapping the gold drug has
+    a part (``attributes["parts"]``) overlapping the attribute's span. The denominator is the
+    gold attributes of every gold drug (a missed drug misses its attributes too).
+    """
+    found = dict.fromkeys(MEDICATION_PARTS, 0)
+    total = dict.fromkeys(MEDICATION_PARTS, 0)
+    for doc_id, _, gold in docs:
+        meds = [m for m in predicted.get(doc_id, ()) if m.label == "MEDICATION"]
+        for g in gold:
+            if g.label != "MEDICATION":
+                continue
+            matched = [m for m in meds if _overlaps((m.start_char, m.end_char), (g.start, g.end))]
+            for attr, names in MEDICATION_PARTS.items():
+                for item in g.attributes.get(attr, ()) or ():
+                    total[attr] += 1
+                    span = (item["start"], item["end"])
+                    if any(_part_overlaps(m, names, span) for m in matched):
+                        found[attr] += 1
+    return [
+        Row.of("maccrobat", f"MEDICATION {attr} on the matched drug", "recall", 0, 0,
+               found[attr], total[attr])  # fmt: skip
+        for attr in MEDICATION_PARTS
+    ]
+
+
+def _part_overlaps(m: Mention, names: Iterable[str], span: tuple[int, int]) -> bool:
+    parts = (m.attributes or {}).get("parts") or {}
+    for name in names:
+        bounds = parts.get(name)
+        if bounds and _overlaps((int(bounds[0]), int(bounds[1])), span):
+            return True
+    return False
+
+
+# -- chest X-ray report labels ------------------------------------------------------------------
+
+#: The 14 NegBio (ChestX-ray14) finding labels, each with the patterns (on the lower-cased text
+#: of a mention and the displays of its codes) that name it. Synonyms and morphology as
+#: radiologists write them; the same table for every report corpus.
+CHEST_XRAY_LABELS: dict[str, tuple[str, ...]] = {
+    "Atelectasis": (r"atelecta",),
+    "Cardiomegaly": (
+        r"cardiomegal",
+        r"enlarge(d|ment of)( the)? (heart|cardiac)",
+        r"(heart|cardiac) (size |silhouette )?enlarge",
+    ),
+    "Effusion": (r"effusion",),
+    "Infiltration": (r"infiltrat",),
+    "Mass": (r"\bmass(es)?\b",),
+    "Nodule": (r"nodul",),
+    "Pneumonia": (r"pneumonia",),
+    "Pneumothorax": (r"pneumothora",),
+    "Consolidation": (r"consolidat",),
+    "Edema": (r"\bo?edema",),
+    "Emphysema": (r"emphysem",),
+    "Fibrosis": (r"fibros", r"fibrotic"),
+    "Pleural_Thickening": (r"pleural thicken", r"thickening of the pleura"),
+    "Hernia": (r"hernia",),
+}
+
+_LABEL_RES = {k: tuple(re.compile(p) for p in v) for k, v in CHEST_XRAY_LABELS.items()}
+
+
+def xray_labels(mentions: Iterable[Mention]) -> set[str]:
+    """The finding labels that the report's present, patient-level mentions name."""
+    out: set[str] = set()
+    for m in mentions:
+        a = m.assertion
+        if a.is_negated or a.is_uncertain or a.is_hypothetical or a.is_family:
+            continue
+        names = [m.text.lower(), *((c.display or "").lower() for c in m.codings)]
+        for label, patterns in _LABEL_RES.items():
+            if any(p.search(n) for p in patterns for n in names):
+                out.add(label)
+    return out
+
+
+def score_xray(nlp: Language, path: Path) -> tuple[list[Row], list[tuple[str, set[str], set[str]]]]:
+    """Per-label and micro P/R/F1 of the report labels, and each report's (gold, predicted)."""
+    records = list(_jsonl(path))
+    predicted = extract_all(nlp, [(r["id"], r["text"]) for r in records])
+    labels = list(CHEST_XRAY_LABELS)
+    counts = {label: [0, 0, 0] for label in labels}  # tp, fp, fn
+    pairs = []
+    for r in records:
+        gold = {k for k in labels if r["negbio_gold14"].get(k)}
+        pred = xray_labels(predicted[r["id"]])
+        pairs.append((r["id"], gold, pred))
+        for label in labels:
+            c = counts[label]
+            c[0] += label in gold and label in pred
+            c[1] += label in pred and label not in gold
+            c[2] += label in gold and label not in pred
+    rows = []
+    for label in labels:
+        tp, fp, fn = counts[label]
+        rows.append(Row.of("iu_xray", label, "report", tp, tp + fp, tp, tp + fn))
+    tp = sum(c[0] for c in counts.values())
+    fp = sum(c[1] for c in counts.values())
+    fn = sum(c[2] for c in counts.values())
+    rows.append(Row.of("iu_xray", "micro (14 labels)", "report", tp, tp + fp, tp, tp + fn))
+    return rows, pairs
+
+
+# -- driver -------------------------------------------------------------------------------------
+
+
+def evaluate(nlp: Language, eval_dir: Path) -> list[Row]:
+    """Every corpus present under ``eval_dir``."""
+    rows: list[Row] = []
+    for corpus, (rel, label_map) in SPAN_CORPORA.items():
+        path = eval_dir / rel
+        if not path.is_file():
+            log.warning("skipping %s: %s not found", corpus, path)
+            continue
+        docs = read_gold(path, label_map)
+        predicted = extract_all(nlp, [(d, t) for d, t, _ in docs])
+        rows += score_spans(corpus, docs, predicted)
+        if corpus == "maccrobat":
+            rows += medication_attribute_recall(docs, predicted)
+    xray = eval_dir / "iu_xray" / "dev.jsonl"
+    if xray.is_file():
+        rows += score_xray(nlp, xray)[0]
+    else:
+        log.warning("skipping iu_xray: %s not found", xray)
+    return rows
+
+
+def span_errors(
+    nlp: Language, eval_dir: Path, corpus: str, label: str
+) -> Iterator[str]:
+    """Misses and false positives of one label of a span corpus, in context (for rule work)."""
+    rel, label_map = SPAN_CORPORA[corpus]
+    docs = read_gold(eval_dir / rel, label_map)
+    predicted = extract_all(nlp, [(d, t) for d, t, _ in docs])
+    for doc_id, text, gold in docs:
+        g = [(x.start, x.end) for x in gold if x.label == label]
+        p = [(m.start_char, m.end_char) for m in predicted[doc_id] if m.label == label]
+        for s, e in g:
+            if not any(_overlaps((s, e), x) for x in p):
+                yield f"MISS {doc_id}: {_context(text, s, e)}"
+        for s, e in p:
+            if not any(_overlaps((s, e), y) for y in g):
+                yield f"FP   {doc_id}: {_context(text, s, e)}"
+
+
+def _context(text: str, s: int, e: int) -> str:
+    return " ".join(f"{text[max(0, s - 60) : s]}[[{text[s:e]}]]{text[e : e + 40]}".split())
+
+
+def format_rows(rows: Sequence[Row]) -> str:
+    """A plain-text table."""
+    lines = [f"{'corpus':10} {'label':34} {'match':8} {'P':>6} {'R':>6} {'F1':>6} {'gold':>6}"]
+    lines += [
+        f"{r.corpus:10} {r.label:34} {r.match:8} {r.precision:6.3f} {r.recall:6.3f} "
+        f"{r.f1:6.3f} {r.n_gold:6d}"
+        for r in rows
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the table (or the errors of one corpus and label)."""
+    from pipelines.eval_concepts import _shared_dir, build_eval_nlp
+
+    shared = _shared_dir()
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--eval-dir", type=Path, default=shared / "eval")
+    parser.add_argument("--terminology-dir", type=Path, default=shared / "terminology")
+    parser.add_argument("--errors", default=None, help="CORPUS:LABEL, e.g. maccrobat:PROBLEM")
+    parser.add_argument("--xray-errors", default=None, help="a label: reports missed / added")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    if not args.eval_dir.is_dir():
+        sys.stderr.write(f"no evaluation data at {args.eval_dir}; nothing to do\n")
+        return 0
+    term = args.terminology_dir if args.terminology_dir.is_dir() else None
+    nlp, _ = build_eval_nlp(None, term)
+    write: Callable[[str], object] = sys.stdout.write
+    if args.errors:
+        corpus, label = args.errors.split(":")
+        for line in span_errors(nlp, args.eval_dir, corpus, label):
+            write(line + "\n")
+        return 0
+    if args.xray_errors:
+        _, pairs = score_xray(nlp, args.eval_dir / "iu_xray" / "dev.jsonl")
+        texts = {r["id"]: r["text"] for r in _jsonl(args.eval_dir / "iu_xray" / "dev.jsonl")}
+        for rid, gold, pred in pairs:
+            lab = args.xray_errors
+            if (lab in gold) != (lab in pred):
+                kind = "FN" if lab in gold else "FP"
+                write(f"{kind} {rid}: {' '.join(texts[rid].split())[:400]}\n")
+        return 0
+    write(format_rows(evaluate(nlp, args.eval_dir)) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
