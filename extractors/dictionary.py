@@ -24,13 +24,17 @@ from extractors.terminology.sources import OPEN_SOURCES, load_modifiers, load_pr
 log = logging.getLogger(__name__)
 
 # Version history:
-# 3 (2026-12): chest imaging finding vocabulary; findings stated as organ predicates.
+# 3 (2026-12): chest imaging finding vocabulary; findings stated as organ predicates;
+#              morphologic head nouns (mass, lesion, thrombus, ...); drug classes (ATC);
+#              phrases that name no finding ('body mass index') block their words.
 # 2 (2026-11): compiled terminology dictionary (curated tables, HPO, ICD-10-CM, drug names,
 #              bring-your-own UMLS/RxNorm/SNOMED CT/FHIR/DOID), abbreviations defined in the note.
 # 1 (2026-11): curated phrase rules from rules/dictionary/targets.json.
 VERSION = 3
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
+#: label of a predicate rule that names no finding and only keeps other terms off its words
+BLOCK = "NONE"
 _OPTION_KEYS = frozenset({"cache_dir", "sources", "open_sources", "labels", "abbreviations"})
 
 
@@ -69,6 +73,11 @@ class DictionaryMatcher:
             codes = tuple((str(s), str(c), str(d)) for s, c, d in rule["codes"])
             self.entries.append(Entry(rule["label"], rule["rule_id"], codes, "pattern"))
             self.predicates.append((re.compile(rule["pattern"], re.I), len(self.entries) - 1))
+        #: phrases that contain a finding word but name no finding ("body mass index"): they
+        #: take part in the longest-match pass, so they claim their words, and yield nothing
+        self.blocking: frozenset[int] = frozenset(
+            idx for _, idx in self.predicates if self.entries[idx].label == BLOCK
+        )
         self.meta = dict(table.meta, built_now=built, tokenizer=tokenizer_id(nlp))
         log.info("dictionary loaded: %d entries, %d terms", len(self.entries), len(self.index))
 
@@ -86,7 +95,8 @@ class DictionaryMatcher:
                 continue
             chosen.append((start, end, idx))
             taken.update(range(start, end))
-        return self._extend(doc, sorted(chosen))
+        kept = [m for m in chosen if m[2] not in self.blocking]
+        return self._extend(doc, sorted(kept))
 
     def _predicates(self, doc: Doc) -> list[tuple[int, int, int]]:
         """Findings stated as a predicate about an organ (``rules/dictionary/predicates.json``);

@@ -30,16 +30,39 @@ from extractors.units import UnitNormalizer
 # Version history:
 # 1 (2026-11): sig parser (strength, dose, form, route, frequency, when, duration, PRN) after
 #              MEDICATION spans of earlier extractors and a curated drug list.
-VERSION = 1
+# 2 (2026-12): sigs written as prose around the drug and across its clause ("60 mg of X",
+#              "intravenous infusions of X", "X was administered intravenously at a dose of");
+#              regimen words ("high-dose", "three cycles"); "24 million units", "mg/kg/day".
+VERSION = 2
 
 LABEL = "MEDICATION"
 RULES = "medications"
 
-#: Units that make a number a strength ("500 mg") rather than a count of forms.
+#: Units that make a number a strength ("500 mg") rather than a count of forms; a per-weight,
+#: per-area or per-time denominator may follow ("mg/kg/day", "mg/m2", "L/min").
 _STRENGTH_UNITS = (
-    r"mg/5\s?ml|mg/ml|mcg/ml|mg/kg|mcg/kg/min|mcg/hr|mcg/h|mg/hr|units/hr|ml/hr|"
-    r"mg|mcg|µg|ug|gm|grams?|g|milligrams?|micrograms?|units?|iu|meq|mmol|ml|cc|l|%"
+    r"(?:mg/5\s?ml|mg/ml|mcg/ml|mg|mcg|µg|μg|ug|gm|grams?|g|milligrams?|micrograms?|"
+    r"units?|iu|ui|meq|mmol|ml|cc|l|%)"
+    r"(?:\s?/\s?(?:kg|m2|m²|day|d|j|dose|hr|h|min|week|wk|month|mo)(?![a-z]))*"
 )
+#: Words of a sentence that may stand between a drug and its dose or route when a sig is
+#: written as prose ("was started on intravenous X", "X was administered intravenously at a
+#: dose of 5 mg/kg", "60 mg of X", "infusions of X"): auxiliaries, verbs of giving and
+#: changing a dose, prepositions, and nouns that name the act of giving.
+_PROSE_LINKS = (
+    r"was|were|is|are|be|been|being|has|have|had|then|subsequently|initially|immediately|"
+    r"also|later|eventually|currently|again|further|gradually|"
+    r"administered|administrated|given|started|initiated|commenced|infused|injected|"
+    r"prescribed|continued|increased|decreased|tapered|reduced|changed|titrated|escalated|"
+    r"adjusted|restarted|resumed|received|instilled|delivered|"
+    r"at|a|an|the|dose|doses|dosage|dosing|of|to|from|with|via|by|in|up|over|per|"
+    r"therapy|treatment|supplementation|regimen|infusion|infusions|injection|injections|"
+    r"administration|bolus|boluses|pulse|pulses|course|courses"
+)
+#: Connectors allowed before the drug too: two routes joined ("topical and oral X").
+_PROSE_LINKS_BEFORE = _PROSE_LINKS + r"|and|or"
+#: A clause ends at a full stop before a capital or a line end, a semicolon or a blank line.
+_CLAUSE_END = re.compile(r"\.(?=\s+[A-Z(]|\s*$)|;|\n(?=\s*\n)|\n(?=\s*[A-Z])")
 #: Words that end a PRN reason ("prn pain and nausea q6h": the reason is "pain and nausea").
 _REASON_STOP = frozenset({"or", "but", "then", "not", "to", "until", "max", "maximum", "do"})
 _ALLERGY_CONTEXT = re.compile(r"allerg|intoleran|sensitivity|reaction\s+to", re.IGNORECASE)
@@ -72,8 +95,8 @@ class SigParser:
             (
                 "strength",
                 re.compile(
-                    rf"(?P<v>{NUMBER}(?:\s?/\s?{NUMBER})*)\s?(?:-\s?)?(?P<u>{_STRENGTH_UNITS})"
-                    r"(?![a-z0-9])",
+                    rf"(?P<v>{NUMBER}(?:\s?/\s?{NUMBER})*)(?:\s?(?P<x>million|thousand))?"
+                    rf"\s?(?:-\s?)?(?P<u>{_STRENGTH_UNITS})(?![a-z0-9])",
                     flags,
                 ),
                 {},
@@ -90,6 +113,19 @@ class SigParser:
             ),
             ("form", re.compile(rf"(?P<f>{form_alt})(?![a-z])", flags), {}),
             ("modifier", re.compile(rf"(?:{modifiers})(?![a-z])", flags), {}),
+            (
+                # how much of a regimen, in words: "high-dose", "a single dose", "3 cycles"
+                "regimen",
+                re.compile(
+                    r"(?:(?:high|low|full|loading|maintenance|single|double|standard|reduced|"
+                    r"stress|pulse|booster|bolus)[- ]?dos(?:e|es|ing|ed)|"
+                    rf"(?:{num}|several|multiple|repeated|two-|three-)\s?"
+                    r"(?:cycles?|courses?|rounds?|infusions?|doses?|injections?|pulses?|"
+                    r"sessions?)(?![a-z]))",
+                    flags,
+                ),
+                {},
+            ),
             (
                 "duration",
                 re.compile(
@@ -130,6 +166,8 @@ class SigParser:
         self.strength_bare = re.compile(rf"(?P<v>{NUMBER}(?:/{NUMBER})*)(?![\d.,/a-z%])", flags)
         # only the patterns that can start with the character at a position are tried there
         self.first_index = FirstCharIndex([pattern for _, pattern, _ in self.patterns])
+        self._links_after = re.compile(rf"(?:{_PROSE_LINKS})(?![\w-])", flags)
+        self._links_before = re.compile(rf"(?:{_PROSE_LINKS_BEFORE})(?![\w-])", flags)
 
     def _best(self, text: str, pos: int, limit: int, first: bool) -> _Part | None:
         best: tuple[re.Match[str], str, dict[str, Any]] | None = None
@@ -152,6 +190,10 @@ class SigParser:
         text = m.group(0)
         if kind == "strength":
             values = [parse_number(v) for v in re.split(r"\s?/\s?", m.group("v"))]
+            multiplier = (m.groupdict().get("x") or "").lower()
+            scale = {"million": 1_000_000, "thousand": 1_000}.get(multiplier)
+            if scale:
+                values = [v * scale if v is not None else v for v in values]
             unit = m.groupdict().get("u")
             return {
                 "value": values[0] if len(values) == 1 else values,
@@ -254,6 +296,71 @@ class SigParser:
                         end = window_start + m.end()
                         return _Part("route", start, end, self._value(kind, m, rule))
         return None
+
+    def _items(
+        self, text: str, start: int, end: int, links: re.Pattern[str]
+    ) -> list[_Part | None]:
+        """The words of ``text[start:end]`` read left to right: a sig part, a link word (an
+        empty ``_Part`` of kind "link"), or None for any other word."""
+        items: list[_Part | None] = []
+        pos = start
+        space = re.compile(r"[\s,()\[\]:–-]+")
+        while pos < end:
+            gap = space.match(text, pos, end)
+            if gap and gap.end() > pos:
+                pos = gap.end()
+                continue
+            part = self._best(text, pos, end, first=False)
+            if part is not None:
+                # a modifier ("extended-release", "oral" read as one) links like a word
+                items.append(part if part.kind != "modifier" else _Part("link", pos, part.end))
+                pos = part.end
+                continue
+            link = links.match(text, pos, end)
+            if link:
+                items.append(_Part("link", link.start(), link.end(), {}))
+                pos = link.end()
+                continue
+            word = re.compile(r"[^\s,()\[\]:;]+").match(text, pos, end)
+            items.append(None)
+            pos = word.end() if word else pos + 1
+        return items
+
+    def clause_bounds(self, text: str, drug_start: int, drug_end: int) -> tuple[int, int]:
+        """The clause around a drug name: back to the previous clause end, on to the next."""
+        lo = 0
+        for m in _CLAUSE_END.finditer(text, max(0, drug_start - 200), drug_start):
+            lo = m.end()
+        after = _CLAUSE_END.search(text, drug_end)
+        return lo, after.start() if after else len(text)
+
+    def prose_before(self, text: str, drug_start: int, after: int, lo: int) -> list[_Part]:
+        """Dose and route written before the drug in prose, linked to it by nothing but link
+        words: "60 mg prednisolone", "1 g of IV methylprednisolone", "intravenous infusions
+        of sodium bicarbonate", "high-dose intravenous dexamethasone". Text before ``after``
+        (the previous drug and its sig) and before ``lo`` (the clause start) is not read."""
+        start = max(after, lo, drug_start - 80)
+        items = self._items(text, start, drug_start, self._links_before)
+        parts: list[_Part] = []
+        for item in reversed(items):
+            if item is None:
+                break
+            if item.kind != "link":
+                parts.insert(0, item)
+        return parts
+
+    def prose_after(self, text: str, start: int, limit: int) -> list[_Part]:
+        """Dose, route and frequency written after the drug across a clause: "X was
+        administered intravenously", "X (initially at 5 mg/kg ...)", "X at a dose of 1 mg/kg".
+        Reads up to ``limit`` (the next drug or the clause end) and stops at the first word
+        that is neither a sig part nor a link word."""
+        parts: list[_Part] = []
+        for item in self._items(text, start, limit, self._links_after):
+            if item is None:
+                break
+            if item.kind != "link":
+                parts.append(item)
+        return parts
 
     def parse(self, text: str, start: int, limit: int) -> list[_Part]:
         """Components of the sig that starts at ``start`` and may not reach ``limit``."""
@@ -426,6 +533,21 @@ class MedicationTagger:
                 before = self.parser.route_before(text, start, consumed)
                 if before is not None:  # "IV heparin", "inhaled albuterol"
                     parts.insert(0, before)
+            kinds = {p.kind for p in parts}
+            if "route" not in kinds or not kinds & {"strength", "dose"}:
+                # a sig written as prose, around the drug and across its clause
+                lo, hi = self.parser.clause_bounds(text, start, end)
+                next_start = candidates[i + 1]["start"] if i + 1 < len(candidates) else len(text)
+                sig_end = max([end, *(p.end for p in parts)])
+                stop = min(hi, next_start, sig_end + self.max_sig_chars)
+                prose = self.parser.prose_after(text, sig_end, stop) if sig_end < stop else []
+                prose += self.parser.prose_before(text, start, consumed, lo)
+                for part in prose:
+                    if part.kind not in kinds:
+                        kinds.add(part.kind)
+                        parts.append(part)
+                parts.sort(key=lambda p: p.start)
+                previous_end = max([previous_end, *(p.end for p in parts)])
             attrs = sig_attributes(parts, (start, end), text)
             attrs["drug_source"] = cand["source"]
             attrs["drug_rule_id"] = cand["source_rule_id"]

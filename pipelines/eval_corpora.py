@@ -148,8 +148,8 @@ def score_spans(
 
 #: MACCROBAT medication attribute -> the parts of our MEDICATION mention that may hold it
 MEDICATION_PARTS: dict[str, tuple[str, ...]] = {
-    "dosage": ("strength", "dose", "sig"),
-    "route": ("route",),
+    "dosage": ("strength", "dose", "regimen", "sig"),
+    "route": ("route", "form"),  # MACCROBAT marks dose forms ("tablets", "injection") as route
     "frequency": ("frequency",),
 }
 
@@ -178,8 +178,10 @@ def medication_attribute_recall(
                     if any(_part_overlaps(m, names, span) for m in matched):
                         found[attr] += 1
     return [
-        Row.of("maccrobat", f"MEDICATION {attr} on the matched drug", "recall", 0, 0,
-               found[attr], total[attr])  # fmt: skip
+        Row.of(
+            "maccrobat", f"MEDICATION {attr} on the matched drug", "recall", 0, 0,
+            found[attr], total[attr],
+        )
         for attr in MEDICATION_PARTS
     ]
 

@@ -27,6 +27,7 @@ _CURATED_FILES = (
     "problems.tsv",
     "procedures.tsv",
     "medications.tsv",
+    "drug_classes.tsv",
     "stoplist.txt",
     "modifiers.txt",
 )
@@ -78,7 +79,8 @@ def _tsv_rows(name: str) -> Iterator[dict[str, str]]:
 
 
 def read_curated() -> Iterator[Concept]:
-    """Curated clinical synonyms/abbreviations, procedures (SNOMED CT), medications (RxNorm)."""
+    """Curated clinical synonyms/abbreviations, procedures (SNOMED CT), medications (RxNorm),
+    drug classes (ATC)."""
     src = "curated@" + package_version("notestruct")
     for row in _tsv_rows("problems.tsv"):
         codes: list[Code] = []
@@ -104,6 +106,17 @@ def read_curated() -> Iterator[Concept]:
             "curated:" + row["rule_id"],
             "PROCEDURE",
             tuple(codes),
+            terms,
+            src,
+            "curated",
+            verbatim=True,
+        )
+    for row in _tsv_rows("drug_classes.tsv"):
+        terms = tuple(t.strip() for t in row["terms"].split("|") if t.strip())
+        yield Concept(
+            "curated:class-" + row["rule_id"],
+            "MEDICATION",
+            ((systems.ATC, row["atc"], row["atc_display"]),),
             terms,
             src,
             "curated",

@@ -237,3 +237,24 @@ def test_options_are_checked(small_nlp) -> None:
         DictionaryExtractor().add_pipes(small_nlp, {"cache": "/tmp"})
     with pytest.raises(ValueError, match="labels"):
         make_dictionary_matcher(small_nlp, "x", None, [], ["curated"], ["LAB"], True)
+
+
+# -- morphologic head nouns and phrases that name no finding --------------------------------
+MORPHOLOGY = [
+    ("A 3 cm mass was found in the liver.", ["mass"]),
+    ("CT showed multiple lesions and a thrombus in the portal vein.", ["lesions", "thrombus"]),
+    ("Biopsy showed necrosis and calcifications.", ["necrosis", "calcifications"]),
+    # a measure that contains a finding word is no finding
+    ("Body mass index was 31.", []),
+    ("Muscle mass was preserved; left ventricular mass was normal.", []),
+    ("Pupil dilation was performed for the exam.", []),
+]
+
+
+@pytest.mark.parametrize(("sentence", "problems"), MORPHOLOGY)
+def test_morphologic_findings_and_blocked_phrases(full_nlp, sentence, problems) -> None:
+    from extractors.nlp import extract
+    from schemas.model import Note
+
+    [(_, mentions)] = list(extract(full_nlp, [(Note(note_id="t", text=sentence), ())]))
+    assert [m.text for m in mentions if m.label == "PROBLEM"] == problems

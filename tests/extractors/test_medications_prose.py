@@ -1,0 +1,112 @@
+"""Table tests: medication sigs written as prose (case reports, narrative notes) and drugs
+named by their class. Each row is a sentence we wrote, the drug, and what must be found on it
+(``None`` where the sentence gives nothing of that kind to the drug)."""
+
+from typing import Any
+
+import pytest
+
+from extractors.nlp import NlpSettings, build_nlp
+from tests.extractors.test_medications import run
+
+ATC = "http://www.whocc.no/atc"
+
+
+@pytest.fixture(scope="module")
+def nlp() -> Any:
+    return build_nlp(NlpSettings(extractors=("dictionary", "medications")))
+
+
+def part(mention: Any, text: str, name: str) -> str | None:
+    bounds = mention.attributes.get("parts", {}).get(name)
+    return text[bounds[0] : bounds[1]] if bounds else None
+
+
+# sentence, drug, strength, route, regimen
+PROSE: list[tuple[str, str, str | None, str | None, str | None]] = [
+    # dose before the drug, with or without "of"
+    ("She was started on 40 mg prednisone per day.", "prednisone", "40 mg", None, None),
+    ("He received 2 g of IV cefazolin before the incision.", "cefazolin", "2 g", "IV", None),
+    ("The regimen was 500 mg of amoxicillin and 125 mg of clavulanate.", "amoxicillin", "500 mg",
+     None, None),
+    # the next drug does not take the previous drug's dose
+    ("The regimen was 500 mg of amoxicillin and 125 mg of clavulanate.", "clavulanate",
+     "125 mg", None, None),
+    # route before the drug through words naming the act of giving
+    ("She was treated with intravenous infusions of vancomycin.", "vancomycin", None,
+     "intravenous", None),
+    ("A single dose of intramuscular ceftriaxone was given.", "ceftriaxone", None,
+     "intramuscular", "single dose"),
+    ("She was given high-dose oral amoxicillin.", "amoxicillin", None, "oral", "high-dose"),
+    # route and dose after the drug, across a clause
+    ("Heparin was administered intravenously during the procedure.", "Heparin", None,
+     "intravenously", None),
+    ("Methotrexate was started at a dose of 15 mg/week.", "Methotrexate", "15 mg/week", None,
+     None),
+    ("Rituximab (375 mg/m2, intravenously) was given weekly.", "Rituximab", "375 mg/m2",
+     "intravenously", None),
+    ("Penicillin G, 4 million units intravenously every 4 hours, was continued.",
+     "Penicillin G", "4 million units", "intravenously", None),
+    ("He completed three cycles of cisplatin.", "cisplatin", None, None, "three cycles"),
+    # a clause boundary stops the reading: the dose after the full stop is not the drug's
+    ("He took aspirin. 81 mg tablets were found at home.", "aspirin", None, None, None),
+    ("Metoprolol was held; 5 mg IV labetalol was given.", "Metoprolol", None, None, None),
+    # a word outside the sig ends it: "for his fever" is no dose
+    ("Acetaminophen was given for his fever of 39 C.", "Acetaminophen", None, None, None),
+]
+
+
+@pytest.mark.parametrize(("sentence", "drug", "strength", "route", "regimen"), PROSE)
+def test_prose_sigs(
+    nlp: Any, sentence: str, drug: str, strength: str | None, route: str | None,
+    regimen: str | None,
+) -> None:
+    meds = [m for m in run(nlp, sentence) if m.label == "MEDICATION" and m.text == drug]
+    assert len(meds) == 1, [m.text for m in run(nlp, sentence)]
+    m = meds[0]
+    assert part(m, sentence, "strength") == strength
+    assert part(m, sentence, "route") == route
+    assert part(m, sentence, "regimen") == regimen
+
+
+def test_million_units_scale_the_value(nlp: Any) -> None:
+    text = "Penicillin G 24 million units IV daily."
+    [m] = [m for m in run(nlp, text) if m.label == "MEDICATION"]
+    assert m.attributes["strength"]["value"] == 24_000_000
+
+
+def test_weight_based_strength_keeps_its_denominator(nlp: Any) -> None:
+    text = "Infliximab 5 mg/kg IV every 8 weeks."
+    [m] = [m for m in run(nlp, text) if m.label == "MEDICATION"]
+    assert m.attributes["strength"]["unit"] == "mg/kg"
+    assert m.attributes["route"]["code"] == "IV"
+
+
+# drug named by its class, coded to the ATC class
+CLASSES: list[tuple[str, str, str]] = [
+    ("She was started on steroids for the flare.", "steroids", "H02"),
+    ("Continue the beta-blocker.", "beta-blocker", "C07"),
+    ("He was on immunosuppressive drugs after the transplant.", "immunosuppressive drugs", "L04A"),
+    ("Proton pump inhibitors were stopped.", "Proton pump inhibitors", "A02BC"),
+    ("She required vasopressors overnight.", "vasopressors", "C01C"),
+    ("Supplemental oxygen was weaned.", "Supplemental oxygen", "V03AN01"),
+]
+
+
+@pytest.mark.parametrize(("sentence", "text", "atc"), CLASSES)
+def test_drug_classes_are_coded_to_atc(nlp: Any, sentence: str, text: str, atc: str) -> None:
+    meds = [m for m in run(nlp, sentence) if m.label == "MEDICATION"]
+    assert [m.text for m in meds] == [text]
+    assert (ATC, atc) in {(c.system, c.code) for c in meds[0].codings}
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Oxygen saturation was 95% on room air.",
+        "Steroid-responsive dermatosis was considered.",  # a disease name, not the class
+        "Fluid status was reassessed.",
+    ],
+)
+def test_class_words_inside_other_things_are_no_drug(nlp: Any, sentence: str) -> None:
+    assert [m.text for m in run(nlp, sentence) if m.label == "MEDICATION"] == []
