@@ -9,6 +9,8 @@ from spacy.tokens import Doc, Span
 
 from extractors.base import doc_text
 from extractors.patterns import (
+    COMPARATOR,
+    COMPARATORS,
     NUMBER,
     TermStarts,
     add_spans,
@@ -23,7 +25,9 @@ from extractors.units import UnitNormalizer
 
 # Version history:
 # 1 (2026-11): curated LOINC table (rules/labs/labs.json); value, unit (UCUM), flag, range.
-VERSION = 1
+# 2 (2026-12): comparators in words and signs (criteria: "HbA1c > 7%", "more than 1.5");
+#              counts written "45,000/µL" or "24000/mm3".
+VERSION = 2
 
 LABEL = "LAB"
 RULES = "labs"
@@ -48,7 +52,7 @@ _QUALITATIVE = (
     r"wnl|unremarkable"
 )
 _UNIT = (
-    r"(?:x\s?10\^?\d+\s?/\s?[a-zµ]+|(?:10\^\d+|10\*\d+)/[a-zµ]+|"
+    r"(?:ml/min(?:ute)?/1\.73\s?m(?:2|²|\^2)|x\s?10\^?\d+\s?/\s?[a-zµ]+|(?:10\^\d+|10\*\d+)/[a-zµ]+|"
     r"[a-zµ%°#][a-z0-9µ%/^.*\[\]{}]*(?:\s?/\s?[a-z0-9.^]+)*)"
 )
 
@@ -76,11 +80,11 @@ class LabTagger:
             rf"(?<![\w-])(?:{alternation(self.specimen_of)})(?![\w-])", re.IGNORECASE
         )
         value = (
-            rf"(?P<cmp>[<>]=?|≤|≥|less\s+than\s+|greater\s+than\s+)?\s?"
-            rf"(?:(?P<num>{NUMBER})(?![\d/])(?!\.\d)(?!-\d)|(?P<qual>{_QUALITATIVE})(?![a-z]))"
+            rf"(?:(?P<cmp>{COMPARATOR})\s?)?"
+            rf"(?:(?P<num>{NUMBER})(?!\d)(?!/\d)(?!\.\d)(?!-\d)|(?P<qual>{_QUALITATIVE})(?![a-z]))"
         )
         tail = (
-            rf"(?:[ \t]?(?P<unit>{_UNIT}))?"
+            rf"(?:[ \t]?(?P<unit>/?{_UNIT}))?"
             r"(?:[ \t]*(?:\((?P<pflag>HH|LL|H|L|A|C|high|low|critical|abnormal)\)"
             r"|(?P<flag>HH|LL|H|L)(?![A-Za-z])|(?P<wflag>high|low|critical|abnormal)(?![a-z])"
             r"|(?P<star>\*)))?"
@@ -138,9 +142,8 @@ class LabTagger:
                 attrs["value"] = value
                 parts["value"] = [m.start("num"), m.end("num")]
                 if m.group("cmp"):
-                    cmp = m.group("cmp").strip().lower()
-                    attrs["comparator"] = {"less than": "<", "greater than": ">", "≤": "<=",
-                                           "≥": ">="}.get(cmp, cmp)  # fmt: skip
+                    cmp = " ".join(m.group("cmp").lower().split())
+                    attrs["comparator"] = COMPARATORS.get(cmp, cmp)
             else:
                 value = None
                 attrs["value_string"] = re.sub(r"\s+", " ", m.group("qual").lower())
@@ -224,13 +227,13 @@ class LabTagger:
 
 def _plausible(value: float, ucum: str | None, rule: dict[str, Any]) -> bool:
     """Reject values outside the physiological range when the unit is the expected one."""
-    if ucum is not None and ucum != rule["ucum"]:
+    if ucum is not None and ucum != rule["ucum"] and ucum not in ("/uL", "/mm3"):
         return True  # another unit (mmol/L glucose, g/L hemoglobin): no range to check against
     low, high = rule["plausible"]
     if low <= value <= high:
         return True
     raw = rule.get("plausible_count_per_ul")  # "platelets 250,000" (cells/uL, unit unwritten)
-    return bool(ucum is None and raw and raw[0] <= value <= raw[1])
+    return bool(ucum in (None, "/uL", "/mm3") and raw and raw[0] <= value <= raw[1])
 
 
 @Language.factory("ns_labs")

@@ -26,6 +26,21 @@ _WORD_NUMBERS: dict[str, float] = {
 #: Number words accepted where a count is expected ("two tablets", "one puff").
 WORD_NUMBER = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|half)"
 
+#: A comparator before a value, as criteria and reports write it ("HbA1c > 7%", "creatinine
+#: of more than 1.5 mg/dL", "platelets below 50,000/mm3") -> FHIR Quantity.comparator.
+COMPARATOR = (
+    r"[<>]=?|=<|=>|≤|≥|⩽|⩾|less\s+than(?:\s+or\s+equal\s+to)?|"
+    r"greater\s+than(?:\s+or\s+equal\s+to)?|more\s+than|higher\s+than|lower\s+than|"
+    r"above|below|over|under|exceeding|at\s+least|at\s+most|up\s+to|no\s+more\s+than"
+)
+COMPARATORS: dict[str, str] = {
+    "<": "<", ">": ">", "<=": "<=", ">=": ">=", "=<": "<=", "=>": ">=", "≤": "<=", "≥": ">=",
+    "⩽": "<=", "⩾": ">=", "less than": "<", "lower than": "<", "below": "<", "under": "<",
+    "greater than": ">", "more than": ">", "higher than": ">", "above": ">", "over": ">",
+    "exceeding": ">", "at least": ">=", "at most": "<=", "up to": "<=", "no more than": "<=",
+    "less than or equal to": "<=", "greater than or equal to": ">=",
+}  # fmt: skip
+
 
 def parse_number(text: str) -> float | int | None:
     """Parse a number as written ("1,200", ".5", "1/2", "two"); ints stay ints."""

@@ -9,6 +9,8 @@ from spacy.tokens import Doc, Span
 
 from extractors.base import doc_text
 from extractors.patterns import (
+    COMPARATOR,
+    COMPARATORS,
     NUMBER,
     TermStarts,
     add_spans,
@@ -22,7 +24,9 @@ from extractors.units import UnitNormalizer
 
 # Version history:
 # 1 (2026-11): FHIR vital-signs LOINC codes, UCUM units, plausibility ranges per unit.
-VERSION = 1
+# 2 (2026-12): comparators ("BMI >= 35 kg/m2", "systolic blood pressure above 160 mmHg");
+#              a systolic or diastolic pressure written alone.
+VERSION = 2
 
 LABEL = "VITAL"
 RULES = "vitals"
@@ -35,6 +39,8 @@ _CONNECTOR = (
 )
 _UNIT_TEXT = {
     "blood_pressure": r"mm\s?hg|mm\s+of\s+hg",
+    "systolic_blood_pressure": r"mm\s?hg|mm\s+of\s+hg",
+    "diastolic_blood_pressure": r"mm\s?hg|mm\s+of\s+hg",
     "heart_rate": r"bpm|beats\s+per\s+minute|beats/min|/min|per\s+minute",
     "respiratory_rate": r"breaths\s+per\s+minute|breaths/min|/min|per\s+minute|bpm|rpm",
     "body_temperature": (
@@ -74,7 +80,8 @@ class VitalTagger:
         }
         self.name_starts = TermStarts(r"\w/", names_any)
         self.head = re.compile(
-            rf"(?i:{alternation(names_any)})(?![\w])(?i:{_CONNECTOR})[ \t]*[\d.]"
+            rf"(?i:{alternation(names_any)})(?![\w])(?i:{_CONNECTOR})[ \t]*"
+            rf"(?:(?i:{COMPARATOR})[ \t]?)?[\d.]"
         )
         for rule in self.rules:
             names = f"(?i:{alternation(rule['terms'])})"
@@ -95,7 +102,8 @@ class VitalTagger:
             self.patterns.append(
                 (
                     re.compile(
-                        rf"(?<![\w/])(?P<name>{names})(?![\w])(?i:{_CONNECTOR})[ \t]*{value}"
+                        rf"(?<![\w/])(?P<name>{names})(?![\w])(?i:{_CONNECTOR})[ \t]*"
+                        rf"(?:(?P<cmp>(?i:{COMPARATOR}))[ \t]?)?{value}"
                         rf"(?:[ \t]?(?P<unit>(?i:{unit}))(?![a-z]))?",
                     ),
                     rule,
@@ -178,6 +186,8 @@ class VitalTagger:
                     parts["value"] = [m.start("v"), ounces.end()]
                     end = ounces.end()
             attrs.update({"value": value, "unit": ucum, "ucum": ucum, "unit_text": unit_text})
+            if m.group("cmp") and kind != "blood_pressure":
+                attrs["comparator"] = COMPARATORS.get(" ".join(m.group("cmp").lower().split()))
         if kind == "oxygen_saturation":
             o2 = _OXYGEN.match(text, end)
             if o2:

@@ -1,0 +1,70 @@
+"""Table tests: tests and vital signs with values in prose and in eligibility criteria, with
+comparators (FHIR Quantity.comparator) and counts written per microlitre."""
+
+from typing import Any
+
+import pytest
+
+from extractors.nlp import NlpSettings, build_nlp, extract
+from schemas.model import Note
+
+
+@pytest.fixture(scope="module")
+def nlp() -> Any:
+    return build_nlp(NlpSettings(extractors=("labs", "vitals")))
+
+
+def found(nlp: Any, text: str) -> list[tuple[str, str, dict[str, Any]]]:
+    [(_, mentions)] = list(extract(nlp, [(Note(note_id="t", text=text), ())]))
+    assert not isinstance(mentions, Exception)
+    return [(m.label, m.text, m.attributes) for m in mentions]
+
+
+# sentence, label, test or vital name, value, comparator, ucum
+CASES: list[tuple[str, str, str, float, str | None, str | None]] = [
+    ("HbA1c > 7%", "LAB", "Hemoglobin A1c", 7, ">", "%"),
+    ("HbA1c ≥ 6.5% at screening", "LAB", "Hemoglobin A1c", 6.5, ">=", "%"),
+    ("serum creatinine of more than 1.5 mg/dL", "LAB", "Creatinine", 1.5, ">", "mg/dL"),
+    ("eGFR < 30 mL/min/1.73 m2", "LAB", "eGFR", 30, "<", "mL/min/{1.73_m2}"),
+    ("creatinine clearance below 60 ml/min", "LAB", "Creatinine clearance", 60, "<", "mL/min"),
+    ("a haemoglobin of 8 g/dl on admission", "LAB", "Hemoglobin", 8, None, "g/dL"),
+    ("platelet count 24000/mm3", "LAB", "Platelet count", 24000, None, "/mm3"),
+    ("platelets were 45,000/µL.", "LAB", "Platelet count", 45000, None, "/uL"),
+    ("platelets at least 100,000/µL", "LAB", "Platelet count", 100000, ">=", "/uL"),
+    ("BMI >= 35 kg/m2", "VITAL", "bmi", 35, ">=", "kg/m2"),
+    ("body mass index of at least 30", "VITAL", "bmi", 30, ">=", "kg/m2"),
+    ("systolic blood pressure ≥ 160 mmHg", "VITAL", "systolic_blood_pressure", 160, ">=",
+     "mm[Hg]"),
+    ("diastolic blood pressure above 100 mmHg", "VITAL", "diastolic_blood_pressure", 100, ">",
+     "mm[Hg]"),
+    ("weight > 150 kg", "VITAL", "body_weight", 150, ">", "kg"),
+]
+
+
+@pytest.mark.parametrize(("text", "label", "name", "value", "comparator", "ucum"), CASES)
+def test_values_with_comparators(
+    nlp: Any, text: str, label: str, name: str, value: float, comparator: str | None,
+    ucum: str | None,
+) -> None:
+    hits = [(lab, attrs) for lab, _, attrs in found(nlp, text) if lab == label]
+    assert len(hits) == 1, found(nlp, text)
+    attrs = hits[0][1]
+    assert attrs.get("test", attrs.get("vital")) == name
+    assert attrs["value"] == value
+    assert attrs.get("comparator") == comparator
+    assert attrs["ucum"] == ucum
+
+
+def test_blood_pressure_pair_is_not_read_as_a_systolic_value(nlp: Any) -> None:
+    [(label, text, attrs)] = found(nlp, "Systolic/diastolic 150/90 mmHg")
+    assert attrs["vital"] == "blood_pressure" and attrs["systolic"] == 150
+
+
+def test_comparator_reaches_fhir(nlp: Any) -> None:
+    from schemas.fhir import map_note
+
+    note = Note(note_id="t", text="HbA1c > 7%")
+    [(_, mentions)] = list(extract(nlp, [(note, ())]))
+    [obs] = [r for r in map_note(note, mentions) if r["resourceType"] == "Observation"]
+    assert obs["valueQuantity"]["comparator"] == ">"
+    assert obs["valueQuantity"]["value"] == 7
