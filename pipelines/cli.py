@@ -898,11 +898,17 @@ def evaluate(
 
     Assertion F1 with gold spans given on NegEx/ConText, MACCROBAT problems and E3C disorders,
     beside medspaCy's default ConText on the same spans; concept recall and precision on
-    Synthea notes, mention F1 on NCBI disease and BC5CDR.
+    Synthea notes, mention F1 on NCBI disease and BC5CDR; mention P/R/F1 per label (overlap
+    and exact) on MACCROBAT case reports, E3C clinical cases and Chia trial criteria, with the
+    share of gold dosages and routes found on the matched drug; the 14 chest X-ray finding
+    labels per IU X-ray report.
+
+    Errors of one corpus and label, for rule work:
+    python -m pipelines.eval_corpora --errors maccrobat:MEDICATION
 
     Example:  notestruct eval   (reads ../shared/eval; about two minutes)
     """
-    from pipelines import eval_assertion, eval_concepts
+    from pipelines import eval_assertion, eval_concepts, eval_corpora
 
     shared = _default_shared()
     eval_dir = eval_dir or shared / "eval"
@@ -945,8 +951,23 @@ def evaluate(
                 f"{c.f1:.3f}",
                 str(c.n),
             )
+    with err.status("mentions: MACCROBAT, E3C, Chia spans and IU X-ray report labels"):
+        for row in eval_corpora.evaluate(nlp, eval_dir):
+            if row.n_gold == 0:
+                continue  # e.g. no hernia among the dev reports
+            recall_only = row.match == "recall"
+            table.add_row(
+                f"{row.corpus} {row.label} ({row.match})",
+                "notestruct",
+                "—" if recall_only else f"{row.precision:.3f}",
+                f"{row.recall:.3f}",
+                "—" if recall_only else f"{row.f1:.3f}",
+                str(row.n_gold),
+            )
     table.caption = (
-        "assertion rows: gold target spans given; concept rows: dictionary = open sources"
+        "assertion rows: gold target spans given; mention rows: overlap (label-aware, any "
+        "shared character) and exact span match, attribute recall on the matched drug, IU "
+        "X-ray: 14 finding labels per report; concept rows: dictionary = open sources"
         + (" + BYO " + ", ".join(Path(s["path"]).name for s in sources) if sources else "")
     )
     out.print(table)

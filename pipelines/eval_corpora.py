@@ -228,6 +228,8 @@ def xray_labels(mentions: Iterable[Mention]) -> set[str]:
     """The finding labels that the report's present, patient-level mentions name."""
     out: set[str] = set()
     for m in mentions:
+        if m.section == "indication":
+            continue  # the question the report answers; NegBio labels findings and impression
         a = m.assertion
         if a.is_negated or a.is_uncertain or a.is_hypothetical or a.is_family:
             continue

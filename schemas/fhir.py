@@ -331,6 +331,9 @@ SECTION_CONDITION_CATEGORY: dict[str, tuple[str, str]] = {
     "problem_list": (CONDITION_CATEGORY, "problem-list-item"),
     "past_medical_history": (CONDITION_CATEGORY, "problem-list-item"),
     "chief_complaint": (US_CORE_CONDITION_CATEGORY, "health-concern"),
+    # the indication of a report ("INDICATION: Edema. FINDINGS: ...") is the question the
+    # imaging or procedure answers, brought by the referrer: not what the report found
+    "indication": (US_CORE_CONDITION_CATEGORY, "health-concern"),
 }
 DEFAULT_CONDITION_CATEGORY: tuple[str, str] = (CONDITION_CATEGORY, "encounter-diagnosis")
 

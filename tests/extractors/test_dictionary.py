@@ -258,3 +258,29 @@ def test_morphologic_findings_and_blocked_phrases(full_nlp, sentence, problems) 
 
     [(_, mentions)] = list(extract(full_nlp, [(Note(note_id="t", text=sentence), ())]))
     assert [m.text for m in mentions if m.label == "PROBLEM"] == problems
+
+
+CHEST_FINDINGS = [
+    ("Borderline cardiomegaly.", "cardiomegaly", False),  # a grade, not a hedge
+    ("Heart size mildly enlarged for technique.", "Heart size mildly enlarged", False),
+    ("Mildly enlarged heart.", "Mildly enlarged heart", False),
+    ("The heart is not enlarged.", None, False),
+    ("Vascular congestion without overt pulmonary edema.", "Vascular congestion", False),
+]
+
+
+@pytest.mark.parametrize(("sentence", "first", "uncertain"), CHEST_FINDINGS)
+def test_chest_findings(full_nlp, sentence, first, uncertain) -> None:
+    from extractors.nlp import build_nlp, extract
+    from schemas.model import Note
+
+    nlp = build_nlp()  # with assertion
+    [(_, mentions)] = list(extract(nlp, [(Note(note_id="t", text=sentence), ())]))
+    problems = [m for m in mentions if m.label == "PROBLEM"]
+    if first is None:
+        assert all(m.assertion.is_negated for m in problems) or not problems
+        return
+    assert problems[0].text == first
+    assert problems[0].assertion.is_uncertain is uncertain
+    # congestion is no pulmonary edema code
+    assert all(c.code != "19242006" for c in problems[0].codings)

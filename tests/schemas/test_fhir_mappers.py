@@ -266,7 +266,12 @@ def test_condition_category_onset_and_evidence() -> None:
 
 @pytest.mark.parametrize(
     ("header", "section"),
-    [("CHIEF COMPLAINT:", "chief_complaint"), ("Reason for Visit:", "chief_complaint")],
+    [
+        ("CHIEF COMPLAINT:", "chief_complaint"),
+        ("Reason for Visit:", "chief_complaint"),
+        # a report's indication is the question it answers, not what it found
+        ("INDICATION:", "indication"),
+    ],
 )
 def test_chief_complaint_is_a_health_concern_not_an_encounter_diagnosis(
     header: str, section: str
