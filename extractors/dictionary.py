@@ -12,6 +12,7 @@ from spacy.tokens import Doc, Span
 
 from extractors.base import MENTIONS
 from extractors.extensions import SPAN_KEY_PREFIX as _KEY
+from extractors.patterns import TermStarts, matches_at
 from extractors.terminology.compiled import (
     DictionaryConfig,
     Entry,
@@ -68,15 +69,19 @@ class DictionaryMatcher:
         self.entries = [*self.entries, Entry("PROBLEM", "pattern:deficiency", (), "pattern")]
         self.deficiency_entry = len(self.entries) - 1
         #: findings stated as predicates ("the heart is enlarged"): (regex, entry index)
-        self.predicates: list[tuple[re.Pattern[str], int]] = []
+        self.predicates: list[tuple[re.Pattern[str], int, tuple[str, ...], TermStarts]] = []
         for rule in load_predicates():
             codes = tuple((str(s), str(c), str(d)) for s, c, d in rule["codes"])
             self.entries.append(Entry(rule["label"], rule["rule_id"], codes, "pattern"))
-            self.predicates.append((re.compile(rule["pattern"], re.I), len(self.entries) - 1))
+            pattern = re.compile(rule["pattern"], re.I)
+            starts = TermStarts(r"\w", rule["starts"])
+            self.predicates.append(
+                (pattern, len(self.entries) - 1, tuple(rule["needs"]), starts)
+            )
         #: phrases that contain a finding word but name no finding ("body mass index"): they
         #: take part in the longest-match pass, so they claim their words, and yield nothing
         self.blocking: frozenset[int] = frozenset(
-            idx for _, idx in self.predicates if self.entries[idx].label == BLOCK
+            idx for _, idx, _, _ in self.predicates if self.entries[idx].label == BLOCK
         )
         self.meta = dict(table.meta, built_now=built, tokenizer=tokenizer_id(nlp))
         log.info("dictionary loaded: %d entries, %d terms", len(self.entries), len(self.index))
@@ -103,8 +108,11 @@ class DictionaryMatcher:
         the longest-match pass below keeps a dictionary term over a predicate it overlaps."""
         out: list[tuple[int, int, int]] = []
         text = doc.text
-        for pattern, idx in self.predicates:
-            for m in pattern.finditer(text):
+        lower = text.lower()
+        for pattern, idx, needs, starts in self.predicates:
+            if not any(word in lower for word in needs):
+                continue  # a substring test is far cheaper than the scan
+            for m in matches_at(pattern, text, starts(text)):
                 span = doc.char_span(m.start(), m.end(), alignment_mode="expand")
                 if span is not None and len(span):
                     out.append((span.start, span.end, idx))

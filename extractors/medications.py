@@ -166,6 +166,15 @@ class SigParser:
         self.strength_bare = re.compile(rf"(?P<v>{NUMBER}(?:/{NUMBER})*)(?![\d.,/a-z%])", flags)
         # only the patterns that can start with the character at a position are tried there
         self.first_index = FirstCharIndex([pattern for _, pattern, _ in self.patterns])
+        #: a prose sig needs a number, a route or a regimen word: windows without one are
+        #: not read word by word
+        self._prose_gate = re.compile(
+            rf"\d|(?<![a-z])(?:{alternation(route_terms)})(?![a-z])|dos(?:e|es|ing)\b|"
+            r"cycles?\b|courses?\b|rounds?\b|infusions?\b|injections?\b|pulses?\b|"
+            r"daily|weekly|monthly|nightly|hourly|twice|once|every|times|\b[bt]\.?i\.?d\b|"
+            r"\bq\.?i\.?d\b|\bq\.?\d",
+            flags,
+        )
         self._links_after = re.compile(rf"(?:{_PROSE_LINKS})(?![\w-])", flags)
         self._links_before = re.compile(rf"(?:{_PROSE_LINKS_BEFORE})(?![\w-])", flags)
 
@@ -340,6 +349,8 @@ class SigParser:
         of sodium bicarbonate", "high-dose intravenous dexamethasone". Text before ``after``
         (the previous drug and its sig) and before ``lo`` (the clause start) is not read."""
         start = max(after, lo, drug_start - 80)
+        if not self._prose_gate.search(text, start, drug_start):
+            return []
         items = self._items(text, start, drug_start, self._links_before)
         parts: list[_Part] = []
         for item in reversed(items):
@@ -355,6 +366,8 @@ class SigParser:
         Reads up to ``limit`` (the next drug or the clause end) and stops at the first word
         that is neither a sig part nor a link word."""
         parts: list[_Part] = []
+        if not self._prose_gate.search(text, start, limit):
+            return parts
         for item in self._items(text, start, limit, self._links_after):
             if item is None:
                 break
