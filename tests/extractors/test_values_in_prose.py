@@ -56,7 +56,7 @@ def test_values_with_comparators(
 
 
 def test_blood_pressure_pair_is_not_read_as_a_systolic_value(nlp: Any) -> None:
-    [(label, text, attrs)] = found(nlp, "Systolic/diastolic 150/90 mmHg")
+    [(_, _, attrs)] = found(nlp, "Systolic/diastolic 150/90 mmHg")
     assert attrs["vital"] == "blood_pressure" and attrs["systolic"] == 150
 
 
