@@ -32,7 +32,8 @@ from extractors.units import UnitNormalizer
 #              MEDICATION spans of earlier extractors and a curated drug list.
 # 2 (2026-12): sigs written as prose around the drug and across its clause ("60 mg of X",
 #              "intravenous infusions of X", "X was administered intravenously at a dose of");
-#              regimen words ("high-dose", "three cycles"); "24 million units", "mg/kg/day".
+#              regimen words ("high-dose", "three cycles"); "24 million units", "mg/kg/day";
+#              measured substances (analytes.json) are drugs only when given.
 VERSION = 2
 
 LABEL = "MEDICATION"
@@ -58,6 +59,14 @@ _PROSE_LINKS = (
     r"at|a|an|the|dose|doses|dosage|dosing|of|to|from|with|via|by|in|up|over|per|"
     r"therapy|treatment|supplementation|regimen|infusion|infusions|injection|injections|"
     r"administration|bolus|boluses|pulse|pulses|course|courses"
+)
+#: Words that say a substance is given to the patient, not measured in them.
+_GIVING = re.compile(
+    r"\b(?:given|administered|administrated|started|initiated|commenced|prescribed|"
+    r"received|receiving|infused|injected|treated|treatment|therapy|supplement(?:ation|ed|s)?|"
+    r"replacement|replete|repleted|repletion|infusions?|injections?|dose|doses|dosage|"
+    r"tablets?|capsules?)\b",
+    re.IGNORECASE,
 )
 #: Connectors allowed before the drug too: two routes joined ("topical and oral X").
 _PROSE_LINKS_BEFORE = _PROSE_LINKS + r"|and|or"
@@ -343,6 +352,13 @@ class SigParser:
         after = _CLAUSE_END.search(text, drug_end)
         return lo, after.start() if after else len(text)
 
+    def giving_nearby(self, text: str, start: int, end: int) -> bool:
+        """A verb or noun of giving in the clause of the substance at ``[start, end)``: "was
+        given magnesium", "calcium supplementation", "an infusion of albumin"."""
+        lo, hi = self.clause_bounds(text, start, end)
+        window = text[max(lo, start - 60) : min(hi, end + 40)]
+        return _GIVING.search(window) is not None
+
     def prose_before(self, text: str, drug_start: int, after: int, lo: int) -> list[_Part]:
         """Dose and route written before the drug in prose, linked to it by nothing but link
         words: "60 mg prednisolone", "1 g of IV methylprednisolone", "intravenous infusions
@@ -408,6 +424,20 @@ class SigParser:
                     )
                     pos = reason[1]
         return parts
+
+
+#: Units of an amount given (not of a concentration measured).
+_AMOUNT = frozenset({"mg", "g", "ug", "mcg", "gm", "meq", "u", "iu", "units", "unit", "mmol"})
+
+
+def _given(parts: list[_Part]) -> bool:
+    """Sig parts that show a substance is given: a route, a dose form, a regimen, an amount."""
+    for p in parts:
+        if p.kind in ("route", "dose", "form", "regimen", "frequency", "prn"):
+            return True
+        if p.kind == "strength" and str(p.value.get("unit") or "").lower() in _AMOUNT:
+            return True
+    return False
 
 
 def sig_attributes(parts: list[_Part], drug: tuple[int, int], text: str) -> dict[str, Any]:
@@ -477,6 +507,9 @@ class MedicationTagger:
             else None
         )
         self.drug_starts = TermStarts(r"\w-", terms)
+        self.analytes = frozenset(
+            " ".join(t.lower().split()) for t in load_rules(RULES, "analytes.json")["analytes"]
+        )
 
     def _candidates(self, doc: Doc, existing: list[Span]) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
@@ -561,6 +594,10 @@ class MedicationTagger:
                         parts.append(part)
                 parts.sort(key=lambda p: p.start)
                 previous_end = max([previous_end, *(p.end for p in parts)])
+            if " ".join(text[start:end].lower().split()) in self.analytes and not (
+                _given(parts) or self.parser.giving_nearby(text, start, end)
+            ):
+                continue  # "ALT 120 U/L", "positive for synaptophysin": measured, not given
             attrs = sig_attributes(parts, (start, end), text)
             attrs["drug_source"] = cand["source"]
             attrs["drug_rule_id"] = cand["source_rule_id"]

@@ -110,3 +110,22 @@ def test_drug_classes_are_coded_to_atc(nlp: Any, sentence: str, text: str, atc: 
 )
 def test_class_words_inside_other_things_are_no_drug(nlp: Any, sentence: str) -> None:
     assert [m.text for m in run(nlp, sentence) if m.label == "MEDICATION"] == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "drugs"),
+    [
+        ("Tumour cells were positive for synaptophysin and chromogranin A.", []),
+        ("ALT 120 U/L and CRP 45 mg/L on admission.", []),
+        ("Serum carnitine was low.", []),
+        # given: a route, an amount, or a word of giving keeps the substance a drug
+        ("Potassium chloride 20 mEq PO was given.", ["Potassium chloride"]),
+        ("Carnitine supplementation was started.", ["Carnitine"]),
+        ("Infusions of bicarbonate were continued.", ["bicarbonate"]),
+        ("Bicarbonate was 18.", []),
+    ],
+)
+def test_measured_substances_are_no_drug_unless_given(
+    nlp: Any, sentence: str, drugs: list[str]
+) -> None:
+    assert [m.text for m in run(nlp, sentence) if m.label == "MEDICATION"] == drugs
