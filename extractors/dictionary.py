@@ -3,6 +3,7 @@
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from spacy.attrs import LOWER
@@ -20,18 +21,26 @@ from extractors.terminology.compiled import (
     get_table,
     tokenizer_id,
 )
-from extractors.terminology.sources import OPEN_SOURCES, load_modifiers, load_predicates
+from extractors.terminology.sources import (
+    OPEN_SOURCES,
+    load_modifiers,
+    load_predicates,
+    load_senses,
+)
 
 log = logging.getLogger(__name__)
 
 # Version history:
+# 4 (2026-12): senses of ambiguous abbreviations from the words around them
+#              (rules/dictionary/senses.json): "CVA tenderness" is the costovertebral angle,
+#              "on RA" room air, "dilated RA" the right atrium.
 # 3 (2026-12): chest imaging finding vocabulary; findings stated as organ predicates;
 #              morphologic head nouns (mass, lesion, thrombus, ...); drug classes (ATC);
 #              phrases that name no finding ('body mass index') block their words.
 # 2 (2026-11): compiled terminology dictionary (curated tables, HPO, ICD-10-CM, drug names,
 #              bring-your-own UMLS/RxNorm/SNOMED CT/FHIR/DOID), abbreviations defined in the note.
 # 1 (2026-11): curated phrase rules from rules/dictionary/targets.json.
-VERSION = 3
+VERSION = 4
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
 #: label of a predicate rule that names no finding and only keeps other terms off its words
@@ -83,6 +92,22 @@ class DictionaryMatcher:
         self.blocking: frozenset[int] = frozenset(
             idx for _, idx, _, _ in self.predicates if self.entries[idx].label == BLOCK
         )
+        #: ambiguous abbreviations (exact text) -> their senses chosen by context, in order
+        self.senses: dict[str, list[_Sense]] = {}
+        for rule in load_senses():
+            entry = None
+            if rule.get("long_form"):
+                entry = self.index.entry_of([t.lower_ for t in nlp.make_doc(rule["long_form"])])
+            self.senses.setdefault(rule["form"], []).append(
+                _Sense(
+                    rule["rule_id"],
+                    frozenset(w.lower() for w in rule.get("cues", ())),
+                    frozenset(w.lower() for w in rule.get("preceded_by", ())),
+                    int(rule.get("window", 3)),
+                    entry,
+                    frozenset(w.lower() for w in rule.get("absorb", ())),
+                )
+            )
         self.meta = dict(table.meta, built_now=built, tokenizer=tokenizer_id(nlp))
         log.info("dictionary loaded: %d entries, %d terms", len(self.entries), len(self.index))
 
@@ -100,8 +125,39 @@ class DictionaryMatcher:
                 continue
             chosen.append((start, end, idx))
             taken.update(range(start, end))
-        kept = [m for m in chosen if m[2] not in self.blocking]
-        return self._extend(doc, sorted(kept))
+        chosen = sorted(m for m in chosen if m[2] not in self.blocking)
+        if self.senses:
+            chosen = self._apply_senses(doc, chosen)
+        return self._extend(doc, chosen)
+
+    def _apply_senses(
+        self, doc: Doc, chosen: list[tuple[int, int, int]]
+    ) -> list[tuple[int, int, int]]:
+        """Ambiguous abbreviations (``rules/dictionary/senses.json``) whose context names
+        another sense take that sense's concept, or are dropped when it has none here. The
+        words around an occurrence outweigh a definition elsewhere in the note: an H&P that
+        defines "cerebrovascular accident (CVA)" still says "no CVA tenderness" on exam."""
+        out: list[tuple[int, int, int]] = []
+        absorbed = -1  # a following match swallowed by the sense before it ("CVA tenderness")
+        for k, (start, end, idx) in enumerate(chosen):
+            if start < absorbed:
+                continue
+            senses = None
+            if end - start == 1:
+                senses = self.senses.get(doc[start].text)
+            sense = next((x for x in senses if x.fires(doc, start, end)), None) if senses else None
+            if sense is not None:
+                if sense.entry is None:
+                    continue  # a sense the dictionary has no concept for: not this mention
+                idx = sense.entry
+                while end < len(doc) and doc[end].lower_ in sense.absorb:
+                    end += 1
+                absorbed = end
+                if any(s < end < e for s, e, _ in chosen[k + 1 :]):
+                    end = start + 1  # never cut a following match in two
+                    absorbed = end
+            out.append((start, end, idx))
+        return out
 
     def _predicates(self, doc: Doc) -> list[tuple[int, int, int]]:
         """Findings stated as a predicate about an organ (``rules/dictionary/predicates.json``);
@@ -230,6 +286,39 @@ class DictionaryMatcher:
             out.append(span)
         doc.spans[MENTIONS] = out
         return doc
+
+
+@dataclass(frozen=True)
+class _Sense:
+    """One context sense of an ambiguous abbreviation (a rule of ``senses.json``)."""
+
+    rule_id: str
+    cues: frozenset[str]
+    preceded_by: frozenset[str]
+    window: int
+    entry: int | None  # the dictionary entry of its long form; None: no mention
+    absorb: frozenset[str]
+
+    def fires(self, doc: Doc, start: int, end: int) -> bool:
+        """Whether the words around ``doc[start:end]`` (same sentence and line) name it."""
+        if self.preceded_by and start > 0 and not doc[start].is_sent_start:
+            if doc[start - 1].lower_ in self.preceded_by:
+                return True
+        i = start
+        while i > 0 and start - i < self.window and not doc[i].is_sent_start:
+            i -= 1
+            tok = doc[i]
+            if "\n" in tok.text or tok.text == ";":
+                break
+            if tok.lower_ in self.cues:
+                return True
+        for i in range(end, min(len(doc), end + self.window)):
+            tok = doc[i]
+            if tok.is_sent_start or "\n" in tok.text or tok.text == ";":
+                break
+            if tok.lower_ in self.cues:
+                return True
+        return False
 
 
 #: Token sequences joining coordinated heads: "breast and ovarian cancer".

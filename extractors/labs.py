@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from extractors.base import doc_text
+from extractors.base import MENTIONS, doc_text
 from extractors.patterns import (
     COMPARATOR,
     COMPARATORS,
@@ -15,18 +15,24 @@ from extractors.patterns import (
     TermStarts,
     add_spans,
     alternation,
+    char_bounds,
+    existing_spans,
     load_rules,
     make_span,
     matches_at,
     parse_number,
     term_key,
 )
+from extractors.sections import section_at
 from extractors.units import UnitNormalizer
 
 # Version history:
 # 1 (2026-11): curated LOINC table (rules/labs/labs.json); value, unit (UCUM), flag, range.
-# 2 (2026-12): comparators in words and signs (criteria: "HbA1c > 7%", "more than 1.5");
-#              counts written "45,000/µL" or "24000/mm3".
+# 2 (2026-12): an analyte said as a lab result is not a MEDICATION: earlier extractors'
+#              MEDICATION spans that name a test ("alkaline phosphatase 184", "magnesium low",
+#              "low ferritin", a test in a labs section) are removed ("analytes" in labs.json);
+#              comparators in words and signs (criteria: "HbA1c > 7%", "more than 1.5");
+#              counts written "45,000/µL" or "24000/mm3"; eGFR, creatinine clearance.
 VERSION = 2
 
 LABEL = "LAB"
@@ -51,6 +57,23 @@ _QUALITATIVE = (
     r"negative|positive|undetectable|not\s+detected|detected|normal|within\s+normal\s+limits|"
     r"wnl|unremarkable"
 )
+#: Sections whose drug-named analytes are lab tests ("LABS: ferritin, folate pending").
+LAB_SECTIONS = frozenset({"labs_and_studies"})
+#: After an analyte name: a result word, through connectors ("magnesium was mildly low",
+#: "vitamin B12 normal", "iron studies", "ferritin level").
+_RESULT_AFTER = re.compile(
+    r"[ \t]*(?:(?:level|levels|value|values|was|were|is|are|remains|remained|now|also|again|"
+    r"slightly|mildly|moderately|markedly|very|significantly|persistently|:)[ \t]*)*"
+    r"(?:elevated|high|low|normal|abnormal|decreased|increased|raised|borderline|wnl|"
+    r"within\s+normal\s+limits|unremarkable|pending|studies|panel|levels?)(?![\w-])",
+    re.IGNORECASE,
+)
+#: Before an analyte name, on its line: a result word ("low ferritin", "elevated alk phos").
+_RESULT_BEFORE = re.compile(
+    r"(?<![\w-])(?:elevated|high|low|raised|increased|decreased|abnormal|normal|rising|"
+    r"falling|undetectable)[ \t]+$",
+    re.IGNORECASE,
+)
 _UNIT = (
     r"(?:ml/min(?:ute)?/1\.73\s?m(?:2|²|\^2)|x\s?10\^?\d+\s?/\s?[a-zµ]+|(?:10\^\d+|10\*\d+)/[a-zµ]+|"
     r"[a-zµ%°#][a-z0-9µ%/^.*\[\]{}]*(?:\s?/\s?[a-z0-9.^]+)*)"
@@ -71,6 +94,9 @@ class LabTagger:
             ci.update({t.lower(): rule["rule_id"] for t in rule["terms"]})
             cs.update({t: rule["rule_id"] for t in rule["case_sensitive_terms"]})
         self.ci, self.cs = ci, cs
+        analytes = load_rules(RULES, "labs.json")["analytes"]["names"]
+        #: names that make a MEDICATION mention an analyte in result context
+        self.analyte_names = frozenset(term_key(t) for t in [*ci, *analytes]) | frozenset(cs)
         specimens = load_rules(RULES, "labs.json")["specimens"]
         self.specimen_of = {
             term_key(w): name for name, words in specimens.items() if name != "_comment"
@@ -205,9 +231,47 @@ class LabTagger:
             )
         return out
 
+    def analyte_medications(self, doc: Doc, found: list[dict[str, Any]]) -> list[Span]:
+        """Earlier MEDICATION spans that are an analyte said as a lab result.
+
+        The span's text names a test (``labs.json``) and it is the test name of a result in
+        ``found``, or a result word follows or precedes it, or it lies in a labs section.
+        "Potassium chloride 20 mEq" names no test; "digoxin level 2.1" keeps "digoxin".
+        """
+        meds = existing_spans(doc, "MEDICATION")
+        if not meds:
+            return []
+        text = doc_text(doc)
+        names = {tuple(f["attributes"]["parts"]["name"]) for f in found}
+        out: list[Span] = []
+        for span in meds:
+            start, end = char_bounds(span)
+            name = text[start:end]
+            if name not in self.analyte_names and term_key(name) not in self.analyte_names:
+                continue
+            line_start = text.rfind("\n", 0, start) + 1
+            section = section_at(doc, span.start)
+            if (
+                (start, end) in names
+                or _RESULT_AFTER.match(text, end)
+                or _RESULT_BEFORE.search(text, max(line_start, start - 40), start)
+                or (section is not None and section.category in LAB_SECTIONS)
+            ):
+                out.append(span)
+        return out
+
     def __call__(self, doc: Doc) -> Doc:
         new: list[Span] = []
-        for found in self.find(doc_text(doc)):
+        found_all = self.find(doc_text(doc))
+        analytes = self.analyte_medications(doc, found_all)
+        if analytes:  # by label and id too: a span of another kind may share the offsets
+            gone = {(s.start_char, s.end_char, s.label, s.id) for s in analytes}
+            doc.spans[MENTIONS] = [
+                s
+                for s in doc.spans[MENTIONS]
+                if (s.start_char, s.end_char, s.label, s.id) not in gone
+            ]
+        for found in found_all:
             span = make_span(
                 doc,
                 found["start"],

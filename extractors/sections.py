@@ -4,7 +4,7 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from importlib import resources
 
-from medspacy.section_detection import Section, Sectionizer
+from medspacy.section_detection import Section, Sectionizer, SectionRule
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
@@ -12,7 +12,10 @@ from spacy.tokens import Doc, Span
 # 1 (2026-11): medspaCy Sectionizer with rules/sections/sections.json (MTSamples and Synthea
 #              headers: "NAME:", "# Name", "## Name", upper-case header lines), headers must
 #              start a line; token sections assigned lazily.
-VERSION = 1
+# 2 (2026-12): subsection headings (the organ systems of an exam: "HEENT:", "NECK:",
+#              "ABDOMEN:", ...) end the subsection before them ("VITAL SIGNS:") and continue
+#              the enclosing section; vital signs are a subsection of the physical exam.
+VERSION = 2
 
 
 def section_rules_path() -> str:
@@ -41,6 +44,7 @@ class FastSectionizer(Sectionizer):  # type: ignore[misc]
             matches = self.set_parent_sections(matches)
         n = len(doc)
         sections: list[Section] = []
+        enclosing: str | None = None  # the category a subsection heading continues
         if not matches:
             doc._.sections = [Section(None, 0, 0, 0, n)]
             return doc
@@ -55,13 +59,30 @@ class FastSectionizer(Sectionizer):  # type: ignore[misc]
             else:
                 match_id, start, end = match
             rule = matcher.rule_map[self.nlp.vocab.strings[match_id]]
+            category, enclosing = subsection_category(rule, enclosing)
             body_end = matches[i + 1][1] if i + 1 < len(matches) else n
             limit = rule.max_scope if rule.max_scope is not None else self.max_section_length
             if limit is not None:
                 body_end = min(body_end, end + limit)
-            sections.append(Section(rule.category, start, end, end, body_end, parent, rule))
+            sections.append(Section(category, start, end, end, body_end, parent, rule))
         doc._.sections = sections
         return doc
+
+
+def subsection_category(rule: SectionRule, enclosing: str | None) -> tuple[str, str | None]:
+    """(category of the section ``rule`` opens, the category later subsections continue).
+
+    A rule with ``metadata.subsection`` (an exam's "HEENT:", "ABDOMEN:") opens a subsection of
+    the section it sits in: it ends the subsection before it (so "VITAL SIGNS:" stops at
+    "HEENT:") and its body keeps the enclosing category (physical exam, review of systems,
+    whatever it was), its own category only when nothing encloses it. Any other heading
+    opens a section that later subsections continue, or, with ``metadata.subsection_of``,
+    the section it is itself a subsection of (vital signs: the physical exam).
+    """
+    meta = rule.metadata or {}
+    if meta.get("subsection"):
+        return enclosing or rule.category, enclosing
+    return rule.category, meta.get("subsection_of") or rule.category
 
 
 def section_at(doc: Doc, i: int) -> Section | None:

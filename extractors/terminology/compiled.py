@@ -365,6 +365,10 @@ class TermIndex:
         """Whether these lower-cased tokens form a term."""
         return tuple(hash_string(w) for w in words) in self.lower_terms
 
+    def entry_of(self, words: Sequence[str]) -> int | None:
+        """Entry index of the term these lower-cased tokens form, or None."""
+        return self.lower_terms.get(tuple(hash_string(w) for w in words))
+
     def __len__(self) -> int:
         return len(self.lower_terms) + len(self.case_terms)
 

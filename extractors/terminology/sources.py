@@ -63,6 +63,12 @@ def load_modifiers() -> list[tuple[str, ...]]:
     return sorted(mods, key=len, reverse=True)
 
 
+def load_senses() -> list[dict[str, Any]]:
+    """Senses of ambiguous abbreviations chosen by context (``senses.json``), in order."""
+    data = json.loads((_rules_dir() / "senses.json").read_text(encoding="utf-8"))
+    return list(data["senses"])
+
+
 def load_predicates() -> list[dict[str, Any]]:
     """Findings stated as organ predicates (``predicates.json``): rule_id, label, pattern, codes."""
     data = json.loads((_rules_dir() / "predicates.json").read_text(encoding="utf-8"))

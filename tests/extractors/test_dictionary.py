@@ -284,3 +284,51 @@ def test_chest_findings(full_nlp, sentence, first, uncertain) -> None:
     assert problems[0].assertion.is_uncertain is uncertain
     # congestion is no pulmonary edema code
     assert all(c.code != "19242006" for c in problems[0].codings)
+
+# Ambiguous abbreviations (rules/dictionary/senses.json): (sentence, abbreviation, the code
+# it must carry, or None when it must not be a mention; the rule id it must not have)
+SENSES = [
+    # CVA: costovertebral angle where tenderness, flank or percussion stand by
+    ("BACK: No CVA or flank tenderness.", "CVA", (HPO, "HP:6000106"), "curated:stroke"),
+    ("Abdomen soft. No CVA tenderness bilaterally.", "CVA tenderness", (HPO, "HP:6000106"), None),
+    ("Right CVA tenderness to percussion.", "CVA tenderness", (HPO, "HP:6000106"), None),
+    ("Tender to percussion over the left CVA.", "CVA", (HPO, "HP:6000106"), "curated:stroke"),
+    ("Positive CVA punch on the right.", "CVA", (HPO, "HP:6000106"), "curated:stroke"),
+    # ... and still a stroke everywhere else
+    ("History of CVA with left hemiparesis.", "CVA", (SCT, "230690007"), None),
+    ("She had a CVA in 2015.", "CVA", (SCT, "230690007"), None),
+    ("Status post CVA, on aspirin.", "CVA", (SCT, "230690007"), None),
+    ("No tenderness. Prior CVA in 2015.", "CVA", (SCT, "230690007"), None),  # another sentence
+    ("Flank tender.\nCVA in 2015.", "CVA", (SCT, "230690007"), None),  # another line
+    # RA: room air, right atrium, or rheumatoid arthritis
+    ("Saturating 95% on RA.", "RA", None, None),
+    ("SpO2 93% RA.", "RA", None, None),
+    ("The RA is dilated.", "RA", None, None),
+    ("Echo: enlarged RA and RV.", "RA", None, None),
+    ("History of RA on methotrexate.", "RA", (SCT, "69896004"), None),
+    ("Hands show deformities typical of RA.", "RA", (SCT, "69896004"), None),
+]
+
+
+@pytest.mark.parametrize(("text", "target", "code", "not_rule"), SENSES)
+def test_abbreviation_sense_from_context(full_nlp, text, target, code, not_rule) -> None:
+    got = [g for g in spans(full_nlp, text) if g[0] == target]
+    if code is None:
+        assert got == [], got
+        return
+    assert len(got) == 1, spans(full_nlp, text)
+    assert code in got[0][2], got
+    assert got[0][3] != not_rule
+
+
+def test_sense_cue_outweighs_a_definition_elsewhere(full_nlp) -> None:
+    text = "History of cerebrovascular accident (CVA). Back: no CVA tenderness."
+    got = spans(full_nlp, text)
+    assert [g[3] for g in got if g[0] == "CVA"] == ["curated:stroke"]
+    assert any(g[0] == "CVA tenderness" and (HPO, "HP:6000106") in g[2] for g in got)
+
+
+def test_sense_without_a_concept_drops_the_abbreviation(small_nlp) -> None:
+    # without HPO no source lists "costovertebral angle tenderness": no stroke either
+    assert not [g for g in spans(small_nlp, "No CVA tenderness.") if g[0].startswith("CVA")]
+    assert [g[3] for g in spans(small_nlp, "Prior CVA.") if g[0] == "CVA"] == ["curated:stroke"]

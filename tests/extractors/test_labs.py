@@ -190,3 +190,75 @@ def test_serum_after_another_sentence_keeps_loinc(nlp: Any) -> None:
 def test_reference_range_text_is_not_a_result(nlp: Any) -> None:
     text = "Normal ranges for TSH and free T4 are 0.5-4.7 uIU/mL and 0.8-1.8 ng/dL."
     assert [m.text for m in run(nlp, text) if m.label == "LAB"] == []
+
+
+@pytest.fixture(scope="module")
+def default_nlp() -> Any:
+    """The default extractors in their configured order (medications before labs)."""
+    return build_nlp()
+
+
+# (sentence, analyte text that must not be a MEDICATION, whether it is a LAB result's name)
+ANALYTES = [
+    ("Alkaline phosphatase elevated at 184.", "Alkaline phosphatase", True),
+    ("Alkaline phosphatase 184 U/L.", "Alkaline phosphatase", True),
+    ("Her alkaline phosphatase was normal.", "alkaline phosphatase", True),
+    ("Potassium 5.1.", "Potassium", True),
+    ("Magnesium low.", "Magnesium", False),
+    ("Magnesium low at 1.4.", "Magnesium", True),
+    ("Calcium 8.2.", "Calcium", True),
+    ("Calcium 8.2 mg/dL.", "Calcium", True),
+    ("Iron studies pending.", "Iron", False),
+    ("Iron studies showed low ferritin.", "ferritin", False),
+    ("Ferritin level pending.", "Ferritin", False),
+    ("Arterial bicarbonate 11 mEq/L, pH 7.21.", "bicarbonate", True),
+    ("Vitamin D 15 ng/mL.", "Vitamin D", True),
+    ("Vitamin B12 low, folate normal.", "Vitamin B12", False),
+    ("Vitamin B12 low, folate normal.", "folate", False),
+    ("Elevated alkaline phosphatase and GGT.", "alkaline phosphatase", False),
+    ("LABS: ferritin, folate and vitamin B12 sent.", "ferritin", False),
+    ("LABS: ferritin, folate and vitamin B12 sent.", "vitamin B12", False),
+]
+
+
+@pytest.mark.parametrize(("sentence", "analyte", "is_lab"), ANALYTES)
+def test_analyte_said_as_a_result_is_not_a_medication(
+    default_nlp: Any, sentence: str, analyte: str, is_lab: bool
+) -> None:
+    mentions = run(default_nlp, sentence)
+    start = sentence.index(analyte)
+    meds = [m for m in mentions if m.label == "MEDICATION"]
+    assert not [m for m in meds if m.start_char < start + len(analyte) and start < m.end_char]
+    labs = [m for m in mentions if m.label == "LAB" and m.start_char == start]
+    assert bool(labs) == is_lab, [(m.text, m.label) for m in mentions]
+
+
+# (sentence, drug text that stays a MEDICATION)
+DRUGS = [
+    ("Potassium chloride 20 mEq PO daily.", "Potassium chloride"),
+    ("Magnesium oxide 400 mg PO daily.", "Magnesium oxide"),
+    ("Calcium carbonate 500 mg PO BID.", "Calcium carbonate"),
+    ("Sodium bicarbonate 650 mg PO TID.", "Sodium bicarbonate"),
+    ("Continue vitamin D 50,000 units weekly.", "vitamin D"),
+    ("Vitamin B12 1000 mcg IM monthly.", "Vitamin B12"),
+    ("Folate 1 mg PO daily.", "Folate"),
+    ("Digoxin level 2.1 ng/mL.", "Digoxin"),  # a drug level: the drug is the patient's
+    ("LABS: potassium chloride 40 mEq given for K 3.1.", "potassium chloride"),
+]
+
+
+@pytest.mark.parametrize(("sentence", "drug"), DRUGS)
+def test_drug_named_like_an_analyte_stays_a_medication(
+    default_nlp: Any, sentence: str, drug: str
+) -> None:
+    meds = [m.text for m in run(default_nlp, sentence) if m.label == "MEDICATION"]
+    assert drug in meds, meds
+
+
+def test_analytes_are_the_table_terms_and_listed_names() -> None:
+    tagger = LabTagger(build_nlp(NlpSettings(extractors=())), "ns_labs")
+    assert {"alkaline phosphatase", "potassium", "K", "ferritin", "iron", "folate"} <= (
+        tagger.analyte_names
+    )
+    assert "digoxin" not in tagger.analyte_names
+    assert LabExtractor.version >= 2

@@ -99,3 +99,84 @@ def test_section_at_and_doc_sections(bare_nlp) -> None:
     cats = [s.category for s in doc._.sections]
     assert cats == ["past_medical_history", "family_history"]
     assert section_at(doc, len(doc) - 2).category == "family_history"
+
+
+EXAM = (
+    "PHYSICAL EXAMINATION:\n"
+    "VITAL SIGNS: Temperature 98.6, pulse 88, blood pressure 120/80, tachypnea.\n"
+    "GENERAL: Diaphoretic.\n"
+    "HEENT: Scleral icterus.\n"
+    "NECK: Lymphadenopathy.\n"
+    "LUNGS: Crackles.\n"
+    "HEART: Murmur.\n"
+    "ABDOMEN: Hepatomegaly.\n"
+    "BACK: Scoliosis.\n"
+    "EXTREMITIES: Edema.\n"
+    "SKIN: Rash.\n"
+    "NEURO: Tremor.\n"
+    "PSYCH: Agitation.\n"
+)
+#: the same exam without a "PHYSICAL EXAMINATION" heading, in mixed case
+EXAM_NO_TITLE = (
+    "Vitals: BP 150/90, bradycardia.\nHeent: Icterus.\nCardiovascular: Murmur.\n"
+    "Abd: Hepatomegaly.\nExt: Edema.\nNeurologic: Tremor.\n"
+)
+#: organ-system headings in a review of systems stay in the review of systems
+ROS = "REVIEW OF SYSTEMS:\nHEENT: Headache.\nCARDIOVASCULAR: Palpitations.\nGI: Nausea.\n"
+#: ... and in a past medical history, in the history
+PMH = "PAST MEDICAL HISTORY:\nNEURO: Seizures.\nCARDIAC: Arrhythmia.\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "category"),
+    [
+        (EXAM, "tachypnea", "vital_signs"),
+        (EXAM, "Diaphoretic", "physical_exam"),
+        (EXAM, "Scleral icterus", "physical_exam"),
+        (EXAM, "Lymphadenopathy", "physical_exam"),
+        (EXAM, "Crackles", "physical_exam"),
+        (EXAM, "Murmur", "physical_exam"),
+        (EXAM, "Hepatomegaly", "physical_exam"),
+        (EXAM, "Scoliosis", "physical_exam"),
+        (EXAM, "Edema", "physical_exam"),
+        (EXAM, "Rash", "physical_exam"),
+        (EXAM, "Tremor", "physical_exam"),
+        (EXAM, "Agitation", "physical_exam"),
+        (EXAM_NO_TITLE, "bradycardia", "vital_signs"),
+        (EXAM_NO_TITLE, "Icterus", "physical_exam"),
+        (EXAM_NO_TITLE, "Murmur", "physical_exam"),
+        (EXAM_NO_TITLE, "Hepatomegaly", "physical_exam"),
+        (EXAM_NO_TITLE, "Edema", "physical_exam"),
+        (EXAM_NO_TITLE, "Tremor", "physical_exam"),
+        (ROS, "Headache", "review_of_systems"),
+        (ROS, "Palpitations", "review_of_systems"),
+        (ROS, "Nausea", "review_of_systems"),
+        (PMH, "Seizures", "past_medical_history"),
+        (PMH, "Arrhythmia", "past_medical_history"),
+    ],
+)
+def test_exam_subsections_end_vital_signs(mention, text: str, target: str, category: str) -> None:
+    assert mention(text, target)._.section_category == category
+
+
+def test_vital_signs_read_by_the_vitals_extractor_stay_in_vital_signs(nlp) -> None:
+    from extractors.nlp import extract
+    from schemas.model import Note
+
+    [(_, mentions)] = list(extract(nlp, [(Note(note_id="t", text=EXAM), ())]))
+    sections = {m.text: m.section for m in mentions}
+    assert sections["pulse 88"] == "vital_signs"
+    assert sections["blood pressure 120/80"] == "vital_signs"
+    assert sections["Hepatomegaly"] == "physical_exam"
+    assert all(m.section != "vital_signs" for m in mentions if m.start_char > EXAM.index("GENERAL"))
+
+
+def test_subsection_heading_in_prose_is_no_heading(mention) -> None:
+    text = "VITAL SIGNS: Pulse 88, abdomen: soft, no tachypnea."
+    assert mention(text, "tachypnea")._.section_category == "vital_signs"
+
+
+def test_subsection_heading_alone_keeps_its_own_category(mention) -> None:
+    assert mention("NECK: Lymphadenopathy.", "Lymphadenopathy")._.section_category == (
+        "physical_exam"
+    )
