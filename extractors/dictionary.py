@@ -11,7 +11,7 @@ from spacy.language import Language
 from spacy.strings import hash_string  # type: ignore[attr-defined]
 from spacy.tokens import Doc, Span
 
-from extractors.base import MENTIONS
+from extractors.base import MENTIONS, doc_text
 from extractors.extensions import SPAN_KEY_PREFIX as _KEY
 from extractors.patterns import TermStarts, matches_at
 from extractors.terminology.compiled import (
@@ -163,7 +163,7 @@ class DictionaryMatcher:
         """Findings stated as a predicate about an organ (``rules/dictionary/predicates.json``);
         the longest-match pass below keeps a dictionary term over a predicate it overlaps."""
         out: list[tuple[int, int, int]] = []
-        text = doc.text
+        text = doc_text(doc)
         lower = text.lower()
         for pattern, idx, needs, starts in self.predicates:
             if not any(word in lower for word in needs):
