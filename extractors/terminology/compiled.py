@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 
 # Version history of the compiled format and build rules (part of the cache key):
 # 1 (2026-11): first compiled dictionary (curated, HPO, ICD-10-CM, drug names, BYO sources).
-BUILD_VERSION = 1
+# 2 (2026-12): possessive eponyms also with the typeset apostrophe ("Crohn’s disease").
+BUILD_VERSION = 2
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(

@@ -188,6 +188,7 @@ def spelling_variants(surface: str) -> list[str]:
         out.append(surface.replace("'s ", "s "))
         out.append(surface.replace("'s ", " "))
         out.append(surface.replace("'s ", " ' s "))
+        out.append(surface.replace("'s ", "’s "))  # typeset apostrophe: "Bowen’s disease"
     words = surface.split(" ")
     if len(words) == 2 and all(w.isalpha() and len(w) >= 3 for w in words):
         out.append("-".join(words))

@@ -83,6 +83,7 @@ def test_variants() -> None:
     assert plural_variants(["diabetes"]) == []  # -es of a Latin/Greek singular is kept
     assert "full time employment" in spelling_variants("full-time employment")
     assert "Addisons disease" in spelling_variants("Addison's disease")
+    assert "Addison\u2019s disease" in spelling_variants("Addison's disease")
 
 
 def _rows(name: str) -> list[dict[str, str]]:
