@@ -189,7 +189,7 @@ class DictionaryMatcher:
             if doc[prev].text == "-" and prev > 0:
                 prev -= 1
             sym = doc[prev].text
-            if _SYMBOL.match(sym):
+            if _SYMBOL.match(sym) or doc[prev].lower_ in _NUTRIENTS:
                 out.append((prev, tok.i + 1, self.deficiency_entry))
         return out
 
@@ -348,6 +348,12 @@ _NOT_SITES = frozenset(
     critical medical surgical physical practical logical biological chemical""".split()
 )
 _DEFICIENCY = frozenset({"deficiency", "deficiencies", "deficient"})
+#: Nutrients and cofactors named in words before "deficiency" ("zinc deficiency").
+_NUTRIENTS = frozenset(
+    """zinc iron copper selenium magnesium calcium potassium iodine carnitine thiamine thiamin
+    riboflavin niacin pyridoxine biotin folate folic cobalamin vitamin protein biotinidase
+    lactase""".split()
+)
 _DEFICIENCY_HASHES = frozenset(hash_string(w) for w in _DEFICIENCY)
 #: Gene, enzyme, factor or vitamin symbols: "G6PD", "C7", "APRT", "B12", "VIII".
 _SYMBOL = re.compile(r"^(?=.*[A-Z])(?:[A-Z][A-Za-z]*\d+[A-Za-z\d]*|[A-Z]{2,8}\d*|[A-Z]\d+)$")

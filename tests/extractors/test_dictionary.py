@@ -332,3 +332,21 @@ def test_sense_without_a_concept_drops_the_abbreviation(small_nlp) -> None:
     # without HPO no source lists "costovertebral angle tenderness": no stroke either
     assert not [g for g in spans(small_nlp, "No CVA tenderness.") if g[0].startswith("CVA")]
     assert [g[3] for g in spans(small_nlp, "Prior CVA.") if g[0] == "CVA"] == ["curated:stroke"]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "problems"),
+    [
+        ("He was treated for zinc deficiency.", ["zinc deficiency"]),
+        ("CT showed a dilated common bile duct and a thickened gallbladder wall.",
+         ["dilated", "thickened"]),
+        ("Enlarged lymph nodes were palpable.", ["Enlarged"]),
+    ],
+)
+def test_nutrient_deficiencies_and_adjectival_findings(full_nlp, sentence, problems) -> None:
+    from extractors.nlp import extract
+    from schemas.model import Note
+
+    [(_, mentions)] = list(extract(full_nlp, [(Note(note_id="t", text=sentence), ())]))
+    found = [m.text for m in mentions if m.label == "PROBLEM"]
+    assert all(any(p in f for f in found) for p in problems), found
