@@ -329,8 +329,11 @@ class SigParser:
                 pos = gap.end()
                 continue
             part = self._best(text, pos, end, first=False)
+            if part is not None and part.kind == "modifier":
+                # "oral" is a route as well as part of a product name: a route wins here
+                part = self.route_at(text, pos, end) or part
             if part is not None:
-                # a modifier ("extended-release", "oral" read as one) links like a word
+                # a modifier ("extended-release") links like a word
                 items.append(part if part.kind != "modifier" else _Part("link", pos, part.end))
                 pos = part.end
                 continue
@@ -343,6 +346,17 @@ class SigParser:
             items.append(None)
             pos = word.end() if word else pos + 1
         return items
+
+    def route_at(self, text: str, pos: int, end: int) -> _Part | None:
+        """The longest route written at ``pos`` ("oral", "IV push"), or None."""
+        best: _Part | None = None
+        for kind, pattern, rule in self.patterns:
+            if kind != "route":
+                continue
+            m = pattern.match(text, pos, end)
+            if m and m.end() > pos and (best is None or m.end() > best.end):
+                best = _Part("route", m.start(), m.end(), self._value(kind, m, rule))
+        return best
 
     def clause_bounds(self, text: str, drug_start: int, drug_end: int) -> tuple[int, int]:
         """The clause around a drug name: back to the previous clause end, on to the next."""
@@ -579,6 +593,10 @@ class MedicationTagger:
                 before = self.parser.route_before(text, start, consumed)
                 if before is not None:  # "IV heparin", "inhaled albuterol"
                     parts.insert(0, before)
+            if not any(p.kind == "route" for p in parts):
+                inside = self.parser.route_at(text, start, end)
+                if inside is not None and inside.end < end:
+                    parts.insert(0, inside)  # "intravenous immunoglobulin", "oral contraceptive"
             kinds = {p.kind for p in parts}
             if "route" not in kinds or not kinds & {"strength", "dose"}:
                 # a sig written as prose, around the drug and across its clause

@@ -48,6 +48,13 @@ PROSE: list[tuple[str, str, str | None, str | None, str | None]] = [
     ("Penicillin G, 4 million units intravenously every 4 hours, was continued.",
      "Penicillin G", "4 million units", "intravenously", None),
     ("He completed three cycles of cisplatin.", "cisplatin", None, None, "three cycles"),
+    # a route inside the drug's name, and a route word that is also a product modifier
+    ("She received intravenous immunoglobulin for the flare.", "intravenous immunoglobulin",
+     None, "intravenous", None),
+    ("The dose of valproate was changed to 500 mg via oral administration.", "valproate",
+     "500 mg", "oral", None),
+    ("50 mg levodopa was given via nasogastric tube.", "levodopa", "50 mg",
+     "via nasogastric tube", None),
     # a clause boundary stops the reading: the dose after the full stop is not the drug's
     ("He took aspirin. 81 mg tablets were found at home.", "aspirin", None, None, None),
     ("Metoprolol was held; 5 mg IV labetalol was given.", "Metoprolol", None, None, None),
