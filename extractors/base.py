@@ -45,6 +45,12 @@ class Coder(Protocol):
 _TEXT_KEY = ("notestruct", "text")
 
 
+#: ``doc.user_data`` key: character ranges that an earlier component decided are no mention
+#: (an abbreviation whose sense here is none of ours: "ASA score", "on RA"); later extractors
+#: do not match there.
+NOT_MENTIONS = "ns_not_mentions"
+
+
 def doc_text(doc: Doc) -> str:
     """``doc.text``, computed once per Doc.
 

@@ -11,7 +11,7 @@ from spacy.language import Language
 from spacy.strings import hash_string  # type: ignore[attr-defined]
 from spacy.tokens import Doc, Span
 
-from extractors.base import MENTIONS, doc_text
+from extractors.base import MENTIONS, NOT_MENTIONS, doc_text
 from extractors.extensions import SPAN_KEY_PREFIX as _KEY
 from extractors.patterns import TermStarts, matches_at
 from extractors.terminology.compiled import (
@@ -148,7 +148,13 @@ class DictionaryMatcher:
             sense = next((x for x in senses if x.fires(doc, start, end)), None) if senses else None
             if sense is not None:
                 if sense.entry is None:
-                    continue  # a sense the dictionary has no concept for: not this mention
+                    # a sense the dictionary has no concept for: not this mention, and later
+                    # extractors (the curated drug list: "ASA score") must not take it either
+                    span = doc[start:end]
+                    doc.user_data.setdefault(NOT_MENTIONS, []).append(
+                        (span.start_char, span.end_char)
+                    )
+                    continue
                 idx = sense.entry
                 while end < len(doc) and doc[end].lower_ in sense.absorb:
                     end += 1
@@ -264,6 +270,11 @@ class DictionaryMatcher:
             else:
                 forced.append((short.start, short.end, idx))
         keep = [m for m in matches if (m[0], m[1]) not in undefined]
+        # defined in the note as something no source names ("American Society of
+        # Anesthesiologists (ASA)"): not its default sense for later extractors either
+        blocked = doc.user_data.setdefault(NOT_MENTIONS, [])
+        for start, end in sorted(undefined):
+            blocked.append((doc[start].idx, doc[end - 1].idx + len(doc[end - 1])))
         return keep, forced
 
     def __call__(self, doc: Doc) -> Doc:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from extractors.base import doc_text
+from extractors.base import NOT_MENTIONS, doc_text
 from extractors.extensions import span_values
 from extractors.patterns import (
     NUMBER,
@@ -544,6 +544,7 @@ class MedicationTagger:
                     }
                 )
             taken.append((start, end))
+        taken += doc.user_data.get(NOT_MENTIONS, [])
         if self.drug_re is not None:
             text = doc_text(doc)
             for m in matches_at(self.drug_re, text, self.drug_starts(text)):

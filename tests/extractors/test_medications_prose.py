@@ -136,3 +136,21 @@ def test_measured_substances_are_no_drug_unless_given(
     nlp: Any, sentence: str, drugs: list[str]
 ) -> None:
     assert [m.text for m in run(nlp, sentence) if m.label == "MEDICATION"] == drugs
+
+
+@pytest.mark.parametrize(
+    ("sentence", "drugs"),
+    [
+        # an abbreviation defined in the note as something else is not its default sense
+        ("American Society of Anesthesiologists (ASA) score of I-II.", []),
+        ("ASA physical status III or higher.", []),
+        ("ASA 3 or more.", []),
+        ("HBsAg positive.", []),
+        ("Continue ASA 81 mg daily.", ["ASA"]),
+        ("Acetylsalicylic acid (ASA) 81 mg daily.", ["Acetylsalicylic acid", "ASA"]),
+    ],
+)
+def test_abbreviation_senses_reach_the_drug_list(
+    nlp: Any, sentence: str, drugs: list[str]
+) -> None:
+    assert [m.text for m in run(nlp, sentence) if m.label == "MEDICATION"] == drugs
