@@ -595,9 +595,12 @@ class MedicationTagger:
                 if before is not None:  # "IV heparin", "inhaled albuterol"
                     parts.insert(0, before)
             if not any(p.kind == "route" for p in parts):
-                inside = self.parser.route_at(text, start, end)
-                if inside is not None and inside.end < end:
-                    parts.insert(0, inside)  # "intravenous immunoglobulin", "oral contraceptive"
+                # "intravenous immunoglobulin", "direct oral anticoagulant"
+                for w in re.finditer(r"(?<![\w-])\w", text[start:end]):
+                    inside = self.parser.route_at(text, start + w.start(), end)
+                    if inside is not None and inside.end < end:
+                        parts.insert(0, inside)
+                        break
             kinds = {p.kind for p in parts}
             if "route" not in kinds or not kinds & {"strength", "dose"}:
                 # a sig written as prose, around the drug and across its clause

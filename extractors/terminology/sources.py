@@ -122,7 +122,7 @@ def read_curated() -> Iterator[Concept]:
         yield Concept(
             "curated:class-" + row["rule_id"],
             "MEDICATION",
-            ((systems.ATC, row["atc"], row["atc_display"]),),
+            ((systems.ATC, row["atc"], row["atc_display"]),) if row["atc"] else (),
             terms,
             src,
             "curated",

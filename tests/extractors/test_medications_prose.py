@@ -97,6 +97,7 @@ CLASSES: list[tuple[str, str, str]] = [
     ("Proton pump inhibitors were stopped.", "Proton pump inhibitors", "A02BC"),
     ("She required vasopressors overnight.", "vasopressors", "C01C"),
     ("Supplemental oxygen was weaned.", "Supplemental oxygen", "V03AN01"),
+    ("She takes a direct oral anticoagulant.", "direct oral anticoagulant", "B01A"),
 ]
 
 
@@ -154,3 +155,15 @@ def test_abbreviation_senses_reach_the_drug_list(
     nlp: Any, sentence: str, drugs: list[str]
 ) -> None:
     assert [m.text for m in run(nlp, sentence) if m.label == "MEDICATION"] == drugs
+
+
+def test_investigational_product_is_an_uncoded_drug(nlp: Any) -> None:
+    text = "Any investigational drug within 30 days."
+    [m] = [m for m in run(nlp, text) if m.label == "MEDICATION"]
+    assert m.text == "investigational drug" and m.codings == ()
+
+
+def test_route_inside_the_drug_name(nlp: Any) -> None:
+    text = "A direct oral anticoagulant was started."
+    [m] = [m for m in run(nlp, text) if m.label == "MEDICATION"]
+    assert m.attributes["route"]["code"] == "PO"
