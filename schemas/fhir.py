@@ -22,7 +22,7 @@ from fhir.resources.R4B.procedure import Procedure
 from fhir.resources.R4B.provenance import Provenance
 
 from schemas.ids import resource_id
-from schemas.model import Mention, Note
+from schemas.model import Mention, Note, assertion_state
 
 Resource = dict[str, Any]
 
@@ -480,28 +480,6 @@ BP_DIASTOLIC = ("8462-4", "Diastolic blood pressure")
 O2_FLOW = ("3151-8", "Inhaled oxygen flow rate")
 VITAL_SIGNS_CATEGORY = {"system": OBS_CATEGORY, "code": "vital-signs", "display": "Vital Signs"}
 LABORATORY_CATEGORY = {"system": OBS_CATEGORY, "code": "laboratory", "display": "Laboratory"}
-
-
-def assertion_state(mention: Mention) -> str:
-    """The policy state of a mention (first matching state of ``STATES``)."""
-    a = mention.assertion
-    if a.is_hypothetical:
-        return "hypothetical"
-    if a.is_family:
-        return "family_negated" if a.is_negated else "family"
-    if mention.label == "ALLERGY" and mention.attributes.get("no_known_allergy") is True:
-        return "no_known_allergy"
-    if a.is_negated:
-        # "the effusion resolved": absent now because it went away, not refuted; a past
-        # problem whose clinical status the text gives (resolved)
-        if mention.attributes.get("resolved") is True:
-            return "historical"
-        return "negated"
-    if a.is_uncertain:
-        return "uncertain"
-    if a.is_historical:
-        return "historical"
-    return "affirmed"
 
 
 def policy_row(mention: Mention) -> PolicyRow | None:

@@ -158,6 +158,41 @@ class Mention(Record):
         }
 
 
+#: A mention's assertion state: the first state of this list whose test holds. One order for
+#: every consumer: the FHIR policy table (``schemas.fhir``), OMOP's ``term_exists``
+#: (``schemas.omop``) and the warehouse's ``mention_current.assertion`` (migration 0011,
+#: checked against this function by tests/warehouse/test_assertion_state.py).
+ASSERTION_STATES: tuple[str, ...] = (
+    "hypothetical",  # planned, conditional on the future, or asked about: nothing happened yet
+    "family_negated",  # about a relative, stated absent in them
+    "family",  # about a relative
+    "no_known_allergy",  # an ALLERGY mention stating there is none
+    "negated",  # absent (a negation with the attribute resolved is "historical": it went away)
+    "uncertain",
+    "historical",
+    "affirmed",
+)
+
+
+def assertion_state(mention: Mention) -> str:
+    """The assertion state of a mention: the first of ``ASSERTION_STATES`` that applies."""
+    a = mention.assertion
+    if a.is_hypothetical:
+        return "hypothetical"
+    if a.is_family:
+        return "family_negated" if a.is_negated else "family"
+    if mention.label == "ALLERGY" and mention.attributes.get("no_known_allergy") is True:
+        return "no_known_allergy"
+    if a.is_negated:
+        # "the effusion resolved": absent now because it went away, not refuted
+        return "historical" if mention.attributes.get("resolved") is True else "negated"
+    if a.is_uncertain:
+        return "uncertain"
+    if a.is_historical:
+        return "historical"
+    return "affirmed"
+
+
 class NoteResult(Record):
     """Everything the pure stages produced for one note."""
 

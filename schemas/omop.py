@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from schemas.ids import NAMESPACE, note_nlp_id
-from schemas.model import Mention, Note
+from schemas.model import Mention, Note, assertion_state
 
 #: NOTE_NLP columns of OMOP CDM v5.4, in table order (plus notestruct's two join keys).
 NOTE_NLP_COLUMNS: tuple[str, ...] = (
@@ -99,13 +99,17 @@ def term_modifiers(m: Mention, *, store_text: bool = False) -> str:
     return out if len(out) <= TERM_MODIFIERS_MAX else out[: TERM_MODIFIERS_MAX - 1] + "…"
 
 
+#: Assertion states (``schemas.model.ASSERTION_STATES``) in which the term exists for the CDM.
+TERM_EXISTS_STATES = frozenset({"affirmed", "historical", "no_known_allergy"})
+
+
 def term_exists(m: Mention) -> bool:
     """CDM convention: false when negated, about someone else, conditional, hypothetical or
-    uncertain (our "possible"/"rule out" is the CDM's Rule_out)."""
-    a = m.assertion
-    return not (
-        a.is_negated or a.is_family or a.is_conditional or a.is_hypothetical or a.is_uncertain
-    )
+    uncertain (our "possible"/"rule out" is the CDM's Rule_out). Read from the one assertion
+    precedence (``schemas.model.assertion_state``): a resolved finding ("hyponatremia,
+    resolved") existed, like FHIR's resolved Condition; conditional, which no state names,
+    still makes it false, as the CDM asks."""
+    return assertion_state(m) in TERM_EXISTS_STATES and not m.assertion.is_conditional
 
 
 def to_note_nlp(

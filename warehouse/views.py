@@ -71,8 +71,9 @@ VIEWS: tuple[View, ...] = (
             _c(
                 "assertion",
                 "string",
-                "One word: family, hypothetical, negated, uncertain, historical, conditional "
-                "or affirmed (first that applies).",
+                "One word, the first that applies: hypothetical, family_negated, family, "
+                "no_known_allergy, negated, uncertain, historical (also a negation that "
+                "resolved), affirmed; the order of FHIR and OMOP (schemas.model.assertion_state).",
             ),
             *_FLAGS,
             _c("experiencer", "string", "Family member, when is_family."),

@@ -9,6 +9,7 @@ import pytest
 
 from schemas import fhir
 from schemas.fhir import POLICY, REQUIRED_CODES, STATUS_CUES, ShapeValidator, map_mention
+from schemas.model import assertion_state
 from tests.schemas.fhir_cases import NKA_ATTRS, SENTENCE, labelled, make_mention, make_note
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,7 +141,7 @@ def test_policy_row(row: fhir.PolicyRow) -> None:
     for label, expected in EXPECTED[(row.state, row.label)].items():
         attributes = NKA_ATTRS if row.state == "no_known_allergy" else None
         note, mention = labelled(label, attributes=attributes, **STATE_FLAGS[row.state])
-        assert fhir.assertion_state(mention) == row.state
+        assert assertion_state(mention) == row.state
         assert fhir.policy_row(mention) == row
         resource = map_mention(mention, note)
         assert _summary(resource) == expected, (row.state, label)
