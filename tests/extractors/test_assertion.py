@@ -18,6 +18,13 @@ FLAGS = (
 )
 
 ROWS = [
+    # ---- "possible to" + a verb speaks of an action: the finding exists
+    ("It was never possible to correct the metabolic acidosis.", "metabolic acidosis", set()),
+    ("It was not possible to remove the mass.", "mass", set()),
+    ("Possible pneumonia.", "pneumonia", {"is_uncertain"}),
+    # ---- a semicolon ends a cue's scope
+    ("Exacerbation of COPD; hyponatremia, resolved.", "COPD", set()),
+    ("Exacerbation of COPD; hyponatremia, resolved.", "hyponatremia", {"is_negated"}),
     # ---- negation cues
     ("Doppler of the legs was negative for DVT.", "DVT", {"is_negated"}),
     ("Doppler negative  for DVT.", "DVT", {"is_negated"}),  # double space inside the cue
