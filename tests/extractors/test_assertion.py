@@ -22,6 +22,11 @@ ROWS = [
     ("It was never possible to correct the metabolic acidosis.", "metabolic acidosis", set()),
     ("It was not possible to remove the mass.", "mass", set()),
     ("Possible pneumonia.", "pneumonia", {"is_uncertain"}),
+    # ---- a new clause with its own subject ends a cue's scope
+    ("Without motor deficit, normal reflexes, he was tachycardic at 115 bpm.", "tachycardic",
+     set()),
+    ("Without motor deficit, normal reflexes, he was tachycardic at 115 bpm.", "motor deficit",
+     {"is_negated"}),
     # ---- a semicolon ends a cue's scope
     ("Exacerbation of COPD; hyponatremia, resolved.", "COPD", set()),
     ("Exacerbation of COPD; hyponatremia, resolved.", "hyponatremia", {"is_negated"}),
