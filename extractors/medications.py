@@ -60,6 +60,9 @@ _PROSE_LINKS = (
     r"therapy|treatment|supplementation|regimen|infusion|infusions|injection|injections|"
     r"administration|bolus|boluses|pulse|pulses|course|courses"
 )
+#: What separates and what makes a word when a prose sig is read word by word (``_items``).
+_PROSE_SPACE = re.compile(r"[\s,()\[\]:–-]+")
+_PROSE_WORD = re.compile(r"[^\s,()\[\]:;]+")
 #: Words that say a substance is given to the patient, not measured in them.
 _GIVING = re.compile(
     r"\b(?:given|administered|administrated|started|initiated|commenced|prescribed|"
@@ -175,6 +178,7 @@ class SigParser:
         self.strength_bare = re.compile(rf"(?P<v>{NUMBER}(?:/{NUMBER})*)(?![\d.,/a-z%])", flags)
         # only the patterns that can start with the character at a position are tried there
         self.first_index = FirstCharIndex([pattern for _, pattern, _ in self.patterns])
+        self.route_patterns = [p for p in self.patterns if p[0] == "route"]
         #: a prose sig needs a number, a route or a regimen word: windows without one are
         #: not read word by word
         self._prose_gate = re.compile(
@@ -322,7 +326,7 @@ class SigParser:
         empty ``_Part`` of kind "link"), or None for any other word."""
         items: list[_Part | None] = []
         pos = start
-        space = re.compile(r"[\s,()\[\]:–-]+")
+        space = _PROSE_SPACE
         while pos < end:
             gap = space.match(text, pos, end)
             if gap and gap.end() > pos:
@@ -342,7 +346,7 @@ class SigParser:
                 items.append(_Part("link", link.start(), link.end(), {}))
                 pos = link.end()
                 continue
-            word = re.compile(r"[^\s,()\[\]:;]+").match(text, pos, end)
+            word = _PROSE_WORD.match(text, pos, end)
             items.append(None)
             pos = word.end() if word else pos + 1
         return items
@@ -350,9 +354,7 @@ class SigParser:
     def route_at(self, text: str, pos: int, end: int) -> _Part | None:
         """The longest route written at ``pos`` ("oral", "IV push"), or None."""
         best: _Part | None = None
-        for kind, pattern, rule in self.patterns:
-            if kind != "route":
-                continue
+        for kind, pattern, rule in self.route_patterns:
             m = pattern.match(text, pos, end)
             if m and m.end() > pos and (best is None or m.end() > best.end):
                 best = _Part("route", m.start(), m.end(), self._value(kind, m, rule))
