@@ -121,3 +121,61 @@ def load_config(
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"invalid configuration value for {where}: {first['msg']}") from exc
+
+
+# --- the process environment: read (and, for Prefect, set) only here -----------------------
+
+
+def notestruct_home() -> Path:
+    """The folder notestruct owns for Prefect's state and caches (``NOTESTRUCT_HOME``)."""
+    return Path(os.environ.get("NOTESTRUCT_HOME", Path.home() / ".notestruct")).expanduser()
+
+
+def progress_forced() -> bool:
+    """Draw progress bars even when stderr is not a terminal (``NOTESTRUCT_PROGRESS=1``)."""
+    return os.environ.get("NOTESTRUCT_PROGRESS") == "1"
+
+
+def prefect_api_url() -> str | None:
+    """A Prefect API the user points at (``PREFECT_API_URL``), if any."""
+    return os.environ.get("PREFECT_API_URL") or None
+
+
+#: Word forms a pipeline's vocabulary may hold before it is built anew (about 0.7 KiB each,
+#: so the default bounds it near 140 MiB); ``NOTESTRUCT_VOCAB_LIMIT`` overrides, 0 disables.
+VOCAB_LIMIT = 200_000
+
+
+def vocab_limit() -> int:
+    """The vocabulary limit: ``NOTESTRUCT_VOCAB_LIMIT`` if set (0 disables), else the default."""
+    raw = os.environ.get("NOTESTRUCT_VOCAB_LIMIT", "").strip()
+    return int(raw) if raw.isdigit() else VOCAB_LIMIT
+
+
+def prepare_prefect(verbose: bool = False) -> None:
+    """Quiet, predictable Prefect: home in notestruct's folder, no analytics, no result storage.
+
+    Sets Prefect's settings in the environment (where Prefect reads them), keeping any the
+    user set.
+    """
+    home = notestruct_home() / "prefect"
+    home.mkdir(parents=True, exist_ok=True)
+    defaults = {
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "INFO" if verbose else "WARNING",
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+        "PREFECT_TASKS_DEFAULT_PERSIST_RESULT": "false",
+        "PREFECT_LOGGING_LOG_PRINTS": "false",
+        "PREFECT_UI_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        # the local server needs longer than Prefect's 20 s on a busy machine
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+        # the CLI reports a failed run in one line; Prefect's own error logs would add a
+        # traceback (they still reach Prefect's API and show with --verbose)
+        "PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL": "INFO" if verbose else "CRITICAL",
+        "PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL": "INFO" if verbose else "CRITICAL",
+    }
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-import os
 from dataclasses import asdict
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from extractors.settings import NlpSettings
+from pipelines.config import vocab_limit
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -64,17 +64,6 @@ def get_nlp(settings: NlpSettings) -> Language:
     """The pipeline for ``settings``, built on first use in this process."""
     payload = json.dumps(asdict(settings), sort_keys=True, default=str)
     return _build(settings_key(settings), payload)
-
-
-#: Word forms a pipeline's vocabulary may hold before ``renew_if_grown`` builds it anew
-#: (``NOTESTRUCT_VOCAB_LIMIT``; about 0.7 KiB each, so the default bounds it near 140 MiB).
-VOCAB_LIMIT = 200_000
-
-
-def vocab_limit() -> int:
-    """The vocabulary limit: ``NOTESTRUCT_VOCAB_LIMIT`` if set (0 disables), else the default."""
-    raw = os.environ.get("NOTESTRUCT_VOCAB_LIMIT", "").strip()
-    return int(raw) if raw.isdigit() else VOCAB_LIMIT
 
 
 def renew_if_grown(settings: NlpSettings, limit: int | None = None) -> bool:
