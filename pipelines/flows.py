@@ -25,7 +25,7 @@ from pipelines import privacy, tasks
 from pipelines.batch import (
     Analysed,
     BatchContext,
-    BatchOutcome,
+    Counts,
     SeenNotes,
     StoredSelection,
     dead_batch,
@@ -346,7 +346,7 @@ def _batches(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
 
 @dataclass
 class _Pending:
-    outcome: BatchOutcome
+    outcome: Counts
     errors: list[NoteError]
     valid: list[Note]
     changed: list[Note]
@@ -382,7 +382,7 @@ class _Run:
         #: dry run only: what loading would change
         self.plan = ChangePlan()
         self.lease, self.batch_size = lease, batch_size
-        self.total = BatchOutcome()
+        self.total = Counts()
         self.sink = current_sink.get()
         self.logger = get_run_logger()
         #: seconds until every worker process had built its pipeline (new worker pools only)
@@ -442,7 +442,7 @@ class _Run:
             for chunk in _batches(iter(records), self.batch_size):
                 t0 = time.perf_counter()
                 valid, errors = screen(chunk, seen)
-                out = BatchOutcome(read=len(chunk))
+                out = Counts(read=len(chunk))
                 timed(out, "read", t0)
                 t0 = time.perf_counter()
                 # quote(): called in the flow's thread on every runner; spares Prefect walking
@@ -494,13 +494,13 @@ class _Run:
             return
         if self.ctx.selection != "changed" and isinstance(analysed, Analysed):
             # reprocess reports what it replaces: compared before the load writes
-            diffed = tasks.diff_batch(
+            plan, _ = tasks.diff_batch(
                 self.engine, quote(analysed), self.ctx, redact_text=self.privacy.redact_text
             )
-            self.plan.merge(diffed.plan)
+            self.plan.merge(plan)
         # the load maps the batch a chunk at a time (FHIR, NOTE_NLP), masks PHI when
         # configured (privacy) and writes it with its dead letters in one transaction
-        report = tasks.load_batch(
+        loaded = tasks.load_batch(
             self.engine,
             quote(analysed),  # no futures inside: spare Prefect walking every result
             quote(errors),
@@ -511,9 +511,7 @@ class _Run:
             redact_text=self.privacy.redact_text,
         )
         timed(out, "load", t0)
-        out.processed, out.retracted = report.processed, report.retracted
-        out.failed = report.failed
-        out.mentions, out.resources = report.mentions, report.resources
+        out.add(loaded)
         self.total.add(out)
         self.sink.advance(notes=out.read, errors=out.failed, mentions=out.mentions)
         self.logger.info(
@@ -531,12 +529,12 @@ class _Run:
         """A dry run's 'load': the per-label changes loading would make; nothing written."""
         out = job.outcome
         if isinstance(analysed, Analysed):
-            report = tasks.diff_batch(
+            plan, compared = tasks.diff_batch(
                 self.engine, quote(analysed), self.ctx, redact_text=self.privacy.redact_text
             )
-            self.plan.merge(report.plan)
-            out.processed, out.mentions = report.processed, report.mentions
-            out.failed = len(errors) + report.failed
+            self.plan.merge(plan)
+            out.add(compared)
+            out.failed += len(errors)
         else:
             out.failed = len(errors)
         timed(out, "compare", t0)
