@@ -17,6 +17,7 @@ import extractors.sections
 import extractors.sentences  # noqa: F401  registers ns_sentences
 from extractors.assertion import add_assertion_pipes
 from extractors.base import MENTIONS, seed_doc_text
+from extractors.coding import add_coding_stage, coding_stage
 from extractors.extensions import register_extensions
 from extractors.registry import select_extractors
 from extractors.settings import (  # noqa: F401  DEFAULT_EXTRACTORS re-exported
@@ -53,11 +54,14 @@ def build_nlp(settings: NlpSettings | None = None) -> Language:
     for extractor in select_extractors(list(settings.extractors)):
         extractor.add_pipes(nlp, dict(settings.options.get(extractor.name, {})))
     add_assertion_pipes(nlp)
+    stage = add_coding_stage(nlp, settings.coders, settings.options)
     nlp.meta["notestruct"] = {
         "pipeline_version": pipeline_version(),
         "extractors": {e: v for e, v in _extractor_versions(nlp).items()},
         "rules_sha256": rules_digest(),
     }
+    if stage is not None:
+        nlp.meta["notestruct"]["coders"] = stage.versions
     return nlp
 
 
@@ -146,7 +150,7 @@ def _run_batch(
     try:
         docs = [make_doc(nlp, note, spans) for note, spans in batch]
         results = [
-            doc_to_mentions(doc, note, version_, run_id)
+            _mentions(nlp, doc, note, version_, run_id)
             for doc, (note, _) in zip(nlp.pipe(docs), batch, strict=True)
         ]
     except Exception:  # isolate the failing note by re-running one at a time
@@ -166,8 +170,17 @@ def _run_one(
 ) -> tuple[Mention, ...] | ExtractionError:
     try:
         doc = nlp(make_doc(nlp, note, spans))
-        return doc_to_mentions(doc, note, version_, run_id)
+        return _mentions(nlp, doc, note, version_, run_id)
     except ExtractionError as exc:
         return exc
     except Exception as exc:  # report the type only: messages may quote note text
         return ExtractionError(f"{type(exc).__name__} in the NLP stage")
+
+
+def _mentions(
+    nlp: Language, doc: Doc, note: Note, version_: str, run_id: str | None
+) -> tuple[Mention, ...]:
+    """The Doc's mentions as records, then the code step (configured coders), if any."""
+    mentions = doc_to_mentions(doc, note, version_, run_id)
+    stage = coding_stage(nlp)
+    return stage.apply(mentions) if stage is not None else mentions

@@ -33,6 +33,8 @@ class PipelineConfig(BaseModel):
     source_uri: str = "urn:notestruct:source:local"
     extractors: tuple[str, ...] = DEFAULT_EXTRACTORS
     extractor_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    #: Coders run after extraction (entry point group notestruct.coders); none by default.
+    coders: tuple[str, ...] = ()
     pseudonym_key: SecretStr | None = None
     #: Mask PHI (names, dates, phones, ids, ...) in any text that is stored (same length).
     redact_text: bool = False
@@ -49,7 +51,9 @@ class PipelineConfig(BaseModel):
 
     def nlp_settings(self) -> NlpSettings:
         """The part of the config that builds the NLP pipeline."""
-        return NlpSettings(extractors=self.extractors, options=self.extractor_options)
+        return NlpSettings(
+            extractors=self.extractors, options=self.extractor_options, coders=self.coders
+        )
 
 
 def _flatten(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -67,6 +71,8 @@ def _flatten(raw: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = run[key]
     if "extractors" in nlp:
         out["extractors"] = tuple(nlp["extractors"])
+    if "coders" in nlp:
+        out["coders"] = tuple(nlp["coders"])
     if "options" in nlp:
         out["extractor_options"] = nlp["options"]
     if "pseudonym_key_file" in privacy:

@@ -17,10 +17,16 @@ if TYPE_CHECKING:
 
 
 def settings_key(settings: NlpSettings) -> str:
-    """A stable hash of the NLP settings."""
-    return hashlib.sha256(
-        json.dumps(asdict(settings), sort_keys=True, default=str).encode()
-    ).hexdigest()
+    """A stable hash of the NLP settings (a field at its empty default is left out, so adding
+    an optional setting does not change the key, and the rules version, of existing setups)."""
+    return hashlib.sha256(json.dumps(_payload(settings), sort_keys=True).encode()).hexdigest()
+
+
+def _payload(settings: NlpSettings) -> dict[str, object]:
+    data = asdict(settings)
+    if not data.get("coders"):
+        data.pop("coders", None)
+    return json.loads(json.dumps(data, default=str))  # type: ignore[no-any-return]
 
 
 #: A made-up text run once through a new pipeline, so components that load their data on
@@ -39,6 +45,7 @@ def _build(key: str, payload: str) -> Language:
             options=data["options"],
             tokenizer=data["tokenizer"],
             abbreviations=data["abbreviations"],
+            coders=tuple(data.get("coders") or ()),
         )
     )
     nlp(_WARM_UP_TEXT)
@@ -62,7 +69,7 @@ def _freeze_heap() -> None:
 
 def get_nlp(settings: NlpSettings) -> Language:
     """The pipeline for ``settings``, built on first use in this process."""
-    payload = json.dumps(asdict(settings), sort_keys=True, default=str)
+    payload = json.dumps(_payload(settings), sort_keys=True)
     return _build(settings_key(settings), payload)
 
 
