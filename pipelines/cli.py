@@ -1083,5 +1083,9 @@ def _prefect_server() -> Iterator[str]:
         log.close()
 
 
+from pipelines.cli_view import view_cmd  # noqa: E402  (its module imports only typer)
+
+app.command("view")(view_cmd)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
