@@ -893,6 +893,20 @@ def evaluate(
     baseline: Annotated[
         bool, typer.Option(help="Also score medspaCy's default ConText on the same spans.")
     ] = True,
+    gold: Annotated[
+        Path | None,
+        typer.Option(
+            help="Your own gold instead: JSONL {id, text, mentions: [{start, end, label, "
+            "flags, attributes}]} or a brat directory. Per-label exact/overlap P/R/F1, "
+            "assertion F1 per flag, attribute recall.",
+            exists=True,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="With --gold: print JSON.")] = False,
+    html: Annotated[
+        Path | None, typer.Option(help="With --gold: write the error browser (HTML).")
+    ] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Score the pipeline on the evaluation corpora (skips what is absent).
 
@@ -908,6 +922,8 @@ def evaluate(
 
     Example:  notestruct eval   (reads ../shared/eval; about two minutes)
     """
+    if gold is not None:
+        return eval_gold(gold, as_json=as_json, html=html, config=config)
     from pipelines import eval_assertion, eval_concepts, eval_corpora
 
     shared = _default_shared()
@@ -1083,9 +1099,11 @@ def _prefect_server() -> Iterator[str]:
         log.close()
 
 
+from pipelines.cli_review import eval_gold, review_app  # noqa: E402  (imports only typer)
 from pipelines.cli_view import view_cmd  # noqa: E402  (its module imports only typer)
 
 app.command("view")(view_cmd)
+app.add_typer(review_app, name="review")
 
 if __name__ == "__main__":  # pragma: no cover
     main()

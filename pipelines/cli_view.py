@@ -60,7 +60,7 @@ def view_cmd(
     from pipelines.config import load_config
     from pipelines.resources import get_nlp
     from pipelines.view_html import render_view
-    from pipelines.viewer import Skipped, analyse, read_notes, stored_view_notes
+    from pipelines.viewer import Skipped, analyse_input, stored_view_notes
 
     wanted = list(note or [])
     cfg = load_config(config, warehouse_url=warehouse)
@@ -69,21 +69,9 @@ def view_cmd(
     if input is not None:
         if warehouse:
             raise CliError("give either an input file or --warehouse, not both", 2)
-
-        def selected() -> object:
-            count = 0
-            for rec in read_notes(input, cfg.source_uri, cfg.max_note_chars):
-                if count >= limit:
-                    break
-                if not isinstance(rec, Skipped) and wanted and rec.note_id not in wanted:
-                    continue
-                count += not isinstance(rec, Skipped)
-                yield rec
-
-        notes = []
-        for item in analyse(nlp, selected()):  # type: ignore[arg-type]
-            (skipped if isinstance(item, Skipped) else notes).append(item)
-        missing = [i for i in wanted if i not in {n.note_id for n in notes}]
+        notes, skipped = analyse_input(
+            nlp, input, cfg.source_uri, cfg.max_note_chars, wanted, limit
+        )
     else:
         from pipelines.cli import _warehouse_engine
         from warehouse.stored_notes import read_stored_notes
@@ -95,15 +83,13 @@ def view_cmd(
             engine.dispose()
         for note_id in stored.without_text:
             skipped.append(Skipped(note_id, "the warehouse does not store this note's text"))
-        missing = list(stored.missing)
+        skipped.extend(Skipped(i, "no such note") for i in stored.missing)
         notes = stored_view_notes(nlp, stored.notes)
         if not notes and not stored.without_text and not wanted:
             raise CliError(
                 "the warehouse stores no note text (set [warehouse] store_text = true and "
                 "ingest again), or give a notes file"
             )
-    for note_id in missing:
-        skipped.append(Skipped(note_id, "no such note"))
     for s in skipped:
         err.print(f"[yellow]skipped[/yellow] {escape(str(s))}", highlight=False)
     if not notes:

@@ -90,46 +90,64 @@ def _check_span(text: str, start: Any, end: Any, label: Any, known: frozenset[st
 
 
 def _read_jsonl(path: Path, known: frozenset[str]) -> tuple[list[GoldNote], list[GoldProblem]]:
+    problems: list[GoldProblem] = []
+
+    def records() -> Iterator[tuple[str, Any]]:
+        with path.open("rb") as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                if not raw.strip():
+                    continue
+                where = f"{path.name} line {lineno}"
+                try:
+                    yield where, json.loads(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    problems.append(GoldProblem(where, "line is not valid UTF-8; note skipped"))
+                except json.JSONDecodeError as exc:
+                    problems.append(
+                        GoldProblem(where, f"invalid JSON at column {exc.colno}; note skipped")
+                    )
+
+    notes, more = gold_from_records(records(), known)
+    return notes, sorted(problems + more, key=_problem_order)
+
+
+def _problem_order(p: GoldProblem) -> tuple[str, int]:
+    head, _, rest = p.where.partition(" line ")
+    digits = rest.split(",")[0]
+    return head, int(digits) if digits.isdigit() else 0
+
+
+def gold_from_records(
+    records: Iterable[tuple[str, Any]], known_labels: Iterable[str]
+) -> tuple[list[GoldNote], list[GoldProblem]]:
+    """Gold notes from ``(where, record)`` pairs of the JSONL shape, and the problems."""
+    known = frozenset(known_labels)
     notes: list[GoldNote] = []
     problems: list[GoldProblem] = []
     seen: set[str] = set()
-    with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            where = f"{path.name} line {lineno}"
-            try:
-                rec = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                problems.append(GoldProblem(where, "line is not valid UTF-8; note skipped"))
-                continue
-            except json.JSONDecodeError as exc:
-                problems.append(
-                    GoldProblem(where, f"invalid JSON at column {exc.colno}; note skipped")
-                )
-                continue
-            if not isinstance(rec, dict):
-                problems.append(GoldProblem(where, "not a JSON object; note skipped"))
-                continue
-            note_id, text, mentions = rec.get("id"), rec.get("text"), rec.get("mentions", [])
-            if not isinstance(note_id, str | int) or isinstance(note_id, bool) or note_id == "":
-                problems.append(GoldProblem(where, "missing or invalid 'id'; note skipped"))
-                continue
-            note_id = str(note_id)
-            if not isinstance(text, str):
-                problems.append(GoldProblem(where, f"note {note_id}: missing 'text'; skipped"))
-                continue
-            if note_id in seen:
-                problems.append(GoldProblem(where, f"duplicate note id {note_id}; skipped"))
-                continue
-            if not isinstance(mentions, list):
-                problems.append(
-                    GoldProblem(where, f"note {note_id}: 'mentions' is not a list; skipped")
-                )
-                continue
-            seen.add(note_id)
-            gold = list(_jsonl_mentions(where, note_id, text, mentions, known, problems))
-            notes.append(GoldNote(note_id, text, tuple(gold)))
+    for where, rec in records:
+        if not isinstance(rec, dict):
+            problems.append(GoldProblem(where, "not a JSON object; note skipped"))
+            continue
+        note_id, text, mentions = rec.get("id"), rec.get("text"), rec.get("mentions", [])
+        if not isinstance(note_id, str | int) or isinstance(note_id, bool) or note_id == "":
+            problems.append(GoldProblem(where, "missing or invalid 'id'; note skipped"))
+            continue
+        note_id = str(note_id)
+        if not isinstance(text, str):
+            problems.append(GoldProblem(where, f"note {note_id}: missing 'text'; skipped"))
+            continue
+        if note_id in seen:
+            problems.append(GoldProblem(where, f"duplicate note id {note_id}; skipped"))
+            continue
+        if not isinstance(mentions, list):
+            problems.append(
+                GoldProblem(where, f"note {note_id}: 'mentions' is not a list; skipped")
+            )
+            continue
+        seen.add(note_id)
+        gold = list(_jsonl_mentions(where, note_id, text, mentions, known, problems))
+        notes.append(GoldNote(note_id, text, tuple(gold)))
     return notes, problems
 
 

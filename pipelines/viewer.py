@@ -98,3 +98,27 @@ def sections_only(nlp: Any, text: str) -> tuple[tuple[str | None, int, int], ...
 def stored_view_notes(nlp: Any, stored: Sequence[Any]) -> list[ViewNote]:
     """ViewNotes from warehouse notes: the loaded mentions, sections found again."""
     return [ViewNote(s.note_id, s.text, s.mentions, sections_only(nlp, s.text)) for s in stored]
+
+
+def analyse_input(
+    nlp: Any, path: Path, source_uri: str, max_chars: int, wanted: Sequence[str], limit: int
+) -> tuple[list[ViewNote], list[Skipped]]:
+    """Analyse up to ``limit`` notes of ``path`` (only ``wanted`` ids when given)."""
+
+    def selected() -> Iterator[Any]:
+        count = 0
+        for rec in read_notes(path, source_uri, max_chars):
+            if count >= limit:
+                break
+            if not isinstance(rec, Skipped) and wanted and rec.note_id not in wanted:
+                continue
+            count += not isinstance(rec, Skipped)
+            yield rec
+
+    notes: list[ViewNote] = []
+    skipped: list[Skipped] = []
+    for item in analyse(nlp, selected()):
+        (skipped if isinstance(item, Skipped) else notes).append(item)
+    found = {n.note_id for n in notes}
+    skipped.extend(Skipped(i, "no such note") for i in wanted if i not in found)
+    return notes, skipped
