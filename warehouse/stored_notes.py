@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from warehouse.tables import MentionCoding, MentionRow, NoteRow
 
@@ -37,7 +38,7 @@ class StoredNotes:
 
 def read_stored_notes(engine: Engine, note_ids: Sequence[str], limit: int) -> StoredNotes:
     """The given notes (or, with no ids, the first ``limit`` notes with text, by id)."""
-    with engine.connect() as conn:
+    with Session(engine) as conn:
         query = select(NoteRow.note_id, NoteRow.text, NoteRow.text_stored)
         if note_ids:
             query = query.where(NoteRow.note_id.in_(list(note_ids)))
@@ -66,11 +67,11 @@ def read_stored_notes(engine: Engine, note_ids: Sequence[str], limit: int) -> St
                 codes.setdefault(c.mention_id, []).append(
                     {"system": c.system, "code": c.code, "display": c.display}
                 )
-            for m in conn.execute(
+            for m in conn.scalars(
                 select(MentionRow)
                 .where(MentionRow.note_id.in_(ids))
                 .order_by(MentionRow.note_id, MentionRow.start_char, MentionRow.end_char)
-            ).scalars():
+            ):
                 mentions[m.note_id].append(_contract(m, codes.get(m.mention_id, [])))
     order = {i: k for k, i in enumerate(note_ids)}
     keep.sort(key=lambda r: (order.get(r.note_id, 0), r.note_id))
