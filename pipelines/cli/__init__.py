@@ -8,7 +8,9 @@ One module per group of commands, each registering on the one Typer ``app``:
 - ``run``: ingest, reprocess, serve (the commands that write the warehouse through a Run);
 - ``extract``: NLP and coding without a warehouse;
 - ``warehouse``: db, export, query, report, extractors;
-- ``evaluate``: eval.
+- ``view``: the note viewer (HTML);
+- ``evaluate``: eval (the corpora, or your own gold with ``--gold``);
+- ``review``: Label Studio / brat export and import of reviewed gold.
 
 Heavy libraries (spaCy, Prefect, SQLAlchemy) are imported inside the commands, so
 ``notestruct --help`` does not pay for them.
@@ -22,7 +24,7 @@ from pipelines.cli.app import CliError, app
 from pipelines.cli.errors import main
 
 # importing a command module registers its commands; --help lists them in this order
-for _module in ("run", "extract", "warehouse", "evaluate"):
+for _module in ("run", "extract", "view", "warehouse", "evaluate", "review"):
     import_module(f"pipelines.cli.{_module}")
 
 __all__ = ["CliError", "app", "main"]

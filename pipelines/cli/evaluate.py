@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from pipelines.cli.app import CliError, app, err, out
+from pipelines.cli.app import CliError, ConfigOpt, app, err, out
 
 
 def _default_shared() -> Path:
@@ -36,6 +36,20 @@ def evaluate(
     baseline: Annotated[
         bool, typer.Option(help="Also score medspaCy's default ConText on the same spans.")
     ] = True,
+    gold: Annotated[
+        Path | None,
+        typer.Option(
+            help="Your own gold instead: JSONL {id, text, mentions: [{start, end, label, "
+            "flags, attributes}]} or a brat directory. Per-label exact/overlap P/R/F1, "
+            "assertion F1 per flag, attribute recall.",
+            exists=True,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="With --gold: print JSON.")] = False,
+    html: Annotated[
+        Path | None, typer.Option(help="With --gold: write the error browser (HTML).")
+    ] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Score the pipeline on the evaluation corpora (skips what is absent).
 
@@ -51,6 +65,10 @@ def evaluate(
 
     Example:  notestruct eval   (reads ../shared/eval; about two minutes)
     """
+    if gold is not None:
+        from pipelines.cli.review import eval_gold
+
+        return eval_gold(gold, as_json=as_json, html=html, config=config)
     from pipelines import eval_assertion, eval_concepts, eval_corpora
 
     shared = _default_shared()
