@@ -35,6 +35,9 @@ extractors_app = typer.Typer(help="Installed extractors.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(export_app, name="export")
 app.add_typer(extractors_app, name="extractors")
+from pipelines.llm_cli import llm_app  # noqa: E402  (the llm extractor's commands)
+
+app.add_typer(llm_app, name="llm")
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)

@@ -86,6 +86,31 @@ def _locate_context(context: str | None, text: str) -> tuple[int, int] | None:
     return (match.start(), match.end()) if match else None
 
 
+def _nth_in_context(
+    answer: str,
+    context: str | None,
+    where: tuple[int, int] | None,
+    found: list[tuple[int, int, float]],
+) -> tuple[int, int] | None:
+    """When the answer occurs more than once inside the quote, the occurrence the quote
+    centres on (a quote is written around its mention): its rank among the occurrences
+    in the quote picks the same rank among those in the note's quoted region."""
+    if context is None or where is None:
+        return None
+    inside = [(s, e) for s, e, _ in found if where[0] <= s and e <= where[1]]
+    if len(inside) < 2:
+        return None
+    pattern = _loose_pattern(answer)
+    in_quote = [m.start() + (m.end() - m.start()) / 2 for m in pattern.finditer(context)] if (
+        pattern
+    ) else []
+    if len(in_quote) != len(inside):
+        return None
+    centre = len(context) / 2
+    k = min(range(len(in_quote)), key=lambda i: abs(in_quote[i] - centre))
+    return inside[k]
+
+
 def ground(
     answer: str,
     note_text: str,
@@ -125,12 +150,13 @@ def ground(
     if not found:
         return None
     where = _locate_context(context, chunk)
+    preferred = _nth_in_context(answer, context, where, found) if status != "fuzzy" else None
 
-    def rank(hit: tuple[int, int, float]) -> tuple[int, int, int, int]:
+    def rank(hit: tuple[int, int, float]) -> tuple[int, int, int, int, int]:
         s, e, _ = hit
         inside = where is not None and where[0] <= s and e <= where[1]
         free = (s + start, e + start) not in taken
-        return (not inside, not free, not _at_word_edges(chunk, s, e), s)
+        return (not inside, (s, e) != preferred, not free, not _at_word_edges(chunk, s, e), s)
 
     s, e, score = min(found, key=rank)
     return Grounding(s + start, e + start, status, round(score, 3))
