@@ -30,6 +30,8 @@ class LlmError(ExtractionError):
     """The LLM stage failed for a note (dead-lettered at stage ``llm``; the run goes on)."""
 
     stage = "llm"
+    #: (prompt, completion) tokens spent on replies before the failure
+    usage: tuple[int, int] = (0, 0)
 
 
 class LlmBudgetExhausted(LlmError):
@@ -227,7 +229,9 @@ class ChatClient:
                         "Reply again with only that JSON object, no other text.",
                     },
                 ]
-        raise LlmError("the LLM reply was malformed JSON twice (after one repair retry)")
+        error = LlmError("the LLM reply was malformed JSON twice (after one repair retry)")
+        error.usage = (prompt_tokens, completion_tokens)  # the failed replies cost tokens too
+        raise error
 
     def _post(
         self, messages: list[dict[str, str]], schema: Mapping[str, Any]

@@ -214,12 +214,15 @@ class _Engine:
             if self.cache:
                 self.cache.put(job.key, reply.answer, reply.prompt_tokens, reply.completion_tokens)
         if self.cache:
-            used = job.reply
-            self.cache.count(  # requests were counted as they were sent (``_admit``)
-                run_id,
-                prompt_tokens=used.prompt_tokens if used else 0,
-                completion_tokens=used.completion_tokens if used else 0,
+            spent = (
+                (job.reply.prompt_tokens, job.reply.completion_tokens)
+                if job.reply
+                else job.error.usage
+                if job.error
+                else (0, 0)
             )
+            # requests were counted as they were sent (``_admit``)
+            self.cache.count(run_id, prompt_tokens=spent[0], completion_tokens=spent[1])
 
 
 def _run_id(doc: Doc, fallback: str) -> str:

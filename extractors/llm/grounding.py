@@ -101,9 +101,11 @@ def _nth_in_context(
     if len(inside) < 2:
         return None
     pattern = _loose_pattern(answer)
-    in_quote = [m.start() + (m.end() - m.start()) / 2 for m in pattern.finditer(context)] if (
-        pattern
-    ) else []
+    in_quote = (
+        [m.start() + (m.end() - m.start()) / 2 for m in pattern.finditer(context)]
+        if (pattern)
+        else []
+    )
     if len(in_quote) != len(inside):
         return None
     centre = len(context) / 2
