@@ -29,6 +29,8 @@ from extractors.settings import (  # noqa: F401  DEFAULT_EXTRACTORS re-exported
 from extractors.spans import doc_to_mentions
 from schemas.model import Mention, Note
 
+#: ``doc.user_data`` key of the run id (``extractors.llm.extractor.RUN_ID_KEY``).
+RUN_ID_KEY = "ns_run_id"
 #: Extractor name (and span id) of spans given by the caller.
 GIVEN = "input"
 
@@ -51,9 +53,14 @@ def build_nlp(settings: NlpSettings | None = None) -> Language:
     # medspaCy's sectionizer with our rules (rules/sections/sections.json); headers must start
     # a line. Section defaults are applied by ns_assertion, after ConText, on the mentions.
     nlp.add_pipe("ns_sections")
-    for extractor in select_extractors(list(settings.extractors)):
+    selected = select_extractors(list(settings.extractors))
+    for extractor in selected:
         extractor.add_pipes(nlp, dict(settings.options.get(extractor.name, {})))
     add_assertion_pipes(nlp)
+    for extractor in selected:  # optional hook: components that read the assertion (llm)
+        final = getattr(extractor, "add_final_pipes", None)
+        if final is not None:
+            final(nlp, dict(settings.options.get(extractor.name, {})))
     stage = add_coding_stage(nlp, settings.coders, settings.options)
     nlp.meta["notestruct"] = {
         "pipeline_version": pipeline_version(),
@@ -88,7 +95,12 @@ def rules_digest() -> str:
     return digest.hexdigest()
 
 
-def make_doc(nlp: Language, note: Note, given_spans: Sequence[Mapping[str, Any]] = ()) -> Doc:
+def make_doc(
+    nlp: Language,
+    note: Note,
+    given_spans: Sequence[Mapping[str, Any]] = (),
+    run_id: str | None = None,
+) -> Doc:
     """Tokenise ``note`` and seed ``doc.spans["mentions"]`` with caller-given spans.
 
     Given spans keep their exact character offsets (``span._.char_bounds``) even when they
@@ -97,6 +109,8 @@ def make_doc(nlp: Language, note: Note, given_spans: Sequence[Mapping[str, Any]]
     doc = nlp.make_doc(note.text)
     seed_doc_text(doc, note.text)
     doc._.note_id = note.note_id
+    if run_id is not None:  # components that keep per-run state (llm budget) read it
+        doc.user_data[RUN_ID_KEY] = run_id
     seeded: list[Span] = []
     for given in given_spans:
         start, end, label = int(given["start"]), int(given["end"]), str(given["label"])
@@ -148,7 +162,7 @@ def _run_batch(
     run_id: str | None,
 ) -> Iterator[tuple[Note, tuple[Mention, ...] | ExtractionError]]:
     try:
-        docs = [make_doc(nlp, note, spans) for note, spans in batch]
+        docs = [make_doc(nlp, note, spans, run_id) for note, spans in batch]
         results = [
             _mentions(nlp, doc, note, version_, run_id)
             for doc, (note, _) in zip(nlp.pipe(docs), batch, strict=True)
@@ -169,7 +183,7 @@ def _run_one(
     run_id: str | None,
 ) -> tuple[Mention, ...] | ExtractionError:
     try:
-        doc = nlp(make_doc(nlp, note, spans))
+        doc = nlp(make_doc(nlp, note, spans, run_id))
         return _mentions(nlp, doc, note, version_, run_id)
     except ExtractionError as exc:
         return exc

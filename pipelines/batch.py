@@ -294,7 +294,8 @@ def extract_batch(
     live = [(n, ()) for n in notes if n.status != "entered-in-error"]
     for note, outcome in extract(nlp, live, run_id=ctx.run_id):
         if isinstance(outcome, ExtractionError):
-            errors.append(_dead(note, "nlp", outcome))
+            # an extractor's own stage when it names one (the llm extractor: "llm")
+            errors.append(_dead(note, getattr(outcome, "stage", "nlp"), outcome))
         else:
             extracted.append((note, outcome))
     return extracted, errors

@@ -121,6 +121,9 @@ def load_config(
     if env.get(f"{ENV_PREFIX}PSEUDONYM_KEY"):
         raw["pseudonym_key"] = env[f"{ENV_PREFIX}PSEUDONYM_KEY"]
     raw.update({k: v for k, v in overrides.items() if v is not None})
+    from pipelines.llm import with_llm_defaults
+
+    raw = with_llm_defaults(raw, env)  # the llm extractor's cache folder (NOTESTRUCT_HOME)
     try:
         return PipelineConfig(**raw)
     except ValidationError as exc:

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from extractors.settings import NlpSettings, pipeline_version
-from pipelines import privacy, tasks
+from pipelines import llm, privacy, tasks
 from pipelines.batch import (
     Analysed,
     BatchContext,
@@ -392,6 +392,8 @@ class _Run:
         #: the local worker processes (None: NLP in the flow process, or on Dask), and
         #: whether this run started them (a pool kept from an earlier run has no start-up)
         self.pool, self.pool_is_new = pool, pool_is_new
+        #: why the run stopped before reading the whole source (the LLM budget), or None
+        self.stopped: str | None = None
 
     def execute(
         self,
@@ -423,7 +425,7 @@ class _Run:
                 if self.pool_is_new:
                     self.worker_start_s = pool.start_up_s()
         self.total.skipped = self.src.skipped
-        return "completed"
+        return "stopped" if self.stopped else "completed"
 
     def _loop(
         self,
@@ -474,6 +476,9 @@ class _Run:
                 pending.append(job)
                 while len(pending) >= window:
                     self._finish_batch(pending.popleft())
+                if llm.budget_spent(self.settings, self.ctx.run_id):  # stop reading: clean end
+                    self.stopped = "llm budget reached"
+                    break
             while pending:
                 self._finish_batch(pending.popleft())
 
@@ -607,6 +612,9 @@ def _finish(
         if run.privacy.pseudonymised
         else "stored as given (no pseudonym key set)",
     }
+    summary.update(llm.run_metrics(run.settings, ctx.run_id))
+    if run.stopped:
+        summary["stopped"] = run.stopped
     if reprocess:
         summary.update(vars(run.stored), rules_version=ctx.rules_version)
         summary["notes_changed"] = run.plan.notes_changed
@@ -649,5 +657,6 @@ def _record_finish(
                 "worker_start_s": run.worker_start_s,
                 "pipeline_renewals": run.pipeline_renewals,
                 **({"selection": vars(run.stored)} if reprocess else {}),
+                **llm.run_metrics(run.settings, ctx.run_id),
             },
         )

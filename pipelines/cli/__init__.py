@@ -10,7 +10,8 @@ One module per group of commands, each registering on the one Typer ``app``:
 - ``warehouse``: db, export, query, report, extractors;
 - ``view``: the note viewer (HTML);
 - ``evaluate``: eval (the corpora, or your own gold with ``--gold``);
-- ``review``: Label Studio / brat export and import of reviewed gold.
+- ``review``: Label Studio / brat export and import of reviewed gold;
+- ``llm``: the llm extractor's reply cache and usage.
 
 Heavy libraries (spaCy, Prefect, SQLAlchemy) are imported inside the commands, so
 ``notestruct --help`` does not pay for them.
@@ -24,7 +25,7 @@ from pipelines.cli.app import CliError, app
 from pipelines.cli.errors import main
 
 # importing a command module registers its commands; --help lists them in this order
-for _module in ("run", "extract", "view", "warehouse", "evaluate", "review"):
+for _module in ("run", "extract", "view", "warehouse", "evaluate", "review", "llm"):
     import_module(f"pipelines.cli.{_module}")
 
 __all__ = ["CliError", "app", "main"]
