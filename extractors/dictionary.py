@@ -13,7 +13,7 @@ from spacy.tokens import Doc, Span
 
 from extractors.base import MENTIONS, NOT_MENTIONS, doc_text
 from extractors.extensions import SPAN_KEY_PREFIX as _KEY
-from extractors.patterns import TermStarts, matches_at
+from extractors.patterns import TermStarts, make_span, matches_at
 from extractors.terminology.compiled import (
     DictionaryConfig,
     Entry,
@@ -31,6 +31,10 @@ from extractors.terminology.sources import (
 log = logging.getLogger(__name__)
 
 # Version history:
+# 5 (2026-12): drugs inside one hyphenated/slashed token ("piperacillin-tazobactam" as a
+#              combination, "post-albuterol" as albuterol); chemotherapy, anticoagulation,
+#              analgesics, macrolides and parenteral nutrition as drug classes (ATC);
+#              chemotherapy is no longer a procedure.
 # 4 (2026-12): senses of ambiguous abbreviations from the words around them
 #              (rules/dictionary/senses.json): "CVA tenderness" is the costovertebral angle,
 #              "on RA" room air, "dilated RA" the right atrium.
@@ -40,12 +44,18 @@ log = logging.getLogger(__name__)
 # 2 (2026-11): compiled terminology dictionary (curated tables, HPO, ICD-10-CM, drug names,
 #              bring-your-own UMLS/RxNorm/SNOMED CT/FHIR/DOID), abbreviations defined in the note.
 # 1 (2026-11): curated phrase rules from rules/dictionary/targets.json.
-VERSION = 4
+VERSION = 5
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
 #: label of a predicate rule that names no finding and only keeps other terms off its words
 BLOCK = "NONE"
 _OPTION_KEYS = frozenset({"cache_dir", "sources", "open_sources", "labels", "abbreviations"})
+
+
+#: Splits a token into the drugs of a combination ("piperacillin-tazobactam").
+_COMPOUND_SEP = re.compile(r"[-/]")
+#: Words before a hyphen that leave the drug after it the drug ("post-albuterol").
+_DRUG_PREFIXES = frozenset({"post", "pre"})
 
 
 class DictionaryMatcher:
@@ -295,8 +305,53 @@ class DictionaryMatcher:
             ]
             data[(_KEY, "attributes", *base)] = {}
             out.append(span)
+        out.extend(self._drug_compounds(doc, out))
         doc.spans[MENTIONS] = out
         return doc
+
+    def _drug_compounds(self, doc: Doc, found: list[Span]) -> list[Span]:
+        """Drugs inside one hyphenated or slashed token, which the tokenizer keeps whole:
+        a combination of known drugs ("piperacillin-tazobactam", "trimethoprim/
+        sulfamethoxazole") is one uncoded MEDICATION with its ingredients; a known drug after
+        "post-" or "pre-" ("post-albuterol FEV1") is that drug, at its own characters."""
+        covered = {i for span in found for i in range(span.start, span.end)}
+        out: list[Span] = []
+        for token in doc:
+            text = token.text
+            if token.i in covered or len(text) < 7 or ("-" not in text and "/" not in text):
+                continue
+            parts = [p for p in _COMPOUND_SEP.split(text)]
+            if len(parts) < 2 or any(not p for p in parts):
+                continue
+            start = token.idx
+            if parts[0].lower() in _DRUG_PREFIXES:
+                start += len(parts[0]) + 1
+                parts = parts[1:]
+            drugs = [self._drug_entry(p) for p in parts]
+            if any(d is None for d in drugs) or len(set(drugs)) not in (1, len(drugs)):
+                continue
+            end = token.idx + len(text)
+            if len(set(drugs)) == 1:  # one drug, or one named twice ("albuterol/salbutamol")
+                entry = self.entries[drugs[0]]  # type: ignore[index]
+                rule_id = entry.rule_id
+                codes = [{"system": s, "code": c, "display": d} for s, c, d in entry.codes]
+                attributes: dict[str, Any] = {}
+            else:
+                rule_id, codes = "pattern:drug-combination", []
+                attributes = {"ingredients": [p.lower() for p in parts]}
+            span = make_span(
+                doc, start, end, "MEDICATION", extractor=DictionaryExtractor.name,
+                version=VERSION, rule_id=rule_id, codes=codes, attributes=attributes,
+            )  # fmt: skip
+            if span is not None:
+                out.append(span)
+        return out
+
+    def _drug_entry(self, word: str) -> int | None:
+        if len(word) < 4 or not word.isalpha():
+            return None
+        idx = self.index.entry_of([word.lower()])
+        return idx if idx is not None and self.entries[idx].label == "MEDICATION" else None
 
 
 @dataclass(frozen=True)

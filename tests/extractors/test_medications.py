@@ -301,3 +301,50 @@ def test_route_written_before_the_drug(
 def test_up_to_frequency(nlp: Any) -> None:
     [m] = [m for m in run(nlp, "Lortab 7.5 mg up to three times daily.") if m.label == "MEDICATION"]
     assert m.attributes["frequency"]["code"] == "TID"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "drug", "rule_id"),
+    [
+        # the tokenizer keeps a hyphenated or slashed combination as one token
+        (
+            "She received piperacillin-tazobactam 4.5 g IV.",
+            "piperacillin-tazobactam",
+            "pattern:drug-combination",
+        ),
+        (
+            "Started on amoxicillin-gentamicin.",
+            "amoxicillin-gentamicin",
+            "pattern:drug-combination",
+        ),
+        # a prefix before a hyphen leaves the drug; one drug named twice stays one drug
+        ("FEV1 measured post-albuterol.", "albuterol", None),
+        ("post-albuterol/salbutamol FEV1", "albuterol/salbutamol", None),
+        # a therapy named by its class
+        (
+            "She completed adjuvant chemotherapy in 2019.",
+            "adjuvant chemotherapy",
+            "curated:class-antineoplastics",
+        ),
+        (
+            "Therapeutic anticoagulation was started.",
+            "Therapeutic anticoagulation",
+            "curated:class-anticoagulation",
+        ),
+    ],
+)
+def test_drugs_inside_tokens_and_therapy_classes(
+    nlp: Any, sentence: str, drug: str, rule_id: str | None
+) -> None:
+    meds = [m for m in run(nlp, sentence) if m.label == "MEDICATION"]
+    assert [m.text for m in meds] == [drug]
+    if rule_id:
+        assert meds[0].attributes["drug_rule_id"] == rule_id
+    assert not [m for m in run(nlp, sentence) if m.label == "PROCEDURE"]
+
+
+def test_words_with_hyphens_that_are_no_drugs_stay_plain(nlp: Any) -> None:
+    meds = [
+        m for m in run(nlp, "Follow-up in two weeks; well-being good.") if m.label == "MEDICATION"
+    ]
+    assert meds == []
