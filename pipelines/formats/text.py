@@ -81,7 +81,8 @@ class _HtmlText(HTMLParser):
     def newline(self) -> None:
         text = "".join(self.line)
         text = text if self.pre else _SPACES.sub(" ", text).strip()
-        self.lines.append(text)
+        if text or self.pre:  # empty blocks add no blank lines
+            self.lines.append(text)
         self.line = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
