@@ -75,6 +75,7 @@ def nightly_ingest(
     updated_at_column: str = "updated_at",
     id_column: str = "id",
     lock_stale_after_s: float = 600.0,
+    source_format: str | None = None,
 ) -> dict[str, Any]:
     """Read new and changed notes from ``source``, extract, map and load them into the warehouse.
 
@@ -96,6 +97,8 @@ def nightly_ingest(
         updated_at_column: the SQL source's last-modified column (the watermark).
         id_column: the SQL source's note id column.
         lock_stale_after_s: a lease without heartbeat for this long is taken over.
+        source_format: read ``source`` in this format (``pipelines.sources.FORMATS``)
+            whatever its extension (default: recognised by extension and content).
     """
     return _execute(
         "nightly-ingest",
@@ -111,6 +114,7 @@ def nightly_ingest(
         source_timezone=source_timezone,
         source_query=(sql_table, sql_query, updated_at_column, id_column),
         lock_stale_after_s=lock_stale_after_s,
+        source_format=source_format,
     )
 
 
@@ -184,6 +188,7 @@ def _execute(
     full_scan: bool = False,
     selection: str = "changed",
     apply: bool = True,
+    source_format: str | None = None,
 ) -> dict[str, Any]:
     """The one run path: read -> protect -> screen -> select -> analyse -> map -> protect ->
     load (or diff, without ``apply``), under the source's lease, with its run record."""
@@ -198,7 +203,12 @@ def _execute(
         max_error_rate=max_error_rate,
     )
     src = open_source(
-        source, table=sql_table, query=sql_query, updated_at=updated_at_column, id_column=id_column
+        source,
+        fmt=source_format,
+        table=sql_table,
+        query=sql_query,
+        updated_at=updated_at_column,
+        id_column=id_column,
     )
     opts = SourceOptions(cfg.source_uri, cfg.max_note_chars, timezone=source_timezone)
     opts.zone()  # an unknown zone fails the run before anything is read

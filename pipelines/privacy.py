@@ -67,6 +67,9 @@ class Pseudonymiser:
             update["encounter_ref"] = self.pseudonym("encounter", note.encounter_ref)
         if self.note_ids:
             update["note_id"] = self.pseudonym("note", note.note_id)
+            if note.source_document:  # the source's document id would name the note again
+                alias = self.pseudonym("document", note.source_document)
+                update["source_document"] = f"urn:notestruct:pseudonym|{alias}"
         return note.model_copy(update=update)
 
     def text_digest(self, text: str) -> str:

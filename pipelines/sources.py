@@ -18,9 +18,6 @@ Decisions on ambiguous input (documented in docs/scaling.md, "Sources"):
 
 from __future__ import annotations
 
-import base64
-import binascii
-import codecs
 import csv
 import hashlib
 import json
@@ -104,8 +101,13 @@ def note_from_mapping(
     status: str = "current",
     *,
     coerce_id: bool = False,
+    extra: Mapping[str, Any] | None = None,
 ) -> Record:
-    """Validate one record of the JSONL/CSV contract (id, text, optional ids, date, type)."""
+    """Validate one record of the JSONL/CSV contract (id, text, optional ids, date, type).
+
+    ``extra`` holds further ``Note`` fields set by a document reader (converter, source
+    document).
+    """
     raw_id = data.get("id")
     note_id: str | None
     if isinstance(raw_id, str):
@@ -159,6 +161,7 @@ def note_from_mapping(
             authored_at=authored,
             text=text,
             status=status,
+            **(extra or {}),
         )
     except ValidationError as exc:  # never str(exc): pydantic quotes the input value
         first = exc.errors()[0]
@@ -211,26 +214,20 @@ def parse_jsonl_line(raw: bytes, opts: SourceOptions, locator: str) -> Record:
     return note_from_mapping(data, opts, locator)
 
 
-def parse_docref_line(raw: bytes, opts: SourceOptions, locator: str) -> Record:
-    """One FHIR Bulk NDJSON line holding a DocumentReference."""
-    try:
-        res = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        return _read_error(opts, locator, "InvalidJSON", "line is not a JSON object")
-    if not isinstance(res, dict) or res.get("resourceType") != "DocumentReference":
-        kind = res.get("resourceType") if isinstance(res, dict) else type(res).__name__
-        return _read_error(
-            opts, locator, "InvalidResource", f"expected DocumentReference, got {str(kind)[:64]}"
-        )
-    return docref_to_note(res, opts, locator)
+def parse_docref_line(raw: bytes, opts: SourceOptions, locator: str) -> Iterator[Record]:
+    """One FHIR NDJSON line: a DocumentReference, DiagnosticReport or Bundle."""
+    from pipelines.formats.fhir import parse_resource_line
+
+    return parse_resource_line(raw, opts, locator)
 
 
 def docref_to_note(res: dict[str, Any], opts: SourceOptions, locator: str) -> Record:
-    """A DocumentReference with an inline text attachment as a ``Note``.
+    """A DocumentReference with an inline attachment as a ``Note``.
 
     ``status`` is honoured: ``entered-in-error`` retracts the note's facts, ``superseded``
     loads it marked as such (current views hide it). Attachments given only by ``url`` are
-    not fetched (no network at run time) and non-text content types are not decoded.
+    not fetched (no network at run time). HTML, RTF and PDF attachments are converted to
+    text (``pipelines.formats``); the note then names its converter and source document.
     """
     note_id = res.get("id")
     status = res.get("status") or "current"
@@ -238,51 +235,17 @@ def docref_to_note(res: dict[str, Any], opts: SourceOptions, locator: str) -> Re
         return _read_error(
             opts, locator, "InvalidResource", "unknown DocumentReference status", note_id
         )
-    text: str | None = None
-    problem: tuple[str, str] | None = None
-    for content in res.get("content") or []:
-        att = (content or {}).get("attachment") or {} if isinstance(content, dict) else {}
-        ctype, _, params = str(att.get("contentType", "text/plain")).partition(";")
-        if ctype.strip().lower() != "text/plain":
-            problem = problem or (
-                "UnsupportedAttachment",
-                f"content type {ctype.strip()[:64]} is not text/plain",
-            )
-            continue
-        if "data" not in att:
-            problem = problem or (
-                "UnsupportedAttachment",
-                "attachment has no inline data (url-only attachments are not fetched)",
-            )
-            continue
-        charset = "utf-8"
-        for param in params.split(";"):
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "charset" and value.strip():
-                charset = value.strip().strip('"').lower()
+    from pipelines.formats.fhir import attachment_text
+    from pipelines.formats.text import ConversionError
+
+    text, converter = "", None
+    if status != "entered-in-error":
+        contents = res.get("content") or []
+        attachments = [c.get("attachment") for c in contents if isinstance(c, dict)]
         try:
-            codecs.lookup(charset)
-        except LookupError:
-            return _read_error(opts, locator, "InvalidAttachment", "unknown charset", note_id)
-        try:
-            data = base64.b64decode(str(att["data"]), validate=True)
-        except (binascii.Error, ValueError):
-            return _read_error(
-                opts, locator, "InvalidAttachment", "attachment data is not valid base64", note_id
-            )
-        try:
-            text = data.decode("utf-8-sig" if charset in {"utf-8", "utf8"} else charset)
-        except UnicodeDecodeError:
-            return _read_error(
-                opts, locator, "InvalidEncoding", f"attachment is not valid {charset}", note_id
-            )
-        break
-    if text is None:
-        if status == "entered-in-error":
-            text = ""
-        else:
-            kind, message = problem or ("UnsupportedAttachment", "no text/plain attachment")
-            return _read_error(opts, locator, kind, message, note_id)
+            text, converter = attachment_text(attachments)
+        except ConversionError as exc:
+            return _read_error(opts, locator, exc.error_type, str(exc), note_id)
     subject = ((res.get("subject") or {}).get("reference") or "").rsplit("/", 1)[-1] or None
     encounters = (res.get("context") or {}).get("encounter") or []
     encounter = (encounters[0].get("reference") or "").rsplit("/", 1)[-1] if encounters else None
@@ -294,7 +257,10 @@ def docref_to_note(res: dict[str, Any], opts: SourceOptions, locator: str) -> Re
         "date": res.get("date"),
         "note_type": ((res.get("type") or {}).get("text")),
     }
-    return note_from_mapping(record, opts, locator, status=status)
+    extra = {"converter": converter}
+    if converter and isinstance(note_id, str):
+        extra["source_document"] = f"DocumentReference/{note_id}"
+    return note_from_mapping(record, opts, locator, status=status, extra=extra)
 
 
 # --- sources ------------------------------------------------------------------------------
@@ -331,6 +297,10 @@ def _digest(*parts: str) -> str:
 class TextDirSource(Source):
     """One note per ``*.txt`` file; the id is the path relative to the root without suffix.
 
+    Document files beside them are read too (``pipelines.formats.SUFFIX_FORMATS``: HL7 v2,
+    CDA, FHIR JSON/NDJSON, HTML, RTF, PDF), each file whole; ``fmt`` reads every file of
+    the directory in that one format.
+
     Incremental by modification time: files older than the watermark (the newest mtime of
     the previous complete run, capped at its start time) are not opened, nor are the files
     of the watermark's own mtime tick that run read (named in the watermark); a new file of
@@ -339,20 +309,24 @@ class TextDirSource(Source):
 
     kind = "directory"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, fmt: str | None = None) -> None:
         super().__init__()
         self.path = path
+        self.fmt = fmt
 
     @property
     def key(self) -> str:
-        return _digest(self.kind, str(self.path.resolve()))
+        return _digest(self.kind, str(self.path.resolve()), *([self.fmt] if self.fmt else []))
 
     def _files(self) -> Iterator[Path]:
+        from pipelines.formats import SUFFIX_FORMATS
+
         # os.walk with sorted names streams a deterministic order without listing everything
         for folder, dirs, files in os.walk(self.path):
             dirs.sort()
             for name in sorted(files):
-                if name.endswith(".txt"):
+                suffix = os.path.splitext(name)[1].lower()
+                if self.fmt or suffix == ".txt" or suffix in SUFFIX_FORMATS:
                     yield Path(folder) / name
 
     def records(self, opts: SourceOptions, since: Watermark | None = None) -> Iterator[Record]:
@@ -379,7 +353,10 @@ class TextDirSource(Source):
                 newest, at_newest = mtime, {locator}
             elif mtime == newest:
                 at_newest.add(locator)
-            yield self._read(file, st, rel, locator, opts)
+            if (self.fmt is None and file.suffix == ".txt") or self.fmt == "text":
+                yield self._read(file, st, rel, locator, opts)
+            else:
+                yield from _read_document_file(file, st, rel, locator, opts, self.fmt)
         if newest > started_ns:  # written during the scan: read again next time
             newest, at_newest = started_ns, set()
         # files of the watermark's own mtime tick are named, so they are not read again while
@@ -414,6 +391,71 @@ class TextDirSource(Source):
         return note_from_mapping({"id": rel, "text": text, "date": modified}, opts, locator)
 
 
+def _read_document_file(
+    file: Path, st: os.stat_result, rel: str, locator: str, opts: SourceOptions, fmt: str | None
+) -> Iterator[Record]:
+    """The records of one document file (format by ``fmt``, else extension and content)."""
+    from pipelines.formats import SUFFIX_FORMATS, read_document, sniff
+
+    if st.st_size > opts.max_note_chars * 50:  # a PDF or a batch file is larger than its text
+        yield _read_error(
+            opts, locator, "NoteTooLarge", f"file has {st.st_size} bytes, above the limit", rel
+        )
+        return
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        yield _read_error(opts, locator, "OSError", exc.strerror or "cannot read file", rel)
+        return
+    kind = fmt or sniff(file, data[:4096]) or SUFFIX_FORMATS.get(file.suffix.lower())
+    if kind is None or (kind == "cda" and b"ClinicalDocument" not in data[:65536]):
+        yield _read_error(
+            opts, locator, "UnknownFormat", "file format not recognised (use --format)", rel
+        )
+        return
+    yield from read_document(kind, data, opts, locator, rel)
+
+
+class DocumentFileSource(Source):
+    """One document file read whole: HL7 v2, CDA, a FHIR JSON resource, HTML, RTF or PDF.
+
+    Incremental by file identity like ``CsvSource``: an unchanged file (same size, mtime
+    and head hash) is not read again; a changed one is, and unchanged notes are skipped by
+    hash.
+    """
+
+    def __init__(self, path: Path, fmt: str) -> None:
+        super().__init__()
+        self.path = path
+        self.fmt = fmt
+        self.kind = fmt
+
+    @property
+    def key(self) -> str:
+        return _digest(self.kind, str(self.path.resolve()))
+
+    def records(self, opts: SourceOptions, since: Watermark | None = None) -> Iterator[Record]:
+        self._position = None
+        self.skipped = 0
+        try:
+            st = self.path.stat()
+            with self.path.open("rb") as fh:
+                head = hashlib.sha256(fh.read(_TAIL)).hexdigest()
+        except OSError as exc:
+            raise SourceError(f"cannot read {self.path.name}: {exc.strerror}") from exc
+        ident = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "head": head}
+        if since and {k: since.get(k) for k in ident} == ident:
+            self.skipped = int(since.get("records", 0))
+            self._position = dict(since)
+            return
+        count = 0
+        rel = self.path.stem
+        for rec in _read_document_file(self.path, st, rel, self.path.name, opts, self.fmt):
+            count += 1
+            yield rec
+        self._position = {**ident, "records": count}
+
+
 class LineFileSource(Source):
     """A JSONL file of notes or FHIR Bulk NDJSON of DocumentReference, one record per line.
 
@@ -426,7 +468,7 @@ class LineFileSource(Source):
         super().__init__()
         self.path = path
         self.kind = kind
-        self._parse: Callable[[bytes, SourceOptions, str], Record] = (
+        self._parse: Callable[[bytes, SourceOptions, str], Record | Iterator[Record]] = (
             parse_docref_line if kind == "fhir" else parse_jsonl_line
         )
 
@@ -465,7 +507,8 @@ class LineFileSource(Source):
                 lineno += 1
                 if not raw.strip():
                     continue
-                yield self._parse(raw, opts, f"{self.path.name}:{lineno}")
+                out = self._parse(raw, opts, f"{self.path.name}:{lineno}")
+                yield from (out,) if isinstance(out, Note | NoteError) else out  # a Bundle: many
             self._position = {
                 "offset": pos,
                 "line": lineno,
@@ -654,16 +697,25 @@ def _from_json(value: Any, kind: str | None) -> Any:
     return value
 
 
+#: ``--format`` values: how to read a file or every file of a directory.
+FORMATS = ("text", "jsonl", "csv", "fhir", "hl7", "cda", "bundle", "html", "rtf", "pdf")
+
+
 def open_source(
     location: str | Path,
     *,
+    fmt: str | None = None,
     table: str | None = None,
     query: str | None = None,
     updated_at: str = "updated_at",
     id_column: str = "id",
     environ: Mapping[str, str] | None = None,
 ) -> Source:
-    """Recognise a source: a directory, ``.jsonl``, ``.csv``, ``.ndjson`` or ``sql+<url>``.
+    """Recognise a source: a directory, ``.jsonl``, ``.csv``, ``.ndjson``, ``.hl7``, CDA
+    ``.xml``, a FHIR ``.json`` resource, ``.html``/``.rtf``/``.pdf``, or ``sql+<url>``.
+
+    ``fmt`` (one of ``FORMATS``) forces the format of a file, or of every file of a
+    directory, whatever its extension.
 
     ``sql+env:NAME`` reads the SQLAlchemy URL from the environment variable ``NAME`` so a
     password never appears in a command line or in Prefect's flow parameters.
@@ -682,12 +734,41 @@ def open_source(
         src = SqlSource(url, table=table, query=query, updated_at=updated_at, id_column=id_column)
         src.key  # validates the URL  # noqa: B018
         return src
+    if fmt is not None and fmt not in FORMATS:
+        raise SourceError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     path = Path(location)
     if not path.exists():
         raise SourceError(f"source not found: {path}")
     if path.is_dir():
-        return TextDirSource(path)
+        if fmt in {"jsonl", "csv"}:
+            raise SourceError(f"--format {fmt} reads a file, not a directory")
+        return TextDirSource(path, "ndjson" if fmt == "fhir" else fmt)
+    from pipelines.formats import DOCUMENT_FORMATS, sniff
+
+    if fmt in DOCUMENT_FORMATS:
+        return DocumentFileSource(path, fmt)
+    if fmt is not None:
+        kinds = {"text": "jsonl", "jsonl": "jsonl", "fhir": "fhir"}
+        if fmt == "csv":
+            return CsvSource(path)
+        if fmt == "text":
+            raise SourceError("--format text reads a directory of .txt files")
+        return LineFileSource(path, kinds[fmt])
     suffix = path.suffix.lower()
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise SourceError(f"cannot read {path.name}: {exc.strerror}") from exc
+    sniffed = sniff(path, head)
+    if suffix in {".hl7", ".xml", ".html", ".htm", ".rtf", ".pdf"} or sniffed in {"hl7", "pdf"}:
+        if sniffed is None and suffix in {".hl7", ".rtf", ".pdf"}:
+            sniffed = {".hl7": "hl7", ".rtf": "rtf", ".pdf": "pdf"}[suffix]
+        if sniffed is None:
+            raise SourceError(f"{path.name}: content not recognised, use --format")
+        return DocumentFileSource(path, sniffed)
+    if suffix == ".json" and _is_fhir_json(head):
+        return DocumentFileSource(path, "bundle")
     if suffix in {".jsonl", ".json"}:
         return LineFileSource(path, "jsonl")
     if suffix == ".csv":
@@ -695,6 +776,18 @@ def open_source(
     if suffix == ".ndjson":
         return LineFileSource(path, "fhir")
     raise SourceError(
-        f"unrecognised source {path.name}: use a directory of .txt files, .jsonl, .csv, "
-        "FHIR .ndjson of DocumentReference, or sql+<SQLAlchemy URL> with --table or --query"
+        f"unrecognised source {path.name}: use a directory, .jsonl, .csv, FHIR .ndjson or "
+        ".json, .hl7, CDA .xml, .html, .rtf, .pdf (or --format), or sql+<SQLAlchemy URL> "
+        "with --table or --query"
     )
+
+
+def _is_fhir_json(head: bytes) -> bool:
+    """A ``.json`` file holding one FHIR resource (pretty-printed, or with a resourceType on
+    its first line) rather than JSONL notes."""
+    first = head.split(b"\n", 1)[0].strip()
+    try:
+        data = json.loads(first.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")  # a multi-line object
+    return isinstance(data, dict) and "resourceType" in data

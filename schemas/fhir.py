@@ -868,7 +868,41 @@ def to_document_reference(note: Note, *, include_text: bool = False) -> Resource
     encounter = _encounter(note)
     if encounter:
         data["context"] = {"encounter": [encounter]}
+    if note.converter:
+        _derived(data, note)
     return data
+
+
+#: ``DocumentReference.content.format`` system naming the converter that derived a note's text.
+CONVERTER_SYSTEM = "urn:notestruct:converter"
+
+
+def _derived(data: Resource, note: Note) -> None:
+    """Mark a DocumentReference whose text was derived from another document (issue 18).
+
+    The attachment is the derived plain text, which every derivation-reference offset
+    points into; ``content.format`` names the converter and its version, and ``relatesTo``
+    (``transforms``) points at the source document by identifier (it lives in the source
+    system, not in this export).
+    """
+    data["content"][0]["format"] = {
+        "system": CONVERTER_SYSTEM,
+        "code": _code(note.converter) or "unknown",
+        "display": "plain text derived by this converter; offsets are into this text",
+    }
+    ref = note.source_document
+    if not ref:
+        return
+    kind, _, ident = ref.partition("/")
+    if "|" in ref:
+        system, _, value = ref.partition("|")
+        target: dict[str, Any] = {"identifier": {"system": system, "value": value}}
+    elif ident and _ID_OK.fullmatch(ident):
+        system = f"{_uri(note.source) or 'urn:notestruct:source'}:{kind}"
+        target = {"type": kind, "identifier": {"system": system, "value": ident}}
+    else:
+        return
+    data["relatesTo"] = [{"code": "transforms", "target": target}]
 
 
 def _onset(mention: Mention, note: Note) -> tuple[str, Any] | None:

@@ -90,6 +90,13 @@ class Note(Record):
     text_sha256: str = ""
     #: Source status: "current", "superseded" or "entered-in-error" (FHIR DocumentReference).
     status: str = "current"
+    #: For text derived from a document (HTML, RTF, PDF, CDA, HL7 v2): the converter and its
+    #: version (``pdf@1+pypdf-5.1.0``); offsets are into ``text``, the derived text. None for
+    #: notes that arrived as plain text.
+    converter: str | None = None
+    #: The document the text was derived from: ``Type/id`` (a FHIR resource) or
+    #: ``system|value`` (an identifier, e.g. a CDA id or an HL7 v2 message control id).
+    source_document: str | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -70,6 +70,14 @@ def ingest(
         str, typer.Option(help="SQL source: last-modified column (the watermark).")
     ] = "updated_at",
     id_column: Annotated[str, typer.Option(help="SQL source: note id column.")] = "id",
+    source_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="Force the source format: text, jsonl, csv, fhir, hl7, cda, bundle, html, rtf, "
+            "pdf (default: by extension and content).",
+        ),
+    ] = None,
 ) -> None:
     """Run the nightly ingestion flow once: read new and changed notes, extract, load.
 
@@ -89,7 +97,14 @@ def ingest(
     from pipelines.sources import open_source
 
     # fail fast with one line before Prefect starts
-    open_source(source, table=table, query=query, updated_at=updated_at, id_column=id_column)
+    open_source(
+        source,
+        fmt=source_format,
+        table=table,
+        query=query,
+        updated_at=updated_at,
+        id_column=id_column,
+    )
     total = None if source.startswith("sql+") else _count_records(source)
     summary = _run_flow(
         nightly_ingest,
@@ -109,6 +124,7 @@ def ingest(
         sql_query=query,
         updated_at_column=updated_at,
         id_column=id_column,
+        source_format=source_format,
     )
     out.print(_summary_table(summary))
 

@@ -42,8 +42,16 @@ def export_fhir(
     ],
     warehouse: WarehouseOpt = None,
     config: ConfigOpt = None,
+    bundle: Annotated[
+        str | None,
+        typer.Option(help="'transaction': one R4 transaction Bundle per note (Bundle.ndjson)."),
+    ] = None,
 ) -> None:
     """FHIR Bulk Data NDJSON: one file per resource type plus manifest.json."""
+    if bundle:
+        from pipelines.writeback import export_bundles
+
+        return out.print(export_bundles(out_dir, warehouse, config, bundle))
     from pipelines.config import load_config
     from warehouse.engine import make_engine
     from warehouse.export import export_fhir_ndjson

@@ -101,7 +101,8 @@ def test_bad_docrefs():
     assert got["docref-entered-in-error"].status == "entered-in-error"
     assert got["docref-latin1-charset"].text == "Café au lait spots. Denies fever.\n"
     kinds = {e.note_id: e.error_type for e in errors}
-    assert kinds["docref-pdf"] == "UnsupportedAttachment"
+    # PDF attachments are read since issue 18; this one is a truncated PDF
+    assert kinds["docref-pdf"] == "InvalidPdf"
     assert kinds["docref-invalid-base64"] == "InvalidAttachment"
     assert kinds["docref-url-only"] == "UnsupportedAttachment"
     assert len(errors) == 5  # + the Patient line and the truncated line, without ids
