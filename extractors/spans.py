@@ -8,6 +8,7 @@ from spacy.tokens import Doc, Span
 
 from extractors.base import MENTIONS
 from extractors.extensions import span_values
+from extractors.statements import statement_attributes
 from schemas.ids import uuid5_str
 from schemas.model import Assertion, Coding, Mention, Note, Provenance
 from schemas.wire import record_constructor
@@ -106,11 +107,23 @@ def doc_to_mentions(
                 _section(span),
                 assertion,
                 codings,
-                dict(values["attributes"] or {}),
+                _with_statements(text, start, end, label, assertion, values["attributes"]),
                 prov,
             ),
         )
     return tuple(m for _, m in sorted(out.values(), key=_sort_key))
+
+
+def _with_statements(
+    text: str, start: int, end: int, label: str, assertion: Assertion, given: Any
+) -> dict[str, Any]:
+    """The extractor's attributes and what the mention's clause states about it (status,
+    onset, relative: ``extractors.statements``), so the FHIR mappers need no note text."""
+    attributes = dict(given or {})
+    attributes.update(
+        statement_attributes(text, start, end, label, family=assertion.is_family, given=attributes)
+    )
+    return attributes
 
 
 def _sort_key(item: tuple[tuple[int, int, str], Mention]) -> tuple[int, int, str]:

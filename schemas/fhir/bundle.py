@@ -16,7 +16,6 @@ from schemas.fhir.codes import (
     Resource,
 )
 from schemas.fhir.parts import _concept_code
-from schemas.fhir.policy import policy_markdown
 from schemas.fhir.validate import ShapeValidator
 from schemas.fhir.values import _ID_OK, _code, _instant, _string
 from schemas.ids import resource_id
@@ -149,9 +148,3 @@ def to_operation_outcome(
         "issue": [issue],
     }
     return ShapeValidator(full=True).check(data)
-
-
-if __name__ == "__main__":  # pragma: no cover - renders the policy for docs/fhir.md
-    import sys
-
-    sys.stdout.write(policy_markdown())

@@ -4,7 +4,6 @@ MedicationStatement, Procedure, AllergyIntolerance, Observation."""
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -35,7 +34,6 @@ from schemas.fhir.codes import (
 from schemas.fhir.parts import (
     NoteParts,
     _attr,
-    _clause,
     _concept,
     _concept_code,
     _encounter,
@@ -49,7 +47,6 @@ from schemas.fhir.parts import (
     note_parts,
 )
 from schemas.fhir.policy import (
-    _RELATIVE_RE,
     ALLERGY_CATEGORIES,
     BP_DIASTOLIC,
     BP_PANEL,
@@ -157,34 +154,20 @@ def _derived(data: Resource, note: Note) -> None:
     data["relatesTo"] = [{"code": "transforms", "target": target}]
 
 
-def _onset(mention: Mention, note: Note) -> tuple[str, Any] | None:
-    """onset[x] from the ``onset`` attribute or "since 2019" / "in 2019" / "at age 52" cues."""
-    onset = _attr(mention, "onset")
-    stated = _partial_date(onset)
+def _onset(mention: Mention) -> tuple[str, Any] | None:
+    """onset[x] from the ``onset`` (a date) or ``onset_age`` (years) attribute ("since 2019",
+    "at age 52": ``extractors.statements``)."""
+    stated = _partial_date(_attr(mention, "onset"))
     if stated:
         return "onsetDateTime", stated
-    _, after = _clause(note, mention)
-    m = _ONSET_RE.match(after)
-    if not m:
+    return _age("onsetAge", _attr(mention, "onset_age"))
+
+
+def _age(element: str, value: object) -> tuple[str, Any] | None:
+    age = _positive_int(value)
+    if age is None or not 0 < age < 130:
         return None
-    if m.group("year"):
-        return "onsetDateTime", m.group("year")
-    age = int(m.group("age"))
-    if 0 < age < 130:
-        return "onsetAge", {"value": age, "unit": "a", "system": UCUM, "code": "a"}
-    return None
-
-
-_FAMILY_AGE_RE = re.compile(
-    r"[ \t,]*at\s+(?:the\s+)?(?:age\s+(?:of\s+)?)?(?P<age>\d{1,3})(?!\d)"
-    r"(?:\s*(?:years?(?:\s+old)?|yrs?|y/?o))?(?=\s*(?:[.,;:)]|$)|\s+(?:and|with|from|in)\b)",
-    re.IGNORECASE,
-)
-_ONSET_RE = re.compile(
-    r"[ \t,]*(?:(?:diagnosed|dx'?d?|first\s+noted|onset)\s+)?"
-    r"(?:(?:in|since|from)\s+(?P<year>(?:19|20)\d{2})(?!\d)|(?:at\s+)?age\s+(?P<age>\d{1,3})(?!\d))",
-    re.IGNORECASE,
-)
+    return element, {"value": age, "unit": "a", "system": UCUM, "code": "a"}
 
 
 def to_condition(
@@ -202,9 +185,7 @@ def to_condition(
     rid = resource_id("Condition", mention.mention_id)
     parts = parts or note_parts(note)
     data = _provenance(mention, parts, "Condition", rid)
-    clinical = _status(
-        row.elements.get("clinicalStatus", ""), "Condition", "clinicalStatus", note, mention
-    )
+    clinical = _status(row.elements.get("clinicalStatus", ""), "clinicalStatus", mention)
     if clinical:
         data["clinicalStatus"] = _concept_code(CONDITION_CLINICAL, clinical)
     data["verificationStatus"] = _concept_code(CONDITION_VER, row.elements["verificationStatus"])
@@ -215,7 +196,7 @@ def to_condition(
     encounter = parts.context()
     if encounter:
         data["encounter"] = encounter
-    onset = _onset(mention, note)
+    onset = _onset(mention)
     if onset:
         data[onset[0]] = onset[1]
     if parts.instant:
@@ -224,17 +205,14 @@ def to_condition(
     return data
 
 
-def _relationship(mention: Mention, note: Note) -> tuple[str, str]:
-    """The relative: ConText's experiencer, else the last relative named earlier in the clause."""
-    who = (mention.assertion.experiencer or "").lower().strip()
-    if who in RELATIONSHIPS:
-        return RELATIONSHIPS[who]
-    before, after = _clause(note, mention)
-    found = _RELATIVE_RE.findall(before)
-    if found:
-        return RELATIONSHIPS[found[-1].lower()]
-    found = _RELATIVE_RE.findall(after[:40])
-    return RELATIONSHIPS[found[0].lower()] if found else FAMILY_MEMBER
+def _relationship(mention: Mention) -> tuple[str, str]:
+    """The relative: ConText's experiencer, else the relative the clause names (``relative``,
+    set by ``extractors.statements``), else a family member."""
+    for who in (mention.assertion.experiencer, _attr(mention, "relative")):
+        key = str(who or "").lower().strip()
+        if key in RELATIONSHIPS:
+            return RELATIONSHIPS[key]
+    return FAMILY_MEMBER
 
 
 def to_family_member_history(
@@ -256,19 +234,15 @@ def to_family_member_history(
     data["patient"] = parts.subject()
     if parts.instant:
         data["date"] = parts.instant
-    code, display = _relationship(mention, note)
+    code, display = _relationship(mention)
     data["relationship"] = _concept_code(ROLE_CODE, code, display)
     condition: dict[str, Any] = {"code": _concept(mention, include_text)}
-    onset = _onset(mention, note)
-    if onset and onset[0] == "onsetAge":
-        condition["onsetAge"] = onset[1]
-    else:
+    onset = _onset(mention)
+    if not onset or onset[0] != "onsetAge":
         # family histories say "father had an MI at 52": a bare number after "at" is an age
-        _, after = _clause(note, mention)
-        m = _FAMILY_AGE_RE.match(after)
-        if m and 0 < int(m.group("age")) < 130:
-            age = int(m.group("age"))
-            condition["onsetAge"] = {"value": age, "unit": "a", "system": UCUM, "code": "a"}
+        onset = _age("onsetAge", _attr(mention, "relative_age"))
+    if onset:
+        condition["onsetAge"] = onset[1]
     data["condition"] = [condition]
     return data
 
@@ -383,7 +357,7 @@ def to_medication_statement(
     rid = resource_id("MedicationStatement", mention.mention_id)
     parts = parts or note_parts(note)
     data = _provenance(mention, parts, "MedicationStatement", rid)
-    status = _status(row.elements["status"], "MedicationStatement", "status", note, mention)
+    status = _status(row.elements["status"], "status", mention)
     data["status"] = status or "unknown"
     data["medicationCodeableConcept"] = _concept(
         mention, include_text, name=_attr(mention, "ingredient")
@@ -431,9 +405,7 @@ def to_allergy_intolerance(
     rid = resource_id("AllergyIntolerance", mention.mention_id)
     parts = parts or note_parts(note)
     data = _provenance(mention, parts, "AllergyIntolerance", rid)
-    clinical = _status(
-        row.elements["clinicalStatus"], "AllergyIntolerance", "clinicalStatus", note, mention
-    )
+    clinical = _status(row.elements["clinicalStatus"], "clinicalStatus", mention)
     data["clinicalStatus"] = _concept_code(ALLERGY_CLINICAL, clinical or "active")
     data["verificationStatus"] = _concept_code(ALLERGY_VER, row.elements["verificationStatus"])
     category = attrs.get("category")

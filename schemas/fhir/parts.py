@@ -17,7 +17,7 @@ from schemas.fhir.codes import (
     UCUM,
     Resource,
 )
-from schemas.fhir.policy import _CLAUSE_END, _CUE_RE, FROM_TEXT, FROM_TEXT_OR_ACTIVE
+from schemas.fhir.policy import FROM_TEXT, FROM_TEXT_OR_ACTIVE
 from schemas.fhir.values import (
     _BAD_SPACE,
     _CODE_OK,
@@ -215,28 +215,17 @@ def _concept(
     return out
 
 
-def _clause(note: Note, mention: Mention) -> tuple[str, str]:
-    """Text of the clause before and after the mention (for status cues), at most 80 chars."""
-    text = note.text
-    after = text[mention.end_char : mention.end_char + 80]
-    m = _CLAUSE_END.search(after)
-    after = after[: m.start()] if m else after
-    before = text[max(0, mention.start_char - 60) : mention.start_char]
-    cut = max(before.rfind("."), before.rfind(";"), before.rfind("\n"))
-    return before[cut + 1 :], after
-
-
-def _status(value: str, resource: str, element: str, note: Note, mention: Mention) -> str | None:
-    """Resolve a policy element value (code, FROM_TEXT or FROM_TEXT_OR_ACTIVE)."""
+def _status(value: str, element: str, mention: Mention) -> str | None:
+    """Resolve a policy element value: a code, or FROM_TEXT / FROM_TEXT_OR_ACTIVE, which take
+    what the mention's clause states (``stated_status``, set by ``extractors.statements``)."""
     if value not in (FROM_TEXT, FROM_TEXT_OR_ACTIVE):
         return value
     if element == "clinicalStatus" and mention.attributes.get("resolved") is True:
         # assertion found a resolution cue ("has cleared", "resolution of"): the text says so
         return "resolved"
-    before, after = _clause(note, mention)
-    for pattern, code in _CUE_RE.get((resource, element), ()):
-        if pattern.search(after) or pattern.search(before):
-            return code
+    stated = _code(mention.attributes.get("stated_status"))
+    if stated:
+        return stated
     return "active" if value == FROM_TEXT_OR_ACTIVE else None
 
 

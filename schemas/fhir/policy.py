@@ -3,7 +3,6 @@ mappers read (relationships, interpretations, timing codes, categories)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -250,29 +249,8 @@ REQUIRED_CODES: dict[tuple[str, str], frozenset[str]] = {
     ),
 }
 
-#: Status cues read from the clause around a mention (FROM_TEXT markers), per element.
-STATUS_CUES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
-    ("Condition", "clinicalStatus"): (
-        (r"in\s+(?:complete\s+|partial\s+)?remission", "remission"),
-        (r"resolved|resolving\s+completely|healed|cured|no\s+longer\s+present", "resolved"),
-        (r"inactive|quiescent|no\s+longer\s+active|burnt\s+out", "inactive"),
-        (r"recurren(?:t|ce)|recurred", "recurrence"),
-        (r"relaps(?:e|ed)", "relapse"),
-    ),
-    ("AllergyIntolerance", "clinicalStatus"): (
-        (r"resolved|outgrew|outgrown|tolerated\s+since", "resolved"),
-        (r"inactive|no\s+longer\s+allergic", "inactive"),
-    ),
-    ("MedicationStatement", "status"): (
-        (r"held|holding|on\s+hold|hold(?=\s+(?:for|on|until|while))", "on-hold"),
-        (r"discontinued|stopped|d/c'?d|ceased", "stopped"),
-    ),
-}
-_CUE_RE = {
-    key: [(re.compile(rf"(?<![\w-])(?:{p})(?![\w-])", re.IGNORECASE), code) for p, code in cues]
-    for key, cues in STATUS_CUES.items()
-}
-_CLAUSE_END = re.compile(r"[.;\n]|\s,\s|,\s+(?:and|but)\s")
+#: FROM_TEXT elements take the status the mention's clause states: the cues are extractor
+#: rules (``extractors/rules/statements/statements.json``), read into ``stated_status``.
 
 #: Section category -> Condition.category (system, code).
 #: - Problem lists and past history are list items (``problem-list-item``).
@@ -339,11 +317,6 @@ RELATIONSHIPS: dict[str, tuple[str, str]] = {
     "spouse": ("SPS", "spouse"),
 }
 FAMILY_MEMBER = ("FAMMEMB", "family member")
-_RELATIVE_RE = re.compile(
-    rf"(?<![\w-])({'|'.join(sorted(RELATIONSHIPS, key=len, reverse=True))})"
-    r"(?![\w-])",
-    re.IGNORECASE,
-)
 
 #: "No known allergy" statements by scope -> SNOMED CT situation (IPS absent/unknown codes).
 NO_KNOWN_ALLERGY: dict[str, tuple[str, str]] = {
@@ -443,7 +416,7 @@ def policy_row(mention: Mention) -> PolicyRow | None:
 
 
 def policy_markdown() -> str:
-    """The policy table (and cue tables) as markdown, for docs/fhir.md."""
+    """The policy table as markdown, for docs/fhir.md."""
     lines = [
         "| state | label | resource | elements | why |",
         "| --- | --- | --- | --- | --- |",
@@ -455,9 +428,10 @@ def policy_markdown() -> str:
             f"| {r.state} | {r.label} | {r.resource or '— (mention row only)'} | {elements} "
             f"| {r.why} |"
         )
-    lines += ["", "| resource.element | text cue (regex) | code |", "| --- | --- | --- |"]
-    for (rtype, element), cues in STATUS_CUES.items():
-        for pattern, code in cues:
-            escaped = pattern.replace("|", "\\|")
-            lines.append(f"| {rtype}.{element} | `{escaped}` | {code} |")
+    lines += [
+        "",
+        "`@text` takes the status the mention's clause states, the `stated_status` attribute "
+        "(cues in `extractors/rules/statements/statements.json`); `@text|active` falls back "
+        "to `active`.",
+    ]
     return "\n".join(lines) + "\n"

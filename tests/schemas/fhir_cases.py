@@ -151,9 +151,26 @@ def make_mention(
         section=section,
         assertion=Assertion(**flags),
         codings=CODES.get(label, ()) if codings is None else codings,
-        attributes=dict(ATTRS.get(label, {}) if attributes is None else attributes),
+        attributes=_stated(note, start, span, label, flags, attributes),
         provenance=Provenance(extractor=extractor, extractor_version=1, pipeline_version="0.1.0"),
     )
+
+
+def _stated(
+    note: Note, start: int, span: str, label: str, flags: dict[str, Any], given: Any
+) -> dict[str, Any]:
+    """The mention's attributes with what its clause states (status, onset, relative), as
+    the pipeline's ``doc_to_mentions`` adds them (``extractors.statements``)."""
+    from extractors.statements import statement_attributes
+
+    attributes = dict(ATTRS.get(label, {}) if given is None else given)
+    attributes.update(
+        statement_attributes(
+            note.text, start, start + len(span), label,
+            family=bool(flags.get("is_family")), given=attributes,
+        )
+    )  # fmt: skip
+    return attributes
 
 
 def labelled(label: str, *, text: str | None = None, **kw: Any) -> tuple[Note, Mention]:

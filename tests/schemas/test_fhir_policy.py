@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from extractors.statements import rules as statement_rules
 from schemas import fhir
-from schemas.fhir import POLICY, REQUIRED_CODES, STATUS_CUES, ShapeValidator, map_mention
+from schemas.fhir import POLICY, REQUIRED_CODES, ShapeValidator, map_mention
 from schemas.model import assertion_state
 from tests.schemas.fhir_cases import NKA_ATTRS, SENTENCE, labelled, make_mention, make_note
 
@@ -156,9 +157,15 @@ def test_policy_codes_are_legal_for_their_required_bindings() -> None:
                 continue
             assert row.resource is not None
             assert value in REQUIRED_CODES[(row.resource, element)], (row, element)
-    for (rtype, element), cues in STATUS_CUES.items():
+    # the status a clause states (extractor rules) must be a code of the element it fills
+    element_of = {
+        "PROBLEM": ("Condition", "clinicalStatus"),
+        "ALLERGY": ("AllergyIntolerance", "clinicalStatus"),
+        "MEDICATION": ("MedicationStatement", "status"),
+    }
+    for label, cues in statement_rules().status_cues.items():
         for _, code in cues:
-            assert code in REQUIRED_CODES[(rtype, element)]
+            assert code in REQUIRED_CODES[element_of[label]]
 
 
 def test_policy_states_cover_the_precedence_order() -> None:
