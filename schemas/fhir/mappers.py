@@ -170,6 +170,24 @@ def _age(element: str, value: object) -> tuple[str, Any] | None:
     return element, {"value": age, "unit": "a", "system": UCUM, "code": "a"}
 
 
+def _begin(
+    mention: Mention,
+    note: Note,
+    resource: str,
+    row: PolicyRow | None,
+    parts: NoteParts | None,
+) -> tuple[PolicyRow, NoteParts, Resource] | None:
+    """What every mapper starts with: the policy row (None when the mention's state does not
+    make this resource), the note's shared parts and the resource with its id, provenance
+    extension and tags."""
+    row = row or policy_row(mention)
+    if row is None or row.resource != resource:
+        return None
+    parts = parts or note_parts(note)
+    rid = resource_id(resource, mention.mention_id)
+    return row, parts, _provenance(mention, parts, resource, rid)
+
+
 def to_condition(
     mention: Mention,
     note: Note,
@@ -179,12 +197,10 @@ def to_condition(
     parts: NoteParts | None = None,
 ) -> Resource | None:
     """A Condition; the assertion goes into verificationStatus and clinicalStatus (POLICY)."""
-    row = row or policy_row(mention)
-    if row is None or row.resource != "Condition":
+    begun = _begin(mention, note, "Condition", row, parts)
+    if begun is None:
         return None
-    rid = resource_id("Condition", mention.mention_id)
-    parts = parts or note_parts(note)
-    data = _provenance(mention, parts, "Condition", rid)
+    row, parts, data = begun
     clinical = _status(row.elements.get("clinicalStatus", ""), "clinicalStatus", mention)
     if clinical:
         data["clinicalStatus"] = _concept_code(CONDITION_CLINICAL, clinical)
@@ -224,12 +240,10 @@ def to_family_member_history(
     parts: NoteParts | None = None,
 ) -> Resource | None:
     """FamilyMemberHistory for a relative's condition (relationship from v3 RoleCode)."""
-    row = row or policy_row(mention)
-    if row is None or row.resource != "FamilyMemberHistory":
+    begun = _begin(mention, note, "FamilyMemberHistory", row, parts)
+    if begun is None:
         return None
-    rid = resource_id("FamilyMemberHistory", mention.mention_id)
-    parts = parts or note_parts(note)
-    data = _provenance(mention, parts, "FamilyMemberHistory", rid)
+    row, parts, data = begun
     data["status"] = row.elements["status"]
     data["patient"] = parts.subject()
     if parts.instant:
@@ -351,12 +365,10 @@ def to_medication_statement(
     mention: Mention, note: Note, *, include_text: bool = False, parts: NoteParts | None = None
 ) -> Resource | None:
     """MedicationStatement: code, dosage from the sig attributes, status from POLICY."""
-    row = policy_row(mention)
-    if row is None or row.resource != "MedicationStatement":
+    begun = _begin(mention, note, "MedicationStatement", None, parts)
+    if begun is None:
         return None
-    rid = resource_id("MedicationStatement", mention.mention_id)
-    parts = parts or note_parts(note)
-    data = _provenance(mention, parts, "MedicationStatement", rid)
+    row, parts, data = begun
     status = _status(row.elements["status"], "status", mention)
     data["status"] = status or "unknown"
     data["medicationCodeableConcept"] = _concept(
@@ -379,12 +391,10 @@ def to_procedure(
     mention: Mention, note: Note, *, include_text: bool = False, parts: NoteParts | None = None
 ) -> Resource | None:
     """Procedure: completed, or not-done when negated (POLICY)."""
-    row = policy_row(mention)
-    if row is None or row.resource != "Procedure":
+    begun = _begin(mention, note, "Procedure", None, parts)
+    if begun is None:
         return None
-    rid = resource_id("Procedure", mention.mention_id)
-    parts = parts or note_parts(note)
-    data = _provenance(mention, parts, "Procedure", rid)
+    row, parts, data = begun
     data["status"] = row.elements["status"]
     data["code"] = _concept(mention, include_text)
     data["subject"] = parts.subject()
@@ -398,13 +408,11 @@ def to_allergy_intolerance(
     mention: Mention, note: Note, *, include_text: bool = False, parts: NoteParts | None = None
 ) -> Resource | None:
     """AllergyIntolerance; a no-known-allergy statement gets the SNOMED CT situation code."""
-    row = policy_row(mention)
-    if row is None or row.resource != "AllergyIntolerance":
+    begun = _begin(mention, note, "AllergyIntolerance", None, parts)
+    if begun is None:
         return None
+    row, parts, data = begun
     attrs = mention.attributes
-    rid = resource_id("AllergyIntolerance", mention.mention_id)
-    parts = parts or note_parts(note)
-    data = _provenance(mention, parts, "AllergyIntolerance", rid)
     clinical = _status(row.elements["clinicalStatus"], "clinicalStatus", mention)
     data["clinicalStatus"] = _concept_code(ALLERGY_CLINICAL, clinical or "active")
     data["verificationStatus"] = _concept_code(ALLERGY_VER, row.elements["verificationStatus"])
@@ -464,13 +472,11 @@ def to_observation(
     mention: Mention, note: Note, *, include_text: bool = False, parts: NoteParts | None = None
 ) -> Resource | None:
     """Observation for a VITAL or LAB: LOINC code, UCUM valueQuantity, interpretation."""
-    row = policy_row(mention)
-    if row is None or row.resource != "Observation":
+    begun = _begin(mention, note, "Observation", None, parts)
+    if begun is None:
         return None
+    row, parts, data = begun
     attrs = mention.attributes
-    rid = resource_id("Observation", mention.mention_id)
-    parts = parts or note_parts(note)
-    data = _provenance(mention, parts, "Observation", rid)
     data["status"] = row.elements["status"]
     vital = mention.label == "VITAL"
     data["category"] = [{"coding": [VITAL_SIGNS_CATEGORY if vital else LABORATORY_CATEGORY]}]
