@@ -34,7 +34,9 @@ from extractors.units import UnitNormalizer
 #              "intravenous infusions of X", "X was administered intravenously at a dose of");
 #              regimen words ("high-dose", "three cycles"); "24 million units", "mg/kg/day";
 #              measured substances (analytes.json) are drugs only when given.
-VERSION = 2
+# 3 (2026-12): the sig after the drug's own abbreviation in parentheses ("liposomal
+#              amphotericin B (L-AMB) (3 mg/kg/day)") is the drug's.
+VERSION = 3
 
 LABEL = "MEDICATION"
 RULES = "medications"
@@ -585,11 +587,22 @@ class MedicationTagger:
                 drop.append(cand["token_bounds"])
             if _in_allergy_context(text, start):
                 continue  # "allergic to penicillin" is not a medication the patient takes
+            nxt = candidates[i + 1] if i + 1 < len(candidates) else None
+            # "liposomal amphotericin B (L-AMB) (3 mg/kg/day)", "tazobactam/piperacillin
+            # (TAZ/PIPC) (4.5g q12h)": the sig after the drug's own abbreviation is the
+            # drug's (the abbreviation, a mention of its own, reads it too)
+            sig_start = end
+            abbr = _ABBREVIATION_AFTER.match(text, end)
+            if abbr is not None and " ".join(text[start:end].lower().split()) not in self.analytes:
+                # (a measured substance's abbreviation is followed by its value, not a sig)
+                if nxt is not None and abbr.start(1) <= nxt["start"] < abbr.end(1):
+                    nxt = candidates[i + 2] if i + 2 < len(candidates) else None
+                sig_start = abbr.end()
             limit = min(
-                candidates[i + 1]["start"] if i + 1 < len(candidates) else len(text),
+                nxt["start"] if nxt is not None else len(text),
                 end + self.max_sig_chars,
             )
-            parts = self.parser.parse(text, end, limit)
+            parts = self.parser.parse(text, sig_start, limit)
             consumed = max(consumed, previous_end)
             previous_end = max([end, *(p.end for p in parts)])
             if not any(p.kind == "route" for p in parts):
@@ -642,6 +655,10 @@ class MedicationTagger:
                 new.append(span)
         add_spans(doc, new, drop, existing)
         return doc
+
+
+#: A drug's own abbreviation in parentheses right after it: "(L-AMB)", "(TAZ/PIPC)", "(GH)".
+_ABBREVIATION_AFTER = re.compile(r"[ \t]*\(\s*([A-Z][A-Za-z]*(?:[-/][A-Za-z]+)*)\s*\)")
 
 
 def _in_allergy_context(text: str, start: int) -> bool:

@@ -348,3 +348,17 @@ def test_words_with_hyphens_that_are_no_drugs_stay_plain(nlp: Any) -> None:
         m for m in run(nlp, "Follow-up in two weeks; well-being good.") if m.label == "MEDICATION"
     ]
     assert meds == []
+
+
+def test_the_sig_after_the_drugs_own_abbreviation_is_the_drugs(nlp: Any) -> None:
+    text = "Tazobactam/piperacillin (TAZ/PIPC) (4.5g q12h) was administered."
+    [med] = [m for m in run(nlp, text) if m.label == "MEDICATION"]
+    assert med.attributes["strength"]["value"] == 4.5
+    assert (med.attributes["frequency"]["period"], med.attributes["frequency"]["period_unit"]) == (
+        12,
+        "h",
+    )
+    # a measured substance's abbreviation is followed by its value, not a dose
+    assert not [
+        m for m in run(nlp, "Lactate dehydrogenase (LDH) 500 U/L.") if m.label == "MEDICATION"
+    ]
