@@ -35,7 +35,8 @@ from extractors.units import UnitNormalizer
 #              regimen words ("high-dose", "three cycles"); "24 million units", "mg/kg/day";
 #              measured substances (analytes.json) are drugs only when given.
 # 3 (2026-12): the sig after the drug's own abbreviation in parentheses ("liposomal
-#              amphotericin B (L-AMB) (3 mg/kg/day)") is the drug's.
+#              amphotericin B (L-AMB) (3 mg/kg/day)") is the drug's; a route right before
+#              the next drug is that drug's ("fluconazole, topical antibiotic").
 VERSION = 3
 
 LABEL = "MEDICATION"
@@ -603,6 +604,7 @@ class MedicationTagger:
                 end + self.max_sig_chars,
             )
             parts = self.parser.parse(text, sig_start, limit)
+            _leave_next_route(parts, text, end, nxt)
             consumed = max(consumed, previous_end)
             previous_end = max([end, *(p.end for p in parts)])
             if not any(p.kind == "route" for p in parts):
@@ -630,6 +632,7 @@ class MedicationTagger:
                         kinds.add(part.kind)
                         parts.append(part)
                 parts.sort(key=lambda p: p.start)
+                _leave_next_route(parts, text, end, nxt)
                 previous_end = max([previous_end, *(p.end for p in parts)])
             if " ".join(text[start:end].lower().split()) in self.analytes and not (
                 _given(parts) or self.parser.giving_nearby(text, start, end)
@@ -655,6 +658,19 @@ class MedicationTagger:
                 new.append(span)
         add_spans(doc, new, drop, existing)
         return doc
+
+
+def _leave_next_route(
+    parts: list[_Part], text: str, drug_end: int, nxt: dict[str, Any] | None
+) -> None:
+    """Drop a route that stands right before the next drug when it is the first thing after
+    this drug: "fluconazole, topical antibiotic", "therapy with oral ribavirin" (that route
+    is the next drug's). After a dose it stays: "Lasix 40 mg IV Metoprolol 5 mg"."""
+    if nxt is None or not parts or parts[-1].kind != "route":
+        return
+    after = [p for p in parts if p.start >= drug_end]
+    if after and after[0] is parts[-1] and not text[parts[-1].end : nxt["start"]].strip(" \t-"):
+        parts.pop()
 
 
 #: A drug's own abbreviation in parentheses right after it: "(L-AMB)", "(TAZ/PIPC)", "(GH)".

@@ -362,3 +362,25 @@ def test_the_sig_after_the_drugs_own_abbreviation_is_the_drugs(nlp: Any) -> None
     assert not [
         m for m in run(nlp, "Lactate dehydrogenase (LDH) 500 U/L.") if m.label == "MEDICATION"
     ]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "routes"),
+    [
+        # a route right before the next drug, and first after this one, is the next drug's
+        (
+            "Despite oral fluconazole, topical antibiotic ointment.",
+            {"fluconazole": "PO", "antibiotic": "TOP"},
+        ),
+        (
+            "We started antiviral therapy with oral ribavirin 400 mg q12h.",
+            {"antiviral therapy": None, "ribavirin": "PO"},
+        ),
+        # after a dose it stays with its drug (a medication list)
+        ("Lasix 40 mg IV Metoprolol 5 mg.", {"Lasix": "IV", "Metoprolol": None}),
+    ],
+)
+def test_a_route_between_two_drugs(nlp: Any, sentence: str, routes: dict[str, Any]) -> None:
+    meds = {m.text: m for m in run(nlp, sentence) if m.label == "MEDICATION"}
+    got = {k: (meds[k].attributes.get("route") or {}).get("code") for k in routes}
+    assert got == routes
