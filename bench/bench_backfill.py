@@ -79,6 +79,8 @@ class Watch:
         self.cmd, self.engine, self.every, self.cwd = cmd, engine, every, cwd
         #: (seconds since this run started, notes loaded, tree RSS MiB)
         self.samples: list[tuple[float, int, float]] = []
+        #: (notes loaded, CPU seconds of every process of the runs so far), per sample
+        self.cpu: list[tuple[int, float]] = []
         self.cpu_by_pid: dict[int, float] = {}
 
     def _tree(self, pid: int) -> tuple[float, list[object]]:
@@ -114,6 +116,7 @@ class Watch:
             except Exception:  # the schema is not there yet (migrations running)
                 loaded = 0
             self.samples.append((t_offset + time.perf_counter() - t0, loaded, rss))
+            self.cpu.append((loaded, sum(self.cpu_by_pid.values())))
             if kill_at is not None and loaded >= kill_at and not killed:
                 os.killpg(proc.pid, signal.SIGKILL)
                 killed = True
@@ -138,6 +141,14 @@ def _time_at(samples: list[tuple[float, int, float]], target: int) -> float:
 
 def _rate(samples: list[tuple[float, int, float]], lo: int, hi: int) -> float:
     return (hi - lo) / max(1e-9, _time_at(samples, hi) - _time_at(samples, lo))
+
+
+def _cpu_per_note(cpu: list[tuple[int, float]], lo: int, hi: int) -> float:
+    """CPU seconds per note loaded between the samples nearest ``lo`` and ``hi`` notes."""
+    inside = [c for c in cpu if lo <= c[0] <= hi]
+    if len(inside) < 2 or inside[-1][0] == inside[0][0]:
+        return 0.0
+    return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
 
 
 def _db_figures(engine: object, n: int, distinct: int) -> dict[str, object]:
@@ -227,6 +238,10 @@ def main() -> int:
             inside = [s[2] for s in samples if k * q <= s[1] <= (k + 1) * q and s[2] > 0]
             peaks.append(round(max(inside), 1) if inside else None)
         cpu_s = sum(watch.cpu_by_pid.values())
+        # CPU per note, first and last quarter: the steady-state check that other engineers'
+        # load on a shared machine does not skew (their load shows in the wall-clock rates)
+        cpu_q1 = _cpu_per_note(watch.cpu, first_loaded, q)
+        cpu_q4 = _cpu_per_note(watch.cpu, 3 * q, n)
         total_s = samples[-1][0]
         db = _db_figures(engine, n, distinct)
         inserted = int(db["rows_per_note"] * n)  # type: ignore[operator]
@@ -241,6 +256,9 @@ def main() -> int:
                 "peak_rss_mib_by_quarter": peaks,
                 "cpu_s_flow_and_workers": round(cpu_s, 1),
                 "cpu_ms_per_note": round(1000 * cpu_s / n, 2),
+                "cpu_ms_per_note_first_quarter": round(1000 * cpu_q1, 2),
+                "cpu_ms_per_note_last_quarter": round(1000 * cpu_q4, 2),
+                "cpu_last_over_first": round(cpu_q4 / cpu_q1, 3) if cpu_q1 else None,
                 "killed_at_loaded": loaded_at_kill if kill_at is not None else None,
                 "resume_s": round(resume_s, 1) if resume_s is not None else None,
                 "rows_inserted_per_s": round(inserted / total_s),
@@ -256,8 +274,9 @@ def main() -> int:
     print(
         f"backfill {n} notes: {figures['notes_per_s_overall']} notes/s overall; steady rate first "
         f"quarter {r1:.1f}, last {r4:.1f} notes/s (x{r4 / r1:.3f}, {'ok' if ok_rate else 'NOT'} "
-        f"within 10 %); peak RSS by quarter {peaks} MiB; every note once and no dead letters: "
-        f"{ok_notes}; copies agree: {ok_copies}; runs {db['runs']}"
+        f"within 10 %), CPU per note x{figures['cpu_last_over_first']}; peak RSS by quarter "
+        f"{peaks} MiB; every note once and no dead letters: {ok_notes}; copies agree: "
+        f"{ok_copies}; runs {db['runs']}"
     )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1) + "\n")

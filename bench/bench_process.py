@@ -136,11 +136,15 @@ def main() -> int:
             "ratio": round(base / median(values), 3),
             "ratio_per_round": [round(x, 3) for x in per_round],
             "cpu_s": round(median(cpus[label]), 1),
+            # CPU of the command's processes against the baseline's: less skewed by other
+            # load on a shared machine than wall time (PostgreSQL's server CPU not counted)
+            "ratio_cpu": round(median(cpus["baseline"]) / median(cpus[label]), 3),
             "peak_rss_mib": round(max(peaks[label])),
         }
         print(
             f"  {label:16} {median(values):7.1f} s = {n / median(values):6.1f} notes/s, "
-            f"ratio {base / median(values):.3f} (per round "
+            f"ratio {base / median(values):.3f}, in CPU time "
+            f"{median(cpus['baseline']) / median(cpus[label]):.3f} (per round "
             + ", ".join(f"{x:.3f}" for x in per_round)
             + ")"
         )
