@@ -46,7 +46,6 @@ from pipelines.workers import (
 from schemas.model import Note, NoteError
 from warehouse.engine import make_engine
 from warehouse.load import finish_run, last_watermark, start_run
-from warehouse.migrate import upgrade
 from warehouse.reprocess import ChangePlan
 from warehouse.runs import Lease, acquire_lock, heartbeat, mark_crashed, release_lock
 
@@ -245,20 +244,23 @@ def _execute(
     )
     opts = SourceOptions(cfg.source_uri, cfg.max_note_chars, timezone=source_timezone)
     opts.zone()  # an unknown zone fails the run before anything is read
+    settings = cfg.nlp_settings()
+    runner = make_task_runner(workers, dask_address)  # also checks the combination
+    # local workers: the flow process never builds a pipeline. They are started before the
+    # warehouse is opened and migrated, so their pipeline build (the longest step of a
+    # run's start) overlaps with this process's own start (Alembic, the schema check)
+    pool = shared_pool(workers, settings) if workers >= 1 and not dask_address else None
     engine = make_engine(cfg.warehouse_url.get_secret_value())
     try:
         _upgrade(engine)
-        settings = cfg.nlp_settings()
-        runner = make_task_runner(workers, dask_address)  # also checks the combination
         if not tasks.in_flow_run():  # no Prefect API: the same threads (or Dask), no Prefect
             runner = (
                 tasks.DaskRunner(dask_address)
                 if dask_address
                 else tasks.LocalRunner(workers + 1 if workers else 1)
             )
-        # local workers: the flow process never builds a pipeline; the versions come from
-        # a worker's (a pool kept from an earlier run in this process is reused)
-        pool = shared_pool(workers, settings) if workers >= 1 and not dask_address else None
+        # the versions come from a worker's pipeline (a pool kept from an earlier run in this
+        # process is reused)
         if pool is not None:
             rules_v, dictionary_v = pool.versions()
         else:  # the pipeline is built here (NLP in this process, or Dask for the tasks)
@@ -338,6 +340,8 @@ def _execute(
 
 def _upgrade(engine: Engine) -> None:
     """Bring the warehouse schema to head; two runs starting together may race: retry once."""
+    from warehouse.migrate import upgrade  # Alembic: imported while the workers start
+
     try:
         upgrade(engine)
     except OperationalError:
