@@ -9,6 +9,7 @@ ratios are command / baseline (lower is better). Goals: extract <= 1.5x, ingest 
     python bench/bench_startup.py                  # 5 rounds, caches warm (as on a 2nd run)
     python bench/bench_startup.py --rounds 3 --cold   # also a newcomer's very first run
     python bench/bench_startup.py --phases         # where the seconds go, phase by phase
+    python bench/bench_startup.py --compare-venv ../main/.venv   # before/after, same run
 
 The note is the first of ``samples/notes.jsonl`` (synthetic, shipped with the repository).
 Warm means: the compiled dictionary and Prefect's home exist (one untimed run of each
@@ -42,10 +43,23 @@ def _one_note(dest: Path, note_id: str) -> Path:
     return dest
 
 
-def _commands(tmp: Path, round_no: int) -> dict[str, list[str]]:
+def _commands(tmp: Path, round_no: int, compare: Path | None = None) -> dict[str, list[str]]:
     ns = command("notestruct")
     note = _one_note(tmp / f"note-{round_no}.jsonl", f"startup-{round_no}")
-    return {
+    other: dict[str, list[str]] = {}
+    if compare is not None:  # the same commands from another checkout's venv (e.g. main)
+        ons = str(compare / "bin" / "notestruct")
+        other = {
+            "compare: extract 1 note": [ons, "extract", str(note), "-o", str(tmp / "o.jsonl")],
+            "compare: ingest 1 note, new warehouse": [
+                ons,
+                "ingest",
+                str(note),
+                "--warehouse",
+                f"sqlite:///{tmp / f'cmp-new-{round_no}.db'}",
+            ],
+        }
+    return other | {
         "baseline spacy.blank": BASELINE_STARTUP,
         "notestruct --help": [ns, "--help"],
         "extract 1 note": [ns, "extract", str(note), "-o", str(tmp / "out.jsonl")],
@@ -68,9 +82,9 @@ def _commands(tmp: Path, round_no: int) -> dict[str, list[str]]:
     }
 
 
-def rounds(n: int, tmp: Path, env: dict[str, str]) -> dict[str, object]:
+def rounds(n: int, tmp: Path, env: dict[str, str], compare: Path | None) -> dict[str, object]:
     # untimed: build the dictionary cache and Prefect's home, create the existing warehouse
-    for cmd in _commands(tmp, -1).values():
+    for cmd in _commands(tmp, -1, compare).values():
         t = run(cmd, env=env, cwd=tmp)
         if t.returncode:
             raise SystemExit(f"warm-up of {cmd[1:3]} failed:\n{t.stderr_tail}")
@@ -78,7 +92,7 @@ def rounds(n: int, tmp: Path, env: dict[str, str]) -> dict[str, object]:
     cpus: dict[str, list[float]] = {}
     loads = [load_average()]
     for r in range(n):
-        for name, cmd in _commands(tmp, r).items():
+        for name, cmd in _commands(tmp, r, compare).items():
             t = run(cmd, env=env, cwd=tmp)
             if t.returncode:
                 raise SystemExit(f"{name} failed:\n{t.stderr_tail}")
@@ -194,16 +208,24 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--cold", action="store_true", help="also one run with an empty HOME")
     ap.add_argument("--phases", action="store_true", help="only the phase breakdown")
+    ap.add_argument(
+        "--compare-venv",
+        type=Path,
+        help="also time extract and ingest from this virtual environment, interleaved "
+        "(e.g. /work/main/.venv: before and after in the same run)",
+    )
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
     args = ap.parse_args()
     env = dict(os.environ)
     figures: dict[str, object] = {"started": time.strftime("%Y-%m-%d %H:%M")}
     with tempfile.TemporaryDirectory(prefix="notestruct-startup-") as name:
         tmp = Path(name)
+        # a private Prefect home (created by the untimed warm-up), shared by nobody else
+        env.setdefault("NOTESTRUCT_HOME", str(tmp / "notestruct-home"))
         if args.phases:
             figures["phases"] = phases(tmp, env)
         else:
-            figures["warm"] = rounds(args.rounds, tmp, env)
+            figures["warm"] = rounds(args.rounds, tmp, env, args.compare_venv)
             if args.cold:
                 figures["cold"] = cold(tmp, env)
     if args.json:
