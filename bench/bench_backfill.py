@@ -96,7 +96,7 @@ class Watch:
             try:
                 rss += p.memory_info().rss / 2**20
                 t = p.cpu_times()
-                self.cpu_by_pid[p.pid] = t.user + t.system + t.children_user + t.children_system
+                self.cpu_by_pid[p.pid] = t.user + t.system  # children are sampled themselves
             except psutil.Error:
                 continue
         return rss, procs
