@@ -9,7 +9,8 @@ ratios are command / baseline (lower is better). Goals: extract <= 1.5x, ingest 
     python bench/bench_startup.py                  # 5 rounds, caches warm (as on a 2nd run)
     python bench/bench_startup.py --rounds 3 --cold   # also a newcomer's very first run
     python bench/bench_startup.py --phases         # where the seconds go, phase by phase
-    python bench/bench_startup.py --compare-venv ../main/.venv   # before/after, same run
+    python bench/bench_startup.py --compare-source /tmp/base   # before/after, same run
+        (mkdir /tmp/base && git archive <base commit> | tar -x -C /tmp/base)
 
 The note is the first of ``samples/notes.jsonl`` (synthetic, shipped with the repository).
 Warm means: the compiled dictionary and Prefect's home exist (one untimed run of each
@@ -47,8 +48,8 @@ def _commands(tmp: Path, round_no: int, compare: Path | None = None) -> dict[str
     ns = command("notestruct")
     note = _one_note(tmp / f"note-{round_no}.jsonl", f"startup-{round_no}")
     other: dict[str, list[str]] = {}
-    if compare is not None:  # the same commands from another checkout's venv (e.g. main)
-        ons = str(compare / "bin" / "notestruct")
+    if compare is not None:  # the same commands on another source tree (e.g. the branch base)
+        ons = "compare:" + ns  # run() puts ``compare`` first on PYTHONPATH for these
         other = {
             "compare: extract 1 note": [ons, "extract", str(note), "-o", str(tmp / "o.jsonl")],
             "compare: ingest 1 note, new warehouse": [
@@ -82,10 +83,21 @@ def _commands(tmp: Path, round_no: int, compare: Path | None = None) -> dict[str
     }
 
 
+def _with_source(
+    cmd: list[str], env: dict[str, str], source: Path | None
+) -> tuple[list[str], dict[str, str]]:
+    """A ``compare:`` command runs with ``source`` first on PYTHONPATH: the installed
+    packages are an editable install found after ``PYTHONPATH``, so that tree's code runs."""
+    if not cmd[0].startswith("compare:") or source is None:
+        return cmd, env
+    return [cmd[0].removeprefix("compare:"), *cmd[1:]], {**env, "PYTHONPATH": str(source)}
+
+
 def rounds(n: int, tmp: Path, env: dict[str, str], compare: Path | None) -> dict[str, object]:
     # untimed: build the dictionary cache and Prefect's home, create the existing warehouse
     for cmd in _commands(tmp, -1, compare).values():
-        t = run(cmd, env=env, cwd=tmp)
+        argv, cmd_env = _with_source(cmd, env, compare)
+        t = run(argv, env=cmd_env, cwd=tmp)
         if t.returncode:
             raise SystemExit(f"warm-up of {cmd[1:3]} failed:\n{t.stderr_tail}")
     walls: dict[str, list[float]] = {}
@@ -93,7 +105,8 @@ def rounds(n: int, tmp: Path, env: dict[str, str], compare: Path | None) -> dict
     loads = [load_average()]
     for r in range(n):
         for name, cmd in _commands(tmp, r, compare).items():
-            t = run(cmd, env=env, cwd=tmp)
+            argv, cmd_env = _with_source(cmd, env, compare)
+            t = run(argv, env=cmd_env, cwd=tmp)
             if t.returncode:
                 raise SystemExit(f"{name} failed:\n{t.stderr_tail}")
             walls.setdefault(name, []).append(t.wall_s)
@@ -209,10 +222,11 @@ def main() -> int:
     ap.add_argument("--cold", action="store_true", help="also one run with an empty HOME")
     ap.add_argument("--phases", action="store_true", help="only the phase breakdown")
     ap.add_argument(
-        "--compare-venv",
+        "--compare-source",
         type=Path,
-        help="also time extract and ingest from this virtual environment, interleaved "
-        "(e.g. /work/main/.venv: before and after in the same run)",
+        help="also time extract and ingest with the packages of this source tree first on "
+        "PYTHONPATH, interleaved (e.g. `git archive` of the base commit: before and after "
+        "in the same run)",
     )
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
     args = ap.parse_args()
@@ -225,7 +239,7 @@ def main() -> int:
         if args.phases:
             figures["phases"] = phases(tmp, env)
         else:
-            figures["warm"] = rounds(args.rounds, tmp, env, args.compare_venv)
+            figures["warm"] = rounds(args.rounds, tmp, env, args.compare_source)
             if args.cold:
                 figures["cold"] = cold(tmp, env)
     if args.json:
