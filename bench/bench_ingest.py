@@ -114,7 +114,7 @@ def _worker_cpu() -> float:
 
     from pipelines import workers
 
-    pool = workers._POOL
+    pool = workers.POOLS.current
     total = 0.0
     if pool is None:
         return total

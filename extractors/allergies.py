@@ -22,17 +22,29 @@ from extractors.patterns import (
 
 # Version history:
 # 1 (2026-11): allergy lists after "allergic to" / "ALLERGIES:", reactions, NKA/NKDA statements.
-VERSION = 1
+# 2 (2026-12): joined triggers ("allergy or intolerance to", "allergies to:"), "adverse
+#    reaction to" (weak), "the following ...:" lead-ins, the allergen before the allergy word
+#    ("penicillin allergy"), "no known allergy to X" as a denied allergy to X, and a brand
+#    name in parentheses is no reaction.
+VERSION = 2
 
 LABEL = "ALLERGY"
 RULES = "allergies"
 
 #: Where an allergy list starts: a header or an inline phrase.
+_TRIGGER_WORD = (
+    r"(?:allergic(?:\s+reactions?)?|allerg(?:y|ies)|intoleran(?:t|ce)|(?:hyper)?sensitivity|"
+    r"anaphylaxis|(?:adverse\s+)?reactions?|contraindications?)"
+)
 _TRIGGER = re.compile(
     r"(?P<header>^[ \t]*(?:drug\s+|medication\s+)?allerg(?:y|ies)(?:/adverse\s+reactions)?"
     r"[ \t]*(?::|-)[ \t]*)|"
+    # "allergic to", "allergy or intolerance to", "hypersensitivity or contraindication to";
+    # the first word must be an allergy word ("contraindication to" alone is no allergy)
     r"(?P<inline>(?:allergic|allergy|allergies|allergic\s+reactions?|intoleran(?:t|ce)|"
-    r"sensitivity|hypersensitivity|anaphylaxis)\s+(?:to|with)\s+)|"
+    r"sensitivity|hypersensitivity|anaphylaxis|(?:adverse\s+)?reactions?)"
+    rf"(?:\s*(?:,|/|\bor\b|\band\b|\band/or\b)\s*{_TRIGGER_WORD})*"
+    r"\s+(?:to|with)(?:\s*:)?\s+)|"
     r"(?P<listed>allerg(?:y|ies)\s+(?:include|including|are|is|to\s+include)[ \t]*:?[ \t]*)",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -48,11 +60,13 @@ _NO_KNOWN_HEADER = re.compile(
     r"\s*:\s*",
     re.IGNORECASE,
 )
-_WEAK_TRIGGER = re.compile(r"(?:hyper)?sensitivity|intoleran", re.IGNORECASE)
+_WEAK_TRIGGER = re.compile(
+    r"(?:hyper)?sensitivity|intoleran|(?:adverse\s+)?reactions?\b", re.IGNORECASE
+)
 #: Every allergy statement contains one of these; notes without any are skipped at once.
-_MAY_MENTION = re.compile(r"allerg|nk(?:d|f)?a|n\.k\.d|intoleran|sensitiv", re.IGNORECASE)
+_MAY_MENTION = re.compile(r"allerg|nk(?:d|f)?a|n\.k\.d|intoleran|sensitiv|reaction", re.IGNORECASE)
 #: Every ``_TRIGGER`` match contains one of these (lower case).
-_TRIGGER_WORDS = ("allerg", "intoleran", "sensitivity", "anaphylaxis")
+_TRIGGER_WORDS = ("allerg", "intoleran", "sensitivity", "anaphylaxis", "reaction")
 
 
 def _trigger_starts(text: str) -> list[int]:
@@ -73,12 +87,16 @@ def _trigger_starts(text: str) -> list[int]:
             for before in ("drug", "medication"):
                 if lowered.endswith(before, 0, j):
                     starts.add(text.rfind("\n", 0, j - len(before)) + 1)
+            i = j
+            while i > 0 and text[i - 1].isalpha():
+                i -= 1
+            starts.add(i)  # the word before ("adverse reaction")
             k = lowered.find(word, k + 1)
     return sorted(starts)
 
 
 #: The same test on lower-cased ASCII text, with plain substring searches.
-_MAY_MENTION_WORDS = ("allerg", "nka", "nkda", "nkfa", "n.k.d", "intoleran", "sensitiv")
+_MAY_MENTION_WORDS = ("allerg", "nka", "nkda", "nkfa", "n.k.d", "intoleran", "sensitiv", "reaction")
 
 
 def _may_mention(text: str) -> bool:
@@ -89,6 +107,10 @@ def _may_mention(text: str) -> bool:
     return any(word in lowered for word in _MAY_MENTION_WORDS)
 
 
+#: An allergy word after its allergen ("penicillin allergy", "sulfa-allergic").
+_POSTFIX = re.compile(
+    r"(?<![\w])(?:allerg(?:y|ies|ic)|intolerance|hypersensitivity)(?![\w-])", re.IGNORECASE
+)
 _ITEM_SEP = re.compile(r"[;,\n]|\s+and\s+|\s+or\s+|\s+as\s+well\s+as\s+|\d+\.\s", re.IGNORECASE)
 _NOT_ALLERGEN = re.compile(
     r"^(?:none|nil|no|not|unknown|the|his|her|their|any|all|patient|pt|he|she|it|as|which|"
@@ -125,6 +147,10 @@ class AllergyTagger:
                 self.allergens.setdefault(term.lower(), rule)
         self.allergen_re = re.compile(
             rf"(?<![\w-])(?:{alternation(self.allergens)})(?![\w-])", re.IGNORECASE
+        )
+        #: a known allergen right before an allergy word ("penicillin allergy")
+        self.allergen_tail_re = re.compile(
+            rf"(?<![\w-])(?:{alternation(self.allergens)})[ \t]*-?[ \t]*$", re.IGNORECASE
         )
         self.reactions: dict[str, dict[str, Any]] = {}
         for rule in load_rules(RULES, "reactions.json")["reactions"]:
@@ -220,13 +246,35 @@ class AllergyTagger:
     def find_allergens(
         self, text: str, medications: list[tuple[int, int]], blocked: list[tuple[int, int]]
     ) -> list[dict[str, Any]]:
-        """Allergens (with reactions) in allergy lists, one dict per allergen."""
+        """Allergens (with reactions) in allergy lists, and known allergens named right
+        before an allergy word ("penicillin allergy"), one dict per allergen."""
         out: list[dict[str, Any]] = []
         for start, end, strict in self._regions(text, blocked):
             for item_start, item_end in _items(text, start, end):
                 found = self._item(text, item_start, item_end, medications)
                 if found is not None and not (strict and found["rule"]["category"] is None):
                     out.append(found)
+        for m in _POSTFIX.finditer(text):
+            window_start = max(0, m.start() - 60)
+            tail = self.allergen_tail_re.search(text, window_start, m.start())
+            if tail is None or any(s <= tail.start() < e for s, e in blocked):
+                continue
+            name = tail.group(0).rstrip(" \t-")
+            rule = self.allergens[term_key(name)]
+            a_start, a_end = tail.start(), tail.start() + len(name)
+            out.append(
+                {
+                    "start": a_start,
+                    "end": a_end,
+                    "rule": rule,
+                    "attributes": {
+                        "allergen": name,
+                        "category": rule["category"],
+                        "parts": {"allergen": [a_start, a_end]},
+                        **({"substance": rule["name"]} if rule.get("name") else {}),
+                    },
+                }
+            )
         return out
 
     def _item(
@@ -235,6 +283,9 @@ class AllergyTagger:
         item = text[start:end]
         lead = re.match(
             r"[\s\-•*(]*(?:(?:is\s+)?(?:allergic|sensitive|intolerant)\s+to\s+)?"
+            # "any of the following medications: heparin", "one of the following: ..."
+            r"(?:(?:any|one|all|either)\s+(?:of\s+)?(?:the\s+)?following"
+            r"(?:\s+[a-z]+){0,2}\s*:?\s*)?"
             r"(?:to\s+|an?\s+|the\s+)?",
             item,
             re.IGNORECASE,
@@ -250,7 +301,12 @@ class AllergyTagger:
             r_trim = re.match(r"[^()\[\].]*", r_text)
             r_end = r_start + (r_trim.end() if r_trim else len(r_text))
             r_end = r_start + len(text[r_start:r_end].rstrip(" \t-,:)"))
-            if r_end > r_start and len(text[r_start:r_end].split()) <= 6:
+            if (
+                r_end > r_start
+                and len(text[r_start:r_end].split()) <= 6
+                # "clopidogrel (Plavix)": another name of the allergen, not a reaction
+                and self.allergen_re.fullmatch(text[r_start:r_end]) is None
+            ):
                 reaction = (r_start, r_end)
         a_text = text[start:allergen_end].rstrip(" \t.,:)")
         allergen_end = start + len(a_text)

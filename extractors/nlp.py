@@ -17,6 +17,7 @@ import extractors.sections
 import extractors.sentences  # noqa: F401  registers ns_sentences
 from extractors.assertion import add_assertion_pipes
 from extractors.base import MENTIONS, seed_doc_text
+from extractors.coding import add_coding_stage, coding_stage
 from extractors.extensions import register_extensions
 from extractors.registry import select_extractors
 from extractors.settings import (  # noqa: F401  DEFAULT_EXTRACTORS re-exported
@@ -28,6 +29,8 @@ from extractors.settings import (  # noqa: F401  DEFAULT_EXTRACTORS re-exported
 from extractors.spans import doc_to_mentions
 from schemas.model import Mention, Note
 
+#: ``doc.user_data`` key of the run id (``extractors.llm.extractor.RUN_ID_KEY``).
+RUN_ID_KEY = "ns_run_id"
 #: Extractor name (and span id) of spans given by the caller.
 GIVEN = "input"
 
@@ -50,14 +53,22 @@ def build_nlp(settings: NlpSettings | None = None) -> Language:
     # medspaCy's sectionizer with our rules (rules/sections/sections.json); headers must start
     # a line. Section defaults are applied by ns_assertion, after ConText, on the mentions.
     nlp.add_pipe("ns_sections")
-    for extractor in select_extractors(list(settings.extractors)):
+    selected = select_extractors(list(settings.extractors))
+    for extractor in selected:
         extractor.add_pipes(nlp, dict(settings.options.get(extractor.name, {})))
     add_assertion_pipes(nlp)
+    for extractor in selected:  # optional hook: components that read the assertion (llm)
+        final = getattr(extractor, "add_final_pipes", None)
+        if final is not None:
+            final(nlp, dict(settings.options.get(extractor.name, {})))
+    stage = add_coding_stage(nlp, settings.coders, settings.options)
     nlp.meta["notestruct"] = {
         "pipeline_version": pipeline_version(),
         "extractors": {e: v for e, v in _extractor_versions(nlp).items()},
         "rules_sha256": rules_digest(),
     }
+    if stage is not None:
+        nlp.meta["notestruct"]["coders"] = stage.versions
     return nlp
 
 
@@ -84,7 +95,12 @@ def rules_digest() -> str:
     return digest.hexdigest()
 
 
-def make_doc(nlp: Language, note: Note, given_spans: Sequence[Mapping[str, Any]] = ()) -> Doc:
+def make_doc(
+    nlp: Language,
+    note: Note,
+    given_spans: Sequence[Mapping[str, Any]] = (),
+    run_id: str | None = None,
+) -> Doc:
     """Tokenise ``note`` and seed ``doc.spans["mentions"]`` with caller-given spans.
 
     Given spans keep their exact character offsets (``span._.char_bounds``) even when they
@@ -93,6 +109,8 @@ def make_doc(nlp: Language, note: Note, given_spans: Sequence[Mapping[str, Any]]
     doc = nlp.make_doc(note.text)
     seed_doc_text(doc, note.text)
     doc._.note_id = note.note_id
+    if run_id is not None:  # components that keep per-run state (llm budget) read it
+        doc.user_data[RUN_ID_KEY] = run_id
     seeded: list[Span] = []
     for given in given_spans:
         start, end, label = int(given["start"]), int(given["end"]), str(given["label"])
@@ -144,9 +162,9 @@ def _run_batch(
     run_id: str | None,
 ) -> Iterator[tuple[Note, tuple[Mention, ...] | ExtractionError]]:
     try:
-        docs = [make_doc(nlp, note, spans) for note, spans in batch]
+        docs = [make_doc(nlp, note, spans, run_id) for note, spans in batch]
         results = [
-            doc_to_mentions(doc, note, version_, run_id)
+            _mentions(nlp, doc, note, version_, run_id)
             for doc, (note, _) in zip(nlp.pipe(docs), batch, strict=True)
         ]
     except Exception:  # isolate the failing note by re-running one at a time
@@ -165,9 +183,18 @@ def _run_one(
     run_id: str | None,
 ) -> tuple[Mention, ...] | ExtractionError:
     try:
-        doc = nlp(make_doc(nlp, note, spans))
-        return doc_to_mentions(doc, note, version_, run_id)
+        doc = nlp(make_doc(nlp, note, spans, run_id))
+        return _mentions(nlp, doc, note, version_, run_id)
     except ExtractionError as exc:
         return exc
     except Exception as exc:  # report the type only: messages may quote note text
         return ExtractionError(f"{type(exc).__name__} in the NLP stage")
+
+
+def _mentions(
+    nlp: Language, doc: Doc, note: Note, version_: str, run_id: str | None
+) -> tuple[Mention, ...]:
+    """The Doc's mentions as records, then the code step (configured coders), if any."""
+    mentions = doc_to_mentions(doc, note, version_, run_id)
+    stage = coding_stage(nlp)
+    return stage.apply(mentions) if stage is not None else mentions

@@ -36,3 +36,6 @@ class NlpSettings:
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     tokenizer: str = "scispacy"
     abbreviations: bool = True
+    #: Coders run after extraction, in order (entry point group ``notestruct.coders``);
+    #: their options are ``options[<coder name>]``.
+    coders: tuple[str, ...] = ()

@@ -35,8 +35,11 @@ class LeaseLost(Exception):
 
 
 @dataclass
-class BatchOutcome:
-    """Counts and stage timings of one batch (no text, no identifiers)."""
+class Counts:
+    """The one count of a run, a batch, a load or a dry-run comparison: records read and
+    skipped, notes processed, unchanged, failed and retracted, mentions and resources, and
+    stage timings (no text, no identifiers). A step fills the fields it knows; ``add``
+    accumulates batches into a run."""
 
     read: int = 0
     skipped: int = 0
@@ -48,8 +51,8 @@ class BatchOutcome:
     resources: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
 
-    def add(self, other: BatchOutcome) -> None:
-        """Accumulate ``other`` into this outcome."""
+    def add(self, other: Counts) -> None:
+        """Accumulate ``other`` into these counts."""
         for name in (
             "read",
             "skipped",
@@ -291,7 +294,8 @@ def extract_batch(
     live = [(n, ()) for n in notes if n.status != "entered-in-error"]
     for note, outcome in extract(nlp, live, run_id=ctx.run_id):
         if isinstance(outcome, ExtractionError):
-            errors.append(_dead(note, "nlp", outcome))
+            # an extractor's own stage when it names one (the llm extractor: "llm")
+            errors.append(_dead(note, getattr(outcome, "stage", "nlp"), outcome))
         else:
             extracted.append((note, outcome))
     return extracted, errors
@@ -470,18 +474,6 @@ def screen(chunk: Sequence[Note | NoteError], seen: Seen) -> tuple[list[Note], l
     return notes, errors
 
 
-@dataclass
-class LoadReport:
-    """What a batch's load wrote (counts only)."""
-
-    processed: int = 0
-    retracted: int = 0
-    mentions: int = 0
-    resources: int = 0
-    #: dead letters recorded: the read and NLP ones given, and those of the mapping
-    failed: int = 0
-
-
 @scrub_errors("load")  # privacy: driver messages quote failing rows (text, ids)
 def load(
     engine: Engine,
@@ -493,8 +485,11 @@ def load(
     valid: Sequence[Note] = (),
     *,
     redact_text: bool = False,
-) -> LoadReport:
+) -> Counts:
     """Load results and dead letters of a batch in one transaction, renewing the lease.
+
+    The counts: notes processed and retracted, mentions and resources written, and dead
+    letters recorded (``failed``: the read and NLP ones given, and those of the mapping).
 
     ``results`` is an ``Analysed`` batch (its NLP dead letters are recorded too, and its
     results are mapped and written ``LOAD_CHUNK`` notes at a time) or a list of results.
@@ -508,7 +503,7 @@ def load(
     """
     analysed = results if isinstance(results, Analysed) else Mapped(results, ())
     errors = [*errors, *analysed.errors]
-    report = LoadReport()
+    report = Counts()
     settings = LoadSettings(store_text=ctx.store_text, rules_version=ctx.rules_version)
     with engine.begin() as conn:
         if lease is not None and not heartbeat(conn, lease, now or ctx.now):
@@ -534,38 +529,29 @@ def load(
     return report
 
 
-@dataclass
-class DiffReport:
-    """What loading a batch would change (a reprocess dry run): per-label plan and counts."""
-
-    plan: ChangePlan = field(default_factory=ChangePlan)
-    processed: int = 0
-    mentions: int = 0
-    failed: int = 0
-
-
 @scrub_errors("load")  # privacy: driver messages quote parameters (ids)
 def diff(
     engine: Engine, results: Analysed, ctx: BatchContext, *, redact_text: bool = False
-) -> DiffReport:
-    """Compare a batch's results with what is stored, a chunk at a time; writes nothing.
+) -> tuple[ChangePlan, Counts]:
+    """Compare a batch's results with what is stored, a chunk at a time; writes nothing:
+    the per-label plan, and the notes and mentions compared and the dead letters.
 
     The results pass the same privacy step as a load (``protect_results``), so what is
     compared is exactly what ``--apply`` would write.
     """
-    report = DiffReport(failed=len(results.errors))
+    plan, report = ChangePlan(), Counts(failed=len(results.errors))
     with engine.connect() as conn:
         for chunk, failed in results.chunks(LOAD_CHUNK):
             report.failed += len(failed)
             if not chunk:
                 continue
             chunk = protect_results(chunk, redact_text=redact_text)
-            report.plan.merge(diff_results(conn, chunk))
+            plan.merge(diff_results(conn, chunk))
             report.processed += len(chunk)
             report.mentions += sum(len(r.mentions) for r in chunk)
-    return report
+    return plan, report
 
 
-def timed(outcome: BatchOutcome, stage: str, start: float) -> None:
+def timed(outcome: Counts, stage: str, start: float) -> None:
     """Add the time since ``start`` to ``stage``."""
     outcome.seconds[stage] = outcome.seconds.get(stage, 0.0) + time.perf_counter() - start

@@ -33,6 +33,8 @@ class PipelineConfig(BaseModel):
     source_uri: str = "urn:notestruct:source:local"
     extractors: tuple[str, ...] = DEFAULT_EXTRACTORS
     extractor_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    #: Coders run after extraction (entry point group notestruct.coders); none by default.
+    coders: tuple[str, ...] = ()
     pseudonym_key: SecretStr | None = None
     #: Mask PHI (names, dates, phones, ids, ...) in any text that is stored (same length).
     redact_text: bool = False
@@ -49,7 +51,9 @@ class PipelineConfig(BaseModel):
 
     def nlp_settings(self) -> NlpSettings:
         """The part of the config that builds the NLP pipeline."""
-        return NlpSettings(extractors=self.extractors, options=self.extractor_options)
+        return NlpSettings(
+            extractors=self.extractors, options=self.extractor_options, coders=self.coders
+        )
 
 
 def _flatten(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -67,6 +71,8 @@ def _flatten(raw: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = run[key]
     if "extractors" in nlp:
         out["extractors"] = tuple(nlp["extractors"])
+    if "coders" in nlp:
+        out["coders"] = tuple(nlp["coders"])
     if "options" in nlp:
         out["extractor_options"] = nlp["options"]
     if "pseudonym_key_file" in privacy:
@@ -115,9 +121,70 @@ def load_config(
     if env.get(f"{ENV_PREFIX}PSEUDONYM_KEY"):
         raw["pseudonym_key"] = env[f"{ENV_PREFIX}PSEUDONYM_KEY"]
     raw.update({k: v for k, v in overrides.items() if v is not None})
+    from pipelines.llm import with_llm_defaults
+
+    raw = with_llm_defaults(raw, env)  # the llm extractor's cache folder (NOTESTRUCT_HOME)
     try:
         return PipelineConfig(**raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"invalid configuration value for {where}: {first['msg']}") from exc
+
+
+# --- the process environment: read (and, for Prefect, set) only here -----------------------
+
+
+def notestruct_home() -> Path:
+    """The folder notestruct owns for Prefect's state and caches (``NOTESTRUCT_HOME``)."""
+    return Path(os.environ.get("NOTESTRUCT_HOME", Path.home() / ".notestruct")).expanduser()
+
+
+def progress_forced() -> bool:
+    """Draw progress bars even when stderr is not a terminal (``NOTESTRUCT_PROGRESS=1``)."""
+    return os.environ.get("NOTESTRUCT_PROGRESS") == "1"
+
+
+def prefect_api_url() -> str | None:
+    """A Prefect API the user points at (``PREFECT_API_URL``), if any."""
+    return os.environ.get("PREFECT_API_URL") or None
+
+
+#: Word forms a pipeline's vocabulary may hold before it is built anew (about 0.7 KiB each,
+#: so the default bounds it near 140 MiB); ``NOTESTRUCT_VOCAB_LIMIT`` overrides, 0 disables.
+VOCAB_LIMIT = 200_000
+
+
+def vocab_limit() -> int:
+    """The vocabulary limit: ``NOTESTRUCT_VOCAB_LIMIT`` if set (0 disables), else the default."""
+    raw = os.environ.get("NOTESTRUCT_VOCAB_LIMIT", "").strip()
+    return int(raw) if raw.isdigit() else VOCAB_LIMIT
+
+
+def prepare_prefect(verbose: bool = False) -> None:
+    """Quiet, predictable Prefect: home in notestruct's folder, no analytics, no result storage.
+
+    Sets Prefect's settings in the environment (where Prefect reads them), keeping any the
+    user set.
+    """
+    home = notestruct_home() / "prefect"
+    home.mkdir(parents=True, exist_ok=True)
+    defaults = {
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "INFO" if verbose else "WARNING",
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+        "PREFECT_TASKS_DEFAULT_PERSIST_RESULT": "false",
+        "PREFECT_LOGGING_LOG_PRINTS": "false",
+        "PREFECT_UI_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        # the local server needs longer than Prefect's 20 s on a busy machine
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+        # the CLI reports a failed run in one line; Prefect's own error logs would add a
+        # traceback (they still reach Prefect's API and show with --verbose)
+        "PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL": "INFO" if verbose else "CRITICAL",
+        "PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL": "INFO" if verbose else "CRITICAL",
+    }
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)

@@ -22,11 +22,11 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from extractors.settings import NlpSettings, pipeline_version
-from pipelines import privacy, tasks
+from pipelines import llm, privacy, tasks
 from pipelines.batch import (
     Analysed,
     BatchContext,
-    BatchOutcome,
+    Counts,
     SeenNotes,
     StoredSelection,
     dead_batch,
@@ -399,7 +399,7 @@ def _batches(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
 
 @dataclass
 class _Pending:
-    outcome: BatchOutcome
+    outcome: Counts
     errors: list[NoteError]
     valid: list[Note]
     changed: list[Note]
@@ -435,7 +435,7 @@ class _Run:
         #: dry run only: what loading would change
         self.plan = ChangePlan()
         self.lease, self.batch_size = lease, batch_size
-        self.total = BatchOutcome()
+        self.total = Counts()
         self.sink = current_sink.get()
         self.logger = _logger()
         #: seconds until every worker process had built its pipeline (new worker pools only)
@@ -445,6 +445,8 @@ class _Run:
         #: the local worker processes (None: NLP in the flow process, or on Dask), and
         #: whether this run started them (a pool kept from an earlier run has no start-up)
         self.pool, self.pool_is_new = pool, pool_is_new
+        #: why the run stopped before reading the whole source (the LLM budget), or None
+        self.stopped: str | None = None
 
     def execute(
         self,
@@ -476,7 +478,7 @@ class _Run:
                 if self.pool_is_new:
                     self.worker_start_s = pool.start_up_s()
         self.total.skipped = self.src.skipped
-        return "completed"
+        return "stopped" if self.stopped else "completed"
 
     def _loop(
         self,
@@ -495,7 +497,7 @@ class _Run:
             for chunk in _batches(iter(records), self.batch_size):
                 t0 = time.perf_counter()
                 valid, errors = screen(chunk, seen)
-                out = BatchOutcome(read=len(chunk))
+                out = Counts(read=len(chunk))
                 timed(out, "read", t0)
                 t0 = time.perf_counter()
                 # quote(): called in the flow's thread on every runner; spares Prefect walking
@@ -529,6 +531,9 @@ class _Run:
                 pending.append(job)
                 while len(pending) >= window:
                     self._finish_batch(pending.popleft())
+                if llm.budget_spent(self.settings, self.ctx.run_id):  # stop reading: clean end
+                    self.stopped = "llm budget reached"
+                    break
             while pending:
                 self._finish_batch(pending.popleft())
 
@@ -549,17 +554,17 @@ class _Run:
             return
         if self.ctx.selection != "changed" and isinstance(analysed, Analysed):
             # reprocess reports what it replaces: compared before the load writes
-            diffed = tasks.call(
+            plan, _ = tasks.call(
                 tasks.diff_batch,
                 self.engine,
                 quote(analysed),
                 self.ctx,
                 redact_text=self.privacy.redact_text,
             )
-            self.plan.merge(diffed.plan)
+            self.plan.merge(plan)
         # the load maps the batch a chunk at a time (FHIR, NOTE_NLP), masks PHI when
         # configured (privacy) and writes it with its dead letters in one transaction
-        report = tasks.call(
+        loaded = tasks.call(
             tasks.load_batch,
             self.engine,
             quote(analysed),  # no futures inside: spare Prefect walking every result
@@ -571,9 +576,7 @@ class _Run:
             redact_text=self.privacy.redact_text,
         )
         timed(out, "load", t0)
-        out.processed, out.retracted = report.processed, report.retracted
-        out.failed = report.failed
-        out.mentions, out.resources = report.mentions, report.resources
+        out.add(loaded)
         self.total.add(out)
         self.sink.advance(notes=out.read, errors=out.failed, mentions=out.mentions)
         self.logger.info(
@@ -591,16 +594,16 @@ class _Run:
         """A dry run's 'load': the per-label changes loading would make; nothing written."""
         out = job.outcome
         if isinstance(analysed, Analysed):
-            report = tasks.call(
+            plan, compared = tasks.call(
                 tasks.diff_batch,
                 self.engine,
                 quote(analysed),
                 self.ctx,
                 redact_text=self.privacy.redact_text,
             )
-            self.plan.merge(report.plan)
-            out.processed, out.mentions = report.processed, report.mentions
-            out.failed = len(errors) + report.failed
+            self.plan.merge(plan)
+            out.add(compared)
+            out.failed += len(errors)
         else:
             out.failed = len(errors)
         timed(out, "compare", t0)
@@ -673,6 +676,9 @@ def _finish(
         if run.privacy.pseudonymised
         else "stored as given (no pseudonym key set)",
     }
+    summary.update(llm.run_metrics(run.settings, ctx.run_id))
+    if run.stopped:
+        summary["stopped"] = run.stopped
     if reprocess:
         summary.update(vars(run.stored), rules_version=ctx.rules_version)
         summary["notes_changed"] = run.plan.notes_changed
@@ -715,5 +721,6 @@ def _record_finish(
                 "worker_start_s": run.worker_start_s,
                 "pipeline_renewals": run.pipeline_renewals,
                 **({"selection": vars(run.stored)} if reprocess else {}),
+                **llm.run_metrics(run.settings, ctx.run_id),
             },
         )

@@ -5,22 +5,28 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-import os
 from dataclasses import asdict
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from extractors.settings import NlpSettings
+from pipelines.config import vocab_limit
 
 if TYPE_CHECKING:
     from spacy.language import Language
 
 
 def settings_key(settings: NlpSettings) -> str:
-    """A stable hash of the NLP settings."""
-    return hashlib.sha256(
-        json.dumps(asdict(settings), sort_keys=True, default=str).encode()
-    ).hexdigest()
+    """A stable hash of the NLP settings (a field at its empty default is left out, so adding
+    an optional setting does not change the key, and the rules version, of existing setups)."""
+    return hashlib.sha256(json.dumps(_payload(settings), sort_keys=True).encode()).hexdigest()
+
+
+def _payload(settings: NlpSettings) -> dict[str, object]:
+    data = asdict(settings)
+    if not data.get("coders"):
+        data.pop("coders", None)
+    return json.loads(json.dumps(data, default=str))  # type: ignore[no-any-return]
 
 
 #: A made-up text run once through a new pipeline, so components that load their data on
@@ -39,6 +45,7 @@ def _build(key: str, payload: str) -> Language:
             options=data["options"],
             tokenizer=data["tokenizer"],
             abbreviations=data["abbreviations"],
+            coders=tuple(data.get("coders") or ()),
         )
     )
     nlp(_WARM_UP_TEXT)
@@ -62,19 +69,8 @@ def _freeze_heap() -> None:
 
 def get_nlp(settings: NlpSettings) -> Language:
     """The pipeline for ``settings``, built on first use in this process."""
-    payload = json.dumps(asdict(settings), sort_keys=True, default=str)
+    payload = json.dumps(_payload(settings), sort_keys=True)
     return _build(settings_key(settings), payload)
-
-
-#: Word forms a pipeline's vocabulary may hold before ``renew_if_grown`` builds it anew
-#: (``NOTESTRUCT_VOCAB_LIMIT``; about 0.7 KiB each, so the default bounds it near 140 MiB).
-VOCAB_LIMIT = 200_000
-
-
-def vocab_limit() -> int:
-    """The vocabulary limit: ``NOTESTRUCT_VOCAB_LIMIT`` if set (0 disables), else the default."""
-    raw = os.environ.get("NOTESTRUCT_VOCAB_LIMIT", "").strip()
-    return int(raw) if raw.isdigit() else VOCAB_LIMIT
 
 
 def renew_if_grown(settings: NlpSettings, limit: int | None = None) -> bool:

@@ -17,6 +17,7 @@ from extractors.settings import NlpSettings
 from pipelines import batch
 from pipelines.workers import NlpPool
 from schemas.model import Note, NoteError, NoteResult
+from warehouse.reprocess import ChangePlan
 from warehouse.runs import Lease
 
 # Inputs and outputs hold note text: never persist results, never cache on inputs
@@ -166,7 +167,7 @@ def select_stored(
 )
 def diff_batch(
     engine: Engine, results: batch.Analysed, ctx: batch.BatchContext, redact_text: bool = False
-) -> batch.DiffReport:
+) -> tuple[ChangePlan, batch.Counts]:
     """What loading a batch would change, per label; writes nothing (I/O: retried)."""
     return batch.diff(engine, _plain(results), ctx, redact_text=redact_text)
 
@@ -224,7 +225,7 @@ def load_batch(
     now: datetime | None = None,
     valid: Sequence[Note] = (),
     redact_text: bool = False,
-) -> batch.LoadReport:
+) -> batch.Counts:
     """Load a batch and its dead letters in one transaction (I/O: retried)."""
     results, errors, valid = _plain(results), _plain(errors), _plain(valid)
     return batch.load(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import os
 import socket
+import threading
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -21,12 +22,28 @@ class WorkerError(Exception):
     """The requested worker setup is invalid (e.g. both --workers and --dask-address)."""
 
 
-#: When this worker process had built its pipeline (epoch seconds; 0.0 in other processes).
-_READY_AT = 0.0
-#: Why this worker process could not build its pipeline (raised in the flow by the next call).
-_INIT_ERROR: BaseException | None = None
-#: Times this worker process built its pipeline anew because its vocabulary had grown.
-_RENEWALS = 0
+class _WorkerState:
+    """What a worker process knows of itself. A ``ProcessPoolExecutor`` initializer can hand
+    state to later calls in the same process only through the module, so there is one
+    instance, ``_WORKER``, and it is only ever written inside a worker process."""
+
+    def __init__(self) -> None:
+        #: When this worker process had built its pipeline (epoch seconds).
+        self.ready_at = 0.0
+        #: Why this worker could not build its pipeline (raised in the flow by the next call).
+        self.init_error: BaseException | None = None
+        #: Times this worker built its pipeline anew because its vocabulary had grown.
+        self.renewals = 0
+
+    def check(self) -> None:
+        if self.init_error is not None:
+            raise self.init_error
+
+    def status(self) -> tuple[int, float, int]:
+        return os.getpid(), self.ready_at, self.renewals
+
+
+_WORKER = _WorkerState()
 
 
 def _init_worker(settings: NlpSettings) -> None:
@@ -40,19 +57,17 @@ def _init_worker(settings: NlpSettings) -> None:
 
     from pipelines.resources import get_nlp
 
-    global _READY_AT, _INIT_ERROR
     warnings.filterwarnings("ignore")
     try:
         get_nlp(settings)
     except Exception as exc:
-        _INIT_ERROR = exc
+        _WORKER.init_error = exc
         return
-    _READY_AT = time.time()
+    _WORKER.ready_at = time.time()
 
 
 def _versions_in_worker(settings: NlpSettings) -> tuple[str, str | None]:
-    if _INIT_ERROR is not None:
-        raise _INIT_ERROR
+    _WORKER.check()
     from pipelines.resources import dictionary_version, rules_version
 
     return rules_version(settings), dictionary_version(settings)
@@ -61,14 +76,13 @@ def _versions_in_worker(settings: NlpSettings) -> tuple[str, str | None]:
 def _analyse_in_worker(
     settings: NlpSettings, notes: Sequence[Note], ctx: BatchContext
 ) -> tuple[list[Packed], list[NoteError], tuple[int, float, int]]:
-    if _INIT_ERROR is not None:
-        raise _INIT_ERROR
+    _WORKER.check()
     from pipelines.batch import analyse
     from pipelines.resources import get_nlp
 
     _renew(settings)
     results, errors = analyse(get_nlp(settings), notes, ctx)
-    return [pack(r) for r in results], errors, (os.getpid(), _READY_AT, _RENEWALS)
+    return [pack(r) for r in results], errors, _WORKER.status()
 
 
 def _renew(settings: NlpSettings) -> None:
@@ -76,9 +90,8 @@ def _renew(settings: NlpSettings) -> None:
     (``resources.renew_if_grown``)."""
     from pipelines.resources import renew_if_grown
 
-    global _RENEWALS
     if renew_if_grown(settings):
-        _RENEWALS += 1
+        _WORKER.renewals += 1
 
 
 def _extract_in_worker(
@@ -86,8 +99,7 @@ def _extract_in_worker(
 ) -> tuple[list[tuple[str, tuple[WireMention, ...]]], list[NoteError], tuple[int, float, int]]:
     """The NLP only: (note id, mentions as tuples) pairs go back, not the notes the flow
     already has, nor pydantic records (their pickles are several times slower)."""
-    if _INIT_ERROR is not None:
-        raise _INIT_ERROR
+    _WORKER.check()
     from pipelines.batch import extract_batch
     from pipelines.resources import get_nlp
 
@@ -96,7 +108,7 @@ def _extract_in_worker(
     return (
         [(n.note_id, mentions_to_wire(m)) for n, m in extracted],
         errors,
-        (os.getpid(), _READY_AT, _RENEWALS),
+        _WORKER.status(),
     )
 
 
@@ -213,35 +225,64 @@ class NlpPool:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 
-_POOL: NlpPool | None = None
-_POOL_KEY: tuple[str, int] | None = None
+class PoolKeeper:
+    """Keeps one ``NlpPool`` for later runs in the same process (``notestruct serve``, a
+    test session), so a worker builds its pipeline once, not once per run. A request with
+    other settings or another worker count stops the old pool first (one pool at a time).
+
+    Stopping the pool at interpreter exit is registered when a pool first starts, not when
+    the module is imported: a process that never starts workers registers nothing.
+    """
+
+    def __init__(self) -> None:
+        self._pool: NlpPool | None = None
+        self._key: tuple[str, int] | None = None
+        self._lock = threading.Lock()
+        self._exit_hook = False
+
+    def get(self, workers: int, settings: NlpSettings) -> NlpPool:
+        """The pool of ``workers`` processes for ``settings``, started on first use."""
+        from pipelines.resources import settings_key
+
+        key = (settings_key(settings), workers)
+        with self._lock:
+            if self._pool is not None and self._key == key:
+                return self._pool
+            self._close_locked()
+            if not self._exit_hook:
+                atexit.register(self.close)
+                self._exit_hook = True
+            self._pool, self._key = NlpPool(workers, settings), key
+            return self._pool
+
+    @property
+    def current(self) -> NlpPool | None:
+        """The kept pool, if one is running."""
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the kept pool, if any."""
+        with self._lock:
+            self._close_locked()
+
+    def _close_locked(self) -> None:
+        if self._pool is not None:
+            pool, self._pool, self._key = self._pool, None, None
+            pool.close()
+
+
+#: This process's pool keeper (the flow process's; workers never start pools).
+POOLS = PoolKeeper()
 
 
 def shared_pool(workers: int, settings: NlpSettings) -> NlpPool:
-    """This process's pool of ``workers`` NLP processes for ``settings``, started on first
-    use and kept for later runs in the same process (``notestruct serve``, a test session):
-    a worker builds its pipeline once, not once per run. A request with other settings or
-    another worker count stops the old pool first (one pool at a time)."""
-    global _POOL, _POOL_KEY
-    from pipelines.resources import settings_key
-
-    key = (settings_key(settings), workers)
-    if _POOL is not None and _POOL_KEY == key:
-        return _POOL
-    close_shared_pool()
-    _POOL, _POOL_KEY = NlpPool(workers, settings), key
-    return _POOL
+    """``POOLS.get``: this process's pool of ``workers`` NLP processes for ``settings``."""
+    return POOLS.get(workers, settings)
 
 
 def close_shared_pool() -> None:
-    """Stop this process's shared pool, if any (also at interpreter exit)."""
-    global _POOL, _POOL_KEY
-    if _POOL is not None:
-        pool, _POOL, _POOL_KEY = _POOL, None, None
-        pool.close()
-
-
-atexit.register(close_shared_pool)
+    """``POOLS.close``: stop this process's kept pool, if any."""
+    POOLS.close()
 
 
 def make_task_runner(workers: int, dask_address: str | None) -> Any:

@@ -21,6 +21,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.procedure import Procedure
 from fhir.resources.R4B.provenance import Provenance
 
+from schemas.ai import label_ai
 from schemas.ids import resource_id
 from schemas.model import Mention, Note, assertion_state
 
@@ -710,13 +711,13 @@ def _provenance(mention: Mention, parts: NoteParts, resource_type: str, rid: str
         ]
         extensions.append({"url": ASSERTION_URL, "extension": flags})
     if not tags:  # FHIR forbids empty arrays
-        return {"resourceType": resource_type, "id": rid, "extension": extensions}
-    return {
-        "resourceType": resource_type,
-        "id": rid,
-        "meta": {"tag": tags},
-        "extension": extensions,
-    }
+        return label_ai(
+            {"resourceType": resource_type, "id": rid, "extension": extensions}, mention
+        )
+    return label_ai(
+        {"resourceType": resource_type, "id": rid, "meta": {"tag": tags}, "extension": extensions},
+        mention,
+    )
 
 
 def _source_ref(data: Resource) -> str:

@@ -212,3 +212,47 @@ def test_weak_triggers_need_known_allergens(nlp: Any, sentence: str, allergens: 
 )
 def test_final_review_allergens(nlp: Any, sentence: str, allergens: list[str]) -> None:
     assert [m.text for m in run(nlp, sentence) if m.label == "ALLERGY"] == allergens
+
+
+@pytest.mark.parametrize(
+    ("sentence", "allergens", "negated"),
+    [
+        # a colon after "allergies to"; a brand name in parentheses is no reaction
+        (
+            "Known allergies to: aspirin, clopidogrel (Plavix) and heparin.",
+            ["aspirin", "clopidogrel", "heparin"],
+            [],
+        ),
+        # two allergy words joined, and a "the following" lead-in
+        (
+            "Hypersensitivity or contraindication to any of the following medications: "
+            "Heparin, Aspirin.",
+            ["Heparin", "Aspirin"],
+            [],
+        ),
+        ("Allergy or intolerance to aspirin or clopidogrel.", ["aspirin", "clopidogrel"], []),
+        ("Adverse reaction to morphine in 2010.", ["morphine"], []),
+        # the allergen before the allergy word
+        ("He has a penicillin allergy and takes aspirin daily.", ["penicillin"], []),
+        ("History of sulfa allergy.", ["sulfa"], []),
+        # "no known allergy to X" denies an allergy to X, not every allergy
+        ("No known allergy to penicillin.", ["penicillin"], ["penicillin"]),
+    ],
+)
+def test_allergy_statements_beyond_lists(
+    nlp: Any, sentence: str, allergens: list[str], negated: list[str]
+) -> None:
+    mentions = [m for m in run(nlp, sentence) if m.label == "ALLERGY"]
+    assert [m.text for m in mentions] == allergens
+    assert [m.text for m in mentions if m.assertion.is_negated] == negated
+    assert not any(m.attributes.get("no_known_allergy") for m in mentions)
+    taken = [m.text for m in run(nlp, sentence) if m.label == "MEDICATION"]
+    assert not set(taken) & set(allergens)  # an allergen is not a medication taken
+
+
+def test_a_drug_named_in_a_reaction_to_treatment_is_no_allergy(nlp: Any) -> None:
+    """'reaction to' is a weak trigger: only known allergens count, and the medication
+    taken elsewhere in the note stays a medication."""
+    mentions = run(nlp, "Good reaction to therapy. Continue metoprolol 25 mg daily.")
+    assert [m.label for m in mentions if m.text == "metoprolol"] == ["MEDICATION"]
+    assert not [m for m in mentions if m.label == "ALLERGY"]

@@ -72,3 +72,65 @@ def test_no_duplicates_and_no_codes_for_unknown(coder) -> None:
 def test_missing_source_is_an_error() -> None:
     with pytest.raises(TerminologySourceError):
         CrosswalkCoder({"hpo": False, "sources": [{"kind": "doid", "path": "/nonexistent"}]})
+
+
+def test_configured_coders_run_in_the_pipeline_and_version_it(tmp_path: Path) -> None:
+    """``[nlp] coders`` puts the coders into the pipeline: their codings reach the mentions
+    and their names and versions the pipeline's meta (so the rules version changes)."""
+    from extractors.coding import CODERS_PIPE
+    from extractors.nlp import build_nlp, extract
+    from extractors.settings import NlpSettings
+    from schemas.model import Note
+
+    table = tmp_path / "xw.tsv"
+    table.write_text(
+        "source_system\tsource_code\ttarget_system\ttarget_code\ttarget_display\n"
+        f"{systems.ICD10CM}\tJ18.9\turn:example:local\tPNEU-1\tlocal pneumonia\n",
+        encoding="utf-8",
+    )
+    options = {
+        "crosswalk": {
+            "hpo": False,
+            "curated": False,
+            "targets": ["urn:example:local"],
+            "sources": [{"kind": "tsv", "path": str(table)}],
+        }
+    }
+    note = Note(note_id="n1", text="Assessment: pneumonia. History of asthma.")
+    plain = build_nlp(NlpSettings(extractors=("dictionary",)))
+    coded = build_nlp(
+        NlpSettings(extractors=("dictionary",), coders=("crosswalk",), options=options)
+    )
+    assert CODERS_PIPE not in plain.pipe_names and CODERS_PIPE in coded.pipe_names
+    assert coded.meta["notestruct"]["coders"] == {"crosswalk": CrosswalkCoder.version}
+
+    def codes(nlp) -> dict[str, set[tuple[str, str, str | None]]]:
+        [(_, mentions)] = list(extract(nlp, [(note, [])]))
+        return {m.text: {(c.system, c.code, c.coder) for c in m.codings} for m in mentions}
+
+    before, after = codes(plain), codes(coded)
+    assert after["pneumonia"] - before["pneumonia"] == {
+        ("urn:example:local", "PNEU-1", "crosswalk")
+    }
+    assert after["asthma"] == before["asthma"]  # nothing in the table for it
+
+
+def test_an_unknown_coder_is_a_clear_error() -> None:
+    from extractors.coding import select_coders
+    from extractors.registry import RegistryError
+
+    with pytest.raises(RegistryError, match=r"unknown coder.*no-such-coder"):
+        select_coders(["no-such-coder"], {})
+
+
+def test_pipeline_toml_names_coders_and_their_options(tmp_path: Path) -> None:
+    from pipelines.config import load_config
+
+    cfg_file = tmp_path / "pipeline.toml"
+    cfg_file.write_text(
+        '[nlp]\ncoders = ["crosswalk"]\n[nlp.options.crosswalk]\nhpo = false\n', encoding="utf-8"
+    )
+    settings = load_config(cfg_file, environ={}).nlp_settings()
+    assert settings.coders == ("crosswalk",)
+    assert settings.options["crosswalk"] == {"hpo": False}
+    assert load_config(None, environ={}).nlp_settings().coders == ()

@@ -52,7 +52,7 @@ def _rows(url: str) -> dict[str, list[tuple]]:
         engine.dispose()
 
 
-def _load(url: str, analysed, **kw) -> batch.LoadReport:
+def _load(url: str, analysed, **kw) -> batch.Counts:
     engine = make_engine(url)
     try:
         upgrade(engine)

@@ -92,6 +92,29 @@ def test_worker_counts() -> None:
         make_task_runner(2, "tcp://127.0.0.1:8786")
 
 
+def test_importing_the_pipeline_modules_registers_no_exit_hook() -> None:
+    """The pool keeper registers its exit hook when a pool first starts, not at import: a
+    process that never starts workers (extract, query, a library user) gets none."""
+    import subprocess
+    import sys
+
+    code = (
+        "import atexit\n"
+        "seen = []\n"
+        "real = atexit.register\n"
+        "def spy(fn, *a, **k):\n"
+        "    seen.append(getattr(fn, '__module__', '') or '')\n"
+        "    return real(fn, *a, **k)\n"
+        "atexit.register = spy\n"
+        "import pipelines.workers, pipelines.flows, pipelines.cli\n"
+        "print(','.join(m for m in seen if m.startswith('pipelines')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == ""
+
+
 def test_the_flow_process_does_not_import_the_nlp_stack() -> None:
     """The flow process reads, maps and loads; its workers build pipelines. Importing spaCy
     and medspaCy there would cost ~140 MiB and seconds for nothing."""

@@ -1,0 +1,1 @@
+"""LLM extraction: a grounded, cached, governed extractor behind any chat-completions server."""

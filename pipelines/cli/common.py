@@ -1,0 +1,162 @@
+"""Helpers the commands share: progress bar, run summary, flow call, warehouse engine."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from pipelines.cli.app import err, out
+
+
+@contextmanager
+def _progress(total: int | None, what: str) -> Iterator[Callable[..., None]]:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from pipelines.config import progress_forced
+
+    counters = {"errors": 0, "mentions": 0, "done": 0}
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>7} notes/s"),
+        TextColumn("errors {task.fields[errors]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+        disable=not err.is_terminal and not progress_forced(),
+    ) as progress:
+        task_id = progress.add_task(what, total=total, rate="-", errors=0)
+        started = time.perf_counter()
+
+        def begin() -> None:
+            nonlocal started
+            started = time.perf_counter()
+            progress.reset(task_id, total=total, rate="-", errors=0)
+
+        def advance(*, notes: int, errors: int = 0, mentions: int = 0) -> None:
+            counters["errors"] += errors
+            counters["mentions"] += mentions
+            counters["done"] += notes
+            elapsed = max(time.perf_counter() - started, 1e-6)
+            progress.update(
+                task_id,
+                advance=notes,
+                errors=counters["errors"],
+                rate=f"{counters['done'] / elapsed:.1f}",
+            )
+
+        advance.begin = begin  # type: ignore[attr-defined]
+        yield advance
+
+
+def _count_records(source: str) -> int | None:
+    """A cheap total for the progress bar (lines or files); None when unknown.
+
+    An upper bound on an incremental run (unchanged records are not read): the bar then
+    stops short and the summary says how many were skipped.
+    """
+    path = Path(source)
+    try:
+        if path.is_dir():
+            return sum(1 for _ in path.rglob("*.txt"))
+        if path.suffix.lower() in {".jsonl", ".ndjson", ".json"}:
+            with path.open("rb") as fh:
+                return sum(1 for line in fh if line.strip())
+    except OSError:
+        return None
+    return None
+
+
+_SUMMARY_LABELS = {
+    "read": "records read",
+    "skipped": "records not re-read (watermark)",
+    "processed": "notes processed",
+    "unchanged": "notes unchanged (skipped by hash)",
+    "retracted": "notes retracted",
+    "failed": "records failed (see note_error)",
+    "mentions": "mentions loaded",
+    "resources": "FHIR resources loaded",
+    "seconds": "seconds",
+    "patient_ids": "patient and encounter ids",
+}
+
+
+def _summary_table(summary: dict[str, Any]) -> Table:
+    table = Table(title=f"notestruct run — {summary['status']}", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for key, label in _SUMMARY_LABELS.items():
+        if key in summary:
+            table.add_row(label, str(summary[key]))
+    table.add_row("run id", summary["run_id"])
+    return table
+
+
+class _BarSink:
+    """Hands a run's progress to the CLI's progress bar and keeps its summary."""
+
+    def __init__(self, advance: Callable[..., None]) -> None:
+        self._advance = advance
+        self.summary: dict[str, Any] = {}
+
+    def advance(self, *, notes: int, errors: int, mentions: int) -> None:
+        self._advance(notes=notes, errors=errors, mentions=mentions)
+
+    def finish(self, summary: dict[str, Any]) -> None:
+        self.summary.update(summary)
+
+    def begin(self) -> None:
+        self._advance.begin()  # type: ignore[attr-defined]
+
+
+def _run_flow(
+    flow_fn: Callable[..., dict[str, Any]], total: int | None, what: str, **params: Any
+) -> dict[str, Any]:
+    """Call a run flow with a progress bar; a failed run prints its table, then its error."""
+    from pipelines.flows import RunFailed
+    from pipelines.progress import current_sink
+
+    sink: _BarSink | None = None
+    try:
+        with _progress(total, what) as advance:
+            sink = _BarSink(advance)
+            token = current_sink.set(sink)
+            try:
+                return flow_fn(**params)
+            finally:
+                current_sink.reset(token)
+    except RunFailed as exc:
+        # the table first, then main() prints the one-line error
+        out.print(_summary_table(exc.summary or (sink.summary if sink else {})))
+        raise
+
+
+def _warehouse_engine(warehouse: str | None, config: Path | None) -> Any:
+    """An engine for the configured (or given) warehouse, which must exist at the latest
+    schema (read-only commands never create or upgrade one)."""
+    from pipelines.config import load_config
+    from warehouse.engine import make_engine
+    from warehouse.migrate import require_head
+
+    cfg = load_config(config, warehouse_url=warehouse)
+    engine = make_engine(cfg.warehouse_url.get_secret_value())
+    try:
+        require_head(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
