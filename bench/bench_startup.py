@@ -162,7 +162,7 @@ if phase == "imports":
     import pipelines.flows; lap(out, "import pipelines.flows (prefect, sqlalchemy, ...)")
     import extractors.nlp; lap(out, "import extractors.nlp (spacy, medspacy, scispacy)")
 elif phase == "prefect":
-    from pipelines.cli import prepare_prefect
+    from pipelines.config import prepare_prefect
     prepare_prefect(False)
     from prefect import flow
     lap(out, "import prefect")
