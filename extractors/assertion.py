@@ -604,7 +604,10 @@ def _element_words(tok: Mapping[str, Any]) -> frozenset[str] | None:
 
 def _matcher(nlp: Language, rules: list[ConTextRule]) -> Matcher:
     """A spaCy Matcher over the token patterns of ``rules``, keyed by medspaCy's rule ids."""
-    matcher = Matcher(nlp.vocab)
+    # validate=False: spaCy's pattern validation (pydantic) took about a second of every
+    # pipeline build for the same shipped rules; medspaCy's own matcher has validated each
+    # pattern when the rules were added, and a test validates every rule file's patterns.
+    matcher = Matcher(nlp.vocab, validate=False)
     for rule in rules:
         matcher.add(rule._rule_id, [rule.pattern])
     return matcher

@@ -18,7 +18,7 @@ from extractors.terminology.compiled import (
     DictionaryConfig,
     Entry,
     TermIndex,
-    get_table,
+    get_match_data,
     tokenizer_id,
 )
 from extractors.terminology.sources import (
@@ -76,9 +76,9 @@ class DictionaryMatcher:
         self.name = name
         self.config = config
         self.abbreviations = abbreviations
-        table, built = get_table(nlp, config)
+        table, built = get_match_data(nlp, config)
         self.entries: list[Entry] = table.entries
-        self.index = TermIndex(table)
+        self.index: TermIndex = table.index
         self.modifiers = load_modifiers()
         #: Modifiers by their last word, each list in ``self.modifiers`` order (longest first).
         self._modifiers_by_last: dict[str, list[tuple[str, ...]]] = {}

@@ -1,5 +1,6 @@
 """Regex-on-text helpers for the structured extractors: exact-offset spans, numbers, rule files."""
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -248,11 +249,18 @@ def _first_seq(items: list[Any], icase: bool) -> tuple[set[str] | None, bool]:
 
 
 def _literal(code: int, icase: bool) -> set[str]:
+    return set(_literal_chars(code, icase))
+
+
+@functools.cache
+def _literal_chars(code: int, icase: bool) -> frozenset[str]:
+    # Cached: building the pipeline asks for the same few characters thousands of times, and
+    # each answer costs 128 regex matches (about half a second per build without the cache).
     ch = chr(code)
     if not icase:
-        return {ch}
+        return frozenset(ch)
     # the ASCII characters ``re`` itself matches to ``ch`` ignoring case ("K" (Kelvin) -> "k")
-    return {ch} | {a for a in _ASCII if re.fullmatch(re.escape(ch), a, re.IGNORECASE)}
+    return frozenset({ch} | {a for a in _ASCII if re.fullmatch(re.escape(ch), a, re.IGNORECASE)})
 
 
 def _first_item(op: Any, av: Any, icase: bool) -> tuple[set[str] | None, bool]:

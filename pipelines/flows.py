@@ -4,6 +4,7 @@
 # flow loaded from its entrypoint file (deployments, serve) from the real annotations.
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -14,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import Flow, get_run_logger
 from prefect.utilities.annotations import quote
 from pydantic import SecretStr
 from sqlalchemy import Engine
@@ -45,9 +46,50 @@ from pipelines.workers import (
 from schemas.model import Note, NoteError
 from warehouse.engine import make_engine
 from warehouse.load import finish_run, last_watermark, start_run
-from warehouse.migrate import upgrade
 from warehouse.reprocess import ChangePlan
 from warehouse.runs import Lease, acquire_lock, heartbeat, mark_crashed, release_lock
+
+
+class _RunFlow(Flow):  # type: ignore[type-arg]
+    """A Prefect flow that, called with no Prefect API configured, runs without one.
+
+    Calling a Prefect 3 flow with no ``PREFECT_API_URL`` starts a temporary local Prefect
+    server in a subprocess first (10-20 s on a 2-core machine, about four times what the
+    whole NLP pipeline takes to start) only to record task states nobody can look at after
+    the process ends; the run's record is ``pipeline_run`` in the warehouse anyway. So with no
+    API (``notestruct ingest`` on a laptop, a cron job), the flow's function runs directly:
+    the same run path, its tasks' functions called with the tasks' retries (``tasks.call``),
+    on a thread pool or Dask (``tasks.LocalRunner``, ``tasks.DaskRunner``). With an API set
+    (a Prefect server or Cloud, ``notestruct serve``, deployments, the test harness) or
+    inside another flow run, it is an ordinary Prefect flow run.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("return_state") or kwargs.get("wait_for") or _orchestrated():
+            return super().__call__(*args, **kwargs)
+        from prefect.utilities.callables import get_call_parameters
+
+        # the parameters checked and coerced as Prefect does for a flow run
+        return self.fn(**self.validate_parameters(get_call_parameters(self.fn, args, kwargs)))
+
+
+def _orchestrated() -> bool:
+    """Whether flows report to a Prefect API: one is configured, or this is a flow run."""
+    from prefect.settings import PREFECT_API_URL
+
+    return bool(PREFECT_API_URL.value()) or tasks.in_flow_run()
+
+
+def _flow(name: str) -> Any:
+    def wrap(fn: Any) -> _RunFlow:
+        return _RunFlow(fn, name=name, persist_result=False, log_prints=False)
+
+    return wrap
+
+
+def _logger() -> Any:
+    """The flow run's logger in a Prefect run, else this module's (same calls)."""
+    return get_run_logger() if tasks.in_flow_run() else logging.getLogger(__name__)
 
 
 class RunFailed(Exception):
@@ -58,7 +100,7 @@ class RunFailed(Exception):
         self.summary = summary or {}
 
 
-@flow(name="nightly-ingest", persist_result=False, log_prints=False)
+@_flow(name="nightly-ingest")
 def nightly_ingest(
     source: str,
     config_path: str | None = None,
@@ -118,7 +160,7 @@ def nightly_ingest(
     )
 
 
-@flow(name="reprocess", persist_result=False, log_prints=False)
+@_flow(name="reprocess")
 def reprocess_notes(
     source: str,
     config_path: str | None = None,
@@ -193,7 +235,7 @@ def _execute(
     """The one run path: read -> protect -> screen -> select -> analyse -> map -> protect ->
     load (or diff, without ``apply``), under the source's lease, with its run record."""
     sql_table, sql_query, updated_at_column, id_column = source_query
-    logger = get_run_logger()
+    logger = _logger()
     started = time.perf_counter()
     started_at = time.time()
     cfg = load_config(
@@ -212,14 +254,23 @@ def _execute(
     )
     opts = SourceOptions(cfg.source_uri, cfg.max_note_chars, timezone=source_timezone)
     opts.zone()  # an unknown zone fails the run before anything is read
+    settings = cfg.nlp_settings()
+    runner = make_task_runner(workers, dask_address)  # also checks the combination
+    # local workers: the flow process never builds a pipeline. They are started before the
+    # warehouse is opened and migrated, so their pipeline build (the longest step of a
+    # run's start) overlaps with this process's own start (Alembic, the schema check)
+    pool = shared_pool(workers, settings) if workers >= 1 and not dask_address else None
     engine = make_engine(cfg.warehouse_url.get_secret_value())
     try:
         _upgrade(engine)
-        settings = cfg.nlp_settings()
-        runner = make_task_runner(workers, dask_address)
-        # local workers: the flow process never builds a pipeline; the versions come from
-        # a worker's (a pool kept from an earlier run in this process is reused)
-        pool = shared_pool(workers, settings) if workers >= 1 and not dask_address else None
+        if not tasks.in_flow_run():  # no Prefect API: the same threads (or Dask), no Prefect
+            runner = (
+                tasks.DaskRunner(dask_address)
+                if dask_address
+                else tasks.LocalRunner(workers + 1 if workers else 1)
+            )
+        # the versions come from a worker's pipeline (a pool kept from an earlier run in this
+        # process is reused)
         if pool is not None:
             rules_v, dictionary_v = pool.versions()
         else:  # the pipeline is built here (NLP in this process, or Dask for the tasks)
@@ -299,6 +350,8 @@ def _execute(
 
 def _upgrade(engine: Engine) -> None:
     """Bring the warehouse schema to head; two runs starting together may race: retry once."""
+    from warehouse.migrate import upgrade  # Alembic: imported while the workers start
+
     try:
         upgrade(engine)
     except OperationalError:
@@ -394,7 +447,7 @@ class _Run:
         self.lease, self.batch_size = lease, batch_size
         self.total = Counts()
         self.sink = current_sink.get()
-        self.logger = get_run_logger()
+        self.logger = _logger()
         #: seconds until every worker process had built its pipeline (new worker pools only)
         self.worker_start_s: float | None = None
         #: pipelines built anew during the run as their vocabulary had grown (worker pools)
@@ -460,11 +513,13 @@ class _Run:
                 # quote(): called in the flow's thread on every runner; spares Prefect walking
                 # every note for futures
                 if self.ctx.selection == "changed":
-                    changed, out.unchanged = tasks.select_changed(
-                        self.engine, quote(valid), self.ctx
+                    changed, out.unchanged = tasks.call(
+                        tasks.select_changed, self.engine, quote(valid), self.ctx
                     )
                 else:  # reprocess: stored notes under other rules (or all of them)
-                    changed, tally = tasks.select_stored(self.engine, quote(valid), self.ctx)
+                    changed, tally = tasks.call(
+                        tasks.select_stored, self.engine, quote(valid), self.ctx
+                    )
                     out.unchanged = len(valid) - len(changed)
                     self.stored.add(tally)
                 timed(out, "select", t0)
@@ -509,13 +564,18 @@ class _Run:
             return
         if self.ctx.selection != "changed" and isinstance(analysed, Analysed):
             # reprocess reports what it replaces: compared before the load writes
-            plan, _ = tasks.diff_batch(
-                self.engine, quote(analysed), self.ctx, redact_text=self.privacy.redact_text
+            plan, _ = tasks.call(
+                tasks.diff_batch,
+                self.engine,
+                quote(analysed),
+                self.ctx,
+                redact_text=self.privacy.redact_text,
             )
             self.plan.merge(plan)
         # the load maps the batch a chunk at a time (FHIR, NOTE_NLP), masks PHI when
         # configured (privacy) and writes it with its dead letters in one transaction
-        loaded = tasks.load_batch(
+        loaded = tasks.call(
+            tasks.load_batch,
             self.engine,
             quote(analysed),  # no futures inside: spare Prefect walking every result
             quote(errors),
@@ -544,8 +604,12 @@ class _Run:
         """A dry run's 'load': the per-label changes loading would make; nothing written."""
         out = job.outcome
         if isinstance(analysed, Analysed):
-            plan, compared = tasks.diff_batch(
-                self.engine, quote(analysed), self.ctx, redact_text=self.privacy.redact_text
+            plan, compared = tasks.call(
+                tasks.diff_batch,
+                self.engine,
+                quote(analysed),
+                self.ctx,
+                redact_text=self.privacy.redact_text,
             )
             self.plan.merge(plan)
             out.add(compared)

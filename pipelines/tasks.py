@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from prefect import task
+from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 from sqlalchemy import Engine
@@ -34,6 +35,83 @@ def _plain(value: Any) -> Any:
 
 def _retry_transient(_task: object, _run: object, state: object) -> bool:
     return _is_transient(state)
+
+
+def _transient(exc: BaseException) -> bool:
+    """The errors a retry can cure (the same as ``_is_transient`` for a Prefect state)."""
+    return isinstance(exc, OperationalError | OSError | TimeoutError)
+
+
+def in_flow_run() -> bool:
+    """Whether this thread runs inside a Prefect flow run (tasks then go through Prefect)."""
+    from prefect.context import FlowRunContext
+
+    return FlowRunContext.get() is not None
+
+
+def call(task_: Task[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a task: through Prefect inside a flow run, else its function directly, with the
+    task's retries on transient errors (a run without a Prefect API, see ``flows``)."""
+    if in_flow_run():
+        return task_(*args, **kwargs)
+    return run_plain(task_, *args, **kwargs)
+
+
+def run_plain(task_: Task[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A task's function with the task's retries and backoff on transient errors, no Prefect."""
+    retries = task_.retries or 0
+    delays = task_.retry_delay_seconds
+    for attempt in range(retries + 1):
+        try:
+            return task_.fn(*args, **kwargs)
+        except Exception as exc:
+            if attempt >= retries or not _transient(exc):
+                raise
+            delay = delays[min(attempt, len(delays) - 1)] if isinstance(delays, list) else delays
+            time.sleep(float(delay or 0.0))
+    raise AssertionError("unreachable")
+
+
+class LocalRunner:
+    """The task runner of a run without a Prefect API: a thread pool that calls the tasks'
+    functions (``submit(task, parameters)`` and futures with ``result()``, as Prefect's)."""
+
+    def __init__(self, max_workers: int) -> None:
+        self.max_workers = max_workers
+        self._pool: Any = None
+
+    def __enter__(self) -> LocalRunner:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="notestruct-task")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, task_: Task[..., Any], parameters: dict[str, Any]) -> Any:
+        return self._pool.submit(run_plain, task_, **parameters)
+
+
+class DaskRunner:
+    """``LocalRunner`` on an existing Dask cluster: the tasks' functions run on its workers
+    (each builds the pipeline once, ``pipelines.resources``); no Prefect on either side."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self._client: Any = None
+
+    def __enter__(self) -> DaskRunner:
+        from distributed import Client
+
+        self._client = Client(self.address, set_as_default=False)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._client.close()
+
+    def submit(self, task_: Task[..., Any], parameters: dict[str, Any]) -> Any:
+        return self._client.submit(_PLAIN[task_.name], pure=False, **parameters)
 
 
 def _is_transient(state: object) -> bool:
@@ -106,6 +184,17 @@ def analyse_batch(
     retried). The FHIR and NOTE_NLP mapping follows as the batch is loaded, a chunk at a
     time, unless ``map_now`` (a Dask worker maps, so the flow process does not) or the
     pool's workers map."""
+    return analyse(settings, notes, ctx, pool, map_now)
+
+
+def analyse(
+    settings: NlpSettings,
+    notes: Sequence[Note],
+    ctx: batch.BatchContext,
+    pool: NlpPool | None = None,
+    map_now: bool = False,
+) -> batch.Analysed:
+    """The body of ``analyse_batch`` (a module-level function: Dask ships it by name)."""
     notes = _plain(notes)
     if pool is not None:
         return pool.analyse(notes, ctx)
@@ -142,3 +231,7 @@ def load_batch(
     return batch.load(
         engine, results, errors, ctx, lease=lease, now=now, valid=valid, redact_text=redact_text
     )
+
+
+#: The plain functions a Dask worker runs for a task (imported there by name).
+_PLAIN = {analyse_batch.name: analyse}
