@@ -7,11 +7,12 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
+from medspacy.common.medspacy_matcher import MedspacyMatcher
 from medspacy.common.util import prune_overlapping_matches
 from medspacy.context import ConText, ConTextGraph, ConTextModifier, ConTextRule
 from spacy.attrs import IS_ALPHA, IS_DIGIT, IS_PUNCT, IS_SPACE, LOWER, ORTH, SENT_START
 from spacy.language import Language
-from spacy.matcher import Matcher
+from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 
 from extractors.base import MENTIONS
@@ -127,10 +128,17 @@ class ClinicalContext(ConText):  # type: ignore[misc]
         )
         self.register_default_attributes()
         self.add(load_context_rules(nlp, rules))
-        inner = self._ConText__matcher
+        # our own matchers over the same rules, in the same order (so the same rule ids):
+        # medspaCy keeps ConText's matcher private
+        inner = MedspacyMatcher(nlp, name=f"{name}_matcher", phrase_matcher_attr="LOWER")
+        inner.add(self.rules)
         self._rule_map = inner.rule_map
-        self._phrase_matcher = getattr(inner, "_MedspacyMatcher__phrase_matcher", None)
         self._doc_matcher = inner
+        #: the literal-phrase rules alone, as medspaCy's matcher adds them (lower case)
+        self._phrase_matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+        for rule_id, rule in inner.rule_map.items():
+            if rule.pattern is None:
+                self._phrase_matcher.add(rule_id, [nlp.tokenizer(rule.literal.lower())])
         self._has_regex = any(isinstance(r.pattern, str) for r in self.rules)
         self._has_phrases = any(r.pattern is None for r in self.rules)
         self._index_token_rules(nlp)
@@ -204,8 +212,8 @@ class ClinicalContext(ConText):  # type: ignore[misc]
             i = int(np.searchsorted(block_starts, span.start, side="right")) - 1
             by_block.setdefault(i, []).append(span)
         doc_matches = None
-        if self._phrase_matcher is None or self._has_regex:
-            doc_matches = self._doc_matcher(doc)  # private API changed: match the whole doc
+        if self._has_regex:
+            doc_matches = self._doc_matcher(doc)  # regex rules: match the whole doc
         edges: list[tuple[Span, ConTextModifier]] = []
         for i, block_targets in by_block.items():
             start, end, items = blocks[i]

@@ -4,6 +4,7 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from importlib import resources
 
+from medspacy.common.medspacy_matcher import MedspacyMatcher
 from medspacy.section_detection import Section, Sectionizer, SectionRule
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -33,8 +34,19 @@ class FastSectionizer(Sectionizer):  # type: ignore[misc]
     :func:`section_at`.
     """
 
+    def _matcher(self) -> MedspacyMatcher:
+        """Our own matcher over the sectionizer's rules, in its order (so the same rule ids
+        as medspaCy's, which it keeps private); built again when rules were added."""
+        rules = self.rules
+        cached = getattr(self, "_ns_matcher", None)
+        if cached is None or cached[0] != len(rules):
+            matcher = MedspacyMatcher(self.nlp, name=f"{self.name}_ns", phrase_matcher_attr="LOWER")
+            matcher.add(rules)
+            cached = self._ns_matcher = (len(rules), matcher)
+        return cached[1]
+
     def __call__(self, doc: Doc) -> Doc:
-        matcher = self._Sectionizer__matcher
+        matcher = self._matcher()
         matches = matcher(doc)
         if self.require_start_line:
             matches = self.filter_start_lines(doc, matches)

@@ -316,3 +316,19 @@ def test_resolution_marks_the_mention_resolved(mention) -> None:
     assert span._.is_negated and span._.attributes.get("resolved") is True
     plain = mention("No rash.", "rash")
     assert plain._.is_negated and "resolved" not in (plain._.attributes or {})
+
+
+def test_no_name_mangled_private_attribute_of_medspacy_is_read() -> None:
+    """ConText and the sectionizer build their own matchers over the public rules instead of
+    reaching into medspaCy's private ones (which change without notice)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "extractors"
+    private = re.compile(r"_(?:ConText|Sectionizer|MedspacyMatcher|TargetMatcher)__\w+")
+    used = [
+        f"{path.name}: {m.group(0)}"
+        for path in root.rglob("*.py")
+        for m in private.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert used == []
