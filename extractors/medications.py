@@ -36,7 +36,9 @@ from extractors.units import UnitNormalizer
 #              measured substances (analytes.json) are drugs only when given.
 # 3 (2026-12): the sig after the drug's own abbreviation in parentheses ("liposomal
 #              amphotericin B (L-AMB) (3 mg/kg/day)") is the drug's; a route right before
-#              the next drug is that drug's ("fluconazole, topical antibiotic").
+#              the next drug is that drug's ("fluconazole, topical antibiotic"); glucose,
+#              oxygen, fibrinogen, mannitol and zinc as drugs when given ("4 L/min of
+#              oxygen"), not in "glucose tolerance test" or "105 mg/dL".
 VERSION = 3
 
 LABEL = "MEDICATION"
@@ -449,12 +451,17 @@ class SigParser:
 _AMOUNT = frozenset({"mg", "g", "ug", "mcg", "gm", "meq", "u", "iu", "units", "unit", "mmol"})
 
 
-def _given(parts: list[_Part]) -> bool:
-    """Sig parts that show a substance is given: a route, a dose form, a regimen, an amount."""
+def _given(parts: list[_Part], text: str) -> bool:
+    """Sig parts that show a substance is given: a route, a dose form, a regimen, an amount
+    (not a concentration: "105 mg/dL" is read as "105 mg" followed by "/dL")."""
     for p in parts:
         if p.kind in ("route", "dose", "form", "regimen", "frequency", "prn"):
             return True
-        if p.kind == "strength" and str(p.value.get("unit") or "").lower() in _AMOUNT:
+        if (
+            p.kind == "strength"
+            and str(p.value.get("unit") or "").lower() in _AMOUNT
+            and not text.startswith("/", p.end)
+        ):
             return True
     return False
 
@@ -634,10 +641,13 @@ class MedicationTagger:
                 parts.sort(key=lambda p: p.start)
                 _leave_next_route(parts, text, end, nxt)
                 previous_end = max([previous_end, *(p.end for p in parts)])
-            if " ".join(text[start:end].lower().split()) in self.analytes and not (
-                _given(parts) or self.parser.giving_nearby(text, start, end)
+            if " ".join(text[start:end].lower().split()) in self.analytes and (
+                _NAMES_ANOTHER_THING.match(text, end)
+                or not (_given(parts, text) or self.parser.giving_nearby(text, start, end))
             ):
-                continue  # "ALT 120 U/L", "positive for synaptophysin": measured, not given
+                # "ALT 120 U/L", "positive for synaptophysin": measured, not given; "oral
+                # glucose tolerance test", "glucose-lowering therapy": another thing named
+                continue
             attrs = sig_attributes(parts, (start, end), text)
             attrs["drug_source"] = cand["source"]
             attrs["drug_rule_id"] = cand["source_rule_id"]
@@ -658,6 +668,15 @@ class MedicationTagger:
                 new.append(span)
         add_spans(doc, new, drop, existing)
         return doc
+
+
+#: Words after a measured substance that make the phrase name something else than the
+#: substance given: a test, a level, a drug class, a transporter, an intolerance.
+_NAMES_ANOTHER_THING = re.compile(
+    r"[ \t]*-?[ \t]*(?:tolerance|intolerance|lowering|transporters?|levels?|tests?|"
+    r"testing|monitoring|meters?|metabolism|control|challenge|clamp|uptake|saturation)\b",
+    re.IGNORECASE,
+)
 
 
 def _leave_next_route(

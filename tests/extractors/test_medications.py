@@ -384,3 +384,20 @@ def test_a_route_between_two_drugs(nlp: Any, sentence: str, routes: dict[str, An
     meds = {m.text: m for m in run(nlp, sentence) if m.label == "MEDICATION"}
     got = {k: (meds[k].attributes.get("route") or {}).get("code") for k in routes}
     assert got == routes
+
+
+@pytest.mark.parametrize(
+    ("sentence", "drugs"),
+    [
+        # substances the body makes or a lab measures are drugs only when given
+        ("He received 4.0g of fibrinogen concentrate.", ["fibrinogen concentrate"]),
+        ("We began to administer 4 L/min of oxygen nasally.", ["oxygen"]),
+        ("An intravenous infusion of 15% glucose (7.8 mg/kg/min).", ["glucose"]),
+        ("Glucose 105 mg/dL. Zinc level was low.", []),
+        # ... and not when the phrase names a test, a class or an intolerance
+        ("After a 2-hr oral glucose tolerance test.", []),
+        ("Not taking any glucose lowering therapy.", []),
+    ],
+)
+def test_measured_substances_given(nlp: Any, sentence: str, drugs: list[str]) -> None:
+    assert [m.text for m in run(nlp, sentence) if m.label == "MEDICATION"] == drugs
