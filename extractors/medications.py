@@ -38,7 +38,8 @@ from extractors.units import UnitNormalizer
 #              amphotericin B (L-AMB) (3 mg/kg/day)") is the drug's; a route right before
 #              the next drug is that drug's ("fluconazole, topical antibiotic"); glucose,
 #              oxygen, fibrinogen, mannitol and zinc as drugs when given ("4 L/min of
-#              oxygen"), not in "glucose tolerance test" or "105 mg/dL".
+#              oxygen"), not in "glucose tolerance test" or "105 mg/dL"; "for" and "a total
+#              of" link a regimen after the drug ("carboplatin for 3 cycles").
 VERSION = 3
 
 LABEL = "MEDICATION"
@@ -61,7 +62,7 @@ _PROSE_LINKS = (
     r"administered|administrated|given|started|initiated|commenced|infused|injected|"
     r"prescribed|continued|increased|decreased|tapered|reduced|changed|titrated|escalated|"
     r"adjusted|restarted|resumed|received|instilled|delivered|"
-    r"at|a|an|the|dose|doses|dosage|dosing|of|to|from|with|via|by|in|up|over|per|"
+    r"at|a|an|the|dose|doses|dosage|dosing|of|to|from|with|via|by|in|up|over|per|for|total|"
     r"therapy|treatment|supplementation|regimen|infusion|infusions|injection|injections|"
     r"administration|bolus|boluses|pulse|pulses|course|courses"
 )

@@ -58,6 +58,9 @@ PROSE: list[tuple[str, str, str | None, str | None, str | None]] = [
     # a clause boundary stops the reading: the dose after the full stop is not the drug's
     ("He took aspirin. 81 mg tablets were found at home.", "aspirin", None, None, None),
     ("Metoprolol was held; 5 mg IV labetalol was given.", "Metoprolol", None, None, None),
+    # cycles after the drug ("for", "a total of" link to them)
+    ("She received carboplatin for 3 cycles.", "carboplatin", None, None, "3 cycles"),
+    ("Chemotherapy with a total of 9 cycles was given.", "Chemotherapy", None, None, "9 cycles"),
     # a word outside the sig ends it: "for his fever" is no dose
     ("Acetaminophen was given for his fever of 39 C.", "Acetaminophen", None, None, None),
 ]
