@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from spacy.attrs import LOWER, ORTH
+from spacy.attrs import IS_SPACE, LOWER, ORTH
 from spacy.language import Language
 from spacy.strings import hash_string  # type: ignore[attr-defined]
 from spacy.tokens import Doc
@@ -370,6 +370,15 @@ class TermIndex:
         if len(doc) == 0:
             return []
         arr = doc.to_array([LOWER, ORTH])
+        keep = _wrap_joined(doc)
+        if keep is not None:  # match over the words with hard-wrap line breaks left out
+            return [
+                (int(keep[s]), int(keep[e - 1]) + 1, idx)
+                for s, e, idx in self._match(arr[keep])
+            ]
+        return self._match(arr)
+
+    def _match(self, arr: np.ndarray) -> list[tuple[int, int, int]]:
         out: list[tuple[int, int, int]] = []
         for col, keys, first, terms in (
             (arr[:, 0], self.lower_keys, self.lower_first, self.lower_terms),
@@ -413,6 +422,29 @@ class TermIndex:
 
     def __len__(self) -> int:
         return len(self.lower_terms) + len(self.case_terms)
+
+
+def _wrap_joined(doc: Doc) -> np.ndarray | None:
+    """Token positions without the line breaks of hard-wrapped prose, or None when there are
+    none: "chronic\nkidney disease" is one term. A break that starts a sentence (a list item,
+    a header, a new line of its own: ``ns_sentences``), a line that starts with a capital (an
+    item of a criteria list) or a blank line still separates words.
+    """
+    text = doc.text
+    if "\n" not in text:
+        return None
+    drop: list[int] = []
+    n = len(doc)
+    for i in np.flatnonzero(doc.to_array(IS_SPACE)).tolist():  # the few white-space tokens
+        if i == 0 or i + 1 >= n or doc[i].text.count("\n") != 1:
+            continue
+        after = doc[i + 1]
+        if after.is_sent_start or after.text[:1].isupper():  # a line of its own
+            continue
+        drop.append(i)
+    if not drop:
+        return None
+    return np.delete(np.arange(n), drop)
 
 
 #: Shared "no longer terms" map of the many one-token-only first words.

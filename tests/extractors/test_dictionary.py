@@ -212,6 +212,37 @@ def test_abbreviation_defined_otherwise_drops_dictionary_meaning(full_nlp) -> No
     assert not [g for g in spans(full_nlp, text) if g[0] == "CP"]
 
 
+@pytest.mark.parametrize(
+    ("text", "term", "absent"),
+    [
+        # hard-wrapped prose: a term broken by a line break is one term, and its
+        # abbreviation defined right after it keeps the concept
+        ("67-year-old man with hypertension and chronic\nkidney disease (CKD) who has",
+         "chronic\nkidney disease", ()),
+        ("He denies fever or shortness of\nbreath today.", "shortness of\nbreath", ()),
+        # a blank line, or a line that starts a list item or a header, still separates
+        ("History: chronic\n\nkidney disease was not found.", None, ("chronic\n\nkidney",)),
+        ("Problems:\n1. Shortness of\n2. Breath sounds were clear.", None,
+         ("Shortness of\n2. Breath",)),
+    ],
+)  # fmt: skip
+def test_terms_across_a_hard_wrap(full_nlp, text, term, absent) -> None:
+    got = spans(full_nlp, text)
+    texts = [g[0] for g in got]
+    if term is not None:
+        assert term in texts, got
+    for bad in absent:
+        assert not any(bad in t for t in texts), got
+
+
+def test_wrapped_term_defines_its_abbreviation(full_nlp) -> None:
+    text = "Known chronic\nkidney disease (CKD). The CKD is stable."
+    got = spans(full_nlp, text)
+    ckd = [g for g in got if g[0] == "CKD"]
+    long = next(g for g in got if g[0] == "chronic\nkidney disease")
+    assert len(ckd) == 2 and all(g[3] == long[3] for g in ckd), got
+
+
 def test_byo_sources_match_and_code(small_nlp) -> None:
     got = {
         g[0]: g
