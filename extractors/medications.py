@@ -40,7 +40,10 @@ from extractors.units import UnitNormalizer
 #              oxygen, fibrinogen, mannitol and zinc as drugs when given ("4 L/min of
 #              oxygen"), not in "glucose tolerance test" or "105 mg/dL"; "for" and "a total
 #              of" link a regimen after the drug ("carboplatin for 3 cycles").
-VERSION = 3
+# 4 (2026-12): a regimen written once for a coordinated list of drugs is every drug's ("8
+#              cycles of X, Y, and Z", "X and Y, which she received for 3 cycles"); regimen
+#              qualifiers and relative pronouns link; a rate ("7 L/min of oxygen") is given.
+VERSION = 4
 
 LABEL = "MEDICATION"
 RULES = "medications"
@@ -64,7 +67,11 @@ _PROSE_LINKS = (
     r"adjusted|restarted|resumed|received|instilled|delivered|"
     r"at|a|an|the|dose|doses|dosage|dosing|of|to|from|with|via|by|in|up|over|per|for|total|"
     r"therapy|treatment|supplementation|regimen|infusion|infusions|injection|injections|"
-    r"administration|bolus|boluses|pulse|pulses|course|courses"
+    r"administration|bolus|boluses|pulse|pulses|course|courses|"
+    # a relative clause about the drug ("X, which she received for 3 cycles") and the
+    # qualifiers of a regimen ("4 cycles of adjuvant conventional chemotherapy")
+    r"which|who|he|she|they|patient|adjuvant|neoadjuvant|conventional|palliative|systemic|"
+    r"combination|first-line|second-line|third-line|salvage|induction|consolidation"
 )
 #: What separates and what makes a word when a prose sig is read word by word (``_items``).
 _PROSE_SPACE = re.compile(r"[\s,()\[\]:–-]+")
@@ -458,13 +465,17 @@ def _given(parts: list[_Part], text: str) -> bool:
     for p in parts:
         if p.kind in ("route", "dose", "form", "regimen", "frequency", "prn"):
             return True
-        if (
-            p.kind == "strength"
-            and str(p.value.get("unit") or "").lower() in _AMOUNT
-            and not text.startswith("/", p.end)
-        ):
+        if p.kind != "strength":
+            continue
+        if str(p.value.get("unit") or "").lower() in _AMOUNT and not text.startswith("/", p.end):
+            return True
+        if _RATE.search(text, p.start, p.end):  # "7 L/min of oxygen", "2 mg/kg/min"
             return True
     return False
+
+
+#: A strength given as a rate per minute or hour: an infusion or a flow, never a level.
+_RATE = re.compile(r"/\s?(?:min|h|hr|hour)$", re.IGNORECASE)
 
 
 def sig_attributes(parts: list[_Part], drug: tuple[int, int], text: str) -> dict[str, Any]:
@@ -590,6 +601,7 @@ class MedicationTagger:
         new: list[Span] = []
         drop: list[tuple[int, int]] = []
         consumed = previous_end = 0  # where the previous drug's name and sig ended
+        made: list[tuple[dict[str, Any], list[_Part]]] = []
         for i, cand in enumerate(candidates):
             start, end = cand["start"], cand["end"]
             if "token_bounds" in cand:
@@ -649,6 +661,10 @@ class MedicationTagger:
                 # "ALT 120 U/L", "positive for synaptophysin": measured, not given; "oral
                 # glucose tolerance test", "glucose-lowering therapy": another thing named
                 continue
+            made.append((cand, parts))
+        _share_list_regimen(made, text)
+        for cand, parts in made:
+            start, end = cand["start"], cand["end"]
             attrs = sig_attributes(parts, (start, end), text)
             attrs["drug_source"] = cand["source"]
             attrs["drug_rule_id"] = cand["source_rule_id"]
@@ -669,6 +685,55 @@ class MedicationTagger:
                 new.append(span)
         add_spans(doc, new, drop, existing)
         return doc
+
+
+#: What may stand between two drugs of one coordinated list, once their own sig parts are
+#: left out: "X, Y, and Z", "X and Y", "X as well as Y", "X plus Y", "X/Y".
+_LIST_GAP = re.compile(r"[\s,/]*(?:(?:and|or|plus|as\s+well\s+as|along\s+with)[\s,]*)?",
+                       re.IGNORECASE)  # fmt: skip
+
+
+def _share_list_regimen(made: list[tuple[dict[str, Any], list[_Part]]], text: str) -> None:
+    """A regimen written once for a coordinated list of drugs belongs to every drug of it:
+    before the first ("8 cycles of cyclophosphamide, methotrexate, and 5-fluorouracil",
+    "multiple rounds of oral fluconazole, topical antibiotic ointment, and intravenous
+    antibiotics") or after the last ("carboplatin and paclitaxel, which she received for 3
+    cycles"). Drugs with a regimen of their own keep it."""
+    groups: list[list[int]] = []
+    for i in range(len(made)):
+        if i and _coordinated(made[i - 1], made[i], text):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    for group in groups:
+        if len(group) < 2:
+            continue
+        first, last = made[group[0]], made[group[-1]]
+        shared = [p for p in first[1] if p.kind == "regimen" and p.end <= first[0]["start"]]
+        shared += [p for p in last[1] if p.kind == "regimen" and p.start >= last[0]["end"]]
+        if not shared:
+            continue
+        for i in group:
+            cand, parts = made[i]
+            if not any(p.kind == "regimen" for p in parts):
+                parts.append(shared[0])
+                parts.sort(key=lambda p: p.start)
+
+
+def _coordinated(
+    a: tuple[dict[str, Any], list[_Part]], b: tuple[dict[str, Any], list[_Part]], text: str
+) -> bool:
+    """Whether drug ``b`` follows drug ``a`` in one list: between them only list words, once
+    a's parts after it and b's parts before it (a route, a form) are left out."""
+    lo, hi = a[0]["end"], b[0]["start"]
+    if hi <= lo or hi - lo > 60:
+        return False
+    gap = list(text[lo:hi])
+    for p in (*a[1], *b[1]):
+        if lo <= p.start and p.end <= hi:
+            gap[p.start - lo : p.end - lo] = " " * (p.end - p.start)
+    rest = "".join(gap)
+    return _LIST_GAP.fullmatch(rest) is not None and "\n" not in rest
 
 
 #: Words after a measured substance that make the phrase name something else than the

@@ -63,6 +63,23 @@ PROSE: list[tuple[str, str, str | None, str | None, str | None]] = [
     ("Chemotherapy with a total of 9 cycles was given.", "Chemotherapy", None, None, "9 cycles"),
     # a word outside the sig ends it: "for his fever" is no dose
     ("Acetaminophen was given for his fever of 39 C.", "Acetaminophen", None, None, None),
+    # one regimen for a coordinated list of drugs belongs to each of them
+    ("He had 6 cycles of cisplatin, etoposide and ifosfamide.", "etoposide", None, None,
+     "6 cycles"),
+    ("He had 6 cycles of cisplatin, etoposide and ifosfamide.", "ifosfamide", None, None,
+     "6 cycles"),
+    ("She got gemcitabine and docetaxel, which she received for 4 cycles.", "gemcitabine",
+     None, None, "4 cycles"),
+    ("She got gemcitabine and docetaxel, which she received for 4 cycles.", "docetaxel",
+     None, None, "4 cycles"),
+    # ... but not across a list break, nor to a drug with a regimen of its own
+    ("He had 6 cycles of cisplatin; later, etoposide was given.", "etoposide", None, None,
+     None),
+    ("He had 2 cycles of cisplatin and 3 cycles of etoposide.", "etoposide", None, None,
+     "3 cycles"),
+    # regimen qualifiers link the count to the drug
+    ("Then 4 cycles of neoadjuvant first-line chemotherapy were done.", "chemotherapy", None,
+     None, "4 cycles"),
 ]
 
 
@@ -134,6 +151,9 @@ def test_class_words_inside_other_things_are_no_drug(nlp: Any, sentence: str) ->
         ("Carnitine supplementation was started.", ["Carnitine"]),
         ("Infusions of bicarbonate were continued.", ["bicarbonate"]),
         ("Bicarbonate was 18.", []),
+        # a rate per minute or hour is a flow or an infusion, never a level
+        ("He required 6 L/min of oxygen by mask.", ["oxygen"]),
+        ("Oxygen saturation was 91% on 2 L.", []),
     ],
 )
 def test_measured_substances_are_no_drug_unless_given(
