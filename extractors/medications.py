@@ -714,7 +714,7 @@ def _share_list_regimen(made: list[tuple[dict[str, Any], list[_Part]]], text: st
         if not shared:
             continue
         for i in group:
-            cand, parts = made[i]
+            parts = made[i][1]
             if not any(p.kind == "regimen" for p in parts):
                 parts.append(shared[0])
                 parts.sort(key=lambda p: p.start)
