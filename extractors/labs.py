@@ -30,10 +30,12 @@ from extractors.units import UnitNormalizer
 # 1 (2026-11): curated LOINC table (rules/labs/labs.json); value, unit (UCUM), flag, range.
 # 2 (2026-12): an analyte said as a lab result is not a MEDICATION: earlier extractors'
 #              MEDICATION spans that name a test ("alkaline phosphatase 184", "magnesium low",
-#              "low ferritin", a test in a labs section) are removed ("analytes" in labs.json);
+#              "low ferritin", a test in a labs section) are removed (the analytes list);
 #              comparators in words and signs (criteria: "HbA1c > 7%", "more than 1.5");
 #              counts written "45,000/µL" or "24000/mm3"; eGFR, creatinine clearance.
-VERSION = 2
+# 3 (2026-12): one list of measured substances (rules/analytes/analytes.json) with the
+#              medications extractor instead of a list of its own.
+VERSION = 3
 
 LABEL = "LAB"
 RULES = "labs"
@@ -94,7 +96,9 @@ class LabTagger:
             ci.update({t.lower(): rule["rule_id"] for t in rule["terms"]})
             cs.update({t: rule["rule_id"] for t in rule["case_sensitive_terms"]})
         self.ci, self.cs = ci, cs
-        analytes = load_rules(RULES, "labs.json")["analytes"]["names"]
+        # the measured substances that drug lists also name (shared with the medications
+        # extractor, which keeps them as drugs only when given)
+        analytes = load_rules("analytes", "analytes.json")["analytes"]
         #: names that make a MEDICATION mention an analyte in result context
         self.analyte_names = frozenset(term_key(t) for t in [*ci, *analytes]) | frozenset(cs)
         specimens = load_rules(RULES, "labs.json")["specimens"]

@@ -47,6 +47,8 @@ VERSION = 4
 
 LABEL = "MEDICATION"
 RULES = "medications"
+#: The measured substances (``rules/analytes/analytes.json``), shared with the labs extractor.
+ANALYTES = "analytes"
 
 #: Units that make a number a strength ("500 mg") rather than a count of forms; a per-weight,
 #: per-area or per-time denominator may follow ("mg/kg/day", "mg/m2", "L/min").
@@ -546,7 +548,7 @@ class MedicationTagger:
         )
         self.drug_starts = TermStarts(r"\w-", terms)
         self.analytes = frozenset(
-            " ".join(t.lower().split()) for t in load_rules(RULES, "analytes.json")["analytes"]
+            " ".join(t.lower().split()) for t in load_rules(ANALYTES, "analytes.json")["analytes"]
         )
 
     def _candidates(self, doc: Doc, existing: list[Span]) -> list[dict[str, Any]]:

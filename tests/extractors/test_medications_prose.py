@@ -154,6 +154,9 @@ def test_class_words_inside_other_things_are_no_drug(nlp: Any, sentence: str) ->
         # a rate per minute or hour is a flow or an infusion, never a level
         ("He required 6 L/min of oxygen by mask.", ["oxygen"]),
         ("Oxygen saturation was 91% on 2 L.", []),
+        # one list of measured substances with the labs extractor ("iron", "folate")
+        ("Iron studies and folate are pending.", []),
+        ("Folate 1 mg PO daily was started.", ["Folate"]),
     ],
 )
 def test_measured_substances_are_no_drug_unless_given(
