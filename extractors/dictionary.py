@@ -31,6 +31,8 @@ from extractors.terminology.sources import (
 log = logging.getLogger(__name__)
 
 # Version history:
+# 6 (2026-12): terms across a hard-wrap line break ("chronic\nkidney disease"); the
+#              typographic apostrophe matches terms written with "'" ("Crohn’s disease").
 # 5 (2026-12): drugs inside one hyphenated/slashed token ("piperacillin-tazobactam" as a
 #              combination, "post-albuterol" as albuterol); chemotherapy, anticoagulation,
 #              analgesics, macrolides and parenteral nutrition as drug classes (ATC);
@@ -44,7 +46,7 @@ log = logging.getLogger(__name__)
 # 2 (2026-11): compiled terminology dictionary (curated tables, HPO, ICD-10-CM, drug names,
 #              bring-your-own UMLS/RxNorm/SNOMED CT/FHIR/DOID), abbreviations defined in the note.
 # 1 (2026-11): curated phrase rules from rules/dictionary/targets.json.
-VERSION = 5
+VERSION = 6
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
 #: label of a predicate rule that names no finding and only keeps other terms off its words

@@ -370,6 +370,7 @@ class TermIndex:
         if len(doc) == 0:
             return []
         arr = doc.to_array([LOWER, ORTH])
+        _straighten_quotes(doc, arr)
         keep = _wrap_joined(doc)
         if keep is not None:  # match over the words with hard-wrap line breaks left out
             return [
@@ -422,6 +423,26 @@ class TermIndex:
 
     def __len__(self) -> int:
         return len(self.lower_terms) + len(self.case_terms)
+
+
+#: The typographic apostrophe (which the tokenizer splits off like "'s") and its ASCII form,
+#: as the terms are written ("Crohn's").
+_QUOTES = str.maketrans({"\u2019": "'"})
+_QUOTE_CHARS = ("\u2019",)
+
+
+def _straighten_quotes(doc: Doc, arr: np.ndarray) -> None:
+    """Match "Bowen’s disease" as "Bowen's disease": the hashes of tokens written with a
+    typographic apostrophe are replaced, in ``arr`` (LOWER, ORTH), by those of the ASCII form.
+    """
+    text = doc.text
+    if not any(q in text for q in _QUOTE_CHARS):
+        return
+    for token in doc:
+        if any(q in token.text for q in _QUOTE_CHARS):
+            ascii_form = token.text.translate(_QUOTES)
+            arr[token.i, 0] = hash_string(ascii_form.lower())
+            arr[token.i, 1] = hash_string(ascii_form)
 
 
 def _wrap_joined(doc: Doc) -> np.ndarray | None:

@@ -235,6 +235,16 @@ def test_terms_across_a_hard_wrap(full_nlp, text, term, absent) -> None:
         assert not any(bad in t for t in texts), got
 
 
+@pytest.mark.parametrize("quote", ["\u2019", "'"])
+def test_typographic_apostrophes_match_the_ascii_term(full_nlp, quote) -> None:
+    text = f"Known Hashimoto{quote}s thyroiditis and Crohn{quote}s disease."
+    got = {g[0]: g for g in spans(full_nlp, text)}
+    assert f"Hashimoto{quote}s thyroiditis" in got and f"Crohn{quote}s disease" in got, got
+    assert got[f"Hashimoto{quote}s thyroiditis"][3] == spans(
+        full_nlp, "Known Hashimoto's thyroiditis."
+    )[0][3]
+
+
 def test_wrapped_term_defines_its_abbreviation(full_nlp) -> None:
     text = "Known chronic\nkidney disease (CKD). The CKD is stable."
     got = spans(full_nlp, text)
