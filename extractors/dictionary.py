@@ -31,8 +31,12 @@ from extractors.terminology.sources import (
 log = logging.getLogger(__name__)
 
 # Version history:
-# 6 (2026-12): terms across a hard-wrap line break ("chronic\nkidney disease"); the
-#              typographic apostrophe matches terms written with "'" ("Crohn’s disease").
+# 6 (2026-12): terms across a hard-wrap line break ("chronic\nkidney disease"); British
+#              spellings read as American ones (rules/dictionary/spellings.json: "ischaemic",
+#              "haemorrhage", "tumour"); disorders named by a body system ("thyroid
+#              disease", "renal impairment": organ_disorders.json); a problem named as the
+#              subject of a service is none ("Infectious Disease consult"); a short form
+#              defined after a qualified term ("X-linked adrenoleukodystrophy (ALD)").
 # 5 (2026-12): drugs inside one hyphenated/slashed token ("piperacillin-tazobactam" as a
 #              combination, "post-albuterol" as albuterol); chemotherapy, anticoagulation,
 #              analgesics, macrolides and parenteral nutrition as drug classes (ATC);
@@ -82,6 +86,7 @@ class DictionaryMatcher:
         self.entries: list[Entry] = table.entries
         self.index: TermIndex = table.index
         self.modifiers = load_modifiers()
+        self._qualifiers = frozenset(self.modifiers)
         #: Modifiers by their last word, each list in ``self.modifiers`` order (longest first).
         self._modifiers_by_last: dict[str, list[tuple[str, ...]]] = {}
         for mod in self.modifiers:
@@ -96,9 +101,7 @@ class DictionaryMatcher:
             self.entries.append(Entry(rule["label"], rule["rule_id"], codes, "pattern"))
             pattern = re.compile(rule["pattern"], re.I)
             starts = TermStarts(r"\w", rule["starts"])
-            self.predicates.append(
-                (pattern, len(self.entries) - 1, tuple(rule["needs"]), starts)
-            )
+            self.predicates.append((pattern, len(self.entries) - 1, tuple(rule["needs"]), starts))
         #: phrases that contain a finding word but name no finding ("body mass index"): they
         #: take part in the longest-match pass, so they claim their words, and yield nothing
         self.blocking: frozenset[int] = frozenset(
@@ -140,7 +143,30 @@ class DictionaryMatcher:
         chosen = sorted(m for m in chosen if m[2] not in self.blocking)
         if self.senses:
             chosen = self._apply_senses(doc, chosen)
+        chosen = self._drop_service_names(doc, chosen)
         return self._extend(doc, chosen)
+
+    def _drop_service_names(
+        self, doc: Doc, chosen: list[tuple[int, int, int]]
+    ) -> list[tuple[int, int, int]]:
+        """A problem named as the subject of a service or an activity is no problem of the
+        patient: "Infectious Disease consult", "heart disease screening", "renal disorder
+        medication review"."""
+        out = []
+        n = len(doc)
+        for start, end, idx in chosen:
+            if (
+                end < n
+                and self.entries[idx].label == "PROBLEM"
+                and doc[end].lower_ in _SERVICE_WORDS
+                and (
+                    doc[end].lower_ != "medication"
+                    or (end + 1 < n and doc[end + 1].lower_ in ("review", "reviews"))
+                )
+            ):
+                continue
+            out.append((start, end, idx))
+        return out
 
     def _apply_senses(
         self, doc: Doc, chosen: list[tuple[int, int, int]]
@@ -276,7 +302,7 @@ class DictionaryMatcher:
             long = short._.long_form
             if long is None or not _looks_abbreviated(short.text, long.text):
                 continue
-            idx = _long_form_entry(long, matches)
+            idx = _long_form_entry(long, matches, self._qualifiers)
             if idx is None:
                 undefined.add((short.start, short.end))
             else:
@@ -416,6 +442,10 @@ _NOT_SITES = frozenset(
     critical medical surgical physical practical logical biological chemical""".split()
 )
 _DEFICIENCY = frozenset({"deficiency", "deficiencies", "deficient"})
+#: Words after a problem that make the phrase name a service or an activity about it.
+_SERVICE_WORDS = frozenset(
+    {"screening", "consult", "consultation", "service", "department", "medication"}
+)
 #: Nutrients and cofactors named in words before "deficiency" ("zinc deficiency").
 _NUTRIENTS = frozenset(
     """zinc iron copper selenium magnesium calcium potassium iodine carnitine thiamine thiamin
@@ -467,11 +497,25 @@ def _looks_abbreviated(short: str, long: str) -> bool:
     )
 
 
-def _long_form_entry(long: Span, matches: list[tuple[int, int, int]]) -> int | None:
-    """Entry of the match that is the long form (or its longest tail, e.g. without "the")."""
+def _long_form_entry(
+    long: Span,
+    matches: list[tuple[int, int, int]],
+    qualifiers: frozenset[tuple[str, ...]] = frozenset(),
+) -> int | None:
+    """Entry of the match that is the long form, its longest tail (without "the"), or a
+    term that is the long form after a qualifier ("X-linked adrenoleukodystrophy (ALD)":
+    scispaCy's long form is "adrenoleukodystrophy"; not "elevated C-reactive protein (CRP)",
+    where the word before names a finding about the thing the short form names)."""
     best: tuple[int, int] | None = None
+    doc = long.doc
     for start, end, idx in matches:
-        if end == long.end and long.start <= start and (end - start) * 2 >= len(long):
+        if end != long.end:
+            continue
+        if start < long.start:
+            before = tuple(t.lower_ for t in doc[start : long.start])
+            if before not in qualifiers:
+                continue
+        if start <= long.start or (end - start) * 2 >= len(long):
             if best is None or end - start > best[0]:
                 best = (end - start, idx)
     return best[1] if best else None

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import pickle
+import re
 import tempfile
 import time
 from collections import defaultdict
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from spacy.attrs import IS_SPACE, LOWER, ORTH
+from spacy.attrs import IDX, IS_SPACE, LOWER, ORTH
 from spacy.language import Language
 from spacy.strings import hash_string  # type: ignore[attr-defined]
 from spacy.tokens import Doc
@@ -37,6 +38,7 @@ from extractors.terminology.concepts import (
 from extractors.terminology.sources import (
     OPEN_SOURCES,
     curated_files,
+    load_spellings,
     load_stoplist,
     open_source_versions,
     package_version,
@@ -370,7 +372,7 @@ class TermIndex:
         if len(doc) == 0:
             return []
         arr = doc.to_array([LOWER, ORTH])
-        _straighten_quotes(doc, arr)
+        _SPELLINGS.americanize(doc, arr)
         keep = _wrap_joined(doc)
         if keep is not None:  # match over the words with hard-wrap line breaks left out
             return [
@@ -425,24 +427,47 @@ class TermIndex:
         return len(self.lower_terms) + len(self.case_terms)
 
 
-#: The typographic apostrophe (which the tokenizer splits off like "'s") and its ASCII form,
-#: as the terms are written ("Crohn's").
-_QUOTES = str.maketrans({"\u2019": "'"})
-_QUOTE_CHARS = ("\u2019",)
+class _Spellings:
+    """Reads British spellings of medical words as the American ones the terminologies use
+    ("haemorrhage", "oesophageal", "tumour"): the LOWER hash of such a token is replaced, in
+    the match array only, by the hash of its American form (``rules/dictionary/
+    spellings.json``). One regex finds the few candidate words of a doc at C speed."""
+
+    def __init__(self) -> None:
+        self._rules: list[tuple[re.Pattern[str], str]] | None = None
+        self._find: re.Pattern[str] | None = None
+
+    def _load(self) -> tuple[list[tuple[re.Pattern[str], str]], re.Pattern[str]]:
+        if self._rules is None or self._find is None:
+            rules = load_spellings()
+            self._rules = [(re.compile(p), r) for p, r in rules]
+            # the rules without their anchors, inside any word
+            cores = [p.lstrip("^").rstrip("$") for p, _ in rules]
+            self._find = re.compile(r"\w*(?:" + "|".join(cores) + r")\w*", re.IGNORECASE)
+        return self._rules, self._find
+
+    def american(self, word: str) -> str:
+        rules, _ = self._load()
+        for pattern, repl in rules:
+            word = pattern.sub(repl, word)
+        return word
+
+    def americanize(self, doc: Doc, arr: np.ndarray) -> None:
+        _, find = self._load()
+        text = doc.text
+        hits = [m.start() for m in find.finditer(text)]
+        if not hits:
+            return
+        starts = doc.to_array(IDX)
+        for i in set(np.searchsorted(starts, hits, side="right").tolist()):
+            token = doc[i - 1]
+            lower = token.lower_
+            american = self.american(lower)
+            if american != lower:
+                arr[i - 1, 0] = hash_string(american)
 
 
-def _straighten_quotes(doc: Doc, arr: np.ndarray) -> None:
-    """Match "Bowen’s disease" as "Bowen's disease": the hashes of tokens written with a
-    typographic apostrophe are replaced, in ``arr`` (LOWER, ORTH), by those of the ASCII form.
-    """
-    text = doc.text
-    if not any(q in text for q in _QUOTE_CHARS):
-        return
-    for token in doc:
-        if any(q in token.text for q in _QUOTE_CHARS):
-            ascii_form = token.text.translate(_QUOTES)
-            arr[token.i, 0] = hash_string(ascii_form.lower())
-            arr[token.i, 1] = hash_string(ascii_form)
+_SPELLINGS = _Spellings()
 
 
 def _wrap_joined(doc: Doc) -> np.ndarray | None:

