@@ -22,6 +22,8 @@ from spacy.language import Language
 from spacy.strings import hash_string  # type: ignore[attr-defined]
 from spacy.tokens import Doc
 
+from extractors.base import doc_text
+from extractors.patterns import alternation
 from extractors.terminology.byo import read_byo_source, source_fingerprint
 from extractors.terminology.concepts import (
     LABELS,
@@ -431,37 +433,44 @@ class _Spellings:
     """Reads British spellings of medical words as the American ones the terminologies use
     ("haemorrhage", "oesophageal", "tumour"): the LOWER hash of such a token is replaced, in
     the match array only, by the hash of its American form (``rules/dictionary/
-    spellings.json``). One regex finds the few candidate words of a doc at C speed."""
+    spellings.json``). One trie-shaped regex over the lower-cased text finds the few
+    candidate tokens of a doc (about 1 % of the pipeline's time)."""
 
     def __init__(self) -> None:
-        self._rules: list[tuple[re.Pattern[str], str]] | None = None
+        self._rules: list[tuple[str, str]] | None = None
         self._find: re.Pattern[str] | None = None
 
-    def _load(self) -> tuple[list[tuple[re.Pattern[str], str]], re.Pattern[str]]:
+    def _load(self) -> tuple[list[tuple[str, str]], re.Pattern[str]]:
         if self._rules is None or self._find is None:
-            rules = load_spellings()
-            self._rules = [(re.compile(p), r) for p, r in rules]
-            # the rules without their anchors, inside any word
-            cores = [p.lstrip("^").rstrip("$") for p, _ in rules]
-            self._find = re.compile(r"\w*(?:" + "|".join(cores) + r")\w*", re.IGNORECASE)
+            self._rules = load_spellings()
+            self._find = re.compile(alternation([b.rstrip("$") for b, _ in self._rules]))
         return self._rules, self._find
 
     def american(self, word: str) -> str:
         rules, _ = self._load()
-        for pattern, repl in rules:
-            word = pattern.sub(repl, word)
+        for british, american in rules:
+            if british.endswith("$"):  # only at the end of the word, or before a plural "s"
+                core = british[:-1]
+                for end in (core, core + "s"):
+                    if word.endswith(end):
+                        word = word[: -len(end)] + american + end[len(core) :]
+                        break
+            elif british in word:
+                word = word.replace(british, american)
         return word
 
     def americanize(self, doc: Doc, arr: np.ndarray) -> None:
         _, find = self._load()
-        text = doc.text
-        hits = [m.start() for m in find.finditer(text)]
+        text = doc_text(doc)
+        lower = text.lower()
+        if len(lower) != len(text):  # a character whose lower case is longer ("İ")
+            lower = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+        hits = [m.start() for m in find.finditer(lower)]
         if not hits:
             return
         starts = doc.to_array(IDX)
         for i in set(np.searchsorted(starts, hits, side="right").tolist()):
-            token = doc[i - 1]
-            lower = token.lower_
+            lower = doc[i - 1].lower_
             american = self.american(lower)
             if american != lower:
                 arr[i - 1, 0] = hash_string(american)
@@ -476,7 +485,7 @@ def _wrap_joined(doc: Doc) -> np.ndarray | None:
     a header, a new line of its own: ``ns_sentences``), a line that starts with a capital (an
     item of a criteria list) or a blank line still separates words.
     """
-    text = doc.text
+    text = doc_text(doc)
     if "\n" not in text:
         return None
     drop: list[int] = []

@@ -71,7 +71,7 @@ def load_senses() -> list[dict[str, Any]]:
 
 
 def load_spellings() -> list[tuple[str, str]]:
-    """British spellings read as American ones (``spellings.json``): (regex, replacement)."""
+    """British spellings read as American ones (``spellings.json``): (part, replacement)."""
     data = json.loads((_rules_dir() / "spellings.json").read_text(encoding="utf-8"))
     return [(str(pattern), str(repl)) for pattern, repl in data["rules"]]
 

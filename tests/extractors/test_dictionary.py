@@ -302,10 +302,11 @@ def test_british_spellings_match_as_american_ones(full_nlp, british, american) -
 def test_spelling_rules_leave_other_words_alone() -> None:
     from extractors.terminology.compiled import _SPELLINGS
 
-    for word in ("exercise", "shoe", "hour", "four", "toe", "advise", "acre", "theme"):
+    for word in ("exercise", "shoe", "hour", "four", "toe", "advise", "acre", "pemetrexed"):
         assert _SPELLINGS.american(word) == word
     assert _SPELLINGS.american("haematoma") == "hematoma"
     assert _SPELLINGS.american("hospitalisation") == "hospitalization"
+    assert _SPELLINGS.american("centimetres") == "centimeters"
 
 
 def test_wrapped_term_defines_its_abbreviation(full_nlp) -> None:
