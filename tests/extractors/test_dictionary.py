@@ -309,6 +309,24 @@ def test_spelling_rules_leave_other_words_alone() -> None:
     assert _SPELLINGS.american("centimetres") == "centimeters"
 
 
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("She is currently pregnant.", [("currently pregnant", "curated:pregnancy")]),
+        ("Women who are breastfeeding are excluded.", [("breastfeeding",
+                                                        "curated:breastfeeding")]),
+        # "pregnancy" alone is a time; a pregnancy test is a procedure
+        ("She was well during pregnancy.", []),
+        ("A urine pregnancy test was done.", [("urine pregnancy test",
+                                               "curated:pregnancy-test")]),
+        ("History of pregnancy-induced hypertension.", [("pregnancy-induced hypertension",
+                                                         "curated:gestational-hypertension")]),
+    ],
+)  # fmt: skip
+def test_pregnancy_and_breastfeeding_states(full_nlp, text, found) -> None:
+    assert [(g[0], g[3]) for g in spans(full_nlp, text)] == found
+
+
 def test_wrapped_term_defines_its_abbreviation(full_nlp) -> None:
     text = "Known chronic\nkidney disease (CKD). The CKD is stable."
     got = spans(full_nlp, text)
