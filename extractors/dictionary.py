@@ -149,9 +149,10 @@ class DictionaryMatcher:
     def _drop_service_names(
         self, doc: Doc, chosen: list[tuple[int, int, int]]
     ) -> list[tuple[int, int, int]]:
-        """A problem named as the subject of a service or an activity is no problem of the
-        patient: "Infectious Disease consult", "heart disease screening", "renal disorder
-        medication review"."""
+        """A problem named as the subject of a service, an activity or an instrument is no
+        problem of the patient: "Infectious Disease consult", "heart disease screening",
+        "renal disorder medication review", "Glasgow Coma Scale", "Beck Depression
+        Inventory"."""
         out = []
         n = len(doc)
         for start, end, idx in chosen:
@@ -442,10 +443,14 @@ _NOT_SITES = frozenset(
     critical medical surgical physical practical logical biological chemical""".split()
 )
 _DEFICIENCY = frozenset({"deficiency", "deficiencies", "deficient"})
-#: Words after a problem that make the phrase name a service or an activity about it.
+#: Words after a problem that make the phrase name a service, an activity or an instrument
+#: about it ("Infectious Disease consult", "Glasgow Coma Scale", "Beck Depression Inventory").
 _SERVICE_WORDS = frozenset(
-    {"screening", "consult", "consultation", "service", "department", "medication"}
-)
+    {
+        "screening", "consult", "consultation", "service", "department", "medication",
+        "scale", "scales", "questionnaire", "inventory",
+    }
+)  # fmt: skip
 #: Nutrients and cofactors named in words before "deficiency" ("zinc deficiency").
 _NUTRIENTS = frozenset(
     """zinc iron copper selenium magnesium calcium potassium iodine carnitine thiamine thiamin

@@ -265,6 +265,8 @@ def test_disorders_named_by_a_body_system(full_nlp, text, term, rule) -> None:
         ("Infectious Disease consult was obtained.", []),
         ("Depression screening was negative.", []),
         ("Asthma medication review was done.", []),
+        ("Her Glasgow Coma Scale was 14.", []),
+        ("The Beck Depression Inventory score was 9.", []),
         # the problem itself, and a problem before other words, stay
         ("He has asthma and takes his asthma medication daily.", ["asthma", "asthma"]),
         ("Depression was screened for.", ["Depression"]),
