@@ -213,6 +213,11 @@ ROWS = [
         "coronary artery disease",
         {"is_negated"},
     ),
+    # ---- "is not (entirely) excluded" states a possibility; "rule-out" is one token
+    ("A small pulmonary nodule is not entirely excluded.", "pulmonary nodule", {"is_uncertain"}),
+    ("Pleural effusion is not excluded on this view.", "Pleural effusion", {"is_uncertain"}),
+    ("CT is advised to rule-out pneumonia.", "pneumonia", {"is_uncertain"}),
+    ("Pneumonia is excluded.", "Pneumonia", {"is_negated"}),
 ]
 
 
