@@ -137,6 +137,8 @@ class NlpPool:
         #: process would become the bottleneck.
         self.map_in_workers = workers > 1 if map_in_workers is None else map_in_workers
         self.created_at = time.time()
+        #: runs that have used this pool (its workers' start-up belongs to the first)
+        self.runs = 0
         #: pid -> when that worker had built its pipeline
         self.ready_at: dict[int, float] = {}
         self._renewals: dict[int, int] = {}

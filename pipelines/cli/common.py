@@ -123,6 +123,19 @@ class _BarSink:
         self._advance.begin()  # type: ignore[attr-defined]
 
 
+def _start_workers(config: Path | None, workers: int, dask_address: str | None) -> None:
+    """Start the run's NLP worker processes now, before this process imports the flow
+    (Prefect, SQLAlchemy, FHIR models: 2-4 s): the workers' pipeline build, the longest step
+    of a run's start, then overlaps with those imports. The flow finds the same pool
+    (``workers.shared_pool``, keyed by the NLP settings and the worker count)."""
+    if workers < 1 or dask_address:
+        return
+    from pipelines.config import load_config
+    from pipelines.workers import shared_pool
+
+    shared_pool(workers, load_config(config).nlp_settings())
+
+
 def _run_flow(
     flow_fn: Callable[..., dict[str, Any]], total: int | None, what: str, **params: Any
 ) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from pipelines.cli.app import (
     err,
     out,
 )
-from pipelines.cli.common import _count_records, _run_flow, _summary_table
+from pipelines.cli.common import _count_records, _run_flow, _start_workers, _summary_table
 
 
 @app.command()
@@ -93,7 +93,6 @@ def ingest(
     prepare_prefect(bool(_STATE.get("verbose")))
     from pydantic import SecretStr
 
-    from pipelines.flows import nightly_ingest
     from pipelines.sources import open_source
 
     # fail fast with one line before Prefect starts
@@ -105,6 +104,9 @@ def ingest(
         updated_at=updated_at,
         id_column=id_column,
     )
+    _start_workers(config, workers, dask_address)
+    from pipelines.flows import nightly_ingest
+
     total = None if source.startswith("sql+") else _count_records(source)
     summary = _run_flow(
         nightly_ingest,
@@ -158,11 +160,13 @@ def reprocess_cmd(
     prepare_prefect(bool(_STATE.get("verbose")))
     from pydantic import SecretStr
 
-    from pipelines.flows import reprocess_notes
-    from pipelines.reprocess import ReprocessOutcome
     from pipelines.sources import open_source
 
     open_source(source)  # fail fast with one line before Prefect starts
+    _start_workers(config, workers, None)
+    from pipelines.flows import reprocess_notes
+    from pipelines.reprocess import ReprocessOutcome
+
     summary = _run_flow(
         reprocess_notes,
         _count_records(source),
