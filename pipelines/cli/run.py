@@ -23,7 +23,13 @@ from pipelines.cli.app import (
     err,
     out,
 )
-from pipelines.cli.common import _count_records, _run_flow, _start_workers, _summary_table
+from pipelines.cli.common import (
+    _count_records,
+    _run_flow,
+    _start_workers,
+    _summary_table,
+    _workers_for,
+)
 
 
 @app.command()
@@ -104,10 +110,12 @@ def ingest(
         updated_at=updated_at,
         id_column=id_column,
     )
+    total = None if source.startswith("sql+") else _count_records(source)
+    if not dask_address and source_format in (None, "jsonl", "fhir"):
+        workers = _workers_for(source, total, workers)
     _start_workers(config, workers, dask_address)
     from pipelines.flows import nightly_ingest
 
-    total = None if source.startswith("sql+") else _count_records(source)
     summary = _run_flow(
         nightly_ingest,
         total,
@@ -163,13 +171,15 @@ def reprocess_cmd(
     from pipelines.sources import open_source
 
     open_source(source)  # fail fast with one line before Prefect starts
+    total = _count_records(source)
+    workers = _workers_for(source, total, workers)
     _start_workers(config, workers, None)
     from pipelines.flows import reprocess_notes
     from pipelines.reprocess import ReprocessOutcome
 
     summary = _run_flow(
         reprocess_notes,
-        _count_records(source),
+        total,
         "reprocess",
         source=source,
         config_path=str(config) if config else None,
