@@ -143,7 +143,7 @@ def _workers_for(source: str, total: int | None, workers: int) -> int:
 
 def _start_workers(config: Path | None, workers: int, dask_address: str | None) -> None:
     """Start the run's NLP worker processes now, before this process imports the flow
-    (Prefect, SQLAlchemy, FHIR models: 2-4 s): the workers' pipeline build, the longest step
+    (Prefect, SQLAlchemy, FHIR models: 1-4 s): the workers' pipeline build, the longest step
     of a run's start, then overlaps with those imports. The flow finds the same pool
     (``workers.shared_pool``, keyed by the NLP settings and the worker count)."""
     if workers < 1 or dask_address:
