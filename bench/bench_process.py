@@ -10,9 +10,17 @@ goals: extract >= 0.35, ingest SQLite >= 0.25, ingest PostgreSQL >= 0.20).
     python bench/bench_process.py                       # 2 rounds, SQLite and extract
     python bench/bench_process.py --pg postgresql+psycopg://postgres@127.0.0.1:5432/ns_bench
     python bench/bench_process.py --parts extract --rounds 3
+    python bench/bench_process.py --parts extract,sqlite --compare-source /tmp/base
+        (mkdir /tmp/base && git archive <base commit> | tar -x -C /tmp/base: before and
+        after in the same rounds, each "before" command right after its "after")
 
 Reads ../shared/eval/mtsamples/notes.jsonl; exits 0 with a message when it is absent.
 The PostgreSQL database must be a scratch one: its ``public`` schema is dropped and created.
+
+Measured 2026-12-04 (2 cores shared with other work, load average 1.7-2.2), ``--parts
+extract,sqlite --rounds 3 --compare-source`` commit 2660564: baseline 5.05 s (468 notes/s);
+``extract`` 0.466 (rounds 0.293, 0.503, 0.502; two NLP worker processes; that commit 0.292);
+``ingest`` SQLite 0.173 (rounds 0.139, 0.253, 0.186; that commit 0.212: within the noise).
 """
 
 from __future__ import annotations
@@ -60,6 +68,12 @@ def main() -> int:
     ap.add_argument("--parts", default="extract,sqlite,postgres")
     ap.add_argument("--pg", default=None, help="scratch PostgreSQL URL (postgres part)")
     ap.add_argument("--workers", type=int, default=None, help="ingest --workers (default: its)")
+    ap.add_argument(
+        "--compare-source",
+        type=Path,
+        help="also run each command with the packages of this source tree first on PYTHONPATH "
+        "(e.g. `git archive` of the base commit)",
+    )
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
     args = ap.parse_args()
     shared = eval_dir()
@@ -98,10 +112,20 @@ def main() -> int:
                 jobs.append(
                     ("ingest postgres", [ns, "ingest", str(notes), "--warehouse", args.pg, *extra])
                 )
+            if args.compare_source is not None:  # each command again on the other tree
+                paired: list[tuple[str, list[str]]] = [jobs[0]]
+                for label, cmd in jobs[1:]:
+                    other = [a.replace(f"r{r}.db", f"before-r{r}.db") for a in cmd]
+                    paired += [(label, cmd), ("before: " + label, other)]
+                jobs = paired
             for label, cmd in jobs:
-                if label == "ingest postgres":
+                env = dict(os.environ)
+                if label.startswith("before: "):
+                    # installed as an editable package, found after PYTHONPATH: that tree runs
+                    env["PYTHONPATH"] = str(args.compare_source)
+                if label.endswith("ingest postgres"):
                     reset_postgres(args.pg)
-                t = run(cmd, cwd=tmp, env=dict(os.environ))
+                t = run(cmd, cwd=tmp, env=env)
                 if t.returncode:
                     raise SystemExit(f"{label} failed:\n{t.stderr_tail}")
                 walls.setdefault(label, []).append(t.wall_s)

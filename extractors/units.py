@@ -67,9 +67,10 @@ class UnitNormalizer:
         if text in self._cache:
             return self._cache[text]
         key = self._key(text)
-        candidate = self.table.get(key) or self.table.get(key.replace(" ", ""))
-        if candidate is None and re.fullmatch(r"[A-Za-z0-9/*.\[\]{}%^_]+", text):
-            candidate = text  # already written as UCUM, e.g. "10*3/uL"
-        code = candidate if candidate is not None and self.is_ucum(candidate) else None
+        # the table's codes are valid UCUM (test_every_table_code_is_valid_ucum): only text
+        # written as UCUM is parsed, so most runs never build the parser (0.09 s)
+        code = self.table.get(key) or self.table.get(key.replace(" ", ""))
+        if code is None and re.fullmatch(r"[A-Za-z0-9/*.\[\]{}%^_]+", text):
+            code = text if self.is_ucum(text) else None  # already UCUM, e.g. "10*3/uL"
         self._cache[text] = code
         return code

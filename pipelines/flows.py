@@ -237,7 +237,6 @@ def _execute(
     sql_table, sql_query, updated_at_column, id_column = source_query
     logger = _logger()
     started = time.perf_counter()
-    started_at = time.time()
     cfg = load_config(
         config_path,
         warehouse_url=warehouse_url.get_secret_value() if warehouse_url else None,
@@ -305,7 +304,9 @@ def _execute(
                 src.kind,
                 since is not None,
             )
-            pool_is_new = pool is not None and pool.created_at >= started_at
+            pool_is_new = pool is not None and pool.runs == 0
+            if pool is not None:
+                pool.runs += 1
             run = _Run(
                 engine,
                 src,

@@ -7,7 +7,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from extractors.settings import NlpSettings
@@ -112,6 +112,39 @@ def _extract_in_worker(
     )
 
 
+#: What ``notestruct extract`` gets back per note: its mentions in the output shape
+#: (``Mention.to_contract``), or the message of the note's error.
+ContractOutcome = list[dict[str, Any]] | str
+
+
+def _extract_contracts_in_worker(
+    settings: NlpSettings,
+    work: Sequence[tuple[Note, Sequence[Mapping[str, Any]]]],
+    batch_size: int,
+) -> tuple[list[ContractOutcome], tuple[int, float, int]]:
+    """``notestruct extract``'s NLP for a batch of (note, given spans): per note, in order,
+    its mentions as output dicts or its error message."""
+    _WORKER.check()
+    from pipelines.resources import get_nlp
+
+    _renew(settings)
+    return contract_outcomes(get_nlp(settings), work, batch_size), _WORKER.status()
+
+
+def contract_outcomes(
+    nlp: Any, work: Sequence[tuple[Note, Sequence[Mapping[str, Any]]]], batch_size: int
+) -> list[ContractOutcome]:
+    """Run ``work`` through ``nlp`` (``extractors.nlp.extract``); per note, in order, its
+    mentions as ``notestruct extract`` writes them, or its error message."""
+    from extractors.nlp import extract
+    from extractors.settings import ExtractionError
+
+    return [
+        str(outcome) if isinstance(outcome, ExtractionError) else [m.to_contract() for m in outcome]
+        for _note, outcome in extract(nlp, work, batch_size=batch_size)
+    ]
+
+
 class NlpPool:
     """Worker processes for the analyse step, each building the NLP pipeline once.
 
@@ -137,6 +170,8 @@ class NlpPool:
         #: process would become the bottleneck.
         self.map_in_workers = workers > 1 if map_in_workers is None else map_in_workers
         self.created_at = time.time()
+        #: runs that have used this pool (its workers' start-up belongs to the first)
+        self.runs = 0
         #: pid -> when that worker had built its pipeline
         self.ready_at: dict[int, float] = {}
         self._renewals: dict[int, int] = {}
@@ -187,6 +222,15 @@ class NlpPool:
         pairs, errors, status = self._call(_extract_in_worker, self.settings, notes, ctx)
         self._note(*status)
         return ToMap(notes, dict(pairs), errors, ctx, wire=True)
+
+    def extract_contracts(
+        self, work: Sequence[tuple[Note, Sequence[Mapping[str, Any]]]], batch_size: int
+    ) -> list[ContractOutcome]:
+        """``contract_outcomes`` of one batch in a worker process (blocks the calling
+        thread: call it from several threads to keep several workers busy)."""
+        outcomes, status = self._call(_extract_contracts_in_worker, self.settings, work, batch_size)
+        self._note(*status)
+        return outcomes  # type: ignore[no-any-return]
 
     def _note(self, pid: int, ready: float, renewals: int) -> None:
         self.ready_at[pid] = ready

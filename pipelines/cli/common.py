@@ -123,6 +123,37 @@ class _BarSink:
         self._advance.begin()  # type: ignore[attr-defined]
 
 
+#: Sources of at most this many records run their NLP in the flow process when one worker
+#: (the default) was asked for. A worker overlaps its pipeline build with the flow's start,
+#: but a run of one batch gains nothing else from it (the flow waits for the batch), and it
+#: costs a second interpreter importing spaCy and the records' models again: one note took
+#: 3.3 s in the flow process against 3.7 s with a worker (docs/scaling.md, issue 16).
+SMALL_RUN = 50
+
+
+def _workers_for(source: str, total: int | None, workers: int) -> int:
+    """The worker count a run uses: none for a small JSONL or NDJSON file (one record a line:
+    ``total`` bounds the notes), else ``workers``. Other sources are not counted exactly (a
+    directory holds HL7 or CDA files of several notes each, a bundle holds many)."""
+    one_per_line = Path(source).suffix.lower() in {".jsonl", ".ndjson"}
+    if workers == 1 and one_per_line and total is not None and total <= SMALL_RUN:
+        return 0
+    return workers
+
+
+def _start_workers(config: Path | None, workers: int, dask_address: str | None) -> None:
+    """Start the run's NLP worker processes now, before this process imports the flow
+    (Prefect, SQLAlchemy, FHIR models: 1-4 s): the workers' pipeline build, the longest step
+    of a run's start, then overlaps with those imports. The flow finds the same pool
+    (``workers.shared_pool``, keyed by the NLP settings and the worker count)."""
+    if workers < 1 or dask_address:
+        return
+    from pipelines.config import load_config
+    from pipelines.workers import shared_pool
+
+    shared_pool(workers, load_config(config).nlp_settings())
+
+
 def _run_flow(
     flow_fn: Callable[..., dict[str, Any]], total: int | None, what: str, **params: Any
 ) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 import warnings
 
@@ -71,6 +72,19 @@ def _message(exc: BaseException) -> str:
 
 def main() -> None:
     """Console entry point."""
+    try:
+        _main()
+    finally:
+        # The command is done; what is left is the interpreter's exit, which collects garbage
+        # over every object still alive (1.7 million in a process that imported Prefect,
+        # SQLAlchemy and the FHIR models): 0.5-0.6 s of each command's start-up figure, to
+        # free memory the process is about to return anyway. Frozen objects are not walked.
+        # Exit handlers (worker pools, log handlers) still run; files are closed by the
+        # commands that open them.
+        gc.freeze()
+
+
+def _main() -> None:
     args = sys.argv[1:]
     if "--debug" in args:
         _STATE["debug"] = True

@@ -23,7 +23,13 @@ from pipelines.cli.app import (
     err,
     out,
 )
-from pipelines.cli.common import _count_records, _run_flow, _summary_table
+from pipelines.cli.common import (
+    _count_records,
+    _run_flow,
+    _start_workers,
+    _summary_table,
+    _workers_for,
+)
 
 
 @app.command()
@@ -93,7 +99,6 @@ def ingest(
     prepare_prefect(bool(_STATE.get("verbose")))
     from pydantic import SecretStr
 
-    from pipelines.flows import nightly_ingest
     from pipelines.sources import open_source
 
     # fail fast with one line before Prefect starts
@@ -106,6 +111,11 @@ def ingest(
         id_column=id_column,
     )
     total = None if source.startswith("sql+") else _count_records(source)
+    if not dask_address and source_format in (None, "jsonl", "fhir"):
+        workers = _workers_for(source, total, workers)
+    _start_workers(config, workers, dask_address)
+    from pipelines.flows import nightly_ingest
+
     summary = _run_flow(
         nightly_ingest,
         total,
@@ -158,14 +168,18 @@ def reprocess_cmd(
     prepare_prefect(bool(_STATE.get("verbose")))
     from pydantic import SecretStr
 
-    from pipelines.flows import reprocess_notes
-    from pipelines.reprocess import ReprocessOutcome
     from pipelines.sources import open_source
 
     open_source(source)  # fail fast with one line before Prefect starts
+    total = _count_records(source)
+    workers = _workers_for(source, total, workers)
+    _start_workers(config, workers, None)
+    from pipelines.flows import reprocess_notes
+    from pipelines.reprocess import ReprocessOutcome
+
     summary = _run_flow(
         reprocess_notes,
-        _count_records(source),
+        total,
         "reprocess",
         source=source,
         config_path=str(config) if config else None,

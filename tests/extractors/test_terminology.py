@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import pickle
 import re
 from importlib import resources
 from pathlib import Path
@@ -300,3 +301,14 @@ def test_term_index_longest_match(nlp, tmp_path: Path) -> None:
     assert ("type 2 diabetes mellitus", "curated:type-2-diabetes") in found
     assert ("CHF", "curated:congestive-heart-failure") in found
     assert not index.match(nlp("chf"))  # acronyms are case-sensitive
+
+
+def test_term_index_survives_pickling_and_looks_up_terms(nlp, tmp_path: Path) -> None:
+    table, _ = compiled.get_table(nlp, _small(tmp_path))
+    index = pickle.loads(pickle.dumps(compiled.TermIndex(table)))  # as cached on disk
+    doc = nlp("type 2 diabetes mellitus and CHF")
+    assert index.match(doc) == compiled.TermIndex(table).match(doc)
+    words = ["type", "2", "diabetes", "mellitus"]
+    assert table.entries[index.entry_of(words)].rule_id == "curated:type-2-diabetes"
+    assert index.has_term(words) and not index.has_term(["diabetes", "type"])
+    assert index.entry_of(["no-such-term"]) is None

@@ -69,6 +69,25 @@ def test_extract_follows_the_contract(tmp_path):
     assert all(set(m) == keys for o in out for m in o["mentions"])
 
 
+def test_extract_in_worker_processes_writes_the_same_lines(tmp_path):
+    """Large inputs go to worker processes (two by default): the same lines, in order."""
+    lines = (ROOT / "samples" / "notes.jsonl").read_text(encoding="utf-8").splitlines()
+    lines[3:3] = ["not json", json.dumps({"id": "s", "text": "Fever.", "spans": "bad"})]
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    outputs = []
+    for workers in ("0", "1"):
+        out = tmp_path / f"out-{workers}.jsonl"
+        res = run_cli(
+            "extract", str(src), "-o", str(out), "-j", workers, "--batch-size", "4",
+            cwd=tmp_path, home=tmp_path,
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        outputs.append(out.read_text(encoding="utf-8"))
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0].splitlines()) == len(lines)
+
+
 def test_bad_source_is_one_line_error(tmp_path):
     res = run_cli("ingest", str(tmp_path / "missing.jsonl"), cwd=tmp_path, home=tmp_path)
     assert res.returncode != 0
