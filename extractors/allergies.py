@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from extractors.base import doc_text
+from extractors.base import ALLERGY_CONTEXT_DRUGS, doc_text
 from extractors.patterns import (
     StartScanner,
     add_spans,
@@ -26,7 +26,10 @@ from extractors.patterns import (
 #    reaction to" (weak), "the following ...:" lead-ins, the allergen before the allergy word
 #    ("penicillin allergy"), "no known allergy to X" as a denied allergy to X, and a brand
 #    name in parentheses is no reaction.
-VERSION = 2
+# 3 (2026-12): an allergen that the medications extractor knows as a drug in an allergy
+#              context ("hypersensitivity to ticagrelor") is a medication allergen with the
+#              drug's codes, not an unlisted one of no category.
+VERSION = 3
 
 LABEL = "ALLERGY"
 RULES = "allergies"
@@ -362,17 +365,27 @@ class AllergyTagger:
         blocked = [(f["block_start"], f["end"]) for f in no_known]
         existing = existing_spans(doc)
         med_spans = [s for s in existing if s.label_ == "MEDICATION"]
-        medications = [char_bounds(s) for s in med_spans]
+        med_bounds = [char_bounds(s) for s in med_spans]
+        # drugs the medications extractor left out as named in an allergy context
+        drug_codes: dict[tuple[int, int], list[dict[str, str]]] = {
+            (s, e): codes for s, e, codes in doc.user_data.get(ALLERGY_CONTEXT_DRUGS, ())
+        }
+        medications = sorted({*med_bounds, *drug_codes})
         problems = [s for s in existing if s.label_ == "PROBLEM"]
         problem_bounds = [char_bounds(s) for s in problems]
         found = [*no_known, *self.find_allergens(text, medications, blocked)]
+        for f in found:  # an unlisted allergen named by a coded drug carries its codes
+            if f["rule"]["rule_id"] == "allergen-mention" and not f["rule"]["codes"]:
+                codes = drug_codes.get((f["start"], f["end"]))
+                if codes:
+                    f["rule"] = {**f["rule"], "codes": codes}
         new: list[Span] = []
         drop: list[tuple[int, int]] = []
         taken: list[tuple[int, int]] = []
         for f in sorted(found, key=lambda f: f["start"]):
             if any(s < f["end"] and f["start"] < e for s, e in taken):
                 continue
-            for span, (s, e) in zip(med_spans, medications, strict=True):
+            for span, (s, e) in zip(med_spans, med_bounds, strict=True):
                 if s < f["end"] and f["start"] < e:  # an allergen is not a medication taken
                     drop.append((span.start_char, span.end_char))
             reaction = f["attributes"]["parts"].get("reaction")

@@ -49,6 +49,10 @@ _TEXT_KEY = ("notestruct", "text")
 #: (an abbreviation whose sense here is none of ours: "ASA score", "on RA"); later extractors
 #: do not match there.
 NOT_MENTIONS = "ns_not_mentions"
+#: ``doc.user_data`` key: drugs named in an allergy context ("allergy to ticagrelor"), which
+#: the medications extractor leaves out as taken drugs: (start, end, codes) each, for the
+#: allergies extractor to know the allergen is a drug and code it.
+ALLERGY_CONTEXT_DRUGS = "ns_allergy_context_drugs"
 
 
 def doc_text(doc: Doc) -> str:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from extractors.base import NOT_MENTIONS, doc_text
+from extractors.base import ALLERGY_CONTEXT_DRUGS, NOT_MENTIONS, doc_text
 from extractors.extensions import span_values
 from extractors.patterns import (
     NUMBER,
@@ -609,7 +609,12 @@ class MedicationTagger:
             if "token_bounds" in cand:
                 drop.append(cand["token_bounds"])
             if _in_allergy_context(text, start):
-                continue  # "allergic to penicillin" is not a medication the patient takes
+                # "allergic to penicillin" is not a medication the patient takes; the
+                # allergies extractor learns that the allergen is this (coded) drug
+                doc.user_data.setdefault(ALLERGY_CONTEXT_DRUGS, []).append(
+                    (start, end, list(cand["codes"]))
+                )
+                continue
             nxt = candidates[i + 1] if i + 1 < len(candidates) else None
             # "liposomal amphotericin B (L-AMB) (3 mg/kg/day)", "tazobactam/piperacillin
             # (TAZ/PIPC) (4.5g q12h)": the sig after the drug's own abbreviation is the

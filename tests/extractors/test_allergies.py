@@ -65,7 +65,7 @@ CASES: list[tuple[str, str, dict[str, Any], list[tuple[str, str]]]] = [
     (
         "ALLERGIES: Equagesic, Bactrim.",
         "Equagesic",
-        {"category": None},  # not in any list: kept as written, uncoded
+        {"category": "medication"},  # a drug name without a code: a drug, kept uncoded
         [],
     ),
     (
@@ -256,3 +256,22 @@ def test_a_drug_named_in_a_reaction_to_treatment_is_no_allergy(nlp: Any) -> None
     mentions = run(nlp, "Good reaction to therapy. Continue metoprolol 25 mg daily.")
     assert [m.label for m in mentions if m.text == "metoprolol"] == ["MEDICATION"]
     assert not [m for m in mentions if m.label == "ALLERGY"]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "allergen", "rxcui"),
+    [
+        # drugs the curated allergen list does not name, known to the drug dictionary
+        ("Known hypersensitivity to ticagrelor.", "ticagrelor", "1116632"),
+        ("Allergy to morphine or ketamine.", "ketamine", "6130"),
+    ],
+)
+def test_an_allergen_known_as_a_drug_is_a_coded_medication_allergy(
+    nlp: Any, sentence: str, allergen: str, rxcui: str
+) -> None:
+    got = [m for m in run(nlp, sentence) if m.label == "ALLERGY" and m.text == allergen]
+    assert len(got) == 1, run(nlp, sentence)
+    assert got[0].attributes["category"] == "medication"
+    assert rxcui in {c.code for c in got[0].codings}
+    # and no MEDICATION: the patient does not take it
+    assert not [m for m in run(nlp, sentence) if m.label == "MEDICATION"]
