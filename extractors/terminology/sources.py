@@ -29,6 +29,7 @@ _CURATED_FILES = (
     "medications.tsv",
     "drug_classes.tsv",
     "organ_disorders.json",
+    "spellings.json",
     "stoplist.txt",
     "modifiers.txt",
 )

@@ -301,6 +301,12 @@ def test_british_spellings_match_as_american_ones(full_nlp, british, american) -
     assert got and all(g[0] in british for g in got)  # the text stays as written
 
 
+def test_a_spelling_rule_inside_an_american_word_loses_no_match(full_nlp) -> None:
+    # "oedem" (British "oedema") also stands inside the American "angioedema"
+    got = spans(full_nlp, "The patient developed angioedema after lisinopril.")
+    assert [g[0] for g in got if g[1] == "PROBLEM"] == ["angioedema"], got
+
+
 def test_spelling_rules_leave_other_words_alone() -> None:
     from extractors.terminology.compiled import _SPELLINGS
 
