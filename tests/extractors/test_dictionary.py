@@ -335,6 +335,19 @@ def test_pregnancy_and_breastfeeding_states(full_nlp, text, found) -> None:
     assert [(g[0], g[3]) for g in spans(full_nlp, text)] == found
 
 
+@pytest.mark.parametrize(
+    ("text", "term", "rule"),
+    [
+        ("Vancomycin nephrotoxicity was suspected.", "nephrotoxicity", "curated:nephrotoxicity"),
+        ("Signs of lithium toxicity.", "toxicity", "curated:drug-toxicity"),
+        ("Persistent hiccups for two days.", "hiccups", "curated:hiccups"),
+        ("The rhythm degenerated into asystole.", "asystole", "curated:asystole"),
+    ],
+)
+def test_drug_toxicity_and_other_curated_findings(full_nlp, text, term, rule) -> None:
+    assert (term, rule) in [(g[0], g[3]) for g in spans(full_nlp, text)]
+
+
 def test_wrapped_term_defines_its_abbreviation(full_nlp) -> None:
     text = "Known chronic\nkidney disease (CKD). The CKD is stable."
     got = spans(full_nlp, text)
