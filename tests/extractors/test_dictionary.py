@@ -342,9 +342,12 @@ def test_pregnancy_and_breastfeeding_states(full_nlp, text, found) -> None:
         ("Signs of lithium toxicity.", "toxicity", "curated:drug-toxicity"),
         ("Persistent hiccups for two days.", "hiccups", "curated:hiccups"),
         ("The rhythm degenerated into asystole.", "asystole", "curated:asystole"),
+        # the adjective of a disease names the disease ("a hypertensive woman")
+        ("A hypertensive, diabetic woman.", "hypertensive", "curated:hypertension"),
+        ("A hypertensive, diabetic woman.", "diabetic", "curated:diabetes-mellitus"),
     ],
 )
-def test_drug_toxicity_and_other_curated_findings(full_nlp, text, term, rule) -> None:
+def test_curated_findings_drug_toxicity_and_disease_adjectives(full_nlp, text, term, rule) -> None:
     assert (term, rule) in [(g[0], g[3]) for g in spans(full_nlp, text)]
 
 
