@@ -137,7 +137,8 @@ _NO_NUMBER = frozenset(
 
 
 def plural_variants(tokens: list[str]) -> list[list[str]]:
-    """Singular/plural variants of the last token ("ulcers" <-> "ulcer", "biopsies")."""
+    """Singular/plural variants of the last token ("ulcers" <-> "ulcer", "biopsies",
+    "dyskinesia" -> "dyskinesias", "stenosis" -> "stenoses")."""
     last = tokens[-1]
     if not last.isalpha() or len(last) < 4 or not last.islower() or last in _NO_NUMBER:
         return []
@@ -150,9 +151,11 @@ def plural_variants(tokens: list[str]) -> list[list[str]]:
         out.append(last[:-1])
     elif last.endswith("y") and last[-2] not in "aeiou":
         out.append(last[:-1] + "ies")
+    elif last.endswith("osis"):  # "stenosis" -> "stenoses", "thrombosis" -> "thromboses"
+        out.append(last[:-4] + "oses")
     elif last.endswith(("s", "x", "ch", "sh")):
         out.append(last + "es")
-    elif last.endswith("oma") or not last.endswith(
+    elif last.endswith(("oma", "ia")) or not last.endswith(
         ("a", "is", "um", "us", "ed", "ing", "al", "ic", "ous")
     ):
         out.append(last + "s")

@@ -81,6 +81,9 @@ def test_variants() -> None:
     assert plural_variants(["kidney", "stones"]) == [["kidney", "stone"]]
     assert plural_variants(["biopsies"]) == [["biopsy"]]
     assert plural_variants(["renal", "cell", "carcinoma"]) == [["renal", "cell", "carcinomas"]]
+    assert plural_variants(["tardive", "dyskinesia"]) == [["tardive", "dyskinesias"]]
+    assert plural_variants(["aortic", "stenosis"]) == [["aortic", "stenoses"]]
+    assert plural_variants(["edema"]) == []  # a Latin "-a" other than "-ia" / "-oma": none
     assert plural_variants(["diabetes"]) == []  # -es of a Latin/Greek singular is kept
     assert "full time employment" in spelling_variants("full-time employment")
     assert "Addisons disease" in spelling_variants("Addison's disease")
