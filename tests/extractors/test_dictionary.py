@@ -345,6 +345,9 @@ def test_pregnancy_and_breastfeeding_states(full_nlp, text, found) -> None:
         # the adjective of a disease names the disease ("a hypertensive woman")
         ("A hypertensive, diabetic woman.", "hypertensive", "curated:hypertension"),
         ("A hypertensive, diabetic woman.", "diabetic", "curated:diabetes-mellitus"),
+        ("He was diaphoretic and tachypneic.", "diaphoretic", "curated:diaphoresis"),
+        ("He was diaphoretic and tachypneic.", "tachypneic", "curated:tachypnea"),
+        ("The sclerae are icteric.", "icteric", "curated:jaundice"),
     ],
 )
 def test_curated_findings_drug_toxicity_and_disease_adjectives(full_nlp, text, term, rule) -> None:
