@@ -153,30 +153,30 @@ def read_curated() -> Iterator[Concept]:
 
 def _organ_disorders(src: str) -> Iterator[Concept]:
     """Disorders named by a body system and a generic head ("thyroid disease", "renal
-    impairment"): every system word with every head of ``organ_disorders.json``."""
+    impairment"): every system word with every head of ``organ_disorders.json``. A system
+    with an ``impairment`` code makes its "dysfunction" and "impairment" terms a concept of
+    their own."""
     data = json.loads((_rules_dir() / "organ_disorders.json").read_text(encoding="utf-8"))
-    impairment = set(data["impairment_heads"])
     for system in data["systems"]:
-        kinds: dict[str, tuple[list[str], list[Code]]] = {}
-        for head in data["heads"]:
-            exact = system.get("impairment") if head in impairment else None
-            key = "impairment" if exact else "disorder"
-            terms, codes = kinds.setdefault(key, ([], []))
-            if not codes:
-                snomed = exact or system.get("snomed")
-                if snomed:
-                    codes.append((systems.SNOMED, snomed[0], snomed[1]))
-                if system.get("icd10cm"):
-                    display = f"{system['words'][0]} {head}"
-                    codes.append((systems.ICD10CM, system["icd10cm"], display))
-            terms += [f"{word} {head}" for word in system["words"]]
-        for key, (terms, codes) in kinds.items():
-            suffix = "" if key == "disorder" else "-impairment"
+        heads = list(data["heads"])
+        groups = [("", heads, system.get("snomed"))]
+        if system.get("impairment"):
+            impaired = [h for h in heads if h in data["impairment_heads"]]
+            rest = [h for h in heads if h not in impaired]
+            groups = [
+                ("", rest, system.get("snomed")),
+                ("-impairment", impaired, system["impairment"]),
+            ]
+        for suffix, group, snomed in groups:
+            codes: list[Code] = [(systems.SNOMED, snomed[0], snomed[1])] if snomed else []
+            if system.get("icd10cm"):
+                display = f"{system['words'][0]} {group[0]}"
+                codes.append((systems.ICD10CM, system["icd10cm"], display))
             yield Concept(
                 f"curated:organ-{system['id']}{suffix}",
                 "PROBLEM",
                 tuple(codes),
-                tuple(terms),
+                tuple(f"{word} {head}" for head in group for word in system["words"]),
                 src,
                 "curated",
                 verbatim=True,
