@@ -214,6 +214,21 @@ class Analysed:
         return results, errors
 
 
+class Joined(Analysed):
+    """A batch analysed in parts (by worker processes and the flow process), loaded as one
+    batch: its notes, dead letters and chunks are the parts', in order."""
+
+    def __init__(self, parts: Sequence[Analysed]) -> None:
+        super().__init__(
+            [n for part in parts for n in part.notes], [e for part in parts for e in part.errors]
+        )
+        self.parts = list(parts)
+
+    def chunks(self, size: int = LOAD_CHUNK) -> Iterator[tuple[list[NoteResult], list[NoteError]]]:
+        for part in self.parts:
+            yield from part.chunks(size)
+
+
 class Mapped(Analysed):
     """Results mapped already (by the analyse step itself, e.g. on a Dask worker)."""
 

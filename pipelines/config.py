@@ -31,6 +31,9 @@ class PipelineConfig(BaseModel):
     max_error_rate: float = Field(0.2, ge=0.0, le=1.0)
     max_note_chars: int = Field(1_000_000, ge=1)
     source_uri: str = "urn:notestruct:source:local"
+    #: With local NLP workers, the flow process analyses a batch itself whenever it would
+    #: otherwise wait for them (it then builds a pipeline too: about 200 MiB more).
+    flow_nlp_when_idle: bool = True
     extractors: tuple[str, ...] = DEFAULT_EXTRACTORS
     extractor_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     #: Coders run after extraction (entry point group notestruct.coders); none by default.
@@ -66,7 +69,13 @@ def _flatten(raw: Mapping[str, Any]) -> dict[str, Any]:
         out["warehouse_url"] = wh["url"]
     if "store_text" in wh:
         out["store_text"] = wh["store_text"]
-    for key in ("batch_size", "max_error_rate", "max_note_chars", "source_uri"):
+    for key in (
+        "batch_size",
+        "max_error_rate",
+        "max_note_chars",
+        "source_uri",
+        "flow_nlp_when_idle",
+    ):
         if key in run:
             out[key] = run[key]
     if "extractors" in nlp:
@@ -148,6 +157,46 @@ def progress_forced() -> bool:
 def prefect_api_url() -> str | None:
     """A Prefect API the user points at (``PREFECT_API_URL``), if any."""
     return os.environ.get("PREFECT_API_URL") or None
+
+
+def prefect_api_configured(cwd: Path | None = None) -> bool:
+    """Whether runs report to a Prefect API (a server, Cloud), deciding without importing
+    Prefect (0.7-0.9 s) when nothing can configure one.
+
+    ``PREFECT_API_URL`` in the environment says yes. Prefect also reads its settings from a
+    profiles file, ``.env``, ``prefect.toml`` and ``pyproject.toml`` ``[tool.prefect]`` in the
+    working directory: when one of those exists, Prefect itself is asked, so a run reports to
+    exactly the API Prefect would use.
+    """
+    if os.environ.get("PREFECT_API_URL"):
+        return True
+    if not _prefect_settings_files(cwd or Path.cwd()):
+        return False
+    from prefect.settings import PREFECT_API_URL
+
+    return bool(PREFECT_API_URL.value())
+
+
+def _prefect_settings_files(cwd: Path) -> list[Path]:
+    """The files that may hold Prefect settings for a process started in ``cwd``."""
+    found: list[Path] = []
+    if os.environ.get("PREFECT_PROFILE"):
+        found.append(Path("<PREFECT_PROFILE>"))
+    home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+    profiles = Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml")
+    if profiles.expanduser().is_file():
+        found.append(profiles)
+    if (cwd / "prefect.toml").is_file():
+        found.append(cwd / "prefect.toml")
+    # these two are common for other reasons: only when they mention Prefect
+    for name, marker in ((".env", "PREFECT_"), ("pyproject.toml", "tool.prefect")):
+        path = cwd / name
+        try:
+            if path.is_file() and marker in path.read_text(encoding="utf-8", errors="replace"):
+                found.append(path)
+        except OSError:
+            found.append(path)
+    return found
 
 
 #: Word forms a pipeline's vocabulary may hold before it is built anew (about 0.7 KiB each,

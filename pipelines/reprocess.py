@@ -2,7 +2,7 @@
 
 The nightly run only processes notes that are new or changed at the source. Stored notes
 whose rules version differs from the current one are re-run by the same run path
-(``pipelines.flows.reprocess_notes``: the same privacy passes, lease, batching, workers and
+(``pipelines.run.reprocess_notes``: the same privacy passes, lease, batching, workers and
 load), reading their text again from the source since the warehouse need not store it. This
 module turns the run's summary into a typed outcome for callers and the CLI.
 """
@@ -74,9 +74,9 @@ def reprocess(
             version differs from the current one.
         workers: NLP worker processes (0: in this process).
     """
-    from pipelines.flows import reprocess_notes  # Prefect: imported when a run starts
+    from pipelines.run import entry  # Prefect only when a Prefect API is configured
 
-    summary = reprocess_notes(
+    summary = entry("reprocess")(
         source=source,
         config_path=config_path,
         warehouse_url=SecretStr(warehouse_url) if warehouse_url else None,

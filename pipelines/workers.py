@@ -329,6 +329,18 @@ def close_shared_pool() -> None:
     POOLS.close()
 
 
+def check_workers(workers: int, dask_address: str | None) -> None:
+    """Fail on an invalid worker setup, before anything starts.
+
+    Raises:
+        WorkerError: a negative count, or both local workers and a Dask cluster.
+    """
+    if workers < 0:
+        raise WorkerError("--workers must be 0 (in the flow process) or more")
+    if dask_address and workers != 1:
+        raise WorkerError("use either --workers (local processes) or --dask-address, not both")
+
+
 def make_task_runner(workers: int, dask_address: str | None) -> Any:
     """The Prefect task runner that runs ``analyse-batch`` tasks.
 
@@ -341,11 +353,8 @@ def make_task_runner(workers: int, dask_address: str | None) -> Any:
     Raises:
         WorkerError: an invalid combination.
     """
-    if workers < 0:
-        raise WorkerError("--workers must be 0 (in the flow process) or more")
+    check_workers(workers, dask_address)
     if dask_address:
-        if workers != 1:
-            raise WorkerError("use either --workers (local processes) or --dask-address, not both")
         from prefect_dask.task_runners import DaskTaskRunner
 
         return DaskTaskRunner(address=dask_address)

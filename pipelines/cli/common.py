@@ -142,9 +142,9 @@ def _workers_for(source: str, total: int | None, workers: int) -> int:
 
 
 def _start_workers(config: Path | None, workers: int, dask_address: str | None) -> None:
-    """Start the run's NLP worker processes now, before this process imports the flow
-    (Prefect, SQLAlchemy, FHIR models: 1-4 s): the workers' pipeline build, the longest step
-    of a run's start, then overlaps with those imports. The flow finds the same pool
+    """Start the run's NLP worker processes now, before this process imports the run
+    (SQLAlchemy, the FHIR models, Prefect when configured): the workers' pipeline build, the
+    longest step of a run's start, then overlaps with those imports. The flow finds the same pool
     (``workers.shared_pool``, keyed by the NLP settings and the worker count)."""
     if workers < 1 or dask_address:
         return
@@ -158,8 +158,8 @@ def _run_flow(
     flow_fn: Callable[..., dict[str, Any]], total: int | None, what: str, **params: Any
 ) -> dict[str, Any]:
     """Call a run flow with a progress bar; a failed run prints its table, then its error."""
-    from pipelines.flows import RunFailed
     from pipelines.progress import current_sink
+    from pipelines.run import RunFailed
 
     sink: _BarSink | None = None
     try:

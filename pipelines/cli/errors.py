@@ -27,16 +27,13 @@ def _error_table() -> list[tuple[type[BaseException], int, str]]:
         (RegistryError, 5, "extractor error"),
         (LockHeld, 7, "source busy"),
     ]
-    try:
-        from pipelines.batch import LeaseLost
-        from pipelines.flows import RunFailed
-        from pipelines.workers import WorkerError
+    from pipelines.batch import LeaseLost
+    from pipelines.run import RunFailed
+    from pipelines.workers import WorkerError
 
-        table.append((RunFailed, 6, "run failed"))
-        table.append((LeaseLost, 7, "source taken over"))
-        table.append((WorkerError, 2, "configuration error"))
-    except Exception:  # noqa: S110  the flow module needs Prefect; errors above still map
-        pass
+    table.append((RunFailed, 6, "run failed"))
+    table.append((LeaseLost, 7, "source taken over"))
+    table.append((WorkerError, 2, "configuration error"))
     import sqlite3
 
     table.append((sqlite3.Error, 4, "database error"))

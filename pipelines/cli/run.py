@@ -114,10 +114,10 @@ def ingest(
     if not dask_address and source_format in (None, "jsonl", "fhir"):
         workers = _workers_for(source, total, workers)
     _start_workers(config, workers, dask_address)
-    from pipelines.flows import nightly_ingest
+    from pipelines.run import entry  # Prefect only when a Prefect API is configured
 
     summary = _run_flow(
-        nightly_ingest,
+        entry("nightly-ingest"),
         total,
         "ingest",
         source=source,
@@ -174,11 +174,11 @@ def reprocess_cmd(
     total = _count_records(source)
     workers = _workers_for(source, total, workers)
     _start_workers(config, workers, None)
-    from pipelines.flows import reprocess_notes
     from pipelines.reprocess import ReprocessOutcome
+    from pipelines.run import entry
 
     summary = _run_flow(
-        reprocess_notes,
+        entry("reprocess"),
         total,
         "reprocess",
         source=source,
