@@ -18,10 +18,11 @@ command first). ``--cold`` adds one run of each command with a new empty ``HOME`
 dictionary cache, no Prefect database): what ``make run`` costs the first time.
 ``--phases`` times, in one child process each, the steps a run is made of.
 
-Measured 2026-12-04 (2 cores shared with other work, load average 1.6-2.0), ``--rounds 5
---compare-source`` commit 2660564: baseline 1.04 s; ``extract`` 1.60x (that commit 2.29x);
-``ingest`` into a new warehouse 3.35x (4.91x), into an existing one 3.29x; ``--help`` 0.15 s.
-Details and what is left: docs/scaling.md, "Start-up, whole runs and capacity".
+Measured 2026-12-04, session 9 (2 cores shared with other work, load average 1.4-2.0),
+``--rounds 5 --compare-source`` commit 5d5d4dc (main before it): baseline 1.00 s;
+``extract`` 1.52x (that commit 1.66x); ``ingest`` into a new warehouse 2.24x (3.30x), into an
+existing one 2.26x; ``--help`` 0.15 s. Details and what is left: docs/scaling.md, "Start-up,
+whole runs and capacity".
 """
 
 from __future__ import annotations
