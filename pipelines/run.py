@@ -107,8 +107,16 @@ def entry(name: str) -> Callable[..., dict[str, Any]]:
     if "prefect" in sys.modules or prefect_api_configured():
         from pipelines import flows
 
-        return {"nightly-ingest": flows.nightly_ingest, "reprocess": flows.reprocess_notes}[name]
-    return {"nightly-ingest": nightly_ingest, "reprocess": reprocess_notes}[name]
+        flows_: dict[str, Callable[..., dict[str, Any]]] = {
+            "nightly-ingest": flows.nightly_ingest,
+            "reprocess": flows.reprocess_notes,
+        }
+        return flows_[name]
+    runs: dict[str, Callable[..., dict[str, Any]]] = {
+        "nightly-ingest": nightly_ingest,
+        "reprocess": reprocess_notes,
+    }
+    return runs[name]
 
 
 class RunFailed(Exception):

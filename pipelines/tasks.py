@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from prefect import Task, get_run_logger, task
+from prefect import Task, get_run_logger
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
@@ -48,8 +48,8 @@ def _task(step: steps.Step) -> Task[..., Any]:
             "retry_delay_seconds": list(step.delays),
             "retry_condition_fn": _retry_transient,
         }
-    return task(
-        step.fn,
+    return Task(
+        fn=step.fn,
         name=step.name,
         persist_result=False,
         cache_policy=NO_CACHE,
