@@ -503,8 +503,8 @@ class Run:
         #: the flow process analyses a batch itself when it would otherwise wait for the
         #: worker processes (``_steal``): local workers, no Prefect flow run
         self.steals = pool is not None and orchestration is PLAIN and steal
-        #: parts of batches this process analysed itself
-        self.stolen = 0
+        #: parts of batches this process analysed itself, and the seconds that took
+        self.stolen, self.stolen_s = 0, 0.0
 
     def execute(
         self,
@@ -599,7 +599,7 @@ class Run:
         out = job.outcome
         analysed: Any = ()
         errors = list(job.errors)
-        t0 = time.perf_counter()
+        t0, here = time.perf_counter(), self.stolen_s
         parts: list[Analysed] = []
         for part in job.parts:
             while self.steals and not part.future.done() and self._steal():
@@ -610,7 +610,11 @@ class Run:
                 errors.extend(dead_batch(part.notes, "nlp", exc))
         if parts:
             analysed = parts[0] if len(parts) == 1 else Joined(parts)
-        timed(out, "analyse_wait", t0)
+        # waiting for the workers, apart from the parts analysed here meanwhile
+        stolen_s = self.stolen_s - here
+        out.seconds["analyse_wait"] = time.perf_counter() - t0 - stolen_s
+        if self.steals:
+            out.seconds["analyse_here"] = stolen_s
         t0 = time.perf_counter()
         if not self.apply:
             self._compare_batch(job, analysed, errors, t0)
@@ -670,6 +674,7 @@ class Run:
                 from concurrent.futures import Future
 
                 part.future = Future()
+                started = time.perf_counter()
                 try:
                     part.future.set_result(
                         steps.run_step(steps.ANALYSE_BATCH, self.settings, part.notes, self.ctx)
@@ -677,6 +682,7 @@ class Run:
                 except Exception as exc:  # as the runner's future would hold it
                     part.future.set_exception(exc)
                 self.stolen += 1
+                self.stolen_s += time.perf_counter() - started
                 return True
         return False
 

@@ -36,7 +36,7 @@ def test_the_flow_takes_the_newest_part_no_worker_started_and_only_those(monkeyp
         first = _job(run._Part(["a"], running), run._Part(["b"], queued[0]))
         second = _job(run._Part(["c"], queued[1]), run._Part(["d"], queued[2]))
         this = run.Run.__new__(run.Run)
-        this.settings, this.ctx, this.stolen = None, None, 0
+        this.settings, this.ctx, this.stolen, this.stolen_s = None, None, 0, 0.0
         this._pending = deque([first, second])
         assert this._steal() and taken == [["d"]]  # the newest first
         assert second.parts[1].future.result() == "analysed here: ['d']"
@@ -60,11 +60,14 @@ def test_a_run_whose_flow_analyses_parts_too_gives_the_rows_of_one_without(tmp_p
     assert _ingest(source, both, batch_size=8, workers=1)["processed"] == 25
     assert _facts(both) == _facts(in_flow)
     (metrics,) = _rows(both, "select metrics from pipeline_run")
-    assert json.loads(metrics[0])["parts_analysed_in_flow"] is not None
+    metrics = json.loads(metrics[0])
+    assert metrics["parts_analysed_in_flow"] is not None
+    assert {"analyse_wait", "analyse_here"} <= set(metrics["seconds"])
     config = tmp_path / "pipeline.toml"
     config.write_text("[run]\nflow_nlp_when_idle = false\n")
     alone = tmp_path / "alone.db"
     out = _ingest(source, alone, batch_size=8, workers=1, config_path=str(config))
     assert out["processed"] == 25 and _facts(alone) == _facts(in_flow)
     (metrics,) = _rows(alone, "select metrics from pipeline_run")
-    assert json.loads(metrics[0])["parts_analysed_in_flow"] is None
+    metrics = json.loads(metrics[0])
+    assert metrics["parts_analysed_in_flow"] is None and "analyse_here" not in metrics["seconds"]
