@@ -17,13 +17,13 @@ goals: extract >= 0.35, ingest SQLite >= 0.25, ingest PostgreSQL >= 0.20).
 Reads ../shared/eval/mtsamples/notes.jsonl; exits 0 with a message when it is absent.
 The PostgreSQL database must be a scratch one: its ``public`` schema is dropped and created.
 
-Measured 2026-12-04, session 9 (2 cores shared with other work, load average 1.9-3.1),
-``--parts extract,sqlite --rounds 3 --compare-source`` commit 5d5d4dc (main before it):
-baseline 5.6 s (423 notes/s); ``extract`` 0.464 (rounds 0.470, 0.238, 0.498; that commit
-0.337); ``ingest`` SQLite 0.198 (rounds 0.200, 0.173, 0.274; that commit 0.167). ``--parts
-postgres --rounds 3``: ``ingest`` PostgreSQL 0.161 (0.180, 0.208, 0.159; that commit 0.168).
-With one or two other busy processes on the machine the rounds vary by 2x; see
-docs/scaling.md, "Third round".
+Measured 2026-12-04, session 9, ``--compare-source`` commit 5d5d4dc (main before it), 3
+rounds. Machine quieter (load average 0.9-2.1), ``--parts sqlite,postgres``: baseline 5.4 s
+(438 notes/s); ``ingest`` SQLite 0.284 (rounds 0.287, 0.272, 0.288; that commit 0.232),
+PostgreSQL 0.283 (0.288, 0.276, 0.276; that commit 0.232); ``--parts extract`` 0.459 (0.469).
+With one or two other busy processes (load average 1.9-3.1): SQLite 0.198 (0.167), PostgreSQL
+0.161 (0.168), ``extract`` 0.464 (0.337): the rounds vary by 2x; see docs/scaling.md,
+"Third round".
 """
 
 from __future__ import annotations

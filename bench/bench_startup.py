@@ -18,11 +18,11 @@ command first). ``--cold`` adds one run of each command with a new empty ``HOME`
 dictionary cache, no Prefect database): what ``make run`` costs the first time.
 ``--phases`` times, in one child process each, the steps a run is made of.
 
-Measured 2026-12-04, session 9 (2 cores shared with other work, load average 1.4-2.0),
-``--rounds 5 --compare-source`` commit 5d5d4dc (main before it): baseline 1.00 s;
-``extract`` 1.52x (that commit 1.66x); ``ingest`` into a new warehouse 2.24x (3.30x), into an
-existing one 2.26x; ``--help`` 0.15 s. Details and what is left: docs/scaling.md, "Start-up,
-whole runs and capacity".
+Measured 2026-12-04, session 9 (2 cores shared with other work, load average 1.4-1.9),
+``--rounds 5 --compare-source`` commit 5d5d4dc (main before it): baseline 1.01 s;
+``extract`` 1.50x (that commit 1.68x); ``ingest`` into a new warehouse 2.31x (3.37x), into an
+existing one 2.23x; ``--help`` 0.16 s (an earlier run: 1.52x, 2.24x against 1.66x, 3.30x).
+Details and what is left: docs/scaling.md, "Start-up, whole runs and capacity".
 """
 
 from __future__ import annotations
