@@ -13,6 +13,7 @@ from spacy.tokens import Doc, Span
 
 from extractors.base import MENTIONS, NOT_MENTIONS, doc_text
 from extractors.extensions import SPAN_KEY_PREFIX as _KEY
+from extractors.extensions import span_key
 from extractors.patterns import TermStarts, make_span, matches_at
 from extractors.terminology.compiled import (
     DictionaryConfig,
@@ -335,8 +336,62 @@ class DictionaryMatcher:
             data[(_KEY, "attributes", *base)] = {}
             out.append(span)
         out.extend(self._drug_compounds(doc, out))
+        out = self._join_slashed_drugs(doc, out)
         doc.spans[MENTIONS] = out
         return doc
+
+    def _join_slashed_drugs(self, doc: Doc, found: list[Span]) -> list[Span]:
+        """Drugs written "a/b" with no space are one product: a combination of known drugs
+        ("trimethoprim/sulfamethoxazole", "hydrocodone/acetaminophen 5/325 mg") is one uncoded
+        MEDICATION with its ingredients, one drug named twice ("albuterol/salbutamol") is that
+        drug. The tokenizer splits "word/word" so that findings ("atelectasis/scarring") are
+        found one by one; drugs are joined again here."""
+        meds = {s.start: s for s in found if s.label_ == "MEDICATION"}
+        if len(meds) < 2:
+            return found
+        ends = {s.end: s for s in meds.values()}
+        drop: set[int] = set()
+        joined: list[Span] = []
+        for first in sorted(meds.values(), key=lambda s: s.start):
+            if id(first) in drop:
+                continue
+            chain = [first]
+            while True:
+                last = chain[-1]
+                slash = last.end
+                if (
+                    slash + 1 < len(doc)
+                    and doc[slash].text == "/"
+                    and not doc[slash - 1].whitespace_
+                    and not doc[slash].whitespace_
+                    and slash + 1 in meds
+                ):
+                    chain.append(meds[slash + 1])
+                else:
+                    break
+            if len(chain) < 2 or ends.get(chain[0].end) is not chain[0]:
+                continue
+            keys = [(s.kb_id, s.text.lower()) for s in chain]
+            rules = [doc.user_data.get(span_key(s, "rule_id")) for s in chain]
+            bounds = doc.user_data.get(span_key(chain[0], "char_bounds"))
+            start = int(bounds[0]) if bounds else chain[0].start_char
+            end = chain[-1].end_char
+            if len(set(rules)) == 1 and rules[0] is not None:  # one drug named twice
+                codes = doc.user_data.get(span_key(chain[0], "codes")) or []
+                rule_id, attributes = str(rules[0]), {}
+            else:
+                rule_id, codes = "pattern:drug-combination", []
+                attributes = {"ingredients": [k[1] for k in keys]}
+            span = make_span(
+                doc, start, end, "MEDICATION", extractor=DictionaryExtractor.name,
+                version=VERSION, rule_id=rule_id, codes=list(codes), attributes=attributes,
+            )  # fmt: skip
+            if span is not None:
+                drop.update(id(s) for s in chain)
+                joined.append(span)
+        if not joined:
+            return found
+        return [s for s in found if id(s) not in drop] + joined
 
     def _drug_compounds(self, doc: Doc, found: list[Span]) -> list[Span]:
         """Drugs inside one hyphenated or slashed token, which the tokenizer keeps whole:

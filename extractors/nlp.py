@@ -44,6 +44,7 @@ def build_nlp(settings: NlpSettings | None = None) -> Language:
         from scispacy.custom_tokenizer import combined_rule_tokenizer
 
         nlp.tokenizer = combined_rule_tokenizer(nlp)
+        split_word_slashes(nlp.tokenizer)
     nlp.add_pipe("ns_sentences")
     if settings.abbreviations:
         import extractors.abbreviations  # noqa: F401  registers "ns_abbreviation_detector"
@@ -70,6 +71,31 @@ def build_nlp(settings: NlpSettings | None = None) -> Language:
     if stage is not None:
         nlp.meta["notestruct"]["coders"] = stage.versions
     return nlp
+
+
+#: Words after a slash that make "x/y" a rate or ratio ("beats/min", "hours/day"), kept whole.
+_PER_WORDS = (
+    "min|mins|minute|minutes|hr|hrs|hour|hours|day|days|wk|wks|week|weeks|month|months|year|"
+    "years|dose|doses|kg|mol|mmol|cycle|cycles|breath|breaths|beat|beats|meal|meals|session|"
+    "sessions|night|nights|time|times|visit|visits"
+)
+#: A slash between two words of three letters or more: "nausea/vomiting", "HTN/HLD",
+#: "atelectasis/scarring", "hydrocodone/acetaminophen". Shorter sides keep their token
+#: ("s/p", "w/o", "N/V", "and/or", "mg/kg"), and so do rates ("breaths/min").
+WORD_SLASH_INFIX = rf"(?<=[A-Za-z]{{3}})/(?=[A-Za-z]{{3}})(?!(?:{_PER_WORDS})\b)"
+
+
+def split_word_slashes(tokenizer: Any) -> None:
+    """Split "word/word" into three tokens, so each word can be a term of its own.
+
+    scispaCy's tokenizer keeps "scarring/atelectasis" as one token, and no term matches it:
+    both findings were lost. The pattern becomes part of the tokenizer's infix pattern, so
+    the compiled dictionary (keyed by that pattern) is rebuilt with the same split.
+    """
+    import re
+
+    pattern = tokenizer.infix_finditer.__self__.pattern
+    tokenizer.infix_finditer = re.compile(f"{pattern}|{WORD_SLASH_INFIX}").finditer
 
 
 def _extractor_versions(nlp: Language) -> dict[str, int]:

@@ -53,7 +53,8 @@ log = logging.getLogger(__name__)
 # Version history of the compiled format and build rules (part of the cache key):
 # 1 (2026-11): first compiled dictionary (curated, HPO, ICD-10-CM, drug names, BYO sources).
 # 2 (2026-12): possessive eponyms also with the typeset apostrophe ("Crohn’s disease").
-BUILD_VERSION = 2
+# 3 (2026-12): a curated concept can close a system to other sources (``Concept.closed``).
+BUILD_VERSION = 3
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(
@@ -187,7 +188,7 @@ def build_table(nlp: Language, config: DictionaryConfig) -> PhraseTable:
         kinds = sorted(by_kind, key=lambda k: PRIORITY.get(k, 9))
         winner = by_kind[kinds[0]][1]
         codes = list(winner.codes)
-        seen_systems = {c[0] for c in codes}
+        seen_systems = {c[0] for c in codes} | winner.closed
         sources = [winner.source]
         for kind in kinds[1:]:
             other = by_kind[kind][1]
@@ -392,8 +393,7 @@ class TermIndex:
         keep = _wrap_joined(doc)
         if keep is not None:  # match over the words with hard-wrap line breaks left out
             return [
-                (int(keep[s]), int(keep[e - 1]) + 1, idx)
-                for s, e, idx in self._match(arr[keep])
+                (int(keep[s]), int(keep[e - 1]) + 1, idx) for s, e, idx in self._match(arr[keep])
             ]
         return self._match(arr)
 

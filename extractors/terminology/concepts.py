@@ -38,6 +38,10 @@ class Concept:
     verbatim: bool = False
     #: Tie-break inside one source (lower wins), e.g. general ICD categories over subcodes.
     rank: int = 0
+    #: Systems that no other source may add codes of to this concept's terms: a curated term
+    #: that names no site ("scar", "effusion") must not take a site-specific code ("Scar
+    #: conditions and fibrosis of skin", "Effusion, unspecified joint") from an index.
+    closed: frozenset[str] = frozenset()
 
 
 # Words after a comma (or "unspecified" words) that only qualify a title; the head before
@@ -138,7 +142,8 @@ _NO_NUMBER = frozenset(
 
 def plural_variants(tokens: list[str]) -> list[list[str]]:
     """Singular/plural variants of the last token ("ulcers" <-> "ulcer", "biopsies",
-    "dyskinesia" -> "dyskinesias", "stenosis" -> "stenoses")."""
+    "dyskinesia" -> "dyskinesias", "stenosis" -> "stenoses", "calculus" -> "calculi",
+    "diverticulum" -> "diverticula")."""
     last = tokens[-1]
     if not last.isalpha() or len(last) < 4 or not last.islower() or last in _NO_NUMBER:
         return []
@@ -153,6 +158,11 @@ def plural_variants(tokens: list[str]) -> list[list[str]]:
         out.append(last[:-1] + "ies")
     elif last.endswith("osis"):  # "stenosis" -> "stenoses", "thrombosis" -> "thromboses"
         out.append(last[:-4] + "oses")
+    elif last.endswith("us") and not last.endswith("ous") and len(last) >= 5:
+        # Latin "-us" -> "-i" ("calculus" -> "calculi", "embolus" -> "emboli"), and "-uses"
+        out += [last[:-2] + "i", last + "es"]
+    elif last.endswith("um") and len(last) >= 6:  # "diverticulum" -> "diverticula"
+        out.append(last[:-2] + "a")
     elif last.endswith(("s", "x", "ch", "sh")):
         out.append(last + "es")
     elif last.endswith(("oma", "ia")) or not last.endswith(

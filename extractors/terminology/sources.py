@@ -101,7 +101,8 @@ def read_curated() -> Iterator[Concept]:
         terms = tuple(t.strip() for t in row["terms"].split("|") if t.strip())
         if row.get("snomed"):
             codes.append((systems.SNOMED, row["snomed"], row.get("snomed_display") or terms[0]))
-        for icd in (row.get("icd10cm") or "").split("|"):
+        icds = (row.get("icd10cm") or "").strip()
+        for icd in icds.split("|") if icds != "-" else ():
             if icd.strip():
                 codes.append((systems.ICD10CM, icd.strip(), terms[0]))
         yield Concept(
@@ -112,6 +113,7 @@ def read_curated() -> Iterator[Concept]:
             src,
             "curated",
             verbatim=True,
+            closed=frozenset({systems.ICD10CM}) if icds == "-" else frozenset(),
         )
     yield from _organ_disorders(src)
     for row in _tsv_rows("procedures.tsv"):

@@ -240,9 +240,10 @@ def test_typographic_apostrophes_match_the_ascii_term(full_nlp, quote) -> None:
     text = f"Known Hashimoto{quote}s thyroiditis and Crohn{quote}s disease."
     got = {g[0]: g for g in spans(full_nlp, text)}
     assert f"Hashimoto{quote}s thyroiditis" in got and f"Crohn{quote}s disease" in got, got
-    assert got[f"Hashimoto{quote}s thyroiditis"][3] == spans(
-        full_nlp, "Known Hashimoto's thyroiditis."
-    )[0][3]
+    assert (
+        got[f"Hashimoto{quote}s thyroiditis"][3]
+        == spans(full_nlp, "Known Hashimoto's thyroiditis.")[0][3]
+    )
 
 
 @pytest.mark.parametrize(
@@ -435,6 +436,74 @@ def test_chest_findings(full_nlp, sentence, first, uncertain) -> None:
     # congestion is no pulmonary edema code
     assert all(c.code != "19242006" for c in problems[0].codings)
 
+
+# (sentence, the PROBLEM texts in order, the SNOMED CT code every one of them carries or None)
+RADIOLOGY_MORPHOLOGY = [
+    # a lung or lobe that collapsed is atelectasis; a person who collapsed is not
+    ("Complete collapse of the left lung.", ["Complete collapse of the left lung"], "46621007"),
+    ("Right middle lobe collapse, unchanged.", ["Right middle lobe collapse"], "46621007"),
+    (
+        "In the collapsed left upper lobe there is stranding.",
+        ["collapsed left upper lobe"],
+        "46621007",
+    ),
+    ("He collapsed at home.", [], None),
+    # the fissures and the apical cap are pleura
+    ("Mild thickening in the fissure.", ["thickening in the fissure"], "73725006"),
+    ("Interlobar fissural thickening.", ["fissural thickening"], "73725006"),
+    ("Minimal apical capping.", ["apical capping"], "73725006"),
+]
+
+
+@pytest.mark.parametrize(("sentence", "problems", "code"), RADIOLOGY_MORPHOLOGY)
+def test_radiology_morphology(full_nlp, sentence, problems, code) -> None:
+    from extractors.nlp import extract
+    from schemas.model import Note
+
+    [(_, mentions)] = list(extract(full_nlp, [(Note(note_id="t", text=sentence), ())]))
+    found = [m for m in mentions if m.label == "PROBLEM"]
+    assert [m.text for m in found] == problems
+    assert all(any(c.code == code for c in m.codings) for m in found)
+
+
+# "word/word" is two words: both findings are found; rates, units and short forms stay whole
+SLASHES = [
+    ("Left basilar scarring/atelectasis.", ["scarring", "atelectasis"]),
+    ("Bibasilar atelectasis/airspace disease.", ["Bibasilar atelectasis", "airspace disease"]),
+    ("PMH: HTN/HLD.", ["HTN", "HLD"]),
+    ("Cough/wheezing since Monday.", ["Cough", "wheezing"]),
+]
+
+
+@pytest.mark.parametrize(("sentence", "problems"), SLASHES)
+def test_findings_joined_by_a_slash(full_nlp, sentence, problems) -> None:
+    from extractors.nlp import extract
+    from schemas.model import Note
+
+    [(_, mentions)] = list(extract(full_nlp, [(Note(note_id="t", text=sentence), ())]))
+    assert [m.text for m in mentions if m.label == "PROBLEM"] == problems
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "s/p",
+        "w/o",
+        "N/V",
+        "and/or",
+        "mg/kg",
+        "mg/dL",
+        "beats/min",
+        "breaths/minute",
+        "hours/day",
+        "mmol/mol",
+        "mcg/min",
+    ],
+)
+def test_short_forms_and_rates_keep_their_slash(full_nlp, text) -> None:
+    assert [t.text for t in full_nlp.tokenizer(text)] == [text]
+
+
 # Ambiguous abbreviations (rules/dictionary/senses.json): (sentence, abbreviation, the code
 # it must carry, or None when it must not be a mention; the rule id it must not have)
 SENSES = [
@@ -488,8 +557,10 @@ def test_sense_without_a_concept_drops_the_abbreviation(small_nlp) -> None:
     ("sentence", "problems"),
     [
         ("He was treated for zinc deficiency.", ["zinc deficiency"]),
-        ("CT showed a dilated common bile duct and a thickened gallbladder wall.",
-         ["dilated", "thickened"]),
+        (
+            "CT showed a dilated common bile duct and a thickened gallbladder wall.",
+            ["dilated", "thickened"],
+        ),
         ("Enlarged lymph nodes were palpable.", ["Enlarged"]),
     ],
 )

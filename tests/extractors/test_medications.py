@@ -317,6 +317,12 @@ def test_up_to_frequency(nlp: Any) -> None:
             "amoxicillin-gentamicin",
             "pattern:drug-combination",
         ),
+        # the tokenizer splits "word/word"; drugs on both sides are joined again
+        (
+            "Take hydrocodone/acetaminophen 5/325 mg q6h.",
+            "hydrocodone/acetaminophen",
+            "pattern:drug-combination",
+        ),
         # a prefix before a hyphen leaves the drug; one drug named twice stays one drug
         ("FEV1 measured post-albuterol.", "albuterol", None),
         ("post-albuterol/salbutamol FEV1", "albuterol/salbutamol", None),
