@@ -150,10 +150,10 @@ class DictionaryMatcher:
     def _drop_service_names(
         self, doc: Doc, chosen: list[tuple[int, int, int]]
     ) -> list[tuple[int, int, int]]:
-        """A problem named as the subject of a service, an activity or an instrument is no
-        problem of the patient: "Infectious Disease consult", "heart disease screening",
-        "renal disorder medication review", "Glasgow Coma Scale", "Beck Depression
-        Inventory"."""
+        """A problem named as the subject of a service, an activity, an instrument or a place
+        of care is no problem of the patient: "Infectious Disease consult", "heart disease
+        screening", "renal disorder medication review", "Glasgow Coma Scale", "Beck
+        Depression Inventory", "multidisciplinary tumour board", "pain clinic"."""
         out = []
         n = len(doc)
         for start, end, idx in chosen:
@@ -504,6 +504,10 @@ _SERVICE_WORDS = frozenset(
     {
         "screening", "consult", "consultation", "service", "department", "medication",
         "scale", "scales", "questionnaire", "inventory",
+        # where care is given and who gives it: "tumour board", "pain clinic", "stroke unit"
+        "board", "boards", "clinic", "clinics", "unit", "units", "team", "teams", "ward",
+        "specialist", "specialists", "educator", "registry", "association", "society",
+        "foundation", "program", "programme",
     }
 )  # fmt: skip
 #: Nutrients and cofactors named in words before "deficiency" ("zinc deficiency").

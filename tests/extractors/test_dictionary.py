@@ -1,5 +1,6 @@
 """Dictionary extractor: table tests on the full dictionary, BYO sources, abbreviations."""
 
+import json
 import time
 from pathlib import Path
 
@@ -571,3 +572,41 @@ def test_nutrient_deficiencies_and_adjectival_findings(full_nlp, sentence, probl
     [(_, mentions)] = list(extract(full_nlp, [(Note(note_id="t", text=sentence), ())]))
     found = [m.text for m in mentions if m.label == "PROBLEM"]
     assert all(any(p in f for f in found) for p in problems), found
+
+
+def test_states_services_and_normal_findings_are_no_problems(tmp_path) -> None:
+    """SNOMED CT lists life states, follow-up and normal rhythms as findings ("Alive",
+    "Lost to follow-up", "Normal sinus rhythm"): never a problem of the patient (stoplist).
+    A problem named before a place of care ("tumour board", "pain clinic") is none either,
+    and contraception is a procedure, not a problem."""
+    concepts = [
+        ("900000031", "Alive (finding)"),
+        ("900000032", "Lost to follow-up (finding)"),
+        ("900000033", "Normal sinus rhythm (finding)"),
+        ("900000034", "Menarche (finding)"),
+        ("900000035", "Contraception (finding)"),
+        ("900000036", "Wobble cough (finding)"),
+    ]
+    vs = {
+        "resourceType": "ValueSet", "id": "states", "name": "States", "status": "active",
+        "compose": {"include": [{"system": "http://snomed.info/sct", "concept": [
+            {"code": c, "display": d} for c, d in concepts
+        ]}]},
+    }  # fmt: skip
+    path = tmp_path / "ValueSet-states.json"
+    path.write_text(json.dumps(vs), encoding="utf-8")
+    options = {
+        "cache_dir": str(tmp_path / "cache"),
+        "open_sources": ["curated"],
+        "sources": [{"kind": "fhir", "path": str(path)}],
+    }
+    nlp = build_nlp(NlpSettings(options={"dictionary": options}))
+    text = (
+        "She was alive and well but lost to follow-up. ECG: normal sinus rhythm. Her "
+        "menarche was at 12. Discussed at the multidisciplinary tumour board; referred to the "
+        "pain clinic. She uses contraception. She has a wobble cough."
+    )
+    got = [(t, label) for t, label, _, _ in spans(nlp, text)]
+    problems = [t for t, label in got if label == "PROBLEM"]
+    assert problems == ["wobble cough"], got
+    assert ("contraception", "PROCEDURE") in got
