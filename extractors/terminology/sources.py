@@ -287,6 +287,9 @@ def read_hpo(path: Path | None = None) -> Iterator[Concept]:
 # ---------------------------------------------------------------- ICD-10-CM
 
 
+_POISONING = re.compile(r"poison|toxic|adverse|underdos|effect", re.I)
+
+
 def read_icd10cm() -> Iterator[Concept]:
     """ICD-10-CM categories and subcategories (no 7th-character extensions) with inclusions."""
     try:
@@ -309,6 +312,10 @@ def read_icd10cm() -> Iterator[Concept]:
         terms = [desc, *cm.get_inclusion_term(code)]
         if code[0] == "Z":  # status factors: one-word titles ("Donor") are not problems
             terms = [t for t in terms if " " in (clean_title(t) or "")]
+        elif code[0] == "T" and "36" <= code[1:3] <= "65":
+            # poisoning by a substance: an inclusion term that only names the substance
+            # ("Cocaine (topical)") names a drug, not the poisoning
+            terms = [t for t in terms if _POISONING.search(t)]
         # Deeper codes rank after their category so a shared surface form keeps the
         # most general code ("Pneumonia" -> J18.9 rather than a subcode).
         yield Concept(

@@ -336,3 +336,13 @@ def test_a_curated_term_without_a_site_takes_no_site_specific_icd_code(tmp_path:
         systems_ = {c.system for c in by_text[word].codings}
         assert not any("icd" in s for s in systems_), (word, by_text[word].codings)
     assert any(c.code == "275322007" for c in by_text["scar"].codings)
+
+
+def test_a_poisoning_code_does_not_name_the_substance_alone() -> None:
+    """T41.3's inclusion term "Cocaine (topical)" would make every "cocaine" a poisoning;
+    the substance is a drug, the poisoning keeps its own title."""
+    from extractors.terminology.sources import read_icd10cm
+
+    [t413] = [c for c in read_icd10cm() if c.concept_id == "icd10cm:T41.3"]
+    assert not any("cocaine" in t.lower() for t in t413.terms), t413.terms
+    assert any(t.lower().startswith("poisoning") for t in t413.terms)
