@@ -31,6 +31,7 @@ from extractors.terminology.concepts import (
     PRIORITY,
     Code,
     Concept,
+    adjective_variants,
     clean_title,
     hyphen_variants,
     is_acronym,
@@ -247,6 +248,9 @@ def build_table(nlp: Language, config: DictionaryConfig) -> PhraseTable:
         if len(tokens) <= 6:
             for var_tokens in (*plural_variants(tokens), *hyphen_variants(tokens)):
                 variants.append((_SEP.join(var_tokens), idx))
+            if entries[idx].label == "PROBLEM":
+                for var_tokens in adjective_variants(tokens):
+                    variants.append((_SEP.join(var_tokens), idx))
     for joined, idx in variants:  # a real term always beats a generated variant
         if joined not in lower and is_usable(joined.replace(_SEP, " "), stoplist):
             lower[joined] = idx

@@ -172,6 +172,39 @@ def plural_variants(tokens: list[str]) -> list[list[str]]:
     return [[*tokens[:-1], v] for v in out]
 
 
+#: Nouns whose adjective names something else: "narcotic" (a drug, not narcosis), "sclerotic"
+#: (a bone lesion's density, not sclerosis), "osteopathic" (a school of medicine),
+#: "hypertonic" (a saline), "eosinophilic" (a stain: "eosinophilic cytoplasm").
+_NO_ADJECTIVE = frozenset(
+    {"narcosis", "sclerosis", "osteopathy", "hypnosis", "dementia", "hypertonia", "hypotonia"}
+)
+
+#: Noun endings of findings and the adjective a clinician writes for them.
+_ADJECTIVE_ENDINGS = (
+    ("pathy", "pathic"),  # encephalopathy -> encephalopathic, coagulopathy -> coagulopathic
+    ("osis", "otic"),  # acidosis -> acidotic, ketosis -> ketotic
+    ("ea", "eic"),  # apnea -> apneic, orthopnea -> orthopneic
+    ("ia", "ic"),  # hyperkalemia -> hyperkalemic, thrombocytopenia -> thrombocytopenic
+)
+
+
+def adjective_variants(tokens: list[str]) -> list[list[str]]:
+    """The adjective of a one-word finding ("the patient was thrombocytopenic, acidotic and
+    encephalopathic"): "-ia" -> "-ic", "-pathy" -> "-pathic", "-osis" -> "-otic", "-ea" ->
+    "-eic". Only one-word terms (a longer term is named by its noun)."""
+    if len(tokens) != 1:
+        return []
+    word = tokens[0]
+    if not word.isalpha() or not word.islower() or len(word) < 6 or word in _NO_ADJECTIVE:
+        return []
+    if word.endswith("philia") and word != "hemophilia":  # "eosinophilic", "basophilic" stain
+        return []
+    for noun, adjective in _ADJECTIVE_ENDINGS:
+        if word.endswith(noun):
+            return [[word[: -len(noun)] + adjective]]
+    return []
+
+
 def hyphen_variants(tokens: list[str]) -> list[list[str]]:
     """ "full-time" (tokens full - time) also matches "full time"."""
     if "-" not in tokens[1:-1]:

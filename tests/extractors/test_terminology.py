@@ -346,3 +346,17 @@ def test_a_poisoning_code_does_not_name_the_substance_alone() -> None:
     [t413] = [c for c in read_icd10cm() if c.concept_id == "icd10cm:T41.3"]
     assert not any("cocaine" in t.lower() for t in t413.terms), t413.terms
     assert any(t.lower().startswith("poisoning") for t in t413.terms)
+
+
+def test_adjective_variants() -> None:
+    from extractors.terminology.concepts import adjective_variants
+
+    assert adjective_variants(["thrombocytopenia"]) == [["thrombocytopenic"]]
+    assert adjective_variants(["encephalopathy"]) == [["encephalopathic"]]
+    assert adjective_variants(["acidosis"]) == [["acidotic"]]
+    assert adjective_variants(["orthopnea"]) == [["orthopneic"]]
+    # a longer term, an adjective that names something else, a short word: none
+    assert adjective_variants(["immune", "thrombocytopenia"]) == []
+    assert adjective_variants(["narcosis"]) == [] and adjective_variants(["sclerosis"]) == []
+    assert adjective_variants(["eosinophilia"]) == [] and adjective_variants(["hypertonia"]) == []
+    assert adjective_variants(["hemophilia"]) == [["hemophilic"]]
