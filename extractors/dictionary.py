@@ -106,7 +106,7 @@ class DictionaryMatcher:
         #: phrases that contain a finding word but name no finding ("body mass index"): they
         #: take part in the longest-match pass, so they claim their words, and yield nothing
         self.blocking: frozenset[int] = frozenset(
-            idx for _, idx, _, _ in self.predicates if self.entries[idx].label == BLOCK
+            idx for idx, entry in enumerate(self.entries) if entry.label == BLOCK
         )
         #: ambiguous abbreviations (exact text) -> their senses chosen by context, in order
         self.senses: dict[str, list[_Sense]] = {}

@@ -27,6 +27,7 @@ from extractors.base import doc_text
 from extractors.patterns import alternation
 from extractors.terminology.byo import read_byo_source, source_fingerprint
 from extractors.terminology.concepts import (
+    BLOCK_LABEL,
     LABELS,
     PRIORITY,
     Code,
@@ -54,7 +55,8 @@ log = logging.getLogger(__name__)
 # Version history of the compiled format and build rules (part of the cache key):
 # 1 (2026-11): first compiled dictionary (curated, HPO, ICD-10-CM, drug names, BYO sources).
 # 2 (2026-12): possessive eponyms also with the typeset apostrophe ("Crohn’s disease").
-# 3 (2026-12): a curated concept can close a system to other sources (``Concept.closed``).
+# 3 (2026-12): a curated concept can close a system to other sources (``Concept.closed``);
+#   terms of ``BLOCK_LABEL`` (drug names that name a receptor or an organ) claim their words.
 BUILD_VERSION = 3
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
@@ -157,7 +159,7 @@ def build_table(nlp: Language, config: DictionaryConfig) -> PhraseTable:
     """Read every configured source and compile the phrase table (minutes at most, usually s)."""
     t0 = time.perf_counter()
     stoplist = load_stoplist()
-    labels = set(config.labels)
+    labels = set(config.labels) | {BLOCK_LABEL}
     # surface key -> {source kind -> (rank, concept)}; the key is the lower-cased surface,
     # or the surface itself (prefixed) for case-sensitive acronyms.
     best: dict[str, dict[str, tuple[tuple[int, int], Concept]]] = defaultdict(dict)

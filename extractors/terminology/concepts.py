@@ -22,6 +22,9 @@ PRIORITY: dict[str, int] = {
 }
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
+#: The label of terms that name nothing to extract but must claim their words in the
+#: longest-match pass ("interleukin-2 receptor" is not the drug "interleukin-2").
+BLOCK_LABEL = "NONE"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from extractors.terminology import systems
-from extractors.terminology.concepts import Code, Concept, clean_title, read_lines
+from extractors.terminology.concepts import BLOCK_LABEL, Code, Concept, clean_title, read_lines
 
 log = logging.getLogger(__name__)
 
@@ -332,6 +332,16 @@ def read_icd10cm() -> Iterator[Concept]:
 # ---------------------------------------------------------------- drug names
 
 
+#: Names the drug vocabulary takes from MeSH's chemicals that name an organ, a receptor or a
+#: body protein, not something given: "thyroid gland", "interleukin-2 receptor",
+#: "reverse transcriptase", "microtubule-associated protein", "carcinoembryonic antigen".
+#: They become terms of the label ``BLOCK_LABEL``: matched, they claim their words and yield
+#: no mention.
+_NOT_A_DRUG = re.compile(
+    r"\s(?:glands?|receptors?|proteins?|transcriptase|polymerase|kinases?|antigens?)$"
+)
+
+
 def read_drugs() -> Iterator[Concept]:
     """Drug names and brand names from drug-named-entity-recognition (read from its pickle)."""
     try:
@@ -347,7 +357,12 @@ def read_drugs() -> Iterator[Concept]:
     for variant, canonicals in data["drug_variant_to_canonical"].items():
         for canonical in canonicals:
             by_canonical.setdefault(canonical, []).append(variant)
-    for canonical, variants in by_canonical.items():
+    not_drugs: list[str] = []
+    for canonical, all_variants in by_canonical.items():
+        variants = [v for v in all_variants if not _NOT_A_DRUG.search(v)]
+        not_drugs += [v for v in all_variants if _NOT_A_DRUG.search(v)]
+        if not variants:
+            continue
         info = data["drug_canonical_to_data"].get(canonical, {})
         name = str(info.get("name") or canonical)
         codes: list[Code] = []
@@ -357,6 +372,8 @@ def read_drugs() -> Iterator[Concept]:
             codes.append((systems.MESH, str(info["mesh_id"]), name))
         cid = "drugs:" + (str(info.get("drugbank_id") or info.get("mesh_id") or canonical))
         yield Concept(cid, "MEDICATION", tuple(codes), tuple(variants), src, "drugs")
+    # they still claim their words, so "interleukin-2 receptor" is not the drug interleukin-2
+    yield Concept("drugs:not-a-drug", BLOCK_LABEL, (), tuple(not_drugs), src, "drugs")
 
 
 def read_open_source(name: str) -> Iterator[Concept]:

@@ -610,3 +610,21 @@ def test_states_services_and_normal_findings_are_no_problems(tmp_path) -> None:
     problems = [t for t, label in got if label == "PROBLEM"]
     assert problems == ["wobble cough"], got
     assert ("contraception", "PROCEDURE") in got
+
+
+@pytest.mark.parametrize(
+    ("sentence", "meds"),
+    [
+        # MeSH chemicals that name a receptor, an organ or a body protein: no drug, and
+        # they keep the drug inside them from matching
+        ("Soluble interleukin-2 receptor levels were high.", []),
+        ("The thyroid gland was enlarged.", []),
+        ("Reverse transcriptase activity.", []),
+        # real drugs still are
+        ("Interleukin-2 was given.", ["Interleukin-2"]),
+        ("Protein C concentrate was infused.", ["Protein C concentrate"]),
+    ],
+)
+def test_receptors_and_organs_are_no_drugs(full_nlp, sentence, meds) -> None:
+    got = [t for t, label, _, _ in spans(full_nlp, sentence) if label == "MEDICATION"]
+    assert got == meds
