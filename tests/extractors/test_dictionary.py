@@ -417,6 +417,10 @@ CHEST_FINDINGS = [
     ("Heart size mildly enlarged for technique.", "Heart size mildly enlarged", False),
     ("Mildly enlarged heart.", "Mildly enlarged heart", False),
     ("The heart is not enlarged.", None, False),
+    ("Borderline heart size.", "Borderline heart size", False),
+    ("The heart is borderline in size.", "heart is borderline in size", False),
+    ("The heart size is persistently enlarged.", "heart size is persistently enlarged", False),
+    ("Stable mild heart enlargement.", "heart enlargement", False),
     ("Vascular congestion without overt pulmonary edema.", "Vascular congestion", False),
 ]
 
