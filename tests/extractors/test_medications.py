@@ -407,3 +407,17 @@ def test_a_route_between_two_drugs(nlp: Any, sentence: str, routes: dict[str, An
 )
 def test_measured_substances_given(nlp: Any, sentence: str, drugs: list[str]) -> None:
     assert [m.text for m in run(nlp, sentence) if m.label == "MEDICATION"] == drugs
+
+
+@pytest.mark.parametrize(
+    ("sentence", "low", "high"),
+    [
+        ("Warfarin 2.5-3.75 mg per day.", 2.5, 3.75),
+        ("Aspirin 81\u2013325 mg daily.", 81, 325),
+        ("Prednisone 5 to 10 mg daily.", 5, 10),
+    ],
+)
+def test_a_strength_range(nlp: Any, sentence: str, low: float, high: float) -> None:
+    [m] = [m for m in run(nlp, sentence) if m.label == "MEDICATION"]
+    strength = m.attributes["strength"]
+    assert (strength["value_low"], strength["value_high"], strength["ucum"]) == (low, high, "mg")
