@@ -177,9 +177,22 @@ def plural_variants(tokens: list[str]) -> list[list[str]]:
 
 #: Nouns whose adjective names something else: "narcotic" (a drug, not narcosis), "sclerotic"
 #: (a bone lesion's density, not sclerosis), "osteopathic" (a school of medicine),
-#: "hypertonic" (a saline), "eosinophilic" (a stain: "eosinophilic cytoplasm").
+#: "hypertonic" (a saline), "eosinophilic" (a stain: "eosinophilic cytoplasm"), "lordotic"
+#: (the normal curve of the spine), "keratotic" (a lesion's surface).
 _NO_ADJECTIVE = frozenset(
-    {"narcosis", "sclerosis", "osteopathy", "hypnosis", "dementia", "hypertonia", "hypotonia"}
+    {
+        "narcosis",
+        "sclerosis",
+        "osteopathy",
+        "hypnosis",
+        "dementia",
+        "hypertonia",
+        "hypotonia",
+        # the normal curve ("the lumbar lordotic curve is maintained"), a lesion's surface
+        "lordosis",
+        "keratosis",
+        "seborrhea",  # "seborrheic keratosis", "seborrheic keratotic lesion": a kind of lesion
+    }
 )
 
 #: Noun endings of findings and the adjective a clinician writes for them.

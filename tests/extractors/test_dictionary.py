@@ -400,6 +400,7 @@ MORPHOLOGY = [
     ("Body mass index was 31.", []),
     ("Muscle mass was preserved; left ventricular mass was normal.", []),
     ("Pupil dilation was performed for the exam.", []),
+    ("Apnea/hypopnea index was 35; AHI 20.", []),  # a measurement, not the finding
 ]
 
 
@@ -624,6 +625,7 @@ def test_states_services_and_normal_findings_are_no_problems(tmp_path) -> None:
         ("Soluble interleukin-2 receptor levels were high.", []),
         ("The thyroid gland was enlarged.", []),
         ("Reverse transcriptase activity.", []),
+        ("Pars plana vitrectomy.", []),  # Latin anatomy, not a temazepam brand
         # real drugs still are
         ("Interleukin-2 was given.", ["Interleukin-2"]),
         ("Protein C concentrate was infused.", ["Protein C concentrate"]),

@@ -360,3 +360,4 @@ def test_adjective_variants() -> None:
     assert adjective_variants(["narcosis"]) == [] and adjective_variants(["sclerosis"]) == []
     assert adjective_variants(["eosinophilia"]) == [] and adjective_variants(["hypertonia"]) == []
     assert adjective_variants(["hemophilia"]) == [["hemophilic"]]
+    assert adjective_variants(["lordosis"]) == [] and adjective_variants(["seborrhea"]) == []
