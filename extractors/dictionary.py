@@ -134,6 +134,7 @@ class DictionaryMatcher:
         if self.abbreviations and Doc.has_extension("abbreviations"):
             matches, forced = self._resolve_abbreviations(doc, matches)
         matches = matches + self._deficiencies(doc) + self._predicates(doc)
+        matches = self._drugs_over_administrations(matches)
         chosen: list[tuple[int, int, int]] = []
         taken: set[int] = set()
         for start, end, idx in forced + sorted(matches, key=lambda m: (m[0] - m[1], m[0])):
@@ -146,6 +147,23 @@ class DictionaryMatcher:
             chosen = self._apply_senses(doc, chosen)
         chosen = self._drop_service_names(doc, chosen)
         return self._extend(doc, chosen)
+
+    def _drugs_over_administrations(
+        self, matches: list[tuple[int, int, int]]
+    ) -> list[tuple[int, int, int]]:
+        """A procedure that ends inside a drug's name gives way to the drug: "administration of
+        vitamin B1" is the drug vitamin B1 (the procedure "Administration of vitamin" would
+        otherwise win the longest match and leave "B1")."""
+        entries = self.entries
+        meds = [(s, e) for s, e, i in matches if entries[i].label == "MEDICATION"]
+        if not meds:
+            return matches
+        return [
+            m
+            for m in matches
+            if entries[m[2]].label != "PROCEDURE"
+            or not any(m[0] < s < m[1] < e for s, e in meds)
+        ]
 
     def _drop_service_names(
         self, doc: Doc, chosen: list[tuple[int, int, int]]

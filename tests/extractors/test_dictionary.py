@@ -628,6 +628,8 @@ def test_states_services_and_normal_findings_are_no_problems(tmp_path) -> None:
         ("Pars plana vitrectomy.", []),  # Latin anatomy, not a temazepam brand
         # real drugs still are
         ("Interleukin-2 was given.", ["Interleukin-2"]),
+        # a procedure that ends inside a drug's name gives way to the drug
+        ("Intravenous administration of vitamin B1 helped.", ["vitamin B1"]),
         ("Protein C concentrate was infused.", ["Protein C concentrate"]),
     ],
 )
