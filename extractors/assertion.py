@@ -404,7 +404,12 @@ def _anchor(pattern: list[dict[str, Any]]) -> frozenset[str] | None:
 (_ORTH_EQ, _ORTH_IN, _ORTH_NOT_IN, _ORTH_RE, _SPACE) = range(4, 9)
 #: Boolean lexical flags a compiled element may test (besides IS_SPACE): name -> spaCy attr.
 _FLAG = 9
-_FLAGS: dict[str, int] = {"IS_ALPHA": IS_ALPHA, "IS_DIGIT": IS_DIGIT, "IS_PUNCT": IS_PUNCT}
+_FLAGS: dict[str, int] = {
+    "IS_ALPHA": IS_ALPHA,
+    "IS_DIGIT": IS_DIGIT,
+    "IS_PUNCT": IS_PUNCT,
+    "IS_SENT_START": SENT_START,  # 1 on the first token of a sentence
+}
 _OPS = frozenset({None, "?", "*", "+"})
 
 
@@ -463,7 +468,7 @@ def _test(tokens: _Tokens, constraints: tuple[tuple[int, Any], ...], q: int) -> 
             column = tokens.flags.get(attr)
             if column is None:
                 column = tokens.flags[attr] = tokens.doc.to_array(attr).tolist()
-            ok = column[q] == want
+            ok = (column[q] == 1) == want  # SENT_START: 1, -1 (as uint64) or 0 (unset)
         else:  # _ORTH_RE
             ok = value.search(tokens.strings[tokens.orths[q]]) is not None
         if not ok:

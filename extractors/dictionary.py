@@ -13,6 +13,7 @@ from spacy.tokens import Doc, Span
 
 from extractors.base import MENTIONS, NOT_MENTIONS, doc_text
 from extractors.extensions import SPAN_KEY_PREFIX as _KEY
+from extractors.extensions import span_key
 from extractors.patterns import TermStarts, make_span, matches_at
 from extractors.terminology.compiled import (
     DictionaryConfig,
@@ -105,7 +106,7 @@ class DictionaryMatcher:
         #: phrases that contain a finding word but name no finding ("body mass index"): they
         #: take part in the longest-match pass, so they claim their words, and yield nothing
         self.blocking: frozenset[int] = frozenset(
-            idx for _, idx, _, _ in self.predicates if self.entries[idx].label == BLOCK
+            idx for idx, entry in enumerate(self.entries) if entry.label == BLOCK
         )
         #: ambiguous abbreviations (exact text) -> their senses chosen by context, in order
         self.senses: dict[str, list[_Sense]] = {}
@@ -133,6 +134,7 @@ class DictionaryMatcher:
         if self.abbreviations and Doc.has_extension("abbreviations"):
             matches, forced = self._resolve_abbreviations(doc, matches)
         matches = matches + self._deficiencies(doc) + self._predicates(doc)
+        matches = self._drugs_over_administrations(matches)
         chosen: list[tuple[int, int, int]] = []
         taken: set[int] = set()
         for start, end, idx in forced + sorted(matches, key=lambda m: (m[0] - m[1], m[0])):
@@ -146,13 +148,30 @@ class DictionaryMatcher:
         chosen = self._drop_service_names(doc, chosen)
         return self._extend(doc, chosen)
 
+    def _drugs_over_administrations(
+        self, matches: list[tuple[int, int, int]]
+    ) -> list[tuple[int, int, int]]:
+        """A procedure that ends inside a drug's name gives way to the drug: "administration of
+        vitamin B1" is the drug vitamin B1 (the procedure "Administration of vitamin" would
+        otherwise win the longest match and leave "B1")."""
+        entries = self.entries
+        meds = [(s, e) for s, e, i in matches if entries[i].label == "MEDICATION"]
+        if not meds:
+            return matches
+        return [
+            m
+            for m in matches
+            if entries[m[2]].label != "PROCEDURE"
+            or not any(m[0] < s < m[1] < e for s, e in meds)
+        ]
+
     def _drop_service_names(
         self, doc: Doc, chosen: list[tuple[int, int, int]]
     ) -> list[tuple[int, int, int]]:
-        """A problem named as the subject of a service, an activity or an instrument is no
-        problem of the patient: "Infectious Disease consult", "heart disease screening",
-        "renal disorder medication review", "Glasgow Coma Scale", "Beck Depression
-        Inventory"."""
+        """A problem named as the subject of a service, an activity, an instrument or a place
+        of care is no problem of the patient: "Infectious Disease consult", "heart disease
+        screening", "renal disorder medication review", "Glasgow Coma Scale", "Beck
+        Depression Inventory", "multidisciplinary tumour board", "pain clinic"."""
         out = []
         n = len(doc)
         for start, end, idx in chosen:
@@ -335,8 +354,62 @@ class DictionaryMatcher:
             data[(_KEY, "attributes", *base)] = {}
             out.append(span)
         out.extend(self._drug_compounds(doc, out))
+        out = self._join_slashed_drugs(doc, out)
         doc.spans[MENTIONS] = out
         return doc
+
+    def _join_slashed_drugs(self, doc: Doc, found: list[Span]) -> list[Span]:
+        """Drugs written "a/b" with no space are one product: a combination of known drugs
+        ("trimethoprim/sulfamethoxazole", "hydrocodone/acetaminophen 5/325 mg") is one uncoded
+        MEDICATION with its ingredients, one drug named twice ("albuterol/salbutamol") is that
+        drug. The tokenizer splits "word/word" so that findings ("atelectasis/scarring") are
+        found one by one; drugs are joined again here."""
+        meds = {s.start: s for s in found if s.label_ == "MEDICATION"}
+        if len(meds) < 2:
+            return found
+        ends = {s.end: s for s in meds.values()}
+        drop: set[int] = set()
+        joined: list[Span] = []
+        for first in sorted(meds.values(), key=lambda s: s.start):
+            if id(first) in drop:
+                continue
+            chain = [first]
+            while True:
+                last = chain[-1]
+                slash = last.end
+                if (
+                    slash + 1 < len(doc)
+                    and doc[slash].text == "/"
+                    and not doc[slash - 1].whitespace_
+                    and not doc[slash].whitespace_
+                    and slash + 1 in meds
+                ):
+                    chain.append(meds[slash + 1])
+                else:
+                    break
+            if len(chain) < 2 or ends.get(chain[0].end) is not chain[0]:
+                continue
+            keys = [(s.kb_id, s.text.lower()) for s in chain]
+            rules = [doc.user_data.get(span_key(s, "rule_id")) for s in chain]
+            bounds = doc.user_data.get(span_key(chain[0], "char_bounds"))
+            start = int(bounds[0]) if bounds else chain[0].start_char
+            end = chain[-1].end_char
+            if len(set(rules)) == 1 and rules[0] is not None:  # one drug named twice
+                codes = doc.user_data.get(span_key(chain[0], "codes")) or []
+                rule_id, attributes = str(rules[0]), {}
+            else:
+                rule_id, codes = "pattern:drug-combination", []
+                attributes = {"ingredients": [k[1] for k in keys]}
+            span = make_span(
+                doc, start, end, "MEDICATION", extractor=DictionaryExtractor.name,
+                version=VERSION, rule_id=rule_id, codes=list(codes), attributes=attributes,
+            )  # fmt: skip
+            if span is not None:
+                drop.update(id(s) for s in chain)
+                joined.append(span)
+        if not joined:
+            return found
+        return [s for s in found if id(s) not in drop] + joined
 
     def _drug_compounds(self, doc: Doc, found: list[Span]) -> list[Span]:
         """Drugs inside one hyphenated or slashed token, which the tokenizer keeps whole:
@@ -449,6 +522,10 @@ _SERVICE_WORDS = frozenset(
     {
         "screening", "consult", "consultation", "service", "department", "medication",
         "scale", "scales", "questionnaire", "inventory",
+        # where care is given and who gives it: "tumour board", "pain clinic", "stroke unit"
+        "board", "boards", "clinic", "clinics", "unit", "units", "team", "teams", "ward",
+        "specialist", "specialists", "educator", "registry", "association", "society",
+        "foundation", "program", "programme",
     }
 )  # fmt: skip
 #: Nutrients and cofactors named in words before "deficiency" ("zinc deficiency").

@@ -35,7 +35,9 @@ from extractors.units import UnitNormalizer
 #              counts written "45,000/µL" or "24000/mm3"; eGFR, creatinine clearance.
 # 3 (2026-12): one list of measured substances (rules/analytes/analytes.json) with the
 #              medications extractor instead of a list of its own.
-VERSION = 3
+# 4 (2026-12): tumour markers (CEA, AFP, CA 125, CA 19-9); a PROBLEM or PROCEDURE span that is
+#              exactly the test name of a result is removed ("CEA 5.2 ng/mL", "PT 14.2 s").
+VERSION = 4
 
 LABEL = "LAB"
 RULES = "labs"
@@ -264,10 +266,23 @@ class LabTagger:
                 out.append(span)
         return out
 
+    def test_names_read_otherwise(self, doc: Doc, found: list[dict[str, Any]]) -> list[Span]:
+        """Earlier PROBLEM or PROCEDURE spans that are exactly the test name of a result:
+        "CEA 5.2 ng/mL" is no carotid endarterectomy, "PT 14.2 s" no physical therapy."""
+        if not found or MENTIONS not in doc.spans:
+            return []
+        names = {tuple(f["attributes"]["parts"]["name"]) for f in found}
+        return [
+            s
+            for s in doc.spans[MENTIONS]
+            if s.label_ in ("PROBLEM", "PROCEDURE") and tuple(char_bounds(s)) in names
+        ]
+
     def __call__(self, doc: Doc) -> Doc:
         new: list[Span] = []
         found_all = self.find(doc_text(doc))
         analytes = self.analyte_medications(doc, found_all)
+        analytes += self.test_names_read_otherwise(doc, found_all)
         if analytes:  # by label and id too: a span of another kind may share the offsets
             gone = {(s.start_char, s.end_char, s.label, s.id) for s in analytes}
             doc.spans[MENTIONS] = [

@@ -120,6 +120,16 @@ class SigParser:
         num = rf"(?:{NUMBER}|{WORD_NUMBER})"
         self.patterns: list[tuple[str, re.Pattern[str], dict[str, Any]]] = [
             (
+                # a range of strengths: "2.5-3.75 mg", "81–325 mg", "2.5 to 5 mg"
+                "strength",
+                re.compile(
+                    rf"(?P<lo>{NUMBER})\s?(?:-|–|—|to)\s?(?P<hi>{NUMBER})"
+                    rf"\s?(?P<u>{_STRENGTH_UNITS})(?![a-z0-9])",
+                    flags,
+                ),
+                {},
+            ),
+            (
                 "strength",
                 re.compile(
                     rf"(?P<v>{NUMBER}(?:\s?/\s?{NUMBER})*)(?:\s?(?P<x>million|thousand))?"
@@ -225,6 +235,15 @@ class SigParser:
 
     def _value(self, kind: str, m: re.Match[str], rule: dict[str, Any]) -> dict[str, Any]:
         text = m.group(0)
+        if kind == "strength" and m.groupdict().get("lo"):
+            unit = m.group("u")
+            return {
+                "value_low": parse_number(m.group("lo")),
+                "value_high": parse_number(m.group("hi")),
+                "unit": unit,
+                "ucum": self.units.to_ucum(unit),
+                "text": text,
+            }
         if kind == "strength":
             values = [parse_number(v) for v in re.split(r"\s?/\s?", m.group("v"))]
             multiplier = (m.groupdict().get("x") or "").lower()

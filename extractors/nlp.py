@@ -44,6 +44,7 @@ def build_nlp(settings: NlpSettings | None = None) -> Language:
         spacy.registry.tokenizers.register(_SCISPACY_TOKENIZER, func=_scispacy_tokenizer)
         config = {"nlp": {"tokenizer": {"@tokenizers": _SCISPACY_TOKENIZER}}}
         nlp = spacy.blank("en", config=config)
+        split_word_slashes(nlp.tokenizer)
     else:
         nlp = spacy.blank("en")
     nlp.add_pipe("ns_sentences")
@@ -93,6 +94,31 @@ def _scispacy_tokenizer() -> Callable[[Language], Any]:
         return combined_rule_tokenizer(nlp)
 
     return make
+
+
+#: Words after a slash that make "x/y" a rate or ratio ("beats/min", "hours/day"), kept whole.
+_PER_WORDS = (
+    "min|mins|minute|minutes|hr|hrs|hour|hours|day|days|wk|wks|week|weeks|month|months|year|"
+    "years|dose|doses|kg|mol|mmol|cycle|cycles|breath|breaths|beat|beats|meal|meals|session|"
+    "sessions|night|nights|time|times|visit|visits"
+)
+#: A slash between two words of three letters or more: "nausea/vomiting", "HTN/HLD",
+#: "atelectasis/scarring", "hydrocodone/acetaminophen". Shorter sides keep their token
+#: ("s/p", "w/o", "N/V", "and/or", "mg/kg"), and so do rates ("breaths/min").
+WORD_SLASH_INFIX = rf"(?<=[A-Za-z]{{3}})/(?=[A-Za-z]{{3}})(?!(?:{_PER_WORDS})\b)"
+
+
+def split_word_slashes(tokenizer: Any) -> None:
+    """Split "word/word" into three tokens, so each word can be a term of its own.
+
+    scispaCy's tokenizer keeps "scarring/atelectasis" as one token, and no term matches it:
+    both findings were lost. The pattern becomes part of the tokenizer's infix pattern, so
+    the compiled dictionary (keyed by that pattern) is rebuilt with the same split.
+    """
+    import re
+
+    pattern = tokenizer.infix_finditer.__self__.pattern
+    tokenizer.infix_finditer = re.compile(f"{pattern}|{WORD_SLASH_INFIX}").finditer
 
 
 def _extractor_versions(nlp: Language) -> dict[str, int]:

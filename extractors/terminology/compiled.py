@@ -27,10 +27,12 @@ from extractors.base import doc_text
 from extractors.patterns import alternation
 from extractors.terminology.byo import read_byo_source, source_fingerprint
 from extractors.terminology.concepts import (
+    BLOCK_LABEL,
     LABELS,
     PRIORITY,
     Code,
     Concept,
+    adjective_variants,
     clean_title,
     hyphen_variants,
     is_acronym,
@@ -53,7 +55,9 @@ log = logging.getLogger(__name__)
 # Version history of the compiled format and build rules (part of the cache key):
 # 1 (2026-11): first compiled dictionary (curated, HPO, ICD-10-CM, drug names, BYO sources).
 # 2 (2026-12): possessive eponyms also with the typeset apostrophe ("Crohn’s disease").
-BUILD_VERSION = 2
+# 3 (2026-12): a curated concept can close a system to other sources (``Concept.closed``);
+#   terms of ``BLOCK_LABEL`` (drug names that name a receptor or an organ) claim their words.
+BUILD_VERSION = 3
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(
@@ -155,7 +159,7 @@ def build_table(nlp: Language, config: DictionaryConfig) -> PhraseTable:
     """Read every configured source and compile the phrase table (minutes at most, usually s)."""
     t0 = time.perf_counter()
     stoplist = load_stoplist()
-    labels = set(config.labels)
+    labels = set(config.labels) | {BLOCK_LABEL}
     # surface key -> {source kind -> (rank, concept)}; the key is the lower-cased surface,
     # or the surface itself (prefixed) for case-sensitive acronyms.
     best: dict[str, dict[str, tuple[tuple[int, int], Concept]]] = defaultdict(dict)
@@ -187,7 +191,7 @@ def build_table(nlp: Language, config: DictionaryConfig) -> PhraseTable:
         kinds = sorted(by_kind, key=lambda k: PRIORITY.get(k, 9))
         winner = by_kind[kinds[0]][1]
         codes = list(winner.codes)
-        seen_systems = {c[0] for c in codes}
+        seen_systems = {c[0] for c in codes} | winner.closed
         sources = [winner.source]
         for kind in kinds[1:]:
             other = by_kind[kind][1]
@@ -246,6 +250,9 @@ def build_table(nlp: Language, config: DictionaryConfig) -> PhraseTable:
         if len(tokens) <= 6:
             for var_tokens in (*plural_variants(tokens), *hyphen_variants(tokens)):
                 variants.append((_SEP.join(var_tokens), idx))
+            if entries[idx].label == "PROBLEM":
+                for var_tokens in adjective_variants(tokens):
+                    variants.append((_SEP.join(var_tokens), idx))
     for joined, idx in variants:  # a real term always beats a generated variant
         if joined not in lower and is_usable(joined.replace(_SEP, " "), stoplist):
             lower[joined] = idx
@@ -392,8 +399,7 @@ class TermIndex:
         keep = _wrap_joined(doc)
         if keep is not None:  # match over the words with hard-wrap line breaks left out
             return [
-                (int(keep[s]), int(keep[e - 1]) + 1, idx)
-                for s, e, idx in self._match(arr[keep])
+                (int(keep[s]), int(keep[e - 1]) + 1, idx) for s, e, idx in self._match(arr[keep])
             ]
         return self._match(arr)
 

@@ -22,6 +22,9 @@ PRIORITY: dict[str, int] = {
 }
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
+#: The label of terms that name nothing to extract but must claim their words in the
+#: longest-match pass ("interleukin-2 receptor" is not the drug "interleukin-2").
+BLOCK_LABEL = "NONE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,10 @@ class Concept:
     verbatim: bool = False
     #: Tie-break inside one source (lower wins), e.g. general ICD categories over subcodes.
     rank: int = 0
+    #: Systems that no other source may add codes of to this concept's terms: a curated term
+    #: that names no site ("scar", "effusion") must not take a site-specific code ("Scar
+    #: conditions and fibrosis of skin", "Effusion, unspecified joint") from an index.
+    closed: frozenset[str] = frozenset()
 
 
 # Words after a comma (or "unspecified" words) that only qualify a title; the head before
@@ -138,7 +145,8 @@ _NO_NUMBER = frozenset(
 
 def plural_variants(tokens: list[str]) -> list[list[str]]:
     """Singular/plural variants of the last token ("ulcers" <-> "ulcer", "biopsies",
-    "dyskinesia" -> "dyskinesias", "stenosis" -> "stenoses")."""
+    "dyskinesia" -> "dyskinesias", "stenosis" -> "stenoses", "calculus" -> "calculi",
+    "diverticulum" -> "diverticula")."""
     last = tokens[-1]
     if not last.isalpha() or len(last) < 4 or not last.islower() or last in _NO_NUMBER:
         return []
@@ -153,6 +161,11 @@ def plural_variants(tokens: list[str]) -> list[list[str]]:
         out.append(last[:-1] + "ies")
     elif last.endswith("osis"):  # "stenosis" -> "stenoses", "thrombosis" -> "thromboses"
         out.append(last[:-4] + "oses")
+    elif last.endswith("us") and not last.endswith("ous") and len(last) >= 5:
+        # Latin "-us" -> "-i" ("calculus" -> "calculi", "embolus" -> "emboli"), and "-uses"
+        out += [last[:-2] + "i", last + "es"]
+    elif last.endswith("um") and len(last) >= 6:  # "diverticulum" -> "diverticula"
+        out.append(last[:-2] + "a")
     elif last.endswith(("s", "x", "ch", "sh")):
         out.append(last + "es")
     elif last.endswith(("oma", "ia")) or not last.endswith(
@@ -160,6 +173,52 @@ def plural_variants(tokens: list[str]) -> list[list[str]]:
     ):
         out.append(last + "s")
     return [[*tokens[:-1], v] for v in out]
+
+
+#: Nouns whose adjective names something else: "narcotic" (a drug, not narcosis), "sclerotic"
+#: (a bone lesion's density, not sclerosis), "osteopathic" (a school of medicine),
+#: "hypertonic" (a saline), "eosinophilic" (a stain: "eosinophilic cytoplasm"), "lordotic"
+#: (the normal curve of the spine), "keratotic" (a lesion's surface).
+_NO_ADJECTIVE = frozenset(
+    {
+        "narcosis",
+        "sclerosis",
+        "osteopathy",
+        "hypnosis",
+        "dementia",
+        "hypertonia",
+        "hypotonia",
+        # the normal curve ("the lumbar lordotic curve is maintained"), a lesion's surface
+        "lordosis",
+        "keratosis",
+        "seborrhea",  # "seborrheic keratosis", "seborrheic keratotic lesion": a kind of lesion
+    }
+)
+
+#: Noun endings of findings and the adjective a clinician writes for them.
+_ADJECTIVE_ENDINGS = (
+    ("pathy", "pathic"),  # encephalopathy -> encephalopathic, coagulopathy -> coagulopathic
+    ("osis", "otic"),  # acidosis -> acidotic, ketosis -> ketotic
+    ("ea", "eic"),  # apnea -> apneic, orthopnea -> orthopneic
+    ("ia", "ic"),  # hyperkalemia -> hyperkalemic, thrombocytopenia -> thrombocytopenic
+)
+
+
+def adjective_variants(tokens: list[str]) -> list[list[str]]:
+    """The adjective of a one-word finding ("the patient was thrombocytopenic, acidotic and
+    encephalopathic"): "-ia" -> "-ic", "-pathy" -> "-pathic", "-osis" -> "-otic", "-ea" ->
+    "-eic". Only one-word terms (a longer term is named by its noun)."""
+    if len(tokens) != 1:
+        return []
+    word = tokens[0]
+    if not word.isalpha() or not word.islower() or len(word) < 6 or word in _NO_ADJECTIVE:
+        return []
+    if word.endswith("philia") and word != "hemophilia":  # "eosinophilic", "basophilic" stain
+        return []
+    for noun, adjective in _ADJECTIVE_ENDINGS:
+        if word.endswith(noun):
+            return [[word[: -len(noun)] + adjective]]
+    return []
 
 
 def hyphen_variants(tokens: list[str]) -> list[list[str]]:

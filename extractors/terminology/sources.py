@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from extractors.terminology import systems
-from extractors.terminology.concepts import Code, Concept, clean_title, read_lines
+from extractors.terminology.concepts import BLOCK_LABEL, Code, Concept, clean_title, read_lines
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,8 @@ def read_curated() -> Iterator[Concept]:
         terms = tuple(t.strip() for t in row["terms"].split("|") if t.strip())
         if row.get("snomed"):
             codes.append((systems.SNOMED, row["snomed"], row.get("snomed_display") or terms[0]))
-        for icd in (row.get("icd10cm") or "").split("|"):
+        icds = (row.get("icd10cm") or "").strip()
+        for icd in icds.split("|") if icds != "-" else ():
             if icd.strip():
                 codes.append((systems.ICD10CM, icd.strip(), terms[0]))
         yield Concept(
@@ -112,6 +113,7 @@ def read_curated() -> Iterator[Concept]:
             src,
             "curated",
             verbatim=True,
+            closed=frozenset({systems.ICD10CM}) if icds == "-" else frozenset(),
         )
     yield from _organ_disorders(src)
     for row in _tsv_rows("procedures.tsv"):
@@ -285,6 +287,9 @@ def read_hpo(path: Path | None = None) -> Iterator[Concept]:
 # ---------------------------------------------------------------- ICD-10-CM
 
 
+_POISONING = re.compile(r"poison|toxic|adverse|underdos|effect", re.I)
+
+
 def read_icd10cm() -> Iterator[Concept]:
     """ICD-10-CM categories and subcategories (no 7th-character extensions) with inclusions."""
     try:
@@ -307,6 +312,10 @@ def read_icd10cm() -> Iterator[Concept]:
         terms = [desc, *cm.get_inclusion_term(code)]
         if code[0] == "Z":  # status factors: one-word titles ("Donor") are not problems
             terms = [t for t in terms if " " in (clean_title(t) or "")]
+        elif code[0] == "T" and "36" <= code[1:3] <= "65":
+            # poisoning by a substance: an inclusion term that only names the substance
+            # ("Cocaine (topical)") names a drug, not the poisoning
+            terms = [t for t in terms if _POISONING.search(t)]
         # Deeper codes rank after their category so a shared surface form keeps the
         # most general code ("Pneumonia" -> J18.9 rather than a subcode).
         yield Concept(
@@ -321,6 +330,16 @@ def read_icd10cm() -> Iterator[Concept]:
 
 
 # ---------------------------------------------------------------- drug names
+
+
+#: Names the drug vocabulary takes from MeSH's chemicals that name an organ, a receptor or a
+#: body protein, not something given: "thyroid gland", "interleukin-2 receptor",
+#: "reverse transcriptase", "microtubule-associated protein", "carcinoembryonic antigen".
+#: They become terms of the label ``BLOCK_LABEL``: matched, they claim their words and yield
+#: no mention.
+_NOT_A_DRUG = re.compile(
+    r"\s(?:glands?|receptors?|proteins?|transcriptase|polymerase|kinases?|antigens?)$"
+)
 
 
 def read_drugs() -> Iterator[Concept]:
@@ -338,7 +357,12 @@ def read_drugs() -> Iterator[Concept]:
     for variant, canonicals in data["drug_variant_to_canonical"].items():
         for canonical in canonicals:
             by_canonical.setdefault(canonical, []).append(variant)
-    for canonical, variants in by_canonical.items():
+    not_drugs: list[str] = []
+    for canonical, all_variants in by_canonical.items():
+        variants = [v for v in all_variants if not _NOT_A_DRUG.search(v)]
+        not_drugs += [v for v in all_variants if _NOT_A_DRUG.search(v)]
+        if not variants:
+            continue
         info = data["drug_canonical_to_data"].get(canonical, {})
         name = str(info.get("name") or canonical)
         codes: list[Code] = []
@@ -348,6 +372,8 @@ def read_drugs() -> Iterator[Concept]:
             codes.append((systems.MESH, str(info["mesh_id"]), name))
         cid = "drugs:" + (str(info.get("drugbank_id") or info.get("mesh_id") or canonical))
         yield Concept(cid, "MEDICATION", tuple(codes), tuple(variants), src, "drugs")
+    # they still claim their words, so "interleukin-2 receptor" is not the drug interleukin-2
+    yield Concept("drugs:not-a-drug", BLOCK_LABEL, (), tuple(not_drugs), src, "drugs")
 
 
 def read_open_source(name: str) -> Iterator[Concept]:

@@ -355,7 +355,12 @@ def _dose(dose: Mapping[str, Any], strength: Mapping[str, Any]) -> dict[str, Any
             return {"doseQuantity": quantity}
     if strength:
         ucum = strength.get("ucum")
-        quantity = _quantity(strength.get("value"), ucum, strength.get("unit") or ucum)
+        unit = strength.get("unit") or ucum
+        low = _quantity(strength.get("value_low"), ucum, unit)
+        high = _quantity(strength.get("value_high"), ucum, unit)
+        if low and high and 0 <= low["value"] <= high["value"]:
+            return {"doseRange": {"low": low, "high": high}}
+        quantity = _quantity(strength.get("value"), ucum, unit)
         if quantity and quantity["value"] >= 0:
             return {"doseQuantity": quantity}
     return None

@@ -22,6 +22,20 @@ ROWS = [
     ("It was never possible to correct the metabolic acidosis.", "metabolic acidosis", set()),
     ("It was not possible to remove the mass.", "mass", set()),
     ("Possible pneumonia.", "pneumonia", {"is_uncertain"}),
+    # ---- "Resolved X" opening a sentence: the finding is gone; mid-sentence it is not a cue
+    ("Resolved interstitial edema.", "interstitial edema", {"is_negated"}),
+    ("IMPRESSION: Resolved left lower lobe pneumonia.", "pneumonia", {"is_negated"}),
+    ("Pain resolved, but nausea persisted.", "Pain", {"is_negated"}),
+    ("Pain resolved, but nausea persisted.", "nausea", set()),
+    ("The cough resolved.", "cough", {"is_negated"}),
+    ("Resolving pneumonia.", "pneumonia", set()),
+    # ---- a possible cause, a difficulty to exclude, "also possible" after an adverb
+    ("Interstitial thickening could be due to edema.", "edema", {"is_uncertain"}),
+    ("The opacity may be secondary to pneumonia.", "pneumonia", {"is_uncertain"}),
+    ("Pain due to fracture.", "fracture", set()),
+    ("Pulmonary edema difficult to entirely exclude.", "Pulmonary edema", {"is_uncertain"}),
+    ("It is difficult to exclude a small effusion.", "effusion", {"is_uncertain"}),
+    ("Aspiration or pneumonia are also possible.", "pneumonia", {"is_uncertain"}),
     # ---- a new clause with its own subject ends a cue's scope
     ("Without motor deficit, normal reflexes, he was tachycardic at 115 bpm.", "tachycardic",
      set()),

@@ -1,5 +1,6 @@
 """Dictionary extractor: table tests on the full dictionary, BYO sources, abbreviations."""
 
+import json
 import time
 from pathlib import Path
 
@@ -240,9 +241,10 @@ def test_typographic_apostrophes_match_the_ascii_term(full_nlp, quote) -> None:
     text = f"Known Hashimoto{quote}s thyroiditis and Crohn{quote}s disease."
     got = {g[0]: g for g in spans(full_nlp, text)}
     assert f"Hashimoto{quote}s thyroiditis" in got and f"Crohn{quote}s disease" in got, got
-    assert got[f"Hashimoto{quote}s thyroiditis"][3] == spans(
-        full_nlp, "Known Hashimoto's thyroiditis."
-    )[0][3]
+    assert (
+        got[f"Hashimoto{quote}s thyroiditis"][3]
+        == spans(full_nlp, "Known Hashimoto's thyroiditis.")[0][3]
+    )
 
 
 @pytest.mark.parametrize(
@@ -398,6 +400,7 @@ MORPHOLOGY = [
     ("Body mass index was 31.", []),
     ("Muscle mass was preserved; left ventricular mass was normal.", []),
     ("Pupil dilation was performed for the exam.", []),
+    ("Apnea/hypopnea index was 35; AHI 20.", []),  # a measurement, not the finding
 ]
 
 
@@ -415,6 +418,10 @@ CHEST_FINDINGS = [
     ("Heart size mildly enlarged for technique.", "Heart size mildly enlarged", False),
     ("Mildly enlarged heart.", "Mildly enlarged heart", False),
     ("The heart is not enlarged.", None, False),
+    ("Borderline heart size.", "Borderline heart size", False),
+    ("The heart is borderline in size.", "heart is borderline in size", False),
+    ("The heart size is persistently enlarged.", "heart size is persistently enlarged", False),
+    ("Stable mild heart enlargement.", "heart enlargement", False),
     ("Vascular congestion without overt pulmonary edema.", "Vascular congestion", False),
 ]
 
@@ -434,6 +441,74 @@ def test_chest_findings(full_nlp, sentence, first, uncertain) -> None:
     assert problems[0].assertion.is_uncertain is uncertain
     # congestion is no pulmonary edema code
     assert all(c.code != "19242006" for c in problems[0].codings)
+
+
+# (sentence, the PROBLEM texts in order, the SNOMED CT code every one of them carries or None)
+RADIOLOGY_MORPHOLOGY = [
+    # a lung or lobe that collapsed is atelectasis; a person who collapsed is not
+    ("Complete collapse of the left lung.", ["Complete collapse of the left lung"], "46621007"),
+    ("Right middle lobe collapse, unchanged.", ["Right middle lobe collapse"], "46621007"),
+    (
+        "In the collapsed left upper lobe there is stranding.",
+        ["collapsed left upper lobe"],
+        "46621007",
+    ),
+    ("He collapsed at home.", [], None),
+    # the fissures and the apical cap are pleura
+    ("Mild thickening in the fissure.", ["thickening in the fissure"], "73725006"),
+    ("Interlobar fissural thickening.", ["fissural thickening"], "73725006"),
+    ("Minimal apical capping.", ["apical capping"], "73725006"),
+]
+
+
+@pytest.mark.parametrize(("sentence", "problems", "code"), RADIOLOGY_MORPHOLOGY)
+def test_radiology_morphology(full_nlp, sentence, problems, code) -> None:
+    from extractors.nlp import extract
+    from schemas.model import Note
+
+    [(_, mentions)] = list(extract(full_nlp, [(Note(note_id="t", text=sentence), ())]))
+    found = [m for m in mentions if m.label == "PROBLEM"]
+    assert [m.text for m in found] == problems
+    assert all(any(c.code == code for c in m.codings) for m in found)
+
+
+# "word/word" is two words: both findings are found; rates, units and short forms stay whole
+SLASHES = [
+    ("Left basilar scarring/atelectasis.", ["scarring", "atelectasis"]),
+    ("Bibasilar atelectasis/airspace disease.", ["Bibasilar atelectasis", "airspace disease"]),
+    ("PMH: HTN/HLD.", ["HTN", "HLD"]),
+    ("Cough/wheezing since Monday.", ["Cough", "wheezing"]),
+]
+
+
+@pytest.mark.parametrize(("sentence", "problems"), SLASHES)
+def test_findings_joined_by_a_slash(full_nlp, sentence, problems) -> None:
+    from extractors.nlp import extract
+    from schemas.model import Note
+
+    [(_, mentions)] = list(extract(full_nlp, [(Note(note_id="t", text=sentence), ())]))
+    assert [m.text for m in mentions if m.label == "PROBLEM"] == problems
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "s/p",
+        "w/o",
+        "N/V",
+        "and/or",
+        "mg/kg",
+        "mg/dL",
+        "beats/min",
+        "breaths/minute",
+        "hours/day",
+        "mmol/mol",
+        "mcg/min",
+    ],
+)
+def test_short_forms_and_rates_keep_their_slash(full_nlp, text) -> None:
+    assert [t.text for t in full_nlp.tokenizer(text)] == [text]
+
 
 # Ambiguous abbreviations (rules/dictionary/senses.json): (sentence, abbreviation, the code
 # it must carry, or None when it must not be a mention; the rule id it must not have)
@@ -488,8 +563,10 @@ def test_sense_without_a_concept_drops_the_abbreviation(small_nlp) -> None:
     ("sentence", "problems"),
     [
         ("He was treated for zinc deficiency.", ["zinc deficiency"]),
-        ("CT showed a dilated common bile duct and a thickened gallbladder wall.",
-         ["dilated", "thickened"]),
+        (
+            "CT showed a dilated common bile duct and a thickened gallbladder wall.",
+            ["dilated", "thickened"],
+        ),
         ("Enlarged lymph nodes were palpable.", ["Enlarged"]),
     ],
 )
@@ -500,3 +577,62 @@ def test_nutrient_deficiencies_and_adjectival_findings(full_nlp, sentence, probl
     [(_, mentions)] = list(extract(full_nlp, [(Note(note_id="t", text=sentence), ())]))
     found = [m.text for m in mentions if m.label == "PROBLEM"]
     assert all(any(p in f for f in found) for p in problems), found
+
+
+def test_states_services_and_normal_findings_are_no_problems(tmp_path) -> None:
+    """SNOMED CT lists life states, follow-up and normal rhythms as findings ("Alive",
+    "Lost to follow-up", "Normal sinus rhythm"): never a problem of the patient (stoplist).
+    A problem named before a place of care ("tumour board", "pain clinic") is none either,
+    and contraception is a procedure, not a problem."""
+    concepts = [
+        ("900000031", "Alive (finding)"),
+        ("900000032", "Lost to follow-up (finding)"),
+        ("900000033", "Normal sinus rhythm (finding)"),
+        ("900000034", "Menarche (finding)"),
+        ("900000035", "Contraception (finding)"),
+        ("900000036", "Wobble cough (finding)"),
+    ]
+    vs = {
+        "resourceType": "ValueSet", "id": "states", "name": "States", "status": "active",
+        "compose": {"include": [{"system": "http://snomed.info/sct", "concept": [
+            {"code": c, "display": d} for c, d in concepts
+        ]}]},
+    }  # fmt: skip
+    path = tmp_path / "ValueSet-states.json"
+    path.write_text(json.dumps(vs), encoding="utf-8")
+    options = {
+        "cache_dir": str(tmp_path / "cache"),
+        "open_sources": ["curated"],
+        "sources": [{"kind": "fhir", "path": str(path)}],
+    }
+    nlp = build_nlp(NlpSettings(options={"dictionary": options}))
+    text = (
+        "She was alive and well but lost to follow-up. ECG: normal sinus rhythm. Her "
+        "menarche was at 12. Discussed at the multidisciplinary tumour board; referred to the "
+        "pain clinic. She uses contraception. She has a wobble cough."
+    )
+    got = [(t, label) for t, label, _, _ in spans(nlp, text)]
+    problems = [t for t, label in got if label == "PROBLEM"]
+    assert problems == ["wobble cough"], got
+    assert ("contraception", "PROCEDURE") in got
+
+
+@pytest.mark.parametrize(
+    ("sentence", "meds"),
+    [
+        # MeSH chemicals that name a receptor, an organ or a body protein: no drug, and
+        # they keep the drug inside them from matching
+        ("Soluble interleukin-2 receptor levels were high.", []),
+        ("The thyroid gland was enlarged.", []),
+        ("Reverse transcriptase activity.", []),
+        ("Pars plana vitrectomy.", []),  # Latin anatomy, not a temazepam brand
+        # real drugs still are
+        ("Interleukin-2 was given.", ["Interleukin-2"]),
+        # a procedure that ends inside a drug's name gives way to the drug
+        ("Intravenous administration of vitamin B1 helped.", ["vitamin B1"]),
+        ("Protein C concentrate was infused.", ["Protein C concentrate"]),
+    ],
+)
+def test_receptors_and_organs_are_no_drugs(full_nlp, sentence, meds) -> None:
+    got = [t for t, label, _, _ in spans(full_nlp, sentence) if label == "MEDICATION"]
+    assert got == meds

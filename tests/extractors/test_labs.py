@@ -69,6 +69,11 @@ CASES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("ALT 45, AST 38, alk phos 110.", "alk phos 110", "6768-6", {"value": 110}),
     ("Total bilirubin 1.1.", "Total bilirubin 1.1", "1975-2", {"value": 1.1}),
     ("Lipase 300 U/L.", "Lipase 300 U/L", "3040-3", {"ucum": "U/L"}),
+    # tumour markers (and "CA 19-9" is not calcium)
+    ("CEA was 5.2 ng/mL.", "CEA was 5.2 ng/mL", "2039-6", {"value": 5.2, "ucum": "ng/mL"}),
+    ("AFP 12 ng/mL.", "AFP 12 ng/mL", "1834-1", {"value": 12}),
+    ("CA-125 was 340 U/mL.", "CA-125 was 340 U/mL", "10334-1", {"value": 340}),
+    ("CA 19-9 was 40.", "CA 19-9 was 40", "24108-3", {"value": 40}),
 ]
 
 
@@ -97,7 +102,6 @@ def test_lab_table(
 @pytest.mark.parametrize(
     "sentence",
     [
-        "CA 19-9 was 40.",  # a tumour marker, not calcium
         "PT 2 times a week.",  # physical therapy, not a prothrombin time
         "Potassium 45.",  # implausible
         "The patient's sodium intake is high.",  # no value
@@ -262,3 +266,18 @@ def test_analytes_are_the_table_terms_and_listed_names() -> None:
     )
     assert "digoxin" not in tagger.analyte_names
     assert LabExtractor.version >= 2
+
+
+@pytest.mark.parametrize(
+    ("sentence", "other"),
+    [
+        ("CEA was 5.2 ng/mL.", "CEA"),  # not a carotid endarterectomy
+        ("PT 14.2 sec, INR 1.1.", "PT"),  # not physical therapy
+    ],
+)
+def test_a_test_name_is_not_read_as_a_procedure(nlp: Any, sentence: str, other: str) -> None:
+    mentions = run(nlp, sentence)
+    assert [m.label for m in mentions if m.text.startswith(other)] == ["LAB"]
+    # the same word without a result keeps its other sense
+    later = run(nlp, f"She underwent {other} in 2015.")
+    assert [m.label for m in later if m.text == other] == ["PROCEDURE"]

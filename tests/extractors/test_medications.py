@@ -317,6 +317,12 @@ def test_up_to_frequency(nlp: Any) -> None:
             "amoxicillin-gentamicin",
             "pattern:drug-combination",
         ),
+        # the tokenizer splits "word/word"; drugs on both sides are joined again
+        (
+            "Take hydrocodone/acetaminophen 5/325 mg q6h.",
+            "hydrocodone/acetaminophen",
+            "pattern:drug-combination",
+        ),
         # a prefix before a hyphen leaves the drug; one drug named twice stays one drug
         ("FEV1 measured post-albuterol.", "albuterol", None),
         ("post-albuterol/salbutamol FEV1", "albuterol/salbutamol", None),
@@ -401,3 +407,17 @@ def test_a_route_between_two_drugs(nlp: Any, sentence: str, routes: dict[str, An
 )
 def test_measured_substances_given(nlp: Any, sentence: str, drugs: list[str]) -> None:
     assert [m.text for m in run(nlp, sentence) if m.label == "MEDICATION"] == drugs
+
+
+@pytest.mark.parametrize(
+    ("sentence", "low", "high"),
+    [
+        ("Warfarin 2.5-3.75 mg per day.", 2.5, 3.75),
+        ("Aspirin 81\u2013325 mg daily.", 81, 325),
+        ("Prednisone 5 to 10 mg daily.", 5, 10),
+    ],
+)
+def test_a_strength_range(nlp: Any, sentence: str, low: float, high: float) -> None:
+    [m] = [m for m in run(nlp, sentence) if m.label == "MEDICATION"]
+    strength = m.attributes["strength"]
+    assert (strength["value_low"], strength["value_high"], strength["ucum"]) == (low, high, "mg")

@@ -79,6 +79,9 @@ def test_curated_short_forms_allowed() -> None:
 def test_variants() -> None:
     assert plural_variants(["gastric", "ulcer"]) == [["gastric", "ulcers"]]
     assert plural_variants(["kidney", "stones"]) == [["kidney", "stone"]]
+    assert plural_variants(["renal", "calculus"]) == [["renal", "calculi"], ["renal", "calculuses"]]
+    assert plural_variants(["colonic", "diverticulum"]) == [["colonic", "diverticula"]]
+    assert plural_variants(["serum"]) == []
     assert plural_variants(["biopsies"]) == [["biopsy"]]
     assert plural_variants(["renal", "cell", "carcinoma"]) == [["renal", "cell", "carcinomas"]]
     assert plural_variants(["tardive", "dyskinesia"]) == [["tardive", "dyskinesias"]]
@@ -105,6 +108,8 @@ def test_curated_tables_are_well_formed() -> None:
     for row in problems:
         assert row["terms"].strip()
         assert not row["snomed"] or re.fullmatch(r"\d{6,18}", row["snomed"])
+        if row["icd10cm"] == "-":  # closed: no ICD-10-CM code from any source
+            continue
         for icd in filter(None, row["icd10cm"].split("|")):
             assert cm.is_valid_item(icd), icd
     procedures = _rows("procedures.tsv")
@@ -124,7 +129,7 @@ def test_organ_disorders_are_well_formed_and_verified() -> None:
 
     import simple_icd_10_cm as cm
 
-    text = (resources.files("extractors") / "rules" / "dictionary" / "organ_disorders.json")
+    text = resources.files("extractors") / "rules" / "dictionary" / "organ_disorders.json"
     data = json.loads(text.read_text())
     ids = [s["id"] for s in data["systems"]]
     assert len(ids) == len(set(ids))
@@ -315,3 +320,44 @@ def test_term_index_survives_pickling_and_looks_up_terms(nlp, tmp_path: Path) ->
     assert table.entries[index.entry_of(words)].rule_id == "curated:type-2-diabetes"
     assert index.has_term(words) and not index.has_term(["diabetes", "type"])
     assert index.entry_of(["no-such-term"]) is None
+
+
+def test_a_curated_term_without_a_site_takes_no_site_specific_icd_code(tmp_path: Path) -> None:
+    """'scar' in a chest radiograph is not 'Scar conditions and fibrosis of skin' (L90.5), nor
+    a bare 'effusion' 'Effusion, unspecified joint': the curated row closes ICD-10-CM."""
+    from extractors.nlp import NlpSettings, build_nlp, extract
+    from schemas.model import Note
+
+    nlp = build_nlp(NlpSettings(options={"dictionary": {"cache_dir": str(tmp_path)}}))
+    note = Note(note_id="n", text="Right midlung scar. Small effusion. Scar of skin.")
+    [(_, mentions)] = list(extract(nlp, [(note, ())]))
+    by_text = {m.text.lower(): m for m in mentions}
+    for word in ("scar", "effusion"):
+        systems_ = {c.system for c in by_text[word].codings}
+        assert not any("icd" in s for s in systems_), (word, by_text[word].codings)
+    assert any(c.code == "275322007" for c in by_text["scar"].codings)
+
+
+def test_a_poisoning_code_does_not_name_the_substance_alone() -> None:
+    """T41.3's inclusion term "Cocaine (topical)" would make every "cocaine" a poisoning;
+    the substance is a drug, the poisoning keeps its own title."""
+    from extractors.terminology.sources import read_icd10cm
+
+    [t413] = [c for c in read_icd10cm() if c.concept_id == "icd10cm:T41.3"]
+    assert not any("cocaine" in t.lower() for t in t413.terms), t413.terms
+    assert any(t.lower().startswith("poisoning") for t in t413.terms)
+
+
+def test_adjective_variants() -> None:
+    from extractors.terminology.concepts import adjective_variants
+
+    assert adjective_variants(["thrombocytopenia"]) == [["thrombocytopenic"]]
+    assert adjective_variants(["encephalopathy"]) == [["encephalopathic"]]
+    assert adjective_variants(["acidosis"]) == [["acidotic"]]
+    assert adjective_variants(["orthopnea"]) == [["orthopneic"]]
+    # a longer term, an adjective that names something else, a short word: none
+    assert adjective_variants(["immune", "thrombocytopenia"]) == []
+    assert adjective_variants(["narcosis"]) == [] and adjective_variants(["sclerosis"]) == []
+    assert adjective_variants(["eosinophilia"]) == [] and adjective_variants(["hypertonia"]) == []
+    assert adjective_variants(["hemophilia"]) == [["hemophilic"]]
+    assert adjective_variants(["lordosis"]) == [] and adjective_variants(["seborrhea"]) == []

@@ -1,15 +1,17 @@
 """The pipeline's tokenizer is built in place of spaCy's default (``extractors.nlp``), not
-after it: the same tokens as scispaCy's ``combined_rule_tokenizer`` on a blank pipeline."""
+after it: the same tokens as scispaCy's ``combined_rule_tokenizer`` on a blank pipeline,
+with the pipeline's word-slash split."""
 
 import spacy
 from scispacy.custom_tokenizer import combined_rule_tokenizer
 
-from extractors.nlp import NlpSettings, build_nlp
+from extractors.nlp import NlpSettings, build_nlp, split_word_slashes
 
 TEXT = (
     "HPI: 67 y/o M w/ h/o HTN, DM2 (HbA1c 7.2%), s/p CABG x3 in 2019; c/o SOB & CP.\n"
     "Meds: metformin 500mg PO BID, ASA 81 mg q.d., Lasix 20-40 mg prn. BP 142/88, HR 96bpm,"
     " T 38.1C, SpO2 93% RA. IL-6, TNF-alpha; e.g. 3.5x10^9/L. www.example.org J. Smith's."
+    " Nausea/vomiting, scarring/atelectasis, breaths/min, and/or, N/V."
 )
 
 
@@ -17,6 +19,7 @@ def test_the_built_tokenizer_gives_scispacys_tokens():
     built = build_nlp(NlpSettings(extractors=("vitals",))).tokenizer
     reference = spacy.blank("en")
     reference.tokenizer = combined_rule_tokenizer(reference)
+    split_word_slashes(reference.tokenizer)
 
     def tokens(tokenizer):
         return [(t.idx, t.text, t.norm_, t.shape_, t.is_space) for t in tokenizer(TEXT)]

@@ -491,3 +491,15 @@ def test_values_the_shape_check_cannot_see_are_guarded() -> None:
         assert schema_errors([resource]) == []
     assert resource["recordedDate"].endswith("+00:00")
     assert "onsetDateTime" not in resource
+
+
+def test_a_strength_range_is_a_dose_range() -> None:
+    """"warfarin 2.5-3.75 mg daily": a range of strengths becomes doseRange in UCUM."""
+    attrs = {"strength": {"value_low": 2.5, "value_high": 3.75, "unit": "mg", "ucum": "mg"}}
+    note = make_note("warfarin 2.5-3.75 mg daily")
+    mention = make_mention(note, "warfarin", "MEDICATION", attributes=attrs, codings=())
+    r = map_mention(mention, note)
+    assert r is not None
+    ShapeValidator(full=True).check(r)
+    dose = r["dosage"][0]["doseAndRate"][0]["doseRange"]
+    assert (dose["low"]["value"], dose["high"]["value"], dose["high"]["code"]) == (2.5, 3.75, "mg")
