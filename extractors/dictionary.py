@@ -367,7 +367,6 @@ class DictionaryMatcher:
         meds = {s.start: s for s in found if s.label_ == "MEDICATION"}
         if len(meds) < 2:
             return found
-        ends = {s.end: s for s in meds.values()}
         drop: set[int] = set()
         joined: list[Span] = []
         for first in sorted(meds.values(), key=lambda s: s.start):
@@ -387,9 +386,8 @@ class DictionaryMatcher:
                     chain.append(meds[slash + 1])
                 else:
                     break
-            if len(chain) < 2 or ends.get(chain[0].end) is not chain[0]:
+            if len(chain) < 2:
                 continue
-            keys = [(s.kb_id, s.text.lower()) for s in chain]
             rules = [doc.user_data.get(span_key(s, "rule_id")) for s in chain]
             bounds = doc.user_data.get(span_key(chain[0], "char_bounds"))
             start = int(bounds[0]) if bounds else chain[0].start_char
@@ -399,7 +397,7 @@ class DictionaryMatcher:
                 rule_id, attributes = str(rules[0]), {}
             else:
                 rule_id, codes = "pattern:drug-combination", []
-                attributes = {"ingredients": [k[1] for k in keys]}
+                attributes = {"ingredients": [s.text.lower() for s in chain]}
             span = make_span(
                 doc, start, end, "MEDICATION", extractor=DictionaryExtractor.name,
                 version=VERSION, rule_id=rule_id, codes=list(codes), attributes=attributes,

@@ -237,18 +237,18 @@ class LabTagger:
             )
         return out
 
-    def analyte_medications(self, doc: Doc, found: list[dict[str, Any]]) -> list[Span]:
+    def analyte_medications(self, doc: Doc, names: set[tuple[int, int]]) -> list[Span]:
         """Earlier MEDICATION spans that are an analyte said as a lab result.
 
-        The span's text names a test (``labs.json``) and it is the test name of a result in
-        ``found``, or a result word follows or precedes it, or it lies in a labs section.
+        The span's text names a test (``labs.json``) and it is the test name of a result
+        (``names``: the results' test-name bounds), or a result word follows or precedes it,
+        or it lies in a labs section.
         "Potassium chloride 20 mEq" names no test; "digoxin level 2.1" keeps "digoxin".
         """
         meds = existing_spans(doc, "MEDICATION")
         if not meds:
             return []
         text = doc_text(doc)
-        names = {tuple(f["attributes"]["parts"]["name"]) for f in found}
         out: list[Span] = []
         for span in meds:
             start, end = char_bounds(span)
@@ -266,12 +266,11 @@ class LabTagger:
                 out.append(span)
         return out
 
-    def test_names_read_otherwise(self, doc: Doc, found: list[dict[str, Any]]) -> list[Span]:
+    def test_names_read_otherwise(self, doc: Doc, names: set[tuple[int, int]]) -> list[Span]:
         """Earlier PROBLEM or PROCEDURE spans that are exactly the test name of a result:
         "CEA 5.2 ng/mL" is no carotid endarterectomy, "PT 14.2 s" no physical therapy."""
-        if not found or MENTIONS not in doc.spans:
+        if not names or MENTIONS not in doc.spans:
             return []
-        names = {tuple(f["attributes"]["parts"]["name"]) for f in found}
         return [
             s
             for s in doc.spans[MENTIONS]
@@ -281,8 +280,10 @@ class LabTagger:
     def __call__(self, doc: Doc) -> Doc:
         new: list[Span] = []
         found_all = self.find(doc_text(doc))
-        analytes = self.analyte_medications(doc, found_all)
-        analytes += self.test_names_read_otherwise(doc, found_all)
+        # the test names of the results, (start, end) in characters
+        names = {tuple(f["attributes"]["parts"]["name"]) for f in found_all}
+        analytes = self.analyte_medications(doc, names)
+        analytes += self.test_names_read_otherwise(doc, names)
         if analytes:  # by label and id too: a span of another kind may share the offsets
             gone = {(s.start_char, s.end_char, s.label, s.id) for s in analytes}
             doc.spans[MENTIONS] = [

@@ -359,8 +359,9 @@ def read_drugs() -> Iterator[Concept]:
             by_canonical.setdefault(canonical, []).append(variant)
     not_drugs: list[str] = []
     for canonical, all_variants in by_canonical.items():
-        variants = [v for v in all_variants if not _NOT_A_DRUG.search(v)]
-        not_drugs += [v for v in all_variants if _NOT_A_DRUG.search(v)]
+        variants = []
+        for v in all_variants:
+            (not_drugs if _NOT_A_DRUG.search(v) else variants).append(v)
         if not variants:
             continue
         info = data["drug_canonical_to_data"].get(canonical, {})
