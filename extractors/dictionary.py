@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from spacy.attrs import LOWER
 from spacy.language import Language
 from spacy.strings import hash_string  # type: ignore[attr-defined]
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 
 from extractors.base import MENTIONS, NOT_MENTIONS, doc_text
 from extractors.extensions import SPAN_KEY_PREFIX as _KEY
@@ -247,14 +247,18 @@ class DictionaryMatcher:
         if not any(h in _DEFICIENCY_HASHES for h in set(lowers.tolist())):
             return out
         for tok in doc:
-            if tok.i == 0 or tok.lower_ not in _DEFICIENCY:
+            if tok.lower_ not in _DEFICIENCY:
                 continue
-            prev = tok.i - 1
-            if doc[prev].text == "-" and prev > 0:
-                prev -= 1
-            sym = doc[prev].text
-            if _SYMBOL.match(sym) or doc[prev].lower_ in _NUTRIENTS:
-                out.append((prev, tok.i + 1, self.deficiency_entry))
+            if tok.i > 0:
+                prev = tok.i - 1
+                if doc[prev].text == "-" and prev > 0:
+                    prev -= 1
+                if _names_a_factor(doc[prev]):
+                    out.append((prev, tok.i + 1, self.deficiency_entry))
+                    continue
+            end = _deficiency_of(doc, tok.i)
+            if end:
+                out.append((tok.i, end, self.deficiency_entry))
         return out
 
     def _extend(self, doc: Doc, chosen: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
@@ -533,6 +537,44 @@ _NUTRIENTS = frozenset(
     lactase""".split()
 )
 _DEFICIENCY_HASHES = frozenset(hash_string(w) for w in _DEFICIENCY)
+#: Words that end in "-ase" and name no enzyme.
+_NOT_ENZYMES = frozenset(
+    "phase purchase chase database showcase suitcase staircase briefcase vase base case".split()
+)
+
+
+def _names_a_factor(tok: Token) -> bool:
+    """A gene, enzyme, factor or vitamin symbol ("G6PD", "C7", "B12"), a nutrient ("zinc"), or
+    an enzyme named by its "-ase" word ("aspartoacylase", "hydroxylase"; "disease",
+    "increase" and "phase" are no enzymes)."""
+    low = tok.lower_
+    return bool(
+        _SYMBOL.match(tok.text)
+        or low in _NUTRIENTS
+        or (len(low) > 5 and low.endswith("ase") and not low.endswith("ease")
+            and low not in _NOT_ENZYMES and low.isalpha())
+    )
+
+
+def _deficiency_of(doc: Doc, i: int) -> int:
+    """End (exclusive) of "deficiency of [the] X" when X, within four plain words, names an
+    enzyme, factor, vitamin or nutrient ("deficiency of aspartoacylase", "complete deficiency
+    of C9", "deficiency of hepatic phenylalanine hydroxylase", "deficiency of vitamin B12");
+    0 when it does not ("deficiency of the left ventricle's wall" is no such disorder)."""
+    j = i + 1
+    if j >= len(doc) or doc[j].lower_ != "of":
+        return 0
+    j += 1
+    if j < len(doc) and doc[j].lower_ in ("the", "a", "an"):
+        j += 1
+    end = 0
+    for k in range(j, min(j + 4, len(doc))):
+        t = doc[k]
+        if _names_a_factor(t):
+            end = k + 1
+        elif end or not (t.is_alpha and t.is_lower):
+            break
+    return end
 #: Gene, enzyme, factor or vitamin symbols: "G6PD", "C7", "APRT", "B12", "VIII".
 _SYMBOL = re.compile(r"^(?=.*[A-Z])(?:[A-Z][A-Za-z]*\d+[A-Za-z\d]*|[A-Z]{2,8}\d*|[A-Z]\d+)$")
 _TYPE_VALUE = re.compile(r"^(?:[0-9]{1,2}[a-z]?|[ivx]{1,4}[a-d]?|[a-d])$")

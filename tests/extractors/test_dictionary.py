@@ -295,6 +295,11 @@ def test_abbreviation_of_a_term_that_ends_with_its_long_form(full_nlp) -> None:
         ("She had acute myeloid leukaemia.", "She had acute myeloid leukemia."),
         ("Severe oesophagitis on endoscopy.", "Severe esophagitis on endoscopy."),
         ("A carcinoid tumour of the lung.", "A carcinoid tumor of the lung."),
+        ("Adrenal phaeochromocytoma.", "Adrenal pheochromocytoma."),
+        ("Paraesthesia of both feet.", "Paresthesia of both feet."),
+        ("Secondary amenorrhoea.", "Secondary amenorrhea."),
+        ("Mild leucopenia.", "Mild leukopenia."),
+        ("A naevus on the back.", "A nevus on the back."),
     ],
 )
 def test_british_spellings_match_as_american_ones(full_nlp, british, american) -> None:
@@ -316,6 +321,9 @@ def test_spelling_rules_leave_other_words_alone() -> None:
         assert _SPELLINGS.american(word) == word
     assert _SPELLINGS.american("haematoma") == "hematoma"
     assert _SPELLINGS.american("hospitalisation") == "hospitalization"
+    assert _SPELLINGS.american("gonorrhoea") == "gonorrhea"
+    assert _SPELLINGS.american("aetiology") == "etiology"
+    assert _SPELLINGS.american("leucine") == "leucine"  # an amino acid: only "leucocyt-" etc.
     assert _SPELLINGS.american("centimetres") == "centimeters"
 
 
@@ -577,6 +585,37 @@ def test_nutrient_deficiencies_and_adjectival_findings(full_nlp, sentence, probl
     [(_, mentions)] = list(extract(full_nlp, [(Note(note_id="t", text=sentence), ())]))
     found = [m.text for m in mentions if m.label == "PROBLEM"]
     assert all(any(p in f for f in found) for p in problems), found
+
+
+@pytest.mark.parametrize(
+    ("sentence", "problem"),
+    [
+        ("Deficiency of aspartoacylase causes the disease.", "Deficiency of aspartoacylase"),
+        ("He has a complete deficiency of C9.", "deficiency of C9"),
+        (
+            "PKU is a deficiency of hepatic phenylalanine hydroxylase.",
+            "deficiency of hepatic phenylalanine hydroxylase",
+        ),
+        ("Galactocerebrosidase deficiency was confirmed.", "Galactocerebrosidase deficiency"),
+        ("Labs showed a deficiency of vitamin B12.", "deficiency of vitamin B12"),
+    ],
+)
+def test_enzyme_and_factor_deficiencies_in_either_order(full_nlp, sentence, problem) -> None:
+    got = spans(full_nlp, sentence)
+    assert problem in [g[0] for g in got if g[1] == "PROBLEM"], got
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "There was no disease deficiency noted.",  # "-ase" words that name no enzyme
+        "A deficiency of the posterior wall was repaired.",  # "deficiency of" no factor
+        "The increase deficiency was small.",
+    ],
+)
+def test_deficiency_needs_a_factor(full_nlp, sentence) -> None:
+    got = spans(full_nlp, sentence)
+    assert not [g for g in got if "deficiency" in g[0].lower()], got
 
 
 def test_states_services_and_normal_findings_are_no_problems(tmp_path) -> None:
