@@ -172,6 +172,11 @@ def test_class_words_inside_other_things_are_no_drug(nlp: Any, sentence: str) ->
         # one list of measured substances with the labs extractor ("iron", "folate")
         ("Iron studies and folate are pending.", []),
         ("Folate 1 mg PO daily was started.", ["Folate"]),
+        # electrolytes: given as drugs, measured as labs
+        ("Magnesium 2 g IV was given.", ["Magnesium"]),
+        ("She takes calcium tablets daily.", ["calcium"]),
+        ("Potassium 10 mEq daily.", ["Potassium"]),
+        ("Sodium 140, potassium 3.5, calcium 9.2, magnesium 1.9.", []),
     ],
 )
 def test_measured_substances_are_no_drug_unless_given(
