@@ -339,6 +339,7 @@ def read_icd10cm() -> Iterator[Concept]:
 #: no mention.
 _NOT_A_DRUG = re.compile(
     r"\s(?:glands?|receptors?|proteins?|transcriptase|polymerase|kinases?|antigens?)$"
+    r"|(?:^|[\s-])(?:co-?)?transporters?$|(?:^|\s)exchangers?$"  # membrane carriers
 )
 
 

@@ -288,6 +288,17 @@ def test_abbreviation_of_a_term_that_ends_with_its_long_form(full_nlp) -> None:
 
 
 @pytest.mark.parametrize(
+    ("closed", "hyphenated"),
+    [
+        ("She had preeclampsia.", "She had pre-eclampsia."),
+    ],
+)
+def test_a_prefix_hyphen_may_be_closed_up(full_nlp, closed, hyphenated) -> None:
+    got, want = spans(full_nlp, closed), spans(full_nlp, hyphenated)
+    assert got and [(g[1], g[3]) for g in got] == [(w[1], w[3]) for w in want], (got, want)
+
+
+@pytest.mark.parametrize(
     ("british", "american"),
     [
         ("Known ischaemic heart disease.", "Known ischemic heart disease."),
@@ -664,6 +675,7 @@ def test_states_services_and_normal_findings_are_no_problems(tmp_path) -> None:
         ("Soluble interleukin-2 receptor levels were high.", []),
         ("The thyroid gland was enlarged.", []),
         ("Reverse transcriptase activity.", []),
+        ("The Na-K-Cl cotransporter was blocked.", []),  # a membrane carrier
         ("Pars plana vitrectomy.", []),  # Latin anatomy, not a temazepam brand
         # real drugs still are
         ("Interleukin-2 was given.", ["Interleukin-2"]),
