@@ -301,8 +301,10 @@ class DictionaryMatcher:
             if (
                 head in _TUMOUR_HEADS
                 and window
-                and _SITE_ADJECTIVE.match(window[-1])
-                and window[-1] not in _NOT_SITES
+                and (
+                    (_SITE_ADJECTIVE.match(window[-1]) and window[-1] not in _NOT_SITES)
+                    or window[-1] in _SITE_NOUNS
+                )
             ):
                 start, changed = start - 1, True
                 continue
@@ -507,7 +509,12 @@ _TUMOUR_HEADS = frozenset(
     """tumor tumors tumour tumours cancer cancers carcinoma carcinomas adenoma adenomas
     neoplasm neoplasms neoplasia lymphoma lymphomas sarcoma sarcomas haemangioblastoma
     haemangioblastomas hemangioblastoma hemangioblastomas adenocarcinoma adenocarcinomas
-    polyps""".split()
+    polyps dysplasia dysplasias hyperplasia metaplasia hypoplasia aplasia""".split()
+)
+#: Organs named by a noun before such a head: "bone dysplasia", "skin cancer".
+_SITE_NOUNS = frozenset(
+    """bone bones skin breast liver kidney lung bowel colon brain cartilage muscle marrow
+    thyroid prostate bladder ovary testis cervix""".split()
 )
 _SITE_ADJECTIVE = re.compile(r"^[a-z]{4,}(?:al|ic|ar|ary|ous|ive|oid)$")
 _NOT_SITES = frozenset(

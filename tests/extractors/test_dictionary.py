@@ -629,6 +629,37 @@ def test_deficiency_needs_a_factor(full_nlp, sentence) -> None:
     assert not [g for g in got if "deficiency" in g[0].lower()], got
 
 
+@pytest.mark.parametrize(
+    ("sentence", "problem"),
+    [
+        # examination signs that no bundled source names under these words
+        ("Neck: supple, no thyromegaly.", "thyromegaly"),
+        ("Heart: regular, without murmurs, rubs or gallops.", "gallops"),
+        ("Abdomen: tender with voluntary guarding.", "voluntary guarding"),
+        ("There was redness and warmth over the joint.", "redness"),
+        ("Echo showed inferior hypokinesis.", "hypokinesis"),
+        ("CT: no free fluid and no free air.", "free fluid"),
+        ("Biopsy showed intestinal metaplasia.", "intestinal metaplasia"),
+        ("She was found to have a bone dysplasia.", "bone dysplasia"),
+        ("A 1 cm vegetation on the mitral valve.", "vegetation"),
+    ],
+)
+def test_examination_and_morphologic_findings(full_nlp, sentence, problem) -> None:
+    got = spans(full_nlp, sentence)
+    assert problem in [g[0] for g in got if g[1] == "PROBLEM"], got
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Hears finger rub bilaterally.",  # a bedside hearing test, not a friction rub
+        "A pneumoperitoneum was created with the Veress needle.",  # the surgeon's, no finding
+    ],
+)
+def test_examination_manoeuvres_are_no_findings(full_nlp, sentence) -> None:
+    assert not [g for g in spans(full_nlp, sentence) if g[1] == "PROBLEM"]
+
+
 def test_states_services_and_normal_findings_are_no_problems(tmp_path) -> None:
     """SNOMED CT lists life states, follow-up and normal rhythms as findings ("Alive",
     "Lost to follow-up", "Normal sinus rhythm"): never a problem of the patient (stoplist).
