@@ -146,6 +146,7 @@ class DictionaryMatcher:
         if self.senses:
             chosen = self._apply_senses(doc, chosen)
         chosen = self._drop_service_names(doc, chosen)
+        chosen = self._drop_pregnancy_as_time(doc, chosen)
         return self._extend(doc, chosen)
 
     def _drugs_over_administrations(
@@ -185,6 +186,27 @@ class DictionaryMatcher:
                 )
             ):
                 continue
+            out.append((start, end, idx))
+        return out
+
+    def _drop_pregnancy_as_time(
+        self, doc: Doc, chosen: list[tuple[int, int, int]]
+    ) -> list[tuple[int, int, int]]:
+        """ "Pregnancy" alone is being pregnant ("pregnancy or breastfeeding", "Exclusion:
+        pregnancy", "known pregnancy"), except where it names a time or one pregnancy among
+        others: "during pregnancy", "weeks of pregnancy", "her (first) pregnancy", "the
+        pregnancy was uneventful", "his mother's pregnancy", "the 36th pregnancy week"."""
+        out = []
+        for start, end, idx in chosen:
+            if end - start == 1 and doc[start].lower_ in _PREGNANCY:
+                before = doc[start - 1].lower_ if start > 0 else ""
+                after = doc[end].lower_ if end < len(doc) else ""
+                if (
+                    before in _PREGNANCY_TIME
+                    or after in ("week", "weeks")
+                    or (start > 0 and doc[start - 1].like_num)  # "seven pregnancies"
+                ):
+                    continue
             out.append((start, end, idx))
         return out
 
@@ -525,6 +547,14 @@ _NOT_SITES = frozenset(
     critical medical surgical physical practical logical biological chemical""".split()
 )
 _DEFICIENCY = frozenset({"deficiency", "deficiencies", "deficient"})
+_PREGNANCY = frozenset({"pregnancy", "pregnancies"})
+#: Words before "pregnancy" that make it a time or one pregnancy among others, not the state:
+#: "during pregnancy", "weeks of pregnancy", "an uneventful pregnancy", "her first pregnancy".
+_PREGNANCY_TIME = frozenset(
+    """during in throughout after before since following until of uneventful uncomplicated
+    unremarkable normal previous prior subsequent earlier next later her his the a an this
+    that their its both two three four first second third fourth last 's ’s index""".split()
+)
 #: Words after a problem that make the phrase name a service, an activity or an instrument
 #: about it ("Infectious Disease consult", "Glasgow Coma Scale", "Beck Depression Inventory").
 _SERVICE_WORDS = frozenset(

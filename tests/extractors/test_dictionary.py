@@ -660,6 +660,22 @@ def test_examination_manoeuvres_are_no_findings(full_nlp, sentence) -> None:
     assert not [g for g in spans(full_nlp, sentence) if g[1] == "PROBLEM"]
 
 
+@pytest.mark.parametrize(
+    ("sentence", "is_state"),
+    [
+        ("Exclusion: pregnancy or breastfeeding.", True),
+        ("Known pregnancy.", True),
+        ("She had hypertension during pregnancy.", False),  # a time
+        ("Her first pregnancy was uneventful.", False),  # one pregnancy among others
+        ("Born in the 32nd week of his mother's pregnancy.", False),
+        ("History of seven pregnancies.", False),
+    ],
+)
+def test_pregnancy_is_the_state_unless_it_names_a_time(full_nlp, sentence, is_state) -> None:
+    got = [g for g in spans(full_nlp, sentence) if g[0].lower().startswith("pregnanc")]
+    assert bool(got) == is_state, got
+
+
 def test_states_services_and_normal_findings_are_no_problems(tmp_path) -> None:
     """SNOMED CT lists life states, follow-up and normal rhythms as findings ("Alive",
     "Lost to follow-up", "Normal sinus rhythm"): never a problem of the patient (stoplist).
