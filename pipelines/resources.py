@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import importlib
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from functools import lru_cache
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from extractors.settings import NlpSettings
@@ -35,24 +39,48 @@ def _payload(settings: NlpSettings) -> dict[str, object]:
 _WARM_UP_TEXT = "HISTORY: Chest pain. No fever.\nMEDICATIONS: aspirin 81 mg PO daily.\n"
 
 
-@lru_cache(maxsize=4)
-def _build(key: str, payload: str) -> Language:
-    # The collector is paused while spaCy and medspaCy are imported and the pipeline is built:
-    # both allocate a few hundred thousand objects that stay alive, and the collections their
-    # allocation triggered kept walking them (0.26-0.42 s of a one-note ``extract``, two full
-    # collections among them) for the few thousand dead ones. What the imports made is frozen
-    # (it lives as long as the modules; about 1,400 dead objects among it stay frozen, a
-    # renewal collects them), so the one collection after the build walks only the build's
-    # objects (0.01-0.03 s; 0.09-0.11 s with the imports' objects).
-    paused = gc.isenabled()
-    gc.collect(1)  # what died before the build is not frozen with the imports (milliseconds)
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
     gc.disable()
     try:
-        fresh = "extractors.nlp" not in sys.modules
-        from extractors.nlp import build_nlp  # spaCy and medspaCy: only where one is built
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
-        if fresh:
-            gc.freeze()
+
+def import_frozen(name: str) -> ModuleType:
+    """``importlib.import_module(name)`` with the garbage collector paused, and what the
+    import made then frozen (out of every later collection's walk).
+
+    Importing spaCy, medspaCy, SQLAlchemy or the FHIR models allocates a few hundred thousand
+    objects that live as long as the modules; the collections their allocation triggers
+    walk them again and again for almost nothing (full collections that found 0 dead
+    objects in 0.03-0.06 s each, 0.1-0.2 s of a one-note ``ingest``). About 1,400 dead objects
+    of the imports stay frozen with them (a renewal of the pipeline collects them). What
+    died before is collected first (the young generations: milliseconds).
+    """
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    gc.collect(1)
+    with _collector_paused():
+        module = importlib.import_module(name)
+        gc.freeze()
+    return module
+
+
+@lru_cache(maxsize=4)
+def _build(key: str, payload: str) -> Language:
+    # The collector is also paused while the pipeline is built: the build allocates about
+    # 150,000 objects that stay alive, and the collections their allocation triggered (with
+    # those of the imports, 0.26-0.42 s of a one-note ``extract``, two full collections
+    # among them) kept walking them for the few thousand dead ones; the one collection after
+    # the build (``_freeze_heap``) finds those (0.01-0.03 s).
+    with _collector_paused():
+        # spaCy and medspaCy: only where a pipeline is built
+        build_nlp = import_frozen("extractors.nlp").build_nlp
         data = json.loads(payload)
         nlp = build_nlp(
             NlpSettings(
@@ -65,10 +93,7 @@ def _build(key: str, payload: str) -> Language:
         )
         nlp(_WARM_UP_TEXT)
         _freeze_heap()
-    finally:
-        if paused:
-            gc.enable()
-    return nlp
+    return nlp  # type: ignore[no-any-return]
 
 
 def _freeze_heap() -> None:
