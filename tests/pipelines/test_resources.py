@@ -34,3 +34,15 @@ def test_the_collector_is_paused_during_a_build_only(monkeypatch, enabled: bool)
         assert gc.isenabled() is enabled  # and as it was afterwards, even on an error
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_import_frozen_imports_then_freezes_what_the_import_made() -> None:
+    import sys
+
+    sys.modules.pop("colorsys", None)  # a small module nothing else here imports
+    frozen = gc.get_freeze_count()
+    module = resources.import_frozen("colorsys")
+    assert module is sys.modules["colorsys"] and module.rgb_to_hsv(1, 0, 0) == (0.0, 1.0, 1)
+    assert gc.get_freeze_count() > frozen  # out of every later collection's walk
+    assert gc.isenabled()
+    assert resources.import_frozen("colorsys") is module  # imported once
