@@ -650,7 +650,7 @@ class _LazyMatcher:
     def __call__(self, doclike: Doc | Span) -> list[tuple[int, int, int]]:
         if self._matcher is None:
             self._matcher = _matcher(self._nlp, self._rules)
-        return self._matcher(doclike)  # type: ignore[no-any-return]
+        return self._matcher(doclike)
 
 
 def _reach(pattern: list[dict[str, Any]]) -> int | None:

@@ -104,8 +104,8 @@ def _scispacy_tokenizer() -> Callable[[Language], Any]:
             Defaults=SimpleNamespace(tokenizer_exceptions={}),
             tokenizer=SimpleNamespace(token_match=nlp.Defaults.token_match),
         )
-        sci = combined_rule_tokenizer(bare)  # type: ignore[arg-type]
-        infix = sci.infix_finditer.__self__.pattern  # type: ignore[union-attr]
+        sci = combined_rule_tokenizer(bare)
+        infix = sci.infix_finditer.__self__.pattern
         return Tokenizer(
             nlp.vocab,
             {**nlp.Defaults.tokenizer_exceptions, **sci.rules},  # scispaCy's win, as there
