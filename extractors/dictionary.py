@@ -18,6 +18,7 @@ from extractors.patterns import TermStarts, make_span, matches_at
 from extractors.terminology.compiled import (
     DictionaryConfig,
     Entry,
+    EntryTable,
     TermIndex,
     get_match_data,
     tokenizer_id,
@@ -84,7 +85,6 @@ class DictionaryMatcher:
         self.config = config
         self.abbreviations = abbreviations
         table, built = get_match_data(nlp, config)
-        self.entries: list[Entry] = table.entries
         self.index: TermIndex = table.index
         self.modifiers = load_modifiers()
         self._qualifiers = frozenset(self.modifiers)
@@ -93,21 +93,22 @@ class DictionaryMatcher:
         for mod in self.modifiers:
             if mod:
                 self._modifiers_by_last.setdefault(mod[-1], []).append(mod)
-        self.entries = [*self.entries, Entry("PROBLEM", "pattern:deficiency", (), "pattern")]
-        self.deficiency_entry = len(self.entries) - 1
+        # the rules' own entries follow the table's
+        extra = [Entry("PROBLEM", "pattern:deficiency", (), "pattern")]
+        self.deficiency_entry = len(table.entries)
         #: findings stated as predicates ("the heart is enlarged"): (regex, entry index)
         self.predicates: list[tuple[re.Pattern[str], int, tuple[str, ...], TermStarts]] = []
         for rule in load_predicates():
             codes = tuple((str(s), str(c), str(d)) for s, c, d in rule["codes"])
-            self.entries.append(Entry(rule["label"], rule["rule_id"], codes, "pattern"))
+            extra.append(Entry(rule["label"], rule["rule_id"], codes, "pattern"))
             pattern = re.compile(rule["pattern"], re.I)
             starts = TermStarts(r"\w", rule["starts"])
-            self.predicates.append((pattern, len(self.entries) - 1, tuple(rule["needs"]), starts))
+            idx = len(table.entries) + len(extra) - 1
+            self.predicates.append((pattern, idx, tuple(rule["needs"]), starts))
+        self.entries: EntryTable = table.entries.with_extra(extra)
         #: phrases that contain a finding word but name no finding ("body mass index"): they
         #: take part in the longest-match pass, so they claim their words, and yield nothing
-        self.blocking: frozenset[int] = frozenset(
-            idx for idx, entry in enumerate(self.entries) if entry.label == BLOCK
-        )
+        self.blocking: frozenset[int] = frozenset(self.entries.indices_of(BLOCK))
         #: ambiguous abbreviations (exact text) -> their senses chosen by context, in order
         self.senses: dict[str, list[_Sense]] = {}
         for rule in load_senses():
