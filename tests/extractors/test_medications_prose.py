@@ -177,6 +177,9 @@ def test_class_words_inside_other_things_are_no_drug(nlp: Any, sentence: str) ->
         ("She takes calcium tablets daily.", ["calcium"]),
         ("Potassium 10 mEq daily.", ["Potassium"]),
         ("Sodium 140, potassium 3.5, calcium 9.2, magnesium 1.9.", []),
+        # markers a pathologist or laboratory measures
+        ("Tumour cells were positive for cytokeratin 7 and thyroglobulin.", []),
+        ("B-type natriuretic peptide was 900 pg/mL.", []),
     ],
 )
 def test_measured_substances_are_no_drug_unless_given(
