@@ -277,7 +277,7 @@ class DictionaryMatcher:
                 if doc[prev].text == "-" and prev > 0:
                     prev -= 1
                 if _names_a_factor(doc[prev]):
-                    out.append((prev, tok.i + 1, self.deficiency_entry))
+                    out.append((_enzyme_name_start(doc, prev), tok.i + 1, self.deficiency_entry))
                     continue
             end = _deficiency_of(doc, tok.i)
             if end:
@@ -319,6 +319,14 @@ class DictionaryMatcher:
             if changed:
                 continue
             if len(window) >= 2 and window[-2] == "type" and _TYPE_VALUE.match(window[-1]):
+                start, changed = start - 2, True
+                continue
+            if (
+                head in _TUMOUR_HEADS
+                and len(window) >= 2
+                and window[-2] == "stage"
+                and _STAGE_VALUE.match(window[-1])
+            ):  # "stage II colorectal cancer"
                 start, changed = start - 2, True
                 continue
             if (
@@ -594,6 +602,34 @@ def _names_a_factor(tok: Token) -> bool:
     )
 
 
+#: Words of an enzyme's name before its "-ase" word: substrates and groups ("glucose",
+#: "phosphate", "adenosine", "acyl", "phosphoribosyl") and locants ("6").
+_ENZYME_NAME_WORD = re.compile(r"^(?:[a-z]{2,}(?:ine|ate|ose|yl|ol|ide|one)|coa|\d{1,2}|[a-z])$")
+
+
+def _enzyme_name_start(doc: Doc, i: int) -> int:
+    """First token of the enzyme name that ends at ``doc[i]``, an "-ase" word: "glucose - 6 -
+    phosphate dehydrogenase", "adenosine deaminase", "hypoxanthine - guanine
+    phosphoribosyl - transferase" (up to eight tokens; a symbol or nutrient stands alone)."""
+    low = doc[i].lower_
+    if not low.endswith("ase"):
+        return i
+    start = i
+    while start > 0 and i - start < 8:
+        prev = doc[start - 1]
+        if prev.text == "-" and start > 1 and _ENZYME_NAME_WORD.match(doc[start - 2].lower_):
+            start -= 2
+        elif (
+            prev.lower_ != low
+            and all(_ENZYME_NAME_WORD.match(part) for part in prev.lower_.split("-"))
+            and (prev.is_lower or start - 1 == 0 or doc[start - 1].is_sent_start)
+        ):  # "glucose-6-phosphate" may be one token
+            start -= 1
+        else:
+            break
+    return start
+
+
 def _deficiency_of(doc: Doc, i: int) -> int:
     """End (exclusive) of "deficiency of [the] X" when X, within four plain words, names an
     enzyme, factor, vitamin or nutrient ("deficiency of aspartoacylase", "complete deficiency
@@ -615,6 +651,7 @@ def _deficiency_of(doc: Doc, i: int) -> int:
     return end
 #: Gene, enzyme, factor or vitamin symbols: "G6PD", "C7", "APRT", "B12", "VIII".
 _SYMBOL = re.compile(r"^(?=.*[A-Z])(?:[A-Z][A-Za-z]*\d+[A-Za-z\d]*|[A-Z]{2,8}\d*|[A-Z]\d+)$")
+_STAGE_VALUE = re.compile(r"^(?:[0-4][a-c]?|i{1,3}[a-c]?|iv[a-c]?)$")
 _TYPE_VALUE = re.compile(r"^(?:[0-9]{1,2}[a-z]?|[ivx]{1,4}[a-d]?|[a-d])$")
 
 

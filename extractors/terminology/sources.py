@@ -345,6 +345,8 @@ def read_icd10cm() -> Iterator[Concept]:
 #: no mention.
 _NOT_A_DRUG = re.compile(
     r"\s(?:glands?|receptors?|proteins?|transcriptase|polymerase|kinases?|antigens?)$"
+    r"|\s(?:dehydrogenase|oxidase|transferase|synthase|reductase|hydroxylase|carboxylase"
+    r"|deaminase|transpeptidase|phosphorylase|isomerase|mutase)s?$"  # the body's enzymes
     r"|(?:^|[\s-])(?:co-?)?transporters?$|(?:^|\s)exchangers?$"  # membrane carriers
 )
 

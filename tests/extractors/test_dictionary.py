@@ -609,6 +609,11 @@ def test_nutrient_deficiencies_and_adjectival_findings(full_nlp, sentence, probl
         ),
         ("Galactocerebrosidase deficiency was confirmed.", "Galactocerebrosidase deficiency"),
         ("Labs showed a deficiency of vitamin B12.", "deficiency of vitamin B12"),
+        (
+            "Glucose-6-phosphate dehydrogenase deficiency was known.",
+            "Glucose-6-phosphate dehydrogenase deficiency",
+        ),
+        ("Stage II colorectal cancer was resected.", "Stage II colorectal cancer"),
     ],
 )
 def test_enzyme_and_factor_deficiencies_in_either_order(full_nlp, sentence, problem) -> None:
