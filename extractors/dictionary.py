@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 # 7 (2026-12): standard disease abbreviations (issue 15: "AVM", "PBC", "ITP"); the plural of a
 #              curated acronym ("AVMs", "PVCs"); senses of the ambiguous ones (senses.json:
 #              "ALS ambulance", "HCV antibody", "PSC cataract"); a defect named before
-#              "occluder" is a device ("PFO occluder").
+#              "occluder" is a device ("PFO occluder"), before "prophylaxis" or "protocol"
+#              an activity ("VTE prophylaxis", "ACS protocol", like "depression screening").
 # 6 (2026-12): terms across a hard-wrap line break ("chronic\nkidney disease"); British
 #              spellings read as American ones (rules/dictionary/spellings.json: "ischaemic",
 #              "haemorrhage", "tumour"); disorders named by a body system ("thyroid
@@ -530,6 +531,9 @@ _SERVICE_WORDS = frozenset(
         "foundation", "program", "programme",
         # a device named after the defect it closes: "PFO occluder", "ASD occluder device"
         "occluder", "occluders",
+        # prevention is an activity about the problem, like screening: "DVT prophylaxis";
+        # a care protocol is an instrument: "heparin per ACS protocol", "DKA protocol"
+        "prophylaxis", "protocol", "protocols",
     }
 )  # fmt: skip
 #: Nutrients and cofactors named in words before "deficiency" ("zinc deficiency").

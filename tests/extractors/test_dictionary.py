@@ -270,6 +270,9 @@ def test_disorders_named_by_a_body_system(full_nlp, text, term, rule) -> None:
         ("Her Glasgow Coma Scale was 14.", []),
         ("The Beck Depression Inventory score was 9.", []),
         ("An AMPLATZER PFO Occluder was deployed.", []),
+        ("VTE prophylaxis: enoxaparin daily.", []),
+        ("Heparin infusion per ACS protocol.", []),
+        ("DVT prophylaxis with SCDs; prior DVT in 2019.", ["DVT"]),
         # the problem itself, and a problem before other words, stay
         ("He has asthma and takes his asthma medication daily.", ["asthma", "asthma"]),
         ("Depression was screened for.", ["Depression"]),
