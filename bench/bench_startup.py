@@ -18,10 +18,11 @@ command first). ``--cold`` adds one run of each command with a new empty ``HOME`
 dictionary cache, no Prefect database): what ``make run`` costs the first time.
 ``--phases`` times, in one child process each, the steps a run is made of.
 
-Measured 2026-12-04, session 9 (2 cores shared with other work, load average 1.4-1.9),
-``--rounds 5 --compare-source`` commit 5d5d4dc (main before it): baseline 1.01 s;
-``extract`` 1.50x (that commit 1.68x); ``ingest`` into a new warehouse 2.31x (3.37x), into an
-existing one 2.23x; ``--help`` 0.16 s (an earlier run: 1.52x, 2.24x against 1.66x, 3.30x).
+Measured 2026-12-05, session 10 (2 cores shared with other work, load average 2.9-3.9),
+``--rounds 5 --compare-source`` commit b815fd8 (main before it): baseline 1.11 s;
+``extract`` 1.16x (that commit 1.52x); ``ingest`` into a new warehouse 1.63x (2.24x), into an
+existing one 1.64x; ``--help`` 0.16 s (a noisier run, baseline 1.46 s: 1.29x, 1.78x against
+1.67x, 2.39x). Session 9, against 5d5d4dc: 1.50x, 2.31x against 1.68x, 3.37x.
 Details and what is left: docs/scaling.md, "Start-up, whole runs and capacity".
 """
 

@@ -128,19 +128,25 @@ class ClinicalContext(ConText):  # type: ignore[misc]
         )
         self.register_default_attributes()
         self.add(load_context_rules(nlp, rules))
-        # our own matchers over the same rules, in the same order (so the same rule ids):
-        # medspaCy keeps ConText's matcher private
-        inner = MedspacyMatcher(nlp, name=f"{name}_matcher", phrase_matcher_attr="LOWER")
-        inner.add(self.rules)
-        self._rule_map = inner.rule_map
-        self._doc_matcher = inner
-        #: the literal-phrase rules alone, as medspaCy's matcher adds them (lower case)
-        self._phrase_matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
-        for rule_id, rule in inner.rule_map.items():
-            if rule.pattern is None:
-                self._phrase_matcher.add(rule_id, [nlp.tokenizer(rule.literal.lower())])
+        #: rule id (given by ConText's matcher as the rules were added) -> rule
+        self._rule_map: dict[str, ConTextRule] = {r._rule_id: r for r in self.rules}
         self._has_regex = any(isinstance(r.pattern, str) for r in self.rules)
         self._has_phrases = any(r.pattern is None for r in self.rules)
+        #: medspaCy's matcher over the whole doc, for regex rules only (the packaged rules
+        #: have none): ours over the same rules in the same order, so the same rule ids, as
+        #: medspaCy keeps ConText's matcher private. Built only when used: adding the rules
+        #: validates every token pattern again (0.04-0.09 s of a build).
+        self._doc_matcher: MedspacyMatcher | None = None
+        if self._has_regex:
+            self._doc_matcher = MedspacyMatcher(
+                nlp, name=f"{name}_matcher", phrase_matcher_attr="LOWER"
+            )
+            self._doc_matcher.add(self.rules)
+        #: the literal-phrase rules alone, as medspaCy's matcher adds them (lower case)
+        self._phrase_matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+        for rule_id, rule in self._rule_map.items():
+            if rule.pattern is None:
+                self._phrase_matcher.add(rule_id, [nlp.tokenizer(rule.literal.lower())])
         self._index_token_rules(nlp)
 
     def _index_token_rules(self, nlp: Language) -> None:
@@ -172,12 +178,12 @@ class ClinicalContext(ConText):  # type: ignore[misc]
                 if compiled is not None:
                     self._word_patterns.setdefault(key, []).append(compiled)
         #: anchor word hash -> (matcher, reach); reach None = the whole sentence.
-        self._word_matchers: dict[int, tuple[Matcher, int | None]] = {}
+        self._word_matchers: dict[int, tuple[_LazyMatcher, int | None]] = {}
         for key, rules in groups.items():
             reaches = [_reach(r.pattern) for r in rules]
             reach = None if any(r is None for r in reaches) else max(reaches)  # type: ignore[type-var]
-            self._word_matchers[key] = (_matcher(nlp, rules), reach)
-        self._always_matcher = _matcher(nlp, always) if always else None
+            self._word_matchers[key] = (_LazyMatcher(nlp, rules), reach)
+        self._always_matcher = _LazyMatcher(nlp, always) if always else None
         self._compiled_all = compiled_all and not always
         #: token attributes of the doc being processed (reset after each doc)
         self._tokens: _Tokens | None = None
@@ -212,7 +218,7 @@ class ClinicalContext(ConText):  # type: ignore[misc]
             i = int(np.searchsorted(block_starts, span.start, side="right")) - 1
             by_block.setdefault(i, []).append(span)
         doc_matches = None
-        if self._has_regex:
+        if self._doc_matcher is not None:
             doc_matches = self._doc_matcher(doc)  # regex rules: match the whole doc
         edges: list[tuple[Span, ConTextModifier]] = []
         for i, block_targets in by_block.items():
@@ -624,6 +630,27 @@ def _matcher(nlp: Language, rules: list[ConTextRule]) -> Matcher:
     for rule in rules:
         matcher.add(rule._rule_id, [rule.pattern])
     return matcher
+
+
+class _LazyMatcher:
+    """``_matcher(nlp, rules)``, made on first use.
+
+    With every rule compiled (``_compile``), the spaCy matchers only settle the rare blocks
+    where rules that act differently match the same tokens (``_match``); a start-up that
+    made them all spent 0.03-0.06 s on matchers a short run seldom calls.
+    """
+
+    __slots__ = ("_matcher", "_nlp", "_rules")
+
+    def __init__(self, nlp: Language, rules: list[ConTextRule]) -> None:
+        self._nlp = nlp
+        self._rules = rules
+        self._matcher: Matcher | None = None
+
+    def __call__(self, doclike: Doc | Span) -> list[tuple[int, int, int]]:
+        if self._matcher is None:
+            self._matcher = _matcher(self._nlp, self._rules)
+        return self._matcher(doclike)
 
 
 def _reach(pattern: list[dict[str, Any]]) -> int | None:

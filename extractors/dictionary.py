@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from spacy.attrs import LOWER
 from spacy.language import Language
 from spacy.strings import hash_string  # type: ignore[attr-defined]
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 
 from extractors.base import MENTIONS, NOT_MENTIONS, doc_text
 from extractors.extensions import SPAN_KEY_PREFIX as _KEY
@@ -18,6 +18,7 @@ from extractors.patterns import TermStarts, make_span, matches_at
 from extractors.terminology.compiled import (
     DictionaryConfig,
     Entry,
+    EntryTable,
     TermIndex,
     get_match_data,
     tokenizer_id,
@@ -89,7 +90,6 @@ class DictionaryMatcher:
         self.config = config
         self.abbreviations = abbreviations
         table, built = get_match_data(nlp, config)
-        self.entries: list[Entry] = table.entries
         self.index: TermIndex = table.index
         self.modifiers = load_modifiers()
         self._qualifiers = frozenset(self.modifiers)
@@ -98,21 +98,22 @@ class DictionaryMatcher:
         for mod in self.modifiers:
             if mod:
                 self._modifiers_by_last.setdefault(mod[-1], []).append(mod)
-        self.entries = [*self.entries, Entry("PROBLEM", "pattern:deficiency", (), "pattern")]
-        self.deficiency_entry = len(self.entries) - 1
+        # the rules' own entries follow the table's
+        extra = [Entry("PROBLEM", "pattern:deficiency", (), "pattern")]
+        self.deficiency_entry = len(table.entries)
         #: findings stated as predicates ("the heart is enlarged"): (regex, entry index)
         self.predicates: list[tuple[re.Pattern[str], int, tuple[str, ...], TermStarts]] = []
         for rule in load_predicates():
             codes = tuple((str(s), str(c), str(d)) for s, c, d in rule["codes"])
-            self.entries.append(Entry(rule["label"], rule["rule_id"], codes, "pattern"))
+            extra.append(Entry(rule["label"], rule["rule_id"], codes, "pattern"))
             pattern = re.compile(rule["pattern"], re.I)
             starts = TermStarts(r"\w", rule["starts"])
-            self.predicates.append((pattern, len(self.entries) - 1, tuple(rule["needs"]), starts))
+            idx = len(table.entries) + len(extra) - 1
+            self.predicates.append((pattern, idx, tuple(rule["needs"]), starts))
+        self.entries: EntryTable = table.entries.with_extra(extra)
         #: phrases that contain a finding word but name no finding ("body mass index"): they
         #: take part in the longest-match pass, so they claim their words, and yield nothing
-        self.blocking: frozenset[int] = frozenset(
-            idx for idx, entry in enumerate(self.entries) if entry.label == BLOCK
-        )
+        self.blocking: frozenset[int] = frozenset(self.entries.indices_of(BLOCK))
         #: ambiguous abbreviations (exact text) -> their senses chosen by context, in order
         self.senses: dict[str, list[_Sense]] = {}
         for rule in load_senses():
@@ -151,6 +152,7 @@ class DictionaryMatcher:
         if self.senses:
             chosen = self._apply_senses(doc, chosen)
         chosen = self._drop_service_names(doc, chosen)
+        chosen = self._drop_pregnancy_as_time(doc, chosen)
         return self._extend(doc, chosen)
 
     def _drugs_over_administrations(
@@ -190,6 +192,27 @@ class DictionaryMatcher:
                 )
             ):
                 continue
+            out.append((start, end, idx))
+        return out
+
+    def _drop_pregnancy_as_time(
+        self, doc: Doc, chosen: list[tuple[int, int, int]]
+    ) -> list[tuple[int, int, int]]:
+        """ "Pregnancy" alone is being pregnant ("pregnancy or breastfeeding", "Exclusion:
+        pregnancy", "known pregnancy"), except where it names a time or one pregnancy among
+        others: "during pregnancy", "weeks of pregnancy", "her (first) pregnancy", "the
+        pregnancy was uneventful", "his mother's pregnancy", "the 36th pregnancy week"."""
+        out = []
+        for start, end, idx in chosen:
+            if end - start == 1 and doc[start].lower_ in _PREGNANCY:
+                before = doc[start - 1].lower_ if start > 0 else ""
+                after = doc[end].lower_ if end < len(doc) else ""
+                if (
+                    before in _PREGNANCY_TIME
+                    or after in ("week", "weeks")
+                    or (start > 0 and doc[start - 1].like_num)  # "seven pregnancies"
+                ):
+                    continue
             out.append((start, end, idx))
         return out
 
@@ -252,14 +275,18 @@ class DictionaryMatcher:
         if not any(h in _DEFICIENCY_HASHES for h in set(lowers.tolist())):
             return out
         for tok in doc:
-            if tok.i == 0 or tok.lower_ not in _DEFICIENCY:
+            if tok.lower_ not in _DEFICIENCY:
                 continue
-            prev = tok.i - 1
-            if doc[prev].text == "-" and prev > 0:
-                prev -= 1
-            sym = doc[prev].text
-            if _SYMBOL.match(sym) or doc[prev].lower_ in _NUTRIENTS:
-                out.append((prev, tok.i + 1, self.deficiency_entry))
+            if tok.i > 0:
+                prev = tok.i - 1
+                if doc[prev].text == "-" and prev > 0:
+                    prev -= 1
+                if _names_a_factor(doc[prev]):
+                    out.append((prev, tok.i + 1, self.deficiency_entry))
+                    continue
+            end = _deficiency_of(doc, tok.i)
+            if end:
+                out.append((tok.i, end, self.deficiency_entry))
         return out
 
     def _extend(self, doc: Doc, chosen: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
@@ -302,8 +329,10 @@ class DictionaryMatcher:
             if (
                 head in _TUMOUR_HEADS
                 and window
-                and _SITE_ADJECTIVE.match(window[-1])
-                and window[-1] not in _NOT_SITES
+                and (
+                    (_SITE_ADJECTIVE.match(window[-1]) and window[-1] not in _NOT_SITES)
+                    or window[-1] in _SITE_NOUNS
+                )
             ):
                 start, changed = start - 1, True
                 continue
@@ -508,7 +537,12 @@ _TUMOUR_HEADS = frozenset(
     """tumor tumors tumour tumours cancer cancers carcinoma carcinomas adenoma adenomas
     neoplasm neoplasms neoplasia lymphoma lymphomas sarcoma sarcomas haemangioblastoma
     haemangioblastomas hemangioblastoma hemangioblastomas adenocarcinoma adenocarcinomas
-    polyps""".split()
+    polyps dysplasia dysplasias hyperplasia metaplasia hypoplasia aplasia""".split()
+)
+#: Organs named by a noun before such a head: "bone dysplasia", "skin cancer".
+_SITE_NOUNS = frozenset(
+    """bone bones skin breast liver kidney lung bowel colon brain cartilage muscle marrow
+    thyroid prostate bladder ovary testis cervix""".split()
 )
 _SITE_ADJECTIVE = re.compile(r"^[a-z]{4,}(?:al|ic|ar|ary|ous|ive|oid)$")
 _NOT_SITES = frozenset(
@@ -519,6 +553,14 @@ _NOT_SITES = frozenset(
     critical medical surgical physical practical logical biological chemical""".split()
 )
 _DEFICIENCY = frozenset({"deficiency", "deficiencies", "deficient"})
+_PREGNANCY = frozenset({"pregnancy", "pregnancies"})
+#: Words before "pregnancy" that make it a time or one pregnancy among others, not the state:
+#: "during pregnancy", "weeks of pregnancy", "an uneventful pregnancy", "her first pregnancy".
+_PREGNANCY_TIME = frozenset(
+    """during in throughout after before since following until of uneventful uncomplicated
+    unremarkable normal previous prior subsequent earlier next later her his the a an this
+    that their its both two three four first second third fourth last 's ’s index""".split()
+)
 #: Words after a problem that make the phrase name a service, an activity or an instrument
 #: about it ("Infectious Disease consult", "Glasgow Coma Scale", "Beck Depression Inventory").
 _SERVICE_WORDS = frozenset(
@@ -543,6 +585,44 @@ _NUTRIENTS = frozenset(
     lactase""".split()
 )
 _DEFICIENCY_HASHES = frozenset(hash_string(w) for w in _DEFICIENCY)
+#: Words that end in "-ase" and name no enzyme.
+_NOT_ENZYMES = frozenset(
+    "phase purchase chase database showcase suitcase staircase briefcase vase base case".split()
+)
+
+
+def _names_a_factor(tok: Token) -> bool:
+    """A gene, enzyme, factor or vitamin symbol ("G6PD", "C7", "B12"), a nutrient ("zinc"), or
+    an enzyme named by its "-ase" word ("aspartoacylase", "hydroxylase"; "disease",
+    "increase" and "phase" are no enzymes)."""
+    low = tok.lower_
+    return bool(
+        _SYMBOL.match(tok.text)
+        or low in _NUTRIENTS
+        or (len(low) > 5 and low.endswith("ase") and not low.endswith("ease")
+            and low not in _NOT_ENZYMES and low.isalpha())
+    )
+
+
+def _deficiency_of(doc: Doc, i: int) -> int:
+    """End (exclusive) of "deficiency of [the] X" when X, within four plain words, names an
+    enzyme, factor, vitamin or nutrient ("deficiency of aspartoacylase", "complete deficiency
+    of C9", "deficiency of hepatic phenylalanine hydroxylase", "deficiency of vitamin B12");
+    0 when it does not ("deficiency of the left ventricle's wall" is no such disorder)."""
+    j = i + 1
+    if j >= len(doc) or doc[j].lower_ != "of":
+        return 0
+    j += 1
+    if j < len(doc) and doc[j].lower_ in ("the", "a", "an"):
+        j += 1
+    end = 0
+    for k in range(j, min(j + 4, len(doc))):
+        t = doc[k]
+        if _names_a_factor(t):
+            end = k + 1
+        elif end or not (t.is_alpha and t.is_lower):
+            break
+    return end
 #: Gene, enzyme, factor or vitamin symbols: "G6PD", "C7", "APRT", "B12", "VIII".
 _SYMBOL = re.compile(r"^(?=.*[A-Z])(?:[A-Z][A-Za-z]*\d+[A-Za-z\d]*|[A-Z]{2,8}\d*|[A-Z]\d+)$")
 _TYPE_VALUE = re.compile(r"^(?:[0-9]{1,2}[a-z]?|[ivx]{1,4}[a-d]?|[a-d])$")

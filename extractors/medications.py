@@ -623,10 +623,13 @@ class MedicationTagger:
         drop: list[tuple[int, int]] = []
         consumed = previous_end = 0  # where the previous drug's name and sig ended
         made: list[tuple[dict[str, Any], list[_Part]]] = []
+        folded: set[int] = set()  # candidates that name the previous drug's role
         for i, cand in enumerate(candidates):
             start, end = cand["start"], cand["end"]
             if "token_bounds" in cand:
                 drop.append(cand["token_bounds"])
+            if i in folded:
+                continue
             if _in_allergy_context(text, start):
                 # "allergic to penicillin" is not a medication the patient takes; the
                 # allergies extractor learns that the allergen is this (coded) drug
@@ -645,6 +648,22 @@ class MedicationTagger:
                 if nxt is not None and abbr.start(1) <= nxt["start"] < abbr.end(1):
                     nxt = candidates[i + 2] if i + 2 < len(candidates) else None
                 sig_start = abbr.end()
+            role = _ROLE_AFTER.match(text, sig_start)
+            if role is not None:
+                # "warfarin anticoagulation therapy (2.5 mg per day)", "sildenafil targeted
+                # PAH therapy (20 mg twice per day)": the words naming the drug's role stand
+                # between it and its sig; a drug class named there is this drug, not another
+                later = [j for j in range(i + 1, len(candidates))
+                         if candidates[j]["start"] < role.end()]  # fmt: skip
+                if all(
+                    candidates[j]["end"] <= role.end()
+                    and str(candidates[j]["source_rule_id"]).startswith("curated:class-")
+                    for j in later
+                ):
+                    folded.update(later)
+                    sig_start = role.end()
+                    k = i + 1 + len(later)
+                    nxt = candidates[k] if k < len(candidates) else None
             limit = min(
                 nxt["start"] if nxt is not None else len(text),
                 end + self.max_sig_chars,
@@ -712,6 +731,16 @@ class MedicationTagger:
         add_spans(doc, new, drop, existing)
         return doc
 
+
+#: The words naming a drug's role between it and its sig: "warfarin anticoagulation therapy
+#: (2.5 mg per day)", "sildenafil targeted PAH therapy (20 mg ...)", "heparin infusion at 18
+#: units/kg/h" (up to three plain words, then a sig's opening parenthesis or number).
+_ROLE_AFTER = re.compile(
+    r"[ \t]*-?[ \t]*(?:[A-Za-z][\w-]*[ \t]+){0,3}?"
+    r"(?:therapy|treatment|regimen|prophylaxis|chemotherapy|infusion|drip)"
+    r"(?=[ \t]*(?:\(|at[ \t]+\d|\d))",
+    re.IGNORECASE,
+)
 
 #: What may stand between two drugs of one coordinated list, once their own sig parts are
 #: left out: "X, Y, and Z", "X and Y", "X as well as Y", "X plus Y", "X/Y".

@@ -16,12 +16,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from extractors.settings import ExtractionError
+
+if TYPE_CHECKING:  # httpx (with rich, pygments) is imported where a client is made: every
+    # pipeline build imports this module through the spaCy factories' entry points
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +159,8 @@ class ChatClient:
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        import httpx
+
         self.settings = settings
         self._sleep = sleep
         headers = {"Content-Type": "application/json"}
@@ -236,6 +240,8 @@ class ChatClient:
     def _post(
         self, messages: list[dict[str, str]], schema: Mapping[str, Any]
     ) -> tuple[str, tuple[int, int]]:
+        import httpx
+
         s = self.settings
         body: dict[str, Any] = {"model": s.model, "messages": messages, "temperature": 0}
         if s.seed is not None:

@@ -248,6 +248,13 @@ def read_lines(text: str) -> Iterable[str]:
 
 
 _HYPHEN = re.compile(r"(?<=[a-z])-(?=[a-z])", re.I)
+#: A hyphen after a word-forming prefix, which writers as often close up: "pre-eclampsia" /
+#: "preeclampsia", "hypo-kalaemia", "peri-operative", "co-infection", "re-stenosis".
+_PREFIX_HYPHEN = re.compile(
+    r"\b(pre|post|non|anti|intra|inter|hyper|hypo|peri|sub|supra|trans|re|co|micro|macro"
+    r"|poly|multi|neo|pseudo|semi|para|extra|infra|retro|ultra|auto)-(?=[a-z]{3})",
+    re.I,
+)
 
 
 def spelling_variants(surface: str) -> list[str]:
@@ -257,6 +264,9 @@ def spelling_variants(surface: str) -> list[str]:
     if _HYPHEN.search(surface):
         out.append(_HYPHEN.sub(" ", surface))
         out.append(_HYPHEN.sub(" - ", surface))  # text tokenised with spaced hyphens
+    closed = _PREFIX_HYPHEN.sub(r"\1", surface)
+    if closed != surface:  # "pre-eclampsia" -> "preeclampsia", "non-Hodgkin" -> "nonHodgkin"
+        out.append(closed)
     if "'s " in surface:  # "Addison's disease" -> "Addisons disease", "Addison disease"
         out.append(surface.replace("'s ", "s "))
         out.append(surface.replace("'s ", " "))

@@ -292,6 +292,17 @@ def test_abbreviation_of_a_term_that_ends_with_its_long_form(full_nlp) -> None:
 
 
 @pytest.mark.parametrize(
+    ("closed", "hyphenated"),
+    [
+        ("She had preeclampsia.", "She had pre-eclampsia."),
+    ],
+)
+def test_a_prefix_hyphen_may_be_closed_up(full_nlp, closed, hyphenated) -> None:
+    got, want = spans(full_nlp, closed), spans(full_nlp, hyphenated)
+    assert got and [(g[1], g[3]) for g in got] == [(w[1], w[3]) for w in want], (got, want)
+
+
+@pytest.mark.parametrize(
     ("british", "american"),
     [
         ("Known ischaemic heart disease.", "Known ischemic heart disease."),
@@ -299,6 +310,11 @@ def test_abbreviation_of_a_term_that_ends_with_its_long_form(full_nlp) -> None:
         ("She had acute myeloid leukaemia.", "She had acute myeloid leukemia."),
         ("Severe oesophagitis on endoscopy.", "Severe esophagitis on endoscopy."),
         ("A carcinoid tumour of the lung.", "A carcinoid tumor of the lung."),
+        ("Adrenal phaeochromocytoma.", "Adrenal pheochromocytoma."),
+        ("Paraesthesia of both feet.", "Paresthesia of both feet."),
+        ("Secondary amenorrhoea.", "Secondary amenorrhea."),
+        ("Mild leucopenia.", "Mild leukopenia."),
+        ("A naevus on the back.", "A nevus on the back."),
     ],
 )
 def test_british_spellings_match_as_american_ones(full_nlp, british, american) -> None:
@@ -320,6 +336,9 @@ def test_spelling_rules_leave_other_words_alone() -> None:
         assert _SPELLINGS.american(word) == word
     assert _SPELLINGS.american("haematoma") == "hematoma"
     assert _SPELLINGS.american("hospitalisation") == "hospitalization"
+    assert _SPELLINGS.american("gonorrhoea") == "gonorrhea"
+    assert _SPELLINGS.american("aetiology") == "etiology"
+    assert _SPELLINGS.american("leucine") == "leucine"  # an amino acid: only "leucocyt-" etc.
     assert _SPELLINGS.american("centimetres") == "centimeters"
 
 
@@ -605,6 +624,84 @@ def test_nutrient_deficiencies_and_adjectival_findings(full_nlp, sentence, probl
     assert all(any(p in f for f in found) for p in problems), found
 
 
+@pytest.mark.parametrize(
+    ("sentence", "problem"),
+    [
+        ("Deficiency of aspartoacylase causes the disease.", "Deficiency of aspartoacylase"),
+        ("He has a complete deficiency of C9.", "deficiency of C9"),
+        (
+            "PKU is a deficiency of hepatic phenylalanine hydroxylase.",
+            "deficiency of hepatic phenylalanine hydroxylase",
+        ),
+        ("Galactocerebrosidase deficiency was confirmed.", "Galactocerebrosidase deficiency"),
+        ("Labs showed a deficiency of vitamin B12.", "deficiency of vitamin B12"),
+    ],
+)
+def test_enzyme_and_factor_deficiencies_in_either_order(full_nlp, sentence, problem) -> None:
+    got = spans(full_nlp, sentence)
+    assert problem in [g[0] for g in got if g[1] == "PROBLEM"], got
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "There was no disease deficiency noted.",  # "-ase" words that name no enzyme
+        "A deficiency of the posterior wall was repaired.",  # "deficiency of" no factor
+        "The increase deficiency was small.",
+    ],
+)
+def test_deficiency_needs_a_factor(full_nlp, sentence) -> None:
+    got = spans(full_nlp, sentence)
+    assert not [g for g in got if "deficiency" in g[0].lower()], got
+
+
+@pytest.mark.parametrize(
+    ("sentence", "problem"),
+    [
+        # examination signs that no bundled source names under these words
+        ("Neck: supple, no thyromegaly.", "thyromegaly"),
+        ("Heart: regular, without murmurs, rubs or gallops.", "gallops"),
+        ("Abdomen: tender with voluntary guarding.", "voluntary guarding"),
+        ("There was redness and warmth over the joint.", "redness"),
+        ("Echo showed inferior hypokinesis.", "hypokinesis"),
+        ("CT: no free fluid and no free air.", "free fluid"),
+        ("Biopsy showed intestinal metaplasia.", "intestinal metaplasia"),
+        ("She was found to have a bone dysplasia.", "bone dysplasia"),
+        ("A 1 cm vegetation on the mitral valve.", "vegetation"),
+    ],
+)
+def test_examination_and_morphologic_findings(full_nlp, sentence, problem) -> None:
+    got = spans(full_nlp, sentence)
+    assert problem in [g[0] for g in got if g[1] == "PROBLEM"], got
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Hears finger rub bilaterally.",  # a bedside hearing test, not a friction rub
+        "A pneumoperitoneum was created with the Veress needle.",  # the surgeon's, no finding
+    ],
+)
+def test_examination_manoeuvres_are_no_findings(full_nlp, sentence) -> None:
+    assert not [g for g in spans(full_nlp, sentence) if g[1] == "PROBLEM"]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "is_state"),
+    [
+        ("Exclusion: pregnancy or breastfeeding.", True),
+        ("Known pregnancy.", True),
+        ("She had hypertension during pregnancy.", False),  # a time
+        ("Her first pregnancy was uneventful.", False),  # one pregnancy among others
+        ("Born in the 32nd week of his mother's pregnancy.", False),
+        ("History of seven pregnancies.", False),
+    ],
+)
+def test_pregnancy_is_the_state_unless_it_names_a_time(full_nlp, sentence, is_state) -> None:
+    got = [g for g in spans(full_nlp, sentence) if g[0].lower().startswith("pregnanc")]
+    assert bool(got) == is_state, got
+
+
 def test_states_services_and_normal_findings_are_no_problems(tmp_path) -> None:
     """SNOMED CT lists life states, follow-up and normal rhythms as findings ("Alive",
     "Lost to follow-up", "Normal sinus rhythm"): never a problem of the patient (stoplist).
@@ -651,6 +748,7 @@ def test_states_services_and_normal_findings_are_no_problems(tmp_path) -> None:
         ("Soluble interleukin-2 receptor levels were high.", []),
         ("The thyroid gland was enlarged.", []),
         ("Reverse transcriptase activity.", []),
+        ("The Na-K-Cl cotransporter was blocked.", []),  # a membrane carrier
         ("Pars plana vitrectomy.", []),  # Latin anatomy, not a temazepam brand
         # real drugs still are
         ("Interleukin-2 was given.", ["Interleukin-2"]),

@@ -77,6 +77,12 @@ PROSE: list[tuple[str, str, str | None, str | None, str | None]] = [
      None),
     ("He had 2 cycles of cisplatin and 3 cycles of etoposide.", "etoposide", None, None,
      "3 cycles"),
+    # words naming the drug's role between it and its sig; a class named there is this drug
+    ("She took warfarin anticoagulation therapy (2.5 mg per day).", "warfarin", "2.5 mg", None,
+     None),
+    ("Sildenafil targeted PAH therapy (20 mg twice per day) was added.", "Sildenafil", "20 mg",
+     None, None),
+    ("Aspirin therapy was stopped and heparin 5000 units given.", "Aspirin", None, None, None),
     # regimen qualifiers link the count to the drug
     ("Then 4 cycles of neoadjuvant first-line chemotherapy were done.", "chemotherapy", None,
      None, "4 cycles"),
@@ -94,6 +100,15 @@ def test_prose_sigs(
     assert part(m, sentence, "strength") == strength
     assert part(m, sentence, "route") == route
     assert part(m, sentence, "regimen") == regimen
+
+
+def test_a_class_naming_the_drugs_role_is_no_second_drug(nlp: Any) -> None:
+    text = "She took warfarin anticoagulation therapy (2.5 mg per day)."
+    assert [m.text for m in run(nlp, text) if m.label == "MEDICATION"] == ["warfarin"]
+    # a class after a list break is a drug of its own
+    text = "She took warfarin. Anticoagulation therapy (2.5 mg per day) went on."
+    got = [m.text for m in run(nlp, text) if m.label == "MEDICATION"]
+    assert got == ["warfarin", "Anticoagulation therapy"], got
 
 
 def test_million_units_scale_the_value(nlp: Any) -> None:
@@ -157,6 +172,11 @@ def test_class_words_inside_other_things_are_no_drug(nlp: Any, sentence: str) ->
         # one list of measured substances with the labs extractor ("iron", "folate")
         ("Iron studies and folate are pending.", []),
         ("Folate 1 mg PO daily was started.", ["Folate"]),
+        # electrolytes: given as drugs, measured as labs
+        ("Magnesium 2 g IV was given.", ["Magnesium"]),
+        ("She takes calcium tablets daily.", ["calcium"]),
+        ("Potassium 10 mEq daily.", ["Potassium"]),
+        ("Sodium 140, potassium 3.5, calcium 9.2, magnesium 1.9.", []),
     ],
 )
 def test_measured_substances_are_no_drug_unless_given(

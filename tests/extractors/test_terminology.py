@@ -283,6 +283,46 @@ def _key_without_patch(cfg, real) -> str:
         return cfg.key("t")
 
 
+def test_match_data_cache_gives_the_tables_entries(nlp, tmp_path: Path) -> None:
+    """The cached match data (``INDEX_FILE``) decodes each entry on use: the same entries,
+    in the same order, as the compiled table."""
+    cfg = _small(tmp_path)
+    table, _ = compiled.get_table(nlp, cfg)
+    compiled.get_match_data(nlp, cfg)
+    assert (cfg.cache_path(compiled.tokenizer_id(nlp)) / compiled.INDEX_FILE).exists()
+    data, built = compiled.get_match_data(nlp, cfg)  # read back from the file
+    assert not built and isinstance(data.entries, compiled.EntryTable)
+    entries = data.entries
+    assert len(entries) == len(table.entries) > 100
+    assert list(entries) == table.entries
+    assert entries[-1] == table.entries[-1] and entries[3] is entries[3]  # decoded once
+    with pytest.raises(IndexError):
+        entries[len(table.entries)]
+    extra = compiled.Entry("NONE", "pattern:x", (), "pattern")
+    more = entries.with_extra([extra])
+    assert len(more) == len(entries) + 1 and more[len(entries)] is extra
+    for label in ("PROBLEM", "MEDICATION", "NONE", "NO_SUCH_LABEL"):
+        want = [i for i, e in enumerate([*table.entries, extra]) if e.label == label]
+        assert more.indices_of(label) == want
+
+
+def test_match_data_cache_rebuilt_when_a_curated_file_changes(
+    nlp, tmp_path: Path, monkeypatch
+) -> None:
+    changed = tmp_path / "extra.tsv"
+    changed.write_text("first\n")
+    real = compiled.curated_files
+    monkeypatch.setattr(compiled, "curated_files", lambda: [*real(), changed])
+    cfg = _small(tmp_path / "cache")
+    _, built = compiled.get_match_data(nlp, cfg)
+    assert built
+    _, built = compiled.get_match_data(nlp, cfg)
+    assert not built
+    changed.write_text("second\n")
+    _, built = compiled.get_match_data(nlp, cfg)
+    assert built
+
+
 def test_cache_rebuilt_when_byo_file_changes(nlp, tmp_path: Path) -> None:
     src = tmp_path / "doid.tsv"
     src.write_text((DATA / "doid.tsv").read_text())

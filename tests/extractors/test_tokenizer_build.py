@@ -26,3 +26,15 @@ def test_the_built_tokenizer_gives_scispacys_tokens():
 
     assert tokens(built) == tokens(reference.tokenizer)
     assert len(tokens(built)) > 60
+
+
+def test_the_built_tokenizer_has_scispacys_patterns_and_exceptions():
+    """Made in one go (not scispaCy's tokenizer, then its infix pattern replaced): the same
+    affix patterns, exceptions and settings, so the same dictionary cache key too."""
+    built = build_nlp(NlpSettings(extractors=("vitals",))).tokenizer
+    reference = spacy.blank("en")
+    reference.tokenizer = combined_rule_tokenizer(reference)
+    split_word_slashes(reference.tokenizer)
+
+    assert built.to_bytes(exclude=["vocab"]) == reference.tokenizer.to_bytes(exclude=["vocab"])
+    assert built.rules == reference.tokenizer.rules and len(built.rules) > 1300

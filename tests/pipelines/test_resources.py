@@ -1,0 +1,48 @@
+"""The pipeline cache (``pipelines.resources``): the collector is paused only while a pipeline
+is built."""
+
+import gc
+import json
+
+import pytest
+
+from extractors.settings import NlpSettings
+from pipelines import resources
+
+
+def _failing_build(seen: list[bool]):
+    def build_nlp(settings: NlpSettings):
+        seen.append(gc.isenabled())
+        raise RuntimeError("no pipeline")
+
+    return build_nlp
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_is_paused_during_a_build_only(monkeypatch, enabled: bool) -> None:
+    import extractors.nlp
+
+    seen: list[bool] = []
+    monkeypatch.setattr(extractors.nlp, "build_nlp", _failing_build(seen))
+    payload = json.dumps(resources._payload(NlpSettings()), sort_keys=True)
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with pytest.raises(RuntimeError, match="no pipeline"):
+            resources._build(f"test-{enabled}", payload)  # a key no other test builds
+        assert seen == [False]  # paused while building
+        assert gc.isenabled() is enabled  # and as it was afterwards, even on an error
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_import_frozen_imports_then_freezes_what_the_import_made() -> None:
+    import sys
+
+    sys.modules.pop("colorsys", None)  # a small module nothing else here imports
+    frozen = gc.get_freeze_count()
+    module = resources.import_frozen("colorsys")
+    assert module is sys.modules["colorsys"] and module.rgb_to_hsv(1, 0, 0) == (0.0, 1.0, 1)
+    assert gc.get_freeze_count() > frozen  # out of every later collection's walk
+    assert gc.isenabled()
+    assert resources.import_frozen("colorsys") is module  # imported once
