@@ -33,6 +33,11 @@ from extractors.terminology.sources import (
 log = logging.getLogger(__name__)
 
 # Version history:
+# 7 (2026-12): standard disease abbreviations (issue 15: "AVM", "PBC", "ITP"); the plural of a
+#              curated acronym ("AVMs", "PVCs"); senses of the ambiguous ones (senses.json:
+#              "ALS ambulance", "HCV antibody", "PSC cataract"); a defect named before
+#              "occluder" is a device ("PFO occluder"), before "prophylaxis" or "protocol"
+#              an activity ("VTE prophylaxis", "ACS protocol", like "depression screening").
 # 6 (2026-12): terms across a hard-wrap line break ("chronic\nkidney disease"); British
 #              spellings read as American ones (rules/dictionary/spellings.json: "ischaemic",
 #              "haemorrhage", "tumour"); disorders named by a body system ("thyroid
@@ -52,7 +57,7 @@ log = logging.getLogger(__name__)
 # 2 (2026-11): compiled terminology dictionary (curated tables, HPO, ICD-10-CM, drug names,
 #              bring-your-own UMLS/RxNorm/SNOMED CT/FHIR/DOID), abbreviations defined in the note.
 # 1 (2026-11): curated phrase rules from rules/dictionary/targets.json.
-VERSION = 6
+VERSION = 7
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
 #: label of a predicate rule that names no finding and only keeps other terms off its words
@@ -574,6 +579,11 @@ _SERVICE_WORDS = frozenset(
         "board", "boards", "clinic", "clinics", "unit", "units", "team", "teams", "ward",
         "specialist", "specialists", "educator", "registry", "association", "society",
         "foundation", "program", "programme",
+        # a device named after the defect it closes: "PFO occluder", "ASD occluder device"
+        "occluder", "occluders",
+        # prevention is an activity about the problem, like screening: "DVT prophylaxis";
+        # a care protocol is an instrument: "heparin per ACS protocol", "DKA protocol"
+        "prophylaxis", "protocol", "protocols",
     }
 )  # fmt: skip
 #: Nutrients and cofactors named in words before "deficiency" ("zinc deficiency").

@@ -33,6 +33,7 @@ from extractors.terminology.concepts import (
     PRIORITY,
     Code,
     Concept,
+    acronym_plural,
     adjective_variants,
     clean_title,
     hyphen_variants,
@@ -58,7 +59,9 @@ log = logging.getLogger(__name__)
 # 2 (2026-12): possessive eponyms also with the typeset apostrophe ("Crohn’s disease").
 # 3 (2026-12): a curated concept can close a system to other sources (``Concept.closed``);
 #   terms of ``BLOCK_LABEL`` (drug names that name a receptor or an organ) claim their words.
-BUILD_VERSION = 3
+# 4 (2026-12): the plural of a curated case-sensitive acronym ("AVMs", "PVCs"), also
+#   case-sensitive.
+BUILD_VERSION = 4
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(
@@ -226,6 +229,7 @@ def build_table(nlp: Language, config: DictionaryConfig) -> PhraseTable:
                 surface_entry.append(idx)
                 is_variant.append(True)
     variants: list[tuple[str, int]] = []
+    case_plurals: list[tuple[str, int]] = []
     for surface, _text, idx, variant, doc in zip(
         surfaces,
         texts,
@@ -238,6 +242,11 @@ def build_table(nlp: Language, config: DictionaryConfig) -> PhraseTable:
         if surface.startswith("="):
             case_terms.append(_SEP.join(tokens))
             case_entry.append(idx)
+            plural = acronym_plural(tokens[-1])
+            # only the curated tables' acronyms: an open source's may name something rare
+            # that a note's plural names otherwise (HPO "LFT", lipoma of the filum terminale)
+            if plural and entries[idx].source.startswith("curated"):
+                case_plurals.append((_SEP.join([*tokens[:-1], plural]), idx))
             continue
         if tokens[0].lower() in _FUNCTION_WORDS and not entries[idx].source.startswith("curated"):
             # "a ...", "in situ ...", "no ..." descriptions: they make every "a" and "and"
@@ -257,6 +266,14 @@ def build_table(nlp: Language, config: DictionaryConfig) -> PhraseTable:
     for joined, idx in variants:  # a real term always beats a generated variant
         if joined not in lower and is_usable(joined.replace(_SEP, " "), stoplist):
             lower[joined] = idx
+    # "AVMs", "TIAs": matched case-sensitively like the acronym, unless a source lists the
+    # plural itself ("UTIs") or another acronym spells it
+    known_case = set(case_terms)
+    for joined, idx in case_plurals:
+        if joined not in known_case and joined.lower() not in lower:
+            known_case.add(joined)
+            case_terms.append(joined)
+            case_entry.append(idx)
     t_tok = time.perf_counter() - t1
     meta = {
         "build_version": BUILD_VERSION,

@@ -175,6 +175,17 @@ def plural_variants(tokens: list[str]) -> list[list[str]]:
     return [[*tokens[:-1], v] for v in out]
 
 
+def acronym_plural(token: str) -> str | None:
+    """The plural a note writes of an all-capitals acronym token: "AVM" -> "AVMs", "PVC" ->
+    "PVCs", "MI" -> "MIs"; None for one ending in "S" ("AIDS", "ALS": no "AIDSs"), a digit
+    ("DM2") or anything that is not an upper-case word."""
+    if len(token) < 2 or not token.isalnum() or token != token.upper():
+        return None
+    if not token[-1].isalpha() or token.endswith("S"):
+        return None
+    return token + "s"
+
+
 #: Nouns whose adjective names something else: "narcotic" (a drug, not narcosis), "sclerotic"
 #: (a bone lesion's density, not sclerosis), "osteopathic" (a school of medicine),
 #: "hypertonic" (a saline), "eosinophilic" (a stain: "eosinophilic cytoplasm"), "lordotic"

@@ -269,6 +269,10 @@ def test_disorders_named_by_a_body_system(full_nlp, text, term, rule) -> None:
         ("Asthma medication review was done.", []),
         ("Her Glasgow Coma Scale was 14.", []),
         ("The Beck Depression Inventory score was 9.", []),
+        ("An AMPLATZER PFO Occluder was deployed.", []),
+        ("VTE prophylaxis: enoxaparin daily.", []),
+        ("Heparin infusion per ACS protocol.", []),
+        ("DVT prophylaxis with SCDs; prior DVT in 2019.", ["DVT"]),
         # the problem itself, and a problem before other words, stay
         ("He has asthma and takes his asthma medication daily.", ["asthma", "asthma"]),
         ("Depression was screened for.", ["Depression"]),
@@ -551,6 +555,28 @@ SENSES = [
     ("Echo: enlarged RA and RV.", "RA", None, None),
     ("History of RA on methotrexate.", "RA", (SCT, "69896004"), None),
     ("Hands show deformities typical of RA.", "RA", (SCT, "69896004"), None),
+    # issue 15: short forms whose other sense is a test, a gene, a service or a procedure
+    ("Brought in by ALS ambulance.", "ALS", None, None),
+    ("Dense PSC cataract OU.", "PSC", (HPO, "HP:0007787"), "curated:psc"),
+    ("PSC on MRCP, ulcerative colitis.", "PSC", (SCT, "197441003"), None),
+    ("She underwent BCS for breast cancer.", "BCS", None, None),
+    ("Conducted per ICH GCP guidelines.", "ICH", None, None),
+    ("Large ICH on CT.", "ICH", (SCT, "274100004"), None),
+    ("A 2 Mb CNV deletion on microarray.", "CNV", None, None),
+    ("DIC panel sent.", "DIC", None, None),
+    ("Septic shock with DIC.", "DIC", (SCT, "67406007"), None),
+    ("HCV antibody positive, HCV RNA pending.", "HCV", None, None),
+    ("HBV DNA undetectable.", "HBV", None, None),
+    ("Pathogenic PAH gene variants.", "PAH", None, None),
+    ("Anti-GBM antibodies were positive.", "GBM", None, None),
+    ("Conditioning with TBI 12 Gy.", "TBI", None, None),
+    ("Prior TBI with loss of consciousness.", "TBI", (SCT, "127295002"), None),
+    ("CTS consulted for the effusion.", "CTS", None, None),
+    ("CHB on tenofovir, HBV DNA undetectable.", "CHB", (SCT, "61977001"), None),
+    ("CHB on ECG, pacer placed.", "CHB", (SCT, "27885002"), None),
+    ("Vent: VT 450 mL, PEEP 5.", "VT", None, None),
+    ("Runs of VT on telemetry.", "VT", (SCT, "25569003"), None),
+    ("ACS/Guidant Sport wire.", "ACS", None, None),
 ]
 
 
@@ -739,3 +765,70 @@ def test_states_services_and_normal_findings_are_no_problems(tmp_path) -> None:
 def test_receptors_and_organs_are_no_drugs(full_nlp, sentence, meds) -> None:
     got = [t for t, label, _, _ in spans(full_nlp, sentence) if label == "MEDICATION"]
     assert got == meds
+
+
+# Standard abbreviations of disorders that notes use undefined (issue 15): (sentence, the
+# short form, a code it must carry or None); a sample across specialties, plurals included.
+ABBREVIATIONS = [
+    ("History of VTE on apixaban.", "VTE", None),
+    ("Echo showed LVH and a PFO.", "LVH", (SCT, "55827005")),
+    ("Echo showed LVH and a PFO.", "PFO", (ICD, "Q21.12")),
+    ("ECG: new LBBB.", "LBBB", (SCT, "63467002")),
+    ("Frequent PVCs on Holter.", "PVCs", (SCT, "17338001")),
+    ("Known PAF, on warfarin.", "PAF", (ICD, "I48.0")),
+    ("Followed for IPAH and CTEPH.", "IPAH", (SCT, "697898008")),
+    ("Followed for IPAH and CTEPH.", "CTEPH", (ICD, "I27.24")),
+    ("Right parietal AVM.", "AVM", (SCT, "234141001")),
+    ("Multiple AVMs were embolised.", "AVMs", (SCT, "234141001")),
+    ("HCV and HBV coinfection.", "HCV", (SCT, "50711007")),
+    ("HCV and HBV coinfection.", "HBV", (SCT, "66071002")),
+    ("Cirrhosis from PBC.", "PBC", (ICD, "K74.3")),
+    ("Admitted with SBO.", "SBO", (SCT, "281255004")),
+    ("Hepatic vein thrombosis with BCS.", "BCS", (ICD, "I82.0")),
+    ("CML in chronic phase, MDS, CLL.", "CML", (SCT, "92818009")),
+    ("CML in chronic phase, MDS, CLL.", "MDS", (ICD, "D46.9")),
+    ("Platelets 8 from ITP.", "ITP", (SCT, "32273002")),
+    ("Pulmonary haemorrhage: DAH.", "DAH", None),
+    ("History of PID and STDs.", "STDs", (ICD, "A64")),
+    ("Father had ALS.", "ALS", (ICD, "G12.21")),
+    ("CT head: acute SAH and a small SDH.", "SAH", (SCT, "21454007")),
+    ("Known PCOS and GDM.", "PCOS", (ICD, "E28.2")),
+    ("Known PCOS and GDM.", "GDM", (SCT, "11687002")),
+    ("Headaches, jaw claudication: GCA.", "GCA", (SCT, "400130008")),
+    ("Diagnosed with SSc.", "SSc", (ICD, "M34.9")),
+    ("Anti-VEGF for CNV in the left eye.", "CNV", (SCT, "75971007")),
+    ("POAG on latanoprost.", "POAG", (SCT, "77075001")),
+    ("Brought in with AMS.", "AMS", (ICD, "R41.82")),
+]
+
+
+@pytest.mark.parametrize(("text", "form", "code"), ABBREVIATIONS)
+def test_standard_disease_abbreviations(full_nlp, text, form, code) -> None:
+    got = [g for g in spans(full_nlp, text) if g[0] == form]
+    assert len(got) == 1 and got[0][1] == "PROBLEM", spans(full_nlp, text)
+    assert got[0][3].startswith("curated:")
+    if code:
+        assert code in got[0][2], got
+
+
+# Short forms left out of the dictionary because another sense is as common in notes, and the
+# heading, unit or device words that spell them: none is a problem.
+NOT_ABBREVIATIONS = [
+    ("ALL MEDICATIONS: none.", "ALL"),
+    ("GBS positive mother, given ampicillin.", "GBS"),
+    ("NPH 10 units at bedtime.", "NPH"),
+    ("Mode DDD, lower rate 60.", "DDD"),
+    ("VF full to confrontation.", "VF"),
+    ("The Olympus CF colonoscope was inserted.", "CF"),
+    ("HIT technique with Deflux.", "HIT"),
+    ("Closed on a BV needle.", "BV"),
+    ("The PDA was widely patent.", "PDA"),
+    ("Abdomen soft, TTP in the LLQ.", "TTP"),
+    ("His LFTs are normal.", "LFTs"),
+]
+
+
+@pytest.mark.parametrize(("text", "form"), NOT_ABBREVIATIONS)
+def test_ambiguous_short_forms_are_no_problems(full_nlp, text, form) -> None:
+    got = spans(full_nlp, text)
+    assert not [g for g in got if form in g[0] and g[1] == "PROBLEM"], got

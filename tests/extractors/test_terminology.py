@@ -401,3 +401,42 @@ def test_adjective_variants() -> None:
     assert adjective_variants(["eosinophilia"]) == [] and adjective_variants(["hypertonia"]) == []
     assert adjective_variants(["hemophilia"]) == [["hemophilic"]]
     assert adjective_variants(["lordosis"]) == [] and adjective_variants(["seborrhea"]) == []
+
+
+def test_acronym_plural() -> None:
+    from extractors.terminology.concepts import acronym_plural
+
+    assert acronym_plural("AVM") == "AVMs" and acronym_plural("MI") == "MIs"
+    # ends in S ("AIDS", "ALS"), in a digit ("DM2"), not all capitals, one letter: none
+    assert [acronym_plural(t) for t in ("AIDS", "ALS", "DM2", "AFib", "avm", "V")] == [None] * 6
+
+
+#: Curated SNOMED CT ids from before the GPS check (issue 15); every newer one is in the GPS.
+_SNOMED_BEFORE_GPS_CHECK = frozenset(
+    {"15777000", "301011002", "32895009", "12579009", "68504005", "95436008"}
+)
+
+
+def test_curated_problem_snomed_codes_are_in_the_gps() -> None:
+    from pipelines.eval_concepts import _shared_dir
+
+    gps = _shared_dir() / "terminology" / "ValueSet-snomed-intl-gps.json"
+    if not gps.is_file():
+        pytest.skip("no SNOMED CT GPS beside the repository")
+    listed = {
+        c["code"]: c["display"]
+        for inc in json.loads(gps.read_text())["compose"]["include"]
+        for c in inc.get("concept", [])
+    }
+    missing = [
+        (row["rule_id"], row["snomed"])
+        for row in _rows("problems.tsv")
+        if row["snomed"]
+        and row["snomed"] not in listed
+        and row["snomed"] not in _SNOMED_BEFORE_GPS_CHECK
+    ]
+    assert missing == []
+    abbreviations = {r["rule_id"]: r for r in _rows("problems.tsv")}
+    for rule_id in ("avm", "cml", "mds", "pbc", "itp", "pcos", "gca", "sah", "poag"):
+        row = abbreviations[rule_id]
+        assert listed[row["snomed"]].rsplit(" (", 1)[0] == row["snomed_display"], row
