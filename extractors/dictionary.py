@@ -153,6 +153,7 @@ class DictionaryMatcher:
             chosen = self._apply_senses(doc, chosen)
         chosen = self._drop_service_names(doc, chosen)
         chosen = self._drop_pregnancy_as_time(doc, chosen)
+        chosen = _drop_shouted_words(doc, chosen)
         return self._extend(doc, chosen)
 
     def _drugs_over_administrations(
@@ -638,6 +639,27 @@ def _enzyme_name_start(doc: Doc, i: int) -> int:
         else:
             break
     return start
+
+
+#: English words that are also capitalised abbreviations ("AS" aortic stenosis, "ALL").
+_WORD_ABBREVIATIONS = frozenset("as all is it or on at be am an us no".split())
+
+
+def _drop_shouted_words(
+    doc: Doc, chosen: list[tuple[int, int, int]]
+) -> list[tuple[int, int, int]]:
+    """An abbreviation that spells an English word ("AS") is that word in a line written in
+    capitals: "THE RESULTS ARE AS FOLLOWS" names no aortic stenosis."""
+    out = []
+    n = len(doc)
+    for start, end, idx in chosen:
+        tok = doc[start]
+        if end - start == 1 and tok.lower_ in _WORD_ABBREVIATIONS and tok.text.isupper():
+            near = [doc[j] for j in (start - 1, start + 1) if 0 <= j < n]
+            if any(t.is_alpha and t.is_upper and len(t) > 1 for t in near):
+                continue
+        out.append((start, end, idx))
+    return out
 
 
 def _deficiency_of(doc: Doc, i: int) -> int:

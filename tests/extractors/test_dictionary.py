@@ -707,6 +707,18 @@ def test_pregnancy_is_the_state_unless_it_names_a_time(full_nlp, sentence, is_st
     assert bool(got) == is_state, got
 
 
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("THE RESULTS ARE AS FOLLOWS: NORMAL.", []),  # a word of a line in capitals
+        ("Severe AS. PMH: AS, CHF.", ["AS", "AS", "CHF"]),
+        ("LFT was elevated.", []),  # liver function tests, not HPO's lipoma (LFT)
+    ],
+)
+def test_an_abbreviation_spelling_a_word_is_that_word_in_capitals(full_nlp, text, found) -> None:
+    assert [g[0] for g in spans(full_nlp, text) if g[1] == "PROBLEM"] == found
+
+
 def test_states_services_and_normal_findings_are_no_problems(tmp_path) -> None:
     """SNOMED CT lists life states, follow-up and normal rhythms as findings ("Alive",
     "Lost to follow-up", "Normal sinus rhythm"): never a problem of the patient (stoplist).
