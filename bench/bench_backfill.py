@@ -82,6 +82,24 @@ class Watch:
         #: (notes loaded, CPU seconds of every process of the runs so far), per sample
         self.cpu: list[tuple[int, float]] = []
         self.cpu_by_pid: dict[int, float] = {}
+        #: the same for the local PostgreSQL server's processes, and the machine's busy CPU
+        #: seconds (all processes: what else runs on it shows as busy minus ours minus PG's)
+        self.pg_cpu: list[tuple[int, float]] = []
+        self.busy_cpu: list[tuple[int, float]] = []
+        self.pg_cpu_by_pid: dict[int, float] = {}
+
+    def _postgres(self) -> float:
+        """CPU seconds of the local PostgreSQL server's processes so far (0 for a remote one)."""
+        import psutil
+
+        for p in psutil.process_iter(["name"]):
+            if p.info["name"] in ("postgres", "postmaster"):
+                try:
+                    t = p.cpu_times()
+                    self.pg_cpu_by_pid[p.pid] = t.user + t.system
+                except psutil.Error:
+                    continue
+        return sum(self.pg_cpu_by_pid.values())
 
     def _tree(self, pid: int) -> tuple[float, list[object]]:
         import psutil
@@ -102,6 +120,8 @@ class Watch:
         return rss, procs
 
     def run(self, kill_at: int | None, t_offset: float) -> tuple[int, str]:
+        import psutil
+
         t0 = time.perf_counter()
         err = tempfile.TemporaryFile()
         proc = subprocess.Popen(
@@ -117,6 +137,9 @@ class Watch:
                 loaded = 0
             self.samples.append((t_offset + time.perf_counter() - t0, loaded, rss))
             self.cpu.append((loaded, sum(self.cpu_by_pid.values())))
+            self.pg_cpu.append((loaded, self._postgres()))
+            busy = psutil.cpu_times()
+            self.busy_cpu.append((loaded, busy.user + busy.system + busy.nice + busy.irq))
             if kill_at is not None and loaded >= kill_at and not killed:
                 os.killpg(proc.pid, signal.SIGKILL)
                 killed = True
@@ -242,6 +265,12 @@ def main() -> int:
         # load on a shared machine does not skew (their load shows in the wall-clock rates)
         cpu_q1 = _cpu_per_note(watch.cpu, first_loaded, q)
         cpu_q4 = _cpu_per_note(watch.cpu, 3 * q, n)
+        # where a change of the wall rate comes from: PostgreSQL's own CPU per note, and the
+        # machine's busy CPU per note (ours + PostgreSQL's + whatever else runs)
+        pg_q1 = _cpu_per_note(watch.pg_cpu, first_loaded, q)
+        pg_q4 = _cpu_per_note(watch.pg_cpu, 3 * q, n)
+        busy_q1 = _cpu_per_note(watch.busy_cpu, first_loaded, q)
+        busy_q4 = _cpu_per_note(watch.busy_cpu, 3 * q, n)
         total_s = samples[-1][0]
         db = _db_figures(engine, n, distinct)
         inserted = int(db["rows_per_note"] * n)  # type: ignore[operator]
@@ -259,6 +288,10 @@ def main() -> int:
                 "cpu_ms_per_note_first_quarter": round(1000 * cpu_q1, 2),
                 "cpu_ms_per_note_last_quarter": round(1000 * cpu_q4, 2),
                 "cpu_last_over_first": round(cpu_q4 / cpu_q1, 3) if cpu_q1 else None,
+                "postgres_cpu_ms_per_note_first_quarter": round(1000 * pg_q1, 2),
+                "postgres_cpu_ms_per_note_last_quarter": round(1000 * pg_q4, 2),
+                "machine_busy_ms_per_note_first_quarter": round(1000 * busy_q1, 2),
+                "machine_busy_ms_per_note_last_quarter": round(1000 * busy_q4, 2),
                 "killed_at_loaded": loaded_at_kill if kill_at is not None else None,
                 "resume_s": round(resume_s, 1) if resume_s is not None else None,
                 "rows_inserted_per_s": round(inserted / total_s),
