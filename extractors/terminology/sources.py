@@ -347,6 +347,10 @@ _NOT_A_DRUG = re.compile(
     r"\s(?:glands?|receptors?|proteins?|transcriptase|polymerase|kinases?|antigens?)$"
     r"|\s(?:dehydrogenase|oxidase|transferase|synthase|reductase|hydroxylase|carboxylase"
     r"|deaminase|transpeptidase|phosphorylase|isomerase|mutase)s?$"  # the body's enzymes
+    # antibodies a laboratory measures ("antinuclear antibodies", "anti-HCV antibodies");
+    # therapeutic ones are named as such ("... monoclonal antibody") or by their -mab name
+    r"|^(?!.*\b(?:monoclonal|bispecific|humani[sz]ed|single domain|fully-human)\b)"
+    r".*(?:^|[\s-])(?:auto)?antibod(?:y|ies)$"
     r"|(?:^|[\s-])(?:co-?)?transporters?$|(?:^|\s)exchangers?$"  # membrane carriers
 )
 

@@ -766,6 +766,7 @@ def test_states_services_and_normal_findings_are_no_problems(tmp_path) -> None:
         ("The thyroid gland was enlarged.", []),
         ("Reverse transcriptase activity.", []),
         ("The Na-K-Cl cotransporter was blocked.", []),  # a membrane carrier
+        ("Hepatitis C antibodies were negative.", []),  # measured, not given
         ("Pars plana vitrectomy.", []),  # Latin anatomy, not a temazepam brand
         # real drugs still are
         ("Interleukin-2 was given.", ["Interleukin-2"]),
