@@ -218,8 +218,12 @@ ROWS = [
         "metastatic lesions",
         {"is_uncertain"},
     ),
+    # a test's purpose, not its result
+    ("CT is more sensitive in detecting small nodules.", "nodules", {"is_uncertain"}),
     # ... and what only looks like one
     ("She presents for evaluation of a desquamating rash.", "rash", set()),
+    ("A small nodule was detected.", "nodule", set()),
+    ("Imaging led to the detection of a renal mass.", "renal mass", set()),
     ("Considering the decompensated cirrhosis, we deferred surgery.", "cirrhosis", set()),
     ("There were no apparent lesions.", "lesions", {"is_negated"}),
     (
