@@ -153,6 +153,7 @@ class DictionaryMatcher:
             chosen = self._apply_senses(doc, chosen)
         chosen = self._drop_service_names(doc, chosen)
         chosen = self._drop_pregnancy_as_time(doc, chosen)
+        chosen = self._nursing_beside_pregnancy(doc, chosen)
         chosen = _drop_shouted_words(doc, chosen)
         return self._extend(doc, chosen)
 
@@ -216,6 +217,28 @@ class DictionaryMatcher:
                     continue
             out.append((start, end, idx))
         return out
+
+    def _nursing_beside_pregnancy(
+        self, doc: Doc, chosen: list[tuple[int, int, int]]
+    ) -> list[tuple[int, int, int]]:
+        """ "Nursing" coordinated with pregnancy is breastfeeding: "pregnant or nursing",
+        "pregnancy and/or nursing women" (alone it is a profession or a home)."""
+        n = len(doc)
+        added: list[tuple[int, int, int]] = []
+        for start, end, _idx in chosen:
+            if end - start != 1 or not doc[start].lower_.startswith(("pregnan", "gravid")):
+                continue
+            k = end
+            while k < n and k - end < 3 and doc[k].lower_ in ("or", "and", ",", "/", "and/or"):
+                k += 1
+            if k == end or k >= n or doc[k].lower_ != "nursing":
+                continue
+            if any(s <= k < e for s, e, _ in chosen):
+                continue
+            entry = self.index.entry_of(("breastfeeding",))
+            if entry is not None:
+                added.append((k, k + 1, entry))
+        return sorted(chosen + added) if added else chosen
 
     def _apply_senses(
         self, doc: Doc, chosen: list[tuple[int, int, int]]

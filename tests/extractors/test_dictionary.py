@@ -692,6 +692,20 @@ def test_examination_manoeuvres_are_no_findings(full_nlp, sentence) -> None:
 
 
 @pytest.mark.parametrize(
+    ("sentence", "breastfeeding"),
+    [
+        ("Exclusion: pregnant or nursing women.", True),
+        ("Pregnancy and/or nursing.", True),
+        ("Nursing staff were informed.", False),  # alone: the profession
+    ],
+)
+def test_nursing_beside_pregnancy_is_breastfeeding(full_nlp, sentence, breastfeeding) -> None:
+    got = [g for g in spans(full_nlp, sentence) if g[0].lower() == "nursing"]
+    assert bool(got) == breastfeeding, got
+    assert all(g[3] == "curated:breastfeeding" for g in got)
+
+
+@pytest.mark.parametrize(
     ("sentence", "is_state"),
     [
         ("Exclusion: pregnancy or breastfeeding.", True),
