@@ -152,7 +152,7 @@ class DictionaryMatcher:
         if self.senses:
             chosen = self._apply_senses(doc, chosen)
         chosen = self._drop_service_names(doc, chosen)
-        chosen = self._drop_pregnancy_as_time(doc, chosen)
+        chosen = _drop_pregnancy_as_time(doc, chosen)
         chosen = self._nursing_beside_pregnancy(doc, chosen)
         chosen = _drop_shouted_words(doc, chosen)
         return self._extend(doc, chosen)
@@ -194,27 +194,6 @@ class DictionaryMatcher:
                 )
             ):
                 continue
-            out.append((start, end, idx))
-        return out
-
-    def _drop_pregnancy_as_time(
-        self, doc: Doc, chosen: list[tuple[int, int, int]]
-    ) -> list[tuple[int, int, int]]:
-        """ "Pregnancy" alone is being pregnant ("pregnancy or breastfeeding", "Exclusion:
-        pregnancy", "known pregnancy"), except where it names a time or one pregnancy among
-        others: "during pregnancy", "weeks of pregnancy", "her (first) pregnancy", "the
-        pregnancy was uneventful", "his mother's pregnancy", "the 36th pregnancy week"."""
-        out = []
-        for start, end, idx in chosen:
-            if end - start == 1 and doc[start].lower_ in _PREGNANCY:
-                before = doc[start - 1].lower_ if start > 0 else ""
-                after = doc[end].lower_ if end < len(doc) else ""
-                if (
-                    before in _PREGNANCY_TIME
-                    or after in ("week", "weeks")
-                    or (start > 0 and doc[start - 1].like_num)  # "seven pregnancies"
-                ):
-                    continue
             out.append((start, end, idx))
         return out
 
@@ -656,7 +635,7 @@ def _enzyme_name_start(doc: Doc, i: int) -> int:
         elif (
             prev.lower_ != low
             and all(_ENZYME_NAME_WORD.match(part) for part in prev.lower_.split("-"))
-            and (prev.is_lower or start - 1 == 0 or doc[start - 1].is_sent_start)
+            and (prev.is_lower or prev.is_sent_start)
         ):  # "glucose-6-phosphate" may be one token
             start -= 1
         else:
@@ -666,6 +645,28 @@ def _enzyme_name_start(doc: Doc, i: int) -> int:
 
 #: English words that are also capitalised abbreviations ("AS" aortic stenosis, "ALL").
 _WORD_ABBREVIATIONS = frozenset("as all is it or on at be am an us no".split())
+
+
+def _drop_pregnancy_as_time(
+    doc: Doc, chosen: list[tuple[int, int, int]]
+) -> list[tuple[int, int, int]]:
+    """ "Pregnancy" alone is being pregnant ("pregnancy or breastfeeding", "Exclusion:
+    pregnancy", "known pregnancy"), except where it names a time or one pregnancy among
+    others: "during pregnancy", "weeks of pregnancy", "her (first) pregnancy", "the
+    pregnancy was uneventful", "his mother's pregnancy", "the 36th pregnancy week"."""
+    out = []
+    for start, end, idx in chosen:
+        if end - start == 1 and doc[start].lower_ in _PREGNANCY:
+            before = doc[start - 1].lower_ if start > 0 else ""
+            after = doc[end].lower_ if end < len(doc) else ""
+            if (
+                before in _PREGNANCY_TIME
+                or after in ("week", "weeks")
+                or (start > 0 and doc[start - 1].like_num)  # "seven pregnancies"
+            ):
+                continue
+        out.append((start, end, idx))
+    return out
 
 
 def _drop_shouted_words(
