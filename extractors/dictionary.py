@@ -812,7 +812,7 @@ class DictionaryExtractor:
     Options (all optional): ``cache_dir`` (where the compiled dictionary is cached, default
     ``~/.cache/notestruct/dictionary``), ``sources`` (bring-your-own terminologies, e.g.
     ``[{"kind": "umls", "path": "/data/umls/META"}]``), ``open_sources`` (subset of
-    curated/hpo/icd10cm/drugs), ``labels``, ``abbreviations``.
+    curated/hpo/icd10cm/drugs/rare), ``labels``, ``abbreviations``.
     """
 
     name: ClassVar[str] = "dictionary"

@@ -12,7 +12,7 @@ import re
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,7 @@ from extractors.terminology.sources import (
     package_version,
     read_open_source,
 )
+from extractors.terminology.systems import ICD10CM
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,40 @@ def _concepts(config: DictionaryConfig) -> Iterable[Concept]:
         yield from read_byo_source(source)
 
 
+#: Sources of last resort (the rare-disease titles). Their codes count only where no other
+#: source names the term: OMIM's entry for a common disease is often a susceptibility locus
+#: ("Pulmonary disease, chronic obstructive"), no code for a COPD mention. Their uncoded
+#: names ("progressive renal failure", a disease family) take the codes of the disorder
+#: their head names ("renal failure").
+_HEAD_CODED_KINDS = frozenset({"rare"})
+
+
+def _head_codes(
+    key: str,
+    label: str,
+    best: Mapping[str, dict[str, tuple[tuple[int, int], Concept]]],
+    merged: Callable[
+        [dict[str, tuple[tuple[int, int], Concept]]], tuple[Concept, list[Code], list[str]]
+    ],
+) -> tuple[list[Code], list[str]]:
+    """The codes of the longest coded name that ends the term ("insulin-dependent diabetes
+    mellitus" -> "diabetes mellitus"): a disorder named with qualifiers before its head is
+    a kind of the head's disorder. ICD-10-CM is left out; no codes when no such name is
+    coded."""
+    words = key.split()
+    for i in range(1, len(words)):
+        by_kind = best.get(" ".join(words[i:]))
+        if not by_kind:
+            continue
+        winner, codes, sources = merged(by_kind)
+        # ICD-10-CM codes of a bare head are classification defaults, not its meaning
+        # ("diabetes mellitus" -> E11.9), and would misname the qualified disorder
+        codes = [c for c in codes if c[0] != ICD10CM]
+        if codes and winner.label == label:
+            return codes, sources
+    return [], []
+
+
 def build_table(nlp: Language, config: DictionaryConfig) -> PhraseTable:
     """Read every configured source and compile the phrase table (minutes at most, usually s)."""
     t0 = time.perf_counter()
@@ -191,7 +226,10 @@ def build_table(nlp: Language, config: DictionaryConfig) -> PhraseTable:
     entry_index: dict[tuple[str, tuple[Code, ...]], int] = {}
     surfaces: list[str] = []
     surface_entry: list[int] = []
-    for key, by_kind in best.items():
+
+    def merged(
+        by_kind: dict[str, tuple[tuple[int, int], Concept]],
+    ) -> tuple[Concept, list[Code], list[str]]:
         kinds = sorted(by_kind, key=lambda k: PRIORITY.get(k, 9))
         winner = by_kind[kinds[0]][1]
         codes = list(winner.codes)
@@ -199,13 +237,31 @@ def build_table(nlp: Language, config: DictionaryConfig) -> PhraseTable:
         sources = [winner.source]
         for kind in kinds[1:]:
             other = by_kind[kind][1]
-            if other.label != winner.label:
+            if other.label != winner.label or kind in _HEAD_CODED_KINDS:
                 continue
             extra = [c for c in other.codes if c[0] not in seen_systems]
             if extra:
                 codes.extend(extra)
                 seen_systems.update(c[0] for c in extra)
                 sources.append(other.source)
+        return winner, codes, sources
+
+    # a spelling of another source's term ("pre-eclampsia" also matches "preeclampsia") is
+    # that term: a low-priority source naming the closed form must not shadow its codes
+    variant_of: dict[str, str] = {}
+    if any(len(by_kind) == 1 and _HEAD_CODED_KINDS & by_kind.keys() for by_kind in best.values()):
+        for key, by_kind in best.items():
+            if not key.startswith("=") and by_kind.keys() - _HEAD_CODED_KINDS:
+                for var in spelling_variants(key):
+                    variant_of.setdefault(var, key)
+    for key, by_kind in best.items():
+        alias = variant_of.get(key) if by_kind.keys() <= _HEAD_CODED_KINDS else None
+        if alias is not None:
+            by_kind = {**best[alias], **by_kind}
+        winner, codes, sources = merged(by_kind)
+        if not codes and winner.kind in _HEAD_CODED_KINDS:
+            codes, via = _head_codes(key, winner.label, best, merged)
+            sources += via
         ekey = (winner.concept_id, tuple(codes))
         idx = entry_index.get(ekey)
         if idx is None:

