@@ -45,7 +45,13 @@ def _c(name: str, type_: ColumnType, description: str) -> ViewColumn:
 _CONCEPT = (
     _c("concept_system", "string", "Code system URI of the mention's primary code."),
     _c("concept_code", "string", "Primary code (SNOMED CT, RxNorm, LOINC, ICD-10-CM, ...)."),
-    _c("concept_display", "string", "Display name of the primary code."),
+    _c(
+        "concept_display",
+        "string",
+        "Display name of the primary code. A mention without a code is named by its rule id: "
+        "the part after the first ':', with '-' and '_' as spaces (curated:free-fluid -> "
+        "free fluid), or by its label in lower case when it has no rule id; never by note text.",
+    ),
 )
 _FLAGS = tuple(
     _c(f"is_{flag}", "bool", f"Assertion flag: {flag}.")

@@ -16,7 +16,8 @@ NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def part(phrase, label, code=None, system=SCT, display=None, attrs=None, **flags):
-    """One mention to place in a synthetic note."""
+    """One mention to place in a synthetic note (``rule_id=`` among ``flags`` sets its rule id,
+    ``r-<label>`` by default)."""
     return (phrase, label, code, system, display or phrase, attrs or {}, flags)
 
 
@@ -42,7 +43,9 @@ def result(note_id, patient, day, parts, status="current", filler=""):
     )
     mentions = []
     for start, end, (phrase, label, code, system, display, attrs, flags) in spans:
+        flags = dict(flags)  # a part may be placed in more than one note
         relative = flags.pop("experiencer", None)
+        rule_id = flags.pop("rule_id", f"r-{label}")
         mentions.append(
             Mention(
                 mention_id=mention_id(note_id, start, end, label, "test"),
@@ -58,7 +61,7 @@ def result(note_id, patient, day, parts, status="current", filler=""):
                 else (),
                 attributes=attrs,
                 provenance=Provenance(
-                    extractor="test", extractor_version=1, rule_id=f"r-{label}",
+                    extractor="test", extractor_version=1, rule_id=rule_id,
                     pipeline_version="t",
                 ),
             )

@@ -1,0 +1,195 @@
+"""Uncoded mentions get a readable concept_display (migration 0012), derived from their rule id
+and never from note text, on SQLite and PostgreSQL; the downgrade restores revision 0011."""
+
+import pytest
+import sqlalchemy as sa
+
+from tests.warehouse.builders import NOW, day, part, result
+from warehouse.engine import make_engine
+from warehouse.load import LoadSettings, finish_run, load_results, start_run
+from warehouse.migrate import downgrade, upgrade
+from warehouse.views import VIEWS
+
+SCT = "http://snomed.info/sct"
+
+
+def _notes():
+    """p1: a coded problem and uncoded ones (curated, predicate, an id with '_', none at all),
+    the curated one again in a later note with other words; p2: an uncoded drug."""
+    n1 = result(
+        "u1",
+        "p1",
+        day(1),
+        [
+            part("free pelvic fluid", "PROBLEM", rule_id="curated:free-fluid"),
+            part(
+                "htn",
+                "PROBLEM",
+                "38341003",
+                display="Hypertensive disorder",
+                rule_id="curated:hypertension",
+            ),
+            part("heart is enlarged", "PROBLEM", rule_id="predicate:cardiomegaly"),
+            part("LM plaque", "PROBLEM", rule_id="site:left_main-lesion"),
+            part("an odd finding", "PROBLEM", rule_id=None),
+        ],
+    )
+    n2 = result("u2", "p1", day(2), [part("Fluid, free", "PROBLEM", rule_id="curated:free-fluid")])
+    n3 = result(
+        "u3",
+        "p2",
+        day(3),
+        [
+            part("glyxambi", "MEDICATION", rule_id="pattern:drug-combination"),
+        ],
+    )
+    return [n1, n2, n3]
+
+
+PHRASES = (
+    "free pelvic fluid",
+    "htn",
+    "heart is enlarged",
+    "LM plaque",
+    "an odd finding",
+    "Fluid, free",
+    "glyxambi",
+)
+
+#: problem_list of p1 by concept_key: (concept_display, concept_code, note_count)
+EXPECTED = [
+    (f"{SCT}|38341003", "Hypertensive disorder", "38341003", 1),
+    ("label:PROBLEM", "problem", None, 1),
+    ("rule:curated:free-fluid", "free fluid", None, 2),
+    ("rule:predicate:cardiomegaly", "cardiomegaly", None, 1),
+    ("rule:site:left_main-lesion", "left main lesion", None, 1),
+]
+
+
+def _rows(engine, sql):
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(sql))]
+
+
+def _load(engine):
+    with engine.begin() as conn:
+        start_run(
+            conn,
+            run_id="ru",
+            flow="nightly-ingest",
+            started_at=NOW,
+            pipeline_version="t",
+            rules_version="v1",
+            dictionary_version=None,
+            source_kind="jsonl",
+            source_key="k",
+        )
+        # text storage on: mention.text is in the base table, and must still stay out of views
+        load_results(
+            conn,
+            _notes(),
+            run_id="ru",
+            now=NOW,
+            settings=LoadSettings(store_text=True, rules_version="v1"),
+        )
+        finish_run(conn, "ru", status="completed", finished_at=NOW)
+
+
+def _problems(engine):
+    return _rows(
+        engine,
+        "SELECT concept_key, concept_display, concept_code, note_count "
+        "FROM problem_list WHERE patient_ref = 'p1' ORDER BY concept_key",
+    )
+
+
+def _definitions(engine):
+    """Every view's SQL as the database keeps it."""
+    if engine.dialect.name == "postgresql":
+        sql = (
+            "SELECT viewname, definition FROM pg_views WHERE schemaname = current_schema() "
+            "ORDER BY 1"
+        )
+    else:
+        sql = "SELECT name, sql FROM sqlite_master WHERE type = 'view' ORDER BY 1"
+    return dict(_rows(engine, sql))
+
+
+def _column_types(engine):
+    """(view, column) -> type as PostgreSQL reports it (SQLite views have no real types)."""
+    if engine.dialect.name != "postgresql":
+        return {}
+    return {
+        (t, c): d
+        for t, c, d in _rows(
+            engine,
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name IN "
+            "(SELECT viewname FROM pg_views WHERE schemaname = current_schema())",
+        )
+    }
+
+
+def _check_columns(engine):
+    for v in VIEWS:
+        with engine.connect() as conn:
+            cols = tuple(conn.execute(sa.text(f"SELECT * FROM {v.name} WHERE 1 = 0")).keys())
+        assert cols == v.column_names, v.name
+
+
+def _check(url):
+    engine = make_engine(url)
+    try:
+        upgrade(engine, "0011")
+        before, types_before = _definitions(engine), _column_types(engine)
+        upgrade(engine)
+        _check_columns(engine)
+        assert _column_types(engine) == types_before
+        head = _definitions(engine)
+        assert head["mention_current"] != before["mention_current"]
+        _load(engine)
+
+        # the uncoded problems are named by their rule, one name per group; the coded one
+        # keeps its code's display
+        assert _problems(engine) == EXPECTED
+        assert _rows(engine, "SELECT concept_display, concept_key FROM medication_list") == [
+            ("drug combination", "rule:pattern:drug-combination")
+        ]
+        assert _rows(
+            engine,
+            "SELECT count(*) FROM mention_current "
+            "WHERE concept_display IS NULL OR concept_display = ''",
+        ) == [(0,)]
+
+        # the warehouse holds the mention text, no view shows it
+        stored = {t for (t,) in _rows(engine, "SELECT text FROM mention")}
+        assert stored == set(PHRASES)
+        for v in VIEWS:
+            for row in _rows(engine, f"SELECT * FROM {v.name}"):
+                for cell in row:
+                    if isinstance(cell, str):
+                        assert not [p for p in PHRASES if p in cell], (v.name, cell)
+
+        # down to 0011: its SQL exactly, uncoded displays empty again, same columns
+        downgrade(engine, "0011")
+        assert _definitions(engine) == before
+        _check_columns(engine)
+        assert _column_types(engine) == types_before
+        assert _problems(engine) == [
+            (key, None if code is None else display, code, n) for key, display, code, n in EXPECTED
+        ]
+        # and up again
+        upgrade(engine)
+        assert _definitions(engine) == head
+        assert _problems(engine) == EXPECTED
+    finally:
+        engine.dispose()
+
+
+def test_uncoded_display_sqlite(sqlite_url):
+    _check(sqlite_url)
+
+
+@pytest.mark.postgres
+def test_uncoded_display_postgres(pg_url):
+    _check(pg_url)
