@@ -28,11 +28,15 @@ from extractors.terminology.sources import (
     load_modifiers,
     load_predicates,
     load_senses,
+    load_stoplist,
 )
 
 log = logging.getLogger(__name__)
 
 # Version history:
+# 8 (2026-12): rare-disease titles (OMIM, Orphanet) from the HPO's disease annotations; a
+#              word formed as a disorder's name that no terminology lists is an uncoded
+#              problem ("analbuminemia", "pneumomycosis": morphology:<word>).
 # 7 (2026-12): standard disease abbreviations (issue 15: "AVM", "PBC", "ITP"); the plural of a
 #              curated acronym ("AVMs", "PVCs"); senses of the ambiguous ones (senses.json:
 #              "ALS ambulance", "HCV antibody", "PSC cataract"); a defect named before
@@ -57,7 +61,7 @@ log = logging.getLogger(__name__)
 # 2 (2026-11): compiled terminology dictionary (curated tables, HPO, ICD-10-CM, drug names,
 #              bring-your-own UMLS/RxNorm/SNOMED CT/FHIR/DOID), abbreviations defined in the note.
 # 1 (2026-11): curated phrase rules from rules/dictionary/targets.json.
-VERSION = 7
+VERSION = 8
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
 #: label of a predicate rule that names no finding and only keeps other terms off its words
@@ -99,8 +103,13 @@ class DictionaryMatcher:
             if mod:
                 self._modifiers_by_last.setdefault(mod[-1], []).append(mod)
         # the rules' own entries follow the table's
-        extra = [Entry("PROBLEM", "pattern:deficiency", (), "pattern")]
+        extra = [
+            Entry("PROBLEM", "pattern:deficiency", (), "pattern"),
+            Entry("PROBLEM", "morphology", (), "pattern"),
+        ]
         self.deficiency_entry = len(table.entries)
+        self.morphology_entry = len(table.entries) + 1
+        self._stoplist = load_stoplist()
         #: findings stated as predicates ("the heart is enlarged"): (regex, entry index)
         self.predicates: list[tuple[re.Pattern[str], int, tuple[str, ...], TermStarts]] = []
         for rule in load_predicates():
@@ -140,6 +149,7 @@ class DictionaryMatcher:
         if self.abbreviations and Doc.has_extension("abbreviations"):
             matches, forced = self._resolve_abbreviations(doc, matches)
         matches = matches + self._deficiencies(doc) + self._predicates(doc)
+        matches += self._disorder_words(doc)
         matches = self._drugs_over_administrations(matches)
         chosen: list[tuple[int, int, int]] = []
         taken: set[int] = set()
@@ -170,8 +180,7 @@ class DictionaryMatcher:
         return [
             m
             for m in matches
-            if entries[m[2]].label != "PROCEDURE"
-            or not any(m[0] < s < m[1] < e for s, e in meds)
+            if entries[m[2]].label != "PROCEDURE" or not any(m[0] < s < m[1] < e for s, e in meds)
         ]
 
     def _drop_service_names(
@@ -292,6 +301,39 @@ class DictionaryMatcher:
                 out.append((tok.i, end, self.deficiency_entry))
         return out
 
+    def _disorder_words(self, doc: Doc) -> list[tuple[int, int, int]]:
+        """A word that no terminology lists but that is formed as a disorder's name is one:
+        "analbuminemia", "chondrodysplasias", "pneumomycosis", "proctosigmoiditis" (an
+        inflammation, a blood or urine level out of range, a condition, a tumour, a growth or
+        wasting disorder; ``_DISORDER_WORD``). Words of that form that name a process, a
+        procedure or a device (``_NOT_DISORDER_WORDS``), a word the dictionary knows or
+        stops, and a drug's adjective ("antituberculosis") are not. The mention is uncoded;
+        its rule id names the word (``morphology:<word>``). The longest-match pass keeps
+        any dictionary term over it."""
+        out: list[tuple[int, int, int]] = []
+        strings = doc.vocab.strings
+        lowers = doc.to_array(LOWER)
+        found: dict[int, bool] = {}
+        for h in set(lowers.tolist()):
+            word = strings[h]
+            found[h] = (
+                len(word) >= 7
+                and _DISORDER_WORD.match(word) is not None
+                and word not in _NOT_DISORDER_WORDS
+                and not word.startswith(_NOT_DISORDER_PREFIXES)
+                and word not in self._stoplist
+                and self.index.entry_of([word]) is None
+            )
+        if not any(found.values()):
+            return out
+        for tok in doc:
+            if not found[lowers[tok.i]] or not tok.is_alpha or tok.is_upper:
+                continue
+            if tok.is_title and not tok.is_sent_start:  # a name: "Oklahoma"
+                continue
+            out.append((tok.i, tok.i + 1, self.morphology_entry))
+        return out
+
     def _extend(self, doc: Doc, chosen: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
         """Widen problem spans over what belongs to the concept in the text: coordinated
         heads ("breast and ovarian cancer"), qualifiers ("hereditary ..."), "type II"."""
@@ -391,7 +433,11 @@ class DictionaryMatcher:
             base = (span.start_char, span.end_char, span.label, span.kb_id, span.id)
             data[(_KEY, "extractor", *base)] = name
             data[(_KEY, "extractor_version", *base)] = VERSION
-            data[(_KEY, "rule_id", *base)] = entry.rule_id
+            if idx == self.morphology_entry:  # the word itself names the disorder
+                word = next(t.lower_ for t in reversed(span) if _DISORDER_WORD.match(t.lower_))
+                data[(_KEY, "rule_id", *base)] = f"morphology:{word}"
+            else:
+                data[(_KEY, "rule_id", *base)] = entry.rule_id
             data[(_KEY, "codes", *base)] = [
                 {"system": system, "code": code, "display": display}
                 for system, code, display in entry.codes
@@ -563,6 +609,32 @@ _NOT_SITES = frozenset(
     characteristic specific genetic historic periodic basic classic typical atypical
     critical medical surgical physical practical logical biological chemical""".split()
 )
+#: A disorder's name by its ending: -itis (inflammation), -osis (condition), -pathy,
+#: -oma (tumour), -plasia, -trophy, -megaly, -algia, -penia, -cytosis, -ectasia, -iasis,
+#: -plegia, -paresis, -malacia, -rrhea, -rrhage; -emia and -uria (a level in blood or
+#: urine) only with a prefix that says it is out of range ("hypocomplementemia",
+#: "analbuminemia") or after an acid ("methylmalonic acidemia"): "glycaemia",
+#: "lactatemia" and "microglobulinuria" name the measurement.
+_DISORDER_WORD = re.compile(
+    r"^(?![a-z]*(?:stomas?|anast[oa]mos[ie]s)$)[a-z]{3,}(?:itis|itides|osis|opathy|opathies|omas?|omata|algias?|plasias?|"
+    r"trophy|trophies|megaly|penias?|cytosis|ectasias?|ectasis|iasis|plegias?|paresis|"
+    r"malacia|dynias?|rrh(?:o)?eas?|rrhages?|rrhagia)$"
+    r"|^(?:hyper|hypo|an|dys|pan|oligo)[a-z]{3,}(?:a?emias?|urias?)$"
+    r"|^[a-z]*acid(?:a?emias?|urias?)$"
+)
+#: Words of a disorder's form that name a process, a procedure, a device, a structure, a
+#: solution or a profession.
+_NOT_DISORDER_WORDS = frozenset(
+    """diagnosis diagnoses misdiagnosis prognosis prognoses osmosis mitosis mitoses meiosis
+    meioses apoptosis phagocytosis endocytosis exocytosis pinocytosis transcytosis efferocytosis
+    symbiosis hypnosis apotheosis metamorphosis heterozygosis homozygosis orthosis orthoses
+    arthrodesis homeopathy osteopathy naturopathy empathy
+    sympathy telepathy allopathy diploma diplomas stroma stomata aroma aromas rhizoma
+    academia nostalgia utopia cornucopia encyclopedia cardioplegia aponeurosis
+    aponeuroses synchondrosis syndesmosis stereognosis capitis""".split()
+)
+#: A drug's adjective ("antituberculosis"), a time before the disorder ("preischemia").
+_NOT_DISORDER_PREFIXES = ("anti", "pre", "post", "non")
 _DEFICIENCY = frozenset({"deficiency", "deficiencies", "deficient"})
 _PREGNANCY = frozenset({"pregnancy", "pregnancies"})
 #: Words before "pregnancy" that make it a time or one pregnancy among others, not the state:
@@ -610,8 +682,13 @@ def _names_a_factor(tok: Token) -> bool:
     return bool(
         _SYMBOL.match(tok.text)
         or low in _NUTRIENTS
-        or (len(low) > 5 and low.endswith("ase") and not low.endswith("ease")
-            and low not in _NOT_ENZYMES and low.isalpha())
+        or (
+            len(low) > 5
+            and low.endswith("ase")
+            and not low.endswith("ease")
+            and low not in _NOT_ENZYMES
+            and low.isalpha()
+        )
     )
 
 
@@ -669,9 +746,7 @@ def _drop_pregnancy_as_time(
     return out
 
 
-def _drop_shouted_words(
-    doc: Doc, chosen: list[tuple[int, int, int]]
-) -> list[tuple[int, int, int]]:
+def _drop_shouted_words(doc: Doc, chosen: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
     """An abbreviation that spells an English word ("AS") is that word in a line written in
     capitals: "THE RESULTS ARE AS FOLLOWS" names no aortic stenosis."""
     out = []
@@ -705,6 +780,8 @@ def _deficiency_of(doc: Doc, i: int) -> int:
         elif end or not (t.is_alpha and t.is_lower):
             break
     return end
+
+
 #: Gene, enzyme, factor or vitamin symbols: "G6PD", "C7", "APRT", "B12", "VIII".
 _SYMBOL = re.compile(r"^(?=.*[A-Z])(?:[A-Z][A-Za-z]*\d+[A-Za-z\d]*|[A-Z]{2,8}\d*|[A-Z]\d+)$")
 _STAGE_VALUE = re.compile(r"^(?:[0-4][a-c]?|i{1,3}[a-c]?|iv[a-c]?)$")

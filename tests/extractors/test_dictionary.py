@@ -879,3 +879,29 @@ def test_a_rare_disease_family_takes_its_heads_codes_but_no_icd_default(full_nlp
     assert rule == "rare:insulin-dependent-diabetes-mellitus"
     assert (SCT, "73211009") in codes
     assert not any(system == ICD for system, _ in codes)
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        # a word formed as a disorder's name that no open source lists
+        ("Biopsy showed a pneumomycosis.", [("pneumomycosis", "morphology:pneumomycosis")]),
+        ("Known hypocomplementemia.", [("hypocomplementemia", "morphology:hypocomplementemia")]),
+        ("Pilomatricomas were excised.", [("Pilomatricomas", "morphology:pilomatricomas")]),
+        ("She has proctosigmoiditis.", [("proctosigmoiditis", "morphology:proctosigmoiditis")]),
+        # the measurement, not a disorder: a level without hyper-/hypo-
+        ("Glycaemia 110 mg/dl and lactatemia were normal.", []),
+        # a process, a procedure, a structure, a solution, a drug's adjective, a verb, a name
+        ("Apoptosis and phagocytosis were studied.", []),
+        ("A reanastomosis of the tracheostoma.", []),
+        ("Cardioplegia was given; the aponeurosis was closed.", []),
+        ("He was started on antituberculosis therapy.", []),
+        ("He moved to Oklahoma.", []),
+        ("The study exposes and discloses flaws.", []),
+        # a word the dictionary knows keeps its own entry (and sense rules)
+        ("Hepatitis B surface antigen was negative.", []),
+    ],
+)
+def test_a_word_formed_as_a_disorder_name_is_a_problem(full_nlp, text: str, found) -> None:
+    got = [(t, r) for t, label, _, r in spans(full_nlp, text) if r.startswith("morphology:")]
+    assert got == found
