@@ -329,8 +329,8 @@ class DictionaryMatcher:
         for tok in doc:
             if not found[lowers[tok.i]] or not tok.is_alpha or tok.is_upper:
                 continue
-            if tok.is_title and not tok.is_sent_start:  # a name: "Oklahoma"
-                continue
+            if tok.is_title and tok.i and doc[tok.i - 1].is_alpha and not tok.is_sent_start:
+                continue  # a name inside a sentence: "moved to Oklahoma"
             out.append((tok.i, tok.i + 1, self.morphology_entry))
         return out
 

@@ -147,13 +147,17 @@ _NO_NUMBER = frozenset(
 def plural_variants(tokens: list[str]) -> list[list[str]]:
     """Singular/plural variants of the last token ("ulcers" <-> "ulcer", "biopsies",
     "dyskinesia" -> "dyskinesias", "stenosis" -> "stenoses", "calculus" -> "calculi",
-    "diverticulum" -> "diverticula")."""
+    "diverticulum" -> "diverticula", "varix" <-> "varices")."""
     last = tokens[-1]
     if not last.isalpha() or len(last) < 4 or not last.islower() or last in _NO_NUMBER:
         return []
     out: list[str] = []
     if last.endswith("ies") and len(last) > 4:
         out.append(last[:-3] + "y")
+    elif last.endswith("ices") and len(last) >= 7:  # "varices" -> "varix", "cortices"
+        out += [last[:-4] + "ix", last[:-4] + "ex"]
+    elif last.endswith(("ix", "ex")) and len(last) >= 5:  # "varix" -> "varices"
+        out += [last[:-2] + "ices", last + "es"]
     elif last.endswith(("ses", "xes", "ches", "shes")):
         out.append(last[:-2])
     elif last.endswith("s") and not last.endswith(("ss", "us", "is", "ous", "ys")):
@@ -258,6 +262,18 @@ _PREFIX_HYPHEN = re.compile(
 )
 
 
+#: Heads an eponym names ("Castleman disease", "Bell palsy", "Hodgkin lymphoma").
+_EPONYM_HEADS = frozenset(
+    """disease syndrome palsy sign phenomenon lymphoma sarcoma tumor tumour anomaly ulcer
+    ulcers anemia ataxia dystrophy disorder fracture""".split()
+)
+#: A word that can be a surname: letters (a hyphenated pair too), not an adjective's ending
+#: ("renal", "chronic", "infectious") or a plural ("Addisons" is already a variant).
+_EPONYM = re.compile(
+    r"^(?![a-z]*(?:al|ic|ous|ive|ary|ar|oid|ed|ing|ile|s)$)[a-z]{3,}(?:-[a-z]{3,})?$"
+)
+
+
 def spelling_variants(surface: str) -> list[str]:
     """Hyphen/space variants: "full-time" <-> "full time" (two-word terms only for the
     reverse direction, which would otherwise multiply)."""
@@ -274,6 +290,11 @@ def spelling_variants(surface: str) -> list[str]:
         out.append(surface.replace("'s ", " ' s "))
         out.append(surface.replace("'s ", "’s "))  # typeset apostrophe: "Bowen’s disease"
     words = surface.split(" ")
+    if len(words) >= 2 and words[1] in _EPONYM_HEADS and _EPONYM.match(words[0]):
+        # the possessive of an eponym a source names without it: "Castleman disease" ->
+        # "Castleman's disease" (and the typeset apostrophe)
+        rest = " ".join(words[1:])
+        out += [f"{words[0]}'s {rest}", f"{words[0]}’s {rest}", f"{words[0]} ' s {rest}"]
     if len(words) == 2 and all(w.isalpha() and len(w) >= 3 for w in words):
         out.append("-".join(words))
         out.append(" - ".join(words))

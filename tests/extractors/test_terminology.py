@@ -495,3 +495,14 @@ def test_rare_diseases_from_the_hpo_annotations(tmp_path: Path) -> None:
         (systems.ORPHANET, "906"),
     }
     assert concepts["Parkinson disease"].codes == ()
+
+
+def test_latin_ix_plurals_and_eponym_possessives() -> None:
+    """"varix" <-> "varices"; a source's "Castleman disease" also matches the possessive a
+    note writes, but an adjective before a head ("renal disease") has none."""
+    assert ["varices"] in plural_variants(["varix"])
+    assert ["varix"] in plural_variants(["varices"])
+    assert "castleman's disease" in spelling_variants("castleman disease")
+    assert "castleman’s disease" in spelling_variants("castleman disease")
+    assert not any("'" in v for v in spelling_variants("renal disease"))
+    assert not any("'" in v for v in spelling_variants("infectious disease"))
