@@ -62,7 +62,10 @@ log = logging.getLogger(__name__)
 #   terms of ``BLOCK_LABEL`` (drug names that name a receptor or an organ) claim their words.
 # 4 (2026-12): the plural of a curated case-sensitive acronym ("AVMs", "PVCs"), also
 #   case-sensitive.
-BUILD_VERSION = 4
+# 5 (2026-12): the rare-disease source ("rare"): codes only where no other source names the
+#   term, a family name takes its head's codes but ICD-10-CM, a spelling of another source's
+#   term stays that term; Latin -ix/-ices plurals and eponym possessives (concepts.py).
+BUILD_VERSION = 5
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(
