@@ -239,13 +239,18 @@ def parse_obo(path: Path) -> list[dict[str, Any]]:
     return terms
 
 
-def obo_data_version(path: Path) -> str:
-    """The ``data-version`` header of an .obo file."""
+def _header_value(path: Path, key: str, lines: int) -> str:
+    """The value of a ``key: value`` header among a file's first lines, or "unknown"."""
     with path.open(encoding="utf-8") as fh:
-        for _, line in zip(range(30), fh, strict=False):
-            if line.startswith("data-version:"):
+        for _, line in zip(range(lines), fh, strict=False):
+            if line.startswith(key + ":"):
                 return line.split(":", 1)[1].strip()
     return "unknown"
+
+
+def obo_data_version(path: Path) -> str:
+    """The ``data-version`` header of an .obo file."""
+    return _header_value(path, "data-version", 30)
 
 
 def hpo_xrefs(terms: list[dict[str, Any]]) -> dict[str, list[Code]]:
@@ -302,11 +307,7 @@ def hpoa_path() -> Path | None:
 
 def hpoa_data_version(path: Path) -> str:
     """The ``#version`` header of a phenotype.hpoa file."""
-    with path.open(encoding="utf-8") as fh:
-        for _, line in zip(range(10), fh, strict=False):
-            if line.startswith("#version:"):
-                return line.split(":", 1)[1].strip()
-    return "unknown"
+    return _header_value(path, "#version", 10)
 
 
 _RARE_SYSTEMS = {"OMIM": systems.OMIM, "ORPHA": systems.ORPHANET}
