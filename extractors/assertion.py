@@ -882,6 +882,11 @@ def _paren_bounds(tokens: "_Tokens", start: int, end: int, lo: int, hi: int) -> 
     return left + 1, hi
 
 
+#: Rule ids of curated terms that name a finding's absence ("afebrile": fever, negated);
+#: ``rules/dictionary/problems.tsv`` rows ``absent-*``.
+ABSENCE_RULE_PREFIX = "curated:absent-"
+
+
 class AssertionRefiner:
     """Section-aware defaults after ConText (ConText decides inside sentences only)."""
 
@@ -899,6 +904,10 @@ class AssertionRefiner:
                 if flag == "is_family" and _about_patient(span):
                     continue
                 setattr(ext, flag, True)
+            # a word that says its finding is absent ("afebrile") is the finding negated;
+            # negated again ("not afebrile") it is present
+            if (ext.rule_id or "").startswith(ABSENCE_RULE_PREFIX):
+                ext.is_negated = not ext.is_negated
             # a screening or assessment procedure names the habit it asks about, not a fact
             if span.label_ != "PROCEDURE" and STANDING_FACT.search(span.text):
                 ext.is_historical = True

@@ -355,3 +355,22 @@ def test_no_name_mangled_private_attribute_of_medspacy_is_read() -> None:
         for m in private.finditer(path.read_text(encoding="utf-8"))
     ]
     assert used == []
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "negated"),
+    [
+        ("He was afebrile on arrival.", "afebrile", True),
+        ("Abdomen soft, nontender.", "nontender", True),
+        ("Sclerae anicteric.", "anicteric", True),
+        # negated again, the finding is there
+        ("He was not afebrile on day 2.", "afebrile", False),
+    ],
+)
+def test_a_word_naming_an_absence_is_its_finding_negated(
+    nlp, text: str, target: str, negated: bool
+) -> None:
+    """"afebrile" is fever, negated: the coded finding with the note's own word as its text."""
+    [span] = [s for s in nlp(text).spans["mentions"] if s.text == target]
+    assert span._.rule_id.startswith("curated:absent-")
+    assert span._.is_negated is negated
