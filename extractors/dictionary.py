@@ -149,6 +149,7 @@ class DictionaryMatcher:
         if self.abbreviations and Doc.has_extension("abbreviations"):
             matches, forced = self._resolve_abbreviations(doc, matches)
         matches = matches + self._deficiencies(doc) + self._predicates(doc)
+        matches += self._substance_deficiencies(doc, matches)
         matches += self._disorder_words(doc)
         matches = self._drugs_over_administrations(matches)
         chosen: list[tuple[int, int, int]] = []
@@ -300,6 +301,20 @@ class DictionaryMatcher:
             if end:
                 out.append((tok.i, end, self.deficiency_entry))
         return out
+
+    def _substance_deficiencies(
+        self, doc: Doc, matches: list[tuple[int, int, int]]
+    ) -> list[tuple[int, int, int]]:
+        """A substance the drug vocabulary names, before "deficiency", is the disorder of its
+        lack, not a drug: "alpha-1 antitrypsin deficiency", "antithrombin deficiency"."""
+        n = len(doc)
+        return [
+            (start, end + 1, self.deficiency_entry)
+            for start, end, idx in matches
+            if end < n
+            and doc[end].lower_ in _DEFICIENCY
+            and self.entries[idx].label == "MEDICATION"
+        ]
 
     def _disorder_words(self, doc: Doc) -> list[tuple[int, int, int]]:
         """A word that no terminology lists but that is formed as a disorder's name is one:

@@ -905,3 +905,18 @@ def test_a_rare_disease_family_takes_its_heads_codes_but_no_icd_default(full_nlp
 def test_a_word_formed_as_a_disorder_name_is_a_problem(full_nlp, text: str, found) -> None:
     got = [(t, r) for t, label, _, r in spans(full_nlp, text) if r.startswith("morphology:")]
     assert got == found
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("alpha-1 antitrypsin deficiency", [("alpha-1 antitrypsin deficiency", "PROBLEM")]),
+        ("antithrombin deficiency", [("antithrombin deficiency", "PROBLEM")]),
+        # given, the substance is a drug
+        ("Antithrombin was given.", [("Antithrombin", "MEDICATION")]),
+        # a disorder of clotting is named by its system
+        ("a known coagulation disorder", [("coagulation disorder", "PROBLEM")]),
+    ],
+)
+def test_a_substance_before_deficiency_is_a_disorder(full_nlp, text: str, found) -> None:
+    assert [(t, label) for t, label, _, _ in spans(full_nlp, text)] == found
