@@ -110,6 +110,7 @@ class DictionaryMatcher:
         self.deficiency_entry = len(table.entries)
         self.morphology_entry = len(table.entries) + 1
         self._stoplist = load_stoplist()
+        self._disorder_word_of: dict[int, bool] = {}
         #: findings stated as predicates ("the heart is enlarged"): (regex, entry index)
         self.predicates: list[tuple[re.Pattern[str], int, tuple[str, ...], TermStarts]] = []
         for rule in load_predicates():
@@ -327,26 +328,36 @@ class DictionaryMatcher:
         any dictionary term over it."""
         out: list[tuple[int, int, int]] = []
         strings = doc.vocab.strings
-        lowers = doc.to_array(LOWER)
-        found: dict[int, bool] = {}
-        for h in set(lowers.tolist()):
-            word = strings[h]
-            found[h] = (
-                len(word) >= 7
-                and _DISORDER_WORD.match(word) is not None
-                and word not in _NOT_DISORDER_WORDS
-                and not word.startswith(_NOT_DISORDER_PREFIXES)
-                and word not in self._stoplist
-                and self.index.entry_of([word]) is None
-            )
-        if not any(found.values()):
+        lowers = doc.to_array(LOWER).tolist()
+        known = self._disorder_word_of  # word hash -> verdict, shared by every note
+        hits = set()
+        for h in set(lowers):
+            verdict = known.get(h)
+            if verdict is None:
+                if len(known) > 500_000:  # a vocabulary that keeps growing: start again
+                    known.clear()
+                word = strings[h]
+                verdict = known[h] = (
+                    len(word) >= 7
+                    and _DISORDER_WORD.match(word) is not None
+                    and word not in _NOT_DISORDER_WORDS
+                    and not word.startswith(_NOT_DISORDER_PREFIXES)
+                    and word not in self._stoplist
+                    and self.index.entry_of([word]) is None
+                )
+            if verdict:
+                hits.add(h)
+        if not hits:
             return out
-        for tok in doc:
-            if not found[lowers[tok.i]] or not tok.is_alpha or tok.is_upper:
+        for i, h in enumerate(lowers):
+            if h not in hits:
                 continue
-            if tok.is_title and tok.i and doc[tok.i - 1].is_alpha and not tok.is_sent_start:
+            tok = doc[i]
+            if not tok.is_alpha or tok.is_upper:
+                continue
+            if tok.is_title and i and doc[i - 1].is_alpha and not tok.is_sent_start:
                 continue  # a name inside a sentence: "moved to Oklahoma"
-            out.append((tok.i, tok.i + 1, self.morphology_entry))
+            out.append((i, i + 1, self.morphology_entry))
         return out
 
     def _extend(self, doc: Doc, chosen: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
