@@ -904,10 +904,11 @@ class AssertionRefiner:
                 if flag == "is_family" and _about_patient(span):
                     continue
                 setattr(ext, flag, True)
-            # a word that says its finding is absent ("afebrile") is the finding negated;
-            # negated again ("not afebrile") it is present
+            # a word that says its finding is absent ("afebrile") is the finding negated,
+            # also inside a negated list ("No edema, nontender"); only a negation of the
+            # word itself ("not afebrile", "no longer afebrile") makes the finding present
             if (ext.rule_id or "").startswith(ABSENCE_RULE_PREFIX):
-                ext.is_negated = not ext.is_negated
+                ext.is_negated = not _negates_the_word(span)
             # a screening or assessment procedure names the habit it asks about, not a fact
             if span.label_ != "PROCEDURE" and STANDING_FACT.search(span.text):
                 ext.is_historical = True
@@ -916,6 +917,13 @@ class AssertionRefiner:
             if category in ALLERGY_SECTIONS:
                 ext.attributes = {**(ext.attributes or {}), "allergy": True}
         return doc
+
+
+def _negates_the_word(span: Span) -> bool:
+    """ "not afebrile", "never afebrile", "no longer afebrile": a negation right before."""
+    doc, i = span.doc, span.start
+    before = [t.lower_ for t in doc[max(0, i - 2) : i]]
+    return bool(before) and (before[-1] in ("not", "never") or before == ["no", "longer"])
 
 
 def _about_patient(span: Span) -> bool:

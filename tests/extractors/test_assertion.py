@@ -363,8 +363,13 @@ def test_no_name_mangled_private_attribute_of_medspacy_is_read() -> None:
         ("He was afebrile on arrival.", "afebrile", True),
         ("Abdomen soft, nontender.", "nontender", True),
         ("Sclerae anicteric.", "anicteric", True),
-        # negated again, the finding is there
+        # inside a negated list it stays absent
+        ("Knee: No joint effusion, erythema, nontender.", "nontender", True),
+        ("Extremities: without swelling, nontender, no erythema.", "nontender", True),
+        ("General: in no acute distress, afebrile.", "afebrile", True),
+        # the word itself negated: the finding is there
         ("He was not afebrile on day 2.", "afebrile", False),
+        ("She is no longer afebrile.", "afebrile", False),
     ],
 )
 def test_a_word_naming_an_absence_is_its_finding_negated(
