@@ -12,7 +12,7 @@ import re
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,13 +171,33 @@ def _concepts(config: DictionaryConfig) -> Iterable[Concept]:
 _HEAD_CODED_KINDS = frozenset({"rare"})
 
 
+_Slot = dict[str, tuple[tuple[int, int], Concept]]
+
+
+def _merge_kinds(by_kind: _Slot) -> tuple[Concept, list[Code], list[str]]:
+    """The winning concept of one surface (by source priority), its codes plus the systems
+    other sources of the same label add (never a last-resort source's), and the sources."""
+    kinds = sorted(by_kind, key=lambda k: PRIORITY.get(k, 9))
+    winner = by_kind[kinds[0]][1]
+    codes = list(winner.codes)
+    seen_systems = {c[0] for c in codes} | winner.closed
+    sources = [winner.source]
+    for kind in kinds[1:]:
+        other = by_kind[kind][1]
+        if other.label != winner.label or kind in _HEAD_CODED_KINDS:
+            continue
+        extra = [c for c in other.codes if c[0] not in seen_systems]
+        if extra:
+            codes.extend(extra)
+            seen_systems.update(c[0] for c in extra)
+            sources.append(other.source)
+    return winner, codes, sources
+
+
 def _head_codes(
     key: str,
     label: str,
-    best: Mapping[str, dict[str, tuple[tuple[int, int], Concept]]],
-    merged: Callable[
-        [dict[str, tuple[tuple[int, int], Concept]]], tuple[Concept, list[Code], list[str]]
-    ],
+    best: Mapping[str, _Slot],
 ) -> tuple[list[Code], list[str]]:
     """The codes of the longest coded name that ends the term ("insulin-dependent diabetes
     mellitus" -> "diabetes mellitus"): a disorder named with qualifiers before its head is
@@ -188,7 +208,7 @@ def _head_codes(
         by_kind = best.get(" ".join(words[i:]))
         if not by_kind:
             continue
-        winner, codes, sources = merged(by_kind)
+        winner, codes, sources = _merge_kinds(by_kind)
         # ICD-10-CM codes of a bare head are classification defaults, not its meaning
         # ("diabetes mellitus" -> E11.9), and would misname the qualified disorder
         codes = [c for c in codes if c[0] != ICD10CM]
@@ -230,25 +250,6 @@ def build_table(nlp: Language, config: DictionaryConfig) -> PhraseTable:
     surfaces: list[str] = []
     surface_entry: list[int] = []
 
-    def merged(
-        by_kind: dict[str, tuple[tuple[int, int], Concept]],
-    ) -> tuple[Concept, list[Code], list[str]]:
-        kinds = sorted(by_kind, key=lambda k: PRIORITY.get(k, 9))
-        winner = by_kind[kinds[0]][1]
-        codes = list(winner.codes)
-        seen_systems = {c[0] for c in codes} | winner.closed
-        sources = [winner.source]
-        for kind in kinds[1:]:
-            other = by_kind[kind][1]
-            if other.label != winner.label or kind in _HEAD_CODED_KINDS:
-                continue
-            extra = [c for c in other.codes if c[0] not in seen_systems]
-            if extra:
-                codes.extend(extra)
-                seen_systems.update(c[0] for c in extra)
-                sources.append(other.source)
-        return winner, codes, sources
-
     # a spelling of another source's term ("pre-eclampsia" also matches "preeclampsia") is
     # that term: a low-priority source naming the closed form must not shadow its codes
     variant_of: dict[str, str] = {}
@@ -261,9 +262,9 @@ def build_table(nlp: Language, config: DictionaryConfig) -> PhraseTable:
         alias = variant_of.get(key) if by_kind.keys() <= _HEAD_CODED_KINDS else None
         if alias is not None:
             by_kind = {**best[alias], **by_kind}
-        winner, codes, sources = merged(by_kind)
+        winner, codes, sources = _merge_kinds(by_kind)
         if not codes and winner.kind in _HEAD_CODED_KINDS:
-            codes, via = _head_codes(key, winner.label, best, merged)
+            codes, via = _head_codes(key, winner.label, best)
             sources += via
         ekey = (winner.concept_id, tuple(codes))
         idx = entry_index.get(ekey)
