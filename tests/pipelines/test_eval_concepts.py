@@ -49,3 +49,31 @@ def test_synthea_rows_score_encounter_diagnoses_apart_from_chief_complaints(
 
 def test_evaluate_skips_absent_corpora(nlp, tmp_path: Path) -> None:
     assert eval_concepts.evaluate(nlp, tmp_path) == []
+
+
+def test_span_rows_in_context_read_an_abbreviation_defined_in_an_earlier_sentence(
+    nlp, tmp_path: Path
+) -> None:
+    """Two sentences of one abstract: HD is defined in the first and used alone in the second."""
+    first = "Huntington disease ( HD ) is inherited ."
+    second = "Patients with HD were studied ."
+    records = [
+        {
+            "id": "s1",
+            "text": first,
+            "entities": [
+                {"start": 0, "end": 18, "label": "Disease"},
+                {"start": 21, "end": 23, "label": "Disease"},
+            ],
+        },
+        {"id": "s2", "text": second, "entities": [{"start": 14, "end": 16, "label": "Disease"}]},
+    ]
+    path = tmp_path / "devel.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    (alone,) = eval_concepts.eval_spans(nlp, path, "toy", {"Disease": "PROBLEM"})
+    (within,) = eval_concepts.eval_spans(nlp, path, "toy", {"Disease": "PROBLEM"}, context=8)
+    assert within.name == "toy Disease->PROBLEM (8 sentences before as context)"
+    # Alone, the second sentence's HD is an unknown abbreviation; read after the first, it is
+    # Huntington disease. Offsets are the sentence's own in both rows.
+    assert (alone.recall, alone.precision) == (round(2 / 3, 4), 1.0)
+    assert (within.recall, within.precision) == (1.0, 1.0)
