@@ -214,6 +214,70 @@ def _part_overlaps(m: Mention, names: Iterable[str], span: tuple[int, int]) -> b
     return False
 
 
+#: corpus -> (file, the gold label of a test or measurement, the gold label of a result value,
+#: the attribute that links a test to its values)
+TEST_CORPORA: dict[str, tuple[str, str, str, str]] = {
+    "maccrobat": ("maccrobat/dev.jsonl", "Diagnostic_procedure", "Lab_value", "values"),
+    "chia": ("chia/dev.jsonl", "Measurement", "Value", "value"),
+}
+_DIGIT = re.compile(r"\d")
+
+
+def score_tests(
+    corpus: str, records: Sequence[Mapping[str, Any]], predicted: Mapping[str, Sequence[Mention]]
+) -> list[Row]:
+    """Tests with a numeric result, as LAB and VITAL mentions (overlap), and their values.
+
+    Gold: the corpus's tests (MACCROBAT Diagnostic_procedure, Chia Measurement) linked to a
+    value with a digit in it ("13.1 gm/dl", "> 60"); a test with only a word for its result
+    ("normal", "negative") is not counted. A LAB or VITAL mention is correct when it overlaps
+    a test or a value span of the corpus (ours covers name, value and unit). Where the corpus
+    gives the value's offsets (MACCROBAT), a second row: the share of numeric gold values
+    inside the value part of a mention overlapping their test (a missed test misses them).
+    """
+    _, test_label, value_label, link = TEST_CORPORA[corpus]
+    tp_p = n_p = tp_g = n_g = 0
+    v_found = v_total = 0
+    has_offsets = False
+    for rec in records:
+        ents = rec["entities"]
+        spans = [(e["start"], e["end"]) for e in ents if e["label"] in (test_label, value_label)]
+        ours = [m for m in predicted.get(rec["id"], ()) if m.label in ("LAB", "VITAL")]
+        n_p += len(ours)
+        tp_p += sum(any(_overlaps((m.start_char, m.end_char), s) for s in spans) for m in ours)
+        for e in ents:
+            if e["label"] != test_label:
+                continue
+            values = [
+                v
+                for v in (e.get("attributes") or {}).get(link) or ()
+                if isinstance(v, Mapping) and _DIGIT.search(v.get("text", ""))
+            ]
+            if not values:
+                continue
+            n_g += 1
+            matched = [
+                m for m in ours if _overlaps((m.start_char, m.end_char), (e["start"], e["end"]))
+            ]
+            tp_g += bool(matched)
+            for v in values:
+                if "start" not in v:
+                    continue
+                has_offsets = True
+                v_total += 1
+                v_found += any(
+                    _part_overlaps(m, ("value",), (v["start"], v["end"])) for m in matched
+                )
+    rows = [Row.of(corpus, "TEST with a numeric result", "overlap", tp_p, n_p, tp_g, n_g)]
+    if has_offsets:
+        rows.append(
+            Row.of(
+                corpus, "TEST numeric value on the matched test", "recall", 0, 0, v_found, v_total
+            )
+        )
+    return rows
+
+
 # -- chest X-ray report labels ------------------------------------------------------------------
 
 #: The 14 NegBio (ChestX-ray14) finding labels, each with the patterns (on the lower-cased text
@@ -302,6 +366,8 @@ def evaluate(nlp: Language, eval_dir: Path) -> list[Row]:
         rows += score_spans(corpus, docs, predicted)
         if corpus == "maccrobat":
             rows += medication_attribute_recall(docs, predicted)
+        if corpus in TEST_CORPORA:
+            rows += score_tests(corpus, list(_jsonl(path)), predicted)
     xray = eval_dir / "iu_xray" / "dev.jsonl"
     if xray.is_file():
         rows += score_xray(nlp, xray)[0]

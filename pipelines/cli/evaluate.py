@@ -127,8 +127,10 @@ def evaluate(
             )
     table.caption = (
         "assertion rows: gold target spans given; mention rows: overlap (label-aware, any "
-        "shared character) and exact span match, attribute recall on the matched drug, IU "
-        "X-ray: 14 finding labels per report; concept rows: dictionary = open sources"
+        "shared character) and exact span match, attribute recall on the matched drug, TEST: "
+        "tests with a numeric result as LAB/VITAL and their values, IU "
+        "X-ray: 14 finding labels per report; concept rows: dictionary = open sources; "
+        "'in context': each abstract sentence read after the ones before it"
         + (" + BYO " + ", ".join(Path(s["path"]).name for s in sources) if sources else "")
     )
     out.print(table)
