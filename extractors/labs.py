@@ -11,6 +11,8 @@ from extractors.base import MENTIONS, doc_text
 from extractors.patterns import (
     COMPARATOR,
     COMPARATORS,
+    HSPACE,
+    NAME_GLOSS,
     NUMBER,
     TermStarts,
     add_spans,
@@ -37,18 +39,26 @@ from extractors.units import UnitNormalizer
 #              medications extractor instead of a list of its own.
 # 4 (2026-12): tumour markers (CEA, AFP, CA 125, CA 19-9); a PROBLEM or PROCEDURE span that is
 #              exactly the test name of a result is removed ("CEA 5.2 ng/mL", "PT 14.2 s").
-VERSION = 4
+# 5 (2026-12): results as case reports write them: a bracketed gloss after the name ("C-reactive
+#              protein (CRP) level of 119"), a comma or bracket before the value ("potassium
+#              level, 3.8 mEq/L", "bilirubin (2.2 mg/dL)"), verbs of change ("had further
+#              increased to"), thin and hair spaces before the unit, Greek mu, "× 109/L" for
+#              ×10^9/L; PTH, ACTH, prolactin, LH, FSH, free T3, CD4 count.
+VERSION = 5
 
 LABEL = "LAB"
 RULES = "labs"
 
 #: Words between a test name and its value ("creatinine was elevated at 1.8").
 _CONNECTOR = (
-    r"(?:[ \t]*(?:level|levels|count|value|values|result|was|were|is|are|of|at|to|now|today|"
+    rf"(?:{HSPACE}*(?:level|levels|count|value|values|result|was|were|is|are|of|at|to|now|today|"
     r"on\s+admission|this\s+morning|came\s+back|returned|remained|has\s+been|had\s+been|"
-    r"increased|decreased|rose|rising|fell|dropped|down|up|trended|peaked|"
+    r"had|has|have|further|again|still|then|subsequently|gradually|"
+    r"measured|found|noted|recorded|reported|stabilized|reached|normalized|improved|"
+    r"around|about|approximately|concentration|concentrations|activity|prolonged|"
+    r"increased|decreased|rose|rising|fell|dropped|down|up|trended|peaked|climbed|declined|"
     r"slightly|mildly|moderately|markedly|significantly|very|"
-    r"elevated|high|low|raised|decreased|normal|abnormal|critical|:|=|-|–)(?![a-z]))*"
+    r"elevated|high|low|raised|decreased|normal|abnormal|critical|:|=|-|–|,|\()(?![a-z]))*"
 )
 _FLAG_WORDS = {
     "elevated": "H", "high": "H", "raised": "H", "increased": "H", "rose": "H",
@@ -57,6 +67,10 @@ _FLAG_WORDS = {
 }  # fmt: skip
 #: Units of an amount, not of a concentration: after a "test name" they mean a drug strength.
 _AMOUNT_UNITS = frozenset({"mg", "ug", "g", "kg", "meq", "mmol", "U", "[IU]", "mL", "L"})
+#: Units of a dose per body weight or an infusion rate: after a "test name" they mean a drug
+#: given ("15% glucose (7.8 mg/kg/min)", "insulin 0.1 U/kg/h", "heparin 18 U/kg"); "mL/min"
+#: (a clearance) and "mm/h" (a sedimentation rate) are results.
+_DOSE_UNIT = re.compile(r".*/kg(?:/.*)?|[kmun]?(?:g|U|\[IU\]|meq|mol)/(?:h|min|d)|mL/h")
 _QUALITATIVE = (
     r"negative|positive|undetectable|not\s+detected|detected|normal|within\s+normal\s+limits|"
     r"wnl|unremarkable"
@@ -79,8 +93,9 @@ _RESULT_BEFORE = re.compile(
     re.IGNORECASE,
 )
 _UNIT = (
-    r"(?:ml/min(?:ute)?/1\.73\s?m(?:2|²|\^2)|x\s?10\^?\d+\s?/\s?[a-zµ]+|(?:10\^\d+|10\*\d+)/[a-zµ]+|"
-    r"[a-zµ%°#][a-z0-9µ%/^.*\[\]{}]*(?:\s?/\s?[a-z0-9.^]+)*)"
+    r"(?:ml/min(?:ute)?/1\.73\s?m(?:2|²|\^2)|[x×]\s?10\s?\^?\d+\s?/\s?[a-zµμ]+|"
+    r"(?:10\^\d+|10\*\d+)/[a-zµμ]+|"
+    r"(?:[µμ] )?[a-zµμ%°#][a-z0-9µμ%/^.*\[\]{}]*(?:\s?/\s?[a-z0-9.^]+)*)"
 )
 
 
@@ -116,7 +131,7 @@ class LabTagger:
             rf"(?:(?P<num>{NUMBER})(?!\d)(?!/\d)(?!\.\d)(?!-\d)|(?P<qual>{_QUALITATIVE})(?![a-z]))"
         )
         tail = (
-            rf"(?:[ \t]?(?P<unit>/?{_UNIT}))?"
+            rf"(?:{HSPACE}?(?P<unit>/?{_UNIT}))?"
             r"(?:[ \t]*(?:\((?P<pflag>HH|LL|H|L|A|C|high|low|critical|abnormal)\)"
             r"|(?P<flag>HH|LL|H|L)(?![A-Za-z])|(?P<wflag>high|low|critical|abnormal)(?![a-z])"
             r"|(?P<star>\*)))?"
@@ -128,7 +143,8 @@ class LabTagger:
         self.starts = TermStarts(r"\w/-", {*ci, *cs})
         # case-insensitive everywhere except the short case-sensitive test names (K, Na, PT)
         self.pattern = re.compile(
-            rf"(?<![\w/-])(?P<name>{names})(?![\w])(?!-\d)(?P<conn>(?i:{_CONNECTOR}))[ \t]*"
+            rf"(?<![\w/-])(?P<name>{names})(?![\w])(?!-\d){NAME_GLOSS}(?P<conn>(?i:{_CONNECTOR}))"
+            rf"{HSPACE}*"
             rf"(?i:{value}{tail})"
         )
 
@@ -181,7 +197,7 @@ class LabTagger:
                 attrs["value_string"] = re.sub(r"\s+", " ", m.group("qual").lower())
                 parts["value"] = [m.start("qual"), m.end("qual")]
             unit, ucum, unit_end = self._unit(m, rule)
-            if ucum in _AMOUNT_UNITS:
+            if ucum in _AMOUNT_UNITS or (ucum is not None and _DOSE_UNIT.fullmatch(ucum)):
                 continue  # "docusate sodium 100 mg", "vitamin B12 1000 mcg": a drug strength
             attrs["unit"], attrs["ucum"] = unit, ucum
             if unit is not None:

@@ -16,6 +16,12 @@ from extractors.base import MENTIONS
 from extractors.extensions import span_key
 
 #: A decimal number as written in notes: "140", "4.1", ".5", "1,200".
+#: A blank inside a line: space, tab and the no-break, thin and hair spaces that typeset text
+#: (case reports, PDFs) puts between a number and its unit ("12\u200aU/L", "145/95\u2009mmHg").
+HSPACE = r"[ \t\u00a0\u2000-\u200b\u202f]"
+#: An expansion or abbreviation in brackets right after a test name, starting with a letter:
+#: "C-reactive protein (CRP) was", "CVP (central venous pressure) 16", "WBCs [white cells]".
+NAME_GLOSS = r"(?:[ \t]*[(\[][A-Za-z][^()\[\]\n]{0,48}[)\]])?"
 NUMBER = r"(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?|\.\d+)"
 
 _WORD_NUMBERS: dict[str, float] = {

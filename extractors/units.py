@@ -54,7 +54,11 @@ class UnitNormalizer:
 
     @staticmethod
     def _key(text: str) -> str:
-        return re.sub(r"\s+", " ", text.strip()).lower()
+        # Greek mu for the micro sign, "×" for "x"; a power of ten whose superscript was lost
+        # in copying ("× 109/L", "x10 9/l") read as written ("x10^9/l")
+        text = text.replace("μ", "µ").replace("×", "x")
+        text = re.sub(r"(?i)^x\s?10\s?([369]|12)\s?/", r"x10^\1/", text.strip())
+        return re.sub(r"\s+", " ", text).lower()
 
     def is_ucum(self, code: str) -> bool:
         """Whether ``code`` is a valid UCUM expression according to ucumvert's grammar."""
@@ -69,7 +73,12 @@ class UnitNormalizer:
         key = self._key(text)
         # the table's codes are valid UCUM (test_every_table_code_is_valid_ucum): only text
         # written as UCUM is parsed, so most runs never build the parser (0.09 s)
-        code = self.table.get(key) or self.table.get(key.replace(" ", ""))
+        squeezed = key.replace(" ", "")
+        code = (
+            self.table.get(key)
+            or self.table.get(squeezed)
+            or self.table.get(squeezed.replace("µ", "u"))  # "µg/dL" as "ug/dL"
+        )
         if code is None and re.fullmatch(r"[A-Za-z0-9/*.\[\]{}%^_]+", text):
             code = text if self.is_ucum(text) else None  # already UCUM, e.g. "10*3/uL"
         self._cache[text] = code

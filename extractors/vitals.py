@@ -11,6 +11,8 @@ from extractors.base import doc_text
 from extractors.patterns import (
     COMPARATOR,
     COMPARATORS,
+    HSPACE,
+    NAME_GLOSS,
     NUMBER,
     TermStarts,
     add_spans,
@@ -26,16 +28,22 @@ from extractors.units import UnitNormalizer
 # 1 (2026-11): FHIR vital-signs LOINC codes, UCUM units, plausibility ranges per unit.
 # 2 (2026-12): comparators ("BMI >= 35 kg/m2", "systolic blood pressure above 160 mmHg");
 #              a systolic or diastolic pressure written alone.
-VERSION = 2
+# 3 (2026-12): as case reports write them: a comma or bracket before the value ("pulse rate,
+#              101/min", "heart rate (98/min)"), a bracketed gloss after the name, verbs of
+#              change ("increased to 160/90 mmHg"), thin and hair spaces before the unit;
+#              a rate written "101/min".
+VERSION = 3
 
 LABEL = "VITAL"
 RULES = "vitals"
 
 _CONNECTOR = (
-    r"(?:[ \t]*(?:was|were|is|are|of|at|to|up\s+to|now|today|on\s+admission|initially|"
+    rf"(?:{HSPACE}*(?:was|were|is|are|of|at|to|up\s+to|now|today|on\s+admission|initially|"
     r"measured|recorded|noted|found|reading|readings|range[sd]?|ranging\s+from|"
+    r"had|has|further|still|then|subsequently|remained|stabilized|reached|normalized|"
+    r"increased|decreased|rose|fell|dropped|"
     r"elevated|high|low|in\s+the|about|approximately|around|"
-    r":|=|-|–)(?![a-z]))*"
+    r":|=|-|–|,|\()(?![a-z]))*"
 )
 _UNIT_TEXT = {
     "blood_pressure": r"mm\s?hg|mm\s+of\s+hg",
@@ -80,7 +88,7 @@ class VitalTagger:
         }
         self.name_starts = TermStarts(r"\w/", names_any)
         self.head = re.compile(
-            rf"(?i:{alternation(names_any)})(?![\w])(?i:{_CONNECTOR})[ \t]*"
+            rf"(?i:{alternation(names_any)})(?![\w]){NAME_GLOSS}(?i:{_CONNECTOR}){HSPACE}*"
             rf"(?:(?i:{COMPARATOR})[ \t]?)?[\d.]"
         )
         for rule in self.rules:
@@ -98,13 +106,13 @@ class VitalTagger:
                     + r")(?![\d'])(?!-\d)(?!\s?-?\d/\d)"
                 )
             else:
-                value = rf"(?P<v>{NUMBER})(?![\d/])(?!\.\d)(?!-\d)(?!'?s\b)"
+                value = rf"(?P<v>{NUMBER})(?!\d)(?!/\d)(?!\.\d)(?!-\d)(?!'?s\b)"
             self.patterns.append(
                 (
                     re.compile(
-                        rf"(?<![\w/])(?P<name>{names})(?![\w])(?i:{_CONNECTOR})[ \t]*"
+                        rf"(?<![\w/])(?P<name>{names})(?![\w]){NAME_GLOSS}(?i:{_CONNECTOR}){HSPACE}*"
                         rf"(?:(?P<cmp>(?i:{COMPARATOR}))[ \t]?)?{value}"
-                        rf"(?:[ \t]?(?P<unit>(?i:{unit}))(?![a-z]))?",
+                        rf"(?:{HSPACE}?(?P<unit>(?i:{unit}))(?![a-z]))?",
                     ),
                     rule,
                 )

@@ -68,3 +68,47 @@ def test_comparator_reaches_fhir(nlp: Any) -> None:
     [obs] = [r for r in map_note(note, mentions) if r["resourceType"] == "Observation"]
     assert obs["valueQuantity"]["comparator"] == ">"
     assert obs["valueQuantity"]["value"] == 7
+
+
+# As case reports write results: a gloss after the name, a comma or bracket before the value,
+# verbs of change, typeset spaces before the unit, Greek mu, a lost superscript in ×10^9/L.
+# sentence, label, test or vital name, value, ucum
+CASE_REPORT: list[tuple[str, str, str, float, str | None]] = [
+    ("C-reactive protein (CRP) level of 119 mg/L", "LAB", "C reactive protein", 119, "mg/L"),
+    ("potassium level, 3.8 mEq/L; sodium 139", "LAB", "Potassium", 3.8, "meq/L"),
+    ("mildly elevated bilirubin (2.2 mg/dL) on day 3", "LAB", "Bilirubin, total", 2.2, "mg/dL"),
+    ("her serum calcium had further increased to 19.2 mg/dL", "LAB", "Calcium", 19.2, "mg/dL"),
+    ("ALT was 12\u200aU/L", "LAB", "ALT", 12, "U/L"),
+    ("alanine transaminase 19 IU/L", "LAB", "ALT", 19, "[IU]/L"),
+    ("creatinine increased to 362 μmol/L", "LAB", "Creatinine", 362, "umol/L"),
+    ("platelets 52 × 109/L", "LAB", "Platelet count", 52, "10*9/L"),
+    ("serum prolactin was 74 ng/mL", "LAB", "Prolactin", 74, "ng/mL"),
+    ("pulse rate, 101/min", "VITAL", "heart_rate", 101, "/min"),
+    ("an elevated heart rate (98/min)", "VITAL", "heart_rate", 98, "/min"),
+    ("blood pressure, 145/95\u200amm\u200aHg", "VITAL", "blood_pressure", 145, "mm[Hg]"),
+    ("his blood pressure increased to 160/90 mmHg", "VITAL", "blood_pressure", 160, "mm[Hg]"),
+]
+
+
+@pytest.mark.parametrize(("text", "label", "name", "value", "ucum"), CASE_REPORT)
+def test_results_as_case_reports_write_them(
+    nlp: Any, text: str, label: str, name: str, value: float, ucum: str | None
+) -> None:
+    hits = [attrs for lab, _, attrs in found(nlp, text) if lab == label]
+    assert hits, found(nlp, text)
+    attrs = hits[0]
+    assert attrs.get("test", attrs.get("vital")) == name
+    assert attrs.get("value", attrs.get("systolic")) == value
+    assert attrs["ucum"] == ucum
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "heart rate, blood pressure and temperature were normal",  # a list of names, no value
+        "HR 120/80",  # a blood pressure under the wrong name is not a pulse of 120
+        "platelet count (see table 2)",  # a bracket that is no value
+    ],
+)
+def test_no_result_without_a_value_of_its_own(nlp: Any, text: str) -> None:
+    assert [x for x in found(nlp, text) if x[0] in ("LAB", "VITAL")] == []
