@@ -26,6 +26,7 @@ from extractors.patterns import (
     term_key,
 )
 from extractors.units import UnitNormalizer
+from schemas.ids import name_key
 
 # Version history:
 # 1 (2026-11): sig parser (strength, dose, form, route, frequency, when, duration, PRN) after
@@ -43,7 +44,10 @@ from extractors.units import UnitNormalizer
 # 4 (2026-12): a regimen written once for a coordinated list of drugs is every drug's ("8
 #              cycles of X, Y, and Z", "X and Y, which she received for 3 cycles"); regimen
 #              qualifiers and relative pronouns link; a rate ("7 L/min of oxygen") is given.
-VERSION = 4
+# 5 (2026-12): a drug that an earlier extractor found but nothing codes (rule med-sig, which
+#              every such drug shares) carries ``name_key``, the hash of its normalised name,
+#              so the warehouse views tell uncoded drugs apart without showing their names.
+VERSION = 5
 
 LABEL = "MEDICATION"
 RULES = "medications"
@@ -577,17 +581,22 @@ class MedicationTagger:
             start, end = char_bounds(span)
             if span.label_ == LABEL:
                 values = span_values(span)
+                codes = list(values["codes"] or [])
                 found.append(
                     {
                         "start": start,
                         "end": end,
-                        "codes": list(values["codes"] or []),
+                        "codes": codes,
                         "source": values["extractor"] or "unknown",
                         "source_rule_id": values["rule_id"],
                         "rule_id": "med-sig",
                         "token_bounds": (span.start_char, span.end_char),
                     }
                 )
+                if not codes:
+                    # every drug of this kind has the rule id med-sig: without a code, only
+                    # its name tells one from another (hashed: the name is note text)
+                    found[-1]["name_key"] = name_key(LABEL, doc_text(doc)[start:end])
             taken.append((start, end))
         taken += doc.user_data.get(NOT_MENTIONS, [])
         if self.drug_re is not None:
@@ -715,6 +724,8 @@ class MedicationTagger:
             attrs["drug_rule_id"] = cand["source_rule_id"]
             if "ingredient" in cand:
                 attrs["ingredient"] = cand["ingredient"]
+            if "name_key" in cand:
+                attrs["name_key"] = cand["name_key"]
             span = make_span(
                 doc,
                 start,

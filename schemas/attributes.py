@@ -77,6 +77,9 @@ class Common(_Model):
     onset_age: int | None = None
     relative: str | None = None
     relative_age: int | None = None
+    #: an uncoded concept that only its name identifies: ``schemas.ids.name_key`` of the name
+    #: (the warehouse's ``concept_key`` is then ``name:<name_key>``)
+    name_key: str | None = None
 
 
 class ProblemAttributes(Common):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 import uuid
 
 #: Namespace for every notestruct UUIDv5 (fixed forever; changing it changes every id).
@@ -35,3 +37,29 @@ def resource_id(kind: str, *parts: str) -> str:
 def note_nlp_id(mention: str) -> int:
     """A positive 63-bit integer id for OMOP NOTE_NLP derived from a mention id."""
     return uuid.UUID(mention).int >> 65
+
+
+#: Hex characters kept of a name key (64 bits: two names of one label do not collide).
+NAME_KEY_HEX = 16
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
+def normalise_name(name: str) -> str:
+    """A name as :func:`name_key` compares it: Unicode NFKC, case-folded, and every run of
+    characters other than letters and digits one space ("Fluticasone/Salmeterol " and
+    "fluticasone-salmeterol" are both "fluticasone salmeterol")."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return _NOT_ALNUM.sub(" ", folded).strip()
+
+
+def name_key(label: str, name: str) -> str:
+    """Key of an uncoded concept that only its name identifies (a drug no terminology codes):
+    SHA-256 of the label and :func:`normalise_name` of the name, 16 hex characters.
+
+    The same name written the same way (up to case, spaces and punctuation) gives the same
+    key in every note and run; different names give different keys. The warehouse views use
+    it as ``concept_key`` (``name:<key>``) instead of the name, which is note text. It is a
+    plain hash: whoever guesses the name can confirm it, as with any name.
+    """
+    data = f"name|{label}|{normalise_name(name)}".encode()
+    return hashlib.sha256(data).hexdigest()[:NAME_KEY_HEX]

@@ -25,6 +25,10 @@ ASSERTION_COLOURS = {
 }
 
 
+#: Hex characters of a ``name:<hash>`` concept key shown in the top-concepts chart.
+NAME_KEY_SHOWN = 6
+
+
 @dataclass
 class ReportData:
     """Everything the report shows, read from the analyst views."""
@@ -71,7 +75,11 @@ def collect(conn: Connection, *, top: int = 15, runs: int = 30) -> ReportData:
         ),
         top_concepts=_pairs(
             conn,
-            "SELECT COALESCE(MAX(concept_display), concept_key) || ' [' || label || ']', "
+            "SELECT COALESCE(MAX(concept_display), concept_key) || "
+            # concepts known only by the hash of their name share one display ('uncoded
+            # medication'): the start of the hash tells their bars apart
+            f"CASE WHEN concept_key LIKE 'name:%' THEN ' #' || SUBSTR(concept_key, 6, "
+            f"{NAME_KEY_SHOWN}) ELSE '' END || ' [' || label || ']', "
             "count(*) FROM mention_current GROUP BY concept_key, label "
             f"ORDER BY 2 DESC, 1 LIMIT {int(top)}",
         ),

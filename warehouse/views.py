@@ -48,10 +48,17 @@ _CONCEPT = (
     _c(
         "concept_display",
         "string",
-        "Display name of the primary code. A mention without a code is named by its rule id: "
+        "Display name of the primary code. A mention without a code is 'uncoded <label>' "
+        "when only its name identifies it (uncoded medication), else named by its rule id: "
         "the part after the first ':', with '-' and '_' as spaces (curated:free-fluid -> "
         "free fluid), or by its label in lower case when it has no rule id; never by note text.",
     ),
+)
+_CONCEPT_KEY = _c(
+    "concept_key",
+    "string",
+    "system|code; when uncoded name:<hash of the normalised name> (a drug nothing codes), "
+    "else rule:<rule id>, else label:<label>.",
 )
 _FLAGS = tuple(
     _c(f"is_{flag}", "bool", f"Assertion flag: {flag}.")
@@ -84,7 +91,7 @@ VIEWS: tuple[View, ...] = (
             *_FLAGS,
             _c("experiencer", "string", "Family member, when is_family."),
             *_CONCEPT,
-            _c("concept_key", "string", "system|code, or rule:<rule id> when uncoded."),
+            _CONCEPT_KEY,
             _c("extractor", "string", "Extractor that found it."),
             _c("extractor_version", "int", "Extractor version."),
             _c("rule_id", "string", "Rule or dictionary entry."),
@@ -113,7 +120,7 @@ VIEWS: tuple[View, ...] = (
         (
             _c("patient_ref", "string", "Patient id."),
             *_CONCEPT,
-            _c("concept_key", "string", "system|code, or rule:<rule id> when uncoded."),
+            _CONCEPT_KEY,
             _c("first_noted", "timestamp", "Date of the first note affirming the problem."),
             _c("last_noted", "timestamp", "Date of the latest note mentioning it."),
             _c("last_note_id", "string", "Latest note mentioning it."),
@@ -128,7 +135,7 @@ VIEWS: tuple[View, ...] = (
         (
             _c("patient_ref", "string", "Patient id."),
             *_CONCEPT,
-            _c("concept_key", "string", "system|code, or rule:<rule id> when uncoded."),
+            _CONCEPT_KEY,
             _c("status", "string", "active, not-taken (negated), completed (historical), unknown."),
             _c("strength", "string", "Strength, e.g. 500 mg."),
             _c("dose", "string", "Dose, e.g. 1 tablet."),
@@ -250,7 +257,7 @@ VIEWS: tuple[View, ...] = (
             _c("patient_ref", "string", "Patient id."),
             _c("label", "string", "Mention label."),
             *_CONCEPT,
-            _c("concept_key", "string", "system|code, or rule:<rule id> when uncoded."),
+            _CONCEPT_KEY,
             _c(
                 "assertion",
                 "string",

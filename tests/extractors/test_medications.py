@@ -421,3 +421,28 @@ def test_a_strength_range(nlp: Any, sentence: str, low: float, high: float) -> N
     [m] = [m for m in run(nlp, sentence) if m.label == "MEDICATION"]
     strength = m.attributes["strength"]
     assert (strength["value_low"], strength["value_high"], strength["ucum"]) == (low, high, "mg")
+
+
+def test_uncoded_drugs_carry_the_hash_of_their_name(nlp: Any, nlp_alone: Any) -> None:
+    """Every drug an earlier extractor found and nothing codes has the rule id med-sig: its
+    ``name_key`` tells one from another, the same for the same name written the same way."""
+    from schemas.ids import name_key
+
+    text = "Fluticasone-salmeterol 250/50 1 puff inhaled BID. Ipratropium-albuterol nebs q6h."
+    first, second = [m for m in run(nlp, text) if m.label == "MEDICATION"]
+    assert (first.text, second.text) == ("Fluticasone-salmeterol", "Ipratropium-albuterol")
+    assert not first.codings and not second.codings
+    assert first.provenance.rule_id == second.provenance.rule_id == "med-sig"
+    assert first.attributes["name_key"] == name_key("MEDICATION", "Fluticasone-salmeterol")
+    assert second.attributes["name_key"] == name_key("MEDICATION", "Ipratropium-albuterol")
+    assert first.attributes["name_key"] != second.attributes["name_key"]
+    # the same drug in another note, written the same way (up to case): the same key
+    again_text = "Continue fluticasone-salmeterol BID."
+    [again] = [m for m in run(nlp, again_text) if m.label == "MEDICATION"]
+    assert again.attributes["name_key"] == first.attributes["name_key"]
+    # a coded drug has its code, a curated uncoded drug its own rule: no name key
+    coded = [m for m in run(nlp, "Metformin 500 mg daily.") if m.label == "MEDICATION"]
+    assert coded and coded[0].codings and "name_key" not in coded[0].attributes
+    [curated] = [m for m in run(nlp_alone, "Docusate 100 mg BID.") if m.label == "MEDICATION"]
+    assert not curated.codings and curated.provenance.rule_id == "med-drug-docusate"
+    assert "name_key" not in curated.attributes
