@@ -66,7 +66,9 @@ def build_nlp(settings: NlpSettings | None = None) -> Language:
     stage = add_coding_stage(nlp, settings.coders, settings.options)
     nlp.meta["notestruct"] = {
         "pipeline_version": pipeline_version(),
-        "extractors": {e: v for e, v in _extractor_versions(nlp).items()},
+        # each extractor's own VERSION (bumped with a change of its code): part of the rules
+        # version, so ``reprocess`` finds the notes an older extractor read
+        "extractors": {e.name: int(e.version) for e in selected},
         "rules_sha256": rules_digest(),
     }
     if stage is not None:
@@ -142,10 +144,6 @@ def split_word_slashes(tokenizer: Any) -> None:
 
     pattern = tokenizer.infix_finditer.__self__.pattern
     tokenizer.infix_finditer = re.compile(f"{pattern}|{WORD_SLASH_INFIX}").finditer
-
-
-def _extractor_versions(nlp: Language) -> dict[str, int]:
-    return {name: int(getattr(proc, "version", 0) or 0) for name, proc in nlp.pipeline}
 
 
 def rules_digest() -> str:

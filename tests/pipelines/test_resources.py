@@ -46,3 +46,21 @@ def test_import_frozen_imports_then_freezes_what_the_import_made() -> None:
     assert gc.get_freeze_count() > frozen  # out of every later collection's walk
     assert gc.isenabled()
     assert resources.import_frozen("colorsys") is module  # imported once
+
+
+def test_the_rules_version_follows_an_extractors_own_version(monkeypatch) -> None:
+    """A change of an extractor's code bumps its VERSION; the rules version under which notes
+    were read must change with it, or ``reprocess`` would not find the notes to re-run."""
+    from extractors.labs import LabExtractor
+    from extractors.nlp import build_nlp
+
+    settings = NlpSettings(extractors=("labs",))
+    nlp = build_nlp(settings)
+    assert nlp.meta["notestruct"]["extractors"] == {"labs": LabExtractor.version}
+    before = resources.rules_version(settings)
+    resources._build.cache_clear()
+    monkeypatch.setattr(LabExtractor, "version", LabExtractor.version + 1)
+    try:
+        assert resources.rules_version(settings) != before
+    finally:
+        resources._build.cache_clear()
