@@ -141,6 +141,27 @@ TABLE = [
         ],
         [],
     ),
+    (  # conduction findings of an ECG, with their degree
+        "ECG: first-degree AV block and QT prolongation; later second degree heart block.",
+        [
+            ("first-degree AV block", "PROBLEM", (ICD, "I44.0")),
+            ("QT prolongation", "PROBLEM", (SCT, "111975006")),
+            ("second degree heart block", "PROBLEM", (ICD, "I44.1")),
+        ],
+        ["AV block"],
+    ),
+    (  # imaging findings no open source names as a phrase
+        "Blunting of the right costophrenic angle, a tortuous aorta and degenerative changes; "
+        "MRI: disc herniation at L4-5 and white matter changes.",
+        [
+            ("Blunting of the right costophrenic angle", "PROBLEM", None),
+            ("tortuous aorta", "PROBLEM", None),
+            ("degenerative changes", "PROBLEM", None),
+            ("disc herniation", "PROBLEM", (SCT, "84857004")),
+            ("white matter changes", "PROBLEM", None),
+        ],
+        [],
+    ),
     (  # a bare "injection" is the drug's dose form, not a procedure
         "Paclitaxel 6 mg injection given; a joint injection is planned.",
         [("joint injection", "PROCEDURE", None)],
