@@ -43,7 +43,9 @@ from extractors.units import UnitNormalizer
 #              protein (CRP) level of 119"), a comma or bracket before the value ("potassium
 #              level, 3.8 mEq/L", "bilirubin (2.2 mg/dL)"), verbs of change ("had further
 #              increased to"), thin and hair spaces before the unit, Greek mu, "× 109/L" for
-#              ×10^9/L; PTH, ACTH, prolactin, LH, FSH, free T3, CD4 count.
+#              ×10^9/L; PTH, ACTH, prolactin, LH, FSH, free T3, CD4 count, QTc; clinical
+#              scores with their value ("GCS 10/15", "ECOG 0-1", "MELD score was 11": the
+#              scores table of labs.json; FHIR survey Observations).
 VERSION = 5
 
 LABEL = "LAB"
@@ -99,6 +101,15 @@ _UNIT = (
 )
 
 
+#: Words between a score's name and its value ("ECOG performance status of 1", "GCS was 10/15",
+#: "Gleason score: 7", "NIHSS on admission 12").
+_SCORE_CONNECTOR = (
+    rf"(?:{HSPACE}*(?:score|scores|scale|total|sum|grade|class|status|index|"
+    r"was|were|is|are|of|at|on\s+admission|initially|remained|improved\s+to|increased\s+to|"
+    r"decreased\s+to|dropped\s+to|fell\s+to|rose\s+to|:|=|-|–|,|\()(?![a-z]))*"
+)
+
+
 class LabTagger:
     """Adds a LAB span per test name followed by a value (and unit, flag, range)."""
 
@@ -138,6 +149,26 @@ class LabTagger:
             r"(?:[ \t]*[(\[](?:ref(?:erence)?\.?:?\s*|normal:?\s*|nl:?\s*|range:?\s*)?"
             rf"(?P<lo>{NUMBER})\s?(?:-|–|to)\s?(?P<hi>{NUMBER})(?:\s?{_UNIT})?[)\]])?"
         )
+        self.scores: dict[str, dict[str, Any]] = {}
+        score_ci: dict[str, str] = {}
+        score_cs: dict[str, str] = {}
+        for rule in load_rules(RULES, "labs.json")["scores"]:
+            self.scores[rule["rule_id"]] = rule
+            score_ci.update({t.lower(): rule["rule_id"] for t in rule["terms"]})
+            score_cs.update({t: rule["rule_id"] for t in rule["case_sensitive_terms"]})
+        self.score_ci, self.score_cs = score_ci, score_cs
+        score_names = rf"(?:(?i:{alternation(score_ci)})|{alternation(score_cs)})"
+        self.score_starts = TermStarts(r"\w/-", {*score_ci, *score_cs})
+        # a value, out of the scale's maximum ("10/15"), or a range ("0-2", "0 to 1"); not a
+        # sum of parts ("Gleason 3+4") nor a decimal or a longer number
+        self.score_pattern = re.compile(
+            rf"(?<![\w/-])(?P<name>{score_names})(?![\w])(?!-\d){NAME_GLOSS}"
+            rf"(?P<conn>(?i:{_SCORE_CONNECTOR})){HSPACE}*"
+            rf"(?:(?P<cmp>(?i:{COMPARATOR})){HSPACE}?)?"
+            r"(?P<num>\d{1,3}(?:\.\d)?)"
+            r"(?:[ \t]?/[ \t]?(?P<max>\d{1,3})(?!\d)|[ \t]?(?:-|–|to)[ \t]?(?P<hi>\d{1,3})(?!\d))?"
+            r"(?![\d+]|\.\d|/\d|[ \t]?[-–][ \t]?\d)"
+        )
         names = rf"(?:(?i:{alternation(ci)})|{alternation(cs)})"
         # where a result can start: a test name (any case) not after a word character, "/", "-"
         self.starts = TermStarts(r"\w/-", {*ci, *cs})
@@ -175,9 +206,51 @@ class LabTagger:
             return None, None, -1
         return text, ucum, m.start("unit") + len(text)
 
-    def find(self, text: str) -> list[dict[str, Any]]:
-        """All lab results in ``text`` as dicts with offsets and attributes."""
+    def find_scores(self, text: str) -> list[dict[str, Any]]:
+        """Clinical scores with their value ("GCS 10/15", "ECOG 0-1", "MMSE of 24")."""
         out: list[dict[str, Any]] = []
+        for m in matches_at(self.score_pattern, text, self.score_starts(text)):
+            name = m.group("name")
+            rid = self.score_cs.get(name) or self.score_ci.get(re.sub(r"\s+", " ", name.lower()))
+            rule = self.scores.get(rid) if rid else None
+            if rule is None:
+                continue
+            low, high = rule["range"]
+            value = parse_number(m.group("num"))
+            top = m.group("max") or m.group("hi")
+            end = m.end("max") if m.group("max") else m.end("hi") if top else m.end("num")
+            if value is None or not low <= value <= high:
+                continue
+            if m.group("max") and int(m.group("max")) not in (high, 100):
+                continue  # "MMSE 24/30" is out of the scale; "GCS 3/4" is not a GCS total
+            if m.group("hi") and not value < int(m.group("hi")) <= high:
+                continue
+            attrs: dict[str, Any] = {"test": rule["name"], "kind": "score", "ucum": "{score}"}
+            parts = {"name": [m.start("name"), m.end("name")], "value": [m.start("num"), end]}
+            if m.group("hi"):  # a range in criteria ("ECOG 0-1"): no single value
+                attrs["value_range"] = {"low": value, "high": int(m.group("hi"))}
+                attrs["value_string"] = f"{m.group('num')}-{m.group('hi')}"
+            else:
+                attrs["value"] = value
+                if m.group("cmp"):
+                    cmp = " ".join(m.group("cmp").lower().split())
+                    attrs["comparator"] = COMPARATORS.get(cmp, cmp)
+            attrs["parts"] = parts
+            out.append(
+                {
+                    "start": m.start("name"),
+                    "end": end,
+                    "rule": rule,
+                    "codes": rule["codes"],
+                    "attributes": attrs,
+                }
+            )
+        return out
+
+    def find(self, text: str) -> list[dict[str, Any]]:
+        """All lab results and scores in ``text`` as dicts with offsets and attributes."""
+        out: list[dict[str, Any]] = self.find_scores(text)
+        taken = [(f["start"], f["end"]) for f in out]
         for m in matches_at(self.pattern, text, self.starts(text)):
             rule = self._rule_for(m.group("name"))
             if rule is None:
@@ -242,6 +315,8 @@ class LabTagger:
             if specimen is not None:  # "urine Na 35", "CSF ... glucose 35": not a serum LOINC
                 attrs["specimen"] = specimen
                 codes = []
+            if any(a < end and m.start("name") < b for a, b in taken):
+                continue  # a score's words
             out.append(
                 {
                     "start": m.start("name"),
@@ -283,14 +358,16 @@ class LabTagger:
         return out
 
     def test_names_read_otherwise(self, doc: Doc, names: set[tuple[int, int]]) -> list[Span]:
-        """Earlier PROBLEM or PROCEDURE spans that are exactly the test name of a result:
+        """Earlier PROBLEM or PROCEDURE spans that are the test name of a result or inside it:
         "CEA 5.2 ng/mL" is no carotid endarterectomy, "PT 14.2 s" no physical therapy."""
         if not names or MENTIONS not in doc.spans:
             return []
+        # inside the name too: "Model for End-Stage Liver Disease (MELD) score" is no disease
         return [
             s
             for s in doc.spans[MENTIONS]
-            if s.label_ in ("PROBLEM", "PROCEDURE") and tuple(char_bounds(s)) in names
+            if s.label_ in ("PROBLEM", "PROCEDURE")
+            and any(a <= char_bounds(s)[0] and char_bounds(s)[1] <= b for a, b in names)
         ]
 
     def __call__(self, doc: Doc) -> Doc:

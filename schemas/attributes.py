@@ -119,6 +119,10 @@ class LabAttributes(Common):
     interpretation: str | None = None
     reference_range: dict[str, Number | str | None] | None = None
     specimen: str | None = None
+    #: "score": the value of an assessment scale (GCS, ECOG), a FHIR survey Observation
+    kind: str | None = None
+    #: a range of values in criteria ("ECOG 0-1"): low and high
+    value_range: dict[str, Number] | None = None
 
 
 class VitalAttributes(Common):

@@ -61,6 +61,7 @@ from schemas.fhir.policy import (
     O2_FLOW,
     QUALITATIVE_RESULTS,
     RELATIONSHIPS,
+    SURVEY_CATEGORY,
     TIMING_CODES,
     UNITS_OF_TIME,
     VITAL_SIGNS_CATEGORY,
@@ -484,7 +485,14 @@ def to_observation(
     attrs = mention.attributes
     data["status"] = row.elements["status"]
     vital = mention.label == "VITAL"
-    data["category"] = [{"coding": [VITAL_SIGNS_CATEGORY if vital else LABORATORY_CATEGORY]}]
+    category = (
+        VITAL_SIGNS_CATEGORY
+        if vital
+        else SURVEY_CATEGORY
+        if attrs.get("kind") == "score"
+        else LABORATORY_CATEGORY
+    )
+    data["category"] = [{"coding": [category]}]
     loinc = _loinc(mention)
     systolic, diastolic = _decimal(attrs.get("systolic")), _decimal(attrs.get("diastolic"))
     is_bp = systolic is not None and diastolic is not None
@@ -537,6 +545,13 @@ def _observation_value(data: Resource, attrs: Mapping[str, Any]) -> None:
             quantity["comparator"] = comparator
         data["valueQuantity"] = quantity
         return
+    rng = _mapping(attrs.get("value_range"))
+    if rng:  # a range in criteria ("ECOG 0-1")
+        low = _quantity(rng.get("low"), attrs.get("ucum"), attrs.get("ucum"))
+        high = _quantity(rng.get("high"), attrs.get("ucum"), attrs.get("ucum"))
+        if low and high:
+            data["valueRange"] = {"low": low, "high": high}
+            return
     qualitative = attrs.get("value_string")
     if isinstance(qualitative, str):
         known = QUALITATIVE_RESULTS.get(" ".join(qualitative.lower().split()))

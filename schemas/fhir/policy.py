@@ -407,6 +407,8 @@ BP_DIASTOLIC = ("8462-4", "Diastolic blood pressure")
 O2_FLOW = ("3151-8", "Inhaled oxygen flow rate")
 VITAL_SIGNS_CATEGORY = {"system": OBS_CATEGORY, "code": "vital-signs", "display": "Vital Signs"}
 LABORATORY_CATEGORY = {"system": OBS_CATEGORY, "code": "laboratory", "display": "Laboratory"}
+#: A score of an assessment scale (GCS, ECOG, NIHSS): FHIR's "survey" category
+SURVEY_CATEGORY = {"system": OBS_CATEGORY, "code": "survey", "display": "Survey"}
 
 
 def policy_row(mention: Mention) -> PolicyRow | None:

@@ -112,3 +112,67 @@ def test_results_as_case_reports_write_them(
 )
 def test_no_result_without_a_value_of_its_own(nlp: Any, text: str) -> None:
     assert [x for x in found(nlp, text) if x[0] in ("LAB", "VITAL")] == []
+
+
+# sentence, score name, value (or (low, high) for a range)
+SCORES: list[tuple[str, str, Any]] = [
+    ("Glasgow Coma Scale 10/15 on arrival.", "Glasgow coma score", 10),
+    ("GCS was 15.", "Glasgow coma score", 15),
+    ("ECOG performance status of 0-1.", "ECOG performance status", (0, 1)),
+    ("MMSE score of 24/30.", "Mini-mental state examination", 24),
+    ("Model for End-Stage Liver Disease (MELD) score was 11.", "MELD score", 11),
+    ("APACHE II score of 18", "APACHE II score", 18),
+    ("NIHSS: 4-25;", "NIH stroke scale", (4, 25)),
+    ("Karnofsky performance status >= 70%", "Karnofsky performance status", 70),
+]
+
+
+@pytest.mark.parametrize(("text", "name", "value"), SCORES)
+def test_clinical_scores_are_read_with_their_value(nlp: Any, text: str, name: str, value) -> None:
+    hits = [attrs for lab, _, attrs in found(nlp, text) if lab == "LAB"]
+    assert len(hits) == 1, found(nlp, text)
+    attrs = hits[0]
+    assert (attrs["test"], attrs["kind"], attrs["ucum"]) == (name, "score", "{score}")
+    if isinstance(value, tuple):
+        assert attrs["value_range"] == {"low": value[0], "high": value[1]}
+        assert "value" not in attrs
+    else:
+        assert attrs["value"] == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Gleason 3+4=7 adenocarcinoma",  # a sum of patterns, not a score of 3
+        "GCS 3/4",  # out of another maximum
+        "ECOG 7",  # outside the scale
+        "APACHE II score of 1.5.5",
+        "ECOG 2-0",  # not a range
+    ],
+)
+def test_no_score_outside_its_scale(nlp: Any, text: str) -> None:
+    assert [x for x in found(nlp, text) if x[0] == "LAB"] == []
+
+
+def test_a_score_is_a_survey_observation_and_a_range_a_value_range() -> None:
+    from extractors.nlp import build_nlp as build
+    from schemas.fhir.mappers import MODELS, to_observation
+
+    pipeline = build(NlpSettings(extractors=("dictionary", "labs")))
+    text = "ECOG performance status 0-1. MELD score was 11."
+    note = Note(note_id="s", text=text)
+    [(_, mentions)] = list(extract(pipeline, [(note, ())]))
+    labs = [m for m in mentions if m.label == "LAB"]
+    # no liver disease inside the score's name
+    assert not [m for m in mentions if m.label == "PROBLEM"]
+    ecog, meld = (to_observation(m, note) for m in labs)
+    for resource in (ecog, meld):
+        MODELS["Observation"].model_validate(resource)
+        assert resource["category"][0]["coding"][0]["code"] == "survey"
+    assert ecog["valueRange"]["low"]["value"] == 0 and ecog["valueRange"]["high"]["value"] == 1
+    assert meld["valueQuantity"] == {
+        "value": 11,
+        "unit": "{score}",
+        "system": "http://unitsofmeasure.org",
+        "code": "{score}",
+    }
