@@ -1,5 +1,6 @@
 """Lab extractor: laboratory results (test, value, unit, flag, reference range) with LOINC codes."""
 
+import itertools
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -101,6 +102,13 @@ _UNIT = (
 )
 
 
+#: "A and B were x and y, respectively": the sentence's list of test names, the verb, the list of
+#: values. Names and values are read from the two lists by ``_paired_results``.
+_RESPECTIVELY = re.compile(r",?[ \t]*respectively\b", re.IGNORECASE)
+
+_PAIR_VERB = re.compile(r"[ \t]+(?:were|was|are|measured|at|of)[ \t]+(?:at[ \t]+)?", re.I)
+
+
 #: Words between a score's name and its value ("ECOG performance status of 1", "GCS was 10/15",
 #: "Gleason score: 7", "NIHSS on admission 12").
 _SCORE_CONNECTOR = (
@@ -173,6 +181,11 @@ class LabTagger:
         # where a result can start: a test name (any case) not after a word character, "/", "-"
         self.starts = TermStarts(r"\w/-", {*ci, *cs})
         # case-insensitive everywhere except the short case-sensitive test names (K, Na, PT)
+        self.name_re = re.compile(rf"(?<![\w/-])(?:{names})(?![\w])")
+        self.paired_value = re.compile(
+            rf"(?P<num>{NUMBER})(?![\d/])(?:{HSPACE}?(?!(?:and|or)\b)(?P<unit>{_UNIT}))?",
+            re.IGNORECASE,
+        )
         self.pattern = re.compile(
             rf"(?<![\w/-])(?P<name>{names})(?![\w])(?!-\d){NAME_GLOSS}(?P<conn>(?i:{_CONNECTOR}))"
             rf"{HSPACE}*"
@@ -247,9 +260,76 @@ class LabTagger:
             )
         return out
 
+    def find_paired(self, text: str) -> list[dict[str, Any]]:
+        """Results written as two lists: "lactate and pyruvate were 1.6 and 0.096 mmol/l,
+        respectively". One LAB per pair, spanning the test's name, with the value's offsets in
+        ``parts``; a unit written once after the last value is every value's. Nothing is read
+        unless both lists have the same length (two or more) and every item is a test name or
+        a number."""
+        out: list[dict[str, Any]] = []
+        for resp in _RESPECTIVELY.finditer(text):
+            start = max(text.rfind(". ", 0, resp.start()), text.rfind("\n", 0, resp.start()))
+            sentence = text[start + 1 : resp.start()]
+            offset = start + 1
+            verbs = list(_PAIR_VERB.finditer(sentence))
+            for verb in reversed(verbs):
+                values_text = sentence[verb.end() :]
+                values = list(self.paired_value.finditer(values_text))
+                before = list(self.name_re.finditer(sentence, 0, verb.start()))
+                if len(values) < 2 or len(before) < len(values):
+                    continue
+                names = before[-len(values) :]
+                # the names are a list: a few words at most between them and up to the verb
+                # ("brain natriuretic peptide and high-sensitivity troponin T levels were")
+                joints = [sentence[a.end() : b.start()] for a, b in itertools.pairwise(names)]
+                joints.append(sentence[names[-1].end() : verb.start()])
+                if not all(_is_filler(j) for j in joints):
+                    continue
+                gaps = [values_text[a.end() : b.start()] for a, b in itertools.pairwise(values)]
+                if values_text[: values[0].start()].strip() or not all(
+                    re.fullmatch(r"[ \t,]*(?:and)?[ \t]*", g) for g in gaps
+                ):
+                    continue
+                if values_text[values[-1].end() :].strip(" \t,"):
+                    continue
+                last_unit = values[-1].group("unit")
+                for name, val in zip(names, values, strict=True):
+                    rule = self._rule_for(name.group(0))
+                    number = parse_number(val.group("num"))
+                    if rule is None or number is None:
+                        break
+                    unit_text = val.group("unit") or last_unit
+                    ucum = self.units.to_ucum(unit_text.rstrip(".,;:")) if unit_text else None
+                    if ucum in _AMOUNT_UNITS or not _plausible(number, ucum, rule):
+                        continue
+                    v0 = offset + verb.end() + val.start("num")
+                    parts = {
+                        "name": [offset + name.start(), offset + name.end()],
+                        "value": [v0, v0 + len(val.group("num"))],
+                    }
+                    out.append(
+                        {
+                            "start": offset + name.start(),
+                            "end": offset + name.end(),
+                            "rule": rule,
+                            "codes": rule["codes"],
+                            "attributes": {
+                                "test": rule["name"],
+                                "value": number,
+                                "unit": unit_text if ucum else None,
+                                "ucum": ucum,
+                                "parts": parts,
+                            },
+                        }
+                    )
+                break
+        return out
+
     def find(self, text: str) -> list[dict[str, Any]]:
         """All lab results and scores in ``text`` as dicts with offsets and attributes."""
         out: list[dict[str, Any]] = self.find_scores(text)
+        if "espectively" in text:
+            out += self.find_paired(text)
         taken = [(f["start"], f["end"]) for f in out]
         for m in matches_at(self.pattern, text, self.starts(text)):
             rule = self._rule_for(m.group("name"))
@@ -400,6 +480,16 @@ class LabTagger:
                 new.append(span)
         add_spans(doc, new)
         return doc
+
+
+def _is_filler(joint: str) -> bool:
+    """Whether the text between two names of a paired list is a joint: commas, "and", a
+    bracketed gloss and at most three other words, no number ("and serum", "and high-
+    sensitivity troponin T concentration")."""
+    if re.search(r"\d", re.sub(r"\([^()]{1,40}\)", " ", joint)):
+        return False
+    words = [w for w in re.findall(r"[\w-]+", re.sub(r"\([^()]*\)", " ", joint))]
+    return len([w for w in words if w.lower() not in ("and", "or")]) <= 3
 
 
 def _plausible(value: float, ucum: str | None, rule: dict[str, Any]) -> bool:

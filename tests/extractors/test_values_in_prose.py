@@ -176,3 +176,27 @@ def test_a_score_is_a_survey_observation_and_a_range_a_value_range() -> None:
         "system": "http://unitsofmeasure.org",
         "code": "{score}",
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Serum sodium, potassium and chloride were 135, 4.2 and 101 mmol/L, respectively.",
+            [("sodium", 135, "mmol/L"), ("potassium", 4.2, "mmol/L"), ("chloride", 101, "mmol/L")],
+        ),
+        (
+            "Her brain natriuretic peptide and high-sensitivity troponin T levels were 97.2 pg/mL "
+            "and 0.0061 ng/mL, respectively.",
+            [("brain natriuretic peptide", 97.2, "pg/mL"), ("troponin T", 0.0061, "ng/mL")],
+        ),
+    ],
+)
+def test_results_written_as_two_lists_are_paired(nlp: Any, text: str, expected) -> None:
+    got = [(t, a["value"], a["ucum"]) for lab, t, a in found(nlp, text) if lab == "LAB"]
+    assert got == expected
+
+
+def test_lists_of_unequal_length_are_not_paired(nlp: Any) -> None:
+    text = "The sodium and potassium were 135 and 4.2 on days 3 and 5, respectively."
+    assert [x for x in found(nlp, text) if x[0] == "LAB"] == []
