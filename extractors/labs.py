@@ -175,7 +175,7 @@ class LabTagger:
             rf"(?:(?P<cmp>(?i:{COMPARATOR})){HSPACE}?)?"
             r"(?P<num>\d{1,3}(?:\.\d)?)"
             r"(?:[ \t]?/[ \t]?(?P<max>\d{1,3})(?!\d)|[ \t]?(?:-|–|to)[ \t]?(?P<hi>\d{1,3})(?!\d))?"
-            r"(?![\d+]|\.\d|/\d|[ \t]?[-–][ \t]?\d)"
+            r"(?![\d]|[ \t]?\+|\.\d|/\d|[ \t]?[-–][ \t]?\d)"
         )
         names = rf"(?:(?i:{alternation(ci)})|{alternation(cs)})"
         # where a result can start: a test name (any case) not after a word character, "/", "-"

@@ -144,6 +144,7 @@ def test_clinical_scores_are_read_with_their_value(nlp: Any, text: str, name: st
     "text",
     [
         "Gleason 3+4=7 adenocarcinoma",  # a sum of patterns, not a score of 3
+        "Gleason 3 + 3 on the left",
         "GCS 3/4",  # out of another maximum
         "ECOG 7",  # outside the scale
         "APACHE II score of 1.5.5",
