@@ -10,6 +10,7 @@ from spacy.tokens import Doc, Span
 
 from extractors.base import MENTIONS, doc_text
 from extractors.patterns import (
+    COMMA_AFTER_NAME,
     COMPARATOR,
     COMPARATORS,
     HSPACE,
@@ -53,7 +54,7 @@ LABEL = "LAB"
 RULES = "labs"
 
 #: Words between a test name and its value ("creatinine was elevated at 1.8").
-_CONNECTOR = (
+_CONNECTOR = COMMA_AFTER_NAME + (
     rf"(?:{HSPACE}*(?:level|levels|count|value|values|result|was|were|is|are|of|at|to|now|today|"
     r"on\s+admission|this\s+morning|came\s+back|returned|remained|has\s+been|had\s+been|"
     r"had|has|have|further|again|still|then|subsequently|gradually|"
@@ -61,19 +62,25 @@ _CONNECTOR = (
     r"around|about|approximately|concentration|concentrations|activity|prolonged|"
     r"increased|decreased|rose|rising|fell|dropped|down|up|trended|peaked|climbed|declined|"
     r"slightly|mildly|moderately|markedly|significantly|very|"
-    r"elevated|high|low|raised|decreased|normal|abnormal|critical|:|=|-|–|,|\()(?![a-z]))*"
+    r"elevated|high|low|raised|decreased|normal|abnormal|critical|:|=|-|–|\()(?![a-z]))*"
 )
 _FLAG_WORDS = {
     "elevated": "H", "high": "H", "raised": "H", "increased": "H", "rose": "H",
     "low": "L", "decreased": "L", "dropped": "L", "critical": "AA", "abnormal": "A",
     "h": "H", "l": "L", "hh": "HH", "ll": "LL", "a": "A", "c": "AA", "*": "A",
 }  # fmt: skip
+#: A count right before a test name ("26 neutrophils, 1 band, 7 lymphocytes").
+_COUNT_BEFORE = re.compile(r"\d[\d,.]*%?[ \t\n]*$")
+#: Words after a value that are no unit of a lab result ("CD4 count of 350 in 03/2008").
+_NOT_UNITS = frozenset({"in", "on", "at", "to", "of", "and", "or", "for", "x", "per", "from"})
 #: Units of an amount, not of a concentration: after a "test name" they mean a drug strength.
 _AMOUNT_UNITS = frozenset({"mg", "ug", "g", "kg", "meq", "mmol", "U", "[IU]", "mL", "L"})
 #: Units of a dose per body weight or an infusion rate: after a "test name" they mean a drug
 #: given ("15% glucose (7.8 mg/kg/min)", "insulin 0.1 U/kg/h", "heparin 18 U/kg"); "mL/min"
-#: (a clearance) and "mm/h" (a sedimentation rate) are results.
-_DOSE_UNIT = re.compile(r".*/kg(?:/.*)?|[kmun]?(?:g|U|\[IU\]|meq|mol)/(?:h|min|d)|mL/h")
+#: (a clearance), "mm/h" (a sedimentation rate) and "mosm/kg" (an osmolality) are results.
+_DOSE_UNIT = re.compile(
+    r"[kmun]?(?:g|U|\[IU\]|meq|mol|L)/kg(?:/.*)?|[kmun]?(?:g|U|\[IU\]|meq|mol)/(?:h|min|d)|mL/h"
+)
 _QUALITATIVE = (
     r"negative|positive|undetectable|not\s+detected|detected|normal|within\s+normal\s+limits|"
     r"wnl|unremarkable"
@@ -111,10 +118,10 @@ _PAIR_VERB = re.compile(r"[ \t]+(?:were|was|are|measured|at|of)[ \t]+(?:at[ \t]+
 
 #: Words between a score's name and its value ("ECOG performance status of 1", "GCS was 10/15",
 #: "Gleason score: 7", "NIHSS on admission 12").
-_SCORE_CONNECTOR = (
+_SCORE_CONNECTOR = COMMA_AFTER_NAME + (
     rf"(?:{HSPACE}*(?:score|scores|scale|total|sum|grade|class|status|index|"
     r"was|were|is|are|of|at|on\s+admission|initially|remained|improved\s+to|increased\s+to|"
-    r"decreased\s+to|dropped\s+to|fell\s+to|rose\s+to|:|=|-|–|,|\()(?![a-z]))*"
+    r"decreased\s+to|dropped\s+to|fell\s+to|rose\s+to|:|=|-|–|\()(?![a-z]))*"
 )
 
 
@@ -212,7 +219,11 @@ class LabTagger:
         if not raw:
             return None, None, -1
         text = raw.rstrip(".,;:")
-        if text in ("H", "L", "HH", "LL") or text.lower() in _FLAG_WORDS:
+        if (
+            text in ("H", "L", "HH", "LL")
+            or text.lower() in _FLAG_WORDS
+            or text.lower() in _NOT_UNITS
+        ):
             return None, None, -1
         ucum = self.units.to_ucum(text)
         if ucum is None:
@@ -335,6 +346,10 @@ class LabTagger:
             rule = self._rule_for(m.group("name"))
             if rule is None:
                 continue
+            if "," in m.group("conn") and _COUNT_BEFORE.search(
+                text, max(0, m.start() - 16), m.start()
+            ):
+                continue  # "26 neutrophils, 1 band", "7 platelets, 23 plasma": a list of counts
             attrs: dict[str, Any] = {"test": rule["name"]}
             parts: dict[str, list[int]] = {"name": [m.start("name"), m.end("name")]}
             end = m.end("num") if m.group("num") else m.end("qual")

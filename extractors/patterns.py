@@ -22,6 +22,13 @@ HSPACE = r"[ \t\u00a0\u2000-\u200b\u202f]"
 #: An expansion or abbreviation in brackets right after a test name, starting with a letter:
 #: "C-reactive protein (CRP) was", "CVP (central venous pressure) 16", "WBCs [white cells]".
 NAME_GLOSS = r"(?:[ \t]*[(\[][A-Za-z][^()\[\]\n]{0,48}[)\]])?"
+#: A comma right after the name, or after "level" ("potassium level, 3.8 mEq/L"), and nowhere
+#: else: "platelet count is normal, 89% segments" and "7 platelets, 23 fresh-frozen plasma"
+#: are not results.
+COMMA_AFTER_NAME = (
+    rf"(?:{HSPACE}*(?:(?:level|levels|count|value|values|concentration|concentrations)"
+    rf"{HSPACE}*)?,)?"
+)
 NUMBER = r"(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?|\.\d+)"
 
 _WORD_NUMBERS: dict[str, float] = {

@@ -9,6 +9,7 @@ from spacy.tokens import Doc, Span
 
 from extractors.base import doc_text
 from extractors.patterns import (
+    COMMA_AFTER_NAME,
     COMPARATOR,
     COMPARATORS,
     HSPACE,
@@ -37,13 +38,13 @@ VERSION = 3
 LABEL = "VITAL"
 RULES = "vitals"
 
-_CONNECTOR = (
+_CONNECTOR = COMMA_AFTER_NAME + (
     rf"(?:{HSPACE}*(?:was|were|is|are|of|at|to|up\s+to|now|today|on\s+admission|initially|"
     r"measured|recorded|noted|found|reading|readings|range[sd]?|ranging\s+from|"
     r"had|has|further|still|then|subsequently|remained|stabilized|reached|normalized|"
     r"increased|decreased|rose|fell|dropped|"
     r"elevated|high|low|in\s+the|about|approximately|around|"
-    r":|=|-|–|,|\()(?![a-z]))*"
+    r":|=|-|–|\()(?![a-z]))*"
 )
 _UNIT_TEXT = {
     "blood_pressure": r"mm\s?hg|mm\s+of\s+hg",

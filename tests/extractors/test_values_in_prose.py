@@ -201,3 +201,22 @@ def test_results_written_as_two_lists_are_paired(nlp: Any, text: str, expected) 
 def test_lists_of_unequal_length_are_not_paired(nlp: Any) -> None:
     text = "The sodium and potassium were 135 and 4.2 on days 3 and 5, respectively."
     assert [x for x in found(nlp, text) if x[0] == "LAB"] == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The patient received 7 platelets, 23 fresh-frozen plasma.",  # counts of units given
+        "White count 25,500 (26 neutrophils, 1 band, 7 lymphocytes, 1 monocyte)",
+        "platelet count is normal, 89% segments",  # the comma ends the result
+    ],
+)
+def test_a_comma_joins_a_name_to_its_value_only_right_after_the_name(nlp: Any, text: str) -> None:
+    values = [a.get("value") for lab, _, a in found(nlp, text) if lab == "LAB"]
+    # only the white count's own value; "normal" is the platelet count's (no number)
+    assert set(values) <= {None, 25500}, found(nlp, text)
+
+
+def test_a_preposition_after_the_value_is_no_unit(nlp: Any) -> None:
+    [(label, span, attrs)] = found(nlp, "CD4 count of 350 in 03/2008.")
+    assert (label, span, attrs["value"], attrs["ucum"]) == ("LAB", "CD4 count of 350", 350, None)
