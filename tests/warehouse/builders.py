@@ -2,12 +2,15 @@
 
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
+
 from schemas.fhir import map_note
 from schemas.ids import mention_id
 from schemas.model import Assertion, Coding, Mention, Note, NoteError, NoteResult, Provenance
 from warehouse.engine import make_engine
 from warehouse.load import LoadSettings, finish_run, load_results, start_run
 from warehouse.migrate import upgrade
+from warehouse.views import VIEWS
 
 SCT = "http://snomed.info/sct"
 RXN = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -149,3 +152,45 @@ def build_story_warehouse(url):
     return engine
 
 
+# -- inspecting the analyst views across a migration (SQLite and PostgreSQL) ---------------
+
+
+def rows(engine, sql):
+    """Every row of ``sql`` as a tuple."""
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(sql))]
+
+
+def view_definitions(engine):
+    """Every view's SQL as the database keeps it."""
+    if engine.dialect.name == "postgresql":
+        sql = (
+            "SELECT viewname, definition FROM pg_views WHERE schemaname = current_schema() "
+            "ORDER BY 1"
+        )
+    else:
+        sql = "SELECT name, sql FROM sqlite_master WHERE type = 'view' ORDER BY 1"
+    return dict(rows(engine, sql))
+
+
+def view_column_types(engine):
+    """(view, column) -> type as PostgreSQL reports it (SQLite views have no real types)."""
+    if engine.dialect.name != "postgresql":
+        return {}
+    return {
+        (t, c): d
+        for t, c, d in rows(
+            engine,
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name IN "
+            "(SELECT viewname FROM pg_views WHERE schemaname = current_schema())",
+        )
+    }
+
+
+def check_view_columns(engine):
+    """Every documented view has exactly its documented columns, in order."""
+    for v in VIEWS:
+        with engine.connect() as conn:
+            cols = tuple(conn.execute(sa.text(f"SELECT * FROM {v.name} WHERE 1 = 0")).keys())
+        assert cols == v.column_names, v.name

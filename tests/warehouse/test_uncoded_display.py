@@ -2,9 +2,17 @@
 and never from note text, on SQLite and PostgreSQL; the downgrade restores revision 0011."""
 
 import pytest
-import sqlalchemy as sa
 
-from tests.warehouse.builders import NOW, day, part, result
+from tests.warehouse.builders import (
+    NOW,
+    check_view_columns,
+    day,
+    part,
+    result,
+    rows,
+    view_column_types,
+    view_definitions,
+)
 from warehouse.engine import make_engine
 from warehouse.load import LoadSettings, finish_run, load_results, start_run
 from warehouse.migrate import downgrade, upgrade
@@ -66,11 +74,6 @@ EXPECTED = [
 ]
 
 
-def _rows(engine, sql):
-    with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(sa.text(sql))]
-
-
 def _load(engine):
     with engine.begin() as conn:
         start_run(
@@ -96,91 +99,57 @@ def _load(engine):
 
 
 def _problems(engine):
-    return _rows(
+    return rows(
         engine,
         "SELECT concept_key, concept_display, concept_code, note_count "
         "FROM problem_list WHERE patient_ref = 'p1' ORDER BY concept_key",
     )
 
 
-def _definitions(engine):
-    """Every view's SQL as the database keeps it."""
-    if engine.dialect.name == "postgresql":
-        sql = (
-            "SELECT viewname, definition FROM pg_views WHERE schemaname = current_schema() "
-            "ORDER BY 1"
-        )
-    else:
-        sql = "SELECT name, sql FROM sqlite_master WHERE type = 'view' ORDER BY 1"
-    return dict(_rows(engine, sql))
-
-
-def _column_types(engine):
-    """(view, column) -> type as PostgreSQL reports it (SQLite views have no real types)."""
-    if engine.dialect.name != "postgresql":
-        return {}
-    return {
-        (t, c): d
-        for t, c, d in _rows(
-            engine,
-            "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND table_name IN "
-            "(SELECT viewname FROM pg_views WHERE schemaname = current_schema())",
-        )
-    }
-
-
-def _check_columns(engine):
-    for v in VIEWS:
-        with engine.connect() as conn:
-            cols = tuple(conn.execute(sa.text(f"SELECT * FROM {v.name} WHERE 1 = 0")).keys())
-        assert cols == v.column_names, v.name
-
-
 def _check(url):
     engine = make_engine(url)
     try:
         upgrade(engine, "0011")
-        before, types_before = _definitions(engine), _column_types(engine)
+        before, types_before = view_definitions(engine), view_column_types(engine)
         upgrade(engine)
-        _check_columns(engine)
-        assert _column_types(engine) == types_before
-        head = _definitions(engine)
+        check_view_columns(engine)
+        assert view_column_types(engine) == types_before
+        head = view_definitions(engine)
         assert head["mention_current"] != before["mention_current"]
         _load(engine)
 
         # the uncoded problems are named by their rule, one name per group; the coded one
         # keeps its code's display
         assert _problems(engine) == EXPECTED
-        assert _rows(engine, "SELECT concept_display, concept_key FROM medication_list") == [
+        assert rows(engine, "SELECT concept_display, concept_key FROM medication_list") == [
             ("drug combination", "rule:pattern:drug-combination")
         ]
-        assert _rows(
+        assert rows(
             engine,
             "SELECT count(*) FROM mention_current "
             "WHERE concept_display IS NULL OR concept_display = ''",
         ) == [(0,)]
 
         # the warehouse holds the mention text, no view shows it
-        stored = {t for (t,) in _rows(engine, "SELECT text FROM mention")}
+        stored = {t for (t,) in rows(engine, "SELECT text FROM mention")}
         assert stored == set(PHRASES)
         for v in VIEWS:
-            for row in _rows(engine, f"SELECT * FROM {v.name}"):
+            for row in rows(engine, f"SELECT * FROM {v.name}"):
                 for cell in row:
                     if isinstance(cell, str):
                         assert not [p for p in PHRASES if p in cell], (v.name, cell)
 
         # down to 0011: its SQL exactly, uncoded displays empty again, same columns
         downgrade(engine, "0011")
-        assert _definitions(engine) == before
-        _check_columns(engine)
-        assert _column_types(engine) == types_before
+        assert view_definitions(engine) == before
+        check_view_columns(engine)
+        assert view_column_types(engine) == types_before
         assert _problems(engine) == [
             (key, None if code is None else display, code, n) for key, display, code, n in EXPECTED
         ]
         # and up again
         upgrade(engine)
-        assert _definitions(engine) == head
+        assert view_definitions(engine) == head
         assert _problems(engine) == EXPECTED
     finally:
         engine.dispose()

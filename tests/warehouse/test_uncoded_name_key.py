@@ -3,10 +3,19 @@ medication_list rows, one drug in two notes is one; no view shows a drug's name;
 top concepts list each drug on its own; on SQLite and PostgreSQL; the downgrade restores 0012."""
 
 import pytest
-import sqlalchemy as sa
 
 from schemas.ids import name_key
-from tests.warehouse.builders import NOW, RXN, day, part, result
+from tests.warehouse.builders import (
+    NOW,
+    RXN,
+    check_view_columns,
+    day,
+    part,
+    result,
+    rows,
+    view_column_types,
+    view_definitions,
+)
 from warehouse.engine import make_engine
 from warehouse.load import LoadSettings, finish_run, load_results, start_run
 from warehouse.migrate import downgrade, upgrade
@@ -65,11 +74,6 @@ NAMES = ("Fluticasone-salmeterol", "fluticasone-salmeterol", "ipratropium-albute
 WORDS = ("fluticasone", "salmeterol", "ipratropium", "albuterol", "sacubitril", "valsartan")
 
 
-def _rows(engine, sql):
-    with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(sa.text(sql))]
-
-
 def _load(engine):
     with engine.begin() as conn:
         start_run(
@@ -95,7 +99,7 @@ def _load(engine):
 
 def _medications(engine):
     return sorted(
-        _rows(
+        rows(
             engine,
             "SELECT patient_ref, concept_key, concept_display, concept_code, status, last_note_id "
             "FROM medication_list",
@@ -115,54 +119,22 @@ EXPECTED = sorted(
 )
 
 
-def _definitions(engine):
-    if engine.dialect.name == "postgresql":
-        sql = (
-            "SELECT viewname, definition FROM pg_views WHERE schemaname = current_schema() "
-            "ORDER BY 1"
-        )
-    else:
-        sql = "SELECT name, sql FROM sqlite_master WHERE type = 'view' ORDER BY 1"
-    return dict(_rows(engine, sql))
-
-
-def _column_types(engine):
-    if engine.dialect.name != "postgresql":
-        return {}
-    return {
-        (t, c): d
-        for t, c, d in _rows(
-            engine,
-            "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND table_name IN "
-            "(SELECT viewname FROM pg_views WHERE schemaname = current_schema())",
-        )
-    }
-
-
-def _check_columns(engine):
-    for v in VIEWS:
-        with engine.connect() as conn:
-            cols = tuple(conn.execute(sa.text(f"SELECT * FROM {v.name} WHERE 1 = 0")).keys())
-        assert cols == v.column_names, v.name
-
-
 def _check(url):
     engine = make_engine(url)
     try:
         upgrade(engine, "0012")
-        before, types_before = _definitions(engine), _column_types(engine)
+        before, types_before = view_definitions(engine), view_column_types(engine)
         upgrade(engine)
-        _check_columns(engine)
-        assert _column_types(engine) == types_before
-        head = _definitions(engine)
+        check_view_columns(engine)
+        assert view_column_types(engine) == types_before
+        head = view_definitions(engine)
         assert head["mention_current"] != before["mention_current"]
         _load(engine)
 
         # two uncoded drugs of p1 are two rows, the one written twice is one row (its latest
         # note wins); p2's same drug has the same key; a mention without a key stays by rule
         assert _medications(engine) == EXPECTED
-        features = _rows(
+        features = rows(
             engine,
             "SELECT patient_ref, concept_key, assertion, mention_count, note_count "
             "FROM patient_concept_feature WHERE concept_key LIKE 'name:%'",
@@ -177,10 +149,10 @@ def _check(url):
         )
 
         # the warehouse holds the names (store_text), no view shows them or their words
-        stored = {t for (t,) in _rows(engine, "SELECT text FROM mention")}
+        stored = {t for (t,) in rows(engine, "SELECT text FROM mention")}
         assert stored == {*NAMES, "metformin"}
         for v in VIEWS:
-            for row in _rows(engine, f"SELECT * FROM {v.name}"):
+            for row in rows(engine, f"SELECT * FROM {v.name}"):
                 for cell in row:
                     if isinstance(cell, str):
                         assert not [w for w in WORDS if w in cell.lower()], (v.name, cell)
@@ -197,9 +169,9 @@ def _check(url):
 
         # down to 0012: its SQL exactly, same columns, the uncoded drugs lumped by rule again
         downgrade(engine, "0012")
-        assert _definitions(engine) == before
-        _check_columns(engine)
-        assert _column_types(engine) == types_before
+        assert view_definitions(engine) == before
+        check_view_columns(engine)
+        assert view_column_types(engine) == types_before
         assert _medications(engine) == [
             ("p1", f"{RXN}|6809", "metformin", "6809", "active", "k1"),
             ("p1", "rule:med-sig", "med sig", None, "completed", "k2"),
@@ -207,7 +179,7 @@ def _check(url):
         ]
         # and up again
         upgrade(engine)
-        assert _definitions(engine) == head
+        assert view_definitions(engine) == head
         assert _medications(engine) == EXPECTED
     finally:
         engine.dispose()
