@@ -219,6 +219,8 @@ class LabTagger:
         if not raw:
             return None, None, -1
         text = raw.rstrip(".,;:")
+        if text == "L" and rule["ucum"] == "L":
+            return "L", "L", m.start("unit") + 1  # litres of a lung volume, not a Low flag
         if (
             text in ("H", "L", "HH", "LL")
             or text.lower() in _FLAG_WORDS
@@ -365,7 +367,9 @@ class LabTagger:
                 attrs["value_string"] = re.sub(r"\s+", " ", m.group("qual").lower())
                 parts["value"] = [m.start("qual"), m.end("qual")]
             unit, ucum, unit_end = self._unit(m, rule)
-            if ucum in _AMOUNT_UNITS or (ucum is not None and _DOSE_UNIT.fullmatch(ucum)):
+            if (ucum in _AMOUNT_UNITS and ucum != rule["ucum"]) or (
+                ucum is not None and _DOSE_UNIT.fullmatch(ucum)
+            ):
                 continue  # "docusate sodium 100 mg", "vitamin B12 1000 mcg": a drug strength
             attrs["unit"], attrs["ucum"] = unit, ucum
             if unit is not None:

@@ -83,6 +83,9 @@ CASE_REPORT: list[tuple[str, str, str, float, str | None]] = [
     ("creatinine increased to 362 μmol/L", "LAB", "Creatinine", 362, "umol/L"),
     ("platelets 52 × 109/L", "LAB", "Platelet count", 52, "10*9/L"),
     ("serum prolactin was 74 ng/mL", "LAB", "Prolactin", 74, "ng/mL"),
+    ("FEV1 1.2 L (45% predicted)", "LAB", "FEV1", 1.2, "L"),  # a litre is no drug amount here
+    ("The FEV1/FVC ratio was 85%.", "LAB", "FEV1/FVC", 85, "%"),
+    ("DLCO 42% of predicted", "LAB", "DLCO", 42, "%"),
     ("pulse rate, 101/min", "VITAL", "heart_rate", 101, "/min"),
     ("an elevated heart rate (98/min)", "VITAL", "heart_rate", 98, "/min"),
     ("blood pressure, 145/95\u200amm\u200aHg", "VITAL", "blood_pressure", 145, "mm[Hg]"),
