@@ -37,9 +37,15 @@ from warehouse.tables import (
 
 #: Tables holding facts derived from a note (deleted and re-inserted together).
 FACT_TABLES = (MentionCoding, MentionAttribute, MentionRow, FhirResource, NoteNlp)
+#: Attribute keys whose values are note text as written: a drug's name, a sig, an allergen and
+#: its reaction, the words of a combination. Kept out of ``mention.attributes`` unless
+#: ``store_text`` (``stored_attributes``) and always out of ``mention_attribute``.
+ECHO_ATTRIBUTE_KEYS = frozenset(
+    {"text", "unit_text", "drug", "prn_reason", "sig", "allergen", "reaction", "ingredients"}
+)
 #: Attribute keys that echo note text or offsets; kept out of ``mention_attribute`` (which the
 #: analyst views read) so the views never expose note text.
-TEXT_ATTRIBUTE_KEYS = frozenset({"text", "unit_text", "drug", "prn_reason", "parts"})
+TEXT_ATTRIBUTE_KEYS = ECHO_ATTRIBUTE_KEYS | {"parts"}
 #: Error stages after which a known note is marked ``failed`` (its old facts then leave the
 #: views until a later run succeeds); read-stage errors such as a repeated id are not about
 #: the stored note.
@@ -110,6 +116,19 @@ def delete_facts(conn: Connection, note_ids: Sequence[str]) -> None:
         for table in FACT_TABLES:
             col = NoteNlp.note_key if table is NoteNlp else table.note_id
             conn.execute(delete(table).where(col.in_(chunk)))
+
+
+def stored_attributes(attrs: Mapping[str, Any], store_text: bool) -> dict[str, Any]:
+    """A mention's attributes as ``mention.attributes`` keeps them: without the keys that echo
+    note text (``ECHO_ATTRIBUTE_KEYS``, at any depth) unless ``store_text``; their offsets stay
+    in ``parts``, so the text can be found again where the note is stored."""
+    if store_text:
+        return dict(attrs)
+    return {
+        k: stored_attributes(v, False) if isinstance(v, Mapping) and k != "parts" else v
+        for k, v in attrs.items()
+        if k not in ECHO_ATTRIBUTE_KEYS
+    }
 
 
 def flatten_attributes(
@@ -247,7 +266,8 @@ def _mention_row(m: Mention, run_id: str, store_text: bool) -> tuple[Any, ...]:
         m.mention_id, m.note_id, m.start_char, m.end_char, m.label,
         m.text if store_text else None, m.section,
         a.is_negated, a.is_uncertain, a.is_historical, a.is_hypothetical, a.is_family,
-        a.is_conditional, a.experiencer, json_text(m.attributes) if m.attributes else None,
+        a.is_conditional, a.experiencer,
+        json_text(stored_attributes(m.attributes, store_text)) if m.attributes else None,
         p.extractor, p.extractor_version, p.rule_id, p.pipeline_version, run_id,
     )  # fmt: skip
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from schemas.model import Mention, NoteResult
-from warehouse.load import _chunks
+from warehouse.load import _chunks, stored_attributes
 from warehouse.tables import MentionCoding, MentionRow
 
 _FLAGS = ("is_negated", "is_uncertain", "is_historical", "is_hypothetical", "is_family",
@@ -55,7 +55,9 @@ Signature = tuple[str, tuple[bool, ...], frozenset[tuple[str, str]], str]
 
 
 def _attrs_key(attrs: Any) -> str:
-    return json.dumps(attrs or {}, sort_keys=True, default=str)
+    # as stored by default, without the words of the note: a stored and a new reading compare
+    # equal whatever ``store_text`` was (the echoed words follow from the offsets in ``parts``)
+    return json.dumps(stored_attributes(attrs or {}, False), sort_keys=True, default=str)
 
 
 def _new_signature(m: Mention) -> Signature:
