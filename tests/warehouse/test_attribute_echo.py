@@ -23,9 +23,9 @@ ATTRS = {
 ALLERGY = {"allergen": "shellfish", "reaction": "hives", "substance": "Shellfish"}
 
 
-def _result():
+def _result(note_id="n1"):
     return result(
-        "n1",
+        note_id,
         "p1",
         day(1),
         [
@@ -84,3 +84,50 @@ def test_echoed_words_are_not_stored_by_default_postgres(pg_url):
 def test_stored_attributes_keeps_everything_when_text_is_stored():
     assert stored_attributes(ATTRS, True) == ATTRS
     assert "sig" not in stored_attributes(ATTRS, False)
+
+
+def _migrates(url):
+    """Rows loaded before this release (the words stored) lose them at revision 0014, except
+    in ``mention.attributes`` of a note whose text the deployment stores."""
+    engine = make_engine(url)
+    upgrade(engine, "0013")
+    with engine.begin() as conn:
+        # load as the old release did: every attribute in both places
+        load_results(
+            conn, [_result()], run_id="r", now=NOW,
+            settings=LoadSettings(rules_version="v", store_text=True),
+        )  # fmt: skip
+        conn.execute(sa.text("UPDATE note SET text = NULL, text_stored = false"))
+        load_results(  # the second note keeps its text
+            conn, [_result("n2")], run_id="r", now=NOW,
+            settings=LoadSettings(rules_version="v", store_text=True),
+        )  # fmt: skip
+        conn.execute(
+            sa.text(
+                "INSERT INTO mention_attribute (mention_id, key, note_id, value_text) "
+                "SELECT mention_id, 'sig', note_id, 'old words' FROM mention "
+                "WHERE label = 'MEDICATION'"
+            )
+        )
+    upgrade(engine)
+    with engine.connect() as conn:
+        keys = {k for (k,) in conn.execute(sa.text("SELECT key FROM mention_attribute"))}
+        by_note = {
+            n: json.loads(a) if isinstance(a, str) else a
+            for n, a in conn.execute(
+                sa.text("SELECT note_id, attributes FROM mention WHERE label = 'MEDICATION'")
+            )
+        }
+    assert "sig" not in keys and "dose.value" in keys
+    assert "sig" not in by_note["n1"] and by_note["n1"]["parts"] == ATTRS["parts"]
+    assert by_note["n2"]["sig"] == ATTRS["sig"]  # its note text is stored
+    engine.dispose()
+
+
+def test_revision_0014_scrubs_rows_loaded_before_sqlite(sqlite_url):
+    _migrates(sqlite_url)
+
+
+@pytest.mark.postgres
+def test_revision_0014_scrubs_rows_loaded_before_postgres(pg_url):
+    _migrates(pg_url)
