@@ -19,6 +19,7 @@ from extractors.patterns import (
     matches_at,
     term_key,
 )
+from schemas.ids import name_key
 
 # Version history:
 # 1 (2026-11): allergy lists after "allergic to" / "ALLERGIES:", reactions, NKA/NKDA statements.
@@ -29,7 +30,9 @@ from extractors.patterns import (
 # 3 (2026-12): an allergen that the medications extractor knows as a drug in an allergy
 #              context ("hypersensitivity to ticagrelor") is a medication allergen with the
 #              drug's codes, not an unlisted one of no category.
-VERSION = 3
+# 4 (2026-12): an allergen that no table codes carries ``name_key`` (the hash of its name),
+#              so two such allergens are two concepts in the analyst views, not one rule.
+VERSION = 4
 
 LABEL = "ALLERGY"
 RULES = "allergies"
@@ -393,6 +396,11 @@ class AllergyTagger:
                 for span, (s, e) in zip(problems, problem_bounds, strict=True):
                     if reaction[0] <= s and e <= reaction[1]:
                         drop.append((span.start_char, span.end_char))
+            if not f["rule"]["codes"] and not f["attributes"].get("substance"):
+                # an allergen no table names: its name tells it apart from other such ones
+                # (one concept each in the analyst views, as for an uncoded drug)
+                allergen = f["attributes"].get("allergen") or text[f["start"] : f["end"]]
+                f["attributes"]["name_key"] = name_key(LABEL, allergen)
             made = make_span(
                 doc,
                 f["start"],

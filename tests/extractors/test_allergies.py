@@ -275,3 +275,12 @@ def test_an_allergen_known_as_a_drug_is_a_coded_medication_allergy(
     assert rxcui in {c.code for c in got[0].codings}
     # and no MEDICATION: the patient does not take it
     assert not [m for m in run(nlp, sentence) if m.label == "MEDICATION"]
+
+
+def test_an_allergen_no_table_codes_is_told_apart_by_its_name(nlp: Any) -> None:
+    text = "ALLERGIES: Zorblaxin (rash), floobium, shellfish.\nAllergic to zorblaxin."
+    keys = {m.text: m.attributes.get("name_key") for m in run(nlp, text) if m.label == "ALLERGY"}
+    # two unknown allergens: two keys; the same one written twice: one key; a coded one: none
+    assert keys["Zorblaxin"] and keys["floobium"] and keys["Zorblaxin"] != keys["floobium"]
+    assert keys["zorblaxin"] == keys["Zorblaxin"]
+    assert keys["shellfish"] is None
