@@ -41,6 +41,7 @@ from extractors.terminology.concepts import (
     is_usable,
     plural_variants,
     spelling_variants,
+    typography_variants,
 )
 from extractors.terminology.sources import (
     OPEN_SOURCES,
@@ -65,7 +66,9 @@ log = logging.getLogger(__name__)
 # 5 (2026-12): the rare-disease source ("rare"): codes only where no other source names the
 #   term, a family name takes its head's codes but ICD-10-CM, a spelling of another source's
 #   term stays that term; Latin -ix/-ices plurals and eponym possessives (concepts.py).
-BUILD_VERSION = 5
+# 6 (2026-12): a term with "St." or "Dr." also as the tokenizer splits it capitalised ("St. John's
+#   wort"), and with the typeset apostrophe ("’s") wherever it has "'s" (concepts.py).
+BUILD_VERSION = 6
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(
@@ -318,7 +321,11 @@ def build_table(nlp: Language, config: DictionaryConfig) -> PhraseTable:
         elif joined not in lower:
             lower[joined] = idx
         if len(tokens) <= 6:
-            for var_tokens in (*plural_variants(tokens), *hyphen_variants(tokens)):
+            for var_tokens in (
+                *plural_variants(tokens),
+                *hyphen_variants(tokens),
+                *typography_variants(tokens),
+            ):
                 variants.append((_SEP.join(var_tokens), idx))
             if entries[idx].label == "PROBLEM":
                 for var_tokens in adjective_variants(tokens):

@@ -244,6 +244,30 @@ def hyphen_variants(tokens: list[str]) -> list[list[str]]:
     return [[t for t in tokens if t != "-"]]
 
 
+#: Abbreviations the tokenizer keeps whole with their period when written capitalised ("St.",
+#: "Dr.") but splits in a lower-cased term ("st", "."): "St. John's wort" as notes write it.
+_PERIOD_ABBREVIATIONS = frozenset({"st", "dr", "mt", "ft", "mr", "mrs", "ms", "jr", "sr"})
+
+
+def typography_variants(tokens: list[str]) -> list[list[str]]:
+    """ "st . john 's wort" also matches "St. John's wort" (one token "st.") and the typeset
+    apostrophe ("St. John’s wort")."""
+    merged: list[str] = []
+    i = 0
+    while i < len(tokens):
+        if tokens[i] in _PERIOD_ABBREVIATIONS and i + 1 < len(tokens) and tokens[i + 1] == ".":
+            merged.append(tokens[i] + ".")
+            i += 2
+        else:
+            merged.append(tokens[i])
+            i += 1
+    out = [merged] if merged != tokens else []
+    for base in (tokens, merged):
+        if "'s" in base:
+            out.append(["’s" if t == "'s" else t for t in base])
+    return [v for i, v in enumerate(out) if v != tokens and v not in out[:i]]
+
+
 def read_lines(text: str) -> Iterable[str]:
     """Non-empty, non-comment lines of a small data file."""
     for line in text.splitlines():

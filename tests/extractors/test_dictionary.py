@@ -141,6 +141,11 @@ TABLE = [
         ],
         [],
     ),
+    (  # "St." as the tokenizer keeps it when capitalised, and the typeset apostrophe
+        "Takes St. John's wort; her sister takes St. John’s wort.",
+        [("St. John's wort", "MEDICATION", None), ("St. John’s wort", "MEDICATION", None)],
+        [],
+    ),
     (  # conduction findings of an ECG, with their degree
         "ECG: first-degree AV block and QT prolongation; later second degree heart block.",
         [
