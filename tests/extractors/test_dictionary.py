@@ -146,6 +146,28 @@ TABLE = [
         [("St. John's wort", "MEDICATION", None), ("St. John’s wort", "MEDICATION", None)],
         [],
     ),
+    (  # chest radiograph findings as radiologists word them (CheXpert's mention lexicon)
+        "Low lung volumes. Elevated right hemidiaphragm. Reticular markings at the bases, "
+        "Kerley B lines and vascular engorgement. The mediastinum is widened.",
+        [
+            ("Low lung volumes", "PROBLEM", None),
+            ("Elevated right hemidiaphragm", "PROBLEM", None),
+            ("Reticular markings", "PROBLEM", None),
+            ("Kerley B lines", "PROBLEM", None),
+            ("vascular engorgement", "PROBLEM", None),
+            (
+                "mediastinum is widened",
+                "PROBLEM",
+                ("http://human-phenotype-ontology.org", "HP:0034501"),
+            ),
+        ],
+        [],
+    ),
+    (  # a negation between the organ and the state is left to no rule
+        "The mediastinum is not widened.",
+        [],
+        ["mediastinum is not widened"],
+    ),
     (  # conduction findings of an ECG, with their degree
         "ECG: first-degree AV block and QT prolongation; later second degree heart block.",
         [
