@@ -306,11 +306,15 @@ class LabTagger:
                 if values_text[values[-1].end() :].strip(" \t,"):
                     continue
                 last_unit = values[-1].group("unit")
-                for name, val in zip(names, values, strict=True):
-                    rule = self._rule_for(name.group(0))
-                    number = parse_number(val.group("num"))
-                    if rule is None or number is None:
-                        break
+                pairs = [
+                    (name, val, self._rule_for(name.group(0)), parse_number(val.group("num")))
+                    for name, val in zip(names, values, strict=True)
+                ]
+                if any(rule is None or number is None for _, _, rule, number in pairs):
+                    break  # a name or a value of the lists is not one: read none of them
+                for name, val, rule, number in pairs:
+                    if rule is None or number is None:  # (checked above; for the type checker)
+                        continue
                     unit_text = val.group("unit") or last_unit
                     ucum = self.units.to_ucum(unit_text.rstrip(".,;:")) if unit_text else None
                     if ucum in _AMOUNT_UNITS or not _plausible(number, ucum, rule):
@@ -462,12 +466,13 @@ class LabTagger:
         if not names or MENTIONS not in doc.spans:
             return []
         # inside the name too: "Model for End-Stage Liver Disease (MELD) score" is no disease
-        return [
-            s
-            for s in doc.spans[MENTIONS]
-            if s.label_ in ("PROBLEM", "PROCEDURE")
-            and any(a <= char_bounds(s)[0] and char_bounds(s)[1] <= b for a, b in names)
-        ]
+        out = []
+        for s in doc.spans[MENTIONS]:
+            if s.label_ in ("PROBLEM", "PROCEDURE"):
+                start, end = char_bounds(s)
+                if any(a <= start and end <= b for a, b in names):
+                    out.append(s)
+        return out
 
     def __call__(self, doc: Doc) -> Doc:
         new: list[Span] = []
@@ -505,10 +510,11 @@ def _is_filler(joint: str) -> bool:
     """Whether the text between two names of a paired list is a joint: commas, "and", a
     bracketed gloss and at most three other words, no number ("and serum", "and high-
     sensitivity troponin T concentration")."""
-    if re.search(r"\d", re.sub(r"\([^()]{1,40}\)", " ", joint)):
+    bare = re.sub(r"\([^()]{0,40}\)", " ", joint)
+    if re.search(r"\d", bare):
         return False
-    words = [w for w in re.findall(r"[\w-]+", re.sub(r"\([^()]*\)", " ", joint))]
-    return len([w for w in words if w.lower() not in ("and", "or")]) <= 3
+    words = [w for w in re.findall(r"[\w-]+", bare) if w.lower() not in ("and", "or")]
+    return len(words) <= 3
 
 
 def _plausible(value: float, ucum: str | None, rule: dict[str, Any]) -> bool:
