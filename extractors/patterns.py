@@ -15,7 +15,6 @@ from spacy.tokens import Doc, Span
 from extractors.base import MENTIONS
 from extractors.extensions import span_key
 
-#: A decimal number as written in notes: "140", "4.1", ".5", "1,200".
 #: A blank inside a line: space, tab and the no-break, thin and hair spaces that typeset text
 #: (case reports, PDFs) puts between a number and its unit ("12\u200aU/L", "145/95\u2009mmHg").
 HSPACE = r"[ \t\u00a0\u2000-\u200b\u202f]"
@@ -29,6 +28,7 @@ COMMA_AFTER_NAME = (
     rf"(?:{HSPACE}*(?:(?:level|levels|count|value|values|concentration|concentrations)"
     rf"{HSPACE}*)?,)?"
 )
+#: A decimal number as written in notes: "140", "4.1", ".5", "1,200".
 NUMBER = r"(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?|\.\d+)"
 
 _WORD_NUMBERS: dict[str, float] = {
