@@ -194,3 +194,27 @@ def check_view_columns(engine):
         with engine.connect() as conn:
             cols = tuple(conn.execute(sa.text(f"SELECT * FROM {v.name} WHERE 1 = 0")).keys())
         assert cols == v.column_names, v.name
+
+
+def load_run(engine, results, run_id, store_text=False):
+    """Load ``results`` in one completed run of the nightly flow."""
+    with engine.begin() as conn:
+        start_run(
+            conn,
+            run_id=run_id,
+            flow="nightly-ingest",
+            started_at=NOW,
+            pipeline_version="t",
+            rules_version="v1",
+            dictionary_version=None,
+            source_kind="jsonl",
+            source_key="k",
+        )
+        load_results(
+            conn,
+            results,
+            run_id=run_id,
+            now=NOW,
+            settings=LoadSettings(store_text=store_text, rules_version="v1"),
+        )
+        finish_run(conn, run_id, status="completed", finished_at=NOW)

@@ -4,9 +4,9 @@ and never from note text, on SQLite and PostgreSQL; the downgrade restores revis
 import pytest
 
 from tests.warehouse.builders import (
-    NOW,
     check_view_columns,
     day,
+    load_run,
     part,
     result,
     rows,
@@ -14,7 +14,6 @@ from tests.warehouse.builders import (
     view_definitions,
 )
 from warehouse.engine import make_engine
-from warehouse.load import LoadSettings, finish_run, load_results, start_run
 from warehouse.migrate import downgrade, upgrade
 from warehouse.views import VIEWS
 
@@ -75,27 +74,8 @@ EXPECTED = [
 
 
 def _load(engine):
-    with engine.begin() as conn:
-        start_run(
-            conn,
-            run_id="ru",
-            flow="nightly-ingest",
-            started_at=NOW,
-            pipeline_version="t",
-            rules_version="v1",
-            dictionary_version=None,
-            source_kind="jsonl",
-            source_key="k",
-        )
-        # text storage on: mention.text is in the base table, and must still stay out of views
-        load_results(
-            conn,
-            _notes(),
-            run_id="ru",
-            now=NOW,
-            settings=LoadSettings(store_text=True, rules_version="v1"),
-        )
-        finish_run(conn, "ru", status="completed", finished_at=NOW)
+    # text storage on: mention.text is in the base table, and must still stay out of views
+    load_run(engine, _notes(), "ru", store_text=True)
 
 
 def _problems(engine):

@@ -6,10 +6,10 @@ import pytest
 
 from schemas.ids import name_key
 from tests.warehouse.builders import (
-    NOW,
     RXN,
     check_view_columns,
     day,
+    load_run,
     part,
     result,
     rows,
@@ -17,7 +17,6 @@ from tests.warehouse.builders import (
     view_definitions,
 )
 from warehouse.engine import make_engine
-from warehouse.load import LoadSettings, finish_run, load_results, start_run
 from warehouse.migrate import downgrade, upgrade
 from warehouse.report import NAME_KEY_SHOWN, collect
 from warehouse.views import VIEWS
@@ -75,26 +74,7 @@ WORDS = ("fluticasone", "salmeterol", "ipratropium", "albuterol", "sacubitril", 
 
 
 def _load(engine):
-    with engine.begin() as conn:
-        start_run(
-            conn,
-            run_id="rk",
-            flow="nightly-ingest",
-            started_at=NOW,
-            pipeline_version="t",
-            rules_version="v1",
-            dictionary_version=None,
-            source_kind="jsonl",
-            source_key="k",
-        )
-        load_results(
-            conn,
-            _notes(),
-            run_id="rk",
-            now=NOW,
-            settings=LoadSettings(store_text=True, rules_version="v1"),
-        )
-        finish_run(conn, "rk", status="completed", finished_at=NOW)
+    load_run(engine, _notes(), "rk", store_text=True)
 
 
 def _medications(engine):
