@@ -131,20 +131,15 @@ class LabTagger:
     def __init__(self, nlp: Language, name: str) -> None:
         self.name = name
         self.units = UnitNormalizer()
-        self.rules: dict[str, dict[str, Any]] = {}
-        ci: dict[str, str] = {}
-        cs: dict[str, str] = {}
-        for rule in load_rules(RULES, "labs.json")["labs"]:
-            self.rules[rule["rule_id"]] = rule
-            ci.update({t.lower(): rule["rule_id"] for t in rule["terms"]})
-            cs.update({t: rule["rule_id"] for t in rule["case_sensitive_terms"]})
+        table = load_rules(RULES, "labs.json")
+        self.rules, ci, cs = _term_index(table["labs"])
         self.ci, self.cs = ci, cs
         # the measured substances that drug lists also name (shared with the medications
         # extractor, which keeps them as drugs only when given)
         analytes = load_rules("analytes", "analytes.json")["analytes"]
         #: names that make a MEDICATION mention an analyte in result context
         self.analyte_names = frozenset(term_key(t) for t in [*ci, *analytes]) | frozenset(cs)
-        specimens = load_rules(RULES, "labs.json")["specimens"]
+        specimens = table["specimens"]
         self.specimen_of = {
             term_key(w): name for name, words in specimens.items() if name != "_comment"
             for w in words
@@ -164,13 +159,7 @@ class LabTagger:
             r"(?:[ \t]*[(\[](?:ref(?:erence)?\.?:?\s*|normal:?\s*|nl:?\s*|range:?\s*)?"
             rf"(?P<lo>{NUMBER})\s?(?:-|–|to)\s?(?P<hi>{NUMBER})(?:\s?{_UNIT})?[)\]])?"
         )
-        self.scores: dict[str, dict[str, Any]] = {}
-        score_ci: dict[str, str] = {}
-        score_cs: dict[str, str] = {}
-        for rule in load_rules(RULES, "labs.json")["scores"]:
-            self.scores[rule["rule_id"]] = rule
-            score_ci.update({t.lower(): rule["rule_id"] for t in rule["terms"]})
-            score_cs.update({t: rule["rule_id"] for t in rule["case_sensitive_terms"]})
+        self.scores, score_ci, score_cs = _term_index(table["scores"])
         self.score_ci, self.score_cs = score_ci, score_cs
         score_names = rf"(?:(?i:{alternation(score_ci)})|{alternation(score_cs)})"
         self.score_starts = TermStarts(r"\w/-", {*score_ci, *score_cs})
@@ -210,8 +199,7 @@ class LabTagger:
         return self.specimen_of[term_key(hits[-1].group(0))] if hits else None
 
     def _rule_for(self, name: str) -> dict[str, Any] | None:
-        rid = self.cs.get(name) or self.ci.get(re.sub(r"\s+", " ", name.lower()))
-        return self.rules.get(rid) if rid else None
+        return _lookup(name, self.rules, self.ci, self.cs)
 
     def _unit(self, m: re.Match[str], rule: dict[str, Any]) -> tuple[str | None, str | None, int]:
         """(unit text, UCUM, end) for the unit group, or no unit when it is not a real unit."""
@@ -237,8 +225,7 @@ class LabTagger:
         out: list[dict[str, Any]] = []
         for m in matches_at(self.score_pattern, text, self.score_starts(text)):
             name = m.group("name")
-            rid = self.score_cs.get(name) or self.score_ci.get(re.sub(r"\s+", " ", name.lower()))
-            rule = self.scores.get(rid) if rid else None
+            rule = _lookup(name, self.scores, self.score_ci, self.score_cs)
             if rule is None:
                 continue
             low, high = rule["range"]
@@ -504,6 +491,28 @@ class LabTagger:
                 new.append(span)
         add_spans(doc, new)
         return doc
+
+
+def _term_index(
+    rules: list[dict[str, Any]],
+) -> tuple[dict[str, dict[str, Any]], dict[str, str], dict[str, str]]:
+    """Rules by id, and rule ids by lower-cased term and by case-sensitive term."""
+    by_id: dict[str, dict[str, Any]] = {}
+    ci: dict[str, str] = {}
+    cs: dict[str, str] = {}
+    for rule in rules:
+        by_id[rule["rule_id"]] = rule
+        ci.update({t.lower(): rule["rule_id"] for t in rule["terms"]})
+        cs.update({t: rule["rule_id"] for t in rule["case_sensitive_terms"]})
+    return by_id, ci, cs
+
+
+def _lookup(
+    name: str, by_id: dict[str, dict[str, Any]], ci: dict[str, str], cs: dict[str, str]
+) -> dict[str, Any] | None:
+    """The rule a matched name is a term of (exact case first, then any case)."""
+    rid = cs.get(name) or ci.get(re.sub(r"\s+", " ", name.lower()))
+    return by_id.get(rid) if rid else None
 
 
 def _is_filler(joint: str) -> bool:

@@ -218,3 +218,15 @@ def load_run(engine, results, run_id, store_text=False):
             settings=LoadSettings(store_text=store_text, rules_version="v1"),
         )
         finish_run(conn, run_id, status="completed", finished_at=NOW)
+
+
+def migrate_across(engine, previous):
+    """Upgrade to ``previous`` then to head; the views keep their documented columns and
+    PostgreSQL types. Returns the view definitions before, their column types, and the
+    definitions after."""
+    upgrade(engine, previous)
+    before, types_before = view_definitions(engine), view_column_types(engine)
+    upgrade(engine)
+    check_view_columns(engine)
+    assert view_column_types(engine) == types_before
+    return before, types_before, view_definitions(engine)

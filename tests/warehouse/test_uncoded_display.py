@@ -7,6 +7,7 @@ from tests.warehouse.builders import (
     check_view_columns,
     day,
     load_run,
+    migrate_across,
     part,
     result,
     rows,
@@ -89,12 +90,7 @@ def _problems(engine):
 def _check(url):
     engine = make_engine(url)
     try:
-        upgrade(engine, "0011")
-        before, types_before = view_definitions(engine), view_column_types(engine)
-        upgrade(engine)
-        check_view_columns(engine)
-        assert view_column_types(engine) == types_before
-        head = view_definitions(engine)
+        before, types_before, head = migrate_across(engine, "0011")
         assert head["mention_current"] != before["mention_current"]
         _load(engine)
 

@@ -10,6 +10,7 @@ from tests.warehouse.builders import (
     check_view_columns,
     day,
     load_run,
+    migrate_across,
     part,
     result,
     rows,
@@ -102,12 +103,7 @@ EXPECTED = sorted(
 def _check(url):
     engine = make_engine(url)
     try:
-        upgrade(engine, "0012")
-        before, types_before = view_definitions(engine), view_column_types(engine)
-        upgrade(engine)
-        check_view_columns(engine)
-        assert view_column_types(engine) == types_before
-        head = view_definitions(engine)
+        before, types_before, head = migrate_across(engine, "0012")
         assert head["mention_current"] != before["mention_current"]
         _load(engine)
 

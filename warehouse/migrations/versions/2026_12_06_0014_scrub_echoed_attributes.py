@@ -47,31 +47,34 @@ def upgrade() -> None:
     ends = " OR ".join(f"key = '{k}' OR key LIKE '%.{k}'" for k in _ECHO)
     op.execute(f"DELETE FROM mention_attribute WHERE {ends}")
     pg = bind.dialect.name == "postgresql"
-    rows = bind.execute(
-        sa.text(
-            "SELECT m.mention_id, m.attributes FROM mention m JOIN note n "
-            "ON n.note_id = m.note_id WHERE n.text IS NULL AND m.attributes IS NOT NULL"
-        )
-    ).fetchall()
+    # in pages of mention ids (keyset), so a large warehouse is never read into memory at once
+    page = sa.text(
+        "SELECT m.mention_id, m.attributes FROM mention m JOIN note n "
+        "ON n.note_id = m.note_id WHERE n.text IS NULL AND m.attributes IS NOT NULL "
+        "AND m.mention_id > :after ORDER BY m.mention_id LIMIT :size"
+    )
     update = sa.text(
         "UPDATE mention SET attributes = "
         + ("CAST(:attributes AS JSONB)" if pg else ":attributes")
         + " WHERE mention_id = :mention_id"
     )
-    batch: list[dict[str, Any]] = []
-    for mention_id, attrs in rows:
-        if isinstance(attrs, str):
-            attrs = json.loads(attrs)
-        if not isinstance(attrs, dict):
-            continue
-        scrubbed = _scrub(attrs)
-        if scrubbed != attrs:
-            batch.append({"mention_id": mention_id, "attributes": json.dumps(scrubbed)})
-        if len(batch) >= _CHUNK:
+    after = ""
+    while True:
+        rows = bind.execute(page, {"after": after, "size": _CHUNK}).fetchall()
+        if not rows:
+            break
+        after = rows[-1][0]
+        batch: list[dict[str, Any]] = []
+        for mention_id, attrs in rows:
+            if isinstance(attrs, str):
+                attrs = json.loads(attrs)
+            if not isinstance(attrs, dict):
+                continue
+            scrubbed = _scrub(attrs)
+            if scrubbed != attrs:
+                batch.append({"mention_id": mention_id, "attributes": json.dumps(scrubbed)})
+        if batch:
             bind.execute(update, batch)
-            batch = []
-    if batch:
-        bind.execute(update, batch)
 
 
 def downgrade() -> None:
