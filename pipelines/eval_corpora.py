@@ -381,6 +381,9 @@ def span_errors(nlp: Language, eval_dir: Path, corpus: str, label: str) -> Itera
     rel, label_map = SPAN_CORPORA[corpus]
     docs = read_gold(eval_dir / rel, label_map)
     predicted = extract_all(nlp, [(d, t) for d, t, _ in docs])
+    if label in MEDICATION_PARTS:
+        yield from attribute_errors(docs, predicted, label)
+        return
     for doc_id, text, gold in docs:
         g = [(x.start, x.end) for x in gold if x.label == label]
         p = [(m.start_char, m.end_char) for m in predicted[doc_id] if entity_label(m) == label]
@@ -390,6 +393,36 @@ def span_errors(nlp: Language, eval_dir: Path, corpus: str, label: str) -> Itera
         for s, e in p:
             if not any(_overlaps((s, e), y) for y in g):
                 yield f"FP   {doc_id}: {_context(text, s, e)}"
+
+
+def attribute_errors(
+    docs: Sequence[tuple[str, str, list[Gold]]],
+    predicted: Mapping[str, Sequence[Mention]],
+    attr: str,
+) -> Iterator[str]:
+    """Gold dosages (routes, frequencies) not found on the matched drug, in context.
+
+    ``NODRUG`` when no mention overlaps the gold drug, ``MISS`` when one does but none of its
+    parts overlaps the attribute; the drug is marked ``<<...>>``, the attribute ``[[...]]``.
+    """
+    for doc_id, text, gold in docs:
+        meds = [m for m in predicted.get(doc_id, ()) if entity_label(m) == "MEDICATION"]
+        for g in gold:
+            if g.label != "MEDICATION":
+                continue
+            matched = [m for m in meds if _overlaps((m.start_char, m.end_char), (g.start, g.end))]
+            for item in g.attributes.get(attr, ()) or ():
+                span = (item["start"], item["end"])
+                if any(_part_overlaps(m, MEDICATION_PARTS[attr], span) for m in matched):
+                    continue
+                s, e = min(g.start, span[0]), max(g.end, span[1])
+                window = text[max(0, s - 40) : e + 30]
+                off = max(0, s - 40)
+                marks = sorted([(g.start, "<<"), (g.end, ">>"), (span[0], "[["), (span[1], "]]")])
+                for pos, mark in reversed(marks):
+                    window = window[: pos - off] + mark + window[pos - off :]
+                kind = "MISS  " if matched else "NODRUG"
+                yield f"{kind} {doc_id}: {' '.join(window.split())}"
 
 
 def _context(text: str, s: int, e: int) -> str:
