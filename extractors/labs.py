@@ -48,7 +48,9 @@ from extractors.units import UnitNormalizer
 #              ×10^9/L; PTH, ACTH, prolactin, LH, FSH, free T3, CD4 count, QTc; clinical
 #              scores with their value ("GCS 10/15", "ECOG 0-1", "MELD score was 11": the
 #              scores table of labs.json; FHIR survey Observations).
-VERSION = 5
+# 6 (2026-12): a unit per volume, weight or time built from known pieces gets its UCUM code
+#              ("IU/mL" -> [iU]/mL, "mcg/kg/min"), so the value's unit is read with it.
+VERSION = 6
 
 LABEL = "LAB"
 RULES = "labs"

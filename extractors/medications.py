@@ -12,6 +12,7 @@ from extractors.base import ALLERGY_CONTEXT_DRUGS, NOT_MENTIONS, doc_text
 from extractors.extensions import span_values
 from extractors.patterns import (
     NUMBER,
+    SPELLED_NUMBER,
     WORD_NUMBER,
     FirstCharIndex,
     TermStarts,
@@ -47,7 +48,14 @@ from schemas.ids import name_key
 # 5 (2026-12): a drug that an earlier extractor found but nothing codes (rule med-sig, which
 #              every such drug shares) carries ``name_key``, the hash of its normalised name,
 #              so the warehouse views tell uncoded drugs apart without showing their names.
-VERSION = 5
+# 6 (2026-12): later doses in the drug's clause as ``dose_changes`` ("tapered to 10 mg daily",
+#              "increased to 50 mg, then 100 mg"; FHIR: further Dosage entries in sequence);
+#              strengths spelled out ("Five hundred milligrams"); an amount joined by "of" to
+#              the next drug is that drug's ("heparin (0.6 ml of enoxaparin)"); the amount
+#              before a concentration is the dose ("10 mL of 0.5% Marcaine"); "high doses"
+#              and a regimen before a drug whose sig is whole ("a single dose of IV X (0.3
+#              mcg/kg)"); "will" links; UCUM for a dose per weight or time ("mcg/kg/min").
+VERSION = 6
 
 LABEL = "MEDICATION"
 RULES = "medications"
@@ -59,14 +67,19 @@ ANALYTES = "analytes"
 _STRENGTH_UNITS = (
     r"(?:mg/5\s?ml|mg/ml|mcg/ml|mg|mcg|µg|μg|ug|gm|grams?|g|milligrams?|micrograms?|"
     r"units?|iu|ui|meq|mmol|ml|cc|l|%)"
-    r"(?:\s?/\s?(?:kg|m2|m²|day|d|j|dose|hr|h|min|week|wk|month|mo)(?![a-z]))*"
+    r"(?:\s?/\s?(?:kg|kilograms?|m2|m²|day|d|j|dose|hr|h|min|week|wk|month|mo)(?![a-z]))*"
+)
+#: Units written after a strength spelled out ("five hundred milligrams", "ten units").
+_SPELLED_UNITS = (
+    r"(?:milligrams?|micrograms?|grams?|units?|milli-?lit(?:er|re)s?|mg|mcg|ml|g)"
+    r"(?:\s?/\s?(?:kg|m2|m²|day|d|dose|hr|h|min|week|wk)(?![a-z]))*"
 )
 #: Words of a sentence that may stand between a drug and its dose or route when a sig is
 #: written as prose ("was started on intravenous X", "X was administered intravenously at a
 #: dose of 5 mg/kg", "60 mg of X", "infusions of X"): auxiliaries, verbs of giving and
 #: changing a dose, prepositions, and nouns that name the act of giving.
 _PROSE_LINKS = (
-    r"was|were|is|are|be|been|being|has|have|had|then|subsequently|initially|immediately|"
+    r"was|were|is|are|be|been|being|has|have|had|will|then|subsequently|initially|immediately|"
     r"also|later|eventually|currently|again|further|gradually|"
     r"administered|administrated|given|started|initiated|commenced|infused|injected|"
     r"prescribed|continued|increased|decreased|tapered|reduced|changed|titrated|escalated|"
@@ -143,6 +156,15 @@ class SigParser:
                 {},
             ),
             (
+                # a strength spelled out, as a sentence starts: "Five hundred milligrams"
+                "strength",
+                re.compile(
+                    rf"(?<![\w-])(?P<v>{SPELLED_NUMBER})[ -](?P<u>{_SPELLED_UNITS})(?![a-z0-9])",
+                    flags,
+                ),
+                {},
+            ),
+            (
                 "dose",
                 re.compile(
                     r"(?P<v>1/2|one[- ]half|half\s+a|"
@@ -159,7 +181,7 @@ class SigParser:
                 "regimen",
                 re.compile(
                     r"(?:(?:high|low|full|loading|maintenance|single|double|standard|reduced|"
-                    r"stress|pulse|booster|bolus)[- ]?dos(?:e|es|ing|ed)|"
+                    r"stress|pulse|booster|bolus)[- ]?dos(?:es|ing|ed|e)(?![a-z])|"
                     rf"(?:{num}|several|multiple|repeated|two-|three-)\s?"
                     r"(?:cycles?|courses?|rounds?|infusions?|doses?|injections?|pulses?|"
                     r"sessions?)(?![a-z]))",
@@ -212,6 +234,7 @@ class SigParser:
         #: not read word by word
         self._prose_gate = re.compile(
             rf"\d|(?<![a-z])(?:{alternation(route_terms)})(?![a-z])|dos(?:e|es|ing)\b|"
+            r"grams?\b|units?\b|"
             r"cycles?\b|courses?\b|rounds?\b|infusions?\b|injections?\b|pulses?\b|"
             r"daily|weekly|monthly|nightly|hourly|twice|once|every|times|\b[bt]\.?i\.?d\b|"
             r"\bq\.?i\.?d\b|\bq\.?\d",
@@ -445,6 +468,42 @@ class SigParser:
                 parts.append(item)
         return parts
 
+    def dose_changes(self, text: str, start: int, limit: int) -> list[tuple[str, list[_Part]]]:
+        """Later doses of the drug read in its clause after its sig: "tapered to 10 mg daily",
+        "increased to 20 mg twice daily, then 40 mg", "a maintenance dose of 5 mg daily".
+
+        Each is (direction, parts): the new strength or dose (with a unit) and what follows it
+        (frequency, route). Reads from ``start`` to ``limit`` (the clause end or the next drug);
+        a measured thing named before the change ("creatinine increased to 2.3 mg") ends it.
+        """
+        changes: list[tuple[str, list[_Part]]] = []
+        pos = start
+        while pos < limit:
+            m = _DOSE_CHANGE.search(text, pos, limit)
+            if m is None or _MEASURED.search(text, pos, m.start()):
+                break
+            parts = self.parse(text, m.end(), limit)
+            if not parts or parts[0].kind not in ("strength", "dose") or not parts[0].value.get(
+                "unit"
+            ):
+                pos = m.end()
+                continue
+            if _CONCENTRATION.match(text, parts[0].end) or _SHARE_OF.match(text, parts[0].end):
+                break  # "2.3 mg/dL": a level, not a dose; "an 8% risk": a share of something
+            verb = (m.group("verb") or m.group("noun") or "").lower()
+            direction = next((d for d, stems in _DIRECTIONS if verb.startswith(stems)), "change")
+            changes.append((direction, parts))
+            pos = parts[-1].end
+            step = _THEN.match(text, pos, limit)
+            while step is not None:
+                more = self.parse(text, step.end(), limit)
+                if not more or more[0].kind not in ("strength", "dose"):
+                    break
+                changes.append((direction, more))
+                pos = more[-1].end
+                step = _THEN.match(text, pos, limit)
+        return changes
+
     def parse(self, text: str, start: int, limit: int) -> list[_Part]:
         """Components of the sig that starts at ``start`` and may not reach ``limit``."""
         parts: list[_Part] = []
@@ -479,6 +538,46 @@ class SigParser:
                     pos = reason[1]
         return parts
 
+
+#: A change of a drug's dose after its first sig: a verb of change with "to" (the words
+#: between naming the old dose are skipped), or a noun phrase naming the new dose.
+_DOSE_CHANGE = re.compile(
+    r"\b(?:(?P<verb>taper(?:ed|ing)?|wean(?:ed|ing)|reduc(?:ed|ing)|decreas(?:ed|ing)|"
+    r"lower(?:ed|ing)|increas(?:ed|ing)|rais(?:ed|ing)|escalat(?:ed|ing)|"
+    r"(?:up|down)?-?titrat(?:ed|ing)|chang(?:ed|ing)|adjust(?:ed|ing)|switch(?:ed|ing))"
+    r"(?:\s+(?:down|up|back|gradually|slowly|progressively|rapidly|further))*"
+    r"(?:\s+from\s+[^.;()]{1,40}?)?\s+to\s+(?:an?\s+|the\s+)?"
+    r"(?:(?:maintenance|daily|total|lower|higher|reduced|final)\s+)?(?:dos(?:e|age)\s+of\s+)?|"
+    r"(?P<noun>maintenance|tapering|reduced|lower|higher|increased|decreased|final)"
+    r"\s+dos(?:e|age)\s+(?:of\s+|was\s+|is\s+)?)",
+    re.IGNORECASE,
+)
+#: What a direction of change starts with.
+_DIRECTIONS = (
+    ("decrease", ("taper", "wean", "reduc", "decreas", "lower", "down")),
+    ("increase", ("increas", "rais", "escalat", "up", "higher")),
+)
+#: "..., then 20 mg": a further step of a taper.
+_THEN = re.compile(r"[ \t]*,?[ \t]*(?:and[ \t]+)?then[ \t]+(?:to[ \t]+)?", re.IGNORECASE)
+#: A measured thing before a verb of change: the change is its value, not a dose.
+_MEASURED = re.compile(
+    r"\b(?:levels?|counts?|concentrations?|pressure|rate|saturation|titers?|titres?|values?|"
+    r"weight|scores?|clearance|creatinine|glucose|potassium|sodium|hemoglobin|haemoglobin|"
+    r"bilirubin|lactate|troponin|INR)\b",
+    re.IGNORECASE,
+)
+#: A unit that goes on into a concentration ("mg/dL", "mmol/L"): a level, not a dose.
+_CONCENTRATION = re.compile(r"\s?/\s?(?:d?l|dL|ml|mL|L)\b")
+
+#: "of" after an amount, before a strength: "10 mL of 0.5% ...", "2 cc of a 1% ...".
+_AMOUNT_OF = re.compile(r"[ \t]+of[ \t]+(?:an?[ \t]+)?\d", re.IGNORECASE)
+
+#: A regimen word shortly before a drug ("a single dose of", "two cycles of", "high-dose").
+_REGIMEN_NEAR = re.compile(r"dos(?:e|es|ing|ed)\b|cycles?\b|courses?\b|pulses?\b",
+                           re.IGNORECASE)  # fmt: skip
+
+#: A percentage that is a share of something named after it ("reduced to an 8% risk").
+_SHARE_OF = re.compile(r"(?<=%)[ \t]+(?!of\b)[a-z]", re.IGNORECASE)
 
 #: Units of an amount given (not of a concentration measured).
 _AMOUNT = frozenset({"mg", "g", "ug", "mcg", "gm", "meq", "u", "iu", "units", "unit", "mmol"})
@@ -526,6 +625,16 @@ def sig_attributes(parts: list[_Part], drug: tuple[int, int], text: str) -> dict
             attrs["prn_reason"] = value["text"]
             offsets["prn_reason"] = [part.start, part.end]
             continue
+        if part.kind == "dose_change":
+            change: dict[str, Any] = {"direction": value["direction"]}
+            for step in value["parts"]:
+                if step.kind in ("strength", "dose", "frequency", "route"):
+                    step_value = dict(step.value)
+                    step_value.pop("rule_id", None)
+                    change.setdefault(step.kind, step_value)
+            attrs.setdefault("dose_changes", []).append(change)
+            offsets.setdefault("dose_change", [part.start, part.end])
+            continue
         if part.kind == "form":
             attrs.setdefault("form", value["form"])
             offsets.setdefault("form", [part.start, part.end])
@@ -533,13 +642,15 @@ def sig_attributes(parts: list[_Part], drug: tuple[int, int], text: str) -> dict
         value.pop("rule_id", None)
         attrs.setdefault(part.kind, value)
         offsets.setdefault(part.kind, [part.start, part.end])
-        if part.kind == "dose" and value["unit"]:
-            attrs.setdefault("form", value["unit"])
+        if part.kind == "dose" and value["unit"] and "ucum" not in value:
+            attrs.setdefault("form", value["unit"])  # "2 tablets" (not "10 mL")
     if when:
         freq = attrs.setdefault("frequency", {"text": " ".join(when_text)})
         freq["when"] = sorted({*freq.get("when", []), *when})
     if parts:
-        real = [p for p in parts if p.kind != "modifier" and p.start >= drug[1]]
+        real = [
+            p for p in parts if p.kind not in ("modifier", "dose_change") and p.start >= drug[1]
+        ]
         if real:
             offsets["sig"] = [real[0].start, real[-1].end]
             attrs["sig"] = text[real[0].start : real[-1].end]
@@ -678,6 +789,7 @@ class MedicationTagger:
                 end + self.max_sig_chars,
             )
             parts = self.parser.parse(text, sig_start, limit)
+            _leave_next_amount(parts, text, nxt)
             _leave_next_route(parts, text, end, nxt)
             consumed = max(consumed, previous_end)
             previous_end = max([end, *(p.end for p in parts)])
@@ -700,14 +812,45 @@ class MedicationTagger:
                 sig_end = max([end, *(p.end for p in parts)])
                 stop = min(hi, next_start, sig_end + self.max_sig_chars)
                 prose = self.parser.prose_after(text, sig_end, stop) if sig_end < stop else []
+                following = candidates[i + 1] if i + 1 < len(candidates) else None
+                _leave_next_amount(prose, text, following)
                 prose += self.parser.prose_before(text, start, consumed, lo)
                 for part in prose:
                     if part.kind not in kinds:
                         kinds.add(part.kind)
                         parts.append(part)
+                    elif part.kind == "strength" and "dose" not in kinds and part.end <= start:
+                        # "10 mL of 0.5% Marcaine": the concentration nearer the drug is its
+                        # strength, the amount before it the dose given
+                        first = next(p for p in parts if p.kind == "strength")
+                        if first.end <= part.start and _AMOUNT_OF.match(text, first.end):
+                            kinds.add("dose")
+                            parts.remove(first)
+                            parts += [_Part("dose", first.start, first.end, first.value), part]
                 parts.sort(key=lambda p: p.start)
                 _leave_next_route(parts, text, end, nxt)
                 previous_end = max([previous_end, *(p.end for p in parts)])
+            elif "regimen" not in kinds and _REGIMEN_NEAR.search(text, max(0, start - 40), start):
+                # "a single dose of intravenous desmopressin (0.3 microgram/kg)": the sig
+                # after the drug is whole, the regimen stands before it
+                lo, _ = self.parser.clause_bounds(text, start, end)
+                before = self.parser.prose_before(text, start, consumed, lo)
+                parts[:0] = [p for p in before if p.kind == "regimen"][-1:]
+            lo, hi = self.parser.clause_bounds(text, start, end)
+            next_start = candidates[i + 1]["start"] if i + 1 < len(candidates) else len(text)
+            reach = min(hi, next_start, end + 3 * self.max_sig_chars)
+            if end < reach:
+                changes = self.parser.dose_changes(text, max(end, sig_start), reach)
+                # "prednisone was reduced to 10 mg": that dose is already the drug's sig
+                changes = [
+                    c for c in changes
+                    if not any(p.start < c[1][-1].end and c[1][0].start < p.end for p in parts)
+                ]  # fmt: skip
+                for direction, steps in changes:
+                    parts.append(_Part("dose_change", steps[0].start, steps[-1].end,
+                                       {"direction": direction, "parts": steps}))  # fmt: skip
+                if changes:
+                    previous_end = max(previous_end, parts[-1].end)
             if " ".join(text[start:end].lower().split()) in self.analytes and (
                 _NAMES_ANOTHER_THING.match(text, end)
                 or not (_given(parts, text) or self.parser.giving_nearby(text, start, end))
@@ -821,6 +964,23 @@ def _leave_next_route(
         return
     after = [p for p in parts if p.start >= drug_end]
     if after and after[0] is parts[-1] and not text[parts[-1].end : nxt["start"]].strip(" \t-"):
+        parts.pop()
+
+
+#: What joins an amount to the drug after it: "0.6 ml of enoxaparin", "1 g of IV ...".
+_OF_NEXT = re.compile(r"[ \t]*of[ \t]+(?:(?:the|an?|intravenous|iv|oral|subcutaneous)[ \t]+)?",
+                      re.IGNORECASE)  # fmt: skip
+
+
+def _leave_next_amount(parts: list[_Part], text: str, nxt: dict[str, Any] | None) -> None:
+    """Drop the last strengths or doses when "of" joins them to the next drug: in "heparin
+    (0.6 ml of enoxaparin)" the amount is enoxaparin's, which reads it before its name."""
+    if nxt is None:
+        return
+    while parts and parts[-1].kind in ("strength", "dose"):
+        joined = _OF_NEXT.match(text, parts[-1].end)
+        if joined is None or joined.end() != nxt["start"]:
+            return
         parts.pop()
 
 

@@ -56,11 +56,52 @@ COMPARATORS: dict[str, str] = {
 }  # fmt: skip
 
 
+_ONES = (
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen"
+).split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+_SPELLED_VALUE: dict[str, int] = {w: i + 1 for i, w in enumerate(_ONES)}
+_SPELLED_VALUE.update({w: 20 + 10 * i for i, w in enumerate(_TENS)})
+_BELOW_HUNDRED = (
+    rf"(?:(?:{'|'.join(_TENS)})(?:[- ](?:{'|'.join(_ONES[:9])}))?|"
+    rf"{'|'.join(sorted(_ONES, key=len, reverse=True))})"
+)
+#: A whole number spelled out, as case reports start a sentence with one ("Five hundred
+#: milligrams", "twenty-five units", "one thousand two hundred"): up to 999,999.
+SPELLED_NUMBER = (
+    rf"(?:{_BELOW_HUNDRED}(?:\s+hundred(?:\s+(?:and\s+)?{_BELOW_HUNDRED})?)?"
+    rf"(?:\s+thousand(?:\s+(?:and\s+)?{_BELOW_HUNDRED}(?:\s+hundred(?:\s+(?:and\s+)?"
+    rf"{_BELOW_HUNDRED})?)?)?)?)"
+)
+
+
+def parse_spelled(text: str) -> int | None:
+    """The value of a number matched by ``SPELLED_NUMBER`` ("five hundred" -> 500)."""
+    total = current = 0
+    for word in re.split(r"[\s-]+", text.strip().lower()):
+        if word == "and":
+            continue
+        if word == "hundred":
+            current *= 100
+        elif word == "thousand":
+            total += current * 1000
+            current = 0
+        elif word in _SPELLED_VALUE:
+            current += _SPELLED_VALUE[word]
+        else:
+            return None
+    return total + current
+
+
 def parse_number(text: str) -> float | int | None:
-    """Parse a number as written ("1,200", ".5", "1/2", "two"); ints stay ints."""
+    """Parse a number as written ("1,200", ".5", "1/2", "two", "five hundred"); ints stay
+    ints."""
     raw = text.strip().lower().replace(",", "")
     if raw in _WORD_NUMBERS:
         value: float = _WORD_NUMBERS[raw]
+    elif raw[:1].isalpha():
+        return parse_spelled(raw)
     elif re.fullmatch(r"\d+/\d+", raw):
         num, den = raw.split("/")
         if int(den) == 0:

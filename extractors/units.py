@@ -40,6 +40,14 @@ def _is_ucum(code: str) -> bool:
     return True
 
 
+#: Denominators written as words or abbreviations the unit table does not hold by themselves.
+_PER: dict[str, str] = {
+    "kg": "kg", "kilogram": "kg", "kilograms": "kg", "m2": "m2", "m²": "m2", "day": "d",
+    "d": "d", "hr": "h", "hour": "h", "h": "h", "min": "min", "minute": "min", "week": "wk",
+    "wk": "wk", "month": "mo", "mo": "mo", "dose": "{dose}",
+}  # fmt: skip
+
+
 class UnitNormalizer:
     """Maps clinical unit text to UCUM codes; a code is returned only if it parses as UCUM.
 
@@ -59,6 +67,18 @@ class UnitNormalizer:
         text = text.replace("μ", "µ").replace("×", "x")
         text = re.sub(r"(?i)^x\s?10\s?([369]|12)\s?/", r"x10^\1/", text.strip())
         return re.sub(r"\s+", " ", text).lower()
+
+    def _per(self, squeezed: str) -> str | None:
+        """A unit per weight, area or time built from known pieces: "mcg/kg/min" ->
+        "ug/kg/min", "milligrams/kg" -> "mg/kg", "g/kg/day" -> "g/kg/d"."""
+        pieces = []
+        for piece in squeezed.split("/"):
+            code = self.table.get(piece) or _PER.get(piece)
+            if code is None:
+                return None
+            pieces.append(code)
+        code = "/".join(pieces)
+        return code if self.is_ucum(code) else None
 
     def is_ucum(self, code: str) -> bool:
         """Whether ``code`` is a valid UCUM expression according to ucumvert's grammar."""
@@ -81,5 +101,7 @@ class UnitNormalizer:
         )
         if code is None and re.fullmatch(r"[A-Za-z0-9/*.\[\]{}%^_]+", text):
             code = text if self.is_ucum(text) else None  # already UCUM, e.g. "10*3/uL"
+        if code is None and "/" in squeezed:
+            code = self._per(squeezed)
         self._cache[text] = code
         return code

@@ -162,7 +162,7 @@ def score_spans(
 
 #: MACCROBAT medication attribute -> the parts of our MEDICATION mention that may hold it
 MEDICATION_PARTS: dict[str, tuple[str, ...]] = {
-    "dosage": ("strength", "dose", "regimen", "sig"),
+    "dosage": ("strength", "dose", "regimen", "dose_change", "sig"),
     "route": ("route", "form"),  # MACCROBAT marks dose forms ("tablets", "injection") as route
     "frequency": ("frequency",),
 }

@@ -62,6 +62,17 @@ class Regimen(_Model):
     text: str | None = None
 
 
+class DoseChange(_Model):
+    """A later dose of the drug in its clause ("tapered to 10 mg daily"): which way it went
+    (``increase``, ``decrease`` or ``change``) and the new strength or dose with its timing."""
+
+    direction: str | None = None
+    strength: Quantity | None = None
+    dose: Quantity | None = None
+    frequency: Frequency | None = None
+    route: Route | None = None
+
+
 class Common(_Model):
     """Attributes any label may carry."""
 
@@ -104,6 +115,8 @@ class MedicationAttributes(Common):
     prn: bool | None = None
     prn_reason: str | None = None
     regimen: Regimen | None = None
+    #: later doses in the same clause, in order (a taper's steps)
+    dose_changes: list[DoseChange] | None = None
     sig: str | None = None
 
 

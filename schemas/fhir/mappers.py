@@ -351,7 +351,7 @@ def _dose(dose: Mapping[str, Any], strength: Mapping[str, Any]) -> dict[str, Any
         high = _quantity(dose.get("value_high"), unit=unit)
         if low and high and low["value"] <= high["value"]:
             return {"doseRange": {"low": low, "high": high}}
-        quantity = _quantity(dose.get("value"), unit=unit)
+        quantity = _quantity(dose.get("value"), dose.get("ucum"), unit)
         if quantity and quantity["value"] >= 0:
             return {"doseQuantity": quantity}
     if strength:
@@ -388,9 +388,31 @@ def to_medication_statement(
         data["dateAsserted"] = parts.instant
     data["derivedFrom"] = [{"reference": _source_ref(data)}]
     dosage = _dosage(mention, include_text)
-    if dosage:
-        data["dosage"] = [dosage]
+    changes = _dose_changes(mention)
+    if dosage or changes:
+        # a taper or titration: the first instruction, then each later dose in order
+        data["dosage"] = [dosage or {}, *changes] if changes else [dosage]
+        if changes:
+            for i, step in enumerate(data["dosage"], start=1):
+                step["sequence"] = i
     return data
+
+
+def _dose_changes(mention: Mention) -> list[dict[str, Any]]:
+    """Later doses read in the drug's clause (``dose_changes``) as further Dosage entries."""
+    out: list[dict[str, Any]] = []
+    changes = mention.attributes.get("dose_changes")
+    for change in changes if isinstance(changes, list) else ():
+        change = _mapping(change)
+        step: dict[str, Any] = {}
+        timing = _timing(_mapping(change.get("frequency")), {})
+        if timing:
+            step["timing"] = timing
+        dose_and_rate = _dose(_mapping(change.get("dose")), _mapping(change.get("strength")))
+        if dose_and_rate:
+            step["doseAndRate"] = [dose_and_rate]
+            out.append(step)
+    return out
 
 
 def to_procedure(

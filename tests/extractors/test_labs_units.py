@@ -30,13 +30,20 @@ def units() -> UnitNormalizer:
         ("mL/min/1.73m2", "mL/min/{1.73_m2}"),
         ("10*3/uL", "10*3/uL"),  # already UCUM
         ("kg/m2", "kg/m2"),
+        # a dose per weight, area or time, built from known pieces
+        ("mcg/kg/min", "ug/kg/min"),
+        ("milligrams/kg", "mg/kg"),
+        ("g/kg/day", "g/kg/d"),
+        ("microgram/kilogram", "ug/kg"),
+        ("units/kg/h", "U/kg/h"),
+        ("ml/hr", "mL/h"),
     ],
 )
 def test_to_ucum(units: UnitNormalizer, text: str, ucum: str) -> None:
     assert units.to_ucum(text) == ucum
 
 
-@pytest.mark.parametrize("text", ["", None, "tablets", "xyz", "per day"])
+@pytest.mark.parametrize("text", ["", None, "tablets", "xyz", "per day", "mg/xyz", "tabs/day"])
 def test_not_a_unit(units: UnitNormalizer, text: str | None) -> None:
     assert units.to_ucum(text) is None
 
@@ -51,7 +58,20 @@ def test_every_table_code_is_valid_ucum(units: UnitNormalizer) -> None:
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("140", 140), ("4.1", 4.1), ("1,200", 1200), (".5", 0.5), ("1/2", 0.5), ("two", 2)],
+    [
+        ("140", 140),
+        ("4.1", 4.1),
+        ("1,200", 1200),
+        (".5", 0.5),
+        ("1/2", 0.5),
+        ("two", 2),
+        # spelled out
+        ("five hundred", 500),
+        ("twenty-five", 25),
+        ("one thousand two hundred", 1200),
+        ("three hundred and fifty", 350),
+        ("nineteen", 19),
+    ],
 )
 def test_parse_number(text: str, value: float) -> None:
     assert parse_number(text) == value

@@ -86,6 +86,26 @@ PROSE: list[tuple[str, str, str | None, str | None, str | None]] = [
     # regimen qualifiers link the count to the drug
     ("Then 4 cycles of neoadjuvant first-line chemotherapy were done.", "chemotherapy", None,
      None, "4 cycles"),
+    # a strength spelled out, as a sentence starts
+    ("Five hundred milligrams of valproate was given.", "valproate", "Five hundred milligrams",
+     None, None),
+    ("Twenty-five milligrams of hydrochlorothiazide was added.", "hydrochlorothiazide",
+     "Twenty-five milligrams", None, None),
+    ("She received one gram of cefazolin intravenously.", "cefazolin", "one gram",
+     "intravenously", None),
+    # an amount joined by "of" to the next drug is the next drug's
+    ("Subcutaneous heparin (0.6 ml of enoxaparin) was given.", "heparin", None,
+     "Subcutaneous", None),
+    ("Subcutaneous heparin (0.6 ml of enoxaparin) was given.", "enoxaparin", "0.6 ml", None,
+     None),
+    ("The patient was given 50 mg of Demerol IM with 25 mg of Phenergan.", "Demerol", "50 mg",
+     "IM", None),
+    ("The patient was given 50 mg of Demerol IM with 25 mg of Phenergan.", "Phenergan",
+     "25 mg", None, None),
+    # "doses" is one regimen word, and a regimen before a drug whose sig is whole is read
+    ("High doses of prednisone were given.", "prednisone", None, None, "High doses"),
+    ("A single dose of intravenous desmopressin (0.3 microgram/kg) was given.",
+     "desmopressin", "0.3 microgram/kg", "intravenous", "single dose"),
 ]
 
 
@@ -216,3 +236,71 @@ def test_route_inside_the_drug_name(nlp: Any) -> None:
     text = "A direct oral anticoagulant was started."
     [m] = [m for m in run(nlp, text) if m.label == "MEDICATION"]
     assert m.attributes["route"]["code"] == "PO"
+
+
+def test_spelled_strength_has_its_value_and_ucum(nlp: Any) -> None:
+    text = "Five hundred milligrams of valproate was given."
+    [m] = [m for m in run(nlp, text) if m.label == "MEDICATION"]
+    assert m.attributes["strength"]["value"] == 500
+    assert m.attributes["strength"]["ucum"] == "mg"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "dose", "strength"),
+    [
+        ("A total of 10 mL of 0.5% Marcaine was injected.", "10 mL", "0.5%"),
+        ("One mL of 1% lidocaine was used for the airway.", "One mL", "1%"),
+        # no "of" between them: one strength, no amount
+        ("She was given 40 mg prednisone.", None, "40 mg"),
+    ],
+)
+def test_amount_before_a_concentration_is_the_dose(
+    nlp: Any, sentence: str, dose: str | None, strength: str
+) -> None:
+    [m] = [m for m in run(nlp, sentence) if m.label == "MEDICATION"]
+    assert part(m, sentence, "dose") == dose
+    assert part(m, sentence, "strength") == strength
+    assert "form" not in m.attributes  # a volume is no dose form
+    if dose:
+        assert m.attributes["dose"]["ucum"] == "mL"
+
+
+# sentence, drug, [(direction, new strength as written)], the first strength
+CHANGES: list[tuple[str, str, list[tuple[str, str]], str | None]] = [
+    ("She was treated with prednisone 60 mg daily for several months and eventually tapered "
+     "to 10 mg daily.", "prednisone", [("decrease", "10 mg")], "60 mg"),
+    ("The prednisolone dose was tapered from 60 mg daily to a maintenance dose of 5 mg daily.",
+     "prednisolone", [("decrease", "5 mg")], "60 mg"),
+    ("Metoprolol 25 mg twice daily was increased to 50 mg twice daily, then 100 mg.",
+     "Metoprolol", [("increase", "50 mg"), ("increase", "100 mg")], "25 mg"),
+    ("Trileptal will be started at 300 mg and eventually raised to 600 mg p.o. b.i.d.",
+     "Trileptal", [("increase", "600 mg")], "300 mg"),
+    # the first dose already is the change: no second reading of it
+    ("Prednisone was reduced to 10 mg daily.", "Prednisone", [], "10 mg"),
+    # a level that changes is no dose
+    ("Vancomycin was given and her creatinine increased to 2.3 mg/dL.", "Vancomycin", [], None),
+    ("Chemotherapy would have reduced this to an 8% risk.", "Chemotherapy", [], None),
+    # another drug in between takes what follows
+    ("Aspirin was stopped and warfarin was increased to 5 mg daily.", "Aspirin", [], None),
+    # the next sentence is another clause
+    ("He takes lisinopril 10 mg daily. His dose of metformin was increased to 1000 mg.",
+     "lisinopril", [], "10 mg"),
+]
+
+
+@pytest.mark.parametrize(("sentence", "drug", "changes", "strength"), CHANGES)
+def test_dose_changes_in_the_clause(
+    nlp: Any, sentence: str, drug: str, changes: list[tuple[str, str]], strength: str | None
+) -> None:
+    [m] = [m for m in run(nlp, sentence) if m.label == "MEDICATION" and m.text == drug]
+    got = [
+        (c["direction"], (c.get("strength") or c.get("dose"))["text"])
+        for c in m.attributes.get("dose_changes", [])
+    ]
+    assert got == changes
+    assert part(m, sentence, "strength") == strength
+    if changes:
+        start, end = m.attributes["parts"]["dose_change"]
+        assert sentence[start:end].startswith(changes[0][1])
+        # the sig is the first instruction; the change is not part of it
+        assert changes[0][1] not in (m.attributes.get("sig") or "")

@@ -503,3 +503,59 @@ def test_a_strength_range_is_a_dose_range() -> None:
     ShapeValidator(full=True).check(r)
     dose = r["dosage"][0]["doseAndRate"][0]["doseRange"]
     assert (dose["low"]["value"], dose["high"]["value"], dose["high"]["code"]) == (2.5, 3.75, "mg")
+
+
+def test_dose_changes_are_further_dosages_in_sequence() -> None:
+    text = "prednisone 60 mg daily, tapered to 10 mg daily, then 5 mg"
+    mg = {"unit": "mg", "ucum": "mg"}
+    attrs = {
+        "drug": "prednisone",
+        "strength": {"value": 60, **mg, "text": "60 mg"},
+        "frequency": {"code": "QD", "frequency": 1, "period": 1, "period_unit": "d"},
+        "dose_changes": [
+            {
+                "direction": "decrease",
+                "strength": {"value": 10, **mg, "text": "10 mg"},
+                "frequency": {"code": "QD", "frequency": 1, "period": 1, "period_unit": "d"},
+            },
+            {"direction": "decrease", "strength": {"value": 5, **mg, "text": "5 mg"}},
+            {"direction": "decrease", "strength": {"text": "no value"}},  # nothing to map
+        ],
+    }
+    note = make_note(text)
+    mention = make_mention(note, "prednisone", "MEDICATION", attributes=attrs, codings=())
+    r = map_mention(mention, note)
+    assert r is not None
+    ShapeValidator(full=True).check(r)
+    assert schema_errors([r]) == []
+    doses = [d["doseAndRate"][0]["doseQuantity"]["value"] for d in r["dosage"]]
+    assert doses == [60, 10, 5]
+    assert [d["sequence"] for d in r["dosage"]] == [1, 2, 3]
+    assert r["dosage"][1]["timing"]["repeat"]["frequency"] == 1
+    assert "timing" not in r["dosage"][2]
+
+
+def test_a_volume_amount_is_the_dose_quantity_in_ucum() -> None:
+    attrs = {
+        "drug": "lidocaine",
+        "dose": {"value": 10, "unit": "mL", "ucum": "mL", "text": "10 mL"},
+        "strength": {"value": 1, "unit": "%", "ucum": "%", "text": "1%"},
+    }
+    note = make_note("10 mL of 1% lidocaine")
+    mention = make_mention(note, "lidocaine", "MEDICATION", attributes=attrs, codings=())
+    r = map_mention(mention, note)
+    assert r is not None
+    assert r["dosage"] == [
+        {
+            "doseAndRate": [
+                {
+                    "doseQuantity": {
+                        "value": 10,
+                        "unit": "mL",
+                        "system": "http://unitsofmeasure.org",
+                        "code": "mL",
+                    }
+                }
+            ]
+        }
+    ]
