@@ -125,10 +125,20 @@ def stored_attributes(attrs: Mapping[str, Any], store_text: bool) -> dict[str, A
     if store_text:
         return dict(attrs)
     return {
-        k: stored_attributes(v, False) if isinstance(v, Mapping) and k != "parts" else v
+        k: v if k == "parts" else _without_text(v)  # offsets, named after what they locate
         for k, v in attrs.items()
         if k not in ECHO_ATTRIBUTE_KEYS
     }
+
+
+def _without_text(value: Any) -> Any:
+    """``value`` without ``ECHO_ATTRIBUTE_KEYS`` in its mappings, in lists too (``dose_changes``
+    is a list of readings, each with the text of its strength)."""
+    if isinstance(value, Mapping):
+        return {k: _without_text(v) for k, v in value.items() if k not in ECHO_ATTRIBUTE_KEYS}
+    if isinstance(value, list):
+        return [_without_text(v) for v in value]
+    return value
 
 
 def flatten_attributes(
@@ -156,8 +166,8 @@ def flatten_attributes(
                 yield key, str(int(f)) if f.is_integer() else repr(f), f
         elif isinstance(v, Mapping):
             yield from flatten_attributes(v, key + ".")
-        else:
-            yield key, json.dumps(v, sort_keys=True, default=str), None
+        else:  # a list, as JSON text, without the words of the note inside it
+            yield key, json.dumps(_without_text(v), sort_keys=True, default=str), None
 
 
 class _Writer:

@@ -18,6 +18,8 @@ ATTRS = {
     "sig": "500 mg po bid with meals",
     "dose": {"value": 500, "unit": "mg", "text": "500 mg"},
     "route": {"code": "PO", "text": "po"},
+    # a list of readings, each with the words of its strength
+    "dose_changes": [{"direction": "increase", "strength": {"value": 1000, "text": "1000 mg"}}],
     "parts": {"drug": [0, 9], "sig": [10, 34]},
 }
 ALLERGY = {"allergen": "shellfish", "reaction": "hives", "substance": "Shellfish"}
@@ -58,11 +60,17 @@ def _check(url, store_text):
     else:
         assert not echoes & (set(med) | set(allergy))
         assert "text" not in med["dose"] and "text" not in med["route"]
+        assert med["dose_changes"] == [{"direction": "increase", "strength": {"value": 1000}}]
         # the structured values and the offsets stay
         assert med["dose"] == {"value": 500, "unit": "mg"} and med["parts"] == ATTRS["parts"]
         assert allergy["substance"] == "Shellfish"
     # the analyst-facing key/value rows never hold them
     assert not {k for k in keys if k.split(".")[-1] in echoes | {"text"}}
+    with engine.connect() as conn:
+        [changes] = conn.execute(
+            sa.text("SELECT value_text FROM mention_attribute WHERE key = 'dose_changes'")
+        ).scalars()
+    assert json.loads(changes) == [{"direction": "increase", "strength": {"value": 1000}}]
     assert {"dose.value", "route.code", "substance"} <= keys
     # reading the same note again changes nothing
     with engine.connect() as conn:
