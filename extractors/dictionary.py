@@ -34,6 +34,11 @@ from extractors.terminology.sources import (
 log = logging.getLogger(__name__)
 
 # Version history:
+# 9 (2026-12): a hyphenated word also matches a term written without its hyphen, closed up
+#              ("schizo-affective disorder") or as a space ("ST-segment elevation", "T-cell
+#              lymphoma", "end-stage liver disease"), on whole words only (not "Hodgkin
+#              lymphoma" inside "non-Hodgkin lymphoma"); SNOMED CT devices filed as products
+#              ("Drug eluting stent (product)") are no medication.
 # 8 (2026-12): rare-disease titles (OMIM, Orphanet) from the HPO's disease annotations; a
 #              word formed as a disorder's name that no terminology lists is an uncoded
 #              problem ("analbuminemia", "pneumomycosis": morphology:<word>).
@@ -61,7 +66,7 @@ log = logging.getLogger(__name__)
 # 2 (2026-11): compiled terminology dictionary (curated tables, HPO, ICD-10-CM, drug names,
 #              bring-your-own UMLS/RxNorm/SNOMED CT/FHIR/DOID), abbreviations defined in the note.
 # 1 (2026-11): curated phrase rules from rules/dictionary/targets.json.
-VERSION = 8
+VERSION = 9
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
 #: label of a predicate rule that names no finding and only keeps other terms off its words

@@ -681,9 +681,15 @@ class MedicationTagger:
             else None
         )
         self.drug_starts = TermStarts(r"\w-", terms)
-        self.analytes = frozenset(
-            " ".join(t.lower().split()) for t in load_rules(ANALYTES, "analytes.json")["analytes"]
-        )
+        analytes = {_analyte_key(t) for t in load_rules(ANALYTES, "analytes.json")["analytes"]}
+        #: measured substances, by ``_analyte_key``, also with their spaces dropped ("HBs-Ag"
+        #: is "hbsag")
+        self.analytes = frozenset(analytes | {a.replace(" ", "") for a in analytes})
+
+    def _measured(self, name: str) -> bool:
+        """Whether a drug name is a measured substance ("chromogranin-A", "HBs-Ag")."""
+        key = _analyte_key(name)
+        return key in self.analytes or key.replace(" ", "") in self.analytes
 
     def _candidates(self, doc: Doc, existing: list[Span]) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
@@ -763,7 +769,7 @@ class MedicationTagger:
             # drug's (the abbreviation, a mention of its own, reads it too)
             sig_start = end
             abbr = _ABBREVIATION_AFTER.match(text, end)
-            if abbr is not None and " ".join(text[start:end].lower().split()) not in self.analytes:
+            if abbr is not None and not self._measured(text[start:end]):
                 # (a measured substance's abbreviation is followed by its value, not a sig)
                 if nxt is not None and abbr.start(1) <= nxt["start"] < abbr.end(1):
                     nxt = candidates[i + 2] if i + 2 < len(candidates) else None
@@ -851,7 +857,7 @@ class MedicationTagger:
                                        {"direction": direction, "parts": steps}))  # fmt: skip
                 if changes:
                     previous_end = max(previous_end, parts[-1].end)
-            if " ".join(text[start:end].lower().split()) in self.analytes and (
+            if self._measured(text[start:end]) and (
                 _NAMES_ANOTHER_THING.match(text, end)
                 or not (_given(parts, text) or self.parser.giving_nearby(text, start, end))
             ):
@@ -952,6 +958,12 @@ _NAMES_ANOTHER_THING = re.compile(
     r"testing|monitoring|meters?|metabolism|control|challenge|clamp|uptake|saturation)\b",
     re.IGNORECASE,
 )
+
+
+def _analyte_key(name: str) -> str:
+    """A substance name compared with the measured substances: lower case, hyphens read as
+    spaces ("chromogranin-A" is "chromogranin a"), blanks squeezed."""
+    return " ".join(name.lower().replace("-", " ").split())
 
 
 def _leave_next_route(

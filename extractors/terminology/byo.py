@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -57,6 +58,11 @@ SNOMED_TAG_LABELS: dict[str, str] = {
     "clinical drug": "MEDICATION",
     "product": "MEDICATION",
 }
+
+#: A device among SNOMED CT products (no medication): its name ends with a device noun.
+_DEVICE_PRODUCT = re.compile(
+    r"\b(?:stent|catheter|implant|device|prosthesis|dressing|pacemaker|syringe)s?$", re.I
+)
 
 #: RxNorm term types worth matching in notes: ingredients, precise ingredients, brands.
 RXNORM_TTYS = frozenset({"IN", "PIN", "MIN", "BN"})
@@ -274,9 +280,10 @@ def read_fhir(path: Path, options: Mapping[str, Any]) -> Iterator[Concept]:
     name = str(resource.get("name") or resource.get("id") or path.stem)
     src = f"fhir:{name}@{resource.get('version', 'unknown')}"
     for system, code, display, designations in _fhir_concepts(resource):
-        label = str(fixed) if fixed else tag_labels.get(_semantic_tag(display) or "")
-        if not label:
-            continue
+        tag = _semantic_tag(display) or ""
+        label = str(fixed) if fixed else tag_labels.get(tag)
+        if not label or (tag == "product" and _DEVICE_PRODUCT.search(strip_semantic_tag(display))):
+            continue  # older releases file devices under "(product)": "Drug eluting stent"
         plain = strip_semantic_tag(display)
         yield Concept(
             f"{name}:{code}",

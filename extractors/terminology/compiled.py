@@ -558,10 +558,19 @@ class TermIndex:
         _SPELLINGS.americanize(doc, arr)
         keep = _wrap_joined(doc)
         if keep is not None:  # match over the words with hard-wrap line breaks left out
-            return [
+            found = [
                 (int(keep[s]), int(keep[e - 1]) + 1, idx) for s, e, idx in self._match(arr[keep])
             ]
-        return self._match(arr)
+        else:
+            found = self._match(arr)
+        hyphenated = [
+            i for i, t in enumerate(doc) if "-" in t.text and _HYPHENATED.fullmatch(t.text)
+        ]
+        if hyphenated:
+            seen = set(found)
+            for variant in _hyphen_variants(doc, arr, hyphenated):
+                found += [m for m in variant.matches(self._match(variant.arr)) if m not in seen]
+        return found
 
     def _match(self, arr: NDArray[np.uint64]) -> list[tuple[int, int, int]]:
         return self.lower.match(arr[:, 0]) + self.case.match(arr[:, 1])
@@ -628,6 +637,86 @@ class _Spellings:
 
 
 _SPELLINGS = _Spellings()
+
+#: A word with hyphens between letters or digits that has a letter ("ST-segment",
+#: "schizo-affective", "T-cell"), not a number range ("2-3"), a dash nor letters spelled one
+#: by one ("T-L-S").
+_HYPHENATED = re.compile(
+    r"(?=[^-]*[A-Za-z])(?![A-Za-z0-9](?:-[A-Za-z0-9])+$)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+"
+)
+#: Tokens of context kept on each side of a hyphenated word in its variant arrays.
+_HYPHEN_CONTEXT = 5
+
+
+@dataclass
+class _Variant:
+    """Match rows of a doc in which hyphenated words are written another way, with the token
+    each row comes from and whether a row starts or ends its token."""
+
+    arr: NDArray[np.uint64]
+    token: list[int]
+    starts: list[bool]
+    ends: list[bool]
+    changed: list[bool]
+
+    def matches(self, found: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+        """The variant's matches as doc token spans: only those that begin and end on whole
+        tokens ("hodgkin lymphoma" inside "non-Hodgkin lymphoma" is no match) and that read a
+        changed word (the rest the doc's own array found)."""
+        out = []
+        for s, e, idx in found:
+            if self.starts[s] and self.ends[e - 1] and any(self.changed[s:e]):
+                out.append((self.token[s], self.token[e - 1] + 1, idx))
+        return out
+
+
+def _hyphen_variants(doc: Doc, arr: NDArray[np.uint64], hyphenated: list[int]) -> list[_Variant]:
+    """Two readings of the words around each hyphenated word: the hyphen dropped
+    ("schizo-affective" as "schizoaffective") and the word split at its hyphens ("ST-segment
+    elevation" as "ST segment elevation"), for terms written the other way. Windows are
+    joined by a row of zeros, which no term holds."""
+    marked = set(hyphenated)
+    windows: list[tuple[int, int]] = []
+    for i in hyphenated:
+        lo, hi = max(0, i - _HYPHEN_CONTEXT), min(len(doc), i + _HYPHEN_CONTEXT + 1)
+        if windows and lo <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], hi)
+        else:
+            windows.append((lo, hi))
+    variants = []
+    for split in (False, True):
+        rows: list[tuple[int, int]] = []
+        token: list[int] = []
+        starts: list[bool] = []
+        ends: list[bool] = []
+        changed: list[bool] = []
+        for lo, hi in windows:
+            for j in range(lo, hi):
+                if j in marked:
+                    orth = doc[j].text
+                    pieces = orth.split("-") if split else [orth.replace("-", "")]
+                    for k, piece in enumerate(pieces):
+                        lower = _SPELLINGS.american(piece.lower())
+                        rows.append((hash_string(lower), hash_string(piece)))
+                        token.append(j)
+                        starts.append(k == 0)
+                        ends.append(k == len(pieces) - 1)
+                        changed.append(True)
+                else:
+                    rows.append((int(arr[j, 0]), int(arr[j, 1])))
+                    token.append(j)
+                    starts.append(True)
+                    ends.append(True)
+                    changed.append(False)
+            rows.append((0, 0))
+            token.append(-1)
+            starts.append(False)
+            ends.append(False)
+            changed.append(False)
+        variants.append(
+            _Variant(np.array(rows, dtype=np.uint64), token, starts, ends, changed)
+        )
+    return variants
 
 
 def _wrap_joined(doc: Doc) -> NDArray[np.intp] | None:

@@ -343,11 +343,35 @@ def test_abbreviation_of_a_term_that_ends_with_its_long_form(full_nlp) -> None:
     ("closed", "hyphenated"),
     [
         ("She had preeclampsia.", "She had pre-eclampsia."),
+        # a hyphen the term does not have: closed up, or read as a space
+        ("She has schizoaffective disorder.", "She has schizo-affective disorder."),
+        ("ECG showed ST segment elevation.", "ECG showed ST-segment elevation."),
+        ("He had a T cell lymphoma.", "He had a T-cell lymphoma."),
+        ("He had end stage liver disease.", "He had end-stage liver disease."),
+        ("Treated for Q fever endocarditis.", "Treated for Q-fever endocarditis."),
     ],
 )
 def test_a_prefix_hyphen_may_be_closed_up(full_nlp, closed, hyphenated) -> None:
     got, want = spans(full_nlp, closed), spans(full_nlp, hyphenated)
     assert got and [(g[1], g[3]) for g in got] == [(w[1], w[3]) for w in want], (got, want)
+    # the span is the words as written, hyphens included
+    assert all(w[0] in hyphenated for w in want)
+
+
+@pytest.mark.parametrize(
+    ("text", "absent"),
+    [
+        # part of a hyphenated word is no term: "hodgkin lymphoma" inside "non-Hodgkin"
+        ("He has non-Hodgkin lymphoma.", "Hodgkin lymphoma"),
+        # letters spelled one by one are not read as words
+        ("A T-L-S spine MRI was done.", "T-L-S"),
+    ],
+)
+def test_hyphen_readings_keep_whole_words(full_nlp, text, absent) -> None:
+    got = spans(full_nlp, text)
+    assert absent not in [g[0] for g in got], got
+    if "non-Hodgkin" in text:
+        assert [g[0] for g in got if g[1] == "PROBLEM"] == ["non-Hodgkin lymphoma"], got
 
 
 @pytest.mark.parametrize(

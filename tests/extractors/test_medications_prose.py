@@ -200,6 +200,12 @@ def test_class_words_inside_other_things_are_no_drug(nlp: Any, sentence: str) ->
         # markers a pathologist or laboratory measures
         ("Tumour cells were positive for cytokeratin 7 and thyroglobulin.", []),
         ("B-type natriuretic peptide was 900 pg/mL.", []),
+        # written with a hyphen, or with one inside the abbreviation
+        ("Tumour cells were positive for chromogranin-A and synaptophysin.", []),
+        ("Laboratory data were normal: HBs-Ag negative.", []),
+        ("Pre-albumin was low at 16.", []),
+        ("Serum beta-2 microglobulin was elevated.", []),
+        ("A deficient NK-cell cytotoxicity was found.", []),
     ],
 )
 def test_measured_substances_are_no_drug_unless_given(
