@@ -49,7 +49,12 @@ from extractors.units import UnitNormalizer
 #              scores with their value ("GCS 10/15", "ECOG 0-1", "MELD score was 11": the
 #              scores table of labs.json; FHIR survey Observations).
 # 6 (2026-12): a unit per volume, weight or time built from known pieces gets its UCUM code
-#              ("IU/mL" -> [iU]/mL, "mcg/kg/min"), so the value's unit is read with it.
+#              ("IU/mL" -> [iU]/mL, "mcg/kg/min"), so the value's unit is read with it; a
+#              range with its unit is a value range ("EF 55-60%", "HbA1c 7-10%", "between 20
+#              and 34", not after "normal ranges for"); a multiple of the upper limit of
+#              normal ("ALT > 3 x ULN": UCUM {ULN}); left ventricular ejection fraction (LOINC
+#              10230-1); NYHA class, ASA physical status, GOLD grade (also in Roman numerals),
+#              Epworth Sleepiness Scale and Beck Depression Inventory as scores.
 VERSION = 6
 
 LABEL = "LAB"
@@ -104,8 +109,16 @@ _RESULT_BEFORE = re.compile(
     r"falling|undetectable)[ \t]+$",
     re.IGNORECASE,
 )
+#: A multiple of the upper limit of normal, as criteria write a result ("ALT > 3 x ULN",
+#: "bilirubin <= 1.5 times the upper limit of normal"): UCUM ``{ULN}`` (a count of ULNs).
+_ULN = (
+    r"(?:[x×]|times)\s?(?:the\s+)?(?:ULN|upper\s+limits?\s+of\s+(?:the\s+)?normal"
+    r"(?:\s+(?:range|value|limit))?|upper\s+normal\s+limit)(?![a-z])"
+)
+_ULN_RE = re.compile(_ULN, re.IGNORECASE)
 _UNIT = (
-    r"(?:ml/min(?:ute)?/1\.73\s?m(?:2|²|\^2)|[x×]\s?10\s?\^?\d+\s?/\s?[a-zµμ]+|"
+    rf"(?:{_ULN}|"
+    r"ml/min(?:ute)?/1\.73\s?m(?:2|²|\^2)|[x×]\s?10\s?\^?\d+\s?/\s?[a-zµμ]+|"
     r"(?:10\^\d+|10\*\d+)/[a-zµμ]+|"
     r"(?:[µμ] )?[a-zµμ%°#][a-z0-9µμ%/^.*\[\]{}]*(?:\s?/\s?[a-z0-9.^]+)*)"
 )
@@ -117,6 +130,13 @@ _RESPECTIVELY = re.compile(r",?[ \t]*respectively\b", re.IGNORECASE)
 
 _PAIR_VERB = re.compile(r"[ \t]+(?:were|was|are|measured|at|of)[ \t]+(?:at[ \t]+)?", re.I)
 
+
+#: Words before a test that make a range after it the normal one, not a result.
+_RANGE_CONTEXT = re.compile(r"\b(?:normal|reference|ranges?|limits?)\b", re.IGNORECASE)
+
+#: A class written in Roman numerals, I to VI.
+_ROMAN = r"(?:VI|IV|V|I{1,3})"
+_ROMAN_VALUE = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6}
 
 #: Words between a score's name and its value ("ECOG performance status of 1", "GCS was 10/15",
 #: "Gleason score: 7", "NIHSS on admission 12").
@@ -151,7 +171,12 @@ class LabTagger:
         )
         value = (
             rf"(?:(?P<cmp>{COMPARATOR})\s?)?"
-            rf"(?:(?P<num>{NUMBER})(?!\d)(?!/\d)(?!\.\d)(?!-\d)|(?P<qual>{_QUALITATIVE})(?![a-z]))"
+            # a range as criteria and echo reports write it ("EF 55-60%", "BMI between 20
+            # and 34 kg/m2"); read only with a unit after it
+            rf"(?:(?:between\s+(?P<blo>{NUMBER})\s+and\s+(?P<bhi>{NUMBER})|"
+            rf"(?P<rlo>{NUMBER})(?:\s?%(?=\s?(?:-|–|to)\s?{NUMBER}\s?%))?"
+            rf"\s?(?:-|–|to)\s?(?P<rhi>{NUMBER}))(?![\d.,/])|"
+            rf"(?P<num>{NUMBER})(?!\d)(?!/\d)(?!\.\d)(?!-\d)|(?P<qual>{_QUALITATIVE})(?![a-z]))"
         )
         tail = (
             rf"(?:{HSPACE}?(?P<unit>/?{_UNIT}))?"
@@ -171,9 +196,11 @@ class LabTagger:
             rf"(?<![\w/-])(?P<name>{score_names})(?![\w])(?!-\d){NAME_GLOSS}"
             rf"(?P<conn>(?i:{_SCORE_CONNECTOR})){HSPACE}*"
             rf"(?:(?P<cmp>(?i:{COMPARATOR})){HSPACE}?)?"
-            r"(?P<num>\d{1,3}(?:\.\d)?)"
+            r"(?:(?P<num>\d{1,3}(?:\.\d)?)"
             r"(?:[ \t]?/[ \t]?(?P<max>\d{1,3})(?!\d)|[ \t]?(?:-|–|to)[ \t]?(?P<hi>\d{1,3})(?!\d))?"
             r"(?![\d]|[ \t]?\+|\.\d|/\d|[ \t]?[-–][ \t]?\d)"
+            # a class in Roman numerals ("NYHA class III", "ASA I or II", "NYHA III/IV")
+            rf"|(?P<rnum>{_ROMAN})(?:[ \t]?(?:/|-|–|to|or)[ \t]?(?P<rhi>{_ROMAN}))?(?![\w/+-]))"
         )
         names = rf"(?:(?i:{alternation(ci)})|{alternation(cs)})"
         # where a result can start: a test name (any case) not after a word character, "/", "-"
@@ -217,6 +244,8 @@ class LabTagger:
             or text.lower() in _NOT_UNITS
         ):
             return None, None, -1
+        if _ULN_RE.fullmatch(text):
+            return text, "{ULN}", m.start("unit") + len(text)
         ucum = self.units.to_ucum(text)
         if ucum is None:
             return None, None, -1
@@ -231,6 +260,33 @@ class LabTagger:
             if rule is None:
                 continue
             low, high = rule["range"]
+            if m.group("rnum"):  # only the scales written as classes take Roman numerals
+                if not rule.get("roman"):
+                    continue
+                value = _ROMAN_VALUE[m.group("rnum")]
+                hi = _ROMAN_VALUE[m.group("rhi")] if m.group("rhi") else None
+                start, end = m.start("rnum"), m.end("rhi") if hi else m.end("rnum")
+                if not low <= value <= high or (hi is not None and not value < hi <= high):
+                    continue
+                attrs = {"test": rule["name"], "kind": "score", "ucum": "{score}"}
+                if hi is None:
+                    attrs["value"] = value
+                else:
+                    attrs["value_range"] = {"low": value, "high": hi}
+                    attrs["value_string"] = text[start:end]
+                attrs["parts"] = {"name": [m.start("name"), m.end("name")], "value": [start, end]}
+                out.append(
+                    {
+                        "start": m.start("name"),
+                        "end": end,
+                        "rule": rule,
+                        "codes": rule["codes"],
+                        "attributes": attrs,
+                    }
+                )
+                continue
+            if name in rule.get("roman_only_terms", ()):
+                continue  # "ASA 1 tablet" is aspirin; "ASA I" the physical status
             value = parse_number(m.group("num"))
             top = m.group("max") or m.group("hi")
             end = m.end("max") if m.group("max") else m.end("hi") if top else m.end("num")
@@ -347,8 +403,23 @@ class LabTagger:
                 continue  # "26 neutrophils, 1 band", "7 platelets, 23 plasma": a list of counts
             attrs: dict[str, Any] = {"test": rule["name"]}
             parts: dict[str, list[int]] = {"name": [m.start("name"), m.end("name")]}
-            end = m.end("num") if m.group("num") else m.end("qual")
-            if m.group("num"):
+            lo_group = "blo" if m.group("blo") else "rlo" if m.group("rlo") else None
+            end = (
+                m.end("num") if m.group("num") else m.end("qual") if m.group("qual")
+                else m.end("bhi" if lo_group == "blo" else "rhi")
+            )  # fmt: skip
+            if lo_group is not None:
+                before = text[max(0, m.start() - 80) : m.start()]
+                if _RANGE_CONTEXT.search(re.split(r"[.;\n]", before)[-1]):
+                    continue  # "normal ranges for TSH and free T4 are 0.5-4.7 uIU/mL and ..."
+                hi_group = "bhi" if lo_group == "blo" else "rhi"
+                value = None
+                low, high = parse_number(m.group(lo_group)), parse_number(m.group(hi_group))
+                if low is None or high is None or not low < high:
+                    continue
+                attrs["value_range"] = {"low": low, "high": high}
+                parts["value"] = [m.start(lo_group), m.end(hi_group)]
+            elif m.group("num"):
                 value = parse_number(m.group("num"))
                 attrs["value"] = value
                 parts["value"] = [m.start("num"), m.end("num")]
@@ -370,6 +441,11 @@ class LabTagger:
                 end = unit_end
             if value is not None and not _plausible(value, ucum, rule):
                 continue
+            if "value_range" in attrs and (
+                unit is None
+                or not all(_plausible(v, ucum, rule) for v in attrs["value_range"].values())
+            ):
+                continue  # "WBC 5-10" alone may be a reference range; a range needs its unit
             flag = None
             for group in ("pflag", "flag", "wflag", "star"):
                 if m.group(group):

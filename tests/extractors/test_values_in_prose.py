@@ -127,6 +127,13 @@ SCORES: list[tuple[str, str, Any]] = [
     ("APACHE II score of 18", "APACHE II score", 18),
     ("NIHSS: 4-25;", "NIH stroke scale", (4, 25)),
     ("Karnofsky performance status >= 70%", "Karnofsky performance status", 70),
+    # classes in Roman numerals, for the scales written that way
+    ("NYHA class III/IV heart failure.", "NYHA functional class", (3, 4)),
+    ("NYHA II at discharge.", "NYHA functional class", 2),
+    ("ASA status I or II.", "ASA physical status", (1, 2)),
+    ("ASA physical status 1-3.", "ASA physical status", (1, 3)),
+    ("COPD, GOLD stage III.", "GOLD grade", 3),
+    ("Epworth Sleepiness Scale > 18.", "Epworth Sleepiness Scale", 18),
 ]
 
 
@@ -152,6 +159,9 @@ def test_clinical_scores_are_read_with_their_value(nlp: Any, text: str, name: st
         "ECOG 7",  # outside the scale
         "APACHE II score of 1.5.5",
         "ECOG 2-0",  # not a range
+        "GCS III",  # a scale not written in Roman numerals
+        "NYHA class V",  # outside the scale
+        "ASA 1 tablet daily.",  # bare "ASA" with a number is aspirin
     ],
 )
 def test_no_score_outside_its_scale(nlp: Any, text: str) -> None:
@@ -223,3 +233,47 @@ def test_a_comma_joins_a_name_to_its_value_only_right_after_the_name(nlp: Any, t
 def test_a_preposition_after_the_value_is_no_unit(nlp: Any) -> None:
     [(label, span, attrs)] = found(nlp, "CD4 count of 350 in 03/2008.")
     assert (label, span, attrs["value"], attrs["ucum"]) == ("LAB", "CD4 count of 350", 350, None)
+
+
+# sentence, test, value (or (low, high)), ucum
+RESULTS: list[tuple[str, str, Any, str]] = [
+    # left ventricular ejection fraction, as echo reports and criteria write it
+    ("Echo: EF 55-60%, mild MR.", "Left ventricular ejection fraction", (55, 60), "%"),
+    ("LVEF =40% at rest.", "Left ventricular ejection fraction", 40, "%"),
+    ("Left ventricular ejection fraction < 40%.", "Left ventricular ejection fraction", 40, "%"),
+    ("Ejection fraction was 35%.", "Left ventricular ejection fraction", 35, "%"),
+    ("Estimated ejection fraction of 70% to 75%.", "Left ventricular ejection fraction",
+     (70, 75), "%"),
+    # a range with its unit is a value range
+    ("HbA1c 7-10% at screening.", "Hemoglobin A1c", (7, 10), "%"),
+    ("Potassium 3.5 to 5.0 mmol/L.", "Potassium", (3.5, 5.0), "mmol/L"),
+    # a multiple of the upper limit of normal
+    ("ALT > 3 x upper limit of normal.", "ALT", 3, "{ULN}"),
+    ("Bilirubin <= 1.5 x ULN.", "Bilirubin, total", 1.5, "{ULN}"),
+    ("Creatinine > 1.5 times the upper limit of normal.", "Creatinine", 1.5, "{ULN}"),
+]
+
+
+@pytest.mark.parametrize(("text", "test", "value", "ucum"), RESULTS)
+def test_ranges_fractions_and_multiples_of_normal(
+    nlp: Any, text: str, test: str, value: Any, ucum: str
+) -> None:
+    [attrs] = [a for lab, _, a in found(nlp, text) if lab == "LAB"]
+    assert (attrs["test"], attrs["ucum"]) == (test, ucum)
+    if isinstance(value, tuple):
+        assert attrs["value_range"] == {"low": value[0], "high": value[1]}
+        assert "value" not in attrs
+    else:
+        assert attrs["value"] == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "WBC 5-10 on the smear.",  # a range without its unit may be a reference range
+        "EF 60-55%.",  # not a range
+        "HbA1c 7-40%.",  # outside the plausible values
+    ],
+)
+def test_no_value_range_without_a_unit_or_order(nlp: Any, text: str) -> None:
+    assert [a for lab, _, a in found(nlp, text) if lab == "LAB" and "value_range" in a] == []
