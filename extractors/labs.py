@@ -54,7 +54,8 @@ from extractors.units import UnitNormalizer
 #              and 34", not after "normal ranges for"); a multiple of the upper limit of
 #              normal ("ALT > 3 x ULN": UCUM {ULN}); left ventricular ejection fraction (LOINC
 #              10230-1); NYHA class, ASA physical status, GOLD grade (also in Roman numerals),
-#              Epworth Sleepiness Scale and Beck Depression Inventory as scores.
+#              Epworth Sleepiness Scale and Beck Depression Inventory as scores; "international
+#              normalized ratio" and "leukocytes" as names; "× 103/mm3" as 10*3/mm3.
 VERSION = 6
 
 LABEL = "LAB"
@@ -118,7 +119,7 @@ _ULN = (
 _ULN_RE = re.compile(_ULN, re.IGNORECASE)
 _UNIT = (
     rf"(?:{_ULN}|"
-    r"ml/min(?:ute)?/1\.73\s?m(?:2|²|\^2)|[x×]\s?10\s?\^?\d+\s?/\s?[a-zµμ]+|"
+    r"ml/min(?:ute)?/1\.73\s?m(?:2|²|\^2)|[x×]\s?10\s?\^?\d+\s?/\s?[a-zµμ]+3?|"
     r"(?:10\^\d+|10\*\d+)/[a-zµμ]+|"
     r"(?:[µμ] )?[a-zµμ%°#][a-z0-9µμ%/^.*\[\]{}]*(?:\s?/\s?[a-z0-9.^]+)*)"
 )

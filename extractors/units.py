@@ -44,7 +44,8 @@ def _is_ucum(code: str) -> bool:
 _PER: dict[str, str] = {
     "kg": "kg", "kilogram": "kg", "kilograms": "kg", "m2": "m2", "m²": "m2", "day": "d",
     "d": "d", "hr": "h", "hour": "h", "h": "h", "min": "min", "minute": "min", "week": "wk",
-    "wk": "wk", "month": "mo", "mo": "mo", "dose": "{dose}",
+    "wk": "wk", "month": "mo", "mo": "mo", "dose": "{dose}", "mm3": "mm3", "ml": "mL",
+    "l": "L", "ul": "uL", "µl": "uL", "dl": "dL",
 }  # fmt: skip
 
 
@@ -73,7 +74,8 @@ class UnitNormalizer:
         "ug/kg/min", "milligrams/kg" -> "mg/kg", "g/kg/day" -> "g/kg/d"."""
         pieces = []
         for piece in squeezed.split("/"):
-            code = self.table.get(piece) or _PER.get(piece)
+            power = re.fullmatch(r"x10\^(\d{1,2})", piece)  # a count: "x10^3/mm3" -> 10*3/mm3
+            code = f"10*{power.group(1)}" if power else self.table.get(piece) or _PER.get(piece)
             if code is None:
                 return None
             pieces.append(code)

@@ -37,6 +37,10 @@ def units() -> UnitNormalizer:
         ("microgram/kilogram", "ug/kg"),
         ("units/kg/h", "U/kg/h"),
         ("ml/hr", "mL/h"),
+        # a power of ten over a volume, its superscript lost in copying
+        ("× 103/mm3", "10*3/mm3"),
+        ("x 10^3/mm3", "10*3/mm3"),
+        ("× 109/mL", "10*9/mL"),
     ],
 )
 def test_to_ucum(units: UnitNormalizer, text: str, ucum: str) -> None:

@@ -236,7 +236,7 @@ def test_a_preposition_after_the_value_is_no_unit(nlp: Any) -> None:
 
 
 # sentence, test, value (or (low, high)), ucum
-RESULTS: list[tuple[str, str, Any, str]] = [
+RESULTS: list[tuple[str, str, Any, str | None]] = [
     # left ventricular ejection fraction, as echo reports and criteria write it
     ("Echo: EF 55-60%, mild MR.", "Left ventricular ejection fraction", (55, 60), "%"),
     ("LVEF =40% at rest.", "Left ventricular ejection fraction", 40, "%"),
@@ -247,6 +247,10 @@ RESULTS: list[tuple[str, str, Any, str]] = [
     # a range with its unit is a value range
     ("HbA1c 7-10% at screening.", "Hemoglobin A1c", (7, 10), "%"),
     ("Potassium 3.5 to 5.0 mmol/L.", "Potassium", (3.5, 5.0), "mmol/L"),
+    # names and powers of ten as case reports write them
+    ("Her international normalized ratio (INR) was 2.1.", "INR", 2.1, None),
+    ("Leukocytes 13 × 109/L on day 2.", "White blood cell count", 13, "10*9/L"),
+    ("Platelets 97 × 103/mm3.", "Platelet count", 97, "10*3/mm3"),
     # a multiple of the upper limit of normal
     ("ALT > 3 x upper limit of normal.", "ALT", 3, "{ULN}"),
     ("Bilirubin <= 1.5 x ULN.", "Bilirubin, total", 1.5, "{ULN}"),
@@ -256,7 +260,7 @@ RESULTS: list[tuple[str, str, Any, str]] = [
 
 @pytest.mark.parametrize(("text", "test", "value", "ucum"), RESULTS)
 def test_ranges_fractions_and_multiples_of_normal(
-    nlp: Any, text: str, test: str, value: Any, ucum: str
+    nlp: Any, text: str, test: str, value: Any, ucum: str | None
 ) -> None:
     [attrs] = [a for lab, _, a in found(nlp, text) if lab == "LAB"]
     assert (attrs["test"], attrs["ucum"]) == (test, ucum)
