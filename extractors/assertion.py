@@ -19,13 +19,15 @@ from extractors.base import MENTIONS
 from extractors.sections import assign_sections
 
 # Version history:
+# 3 (2026-12): a cue word inside a test's name ("international normalized ratio", "free T4")
+#              modifies no other mention (it negated or resolved the results listed before it).
 # 2 (2026-11): own ConText rule set (rules/context/context.json, ids, pseudo-negations, scope
 #              terminators, historical/hypothetical/conditional/family cues); ConText run only on
 #              sentences holding mentions; cues inside a mention do not modify it; scope kept
 #              inside parentheses and carried over list items after a "Denies:" lead-in;
 #              section defaults for social history and allergies; experiencer.
 # 1 (2026-11): medspaCy default ConText rules; section defaults for family and past history.
-VERSION = 2
+VERSION = 3
 
 #: ConText category -> span attribute set to True.
 CATEGORY_ATTRS: dict[str, str] = {
@@ -64,6 +66,10 @@ ALLERGY_SECTIONS: frozenset[str] = frozenset({"allergies"})
 _PATIENT_WORDS = frozenset({"patient", "pt", "he", "she", "denies"})
 
 _BULLETS = frozenset({"-", "*", "•", "·", "▪", "◦", "+"})
+
+
+#: Labels of results whose names may hold a cue word ("normalized", "free").
+_MEASURED_LABELS = frozenset({"LAB", "VITAL"})
 
 
 def context_rules_path() -> str:
@@ -234,6 +240,9 @@ class ClinicalContext(ConText):  # type: ignore[misc]
                 for mid, ms, me in matches
             ]
             _update_scopes(modifiers)
+            # a cue word inside a test's name ("international normalized ratio", "free T4")
+            # is part of the name, not a cue for the results around it
+            names = [(t.start, t.end) for t in block_targets if t.label_ in _MEASURED_LABELS]
             for target in block_targets:
                 for mod in modifiers:
                     ms, me = mod.modifier_span
@@ -241,6 +250,8 @@ class ClinicalContext(ConText):  # type: ignore[misc]
                         # a cue inside the mention does not modify it, unless it opens it
                         if _leads(mod, target) and mod.allows(target.label_.upper()):
                             mod.modify(target)
+                        continue
+                    if names and any(a <= ms and me <= b for a, b in names):
                         continue
                     if mod.modifies(target):
                         mod.modify(target)

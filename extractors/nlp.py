@@ -15,6 +15,7 @@ from spacy.tokens import Doc, Span
 import extractors.dictionary
 import extractors.sections
 import extractors.sentences  # noqa: F401  registers ns_sentences
+from extractors.assertion import VERSION as ASSERTION_VERSION
 from extractors.assertion import add_assertion_pipes
 from extractors.base import MENTIONS, seed_doc_text
 from extractors.coding import add_coding_stage, coding_stage
@@ -69,6 +70,8 @@ def build_nlp(settings: NlpSettings | None = None) -> Language:
         # each extractor's own VERSION (bumped with a change of its code): part of the rules
         # version, so ``reprocess`` finds the notes an older extractor read
         "extractors": {e.name: int(e.version) for e in selected},
+        # the assertion stage's code version likewise (its rules are in rules_sha256)
+        "assertion": ASSERTION_VERSION,
         "rules_sha256": rules_digest(),
     }
     if stage is not None:

@@ -379,3 +379,17 @@ def test_a_word_naming_an_absence_is_its_finding_negated(
     [span] = [s for s in nlp(text).spans["mentions"] if s.text == target]
     assert span._.rule_id.startswith("curated:absent-")
     assert span._.is_negated is negated
+
+
+def test_a_cue_word_inside_a_test_name_modifies_no_other_result() -> None:
+    from extractors.nlp import NlpSettings, build_nlp, extract
+    from schemas.model import Note
+
+    nlp = build_nlp(NlpSettings(extractors=("labs",)))
+    text = "Potassium 4.1, sodium 140, international normalized ratio 1.3."
+    [(_, mentions)] = list(extract(nlp, [(Note(note_id="t", text=text), ())]))
+    assert not isinstance(mentions, Exception)
+    labs = [m for m in mentions if m.label == "LAB"]
+    assert len(labs) == 3
+    # "normalized" (a resolution cue: "the rash normalized") is a word of the INR's name
+    assert not any(m.assertion.is_negated or m.attributes.get("resolved") for m in labs)

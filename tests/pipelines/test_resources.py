@@ -64,3 +64,19 @@ def test_the_rules_version_follows_an_extractors_own_version(monkeypatch) -> Non
         assert resources.rules_version(settings) != before
     finally:
         resources._build.cache_clear()
+
+
+def test_the_rules_version_follows_the_assertion_stages_version(monkeypatch) -> None:
+    """The assertion stage's code (cue scopes) changes the facts too: its VERSION is part of
+    the rules version."""
+    import extractors.nlp as nlp_module
+
+    settings = NlpSettings(extractors=("labs",))
+    resources._build.cache_clear()
+    before = resources.rules_version(settings)
+    resources._build.cache_clear()
+    monkeypatch.setattr(nlp_module, "ASSERTION_VERSION", nlp_module.ASSERTION_VERSION + 1)
+    try:
+        assert resources.rules_version(settings) != before
+    finally:
+        resources._build.cache_clear()
