@@ -54,7 +54,9 @@ from schemas.ids import name_key
 #              the next drug is that drug's ("heparin (0.6 ml of enoxaparin)"); the amount
 #              before a concentration is the dose ("10 mL of 0.5% Marcaine"); "high doses"
 #              and a regimen before a drug whose sig is whole ("a single dose of IV X (0.3
-#              mcg/kg)"); "will" links; UCUM for a dose per weight or time ("mcg/kg/min").
+#              mcg/kg)"); "will" links; UCUM for a dose per weight or time ("mcg/kg/min");
+#              "hypodermic" (subcutaneous) and "ingestion" (oral) as routes, "concentrate" as
+#              a form; measured substances compared with hyphens read as spaces.
 VERSION = 6
 
 LABEL = "MEDICATION"

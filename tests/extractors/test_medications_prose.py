@@ -102,6 +102,11 @@ PROSE: list[tuple[str, str, str | None, str | None, str | None]] = [
      "IM", None),
     ("The patient was given 50 mg of Demerol IM with 25 mg of Phenergan.", "Phenergan",
      "25 mg", None, None),
+    # route words of case reports
+    ("Interferon alfa was administered via hypodermic injection.", "Interferon alfa", None,
+     "hypodermic injection", None),
+    ("Following ingestion of barium sulfate, films were taken.", "barium sulfate", None,
+     "ingestion", None),
     # "doses" is one regimen word, and a regimen before a drug whose sig is whole is read
     ("High doses of prednisone were given.", "prednisone", None, None, "High doses"),
     ("A single dose of intravenous desmopressin (0.3 microgram/kg) was given.",
