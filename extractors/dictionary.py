@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 #              ("schizo-affective disorder") or as a space ("ST-segment elevation", "T-cell
 #              lymphoma", "end-stage liver disease"), on whole words only (not "Hodgkin
 #              lymphoma" inside "non-Hodgkin lymphoma"); SNOMED CT devices filed as products
-#              ("Drug eluting stent (product)") are no medication.
+#              ("Drug eluting stent (product)") are no medication; letters with accents read
+#              without them ("Sjögren's syndrome"; build 7); Henoch-Schönlein purpura.
 # 8 (2026-12): rare-disease titles (OMIM, Orphanet) from the HPO's disease annotations; a
 #              word formed as a disorder's name that no terminology lists is an uncoded
 #              problem ("analbuminemia", "pneumomycosis": morphology:<word>).

@@ -11,6 +11,7 @@ import pickle
 import re
 import tempfile
 import time
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -68,7 +69,9 @@ log = logging.getLogger(__name__)
 #   term stays that term; Latin -ix/-ices plurals and eponym possessives (concepts.py).
 # 6 (2026-12): a term with "St." or "Dr." also as the tokenizer splits it capitalised ("St. John's
 #   wort"), and with the typeset apostrophe ("’s") wherever it has "'s" (concepts.py).
-BUILD_VERSION = 6
+# 7 (2026-12): letters with accents read without them, in the index and in the notes
+#   ("Sjögren's syndrome" meets "Sjogren syndrome"; compiled.py ``_Spellings``).
+BUILD_VERSION = 7
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(
@@ -608,6 +611,8 @@ class _Spellings:
 
     def american(self, word: str) -> str:
         rules, _ = self._load()
+        if not word.isascii():  # "schönlein", "sjögren", "barré": read without their accents
+            word = _without_accents(word)
         for british, american in rules:
             if british.endswith("$"):  # only at the end of the word, or before a plural "s"
                 core = british[:-1]
@@ -625,6 +630,13 @@ class _Spellings:
         lower = text.lower()
         if len(lower) != len(text):  # a character whose lower case is longer ("İ")
             lower = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+        if not text.isascii():  # letters with accents, read as the index reads them
+            for tok in doc:
+                word = tok.lower_
+                if not word.isascii():
+                    plain = self.american(word)
+                    if plain != word:
+                        arr[tok.i, 0] = hash_string(plain)
         hits = [m.start() for m in find.finditer(lower)]
         if not hits:
             return
@@ -637,6 +649,15 @@ class _Spellings:
 
 
 _SPELLINGS = _Spellings()
+
+
+def _without_accents(word: str) -> str:
+    """``word`` with the accents of its letters dropped ("schönlein" -> "schonlein"); other
+    characters (the micro sign, a typeset apostrophe) stay as they are."""
+    decomposed = unicodedata.normalize("NFD", word)
+    return unicodedata.normalize(
+        "NFC", "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    )
 
 #: A word with hyphens between letters or digits that has a letter ("ST-segment",
 #: "schizo-affective", "T-cell"), not a number range ("2-3"), a dash nor letters spelled one

@@ -359,6 +359,22 @@ def test_a_prefix_hyphen_may_be_closed_up(full_nlp, closed, hyphenated) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("She had Sjögren's syndrome.", "Sjögren's syndrome"),
+        ("She had Sjögren syndrome.", "Sjögren syndrome"),
+        ("The boy had Henoch-Schönlein purpura.", "Henoch-Schönlein purpura"),
+        ("The boy had Henoch-Schonlein purpura.", "Henoch-Schonlein purpura"),
+        ("He had Behçet disease.", "Behçet disease"),
+    ],
+)
+def test_letters_with_accents_match_without_them(full_nlp, text, name) -> None:
+    # the terminologies write some names with accents and some without; the text stays as
+    # written
+    assert [(g[0], g[1]) for g in spans(full_nlp, text)] == [(name, "PROBLEM")]
+
+
+@pytest.mark.parametrize(
     ("text", "absent"),
     [
         # part of a hyphenated word is no term: "hodgkin lymphoma" inside "non-Hodgkin"
