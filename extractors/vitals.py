@@ -33,7 +33,9 @@ from extractors.units import UnitNormalizer
 #              101/min", "heart rate (98/min)"), a bracketed gloss after the name, verbs of
 #              change ("increased to 160/90 mmHg"), thin and hair spaces before the unit;
 #              a rate written "101/min".
-VERSION = 3
+# 4 (2026-12): a range as criteria write it ("BMI 30-42", "between 20 and 34 kg/m2", "from
+#              18 to 35 kg/m2"): ``value_range``, FHIR valueRange.
+VERSION = 4
 
 LABEL = "VITAL"
 RULES = "vitals"
@@ -90,7 +92,7 @@ class VitalTagger:
         self.name_starts = TermStarts(r"\w/", names_any)
         self.head = re.compile(
             rf"(?i:{alternation(names_any)})(?![\w]){NAME_GLOSS}(?i:{_CONNECTOR}){HSPACE}*"
-            rf"(?:(?i:{COMPARATOR})[ \t]?)?[\d.]"
+            rf"(?:(?i:{COMPARATOR})[ \t]?|(?i:between|from)\s+)?[\d.]"
         )
         for rule in self.rules:
             names = f"(?i:{alternation(rule['terms'])})"
@@ -107,7 +109,13 @@ class VitalTagger:
                     + r")(?![\d'])(?!-\d)(?!\s?-?\d/\d)"
                 )
             else:
-                value = rf"(?P<v>{NUMBER})(?!\d)(?!/\d)(?!\.\d)(?!-\d)(?!'?s\b)"
+                # a range as criteria write it ("BMI 30-42", "BMI between 20 and 34 kg/m2",
+                # "from 18 to 35 kg/m2"), or one value
+                value = (
+                    rf"(?P<v>(?:between\s+(?P<blo>{NUMBER})\s+and\s+(?P<bhi>{NUMBER})|"
+                    rf"(?:from\s+)?(?P<rlo>{NUMBER})\s?(?:-|–|to)\s?(?P<rhi>{NUMBER}))"
+                    rf"(?![\d.,/])|{NUMBER}(?!\d)(?!/\d)(?!\.\d)(?!-\d)(?!'?s\b))"
+                )
             self.patterns.append(
                 (
                     re.compile(
@@ -168,6 +176,10 @@ class VitalTagger:
                 }
             )
         else:
+            groups = m.groupdict()
+            lo_text = groups.get("blo") or groups.get("rlo")
+            if lo_text:
+                return self._read_range(m, rule, lo_text, parts, attrs, unit_text, end)
             if kind == "body_height" and m.group("ft"):
                 value: float | int | None = int(m.group("ft")) * 12 + (
                     parse_number(m.group("inch")) or 0 if m.group("inch") else 0
@@ -209,6 +221,31 @@ class VitalTagger:
                                             "unit": "L/min"}  # fmt: skip
                 parts["oxygen"] = [o2.start("o2"), o2.end("o2")]
                 end = o2.end("o2")
+        attrs["parts"] = parts
+        return {"start": m.start("name"), "end": end, "rule": rule, "attributes": attrs}
+
+    def _read_range(
+        self,
+        m: re.Match[str],
+        rule: dict[str, Any],
+        lo_text: str,
+        parts: dict[str, list[int]],
+        attrs: dict[str, Any],
+        unit_text: str | None,
+        end: int,
+    ) -> dict[str, Any] | None:
+        """A range of values ("BMI 30-42"): both ends plausible in one unit, low below high."""
+        kind = rule["kind"]
+        hi_text = m.group("bhi") or m.group("rhi")
+        low, high = parse_number(lo_text), parse_number(hi_text)
+        if low is None or high is None or not low < high:
+            return None
+        ucum = self._ucum(kind, unit_text, rule) or _infer_unit(kind, high, rule)
+        bounds = rule["units"].get(ucum) if ucum else None
+        if bounds is None or not (bounds[0] <= low and high <= bounds[1]):
+            return None
+        attrs.update({"value_range": {"low": low, "high": high}, "unit": ucum, "ucum": ucum,
+                      "unit_text": unit_text})  # fmt: skip
         attrs["parts"] = parts
         return {"start": m.start("name"), "end": end, "rule": rule, "attributes": attrs}
 

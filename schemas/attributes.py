@@ -154,6 +154,8 @@ class VitalAttributes(Common):
     #: the oxygen a saturation was measured on ("on 2 L", "room air") and its flow
     oxygen: str | None = None
     oxygen_flow: Quantity | None = None
+    #: a range of values, as criteria write one ("BMI 30-42")
+    value_range: dict[str, Number] | None = None
 
 
 class AllergyAttributes(Common):

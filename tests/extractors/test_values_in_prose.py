@@ -281,3 +281,33 @@ def test_ranges_fractions_and_multiples_of_normal(
 )
 def test_no_value_range_without_a_unit_or_order(nlp: Any, text: str) -> None:
     assert [a for lab, _, a in found(nlp, text) if lab == "LAB" and "value_range" in a] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "vital", "low", "high", "ucum"),
+    [
+        ("Female BMI 30-42 at screening.", "bmi", 30, 42, "kg/m2"),
+        ("BMI between 20 and 34 kg/m2.", "bmi", 20, 34, "kg/m2"),
+        ("Body mass index (BMI) from 18 to 35kg/m2.", "bmi", 18, 35, "kg/m2"),
+        ("Heart rate 60-100 bpm.", "heart_rate", 60, 100, "/min"),
+    ],
+)
+def test_vital_sign_ranges_in_criteria(
+    nlp: Any, text: str, vital: str, low: float, high: float, ucum: str
+) -> None:
+    [attrs] = [a for lab, _, a in found(nlp, text) if lab == "VITAL"]
+    assert (attrs["vital"], attrs["ucum"]) == (vital, ucum)
+    assert attrs["value_range"] == {"low": low, "high": high}
+    assert "value" not in attrs
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "BMI 42-30.",  # not a range
+        "Weight 70 and height 170.",  # two values, not a range ("and" only after "between")
+        "Heart rate 60-400 bpm.",  # the high end is no heart rate
+    ],
+)
+def test_no_vital_range_out_of_order_or_bounds(nlp: Any, text: str) -> None:
+    assert [a for lab, _, a in found(nlp, text) if lab == "VITAL" and "value_range" in a] == []
