@@ -55,7 +55,8 @@ from extractors.units import UnitNormalizer
 #              normal ("ALT > 3 x ULN": UCUM {ULN}); left ventricular ejection fraction (LOINC
 #              10230-1); NYHA class, ASA physical status, GOLD grade (also in Roman numerals),
 #              Epworth Sleepiness Scale and Beck Depression Inventory as scores; "international
-#              normalized ratio" and "leukocytes" as names; "× 103/mm3" as 10*3/mm3.
+#              normalized ratio" and "leukocytes" as names; "× 103/mm3" as 10*3/mm3; units
+#              written out ("11.6 grams per deciliter").
 VERSION = 6
 
 LABEL = "LAB"
@@ -121,6 +122,8 @@ _UNIT = (
     rf"(?:{_ULN}|"
     r"ml/min(?:ute)?/1\.73\s?m(?:2|²|\^2)|[x×]\s?10\s?\^?\d+\s?/\s?[a-zµμ]+3?|"
     r"(?:10\^\d+|10\*\d+)/[a-zµμ]+|"
+    # written out: "grams per deciliter", "international units per liter"
+    r"(?:international\s+)?[a-z]+s?\s+per\s+(?:cubic\s+)?[a-z]+(?<!s)|"
     r"(?:[µμ] )?[a-zµμ%°#][a-z0-9µμ%/^.*\[\]{}]*(?:\s?/\s?[a-z0-9.^]+)*)"
 )
 

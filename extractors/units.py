@@ -46,6 +46,11 @@ _PER: dict[str, str] = {
     "d": "d", "hr": "h", "hour": "h", "h": "h", "min": "min", "minute": "min", "week": "wk",
     "wk": "wk", "month": "mo", "mo": "mo", "dose": "{dose}", "mm3": "mm3", "ml": "mL",
     "l": "L", "ul": "uL", "µl": "uL", "dl": "dL",
+    # written out: "milligrams per deciliter", "millimoles per liter"
+    "deciliter": "dL", "decilitre": "dL", "liter": "L", "litre": "L", "milliliter": "mL",
+    "millilitre": "mL", "microliter": "uL", "microlitre": "uL", "millimoles": "mmol",
+    "millimole": "mmol", "micromoles": "umol", "nanograms": "ng", "picograms": "pg",
+    "cubicmillimeter": "mm3", "seconds": "s", "second": "s", "minutes": "min", "hours": "h",
 }  # fmt: skip
 
 
@@ -103,7 +108,9 @@ class UnitNormalizer:
         )
         if code is None and re.fullmatch(r"[A-Za-z0-9/*.\[\]{}%^_]+", text):
             code = text if self.is_ucum(text) else None  # already UCUM, e.g. "10*3/uL"
-        if code is None and "/" in squeezed:
+        if code is None and " per " in key:  # "grams per deciliter" -> g/dL
+            code = self._per(key.replace(" per ", "/").replace(" ", ""))
+        elif code is None and "/" in squeezed:
             code = self._per(squeezed)
         self._cache[text] = code
         return code

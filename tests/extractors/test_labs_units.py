@@ -41,6 +41,10 @@ def units() -> UnitNormalizer:
         ("× 103/mm3", "10*3/mm3"),
         ("x 10^3/mm3", "10*3/mm3"),
         ("× 109/mL", "10*9/mL"),
+        # written out
+        ("grams per deciliter", "g/dL"),
+        ("millimoles per liter", "mmol/L"),
+        ("nanograms per milliliter", "ng/mL"),
     ],
 )
 def test_to_ucum(units: UnitNormalizer, text: str, ucum: str) -> None:
