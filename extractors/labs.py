@@ -56,7 +56,8 @@ from extractors.units import UnitNormalizer
 #              10230-1); NYHA class, ASA physical status, GOLD grade (also in Roman numerals),
 #              Epworth Sleepiness Scale and Beck Depression Inventory as scores; "international
 #              normalized ratio" and "leukocytes" as names; "× 103/mm3" as 10*3/mm3; units
-#              written out ("11.6 grams per deciliter").
+#              written out ("11.6 grams per deciliter"); a share written before the cells
+#              it counts ("97.4% neutrophils"); a dipstick grade ("leukocytes 1+") is no value.
 VERSION = 6
 
 LABEL = "LAB"
@@ -179,8 +180,8 @@ class LabTagger:
             # and 34 kg/m2"); read only with a unit after it
             rf"(?:(?:between\s+(?P<blo>{NUMBER})\s+and\s+(?P<bhi>{NUMBER})|"
             rf"(?P<rlo>{NUMBER})(?:\s?%(?=\s?(?:-|–|to)\s?{NUMBER}\s?%))?"
-            rf"\s?(?:-|–|to)\s?(?P<rhi>{NUMBER}))(?![\d.,/])|"
-            rf"(?P<num>{NUMBER})(?!\d)(?!/\d)(?!\.\d)(?!-\d)|(?P<qual>{_QUALITATIVE})(?![a-z]))"
+            rf"\s?(?:-|–|to)\s?(?P<rhi>{NUMBER}))(?!\d|[.,]\d|/)|"
+            rf"(?P<num>{NUMBER})(?!\d)(?!/\d)(?!\.\d)(?!-\d)(?!\+)|(?P<qual>{_QUALITATIVE})(?![a-z]))"
         )
         tail = (
             rf"(?:{HSPACE}?(?P<unit>/?{_UNIT}))?"
@@ -219,6 +220,13 @@ class LabTagger:
             rf"(?<![\w/-])(?P<name>{names})(?![\w])(?!-\d){NAME_GLOSS}(?P<conn>(?i:{_CONNECTOR}))"
             rf"{HSPACE}*"
             rf"(?i:{value}{tail})"
+        )
+        # a share written before the cells it counts ("97.4% neutrophils", "18% lymphocytes"):
+        # only the tests reported in per cent
+        shares = {t for t, rid in ci.items() if self.rules[rid]["ucum"] == "%"}
+        self.share_before = re.compile(
+            rf"(?<![\w.,/-])(?P<num>{NUMBER}){HSPACE}?(?P<unit>%){HSPACE}+(?:of{HSPACE}+)?"
+            rf"(?P<name>(?i:{alternation(shares)}))(?![\w-])"
         )
 
     def _specimen(self, text: str, start: int) -> str | None:
@@ -414,7 +422,7 @@ class LabTagger:
             )  # fmt: skip
             if lo_group is not None:
                 before = text[max(0, m.start() - 80) : m.start()]
-                if _RANGE_CONTEXT.search(re.split(r"[.;\n]", before)[-1]):
+                if _RANGE_CONTEXT.search(re.split(r"[.;]|\n\s*\n", before)[-1]):
                     continue  # "normal ranges for TSH and free T4 are 0.5-4.7 uIU/mL and ..."
                 hi_group = "bhi" if lo_group == "blo" else "rhi"
                 value = None
@@ -431,6 +439,8 @@ class LabTagger:
                     cmp = " ".join(m.group("cmp").lower().split())
                     attrs["comparator"] = COMPARATORS.get(cmp, cmp)
             else:
+                if m.group("name").lower() in rule.get("numeric_only_terms", ()):
+                    continue  # "leukocytes, positive" is a urine dipstick, not the blood count
                 value = None
                 attrs["value_string"] = re.sub(r"\s+", " ", m.group("qual").lower())
                 parts["value"] = [m.start("qual"), m.end("qual")]
@@ -498,6 +508,34 @@ class LabTagger:
                     "attributes": attrs,
                 }
             )
+        if "%" in text:
+            out += self.find_shares(text, [(f["start"], f["end"]) for f in out])
+        return out
+
+    def find_shares(self, text: str, taken: list[tuple[int, int]]) -> list[dict[str, Any]]:
+        """Shares written before the cells they count: "leukocytosis with 97.4% neutrophils"."""
+        out: list[dict[str, Any]] = []
+        for m in self.share_before.finditer(text):
+            if any(a < m.end() and m.start() < b for a, b in taken):
+                continue
+            rule = _lookup(m.group("name"), self.rules, self.ci, {})
+            value = parse_number(m.group("num"))
+            if rule is None or value is None or not _plausible(value, "%", rule):
+                continue
+            attrs: dict[str, Any] = {"test": rule["name"], "value": value, "unit": "%",
+                                     "ucum": "%"}  # fmt: skip
+            attrs["parts"] = {
+                "name": [m.start("name"), m.end("name")],
+                "value": [m.start("num"), m.end("num")],
+                "unit": [m.start("unit"), m.end("unit")],
+            }
+            codes = rule["codes"]
+            specimen = self._specimen(text, m.start())
+            if specimen is not None:  # "CSF ... 18% lymphocytes": not the blood LOINC
+                attrs["specimen"] = specimen
+                codes = []
+            out.append({"start": m.start(), "end": m.end(), "rule": rule, "codes": codes,
+                        "attributes": attrs})  # fmt: skip
         return out
 
     def analyte_medications(self, doc: Doc, names: set[tuple[int, int]]) -> list[Span]:

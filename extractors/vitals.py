@@ -114,7 +114,7 @@ class VitalTagger:
                 value = (
                     rf"(?P<v>(?:between\s+(?P<blo>{NUMBER})\s+and\s+(?P<bhi>{NUMBER})|"
                     rf"(?:from\s+)?(?P<rlo>{NUMBER})\s?(?:-|–|to)\s?(?P<rhi>{NUMBER}))"
-                    rf"(?![\d.,/])|{NUMBER}(?!\d)(?!/\d)(?!\.\d)(?!-\d)(?!'?s\b))"
+                    rf"(?!\d|[.,]\d|/)|{NUMBER}(?!\d)(?!/\d)(?!\.\d)(?!-\d)(?!'?s\b))"
                 )
             self.patterns.append(
                 (

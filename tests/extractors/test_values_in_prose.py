@@ -314,3 +314,24 @@ def test_vital_sign_ranges_in_criteria(
 )
 def test_no_vital_range_out_of_order_or_bounds(nlp: Any, text: str) -> None:
     assert [a for lab, _, a in found(nlp, text) if lab == "VITAL" and "value_range" in a] == []
+
+
+def test_a_share_before_the_cells_it_counts(nlp: Any) -> None:
+    text = "Leukocytosis of 49,500/mm3 with 97.4% neutrophils, 2% eosinophils and 1% bands."
+    got = {a["test"]: (a["value"], a["ucum"]) for lab, _, a in found(nlp, text) if lab == "LAB"}
+    assert got["Neutrophils %"] == (97.4, "%")
+    assert got["Eosinophils %"] == (2, "%")
+    assert got["Band neutrophils %"] == (1, "%")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Urine: leukocytes 1+, nitrite negative.",  # a dipstick grade, not a count
+        "Urinalysis significant for 2+ leukocytes, positive nitrites.",
+        "Urine white blood cells 10 to 25.",  # a range without its unit
+        "A 50% reduction of neutrophils was seen.",  # a share of something else
+    ],
+)
+def test_no_white_cell_result_from_a_dipstick_or_a_bare_range(nlp: Any, text: str) -> None:
+    assert [a for lab, _, a in found(nlp, text) if lab == "LAB"] == []
