@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 #              lymphoma", "end-stage liver disease"), on whole words only (not "Hodgkin
 #              lymphoma" inside "non-Hodgkin lymphoma"); SNOMED CT devices filed as products
 #              ("Drug eluting stent (product)") are no medication; letters with accents read
-#              without them ("Sjögren's syndrome"; build 7); Henoch-Schönlein purpura.
+#              without them ("Sjögren's syndrome"; build 7) and Greek letters by name
+#              ("interferon β-1a"; build 8); Henoch-Schönlein purpura.
 # 8 (2026-12): rare-disease titles (OMIM, Orphanet) from the HPO's disease annotations; a
 #              word formed as a disorder's name that no terminology lists is an uncoded
 #              problem ("analbuminemia", "pneumomycosis": morphology:<word>).

@@ -57,7 +57,8 @@ from extractors.units import UnitNormalizer
 #              Epworth Sleepiness Scale and Beck Depression Inventory as scores; "international
 #              normalized ratio" and "leukocytes" as names; "× 103/mm3" as 10*3/mm3; units
 #              written out ("11.6 grams per deciliter"); a share written before the cells
-#              it counts ("97.4% neutrophils"); a dipstick grade ("leukocytes 1+") is no value.
+#              it counts ("97.4% neutrophils"); a dipstick grade ("leukocytes 1+") is no value;
+#              Greek letters printed in a name ("α-fetoprotein").
 VERSION = 6
 
 LABEL = "LAB"
@@ -622,9 +623,25 @@ def _term_index(
     cs: dict[str, str] = {}
     for rule in rules:
         by_id[rule["rule_id"]] = rule
-        ci.update({t.lower(): rule["rule_id"] for t in rule["terms"]})
+        for term in rule["terms"]:
+            ci[term.lower()] = rule["rule_id"]
+            for greek in _greek_variants(term.lower()):  # "α-fetoprotein", "β-hCG"
+                ci.setdefault(greek, rule["rule_id"])
         cs.update({t: rule["rule_id"] for t in rule["case_sensitive_terms"]})
     return by_id, ci, cs
+
+
+#: Greek letters as case reports print them in a name ("α-fetoprotein", "β2-microglobulin").
+_GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "kappa": "κ"}
+_GREEK_WORD = re.compile(r"\b(alpha|beta|gamma|delta|kappa)(?![a-z])(?=[- ]?\w)")
+
+
+def _greek_variants(term: str) -> list[str]:
+    """``term`` with its Greek letter names printed as letters, joined to the next word by a
+    hyphen or not: "alpha-fetoprotein" -> "α-fetoprotein", "αfetoprotein" is not made."""
+    if not _GREEK_WORD.search(term):
+        return []
+    return [_GREEK_WORD.sub(lambda m: _GREEK[m.group(1)], term)]
 
 
 def _lookup(

@@ -71,7 +71,9 @@ log = logging.getLogger(__name__)
 #   wort"), and with the typeset apostrophe ("’s") wherever it has "'s" (concepts.py).
 # 7 (2026-12): letters with accents read without them, in the index and in the notes
 #   ("Sjögren's syndrome" meets "Sjogren syndrome"; compiled.py ``_Spellings``).
-BUILD_VERSION = 7
+# 8 (2026-12): Greek letters read by name, in the index and in the notes ("β-interferon",
+#   "TNF-α").
+BUILD_VERSION = 8
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(
@@ -612,7 +614,7 @@ class _Spellings:
     def american(self, word: str) -> str:
         rules, _ = self._load()
         if not word.isascii():  # "schönlein", "sjögren", "barré": read without their accents
-            word = _without_accents(word)
+            word = _without_accents(word)  # and Greek letters by name: "β-interferon"
         for british, american in rules:
             if british.endswith("$"):  # only at the end of the word, or before a plural "s"
                 core = british[:-1]
@@ -652,12 +654,21 @@ _SPELLINGS = _Spellings()
 
 
 def _without_accents(word: str) -> str:
-    """``word`` with the accents of its letters dropped ("schönlein" -> "schonlein"); other
-    characters (the micro sign, a typeset apostrophe) stay as they are."""
+    """``word`` with the accents of its letters dropped ("schönlein" -> "schonlein") and
+    Greek letters written by name ("β-interferon" -> "beta-interferon", "tnf-α" ->
+    "tnf-alpha"); other characters (the micro sign, a typeset apostrophe) stay as they are."""
     decomposed = unicodedata.normalize("NFD", word)
-    return unicodedata.normalize(
+    plain = unicodedata.normalize(
         "NFC", "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
     )
+    return plain.translate(_GREEK_NAMES) if not plain.isascii() else plain
+
+
+#: Greek letters of drug, gene and test names, by name (the micro sign is not Greek mu).
+_GREEK_NAMES = str.maketrans(
+    {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "κ": "kappa", "λ": "lambda",
+     "ω": "omega"}
+)  # fmt: skip
 
 #: A word with hyphens between letters or digits that has a letter ("ST-segment",
 #: "schizo-affective", "T-cell"), not a number range ("2-3"), a dash nor letters spelled one

@@ -1008,3 +1008,10 @@ def test_a_word_formed_as_a_disorder_name_is_a_problem(full_nlp, text: str, foun
 )
 def test_a_substance_before_deficiency_is_a_disorder(full_nlp, text: str, found) -> None:
     assert [(t, label) for t, label, _, _ in spans(full_nlp, text)] == found
+
+
+def test_greek_letters_match_their_names(full_nlp) -> None:
+    got = spans(full_nlp, "He received interferon β-1a weekly.")
+    want = spans(full_nlp, "He received interferon beta-1a weekly.")
+    assert got and [(g[1], g[3]) for g in got] == [(w[1], w[3]) for w in want], (got, want)
+    assert got[0][0] == "interferon β-1a"

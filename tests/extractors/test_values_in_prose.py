@@ -251,6 +251,8 @@ RESULTS: list[tuple[str, str, Any, str | None]] = [
     ("Her international normalized ratio (INR) was 2.1.", "INR", 2.1, None),
     ("Leukocytes 13 × 109/L on day 2.", "White blood cell count", 13, "10*9/L"),
     ("Platelets 97 × 103/mm3.", "Platelet count", 97, "10*3/mm3"),
+    # a Greek letter printed in the name
+    ("Serum α-fetoprotein was 5 ng/mL.", "AFP", 5, "ng/mL"),
     # units written out
     ("A hemoglobin of 11.6 grams per deciliter.", "Hemoglobin", 11.6, "g/dL"),
     ("His blood urea nitrogen was 55 milligrams per deciliter.", "Urea nitrogen", 55, "mg/dL"),
