@@ -214,7 +214,7 @@ class LabTagger:
         # case-insensitive everywhere except the short case-sensitive test names (K, Na, PT)
         self.name_re = re.compile(rf"(?<![\w/-])(?:{names})(?![\w])")
         self.paired_value = re.compile(
-            rf"(?P<num>{NUMBER})(?![\d/])(?:{HSPACE}?(?!(?:and|or)\b)(?P<unit>{_UNIT}))?",
+            rf"(?P<num>{NUMBER})(?!\d|/\d)(?:{HSPACE}?(?!(?:and|or)\b)(?P<unit>/?{_UNIT}))?",
             re.IGNORECASE,
         )
         self.pattern = re.compile(

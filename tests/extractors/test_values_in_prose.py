@@ -337,3 +337,9 @@ def test_a_share_before_the_cells_it_counts(nlp: Any) -> None:
 )
 def test_no_white_cell_result_from_a_dipstick_or_a_bare_range(nlp: Any, text: str) -> None:
     assert [a for lab, _, a in found(nlp, text) if lab == "LAB"] == []
+
+
+def test_paired_values_may_carry_a_unit_with_a_slash(nlp: Any) -> None:
+    text = "His WBC and neutrophils were 8,800/µL and 2%, respectively."
+    got = {a["test"]: (a["value"], a["ucum"]) for lab, _, a in found(nlp, text) if lab == "LAB"}
+    assert got == {"White blood cell count": (8800, "/uL"), "Neutrophils %": (2, "%")}
