@@ -968,3 +968,44 @@ def test_a_word_formed_as_a_disorder_name_is_a_problem(full_nlp, text: str, foun
 )
 def test_a_substance_before_deficiency_is_a_disorder(full_nlp, text: str, found) -> None:
     assert [(t, label) for t, label, _, _ in spans(full_nlp, text)] == found
+
+
+@pytest.mark.parametrize(
+    ("sentence", "found", "absent"),
+    [
+        # a general head noun after the disorder's distinguishing words belongs to its name
+        ("She had the breast-ovarian cancer syndrome.", "breast-ovarian cancer syndrome", None),
+        ("Screening for VHL disease began at age 10.", "VHL disease", None),
+        ("DNA from 12 retinoblastoma tumours was analysed.", "retinoblastoma tumours", None),
+        # not after a pain: the syndrome is named by the pain
+        ("He reported an acute flank pain syndrome.", "flank pain", "flank pain syndrome"),
+        # the short form defined inside the name
+        (
+            "Von Hippel-Lindau (VHL) disease is inherited.",
+            "Von Hippel-Lindau (VHL) disease",
+            None,
+        ),
+        (
+            "He has glucose-6-phosphate dehydrogenase (G6PD) deficiency.",
+            "glucose-6-phosphate dehydrogenase (G6PD) deficiency",
+            None,
+        ),
+        # a tumour named by its gene, and the organ of a tumour
+        ("Loss of heterozygosity was seen in APC tumours.", "APC tumours", None),
+        ("The APC tumour suppressor gene.", None, "APC tumour"),
+        ("Biopsy showed carcinoma of the rectum.", "carcinoma of the rectum", None),
+        (
+            "A cancer of the renal pelvis and bladder was found.",
+            "cancer of the renal pelvis and bladder",
+            None,
+        ),
+        ("Stage IIIB or IV lung cancer.", None, "IV lung cancer"),
+        ("Hyperplasia of the bladder epithelium.", None, "Hyperplasia of the bladder"),
+    ],
+)
+def test_words_after_a_disorder_that_belong_to_its_name(full_nlp, sentence, found, absent) -> None:
+    got = [g[0] for g in spans(full_nlp, sentence) if g[1] == "PROBLEM"]
+    if found:
+        assert found in got, got
+    if absent:
+        assert absent not in got, got
