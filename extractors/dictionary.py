@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 #              cancer syndrome", "VHL disease"; not after a pain), the same across the short
 #              form it defines ("von Hippel-Lindau (VHL) disease", "G6PD" in "glucose-6-
 #              phosphate dehydrogenase (G6PD) deficiency"), a tumour's organ ("carcinoma of
-#              the rectum") and gene ("APC tumours").
+#              the rectum") and gene ("APC tumours"); three bases beside a codon are no
+#              abbreviation ("GCA to GTA"); PAH and RDS beside gene words are genes.
 # 8 (2026-12): rare-disease titles (OMIM, Orphanet) from the HPO's disease annotations; a
 #              word formed as a disorder's name that no terminology lists is an uncoded
 #              problem ("analbuminemia", "pneumomycosis": morphology:<word>).
@@ -173,6 +174,7 @@ class DictionaryMatcher:
         chosen = _drop_pregnancy_as_time(doc, chosen)
         chosen = self._nursing_beside_pregnancy(doc, chosen)
         chosen = _drop_shouted_words(doc, chosen)
+        chosen = _drop_codons(doc, chosen)
         return self._extend(doc, chosen)
 
     def _bracketed_short_forms(
@@ -896,6 +898,27 @@ def _drop_shouted_words(doc: Doc, chosen: list[tuple[int, int, int]]) -> list[tu
         if end - start == 1 and tok.lower_ in _WORD_ABBREVIATIONS and tok.text.isupper():
             near = [doc[j] for j in (start - 1, start + 1) if 0 <= j < n]
             if any(t.is_alpha and t.is_upper and len(t) > 1 for t in near):
+                continue
+        out.append((start, end, idx))
+    return out
+
+
+#: A codon written in bases ("GCA", "TAA"), which spells some disease abbreviations.
+_CODON = re.compile(r"^[ACGTU]{3}$")
+_CODON_CUES = frozenset("codon codons triplet triplets missense nonsense substitution".split())
+
+
+def _drop_codons(doc: Doc, chosen: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Three bases are a codon, no abbreviation, beside another codon or a codon word within
+    three tokens in the sentence: "a missense mutation, GCA to GTA" names no giant cell
+    arteritis, "a glutamine (GAA) to a stop (TAA) codon" no thoracic aortic aneurysm."""
+    out = []
+    for start, end, idx in chosen:
+        if end - start == 1 and _CODON.match(doc[start].text):
+            sent = doc[start].sent if doc.has_annotation("SENT_START") else doc[:]
+            lo, hi = max(sent.start, start - 3), min(sent.end, end + 3)
+            near = [doc[k] for k in range(lo, hi) if k != start]
+            if any(t.lower_ in _CODON_CUES or _CODON.match(t.text) for t in near):
                 continue
         out.append((start, end, idx))
     return out

@@ -616,6 +616,15 @@ SENSES = [
     ("HCV antibody positive, HCV RNA pending.", "HCV", None, None),
     ("HBV DNA undetectable.", "HBV", None, None),
     ("Pathogenic PAH gene variants.", "PAH", None, None),
+    # the gene's product and the molecular biology around it
+    ("Cells express PAH mRNA and immunoreactive PAH protein.", "PAH", None, None),
+    ("Residual PAH activity was 5% of normal.", "PAH", None, None),
+    ("Mutations of the peripherin/RDS gene.", "RDS", None, None),
+    ("Preterm infant with RDS given surfactant.", "RDS", (SCT, "46775006"), None),
+    # three bases beside a codon or another codon: no giant cell arteritis or aneurysm
+    ("A missense mutation, GCA to GTA, in exon 2.", "GCA", None, None),
+    ("It converts a glutamine (GAA) to a stop (TAA) codon.", "TAA", None, None),
+    ("History of GCA on prednisone.", "GCA", (SCT, "400130008"), None),
     ("Anti-GBM antibodies were positive.", "GBM", None, None),
     ("Conditioning with TBI 12 Gy.", "TBI", None, None),
     ("Prior TBI with loss of consciousness.", "TBI", (SCT, "127295002"), None),
@@ -1009,3 +1018,8 @@ def test_words_after_a_disorder_that_belong_to_its_name(full_nlp, sentence, foun
         assert found in got, got
     if absent:
         assert absent not in got, got
+
+
+def test_pah_away_from_gene_words_is_still_the_disorder(full_nlp) -> None:
+    got = [g for g in spans(full_nlp, "Echo showed PAH with RVSP 60.") if g[0] == "PAH"]
+    assert [g[3] for g in got] == ["curated:pah"], got
