@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 #              form it defines ("von Hippel-Lindau (VHL) disease", "G6PD" in "glucose-6-
 #              phosphate dehydrogenase (G6PD) deficiency"), a tumour's organ ("carcinoma of
 #              the rectum") and gene ("APC tumours"); three bases beside a codon are no
-#              abbreviation ("GCA to GTA"); PAH and RDS beside gene words are genes.
+#              abbreviation ("GCA to GTA"); PAH and RDS beside gene words are genes; "enzyme
+#              deficiency" (with the enzyme's symbol before it: "HPRT enzyme deficiency").
 # 8 (2026-12): rare-disease titles (OMIM, Orphanet) from the HPO's disease annotations; a
 #              word formed as a disorder's name that no terminology lists is an uncoded
 #              problem ("analbuminemia", "pneumomycosis": morphology:<word>).
@@ -349,6 +350,13 @@ class DictionaryMatcher:
                 prev = tok.i - 1
                 if doc[prev].text == "-" and prev > 0:
                     prev -= 1
+                if doc[prev].lower_ == "enzyme" and tok.lower_ != "deficient":
+                    # "an enzyme deficiency", "HPRT enzyme deficiency"
+                    start = prev
+                    if prev > 0 and _names_a_factor(doc[prev - 1]):
+                        start = _enzyme_name_start(doc, prev - 1)
+                    out.append((start, tok.i + 1, self.deficiency_entry))
+                    continue
                 if _names_a_factor(doc[prev]):
                     out.append((_enzyme_name_start(doc, prev), tok.i + 1, self.deficiency_entry))
                     continue

@@ -36,6 +36,7 @@ from extractors.terminology.concepts import (
     acronym_plural,
     adjective_variants,
     clean_title,
+    head_variants,
     hyphen_variants,
     is_acronym,
     is_usable,
@@ -68,7 +69,9 @@ log = logging.getLogger(__name__)
 #   term stays that term; Latin -ix/-ices plurals and eponym possessives (concepts.py).
 # 6 (2026-12): a term with "St." or "Dr." also as the tokenizer splits it capitalised ("St. John's
 #   wort"), and with the typeset apostrophe ("’s") wherever it has "'s" (concepts.py).
-BUILD_VERSION = 6
+# 7 (2026-12): a problem named with "disease" also with "disorder(s)", and the other way round
+#   ("lysosomal storage disorder", "neurodegenerative disorders"; concepts.py).
+BUILD_VERSION = 7
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(
@@ -328,7 +331,7 @@ def build_table(nlp: Language, config: DictionaryConfig) -> PhraseTable:
             ):
                 variants.append((_SEP.join(var_tokens), idx))
             if entries[idx].label == "PROBLEM":
-                for var_tokens in adjective_variants(tokens):
+                for var_tokens in (*adjective_variants(tokens), *head_variants(tokens)):
                     variants.append((_SEP.join(var_tokens), idx))
     for joined, idx in variants:  # a real term always beats a generated variant
         if joined not in lower and is_usable(joined.replace(_SEP, " "), stoplist):

@@ -237,6 +237,24 @@ def adjective_variants(tokens: list[str]) -> list[list[str]]:
     return []
 
 
+#: General heads of a disorder's name that writers use for one another ("lysosomal storage
+#: disease" / "disorder"), each with its plural.
+_SWAPPED_HEADS = {
+    "disease": ("disorder", "disorders"),
+    "diseases": ("disorders", "disorder"),
+    "disorder": ("disease", "diseases"),
+    "disorders": ("diseases", "disease"),
+}
+
+
+def head_variants(tokens: list[str]) -> list[list[str]]:
+    """ "lysosomal storage disease" also matches "lysosomal storage disorder(s)", and the
+    other way round; only for a term of two words or more (a bare "disease" is none)."""
+    if len(tokens) < 2 or tokens[-1] not in _SWAPPED_HEADS or not tokens[-2].isalpha():
+        return []
+    return [[*tokens[:-1], head] for head in _SWAPPED_HEADS[tokens[-1]]]
+
+
 def hyphen_variants(tokens: list[str]) -> list[list[str]]:
     """ "full-time" (tokens full - time) also matches "full time"."""
     if "-" not in tokens[1:-1]:

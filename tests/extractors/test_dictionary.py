@@ -1023,3 +1023,24 @@ def test_words_after_a_disorder_that_belong_to_its_name(full_nlp, sentence, foun
 def test_pah_away_from_gene_words_is_still_the_disorder(full_nlp) -> None:
     got = [g for g in spans(full_nlp, "Echo showed PAH with RVSP 60.") if g[0] == "PAH"]
     assert [g[3] for g in got] == ["curated:pah"], got
+
+
+@pytest.mark.parametrize(
+    ("sentence", "problem"),
+    [
+        # a source's "... disease" also as "... disorder(s)"
+        ("Zellweger syndrome is a peroxisomal disease.", "peroxisomal disease"),
+        ("A group of peroxisomal diseases.", "peroxisomal diseases"),
+        ("Biopsy confirmed celiac disorder.", "celiac disorder"),
+        # a deficiency of an enzyme not named, or named by its symbol before "enzyme"
+        ("Mutations cause enzyme deficiency and hemolysis.", "enzyme deficiency"),
+        ("A boy with HPRT enzyme deficiency.", "HPRT enzyme deficiency"),
+        (
+            "PKU is caused by deficiency of the hepatic enzyme phenylalanine hydroxylase.",
+            "deficiency of the hepatic enzyme phenylalanine hydroxylase",
+        ),
+    ],
+)
+def test_disorder_heads_and_enzyme_deficiencies(full_nlp, sentence, problem) -> None:
+    got = [g[0] for g in spans(full_nlp, sentence) if g[1] == "PROBLEM"]
+    assert problem in got, got
