@@ -1044,3 +1044,17 @@ def test_pah_away_from_gene_words_is_still_the_disorder(full_nlp) -> None:
 def test_disorder_heads_and_enzyme_deficiencies(full_nlp, sentence, problem) -> None:
     got = [g[0] for g in spans(full_nlp, sentence) if g[1] == "PROBLEM"]
     assert problem in got, got
+
+
+@pytest.mark.parametrize(
+    ("sentence", "problem"),
+    [
+        # qualifiers that name a narrower disorder belong to the span (modifiers.txt)
+        ("It is the most common form of syndromic deafness.", "syndromic deafness"),
+        ("With autoimmune chronic active hepatitis.", "autoimmune chronic active hepatitis"),
+        ("The attenuated polyposis phenotype.", "attenuated polyposis"),
+    ],
+)
+def test_qualifiers_of_a_narrower_disorder(full_nlp, sentence, problem) -> None:
+    got = [g[0] for g in spans(full_nlp, sentence) if g[1] == "PROBLEM"]
+    assert problem in got, got
