@@ -71,7 +71,9 @@ log = logging.getLogger(__name__)
 #   wort"), and with the typeset apostrophe ("’s") wherever it has "'s" (concepts.py).
 # 7 (2026-12): a problem named with "disease" also with "disorder(s)", and the other way round
 #   ("lysosomal storage disorder", "neurodegenerative disorders"; concepts.py).
-BUILD_VERSION = 7
+# 8 (2026-12): an eponym's possessive without its apostrophe ("Thomsens disease", "Burkitts
+#   lymphoma") and after a name ending in "s" ("Wilms' tumor"; concepts.py).
+BUILD_VERSION = 8
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(

@@ -316,6 +316,10 @@ _EPONYM = re.compile(
 )
 
 
+#: A surname ending in "s" ("Wilms", "Graves", "Menkes"), not a Latin or Greek ending.
+_EPONYM_IN_S = re.compile(r"^[a-z]{3,}(?<![siu])s$")
+
+
 def spelling_variants(surface: str) -> list[str]:
     """Hyphen/space variants: "full-time" <-> "full time" (two-word terms only for the
     reverse direction, which would otherwise multiply)."""
@@ -337,6 +341,12 @@ def spelling_variants(surface: str) -> list[str]:
         # "Castleman's disease" (and the typeset apostrophe)
         rest = " ".join(words[1:])
         out += [f"{words[0]}'s {rest}", f"{words[0]}’s {rest}", f"{words[0]} ' s {rest}"]
+        # the possessive without its apostrophe: "Thomsens disease", "Burkitts lymphoma"
+        out.append(f"{words[0]}s {rest}")
+    elif len(words) >= 2 and words[1] in _EPONYM_HEADS and _EPONYM_IN_S.match(words[0]):
+        # a name ending in "s" takes the apostrophe alone: "Wilms tumor" -> "Wilms' tumor"
+        rest = " ".join(words[1:])
+        out += [f"{words[0]}' {rest}", f"{words[0]} ' {rest}", f"{words[0]}’ {rest}"]
     if len(words) == 2 and all(w.isalpha() and len(w) >= 3 for w in words):
         out.append("-".join(words))
         out.append(" - ".join(words))

@@ -1053,6 +1053,9 @@ def test_disorder_heads_and_enzyme_deficiencies(full_nlp, sentence, problem) -> 
         ("It is the most common form of syndromic deafness.", "syndromic deafness"),
         ("With autoimmune chronic active hepatitis.", "autoimmune chronic active hepatitis"),
         ("The attenuated polyposis phenotype.", "attenuated polyposis"),
+        # an eponym's possessive as writers spell it
+        ("Mutations in the Wilms' tumor gene.", "Wilms' tumor"),
+        ("African Burkitts lymphoma.", "Burkitts lymphoma"),
     ],
 )
 def test_qualifiers_of_a_narrower_disorder(full_nlp, sentence, problem) -> None:

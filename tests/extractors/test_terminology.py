@@ -524,3 +524,19 @@ def test_latin_ix_plurals_and_eponym_possessives() -> None:
 )
 def test_disease_and_disorder_heads_name_one_another(tokens, variants) -> None:
     assert head_variants(tokens) == variants
+
+
+@pytest.mark.parametrize(
+    ("surface", "variant", "present"),
+    [
+        ("thomsen disease", "thomsens disease", True),  # possessive without its apostrophe
+        ("burkitt lymphoma", "burkitts lymphoma", True),
+        ("wilms tumor", "wilms' tumor", True),  # a name ending in "s" takes the apostrophe
+        ("wilms tumor", "wilms ' tumor", True),
+        ("graves disease", "graves' disease", True),
+        ("renal disease", "renals disease", False),  # an adjective is no eponym
+        ("diabetes insipidus", "diabetes' insipidus", False),
+    ],
+)
+def test_eponym_possessives_without_apostrophe(surface, variant, present) -> None:
+    assert (variant in spelling_variants(surface)) is present
