@@ -40,7 +40,10 @@ log = logging.getLogger(__name__)
 #              phosphate dehydrogenase (G6PD) deficiency"), a tumour's organ ("carcinoma of
 #              the rectum") and gene ("APC tumours"); three bases beside a codon are no
 #              abbreviation ("GCA to GTA"); PAH and RDS beside gene words are genes; "enzyme
-#              deficiency" (with the enzyme's symbol before it: "HPRT enzyme deficiency").
+#              deficiency" (with the enzyme's symbol before it: "HPRT enzyme deficiency");
+#              "deficiency of the seventh component of complement"; an abbreviation
+#              hyphenated to a gene or marker symbol is part of a gene name or a map order
+#              ("DM-PK", "APOC1-DM").
 # 8 (2026-12): rare-disease titles (OMIM, Orphanet) from the HPO's disease annotations; a
 #              word formed as a disorder's name that no terminology lists is an uncoded
 #              problem ("analbuminemia", "pneumomycosis": morphology:<word>).
@@ -176,6 +179,7 @@ class DictionaryMatcher:
         chosen = self._nursing_beside_pregnancy(doc, chosen)
         chosen = _drop_shouted_words(doc, chosen)
         chosen = _drop_codons(doc, chosen)
+        chosen = _drop_gene_symbol_pairs(doc, chosen, self.entries)
         return self._extend(doc, chosen)
 
     def _bracketed_short_forms(
@@ -932,6 +936,61 @@ def _drop_codons(doc: Doc, chosen: list[tuple[int, int, int]]) -> list[tuple[int
     return out
 
 
+_ORDINALS = frozenset("first second third fourth fifth sixth seventh eighth ninth".split())
+
+
+def _complement_component(doc: Doc, j: int) -> int:
+    """End (exclusive) of "[the] seventh component of [human] complement" (or "... ninth
+    complement component") at ``doc[j]``, with a short form in brackets after it; 0 if none."""
+    n = len(doc)
+    if j >= n or doc[j].lower_ not in _ORDINALS:
+        return 0
+    k = j + 1
+    if k + 2 < n and doc[k].lower_ == "component" and doc[k + 1].lower_ == "of":
+        k += 2
+        if k < n and doc[k].lower_ == "human":
+            k += 1
+        if k < n and doc[k].lower_ == "complement":
+            return k + 1
+        return 0
+    if k + 1 < n and doc[k].lower_ == "complement" and doc[k + 1].lower_ == "component":
+        return k + 2
+    return 0
+
+
+def _drop_gene_symbol_pairs(
+    doc: Doc, chosen: list[tuple[int, int, int]], entries: EntryTable
+) -> list[tuple[int, int, int]]:
+    """An abbreviation hyphenated to a gene or marker symbol that names nothing here is part
+    of a gene's name or a map order, not a disorder: "DM-PK" (the DMPK kinase), "APOC1-DM",
+    "cen-DMD-754" (but "HTN-DM", two problems, stays)."""
+    if not chosen:
+        return chosen
+    n = len(doc)
+    starts = {s for s, _, _ in chosen}
+    ends = {e for _, e, _ in chosen}
+    out = []
+    for start, end, idx in chosen:
+        if end - start == 1 and doc[start].text.isupper() and entries[idx].label == "PROBLEM":
+            pair = False
+            if end + 1 < n and doc[end].text == "-" and end + 1 not in starts:
+                pair = _marker_symbol(doc[end + 1])
+            if not pair and start >= 2 and doc[start - 1].text == "-" and start - 1 not in ends:
+                pair = _marker_symbol(doc[start - 2])
+            if pair:
+                continue
+        out.append((start, end, idx))
+    return out
+
+
+def _marker_symbol(tok: Token) -> bool:
+    """A gene or marker symbol ("PK", "APOC1", "D9S5", "754"), not a word or a subtype digit."""
+    text = tok.text
+    if text.isdigit():
+        return len(text) >= 3  # a marker number ("754"), not a type ("DM-1")
+    return bool(_SYMBOL.match(text)) and len(text) >= 2 and not _ROMAN.match(text)
+
+
 def _deficiency_of(doc: Doc, i: int) -> int:
     """End (exclusive) of "deficiency of [the] X" when X, within four plain words, names an
     enzyme, factor, vitamin or nutrient ("deficiency of aspartoacylase", "complete deficiency
@@ -943,6 +1002,9 @@ def _deficiency_of(doc: Doc, i: int) -> int:
     j += 1
     if j < len(doc) and doc[j].lower_ in ("the", "a", "an"):
         j += 1
+    complement = _complement_component(doc, j)
+    if complement:
+        return complement
     end = 0
     for k in range(j, min(j + 4, len(doc))):
         t = doc[k]

@@ -1061,3 +1061,31 @@ def test_disorder_heads_and_enzyme_deficiencies(full_nlp, sentence, problem) -> 
 def test_qualifiers_of_a_narrower_disorder(full_nlp, sentence, problem) -> None:
     got = [g[0] for g in spans(full_nlp, sentence) if g[1] == "PROBLEM"]
     assert problem in got, got
+
+
+@pytest.mark.parametrize(
+    ("sentence", "problem", "absent"),
+    [
+        (
+            "Deficiency of the seventh component of complement was found.",
+            "Deficiency of the seventh component of complement",
+            None,
+        ),
+        (
+            "A deficiency of the ninth complement component.",
+            "deficiency of the ninth complement component",
+            None,
+        ),
+        # an abbreviation hyphenated to a gene or marker symbol names no disorder
+        ("Antisera against synthetic DM-PK peptides.", None, "DM"),
+        ("Linkage was found for APOC1 - DM.", None, "DM"),
+        ("PMH: HTN - DM, CAD.", "DM", None),  # two problems
+        ("History of DM - 2.", "DM", None),
+    ],
+)
+def test_complement_deficiencies_and_gene_symbol_pairs(full_nlp, sentence, problem, absent) -> None:
+    got = [g[0] for g in spans(full_nlp, sentence) if g[1] == "PROBLEM"]
+    if problem:
+        assert problem in got, got
+    if absent:
+        assert absent not in got, got
