@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 #              deficiency" (with the enzyme's symbol before it: "HPRT enzyme deficiency");
 #              "deficiency of the seventh component of complement"; an abbreviation
 #              hyphenated to a gene or marker symbol is part of a gene name or a map order
-#              ("DM-PK", "APOC1-DM").
+#              ("DM-PK", "APOC1-DM"); a verb or noun ending like an adjective is no
+#              tumour site ("reveal", "survival").
 # 8 (2026-12): rare-disease titles (OMIM, Orphanet) from the HPO's disease annotations; a
 #              word formed as a disorder's name that no terminology lists is an uncoded
 #              problem ("analbuminemia", "pneumomycosis": morphology:<word>).
@@ -761,7 +762,9 @@ _NOT_SITES = frozenset(
     initial individual various previous serious obvious positive negative relative effective
     extensive total partial particular special similar regular major minor familiar
     characteristic specific genetic historic periodic basic classic typical atypical
-    critical medical surgical physical practical logical biological chemical""".split()
+    critical medical surgical physical practical logical biological chemical
+    reveal removal survival arrival approval interval trial signal proposal referral
+    withdrawal dismissal""".split()
 )
 #: A disorder's name by its ending: -itis (inflammation), -osis (condition), -pathy,
 #: -oma (tumour), -plasia, -trophy, -megaly, -algia, -penia, -cytosis, -ectasia, -iasis,

@@ -1010,6 +1010,9 @@ def test_a_substance_before_deficiency_is_a_disorder(full_nlp, text: str, found)
         ),
         ("Stage IIIB or IV lung cancer.", None, "IV lung cancer"),
         ("Hyperplasia of the bladder epithelium.", None, "Hyperplasia of the bladder"),
+        # a verb or noun ending like an adjective is no site of a tumour
+        ("Scans failed to reveal tumors.", None, "reveal tumors"),
+        ("Survival cancer rates.", None, "Survival cancer"),
     ],
 )
 def test_words_after_a_disorder_that_belong_to_its_name(full_nlp, sentence, found, absent) -> None:
