@@ -39,8 +39,19 @@ log = logging.getLogger(__name__)
 #              lymphoma", "end-stage liver disease"), on whole words only (not "Hodgkin
 #              lymphoma" inside "non-Hodgkin lymphoma"); SNOMED CT devices filed as products
 #              ("Drug eluting stent (product)") are no medication; letters with accents read
-#              without them ("Sjögren's syndrome"; build 7) and Greek letters by name
-#              ("interferon β-1a"; build 8); Henoch-Schönlein purpura.
+#              without them ("Sjögren's syndrome") and Greek letters by name
+#              ("interferon β-1a"; build 9); Henoch-Schönlein purpura;
+#              words after a disorder that belong to its name: a general head ("breast-ovarian
+#              cancer syndrome", "VHL disease"; not after a pain), the same across the short
+#              form it defines ("von Hippel-Lindau (VHL) disease", "G6PD" in "glucose-6-
+#              phosphate dehydrogenase (G6PD) deficiency"), a tumour's organ ("carcinoma of
+#              the rectum") and gene ("APC tumours"); three bases beside a codon are no
+#              abbreviation ("GCA to GTA"); PAH and RDS beside gene words are genes; "enzyme
+#              deficiency" (with the enzyme's symbol before it: "HPRT enzyme deficiency");
+#              "deficiency of the seventh component of complement"; an abbreviation
+#              hyphenated to a gene or marker symbol is part of a gene name or a map order
+#              ("DM-PK", "APOC1-DM"); a verb or noun ending like an adjective is no
+#              tumour site ("reveal", "survival").
 # 8 (2026-12): rare-disease titles (OMIM, Orphanet) from the HPO's disease annotations; a
 #              word formed as a disorder's name that no terminology lists is an uncoded
 #              problem ("analbuminemia", "pneumomycosis": morphology:<word>).
@@ -168,13 +179,62 @@ class DictionaryMatcher:
             chosen.append((start, end, idx))
             taken.update(range(start, end))
         chosen = sorted(m for m in chosen if m[2] not in self.blocking)
+        chosen = self._bracketed_short_forms(doc, chosen)
         if self.senses:
             chosen = self._apply_senses(doc, chosen)
         chosen = self._drop_service_names(doc, chosen)
         chosen = _drop_pregnancy_as_time(doc, chosen)
         chosen = self._nursing_beside_pregnancy(doc, chosen)
         chosen = _drop_shouted_words(doc, chosen)
+        chosen = _drop_codons(doc, chosen)
+        chosen = _drop_gene_symbol_pairs(doc, chosen, self.entries)
         return self._extend(doc, chosen)
+
+    def _bracketed_short_forms(
+        self, doc: Doc, chosen: list[tuple[int, int, int]]
+    ) -> list[tuple[int, int, int]]:
+        """A name written around the short form it defines is one mention: "von Hippel-Lindau
+        (VHL) disease" (the term "von Hippel-Lindau disease"), "glucose-6-phosphate
+        dehydrogenase (G6PD) deficiency", "growth hormone (GH) deficiency" (the long form
+        before the brackets names the factor). The matches inside give way to it."""
+        if "(" not in doc.text:
+            return chosen
+        n = len(doc)
+        lower = _Lowers(doc)
+        longs = {}
+        for short in doc._.abbreviations or () if Doc.has_extension("abbreviations") else ():
+            long = short._.long_form
+            if long is not None and long.end + 1 == short.start:
+                longs[long.end] = long.start
+        found: list[tuple[int, int, int]] = []
+        for j in range(1, n - 3):
+            if not _short_form_at(doc, j):
+                continue
+            head = lower[j + 3]
+            deficiency = head in _DEFICIENCY
+            if not deficiency and head not in _GENERAL_HEADS:
+                continue
+            match = None
+            for k in range(min(8, j), 0, -1):  # the longest term
+                idx = self.index.entry_of([*lower.slice(j - k, j), head])
+                if idx is not None and self.entries[idx].label == "PROBLEM":
+                    match = (j - k, j + 4, idx)
+                    break
+            if match is None and deficiency:
+                if _names_a_factor(doc[j - 1]) and doc[j - 1].lower_.endswith("ase"):
+                    match = (_enzyme_name_start(doc, j - 1), j + 4, self.deficiency_entry)
+                elif j in longs:
+                    match = (longs[j], j + 4, self.deficiency_entry)
+            if match is not None:
+                found.append(match)
+        if not found:
+            return chosen
+        out = list(chosen)
+        for start, end, idx in found:
+            inside = [m for m in out if m[0] < end and start < m[1]]
+            if all(start <= m[0] and m[1] <= end for m in inside):
+                out = [m for m in out if m not in inside] + [(start, end, idx)]
+        return sorted(out)
 
     def _drugs_over_administrations(
         self, matches: list[tuple[int, int, int]]
@@ -302,6 +362,13 @@ class DictionaryMatcher:
                 prev = tok.i - 1
                 if doc[prev].text == "-" and prev > 0:
                     prev -= 1
+                if doc[prev].lower_ == "enzyme" and tok.lower_ != "deficient":
+                    # "an enzyme deficiency", "HPRT enzyme deficiency"
+                    start = prev
+                    if prev > 0 and _names_a_factor(doc[prev - 1]):
+                        start = _enzyme_name_start(doc, prev - 1)
+                    out.append((start, tok.i + 1, self.deficiency_entry))
+                    continue
                 if _names_a_factor(doc[prev]):
                     out.append((_enzyme_name_start(doc, prev), tok.i + 1, self.deficiency_entry))
                     continue
@@ -372,16 +439,49 @@ class DictionaryMatcher:
         heads ("breast and ovarian cancer"), qualifiers ("hereditary ..."), "type II"."""
         out: list[tuple[int, int, int]] = []
         lower = _Lowers(doc)
+        absorbed = 0  # matches before this token were swallowed by a widened span
         for i, (start, end, idx) in enumerate(chosen):
+            if start < absorbed:
+                continue
             if self.entries[idx].label == "PROBLEM":
                 floor = out[-1][1] if out else 0
                 ceiling = chosen[i + 1][0] if i + 1 < len(chosen) else len(doc)
-                start = self._extend_left(lower, start, end, floor)
+                start = self._extend_left(lower, start, end, floor, doc)
                 end = _extend_type(lower, end, ceiling)
+                end = absorbed = self._extend_right(doc, lower, chosen, i, end)
             out.append((start, end, idx))
         return out
 
-    def _extend_left(self, lower: "_Lowers", start: int, end: int, floor: int) -> int:
+    def _extend_right(
+        self, doc: Doc, lower: "_Lowers", chosen: list[tuple[int, int, int]], i: int, end: int
+    ) -> int:
+        """Widen a problem over the words after it that belong to its name, swallowing the
+        matches inside them: a general head noun ("breast-ovarian cancer syndrome", "VHL
+        disease", "retinoblastoma tumours"), that head after the short form the name defines
+        ("von Hippel-Lindau (VHL) disease"), or the organ of a tumour ("carcinoma of the
+        rectum", "cancer of the breast and ovaries")."""
+        n = len(doc)
+        j = end
+        if _short_form_at(doc, j) and j + 3 < n and lower[j + 3] in _GENERAL_HEADS:
+            j += 3  # "( VHL )"
+        last = lower[end - 1]
+        if j < n and lower[j] in _GENERAL_HEADS and not _names_pain(last):
+            new = j + 1
+        elif last in _TUMOUR_HEADS and not last.endswith(("plasia", "plasias", "polyps")):
+            new = _organ_after(lower, end, n)
+        else:
+            return end
+        # every match inside the widened part must lie wholly inside it
+        for start2, end2, idx2 in chosen[i + 1 :]:
+            if start2 >= new:
+                break
+            if end2 > new or self.entries[idx2].label != "PROBLEM":
+                return end
+        return new
+
+    def _extend_left(
+        self, lower: "_Lowers", start: int, end: int, floor: int, doc: Doc | None = None
+    ) -> int:
         head = lower[end - 1]
         changed = True
         while changed and start > floor:
@@ -420,6 +520,15 @@ class DictionaryMatcher:
                     or window[-1] in _SITE_NOUNS
                 )
             ):
+                start, changed = start - 1, True
+                continue
+            if (
+                doc is not None
+                and head in _TUMOUR_NOUNS
+                and window
+                and _gene_or_cell_line(doc[start - 1])
+                and (end >= len(doc) or doc[end].lower_ not in ("suppressor", "-"))
+            ):  # a tumour named by its gene or cell line: "APC tumour", "RB tumors"
                 start, changed = start - 1, True
                 continue
             # only modifiers ending with the word before the span can match (same order)
@@ -634,13 +743,35 @@ _SITE_NOUNS = frozenset(
     """bone bones skin breast liver kidney lung bowel colon brain cartilage muscle marrow
     thyroid prostate bladder ovary testis cervix""".split()
 )
+#: Nouns that end the name of a disorder written as its distinguishing words and a general
+#: head: "breast-ovarian cancer syndrome", "VHL disease", "congenital anomaly disorders",
+#: "retinoblastoma tumours".
+_GENERAL_HEADS = frozenset(
+    """syndrome syndromes disease diseases disorder disorders tumor tumors tumour tumours""".split()
+)
+#: Tumour heads a gene or cell line may name: "APC tumour", "RB tumors", "MCF-7 tumours".
+_TUMOUR_NOUNS = frozenset("tumor tumors tumour tumours cancer cancers".split())
+#: Tissues and parts after an organ's name ("the bladder epithelium").
+_ORGAN_PARTS = frozenset(
+    """epithelium epithelial cell cells tissue tissues wall walls mucosa lining surface
+    capsule parenchyma""".split()
+)
+#: Organs named after "of (the)" behind a tumour head: "carcinoma of the rectum".
+_ORGANS_AFTER = _SITE_NOUNS | frozenset(
+    """breasts livers kidneys lungs ovaries testes rectum stomach pancreas uterus
+    endometrium esophagus oesophagus ureter ureters pelvis tongue larynx pharynx tube tubes
+    cavity gallbladder duodenum intestine eye eyes retina adrenal adrenals""".split()
+)
 _SITE_ADJECTIVE = re.compile(r"^[a-z]{4,}(?:al|ic|ar|ary|ous|ive|oid)$")
+_ORGAN_ADJECTIVE = re.compile(r"^[a-z]{3,}(?:al|ic|ar|ary|ous|ive|oid)$")  # "renal pelvis"
 _NOT_SITES = frozenset(
     """several typical clinical normal potential additional general usual original actual
     initial individual various previous serious obvious positive negative relative effective
     extensive total partial particular special similar regular major minor familiar
     characteristic specific genetic historic periodic basic classic typical atypical
-    critical medical surgical physical practical logical biological chemical""".split()
+    critical medical surgical physical practical logical biological chemical
+    reveal removal survival arrival approval interval trial signal proposal referral
+    withdrawal dismissal""".split()
 )
 #: A disorder's name by its ending: -itis (inflammation), -osis (condition), -pathy,
 #: -oma (tumour), -plasia, -trophy, -megaly, -algia, -penia, -cytosis, -ectasia, -iasis,
@@ -745,8 +876,8 @@ def _enzyme_name_start(doc: Doc, i: int) -> int:
         elif (
             prev.lower_ != low
             and all(_ENZYME_NAME_WORD.match(part) for part in prev.lower_.split("-"))
-            and (prev.is_lower or prev.is_sent_start)
-        ):  # "glucose-6-phosphate" may be one token
+            and (prev.is_lower or prev.is_sent_start or prev.is_digit)
+        ):  # "glucose-6-phosphate" may be one token; "glucose 6 phosphate"
             start -= 1
         else:
             break
@@ -794,6 +925,82 @@ def _drop_shouted_words(doc: Doc, chosen: list[tuple[int, int, int]]) -> list[tu
     return out
 
 
+#: A codon written in bases ("GCA", "TAA"), which spells some disease abbreviations.
+_CODON = re.compile(r"^[ACGTU]{3}$")
+_CODON_CUES = frozenset("codon codons triplet triplets missense nonsense substitution".split())
+
+
+def _drop_codons(doc: Doc, chosen: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Three bases are a codon, no abbreviation, beside another codon or a codon word within
+    three tokens in the sentence: "a missense mutation, GCA to GTA" names no giant cell
+    arteritis, "a glutamine (GAA) to a stop (TAA) codon" no thoracic aortic aneurysm."""
+    out = []
+    for start, end, idx in chosen:
+        if end - start == 1 and _CODON.match(doc[start].text):
+            sent = doc[start].sent if doc.has_annotation("SENT_START") else doc[:]
+            lo, hi = max(sent.start, start - 3), min(sent.end, end + 3)
+            near = [doc[k] for k in range(lo, hi) if k != start]
+            if any(t.lower_ in _CODON_CUES or _CODON.match(t.text) for t in near):
+                continue
+        out.append((start, end, idx))
+    return out
+
+
+_ORDINALS = frozenset("first second third fourth fifth sixth seventh eighth ninth".split())
+
+
+def _complement_component(doc: Doc, j: int) -> int:
+    """End (exclusive) of "[the] seventh component of [human] complement" (or "... ninth
+    complement component") at ``doc[j]``, with a short form in brackets after it; 0 if none."""
+    n = len(doc)
+    if j >= n or doc[j].lower_ not in _ORDINALS:
+        return 0
+    k = j + 1
+    if k + 2 < n and doc[k].lower_ == "component" and doc[k + 1].lower_ == "of":
+        k += 2
+        if k < n and doc[k].lower_ == "human":
+            k += 1
+        if k < n and doc[k].lower_ == "complement":
+            return k + 1
+        return 0
+    if k + 1 < n and doc[k].lower_ == "complement" and doc[k + 1].lower_ == "component":
+        return k + 2
+    return 0
+
+
+def _drop_gene_symbol_pairs(
+    doc: Doc, chosen: list[tuple[int, int, int]], entries: EntryTable
+) -> list[tuple[int, int, int]]:
+    """An abbreviation hyphenated to a gene or marker symbol that names nothing here is part
+    of a gene's name or a map order, not a disorder: "DM-PK" (the DMPK kinase), "APOC1-DM",
+    "cen-DMD-754" (but "HTN-DM", two problems, stays)."""
+    if not chosen:
+        return chosen
+    n = len(doc)
+    starts = {s for s, _, _ in chosen}
+    ends = {e for _, e, _ in chosen}
+    out = []
+    for start, end, idx in chosen:
+        if end - start == 1 and doc[start].text.isupper() and entries[idx].label == "PROBLEM":
+            pair = False
+            if end + 1 < n and doc[end].text == "-" and end + 1 not in starts:
+                pair = _marker_symbol(doc[end + 1])
+            if not pair and start >= 2 and doc[start - 1].text == "-" and start - 1 not in ends:
+                pair = _marker_symbol(doc[start - 2])
+            if pair:
+                continue
+        out.append((start, end, idx))
+    return out
+
+
+def _marker_symbol(tok: Token) -> bool:
+    """A gene or marker symbol ("PK", "APOC1", "D9S5", "754"), not a word or a subtype digit."""
+    text = tok.text
+    if text.isdigit():
+        return len(text) >= 3  # a marker number ("754"), not a type ("DM-1")
+    return bool(_SYMBOL.match(text)) and len(text) >= 2 and not _ROMAN.match(text)
+
+
 def _deficiency_of(doc: Doc, i: int) -> int:
     """End (exclusive) of "deficiency of [the] X" when X, within four plain words, names an
     enzyme, factor, vitamin or nutrient ("deficiency of aspartoacylase", "complete deficiency
@@ -805,6 +1012,9 @@ def _deficiency_of(doc: Doc, i: int) -> int:
     j += 1
     if j < len(doc) and doc[j].lower_ in ("the", "a", "an"):
         j += 1
+    complement = _complement_component(doc, j)
+    if complement:
+        return complement
     end = 0
     for k in range(j, min(j + 4, len(doc))):
         t = doc[k]
@@ -817,6 +1027,7 @@ def _deficiency_of(doc: Doc, i: int) -> int:
 
 #: Gene, enzyme, factor or vitamin symbols: "G6PD", "C7", "APRT", "B12", "VIII".
 _SYMBOL = re.compile(r"^(?=.*[A-Z])(?:[A-Z][A-Za-z]*\d+[A-Za-z\d]*|[A-Z]{2,8}\d*|[A-Z]\d+)$")
+_ROMAN = re.compile(r"^[IVX]+[A-C]?$")
 _STAGE_VALUE = re.compile(r"^(?:[0-4][a-c]?|i{1,3}[a-c]?|iv[a-c]?)$")
 _TYPE_VALUE = re.compile(r"^(?:[0-9]{1,2}[a-z]?|[ivx]{1,4}[a-d]?|[a-d])$")
 
@@ -840,6 +1051,61 @@ class _Lowers:
     def slice(self, start: int, end: int) -> list[str]:
         """``[t.lower_ for t in doc[start:end]]``."""
         return [self[i] for i in range(start, end)]
+
+
+def _gene_or_cell_line(tok: Token) -> bool:
+    """A gene or cell line symbol ("APC", "RB", "MCF-7"), not a word in capitals ("RESULTS")."""
+    text = tok.text
+    return (
+        bool(_SYMBOL.match(text))
+        and text.lower() not in _WORD_ABBREVIATIONS
+        and (len(text) <= 5 or any(c.isdigit() for c in text))
+        and not _ROMAN.match(text)  # "stage IIIB or IV lung cancer"
+    )
+
+
+def _names_pain(word: str) -> bool:
+    """A pain word: its syndrome is named by the pain ("flank pain syndrome", "myalgia
+    syndrome" are pain and a syndrome, not a new disorder's name)."""
+    return word in ("pain", "pains", "ache", "aches") or word.endswith(("algia", "algias"))
+
+
+def _short_form_at(doc: Doc, j: int) -> bool:
+    """ "( VHL )" at ``doc[j]``: a short form in brackets."""
+    return (
+        j + 2 < len(doc)
+        and doc[j].text == "("
+        and doc[j + 2].text == ")"
+        and _looks_abbreviated(doc[j + 1].text, "x" * 2 * len(doc[j + 1].text))
+    )
+
+
+def _organ_after(lower: _Lowers, end: int, n: int) -> int:
+    """End of "of [the] [adjective] organ [(and|or|,) [the] organ ...]" after a tumour head
+    ("carcinoma of the rectum", "cancer of the renal pelvis and bladder"); ``end`` if none."""
+    j = end
+    if j >= n or lower[j] != "of":
+        return end
+    j += 1
+    best = end
+    while j < n:
+        if lower[j] == "the":
+            j += 1
+        if j < n and _ORGAN_ADJECTIVE.match(lower[j]) and lower[j] not in _NOT_SITES:
+            j += 1
+        if j >= n or lower[j] not in _ORGANS_AFTER:
+            break
+        j += 1
+        if j < n and lower[j] in _ORGAN_PARTS:  # "of the bladder epithelium": a tissue
+            return end
+        best = j
+        k = j
+        while k < n and lower[k] in (",", "and", "or") and k - j < 2:
+            k += 1
+        if k == j:
+            break
+        j = k
+    return best
 
 
 def _extend_type(lower: _Lowers, end: int, ceiling: int) -> int:

@@ -37,6 +37,7 @@ from extractors.terminology.concepts import (
     acronym_plural,
     adjective_variants,
     clean_title,
+    head_variants,
     hyphen_variants,
     is_acronym,
     is_usable,
@@ -69,11 +70,14 @@ log = logging.getLogger(__name__)
 #   term stays that term; Latin -ix/-ices plurals and eponym possessives (concepts.py).
 # 6 (2026-12): a term with "St." or "Dr." also as the tokenizer splits it capitalised ("St. John's
 #   wort"), and with the typeset apostrophe ("’s") wherever it has "'s" (concepts.py).
-# 7 (2026-12): letters with accents read without them, in the index and in the notes
-#   ("Sjögren's syndrome" meets "Sjogren syndrome"; compiled.py ``_Spellings``).
-# 8 (2026-12): Greek letters read by name, in the index and in the notes ("β-interferon",
-#   "TNF-α").
-BUILD_VERSION = 8
+# 7 (2026-12): a problem named with "disease" also with "disorder(s)", and the other way round
+#   ("lysosomal storage disorder", "neurodegenerative disorders"; concepts.py).
+# 8 (2026-12): an eponym's possessive without its apostrophe ("Thomsens disease", "Burkitts
+#   lymphoma") and after a name ending in "s" ("Wilms' tumor"; concepts.py).
+# 9 (2026-12): letters with accents read without them and Greek letters by name, in the index
+#   and in the notes ("Sjögren's syndrome" meets "Sjogren syndrome", "interferon β-1a" meets
+#   "interferon beta-1a"; compiled.py ``_Spellings``).
+BUILD_VERSION = 9
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(
@@ -333,7 +337,7 @@ def build_table(nlp: Language, config: DictionaryConfig) -> PhraseTable:
             ):
                 variants.append((_SEP.join(var_tokens), idx))
             if entries[idx].label == "PROBLEM":
-                for var_tokens in adjective_variants(tokens):
+                for var_tokens in (*adjective_variants(tokens), *head_variants(tokens)):
                     variants.append((_SEP.join(var_tokens), idx))
     for joined, idx in variants:  # a real term always beats a generated variant
         if joined not in lower and is_usable(joined.replace(_SEP, " "), stoplist):

@@ -237,6 +237,24 @@ def adjective_variants(tokens: list[str]) -> list[list[str]]:
     return []
 
 
+#: General heads of a disorder's name that writers use for one another ("lysosomal storage
+#: disease" / "disorder"), each with its plural.
+_SWAPPED_HEADS = {
+    "disease": ("disorder", "disorders"),
+    "diseases": ("disorders", "disorder"),
+    "disorder": ("disease", "diseases"),
+    "disorders": ("diseases", "disease"),
+}
+
+
+def head_variants(tokens: list[str]) -> list[list[str]]:
+    """ "lysosomal storage disease" also matches "lysosomal storage disorder(s)", and the
+    other way round; only for a term of two words or more (a bare "disease" is none)."""
+    if len(tokens) < 2 or tokens[-1] not in _SWAPPED_HEADS or not tokens[-2].isalpha():
+        return []
+    return [[*tokens[:-1], head] for head in _SWAPPED_HEADS[tokens[-1]]]
+
+
 def hyphen_variants(tokens: list[str]) -> list[list[str]]:
     """ "full-time" (tokens full - time) also matches "full time"."""
     if "-" not in tokens[1:-1]:
@@ -298,6 +316,10 @@ _EPONYM = re.compile(
 )
 
 
+#: A surname ending in "s" ("Wilms", "Graves", "Menkes"), not a Latin or Greek ending.
+_EPONYM_IN_S = re.compile(r"^[a-z]{3,}(?<![siu])s$")
+
+
 def spelling_variants(surface: str) -> list[str]:
     """Hyphen/space variants: "full-time" <-> "full time" (two-word terms only for the
     reverse direction, which would otherwise multiply)."""
@@ -319,6 +341,12 @@ def spelling_variants(surface: str) -> list[str]:
         # "Castleman's disease" (and the typeset apostrophe)
         rest = " ".join(words[1:])
         out += [f"{words[0]}'s {rest}", f"{words[0]}’s {rest}", f"{words[0]} ' s {rest}"]
+        # the possessive without its apostrophe: "Thomsens disease", "Burkitts lymphoma"
+        out.append(f"{words[0]}s {rest}")
+    elif len(words) >= 2 and words[1] in _EPONYM_HEADS and _EPONYM_IN_S.match(words[0]):
+        # a name ending in "s" takes the apostrophe alone: "Wilms tumor" -> "Wilms' tumor"
+        rest = " ".join(words[1:])
+        out += [f"{words[0]}' {rest}", f"{words[0]} ' {rest}", f"{words[0]}’ {rest}"]
     if len(words) == 2 and all(w.isalpha() and len(w) >= 3 for w in words):
         out.append("-".join(words))
         out.append(" - ".join(words))

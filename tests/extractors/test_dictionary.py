@@ -656,6 +656,15 @@ SENSES = [
     ("HCV antibody positive, HCV RNA pending.", "HCV", None, None),
     ("HBV DNA undetectable.", "HBV", None, None),
     ("Pathogenic PAH gene variants.", "PAH", None, None),
+    # the gene's product and the molecular biology around it
+    ("Cells express PAH mRNA and immunoreactive PAH protein.", "PAH", None, None),
+    ("Residual PAH activity was 5% of normal.", "PAH", None, None),
+    ("Mutations of the peripherin/RDS gene.", "RDS", None, None),
+    ("Preterm infant with RDS given surfactant.", "RDS", (SCT, "46775006"), None),
+    # three bases beside a codon or another codon: no giant cell arteritis or aneurysm
+    ("A missense mutation, GCA to GTA, in exon 2.", "GCA", None, None),
+    ("It converts a glutamine (GAA) to a stop (TAA) codon.", "TAA", None, None),
+    ("History of GCA on prednisone.", "GCA", (SCT, "400130008"), None),
     ("Anti-GBM antibodies were positive.", "GBM", None, None),
     ("Conditioning with TBI 12 Gy.", "TBI", None, None),
     ("Prior TBI with loss of consciousness.", "TBI", (SCT, "127295002"), None),
@@ -1015,3 +1024,118 @@ def test_greek_letters_match_their_names(full_nlp) -> None:
     want = spans(full_nlp, "He received interferon beta-1a weekly.")
     assert got and [(g[1], g[3]) for g in got] == [(w[1], w[3]) for w in want], (got, want)
     assert got[0][0] == "interferon β-1a"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "found", "absent"),
+    [
+        # a general head noun after the disorder's distinguishing words belongs to its name
+        ("She had the breast-ovarian cancer syndrome.", "breast-ovarian cancer syndrome", None),
+        ("Screening for VHL disease began at age 10.", "VHL disease", None),
+        ("DNA from 12 retinoblastoma tumours was analysed.", "retinoblastoma tumours", None),
+        # not after a pain: the syndrome is named by the pain
+        ("He reported an acute flank pain syndrome.", "flank pain", "flank pain syndrome"),
+        # the short form defined inside the name
+        (
+            "Von Hippel-Lindau (VHL) disease is inherited.",
+            "Von Hippel-Lindau (VHL) disease",
+            None,
+        ),
+        (
+            "He has glucose-6-phosphate dehydrogenase (G6PD) deficiency.",
+            "glucose-6-phosphate dehydrogenase (G6PD) deficiency",
+            None,
+        ),
+        # a tumour named by its gene, and the organ of a tumour
+        ("Loss of heterozygosity was seen in APC tumours.", "APC tumours", None),
+        ("The APC tumour suppressor gene.", None, "APC tumour"),
+        ("Biopsy showed carcinoma of the rectum.", "carcinoma of the rectum", None),
+        (
+            "A cancer of the renal pelvis and bladder was found.",
+            "cancer of the renal pelvis and bladder",
+            None,
+        ),
+        ("Stage IIIB or IV lung cancer.", None, "IV lung cancer"),
+        ("Hyperplasia of the bladder epithelium.", None, "Hyperplasia of the bladder"),
+        # a verb or noun ending like an adjective is no site of a tumour
+        ("Scans failed to reveal tumors.", None, "reveal tumors"),
+        ("Survival cancer rates.", None, "Survival cancer"),
+    ],
+)
+def test_words_after_a_disorder_that_belong_to_its_name(full_nlp, sentence, found, absent) -> None:
+    got = [g[0] for g in spans(full_nlp, sentence) if g[1] == "PROBLEM"]
+    if found:
+        assert found in got, got
+    if absent:
+        assert absent not in got, got
+
+
+def test_pah_away_from_gene_words_is_still_the_disorder(full_nlp) -> None:
+    got = [g for g in spans(full_nlp, "Echo showed PAH with RVSP 60.") if g[0] == "PAH"]
+    assert [g[3] for g in got] == ["curated:pah"], got
+
+
+@pytest.mark.parametrize(
+    ("sentence", "problem"),
+    [
+        # a source's "... disease" also as "... disorder(s)"
+        ("Zellweger syndrome is a peroxisomal disease.", "peroxisomal disease"),
+        ("A group of peroxisomal diseases.", "peroxisomal diseases"),
+        ("Biopsy confirmed celiac disorder.", "celiac disorder"),
+        # a deficiency of an enzyme not named, or named by its symbol before "enzyme"
+        ("Mutations cause enzyme deficiency and hemolysis.", "enzyme deficiency"),
+        ("A boy with HPRT enzyme deficiency.", "HPRT enzyme deficiency"),
+        (
+            "PKU is caused by deficiency of the hepatic enzyme phenylalanine hydroxylase.",
+            "deficiency of the hepatic enzyme phenylalanine hydroxylase",
+        ),
+    ],
+)
+def test_disorder_heads_and_enzyme_deficiencies(full_nlp, sentence, problem) -> None:
+    got = [g[0] for g in spans(full_nlp, sentence) if g[1] == "PROBLEM"]
+    assert problem in got, got
+
+
+@pytest.mark.parametrize(
+    ("sentence", "problem"),
+    [
+        # qualifiers that name a narrower disorder belong to the span (modifiers.txt)
+        ("It is the most common form of syndromic deafness.", "syndromic deafness"),
+        ("With autoimmune chronic active hepatitis.", "autoimmune chronic active hepatitis"),
+        ("The attenuated polyposis phenotype.", "attenuated polyposis"),
+        # an eponym's possessive as writers spell it
+        ("Mutations in the Wilms' tumor gene.", "Wilms' tumor"),
+        ("African Burkitts lymphoma.", "Burkitts lymphoma"),
+    ],
+)
+def test_qualifiers_of_a_narrower_disorder(full_nlp, sentence, problem) -> None:
+    got = [g[0] for g in spans(full_nlp, sentence) if g[1] == "PROBLEM"]
+    assert problem in got, got
+
+
+@pytest.mark.parametrize(
+    ("sentence", "problem", "absent"),
+    [
+        (
+            "Deficiency of the seventh component of complement was found.",
+            "Deficiency of the seventh component of complement",
+            None,
+        ),
+        (
+            "A deficiency of the ninth complement component.",
+            "deficiency of the ninth complement component",
+            None,
+        ),
+        # an abbreviation hyphenated to a gene or marker symbol names no disorder
+        ("Antisera against synthetic DM-PK peptides.", None, "DM"),
+        ("Linkage was found for APOC1 - DM.", None, "DM"),
+        ("PMH: HTN - DM, CAD.", "DM", None),  # two problems
+        ("History of DM - 2.", "DM", None),
+    ],
+)
+def test_complement_deficiencies_and_gene_symbol_pairs(full_nlp, sentence, problem, absent) -> None:
+    got = [g[0] for g in spans(full_nlp, sentence) if g[1] == "PROBLEM"]
+    if problem:
+        assert problem in got, got
+    if absent:
+        assert absent not in got, got

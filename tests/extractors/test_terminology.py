@@ -15,6 +15,7 @@ from scispacy.custom_tokenizer import combined_rule_tokenizer
 from extractors.terminology import byo, compiled, systems
 from extractors.terminology.concepts import (
     clean_title,
+    head_variants,
     is_acronym,
     is_usable,
     plural_variants,
@@ -506,3 +507,36 @@ def test_latin_ix_plurals_and_eponym_possessives() -> None:
     assert "castleman’s disease" in spelling_variants("castleman disease")
     assert not any("'" in v for v in spelling_variants("renal disease"))
     assert not any("'" in v for v in spelling_variants("infectious disease"))
+
+
+@pytest.mark.parametrize(
+    ("tokens", "variants"),
+    [
+        (
+            ["lysosomal", "storage", "disease"],
+            [["lysosomal", "storage", "disorder"], ["lysosomal", "storage", "disorders"]],
+        ),
+        (["bleeding", "disorders"], [["bleeding", "diseases"], ["bleeding", "disease"]]),
+        (["disease"], []),  # a bare head names no disorder
+        (["type", "2", "disease"], []),  # nor a number before it
+        (["heart", "failure"], []),
+    ],
+)
+def test_disease_and_disorder_heads_name_one_another(tokens, variants) -> None:
+    assert head_variants(tokens) == variants
+
+
+@pytest.mark.parametrize(
+    ("surface", "variant", "present"),
+    [
+        ("thomsen disease", "thomsens disease", True),  # possessive without its apostrophe
+        ("burkitt lymphoma", "burkitts lymphoma", True),
+        ("wilms tumor", "wilms' tumor", True),  # a name ending in "s" takes the apostrophe
+        ("wilms tumor", "wilms ' tumor", True),
+        ("graves disease", "graves' disease", True),
+        ("renal disease", "renals disease", False),  # an adjective is no eponym
+        ("diabetes insipidus", "diabetes' insipidus", False),
+    ],
+)
+def test_eponym_possessives_without_apostrophe(surface, variant, present) -> None:
+    assert (variant in spelling_variants(surface)) is present
