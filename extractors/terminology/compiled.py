@@ -496,8 +496,9 @@ class MatchData:
 # 2 (2026-12): numpy arrays by term length (``index-2.pkl``); unpickles in milliseconds.
 # 3 (2026-12): entries as one blob, each decoded on first use (``EntryTable``): 0.15-0.3 s
 #              less per pipeline build.
+# 4 (2026-12): ``TermIndex`` has a slot for the sorted words of its terms (``index-4.pkl``).
 # A new name, not a new key: caches are shared by checkouts of other versions.
-INDEX_FILE = "index-3.pkl"
+INDEX_FILE = "index-4.pkl"
 
 
 def get_match_data(nlp: Language, config: DictionaryConfig) -> tuple[MatchData, bool]:
@@ -553,11 +554,12 @@ class TermIndex:
     this replaces took about a second, half of a pipeline build with a warm cache).
     """
 
-    __slots__ = ("case", "lower")
+    __slots__ = ("_words", "case", "lower")
 
     def __init__(self, table: PhraseTable) -> None:
         self.lower = _TermTable(table.lower_terms, table.lower_entry, lower=True)
         self.case = _TermTable(table.case_terms, table.case_entry, lower=False)
+        self._words: NDArray[np.uint64] | None = None
 
     def match(self, doc: Doc) -> list[tuple[int, int, int]]:
         """(start, end, entry index) of every longest term at each token, before overlaps."""
@@ -576,10 +578,26 @@ class TermIndex:
             i for i, t in enumerate(doc) if "-" in t.text and _HYPHENATED.fullmatch(t.text)
         ]
         if hyphenated:
+            # a reading is tried only where every word it makes is a word of some term
+            known = self._known_words()
+            joined, split = [], []
+            for i in hyphenated:
+                text = doc[i].text.lower()
+                if _has(known, hash_string(_SPELLINGS.american(text.replace("-", "")))):
+                    joined.append(i)
+                if all(_has(known, hash_string(_SPELLINGS.american(p))) for p in text.split("-")):
+                    split.append(i)
             seen = set(found)
-            for variant in _hyphen_variants(doc, arr, hyphenated):
+            for variant in _hyphen_variants(doc, arr, joined, split):
                 found += [m for m in variant.matches(self._match(variant.arr)) if m not in seen]
         return found
+
+    def _known_words(self) -> NDArray[np.uint64]:
+        """The sorted LOWER hashes of every word of the lower-cased terms (built once)."""
+        if getattr(self, "_words", None) is None:
+            rows = [r.ravel() for _, r, _ in self.lower.by_length.values()]
+            self._words = np.unique(np.concatenate(rows)) if rows else np.zeros(0, np.uint64)
+        return self._words
 
     def _match(self, arr: NDArray[np.uint64]) -> list[tuple[int, int, int]]:
         return self.lower.match(arr[:, 0]) + self.case.match(arr[:, 1])
@@ -706,21 +724,30 @@ class _Variant:
         return out
 
 
-def _hyphen_variants(doc: Doc, arr: NDArray[np.uint64], hyphenated: list[int]) -> list[_Variant]:
-    """Two readings of the words around each hyphenated word: the hyphen dropped
-    ("schizo-affective" as "schizoaffective") and the word split at its hyphens ("ST-segment
-    elevation" as "ST segment elevation"), for terms written the other way. Windows are
-    joined by a row of zeros, which no term holds."""
-    marked = set(hyphenated)
-    windows: list[tuple[int, int]] = []
-    for i in hyphenated:
-        lo, hi = max(0, i - _HYPHEN_CONTEXT), min(len(doc), i + _HYPHEN_CONTEXT + 1)
-        if windows and lo <= windows[-1][1]:
-            windows[-1] = (windows[-1][0], hi)
-        else:
-            windows.append((lo, hi))
+def _has(sorted_hashes: NDArray[np.uint64], h: int) -> bool:
+    i = int(np.searchsorted(sorted_hashes, np.uint64(h)))
+    return i < len(sorted_hashes) and int(sorted_hashes[i]) == h
+
+
+def _hyphen_variants(
+    doc: Doc, arr: NDArray[np.uint64], joined: list[int], split_at: list[int]
+) -> list[_Variant]:
+    """Two readings of the words around hyphenated words: the hyphen dropped
+    ("schizo-affective" as "schizoaffective", for the words in ``joined``) and the word split
+    at its hyphens ("ST-segment elevation" as "ST segment elevation", ``split_at``), for
+    terms written the other way. Windows are joined by a row of zeros, which no term holds."""
     variants = []
-    for split in (False, True):
+    for split, chosen in ((False, joined), (True, split_at)):
+        if not chosen:
+            continue
+        marked = set(chosen)
+        windows: list[tuple[int, int]] = []
+        for i in chosen:
+            lo, hi = max(0, i - _HYPHEN_CONTEXT), min(len(doc), i + _HYPHEN_CONTEXT + 1)
+            if windows and lo <= windows[-1][1]:
+                windows[-1] = (windows[-1][0], hi)
+            else:
+                windows.append((lo, hi))
         rows: list[tuple[int, int]] = []
         token: list[int] = []
         starts: list[bool] = []
