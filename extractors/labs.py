@@ -272,54 +272,10 @@ class LabTagger:
             rule = _lookup(name, self.scores, self.score_ci, self.score_cs)
             if rule is None:
                 continue
-            low, high = rule["range"]
-            if m.group("rnum"):  # only the scales written as classes take Roman numerals
-                if not rule.get("roman"):
-                    continue
-                value = _ROMAN_VALUE[m.group("rnum")]
-                hi = _ROMAN_VALUE[m.group("rhi")] if m.group("rhi") else None
-                start, end = m.start("rnum"), m.end("rhi") if hi else m.end("rnum")
-                if not low <= value <= high or (hi is not None and not value < hi <= high):
-                    continue
-                attrs = {"test": rule["name"], "kind": "score", "ucum": "{score}"}
-                if hi is None:
-                    attrs["value"] = value
-                else:
-                    attrs["value_range"] = {"low": value, "high": hi}
-                    attrs["value_string"] = text[start:end]
-                attrs["parts"] = {"name": [m.start("name"), m.end("name")], "value": [start, end]}
-                out.append(
-                    {
-                        "start": m.start("name"),
-                        "end": end,
-                        "rule": rule,
-                        "codes": rule["codes"],
-                        "attributes": attrs,
-                    }
-                )
+            read = _roman_score(m, rule, text) if m.group("rnum") else _number_score(m, rule)
+            if read is None:
                 continue
-            if name in rule.get("roman_only_terms", ()):
-                continue  # "ASA 1 tablet" is aspirin; "ASA I" the physical status
-            value = parse_number(m.group("num"))
-            top = m.group("max") or m.group("hi")
-            end = m.end("max") if m.group("max") else m.end("hi") if top else m.end("num")
-            if value is None or not low <= value <= high:
-                continue
-            if m.group("max") and int(m.group("max")) not in (high, 100):
-                continue  # "MMSE 24/30" is out of the scale; "GCS 3/4" is not a GCS total
-            if m.group("hi") and not value < int(m.group("hi")) <= high:
-                continue
-            attrs: dict[str, Any] = {"test": rule["name"], "kind": "score", "ucum": "{score}"}
-            parts = {"name": [m.start("name"), m.end("name")], "value": [m.start("num"), end]}
-            if m.group("hi"):  # a range in criteria ("ECOG 0-1"): no single value
-                attrs["value_range"] = {"low": value, "high": int(m.group("hi"))}
-                attrs["value_string"] = f"{m.group('num')}-{m.group('hi')}"
-            else:
-                attrs["value"] = value
-                if m.group("cmp"):
-                    cmp = " ".join(m.group("cmp").lower().split())
-                    attrs["comparator"] = COMPARATORS.get(cmp, cmp)
-            attrs["parts"] = parts
+            attrs, end = read
             out.append(
                 {
                     "start": m.start("name"),
@@ -612,6 +568,56 @@ class LabTagger:
                 new.append(span)
         add_spans(doc, new)
         return doc
+
+
+def _roman_score(
+    m: re.Match[str], rule: dict[str, Any], text: str
+) -> tuple[dict[str, Any], int] | None:
+    """(attributes, end) of a score written as a class in Roman numerals ("NYHA class III",
+    "ASA I or II"), or None; only the scales written as classes take them."""
+    if not rule.get("roman"):
+        return None
+    low, high = rule["range"]
+    value = _ROMAN_VALUE[m.group("rnum")]
+    hi = _ROMAN_VALUE[m.group("rhi")] if m.group("rhi") else None
+    start, end = m.start("rnum"), m.end("rhi") if hi else m.end("rnum")
+    if not low <= value <= high or (hi is not None and not value < hi <= high):
+        return None
+    attrs: dict[str, Any] = {"test": rule["name"], "kind": "score", "ucum": "{score}"}
+    if hi is None:
+        attrs["value"] = value
+    else:
+        attrs["value_range"] = {"low": value, "high": hi}
+        attrs["value_string"] = text[start:end]
+    attrs["parts"] = {"name": [m.start("name"), m.end("name")], "value": [start, end]}
+    return attrs, end
+
+
+def _number_score(m: re.Match[str], rule: dict[str, Any]) -> tuple[dict[str, Any], int] | None:
+    """(attributes, end) of a score with a number, out of a maximum or a range, or None."""
+    if m.group("name") in rule.get("roman_only_terms", ()):
+        return None  # "ASA 1 tablet" is aspirin; "ASA I" the physical status
+    low, high = rule["range"]
+    value = parse_number(m.group("num"))
+    top = m.group("max") or m.group("hi")
+    end = m.end("max") if m.group("max") else m.end("hi") if top else m.end("num")
+    if value is None or not low <= value <= high:
+        return None
+    if m.group("max") and int(m.group("max")) not in (high, 100):
+        return None  # "MMSE 24/30" is out of the scale; "GCS 3/4" is not a GCS total
+    if m.group("hi") and not value < int(m.group("hi")) <= high:
+        return None
+    attrs: dict[str, Any] = {"test": rule["name"], "kind": "score", "ucum": "{score}"}
+    if m.group("hi"):  # a range in criteria ("ECOG 0-1"): no single value
+        attrs["value_range"] = {"low": value, "high": int(m.group("hi"))}
+        attrs["value_string"] = f"{m.group('num')}-{m.group('hi')}"
+    else:
+        attrs["value"] = value
+        if m.group("cmp"):
+            cmp = " ".join(m.group("cmp").lower().split())
+            attrs["comparator"] = COMPARATORS.get(cmp, cmp)
+    attrs["parts"] = {"name": [m.start("name"), m.end("name")], "value": [m.start("num"), end]}
+    return attrs, end
 
 
 def _term_index(

@@ -143,6 +143,11 @@ def test_clinical_scores_are_read_with_their_value(nlp: Any, text: str, name: st
     assert len(hits) == 1, found(nlp, text)
     attrs = hits[0]
     assert (attrs["test"], attrs["kind"], attrs["ucum"]) == (name, "score", "{score}")
+    assert_value(attrs, value)
+
+
+def assert_value(attrs: dict[str, Any], value: Any) -> None:
+    """One value, or (low, high) for a range (then no single value)."""
     if isinstance(value, tuple):
         assert attrs["value_range"] == {"low": value[0], "high": value[1]}
         assert "value" not in attrs
@@ -269,11 +274,7 @@ def test_ranges_fractions_and_multiples_of_normal(
 ) -> None:
     [attrs] = [a for lab, _, a in found(nlp, text) if lab == "LAB"]
     assert (attrs["test"], attrs["ucum"]) == (test, ucum)
-    if isinstance(value, tuple):
-        assert attrs["value_range"] == {"low": value[0], "high": value[1]}
-        assert "value" not in attrs
-    else:
-        assert attrs["value"] == value
+    assert_value(attrs, value)
 
 
 @pytest.mark.parametrize(
