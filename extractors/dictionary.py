@@ -22,6 +22,7 @@ from extractors.terminology.compiled import (
     TermIndex,
     get_match_data,
     tokenizer_id,
+    tokens_with,
 )
 from extractors.terminology.sources import (
     OPEN_SOURCES,
@@ -197,7 +198,7 @@ class DictionaryMatcher:
         (VHL) disease" (the term "von Hippel-Lindau disease"), "glucose-6-phosphate
         dehydrogenase (G6PD) deficiency", "growth hormone (GH) deficiency" (the long form
         before the brackets names the factor). The matches inside give way to it."""
-        if "(" not in doc.text:
+        if "(" not in doc_text(doc):
             return chosen
         n = len(doc)
         lower = _Lowers(doc)
@@ -207,8 +208,8 @@ class DictionaryMatcher:
             if long is not None and long.end + 1 == short.start:
                 longs[long.end] = long.start
         found: list[tuple[int, int, int]] = []
-        for j in range(1, n - 3):
-            if not _short_form_at(doc, j):
+        for j in tokens_with(doc, "("):
+            if not 1 <= j < n - 3 or not _short_form_at(doc, j):
                 continue
             head = lower[j + 3]
             deficiency = head in _DEFICIENCY

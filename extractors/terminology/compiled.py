@@ -560,6 +560,7 @@ class TermIndex:
         self.lower = _TermTable(table.lower_terms, table.lower_entry, lower=True)
         self.case = _TermTable(table.case_terms, table.case_entry, lower=False)
         self._words: NDArray[np.uint64] | None = None
+        self._known_words()  # built with the index, so it is in the cached file
 
     def match(self, doc: Doc) -> list[tuple[int, int, int]]:
         """(start, end, entry index) of every longest term at each token, before overlaps."""
@@ -574,9 +575,7 @@ class TermIndex:
             ]
         else:
             found = self._match(arr)
-        hyphenated = [
-            i for i, t in enumerate(doc) if "-" in t.text and _HYPHENATED.fullmatch(t.text)
-        ]
+        hyphenated = [i for i in tokens_with(doc, "-") if _HYPHENATED.fullmatch(doc[i].text)]
         if hyphenated:
             # a reading is tried only where every word it makes is a word of some term
             known = self._known_words()
@@ -589,7 +588,9 @@ class TermIndex:
                     split.append(i)
             seen = set(found)
             for variant in _hyphen_variants(doc, arr, joined, split):
-                found += [m for m in variant.matches(self._match(variant.arr)) if m not in seen]
+                # lower-cased terms only: the case-sensitive ones are short abbreviations
+                got = self.lower.match(np.ascontiguousarray(variant.arr[:, 0]))
+                found += [m for m in variant.matches(got) if m not in seen]
         return found
 
     def _known_words(self) -> NDArray[np.uint64]:
@@ -626,6 +627,7 @@ class _Spellings:
     def __init__(self) -> None:
         self._rules: list[tuple[str, str]] | None = None
         self._find: re.Pattern[str] | None = None
+        self._cache: dict[str, str] = {}
 
     def _load(self) -> tuple[list[tuple[str, str]], re.Pattern[str]]:
         if self._rules is None or self._find is None:
@@ -634,6 +636,14 @@ class _Spellings:
         return self._rules, self._find
 
     def american(self, word: str) -> str:
+        known = self._cache.get(word)
+        if known is None:
+            known = self._cache[word] = self._american(word)
+            if len(self._cache) > 50_000:  # words of notes: keep the cache bounded
+                self._cache.clear()
+        return known
+
+    def _american(self, word: str) -> str:
         rules, _ = self._load()
         if not word.isascii():  # "schönlein", "sjögren", "barré": read without their accents
             word = _without_accents(word)  # and Greek letters by name: "β-interferon"
@@ -780,6 +790,18 @@ def _hyphen_variants(
             _Variant(np.array(rows, dtype=np.uint64), token, starts, ends, changed)
         )
     return variants
+
+
+def tokens_with(doc: Doc, char: str) -> list[int]:
+    """Indices of the tokens whose text holds ``char``, in order, found from the doc's text
+    (building a Token per token to look costs more than the whole lookup)."""
+    text = doc_text(doc)
+    hits = [m.start() for m in re.finditer(re.escape(char), text)]
+    if not hits:
+        return []
+    starts = doc.to_array(IDX)
+    found = sorted(set((np.searchsorted(starts, hits, side="right") - 1).tolist()))
+    return [i for i in found if i >= 0 and char in doc[i].text]
 
 
 def _wrap_joined(doc: Doc) -> NDArray[np.intp] | None:
