@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 #              lymphoma" inside "non-Hodgkin lymphoma"); SNOMED CT devices filed as products
 #              ("Drug eluting stent (product)") are no medication; letters with accents read
 #              without them ("Sjögren's syndrome") and Greek letters by name
-#              ("interferon β-1a"; build 9); Henoch-Schönlein purpura;
+#              ("interferon β-1a"; build 9); "infarct" for "infarction" after a site
+#              ("lacunar infarct"; build 10); Henoch-Schönlein purpura;
 #              words after a disorder that belong to its name: a general head ("breast-ovarian
 #              cancer syndrome", "VHL disease"; not after a pain), the same across the short
 #              form it defines ("von Hippel-Lindau (VHL) disease", "G6PD" in "glucose-6-

@@ -77,7 +77,8 @@ log = logging.getLogger(__name__)
 # 9 (2026-12): letters with accents read without them and Greek letters by name, in the index
 #   and in the notes ("Sjögren's syndrome" meets "Sjogren syndrome", "interferon β-1a" meets
 #   "interferon beta-1a"; compiled.py ``_Spellings``).
-BUILD_VERSION = 9
+# 10 (2026-12): "infarction" and "infarct(s)" name one another after a site ("lacunar infarct").
+BUILD_VERSION = 10
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(

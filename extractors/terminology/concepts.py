@@ -244,12 +244,18 @@ _SWAPPED_HEADS = {
     "diseases": ("disorders", "disorder"),
     "disorder": ("disease", "diseases"),
     "disorders": ("diseases", "disease"),
+    # "lacunar infarction" as "lacunar infarct(s)", "cerebral infarct" as "... infarction"
+    "infarction": ("infarct", "infarcts"),
+    "infarctions": ("infarcts",),
+    "infarct": ("infarction",),
+    "infarcts": ("infarctions",),
 }
 
 
 def head_variants(tokens: list[str]) -> list[list[str]]:
     """ "lysosomal storage disease" also matches "lysosomal storage disorder(s)", and the
-    other way round; only for a term of two words or more (a bare "disease" is none)."""
+    other way round, and "lacunar infarction" "lacunar infarct(s)"; only for a term of two
+    words or more (a bare "disease" is none)."""
     if len(tokens) < 2 or tokens[-1] not in _SWAPPED_HEADS or not tokens[-2].isalpha():
         return []
     return [[*tokens[:-1], head] for head in _SWAPPED_HEADS[tokens[-1]]]

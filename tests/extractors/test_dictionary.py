@@ -1139,3 +1139,8 @@ def test_complement_deficiencies_and_gene_symbol_pairs(full_nlp, sentence, probl
         assert problem in got, got
     if absent:
         assert absent not in got, got
+
+
+def test_an_infarct_is_an_infarction(full_nlp) -> None:
+    got = spans(full_nlp, "MRI showed a lacunar infarct.")
+    assert [(g[0], g[1]) for g in got if g[1] == "PROBLEM"] == [("lacunar infarct", "PROBLEM")]

@@ -520,6 +520,9 @@ def test_latin_ix_plurals_and_eponym_possessives() -> None:
         (["disease"], []),  # a bare head names no disorder
         (["type", "2", "disease"], []),  # nor a number before it
         (["heart", "failure"], []),
+        (["lacunar", "infarction"], [["lacunar", "infarct"], ["lacunar", "infarcts"]]),
+        (["cerebral", "infarct"], [["cerebral", "infarction"]]),
+        (["infarction"], []),
     ],
 )
 def test_disease_and_disorder_heads_name_one_another(tokens, variants) -> None:
