@@ -813,14 +813,14 @@ class MedicationTagger:
                         parts.insert(0, inside)
                         break
             kinds = {p.kind for p in parts}
+            lo, hi = self.parser.clause_bounds(text, start, end)
+            following = candidates[i + 1] if i + 1 < len(candidates) else None
+            next_start = following["start"] if following is not None else len(text)
             if "route" not in kinds or not kinds & {"strength", "dose"}:
                 # a sig written as prose, around the drug and across its clause
-                lo, hi = self.parser.clause_bounds(text, start, end)
-                next_start = candidates[i + 1]["start"] if i + 1 < len(candidates) else len(text)
                 sig_end = max([end, *(p.end for p in parts)])
                 stop = min(hi, next_start, sig_end + self.max_sig_chars)
                 prose = self.parser.prose_after(text, sig_end, stop) if sig_end < stop else []
-                following = candidates[i + 1] if i + 1 < len(candidates) else None
                 _leave_next_amount(prose, text, following)
                 prose += self.parser.prose_before(text, start, consumed, lo)
                 for part in prose:
@@ -841,11 +841,8 @@ class MedicationTagger:
             elif "regimen" not in kinds and _REGIMEN_NEAR.search(text, max(0, start - 40), start):
                 # "a single dose of intravenous desmopressin (0.3 microgram/kg)": the sig
                 # after the drug is whole, the regimen stands before it
-                lo, _ = self.parser.clause_bounds(text, start, end)
                 before = self.parser.prose_before(text, start, consumed, lo)
                 parts[:0] = [p for p in before if p.kind == "regimen"][-1:]
-            lo, hi = self.parser.clause_bounds(text, start, end)
-            next_start = candidates[i + 1]["start"] if i + 1 < len(candidates) else len(text)
             reach = min(hi, next_start, end + 3 * self.max_sig_chars)
             if end < reach:
                 changes = self.parser.dose_changes(text, max(end, sig_start), reach)

@@ -179,18 +179,9 @@ def medication_attribute_recall(
     """
     found = dict.fromkeys(MEDICATION_PARTS, 0)
     total = dict.fromkeys(MEDICATION_PARTS, 0)
-    for doc_id, _, gold in docs:
-        meds = [m for m in predicted.get(doc_id, ()) if entity_label(m) == "MEDICATION"]
-        for g in gold:
-            if g.label != "MEDICATION":
-                continue
-            matched = [m for m in meds if _overlaps((m.start_char, m.end_char), (g.start, g.end))]
-            for attr, names in MEDICATION_PARTS.items():
-                for item in g.attributes.get(attr, ()) or ():
-                    total[attr] += 1
-                    span = (item["start"], item["end"])
-                    if any(_part_overlaps(m, names, span) for m in matched):
-                        found[attr] += 1
+    for _, _, _, attr, _, _, hit in _gold_medication_parts(docs, predicted):
+        total[attr] += 1
+        found[attr] += hit
     return [
         Row.of(
             "maccrobat",
@@ -203,6 +194,25 @@ def medication_attribute_recall(
         )
         for attr in MEDICATION_PARTS
     ]
+
+
+def _gold_medication_parts(
+    docs: Sequence[tuple[str, str, list[Gold]]], predicted: Mapping[str, Sequence[Mention]]
+) -> Iterator[tuple[str, str, Gold, str, tuple[int, int], list[Mention], bool]]:
+    """Each gold dosage, route and frequency of each gold drug: (document id, text, the gold
+    drug, the attribute, its span, the MEDICATION mentions overlapping the drug, whether one
+    of them has a part overlapping the span)."""
+    for doc_id, text, gold in docs:
+        meds = [m for m in predicted.get(doc_id, ()) if entity_label(m) == "MEDICATION"]
+        for g in gold:
+            if g.label != "MEDICATION":
+                continue
+            matched = [m for m in meds if _overlaps((m.start_char, m.end_char), (g.start, g.end))]
+            for attr, names in MEDICATION_PARTS.items():
+                for item in g.attributes.get(attr, ()) or ():
+                    span = (item["start"], item["end"])
+                    hit = any(_part_overlaps(m, names, span) for m in matched)
+                    yield doc_id, text, g, attr, span, matched, hit
 
 
 def _part_overlaps(m: Mention, names: Iterable[str], span: tuple[int, int]) -> bool:
@@ -405,24 +415,17 @@ def attribute_errors(
     ``NODRUG`` when no mention overlaps the gold drug, ``MISS`` when one does but none of its
     parts overlaps the attribute; the drug is marked ``<<...>>``, the attribute ``[[...]]``.
     """
-    for doc_id, text, gold in docs:
-        meds = [m for m in predicted.get(doc_id, ()) if entity_label(m) == "MEDICATION"]
-        for g in gold:
-            if g.label != "MEDICATION":
-                continue
-            matched = [m for m in meds if _overlaps((m.start_char, m.end_char), (g.start, g.end))]
-            for item in g.attributes.get(attr, ()) or ():
-                span = (item["start"], item["end"])
-                if any(_part_overlaps(m, MEDICATION_PARTS[attr], span) for m in matched):
-                    continue
-                s, e = min(g.start, span[0]), max(g.end, span[1])
-                window = text[max(0, s - 40) : e + 30]
-                off = max(0, s - 40)
-                marks = sorted([(g.start, "<<"), (g.end, ">>"), (span[0], "[["), (span[1], "]]")])
-                for pos, mark in reversed(marks):
-                    window = window[: pos - off] + mark + window[pos - off :]
-                kind = "MISS  " if matched else "NODRUG"
-                yield f"{kind} {doc_id}: {' '.join(window.split())}"
+    for doc_id, text, g, name, span, matched, hit in _gold_medication_parts(docs, predicted):
+        if name != attr or hit:
+            continue
+        s, e = min(g.start, span[0]), max(g.end, span[1])
+        window = text[max(0, s - 40) : e + 30]
+        off = max(0, s - 40)
+        marks = sorted([(g.start, "<<"), (g.end, ">>"), (span[0], "[["), (span[1], "]]")])
+        for pos, mark in reversed(marks):
+            window = window[: pos - off] + mark + window[pos - off :]
+        kind = "MISS  " if matched else "NODRUG"
+        yield f"{kind} {doc_id}: {' '.join(window.split())}"
 
 
 def _context(text: str, s: int, e: int) -> str:
