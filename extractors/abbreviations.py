@@ -12,7 +12,7 @@ import numpy as np
 from scispacy.abbreviation import AbbreviationDetector, filter_matches
 from spacy.attrs import ORTH
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
 #: Longest ``( ... )`` match (tokens, parentheses included) ``filter_matches`` keeps: it drops
 #: candidates with more than 8 tokens between the parentheses.
@@ -34,6 +34,7 @@ class FastAbbreviationDetector(AbbreviationDetector):  # type: ignore[misc]
             return doc  # scispaCy would find nothing: no candidates, an empty global matcher
         matches_no_brackets = [(x[0], x[1] + 1, x[2] - 1) for x in matches]
         filtered = filter_matches(matches_no_brackets, doc)
+        filtered += spaced_short_forms(matches_no_brackets, doc)
         occurences = self.find_matches_for(filtered, doc)
         for long_form, short_forms in occurences:
             for short in short_forms:
@@ -74,6 +75,31 @@ def paren_matches(
             if j + 1 - i > max_len:
                 break
             out.append((key, i, j + 1))
+    return out
+
+
+def spaced_short_forms(matches: list[tuple[int, int, int]], doc: Doc) -> list[tuple[Span, Span]]:
+    """(long form candidate, short form) pairs for a short form in brackets written with a
+    spaced hyphen, as tokenised text writes hyphenated words ("ataxia - telangiectasia ( A -
+    T )", "( AO - GLD )"). scispaCy's filter wants every token of a short form at least two
+    characters long, so the hyphen token alone rules these out; here the filter is applied to
+    the short form with its hyphen closed up ("A-T"), with the same window for the long form.
+    """
+    out = []
+    for _, start, end in matches:
+        if end - start != 3 or start < 2 or doc[start + 1].text != "-":
+            continue
+        first, hyphen, last = doc[start], doc[start + 1], doc[start + 2]
+        if not (first.whitespace_ and hyphen.whitespace_):
+            continue
+        text = f"{first.text}-{last.text}"
+        if not (first.text.isalnum() and last.text.isalnum()) or len(text) > 10:
+            continue
+        if not text[0].isalpha() or sum(c.isalpha() for c in text) * 2 < len(text):
+            continue
+        length = len(first) + len(hyphen) + len(last)
+        max_words = min(length + 5, length * 2)
+        out.append((doc[max(start - max_words - 1, 0) : start - 1], doc[start:end]))
     return out
 
 

@@ -35,6 +35,11 @@ from extractors.terminology.sources import (
 log = logging.getLogger(__name__)
 
 # Version history:
+# 10 (2026-12): hyphenated words written with spaced hyphens, as tokenised text (PubMed
+#              corpora, some exports) has them, read as the word ("X - linked
+#              adrenoleukodystrophy", "clear - cell renal cell carcinoma", "A - T"); a short
+#              form in brackets with a spaced hyphen defines itself ("ataxia - telangiectasia
+#              ( A - T )").
 # 9 (2026-12): a hyphenated word also matches a term written without its hyphen, closed up
 #              ("schizo-affective disorder") or as a space ("ST-segment elevation", "T-cell
 #              lymphoma", "end-stage liver disease"), on whole words only (not "Hodgkin
@@ -81,7 +86,7 @@ log = logging.getLogger(__name__)
 # 2 (2026-11): compiled terminology dictionary (curated tables, HPO, ICD-10-CM, drug names,
 #              bring-your-own UMLS/RxNorm/SNOMED CT/FHIR/DOID), abbreviations defined in the note.
 # 1 (2026-11): curated phrase rules from rules/dictionary/targets.json.
-VERSION = 9
+VERSION = 10
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
 #: label of a predicate rule that names no finding and only keeps other terms off its words
@@ -551,7 +556,8 @@ class DictionaryMatcher:
         undefined: set[tuple[int, int]] = set()
         for short in shorts:
             long = short._.long_form
-            if long is None or not _looks_abbreviated(short.text, long.text):
+            # a short form of tokenised text ("A - T") is read with its hyphen closed up
+            if long is None or not _looks_abbreviated(short.text.replace(" - ", "-"), long.text):
                 continue
             idx = _long_form_entry(long, matches, self._qualifiers)
             if idx is None:

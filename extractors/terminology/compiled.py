@@ -555,12 +555,13 @@ class TermIndex:
     this replaces took about a second, half of a pipeline build with a warm cache).
     """
 
-    __slots__ = ("_words", "case", "lower")
+    __slots__ = ("_cwords", "_words", "case", "lower")
 
     def __init__(self, table: PhraseTable) -> None:
         self.lower = _TermTable(table.lower_terms, table.lower_entry, lower=True)
         self.case = _TermTable(table.case_terms, table.case_entry, lower=False)
         self._words: NDArray[np.uint64] | None = None
+        self._cwords: NDArray[np.uint64] | None = None
         self._known_words()  # built with the index, so it is in the cached file
 
     def match(self, doc: Doc) -> list[tuple[int, int, int]]:
@@ -576,22 +577,43 @@ class TermIndex:
             ]
         else:
             found = self._match(arr)
-        hyphenated = [i for i in tokens_with(doc, "-") if _HYPHENATED.fullmatch(doc[i].text)]
-        if hyphenated:
-            # a reading is tried only where every word it makes is a word of some term
-            known = self._known_words()
-            joined, split = [], []
-            for i in hyphenated:
-                text = doc[i].text.lower()
-                if _has(known, hash_string(_SPELLINGS.american(text.replace("-", "")))):
-                    joined.append(i)
-                if all(_has(known, hash_string(_SPELLINGS.american(p))) for p in text.split("-")):
-                    split.append(i)
-            seen = set(found)
-            for variant in _hyphen_variants(doc, arr, joined, split):
-                # lower-cased terms only: the case-sensitive ones are short abbreviations
-                got = self.lower.match(np.ascontiguousarray(variant.arr[:, 0]))
-                found += [m for m in variant.matches(got) if m not in seen]
+        with_hyphen = tokens_with(doc, "-")
+        if not with_hyphen:
+            return found
+        # hyphenated words, one token each ("ST-segment") or written with spaced hyphens as
+        # tokenised text has them ("ataxia - telangiectasia ( A - T )"): (first, last, text)
+        words = [(i, i, doc[i].text) for i in with_hyphen if _HYPHENATED.fullmatch(doc[i].text)]
+        words += _spaced_hyphens(doc, with_hyphen)
+        if not words:
+            return found
+        # a reading is tried only where every word it makes is a word of some term
+        known = self._known_words()
+        joined, split, whole = [], [], []
+        for lo, hi, text in words:
+            lower = text.lower()
+            if hi > lo and (
+                _has(known, hash_string(_SPELLINGS.american(lower)))
+                or _has(self._case_words(), hash_string(text))
+            ):
+                whole.append((lo, hi, [text]))
+            if hi > lo and not _HYPHENATED.fullmatch(text):
+                continue  # letters spelled one by one ("T - L - S") are read whole only
+            if _has(known, hash_string(_SPELLINGS.american(lower.replace("-", "")))):
+                joined.append((lo, hi, [text.replace("-", "")]))
+            if all(_has(known, hash_string(_SPELLINGS.american(p))) for p in lower.split("-")):
+                split.append((lo, hi, text.split("-")))
+        seen = set(found)
+        for items, case in ((joined, False), (split, False), (whole, True)):
+            if not items:
+                continue
+            variant = _hyphen_variant(doc, arr, items)
+            # lower-cased terms only, but for a spaced word read whole ("A - T" as "A-T"):
+            # the case-sensitive terms are short abbreviations
+            got = self.lower.match(np.ascontiguousarray(variant.arr[:, 0]))
+            if case:
+                got += self.case.match(np.ascontiguousarray(variant.arr[:, 1]))
+            found += [m for m in variant.matches(got) if m not in seen]
+            seen.update(found)
         return found
 
     def _known_words(self) -> NDArray[np.uint64]:
@@ -600,6 +622,13 @@ class TermIndex:
             rows = [r.ravel() for _, r, _ in self.lower.by_length.values()]
             self._words = np.unique(np.concatenate(rows)) if rows else np.zeros(0, np.uint64)
         return self._words
+
+    def _case_words(self) -> NDArray[np.uint64]:
+        """The sorted ORTH hashes of every word of the case-sensitive terms (built once)."""
+        if getattr(self, "_cwords", None) is None:
+            rows = [r.ravel() for _, r, _ in self.case.by_length.values()]
+            self._cwords = np.unique(np.concatenate(rows)) if rows else np.zeros(0, np.uint64)
+        return self._cwords
 
     def _match(self, arr: NDArray[np.uint64]) -> list[tuple[int, int, int]]:
         return self.lower.match(arr[:, 0]) + self.case.match(arr[:, 1])
@@ -713,25 +742,62 @@ _HYPHENATED = re.compile(
 _HYPHEN_CONTEXT = 5
 
 
+#: A word between spaced hyphens, as tokenised text writes hyphenated words ("A - T").
+_SPACED_PIECE = re.compile(r"[A-Za-z0-9]+")
+
+
+def _spaced_hyphens(doc: Doc, with_hyphen: Sequence[int]) -> list[tuple[int, int, str]]:
+    """Hyphenated words written with a space on each side of their hyphens ("ataxia -
+    telangiectasia", "A - T", "HPRT - APRT - deficient"), as (first token, last token, the
+    word with its hyphens closed up); not a number range ("5 - 10")."""
+    out: list[tuple[int, int, str]] = []
+    n = len(doc)
+    last = -1
+    for h in with_hyphen:
+        if h <= last or not 0 < h < n - 1 or doc[h].text != "-":
+            continue
+        if not (doc[h - 1].whitespace_ and doc[h].whitespace_):
+            continue
+        if not _SPACED_PIECE.fullmatch(doc[h - 1].text) or not _SPACED_PIECE.fullmatch(
+            doc[h + 1].text
+        ):
+            continue
+        lo, hi = h - 1, h + 1
+        while (
+            hi + 2 < n
+            and doc[hi + 1].text == "-"
+            and doc[hi].whitespace_
+            and doc[hi + 1].whitespace_
+            and _SPACED_PIECE.fullmatch(doc[hi + 2].text)
+        ):
+            hi += 2
+        text = "-".join(doc[k].text for k in range(lo, hi + 1, 2))
+        if any(c.isalpha() for c in text):
+            out.append((lo, hi, text))
+        last = hi
+    return out
+
+
 @dataclass
 class _Variant:
-    """Match rows of a doc in which hyphenated words are written another way, with the token
-    each row comes from and whether a row starts or ends its token."""
+    """Match rows of a doc in which hyphenated words are written another way, with the first
+    and last token each row comes from and whether a row starts or ends its word."""
 
     arr: NDArray[np.uint64]
     token: list[int]
+    token_end: list[int]
     starts: list[bool]
     ends: list[bool]
     changed: list[bool]
 
     def matches(self, found: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
         """The variant's matches as doc token spans: only those that begin and end on whole
-        tokens ("hodgkin lymphoma" inside "non-Hodgkin lymphoma" is no match) and that read a
+        words ("hodgkin lymphoma" inside "non-Hodgkin lymphoma" is no match) and that read a
         changed word (the rest the doc's own array found)."""
         out = []
         for s, e, idx in found:
             if self.starts[s] and self.ends[e - 1] and any(self.changed[s:e]):
-                out.append((self.token[s], self.token[e - 1] + 1, idx))
+                out.append((self.token[s], self.token_end[e - 1] + 1, idx))
         return out
 
 
@@ -740,57 +806,57 @@ def _has(sorted_hashes: NDArray[np.uint64], h: int) -> bool:
     return i < len(sorted_hashes) and int(sorted_hashes[i]) == h
 
 
-def _hyphen_variants(
-    doc: Doc, arr: NDArray[np.uint64], joined: list[int], split_at: list[int]
-) -> list[_Variant]:
-    """Two readings of the words around hyphenated words: the hyphen dropped
-    ("schizo-affective" as "schizoaffective", for the words in ``joined``) and the word split
-    at its hyphens ("ST-segment elevation" as "ST segment elevation", ``split_at``), for
-    terms written the other way. Windows are joined by a row of zeros, which no term holds."""
-    variants = []
-    for split, chosen in ((False, joined), (True, split_at)):
-        if not chosen:
-            continue
-        marked = set(chosen)
-        windows: list[tuple[int, int]] = []
-        for i in chosen:
-            lo, hi = max(0, i - _HYPHEN_CONTEXT), min(len(doc), i + _HYPHEN_CONTEXT + 1)
-            if windows and lo <= windows[-1][1]:
-                windows[-1] = (windows[-1][0], hi)
-            else:
-                windows.append((lo, hi))
-        rows: list[tuple[int, int]] = []
-        token: list[int] = []
-        starts: list[bool] = []
-        ends: list[bool] = []
-        changed: list[bool] = []
-        for lo, hi in windows:
-            for j in range(lo, hi):
-                if j in marked:
-                    orth = doc[j].text
-                    pieces = orth.split("-") if split else [orth.replace("-", "")]
-                    for k, piece in enumerate(pieces):
-                        lower = _SPELLINGS.american(piece.lower())
-                        rows.append((hash_string(lower), hash_string(piece)))
-                        token.append(j)
-                        starts.append(k == 0)
-                        ends.append(k == len(pieces) - 1)
-                        changed.append(True)
-                else:
-                    rows.append((int(arr[j, 0]), int(arr[j, 1])))
+def _hyphen_variant(
+    doc: Doc, arr: NDArray[np.uint64], items: list[tuple[int, int, list[str]]]
+) -> _Variant:
+    """One reading of the words around hyphenated words, each word (its first and last
+    token) read as the pieces given: the hyphen dropped ("schizo-affective" as
+    "schizoaffective"), the word split at its hyphens ("ST-segment elevation" as "ST segment
+    elevation") or, for spaced hyphens, the word whole ("A - T" as "A-T"), for terms
+    written the other way. Windows are joined by a row of zeros, which no term holds."""
+    marked = {lo: (hi, pieces) for lo, hi, pieces in items}
+    windows: list[tuple[int, int]] = []
+    for lo, hi, _ in items:
+        lo, hi = max(0, lo - _HYPHEN_CONTEXT), min(len(doc), hi + _HYPHEN_CONTEXT + 1)
+        if windows and lo <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(hi, windows[-1][1]))
+        else:
+            windows.append((lo, hi))
+    rows: list[tuple[int, int]] = []
+    token: list[int] = []
+    token_end: list[int] = []
+    starts: list[bool] = []
+    ends: list[bool] = []
+    changed: list[bool] = []
+    for lo, hi in windows:
+        j = lo
+        while j < hi:
+            if j in marked:
+                last, pieces = marked[j]
+                for k, piece in enumerate(pieces):
+                    lower = _SPELLINGS.american(piece.lower())
+                    rows.append((hash_string(lower), hash_string(piece)))
                     token.append(j)
-                    starts.append(True)
-                    ends.append(True)
-                    changed.append(False)
-            rows.append((0, 0))
-            token.append(-1)
-            starts.append(False)
-            ends.append(False)
+                    token_end.append(last)
+                    starts.append(k == 0)
+                    ends.append(k == len(pieces) - 1)
+                    changed.append(True)
+                j = last + 1
+                continue
+            rows.append((int(arr[j, 0]), int(arr[j, 1])))
+            token.append(j)
+            token_end.append(j)
+            starts.append(True)
+            ends.append(True)
             changed.append(False)
-        variants.append(
-            _Variant(np.array(rows, dtype=np.uint64), token, starts, ends, changed)
-        )
-    return variants
+            j += 1
+        rows.append((0, 0))
+        token.append(-1)
+        token_end.append(-1)
+        starts.append(False)
+        ends.append(False)
+        changed.append(False)
+    return _Variant(np.array(rows, dtype=np.uint64), token, token_end, starts, ends, changed)
 
 
 def tokens_with(doc: Doc, char: str) -> list[int]:

@@ -391,6 +391,44 @@ def test_hyphen_readings_keep_whole_words(full_nlp, text, absent) -> None:
 
 
 @pytest.mark.parametrize(
+    ("written", "tokenised"),
+    [
+        # tokenised text (PubMed corpora, some exports) puts spaces around every hyphen
+        ("X-linked adrenoleukodystrophy was found.", "X - linked adrenoleukodystrophy was found."),
+        ("He had end-stage liver disease.", "He had end - stage liver disease."),
+        ("Ten A-T patients were seen.", "Ten A - T patients were seen."),
+        ("She has schizo-affective disorder.", "She has schizo - affective disorder."),
+    ],
+)
+def test_spaced_hyphens_read_as_the_hyphenated_word(full_nlp, written, tokenised) -> None:
+    got, want = spans(full_nlp, tokenised), spans(full_nlp, written)
+    assert want and [(g[1], g[3]) for g in got] == [(w[1], w[3]) for w in want], (got, want)
+    # the span is the words as written, spaced hyphens included
+    assert [g[0].replace(" - ", "-") for g in got] == [w[0] for w in want]
+
+
+def test_short_form_with_a_spaced_hyphen_is_defined(full_nlp) -> None:
+    text = "Families with ataxia - telangiectasia ( A - T ) were studied. Ten A - T patients died."
+    got = spans(full_nlp, text)
+    long = next(g for g in got if g[0] == "ataxia - telangiectasia")
+    short = [g for g in got if g[0] == "A - T"]
+    assert len(short) == 2 and all(g[3] == long[3] for g in short), got
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Dose 5 - 10 mg was given.",  # a number range
+        "A T - L - S spine MRI was done.",  # letters spelled one by one
+        "Hypertension - stable on current regimen.",  # a dash between words of prose
+    ],
+)
+def test_spaced_hyphens_make_no_new_words(full_nlp, text) -> None:
+    got = spans(full_nlp, text)
+    assert all(" - " not in g[0] for g in got), got
+
+
+@pytest.mark.parametrize(
     ("british", "american"),
     [
         ("Known ischaemic heart disease.", "Known ischemic heart disease."),
