@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 #              corpora, some exports) has them, read as the word ("X - linked
 #              adrenoleukodystrophy", "clear - cell renal cell carcinoma", "A - T"); a short
 #              form in brackets with a spaced hyphen defines itself ("ataxia - telangiectasia
-#              ( A - T )").
+#              ( A - T )"); the heads of a finding named by a function name one another
+#              ("memory impairment" / "memory deficits", "walking difficulties"; build 11).
 # 9 (2026-12): a hyphenated word also matches a term written without its hyphen, closed up
 #              ("schizo-affective disorder") or as a space ("ST-segment elevation", "T-cell
 #              lymphoma", "end-stage liver disease"), on whole words only (not "Hodgkin

@@ -78,7 +78,9 @@ log = logging.getLogger(__name__)
 #   and in the notes ("Sjögren's syndrome" meets "Sjogren syndrome", "interferon β-1a" meets
 #   "interferon beta-1a"; compiled.py ``_Spellings``).
 # 10 (2026-12): "infarction" and "infarct(s)" name one another after a site ("lacunar infarct").
-BUILD_VERSION = 10
+# 11 (2026-12): the heads of a finding named by a function name one another ("memory
+#   impairment", "memory deficits", "walking difficulties"; concepts.py ``_FUNCTION_HEADS``).
+BUILD_VERSION = 11
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(

@@ -251,11 +251,28 @@ _SWAPPED_HEADS = {
     "infarcts": ("infarctions",),
 }
 
+#: Heads of a finding named by a function ("memory impairment", "speech problem", "walking
+#: disability", "sleep disturbance") that writers use for one another ("memory deficits",
+#: "speech impairment", "walking difficulties"), with their plurals.
+_FUNCTION_HEADS = (
+    ("impairment", "impairments"),
+    ("deficit", "deficits"),
+    ("difficulty", "difficulties"),
+    ("disturbance", "disturbances"),
+    ("problem", "problems"),
+    ("disability", "disabilities"),
+)
+for _heads in _FUNCTION_HEADS:
+    for _head in _heads:
+        _SWAPPED_HEADS[_head] = tuple(h for hs in _FUNCTION_HEADS for h in hs if h != _head)
+del _heads, _head
+
 
 def head_variants(tokens: list[str]) -> list[list[str]]:
     """ "lysosomal storage disease" also matches "lysosomal storage disorder(s)", and the
-    other way round, and "lacunar infarction" "lacunar infarct(s)"; only for a term of two
-    words or more (a bare "disease" is none)."""
+    other way round, "lacunar infarction" "lacunar infarct(s)" and "memory impairment"
+    "memory deficits" (``_FUNCTION_HEADS``); only for a term of two words or more (a bare
+    "disease" is none)."""
     if len(tokens) < 2 or tokens[-1] not in _SWAPPED_HEADS or not tokens[-2].isalpha():
         return []
     return [[*tokens[:-1], head] for head in _SWAPPED_HEADS[tokens[-1]]]

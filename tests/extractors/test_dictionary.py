@@ -391,6 +391,24 @@ def test_hyphen_readings_keep_whole_words(full_nlp, text, absent) -> None:
 
 
 @pytest.mark.parametrize(
+    ("term", "variant"),
+    [
+        # the heads of a finding named by a function stand for one another
+        ("She has memory impairment.", "She has memory deficits."),
+        ("He has hearing impairment.", "He has a hearing deficit."),
+        ("She had sleep disturbances.", "She had sleep difficulties."),
+    ],
+)
+def test_function_heads_name_one_another(full_nlp, term, variant) -> None:
+    want, got = spans(full_nlp, term), spans(full_nlp, variant)
+    assert want and [(g[1], g[3]) for g in got] == [(w[1], w[3]) for w in want], (got, want)
+
+
+def test_a_function_head_alone_is_no_problem(full_nlp) -> None:
+    assert spans(full_nlp, "He had no problems and no difficulty.") == []
+
+
+@pytest.mark.parametrize(
     ("written", "tokenised"),
     [
         # tokenised text (PubMed corpora, some exports) puts spaces around every hyphen
