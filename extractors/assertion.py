@@ -19,6 +19,8 @@ from extractors.base import MENTIONS
 from extractors.sections import assign_sections
 
 # Version history:
+# 4 (2026-12): a clause whose subject is the patient ends a relative's scope ("Mother called
+#              EMS when the patient vomited": PATIENT_SUBJECT cues terminate FAMILY rules).
 # 3 (2026-12): a cue word inside a test's name ("international normalized ratio", "free T4")
 #              modifies no other mention (it negated or resolved the results listed before it).
 # 2 (2026-11): own ConText rule set (rules/context/context.json, ids, pseudo-negations, scope
@@ -27,7 +29,7 @@ from extractors.sections import assign_sections
 #              inside parentheses and carried over list items after a "Denies:" lead-in;
 #              section defaults for social history and allergies; experiencer.
 # 1 (2026-11): medspaCy default ConText rules; section defaults for family and past history.
-VERSION = 3
+VERSION = 4
 
 #: ConText category -> span attribute set to True.
 CATEGORY_ATTRS: dict[str, str] = {
@@ -136,6 +138,12 @@ class ClinicalContext(ConText):  # type: ignore[misc]
         self.add(load_context_rules(nlp, rules))
         #: rule id (given by ConText's matcher as the rules were added) -> rule
         self._rule_map: dict[str, ConTextRule] = {r._rule_id: r for r in self.rules}
+        #: match id -> the rule's place in the rule file: of two rules that match the same
+        #: tokens, the later one wins (the file's own rules after the defaults they refine),
+        #: not whichever the matcher happened to emit first
+        self._place: dict[int, int] = {
+            nlp.vocab.strings.add(r._rule_id): i for i, r in enumerate(self.rules)
+        }
         self._has_regex = any(isinstance(r.pattern, str) for r in self.rules)
         self._has_phrases = any(r.pattern is None for r in self.rules)
         #: medspaCy's matcher over the whole doc, for regex rules only (the packaged rules
@@ -193,20 +201,6 @@ class ClinicalContext(ConText):  # type: ignore[misc]
         self._compiled_all = compiled_all and not always
         #: token attributes of the doc being processed (reset after each doc)
         self._tokens: _Tokens | None = None
-        #: match id -> behaviour class: rules in one class differ only in what they match
-        #: and in their documentation (id, source, note)
-        self._behaviour: dict[int, int] = {}
-        classes: dict[str, int] = {}
-        typed = {
-            r.category
-            for r in self.rules
-            if r.allowed_types is not None or r.excluded_types is not None
-        }
-        for rule in self.rules:
-            sig = _behaviour_signature(rule, typed) or f"unique:{rule._rule_id}"
-            self._behaviour[nlp.vocab.strings.add(rule._rule_id)] = classes.setdefault(
-                sig, len(classes)
-            )
 
     def __call__(self, doc: Doc, targets: str | None = None) -> Doc:
         spans = list(doc.spans[MENTIONS]) if MENTIONS in doc.spans else []
@@ -271,10 +265,9 @@ class ClinicalContext(ConText):  # type: ignore[misc]
     ) -> list[tuple[int, int, int]]:
         """Modifier matches in tokens ``[start, end)`` (doc offsets), pruned like medspaCy's.
 
-        The compiled patterns find the same matches as the spaCy matchers. Pruning keeps the
-        first of two matches over the same tokens in the order the matches come in, which is
-        spaCy's emission order; when rules that act differently match the same tokens, the
-        block is matched again with the spaCy matchers, so the result is always what they give.
+        The compiled patterns find the same matches as the spaCy matchers; without them (a
+        rule they cannot express) the spaCy matchers run. Of two matches over the same tokens
+        the later rule's is kept (``_by_place``), whichever the matchers emit first.
         """
         words = self._word_matchers
         windows: dict[int, list[int]] = {}
@@ -319,8 +312,7 @@ class ClinicalContext(ConText):  # type: ignore[misc]
                             pattern.matches_at(tokens, q, a, b, found_set)
             if self._has_phrases:
                 found_set.update(self._phrase_matcher(doc[start:end]))  # type: ignore[misc]
-            if self._ties_are_equivalent(found_set):
-                return prune_overlapping_matches(list(found_set))
+            return prune_overlapping_matches(self._by_place(found_set))
         found: list[tuple[int, int, int]] = []
         # spaCy's Matcher returns offsets relative to a Span, its PhraseMatcher absolute ones.
         # Matching a short window around each anchor walks far fewer tokens than the sentence.
@@ -335,20 +327,14 @@ class ClinicalContext(ConText):  # type: ignore[misc]
             )
         if self._has_phrases:
             found += self._phrase_matcher(doc[start:end])  # type: ignore[misc]
-        found = list(set(found))
+        found = self._by_place(set(found))
         return prune_overlapping_matches(found) if self.prune_on_modifier_overlap else found
 
-    def _ties_are_equivalent(self, found: set[tuple[int, int, int]]) -> bool:
-        """Whether every two matches over the same tokens come from rules that act alike, so
-        pruning gives the same modifiers whichever of them it keeps (the order is free)."""
-        behaviour = self._behaviour
-        seen: dict[tuple[int, int], int] = {}
-        for key, s, e in found:
-            kind = behaviour.get(key, -1 - key)  # an unknown id acts like no other rule
-            held = seen.setdefault((s, e), kind)
-            if held != kind:
-                return False
-        return True
+    def _by_place(self, found: set[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+        """The matches by tokens, and over the same tokens the later rule first (pruning keeps
+        the first of two equally long matches)."""
+        place = self._place
+        return sorted(found, key=lambda m: (m[1], m[2], -place.get(m[0], -1)))
 
     def _modifier(
         self,
@@ -677,46 +663,6 @@ def _reach(pattern: list[dict[str, Any]]) -> int | None:
         if op != "!":
             total += 1
     return total
-
-
-#: Rule metadata that documents a rule and does not change what it does.
-_DOC_METADATA = frozenset({"rule_id", "source", "note", "comment", "description"})
-
-
-def _behaviour_signature(rule: ConTextRule, typed: set[str]) -> str | None:
-    """Everything about ``rule`` that ConText and this module act on (not its pattern), as a
-    string; None if a callback makes it unique.
-
-    A terminator's category plays no part unless it is HISTORICAL (``_leads``) or a rule of
-    that category has allowed or excluded types (``_limit_scope``); ``typed`` holds those
-    categories. Otherwise a terminator never modifies a mention and only cuts scopes.
-    """
-    if rule.on_modifies is not None or getattr(rule, "on_match", None) is not None:
-        return None
-    meta = {k: v for k, v in (rule.metadata or {}).items() if k not in _DOC_METADATA}
-    category = rule.category
-    if (
-        rule.direction == "TERMINATE"
-        and category != "HISTORICAL"
-        and category not in typed
-        and rule.allowed_types is None
-        and rule.excluded_types is None
-    ):
-        category = "(any: terminator)"
-    return json.dumps(
-        {
-            "category": category,
-            "direction": rule.direction,
-            "allowed_types": sorted(rule.allowed_types or ()),
-            "excluded_types": sorted(rule.excluded_types or ()),
-            "max_targets": rule.max_targets,
-            "max_scope": rule.max_scope,
-            "terminated_by": sorted(rule.terminated_by or ()),
-            "metadata": meta,
-        },
-        sort_keys=True,
-        default=repr,
-    )
 
 
 def _update_scopes(modifiers: list[ConTextModifier]) -> None:

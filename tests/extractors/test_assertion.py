@@ -156,6 +156,20 @@ ROWS = [
     ("Colon cancer in her father.", "Colon cancer", {"is_family"}),
     ("No family history of colon cancer.", "colon cancer", {"is_negated", "is_family"}),
     ("The patient was agitated in a child state.", "agitated", set()),
+    # a clause about the patient ends the relative's scope
+    ("His mother called EMS when the patient had chest pain.", "chest pain", set()),
+    ("Mother of the patient has diabetes.", "diabetes", {"is_family"}),
+    # a terminator is not swallowed by a longer cue over it ("but the patient")
+    (
+        "No bruising or bleeding, but the patient has had previous episodes of hematuria.",
+        "hematuria",
+        {"is_historical"},
+    ),
+    # prophylaxis: the condition prevented, never the drug given for it
+    ("She received antibiotic prophylaxis with cefazolin.", "cefazolin", set()),
+    ("He was given 1 g of Ancef IV for antibiotic prophylaxis.", "Ancef", set()),
+    ("Given Arixtra for prophylaxis against thrombus.", "thrombus", {"is_hypothetical"}),
+    ("We discussed the low risk for cardiac toxicity.", "cardiac toxicity", {"is_hypothetical"}),
     # ---- session 5: cues of every public lexicon, scope that generalises
     # a cue that opens the mention's own span (another NER's or a gold standard's convention)
     (
@@ -393,3 +407,32 @@ def test_a_cue_word_inside_a_test_name_modifies_no_other_result() -> None:
     assert len(labs) == 3
     # "normalized" (a resolution cue: "the rash normalized") is a word of the INR's name
     assert not any(m.assertion.is_negated or m.attributes.get("resolved") for m in labs)
+
+
+@pytest.mark.parametrize("later", ["NEGATED_EXISTENCE", "HYPOTHETICAL"])
+def test_of_two_rules_over_the_same_words_the_later_one_acts(tmp_path, later) -> None:
+    # which cue wins a tie was once the matcher's emission order, which moved whenever a rule
+    # was added anywhere in the file
+    from extractors.nlp import NlpSettings, build_nlp, make_doc
+    from schemas.model import Note
+
+    earlier = "HYPOTHETICAL" if later == "NEGATED_EXISTENCE" else "NEGATED_EXISTENCE"
+    rules = [
+        {
+            "literal": "zorp",
+            "category": category,
+            "direction": "FORWARD",
+            "pattern": [{"LOWER": "zorp"}],
+            "metadata": {"rule_id": f"test.{category.lower()}"},
+        }
+        for category in (earlier, later)
+    ]
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps({"context_rules": rules}), encoding="utf-8")
+    nlp = build_nlp(NlpSettings(extractors=()))
+    nlp.replace_pipe("ns_context", "ns_context", config={"rules": str(path)})
+    text = "Zorp pneumonia."
+    given = [{"start": 5, "end": 14, "label": "PROBLEM"}]
+    doc = nlp(make_doc(nlp, Note(note_id="t", text=text), given))
+    [span] = [s for s in doc.spans["mentions"] if s._.extractor == "input"]
+    assert [m.category for m in span._.modifiers] == [later]
