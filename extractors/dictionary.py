@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 #              adrenoleukodystrophy", "clear - cell renal cell carcinoma", "A - T"); a short
 #              form in brackets with a spaced hyphen defines itself ("ataxia - telangiectasia
 #              ( A - T )"); the heads of a finding named by a function name one another
-#              ("memory impairment" / "memory deficits", "walking difficulties"; build 11).
+#              ("memory impairment" / "memory deficits", "walking difficulties"; build 11);
+#              a short form of a name with its subtype ("atelosteogenesis type 2 (AO2)").
 # 9 (2026-12): a hyphenated word also matches a term written without its hyphen, closed up
 #              ("schizo-affective disorder") or as a space ("ST-segment elevation", "T-cell
 #              lymphoma", "end-stage liver disease"), on whole words only (not "Hodgkin
@@ -1140,14 +1141,18 @@ def _long_form_entry(
     matches: list[tuple[int, int, int]],
     qualifiers: frozenset[tuple[str, ...]] = frozenset(),
 ) -> int | None:
-    """Entry of the match that is the long form, its longest tail (without "the"), or a
-    term that is the long form after a qualifier ("X-linked adrenoleukodystrophy (ALD)":
-    scispaCy's long form is "adrenoleukodystrophy"; not "elevated C-reactive protein (CRP)",
-    where the word before names a finding about the thing the short form names)."""
+    """Entry of the match that is the long form (with a trailing subtype: "type 2"), its
+    longest tail (without "the"), or a term that is the long form after a qualifier
+    ("X-linked adrenoleukodystrophy (ALD)": scispaCy's long form is "adrenoleukodystrophy";
+    not "elevated C-reactive protein (CRP)", where the word before names a finding about the
+    thing the short form names)."""
     best: tuple[int, int] | None = None
     doc = long.doc
+    lower = _Lowers(doc)
     for start, end, idx in matches:
-        if end != long.end:
+        # the name with its subtype, as ``_extend`` will make the mention ("atelosteogenesis
+        # type 2 (AO2)")
+        if end != long.end and _extend_type(lower, end, long.end) != long.end:
             continue
         if start < long.start:
             before = tuple(t.lower_ for t in doc[start : long.start])

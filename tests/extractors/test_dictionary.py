@@ -390,6 +390,15 @@ def test_hyphen_readings_keep_whole_words(full_nlp, text, absent) -> None:
         assert [g[0] for g in got if g[1] == "PROBLEM"] == ["non-Hodgkin lymphoma"], got
 
 
+def test_short_form_of_a_name_with_its_subtype(full_nlp) -> None:
+    text = "She has Gaucher disease type 1 (GD1). GD1 was confirmed."
+    got = spans(full_nlp, text)
+    long = next(g for g in got if g[0].startswith("Gaucher disease"))
+    short = [g for g in got if g[0] == "GD1"]
+    assert long[0] == "Gaucher disease type 1" and len(short) == 2, got
+    assert all(g[3] == long[3] for g in short), got
+
+
 @pytest.mark.parametrize(
     ("term", "variant"),
     [
