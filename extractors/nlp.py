@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from importlib import resources
 from typing import Any
@@ -29,6 +30,19 @@ from extractors.settings import (  # noqa: F401  DEFAULT_EXTRACTORS re-exported
 )
 from extractors.spans import doc_to_mentions
 from schemas.model import Mention, Note
+
+# Version history of how a note's text becomes tokens (beyond the tokenizer's own rules):
+# 1 (2026-12): a capital letter and its period that end a sentence after a word are a letter
+#              and a full stop ("hepatitis C.", "vitamin D."), not an initial ("J. Doe").
+TOKENS_VERSION = 1
+
+#: A word, a space, a capital letter and a period that ends a sentence: a line's end, the end
+#: of the text, or a capital after it ("... hepatitis C. She ..."). Not after a short word or
+#: an abbreviation ("by J. Smith", "Dr. J. Smith") and not before a lower-case word ("C.
+#: difficile").
+_FINAL_LETTER = re.compile(
+    r"(?<![A-Za-z.])[A-Za-z][a-z]{2,} ([A-Z])\.(?=$|[ \t]*\n|[ \t]+[A-Z(\[])"
+)
 
 #: ``doc.user_data`` key of the run id (``extractors.llm.extractor.RUN_ID_KEY``).
 RUN_ID_KEY = "ns_run_id"
@@ -72,6 +86,7 @@ def build_nlp(settings: NlpSettings | None = None) -> Language:
         "extractors": {e.name: int(e.version) for e in selected},
         # the assertion stage's code version likewise (its rules are in rules_sha256)
         "assertion": ASSERTION_VERSION,
+        "tokens": TOKENS_VERSION,
         "rules_sha256": rules_digest(),
     }
     if stage is not None:
@@ -179,7 +194,7 @@ def make_doc(
     Given spans keep their exact character offsets (``span._.char_bounds``) even when they
     do not fall on token boundaries; the token span is expanded to cover them.
     """
-    doc = nlp.make_doc(note.text)
+    doc = split_final_letters(nlp.make_doc(note.text))
     seed_doc_text(doc, note.text)
     doc._.note_id = note.note_id
     if run_id is not None:  # components that keep per-run state (llm budget) read it
@@ -203,6 +218,22 @@ def make_doc(
         span._.attributes = {}
         seeded.append(span)
     doc.spans[MENTIONS] = seeded
+    return doc
+
+
+def split_final_letters(doc: Doc) -> Doc:
+    """Split "C." into "C" and "." where a capital letter after a word ends a sentence: the
+    tokenizer keeps a capital with its period as an initial ("J. Doe"), so "He has hepatitis
+    C." matched only "hepatitis" and the sentence ran on into the next."""
+    starts = [m.start(1) for m in _FINAL_LETTER.finditer(doc.text)]
+    if not starts:
+        return doc
+    tokens = [doc.char_span(i, i + 2) for i in starts]
+    with doc.retokenize() as retokenizer:
+        for span in tokens:
+            if span is not None and len(span) == 1:
+                token = span[0]
+                retokenizer.split(token, [token.text[0], "."], heads=[token, token])
     return doc
 
 

@@ -38,3 +38,30 @@ def test_the_built_tokenizer_has_scispacys_patterns_and_exceptions():
 
     assert built.to_bytes(exclude=["vocab"]) == reference.tokenizer.to_bytes(exclude=["vocab"])
     assert built.rules == reference.tokenizer.rules and len(built.rules) > 1300
+
+
+def test_a_capital_letter_that_ends_a_sentence_is_split_from_its_period():
+    from extractors.nlp import make_doc
+    from schemas.model import Note
+
+    nlp = build_nlp(NlpSettings(extractors=()))
+
+    def words(text):
+        return [t.text for t in make_doc(nlp, Note(note_id="t", text=text))]
+
+    assert words("He has hepatitis C. She is well.")[3:5] == ["C", "."]
+    assert words("History of Hepatitis B.\nNext line")[3:5] == ["B", "."]
+    # initials stay whole: after a short word or a title, before a lower-case word
+    assert "J." in words("Seen by J. Smith today.")
+    assert "J." in words("Dr. J. Smith saw him.")
+    assert "C." in words("Stool positive for C. difficile toxin.")
+
+
+def test_hepatitis_c_at_a_sentence_end_is_the_disease():
+    from extractors.nlp import extract
+    from schemas.model import Note
+
+    nlp = build_nlp(NlpSettings(extractors=("dictionary",)))
+    text = "PMH: hypertension and hepatitis C. She is well."
+    [(_, mentions)] = list(extract(nlp, [(Note(note_id="t", text=text), ())]))
+    assert "hepatitis C" in [m.text for m in mentions if m.label == "PROBLEM"]
