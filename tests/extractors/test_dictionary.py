@@ -302,6 +302,9 @@ def test_typographic_apostrophes_match_the_ascii_term(full_nlp, quote) -> None:
         ("Known psychiatric illness.", "psychiatric illness", "curated:organ-mental"),
         ("Mild renal dysfunction.", "renal dysfunction", "curated:organ-kidney-impairment"),
         ("No GI problems.", "GI problems", "curated:organ-digestive"),
+        ("Known valvular heart disease.", "valvular heart disease", "curated:organ-heart-valve"),
+        ("Denies gall bladder problems.", "gall bladder problems", "curated:organ-gallbladder"),
+        ("He reports bladder problems.", "bladder problems", "curated:organ-bladder"),
     ],
 )
 def test_disorders_named_by_a_body_system(full_nlp, text, term, rule) -> None:
