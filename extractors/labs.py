@@ -59,7 +59,17 @@ from extractors.units import UnitNormalizer
 #              written out ("11.6 grams per deciliter"); a share written before the cells
 #              it counts ("97.4% neutrophils"); a dipstick grade ("leukocytes 1+") is no value;
 #              Greek letters printed in a name ("α-fetoprotein").
-VERSION = 6
+# 7 (2026-12): comparators as criteria type and word them (">_", "<or=", "equal or greater
+#              than", "greater or equal to", "no less than", "not exceeding"); one limit for a
+#              list of tests ("AST/ALT > 2.5 x ULN", "SGOT, SGPT or bilirubin < 3 x ULN"):
+#              each listed test gets the value when it is a multiple of the ULN, in the unit
+#              of both tests, or has a comparator; a multiple of normal without its sign
+#              ("> 1.5 upper limit of normal", "3 times normal"); an ordinal is no value
+#              ("PTH, 2nd generation assay"); a per-cent value after a test measured per
+#              volume is a preparation ("urea 40% cream"); urea, fasting glucose, hCG and
+#              beta-hCG; hyphenated LDL-/HDL-cholesterol, TBil/DBil, CCr; the second name of
+#              a slashed pair is read ("PT/INR 1.02"); no unit after a result in words.
+VERSION = 7
 
 LABEL = "LAB"
 RULES = "labs"
@@ -86,12 +96,17 @@ _COUNT_BEFORE = re.compile(r"\d[\d,.]*%?[ \t\n]*$")
 _NOT_UNITS = frozenset({"in", "on", "at", "to", "of", "and", "or", "for", "x", "per", "from"})
 #: Units of an amount, not of a concentration: after a "test name" they mean a drug strength.
 _AMOUNT_UNITS = frozenset({"mg", "ug", "g", "kg", "meq", "mmol", "U", "[IU]", "mL", "L"})
+#: The units of a concentration in a volume ("mg/dL", "mmol/L", "10*3/uL"): a test reported
+#: in them has no result in per cent.
+_PER_VOLUME = re.compile(r"/[dmun]?L$")
 #: Units of a dose per body weight or an infusion rate: after a "test name" they mean a drug
 #: given ("15% glucose (7.8 mg/kg/min)", "insulin 0.1 U/kg/h", "heparin 18 U/kg"); "mL/min"
 #: (a clearance), "mm/h" (a sedimentation rate) and "mosm/kg" (an osmolality) are results.
 _DOSE_UNIT = re.compile(
     r"[kmun]?(?:g|U|\[IU\]|meq|mol|L)/kg(?:/.*)?|[kmun]?(?:g|U|\[IU\]|meq|mol)/(?:h|min|d)|mL/h"
 )
+#: The suffix of an ordinal: "intact PTH, 2nd generation assay" holds no value of 2.
+_ORDINAL = r"(?:st|nd|rd|th)(?![a-z])"
 _QUALITATIVE = (
     r"negative|positive|undetectable|not\s+detected|detected|normal|within\s+normal\s+limits|"
     r"wnl|unremarkable"
@@ -115,9 +130,17 @@ _RESULT_BEFORE = re.compile(
 )
 #: A multiple of the upper limit of normal, as criteria write a result ("ALT > 3 x ULN",
 #: "bilirubin <= 1.5 times the upper limit of normal"): UCUM ``{ULN}`` (a count of ULNs).
+_ULN_NAME = (
+    r"(?:ULN|upper\s+limits?\s+of\s+(?:the\s+)?normal(?:\s+(?:range|value|limit))?|"
+    r"upper\s+normal\s+limits?|upper\s+limits?\s+normal)(?![a-z])"
+)
 _ULN = (
-    r"(?:[x×]|times)\s?(?:the\s+)?(?:ULN|upper\s+limits?\s+of\s+(?:the\s+)?normal"
-    r"(?:\s+(?:range|value|limit))?|upper\s+normal\s+limit)(?![a-z])"
+    rf"(?:[x×]|times)\s?(?:the\s+)?{_ULN_NAME}|"
+    # without the sign, as criteria also write it: "bilirubin > 1.5 upper limit of normal"
+    rf"{_ULN_NAME}|"
+    # "ALT > 3 times normal", "3 times higher than normal", "2 times the normal value"
+    r"times\s(?:(?:higher|greater)\s+than\s+|above\s+)?(?:the\s+)?normal"
+    r"(?:\s+(?:value|level|limit))?(?![a-z])"
 )
 _ULN_RE = re.compile(_ULN, re.IGNORECASE)
 _UNIT = (
@@ -136,6 +159,16 @@ _RESPECTIVELY = re.compile(r",?[ \t]*respectively\b", re.IGNORECASE)
 
 _PAIR_VERB = re.compile(r"[ \t]+(?:were|was|are|measured|at|of)[ \t]+(?:at[ \t]+)?", re.I)
 
+
+#: Between two test names of a list before one value: "AST/ALT", "AST, ALT", "AST or ALT",
+#: "AST and/or ALT".
+_LIST_JOINT = re.compile(
+    r"(?:[ \t]*(?:/|,|&)[ \t]*(?:(?:and|or)[ \t]+)?|[ \t]+(?:and/or|and|or)[ \t]+)$", re.IGNORECASE
+)
+#: A slash between two words ("AST/ALT"), where a second test name may start.
+_SLASH = re.compile(r"(?<=[A-Za-z0-9])[ \t]?/[ \t]?(?=[A-Za-z])")
+#: After a value: another value of a list ("45 and 60", "45, 60").
+_LIST_AFTER = re.compile(r"[ \t]*(?:,|and|or|/)[ \t]*(?:[<>≤≥]=?[ \t]?)?\d", re.IGNORECASE)
 
 #: Words before a test that make a range after it the normal one, not a result.
 _RANGE_CONTEXT = re.compile(r"\b(?:normal|reference|ranges?|limits?)\b", re.IGNORECASE)
@@ -182,7 +215,8 @@ class LabTagger:
             rf"(?:(?:between\s+(?P<blo>{NUMBER})\s+and\s+(?P<bhi>{NUMBER})|"
             rf"(?P<rlo>{NUMBER})(?:\s?%(?=\s?(?:-|–|to)\s?{NUMBER}\s?%))?"
             rf"\s?(?:-|–|to)\s?(?P<rhi>{NUMBER}))(?!\d|[.,]\d|/)|"
-            rf"(?P<num>{NUMBER})(?!\d)(?!/\d)(?!\.\d)(?!-\d)(?!\+)|(?P<qual>{_QUALITATIVE})(?![a-z]))"
+            rf"(?P<num>{NUMBER})(?!\d)(?!/\d)(?!\.\d)(?!-\d)(?!\+)(?!{_ORDINAL})|"
+            rf"(?P<qual>{_QUALITATIVE})(?![a-z]))"
         )
         tail = (
             rf"(?:{HSPACE}?(?P<unit>/?{_UNIT}))?"
@@ -217,11 +251,14 @@ class LabTagger:
             rf"(?P<num>{NUMBER})(?!\d|/\d)(?:{HSPACE}?(?!(?:and|or)\b)(?P<unit>/?{_UNIT}))?",
             re.IGNORECASE,
         )
-        self.pattern = re.compile(
-            rf"(?<![\w/-])(?P<name>{names})(?![\w])(?!-\d){NAME_GLOSS}(?P<conn>(?i:{_CONNECTOR}))"
+        body = (
+            rf"(?P<name>{names})(?![\w])(?!-\d){NAME_GLOSS}(?P<conn>(?i:{_CONNECTOR}))"
             rf"{HSPACE}*"
             rf"(?i:{value}{tail})"
         )
+        self.pattern = re.compile(rf"(?<![\w/-]){body}")
+        # the second name of a slashed list ("AST/ALT > 2 x ULN"), matched right after the slash
+        self.pattern_after_slash = re.compile(body)
         # a share written before the cells it counts ("97.4% neutrophils", "18% lymphocytes"):
         # only the tests reported in per cent
         shares = {t for t, rid in ci.items() if self.rules[rid]["ucum"] == "%"}
@@ -362,7 +399,10 @@ class LabTagger:
         if "espectively" in text:
             out += self.find_paired(text)
         taken = [(f["start"], f["end"]) for f in out]
-        for m in matches_at(self.pattern, text, self.starts(text)):
+        matches = list(matches_at(self.pattern, text, self.starts(text)))
+        if "/" in text:
+            matches = self._after_slash(text, matches)
+        for m in matches:
             rule = self._rule_for(m.group("name"))
             if rule is None:
                 continue
@@ -401,11 +441,16 @@ class LabTagger:
                 value = None
                 attrs["value_string"] = re.sub(r"\s+", " ", m.group("qual").lower())
                 parts["value"] = [m.start("qual"), m.end("qual")]
-            unit, ucum, unit_end = self._unit(m, rule)
+            # a word after a result in words is no unit ("INR was normal as well")
+            unit, ucum, unit_end = (
+                (None, None, -1) if m.group("qual") else self._unit(m, rule)
+            )
             if (ucum in _AMOUNT_UNITS and ucum != rule["ucum"]) or (
                 ucum is not None and _DOSE_UNIT.fullmatch(ucum)
             ):
                 continue  # "docusate sodium 100 mg", "vitamin B12 1000 mcg": a drug strength
+            if ucum == "%" and _PER_VOLUME.search(rule["ucum"]):
+                continue  # "urea 40% cream", "glucose 5%", "albumin 25%": a preparation
             attrs["unit"], attrs["ucum"] = unit, ucum
             if unit is not None:
                 parts["unit"] = [m.start("unit"), unit_end]
@@ -467,6 +512,90 @@ class LabTagger:
             )
         if "%" in text:
             out += self.find_shares(text, [(f["start"], f["end"]) for f in out])
+        out += self.find_listed(text, out)
+        return out
+
+    def _after_slash(self, text: str, matches: list[re.Match[str]]) -> list[re.Match[str]]:
+        """``matches`` and the results whose test name follows another test name and a slash
+        ("AST/ALT > 2 x ULN": ALT's; ``find_listed`` gives AST the value), in text order.
+        Not inside a match already ("FEV1/FVC 0.65" is one test)."""
+        spans = [(m.start(), m.end()) for m in matches]
+        extra = []
+        for slash in _SLASH.finditer(text):
+            if any(a <= slash.start() < b for a, b in spans):
+                continue
+            m = self.pattern_after_slash.match(text, slash.end())
+            if m is None:
+                continue
+            window = max(0, slash.start() - 60)
+            names = self.name_re.finditer(text, window, slash.start())
+            if any(n.end() == slash.start() for n in names):
+                extra.append(m)
+        if not extra:
+            return matches
+        return sorted([*matches, *extra], key=lambda m: m.start())
+
+    def find_listed(self, text: str, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Test names listed before one shared value, as criteria write a limit for several
+        tests: "AST/ALT > 2.5 x ULN", "AST, ALT < 3 times ULN", "ALT or AST > 100 U/L".
+
+        The value is every listed test's only when it is a multiple of the upper limit of
+        normal, or its unit is the one both tests are reported in ("AST and ALT > 100 U/L"),
+        or it has a comparator and no unit ("AST/ALT > 100"), and it is plausible for each
+        test. Not when the values are a list too ("AST and ALT 45 and 60": the name after
+        the joint has the first value only) or read pairwise ("... respectively"). One LAB
+        per listed name, spanning the name, with the shared value's offsets in ``parts``.
+        """
+        out: list[dict[str, Any]] = []
+        taken = [(f["start"], f["end"]) for f in found]
+        for f in found:
+            attrs = f["attributes"]
+            rule = f["rule"]
+            numeric = "value" in attrs or "value_range" in attrs
+            if attrs.get("kind") == "score" or not numeric:
+                continue
+            ucum, comparator = attrs.get("ucum"), attrs.get("comparator")
+            if not (
+                ucum == "{ULN}"
+                or (ucum is not None and ucum == rule["ucum"])
+                or (ucum is None and comparator is not None)
+            ):
+                continue
+            after = text[f["end"] : f["end"] + 60]
+            if _LIST_AFTER.match(after) or _RESPECTIVELY.search(re.split(r"[.;\n]", after)[0]):
+                continue  # "AST and ALT 45 and 60", "A and B were x and y, respectively"
+            name_start = attrs["parts"]["name"][0]
+            for _ in range(6):  # names leftwards through joints
+                joint = _LIST_JOINT.search(text, max(0, name_start - 12), name_start)
+                if joint is None:
+                    break
+                name = None
+                for cand in self.name_re.finditer(text, max(0, joint.start() - 60), joint.start()):
+                    if cand.end() == joint.start():
+                        name = cand
+                if name is None or any(a <= name.start() < b for a, b in taken):
+                    break
+                other = self._rule_for(name.group(0))
+                if other is None or other is rule:
+                    break
+                if ucum not in (None, "{ULN}") and ucum != other["ucum"]:
+                    break
+                values = [attrs["value"]] if "value" in attrs else [*attrs["value_range"].values()]
+                if not all(_plausible(v, ucum, other) for v in values):
+                    break
+                listed = {k: v for k, v in attrs.items() if k not in ("interpretation", "specimen")}
+                listed["test"] = other["name"]
+                listed["parts"] = {k: v for k, v in attrs["parts"].items() if k != "name"}
+                listed["parts"]["name"] = [name.start(), name.end()]
+                codes = other["codes"]
+                specimen = self._specimen(text, name.start())
+                if specimen is not None:
+                    listed["specimen"] = specimen
+                    codes = []
+                out.append({"start": name.start(), "end": name.end(), "rule": other,
+                            "codes": codes, "attributes": listed})  # fmt: skip
+                taken.append((name.start(), name.end()))
+                name_start = name.start()
         return out
 
     def find_shares(self, text: str, taken: list[tuple[int, int]]) -> list[dict[str, Any]]:

@@ -35,7 +35,12 @@ from extractors.units import UnitNormalizer
 #              a rate written "101/min".
 # 4 (2026-12): a range as criteria write it ("BMI 30-42", "between 20 and 34 kg/m2", "from
 #              18 to 35 kg/m2"): ``value_range``, FHIR valueRange.
-VERSION = 4
+# 5 (2026-12): mean arterial pressure (LOINC 8478-0; "MAP" in capitals only) and head
+#              circumference (9843-4); comparators as criteria type and word them (shared
+#              with labs: ">_", "equal or greater than"); a pressure after a heart chamber or
+#              vessel is no blood pressure ("estimated PA systolic pressure of 45 mmHg",
+#              "right ventricular systolic pressure", "LV end-diastolic pressure").
+VERSION = 5
 
 LABEL = "VITAL"
 RULES = "vitals"
@@ -52,6 +57,7 @@ _UNIT_TEXT = {
     "blood_pressure": r"mm\s?hg|mm\s+of\s+hg",
     "systolic_blood_pressure": r"mm\s?hg|mm\s+of\s+hg",
     "diastolic_blood_pressure": r"mm\s?hg|mm\s+of\s+hg",
+    "mean_blood_pressure": r"mm\s?hg|mm\s+of\s+hg",
     "heart_rate": r"bpm|beats\s+per\s+minute|beats/min|/min|per\s+minute",
     "respiratory_rate": r"breaths\s+per\s+minute|breaths/min|/min|per\s+minute|bpm|rpm",
     "body_temperature": (
@@ -61,6 +67,7 @@ _UNIT_TEXT = {
     "oxygen_saturation": r"%|percent",
     "body_weight": r"kgs?|kilograms?|lbs?|pounds?|grams|g|#",
     "body_height": r"cm|centimeters?|inches|inch|in|m|meters?|\"",
+    "head_circumference": r"cm|centimeters?|inches|inch|in",
     "bmi": r"kg/m2|kg/m\^2|kg/m²",
 }
 _OUNCES = re.compile(
@@ -72,6 +79,17 @@ _OXYGEN = re.compile(
     r"(?:NC|nasal[ \t]+cannula|face[ \t]?mask|NRB|non-?rebreather))?|"
     r"(?:a[ \t]+)?(?:non-?rebreather|NRB|BiPAP|CPAP|high[ \t]+flow))",
     re.IGNORECASE,
+)
+
+#: The blood pressure kinds, read as the systemic arterial pressure.
+_ARTERIAL = frozenset({"blood_pressure", "systolic_blood_pressure", "diastolic_blood_pressure",
+                       "mean_blood_pressure"})  # fmt: skip
+#: A chamber or vessel named right before a pressure: an echo or catheter measurement, not
+#: the blood pressure ("pulmonary artery systolic pressure", "right ventricular systolic
+#: pressure", "PA systolic pressure", "LV end-diastolic pressure").
+_NOT_SYSTEMIC = re.compile(
+    r"(?:(?i:pulmonary(?:\s+arter(?:y|ial))?|(?:right|left)\s+ventricular|ventricular|atrial|"
+    r"aortic|wedge|intracranial|intraocular|portal|end)|\b(?:PA|RV|LV|RA|LA))[ \t\n-]*$"
 )
 
 
@@ -134,7 +152,10 @@ class VitalTagger:
         if not starts:
             return out
         for pattern, rule in self.patterns:
+            pressure = rule["kind"] in _ARTERIAL
             for m in matches_at(pattern, text, starts):
+                if pressure and _NOT_SYSTEMIC.search(text, max(0, m.start() - 30), m.start()):
+                    continue  # "estimated PA systolic pressure of 45 mmHg": not the arm's
                 found = self._read(text, m, rule)
                 if found is not None:
                     out.append(found)

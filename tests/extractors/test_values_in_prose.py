@@ -344,3 +344,183 @@ def test_paired_values_may_carry_a_unit_with_a_slash(nlp: Any) -> None:
     text = "His WBC and neutrophils were 8,800/µL and 2%, respectively."
     got = {a["test"]: (a["value"], a["ucum"]) for lab, _, a in found(nlp, text) if lab == "LAB"}
     assert got == {"White blood cell count": (8800, "/uL"), "Neutrophils %": (2, "%")}
+
+
+# Comparators as criteria type them: for want of a key ("WBC >_3000/mm3"), with "or equal"
+# before or after the direction, and in words. sentence, test or vital, value, comparator
+COMPARATOR_WORDS: list[tuple[str, str, float, str]] = [
+    ("WBC >_3000/mm3 at screening", "White blood cell count", 3000, ">="),
+    ("Creatinine <_2.0 mg/dl", "Creatinine", 2.0, "<="),
+    ("serum albumin equal or less than 3.0 g/dL", "Albumin", 3.0, "<="),
+    ("total bilirubin equal to or greater than 3 mg/dL", "Bilirubin, total", 3, ">="),
+    ("creatinine clearance greater or equal to 50 mL/min", "Creatinine clearance", 50, ">="),
+    ("calcium more than or equal to 11 mg/dL", "Calcium", 11, ">="),
+    ("potassium no less than 3.0 mmol/L", "Potassium", 3.0, ">="),
+    ("sodium not exceeding 150 mmol/L", "Sodium", 150, "<="),
+    ("hemoglobin <or= 9 g/dL", "Hemoglobin", 9, "<="),
+    ("platelets ≧ 100,000/µL", "Platelet count", 100000, ">="),
+]
+
+
+@pytest.mark.parametrize(("text", "test", "value", "comparator"), COMPARATOR_WORDS)
+def test_comparators_as_criteria_type_and_word_them(
+    nlp: Any, text: str, test: str, value: float, comparator: str
+) -> None:
+    [attrs] = [a for lab, _, a in found(nlp, text) if lab == "LAB"]
+    assert (attrs["test"], attrs["value"], attrs["comparator"]) == (test, value, comparator)
+
+
+# One limit for several tests named before it: each test gets the value.
+# sentence, [(test name as written, test, value, ucum, comparator)]
+LISTED: list[tuple[str, list[tuple[str, str, float, str | None, str | None]]]] = [
+    (
+        "Exclude AST/ALT > 2.5 x ULN.",
+        [("AST", "AST", 2.5, "{ULN}", ">"), ("ALT > 2.5 x ULN", "ALT", 2.5, "{ULN}", ">")],
+    ),
+    (
+        "SGOT, SGPT or bilirubin < 3 times the upper limit of normal",
+        [("SGOT", "AST", 3, "{ULN}", "<"), ("SGPT", "ALT", 3, "{ULN}", "<"),
+         ("bilirubin < 3 times the upper limit of normal", "Bilirubin, total", 3, "{ULN}", "<")],
+    ),
+    (
+        "AST and ALT above 120 U/L",
+        [("AST", "AST", 120, "U/L", ">"), ("ALT above 120 U/L", "ALT", 120, "U/L", ">")],
+    ),
+    (
+        "ALT or AST > 100",
+        [("ALT", "ALT", 100, None, ">"), ("AST > 100", "AST", 100, None, ">")],
+    ),
+    # without the multiplication sign, or "normal" for its upper limit
+    (
+        "creatinine > 1.5 upper limit of normal",
+        [("creatinine > 1.5 upper limit of normal", "Creatinine", 1.5, "{ULN}", ">")],
+    ),
+    ("ALT 3 times higher than normal", [("ALT 3 times higher than normal", "ALT", 3, "{ULN}",
+                                         None)]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), LISTED)
+def test_a_limit_written_once_for_a_list_of_tests(nlp: Any, text: str, expected) -> None:
+    got = [
+        (t, a["test"], a["value"], a["ucum"], a.get("comparator"))
+        for lab, t, a in found(nlp, text)
+        if lab == "LAB"
+    ]
+    assert sorted(got) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "only"),
+    [
+        ("AST and ALT 45 and 60 U/L", "ALT"),  # two values: not ALT's for AST
+        ("AST and ALT were 45 and 60 on day 2", "ALT"),  # the same, and no unit to share
+        ("AST and ALT 45", "ALT"),  # no comparator and no unit: may be ALT's alone
+        ("sodium, potassium > 5.5 mmol/L", "Potassium"),  # implausible for sodium
+        ("AST, ALT 45, 60 U/L", "ALT"),  # a list of values too
+    ],
+)
+def test_no_shared_value_when_it_may_be_one_tests_own(nlp: Any, text: str, only: str) -> None:
+    got = [a["test"] for lab, _, a in found(nlp, text) if lab == "LAB"]
+    assert got == [only], found(nlp, text)
+
+
+def test_a_slashed_test_name_is_one_test(nlp: Any) -> None:
+    [(_, span, attrs)] = [x for x in found(nlp, "FEV1/FVC 0.65 after bronchodilator") if
+                          x[0] == "LAB"]  # fmt: skip
+    assert (span, attrs["test"]) == ("FEV1/FVC 0.65", "FEV1/FVC")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "intact PTH, 2nd generation assay",  # an ordinal, not a value of 2
+        "PTH 3rd generation assay, normal range 8-40",
+    ],
+)
+def test_an_ordinal_is_no_value(nlp: Any, text: str) -> None:
+    assert [a for lab, _, a in found(nlp, text) if lab == "LAB"] == []
+
+
+# Names added with their LOINC codes. sentence, test, LOINC, value, ucum
+NAMES: list[tuple[str, str, str, float, str | None]] = [
+    ("LDL-cholesterol 160 mg/dL", "LDL cholesterol", "2089-1", 160, "mg/dL"),
+    ("HDL-cholesterol < 40 mg/dL", "HDL cholesterol", "2085-9", 40, "mg/dL"),
+    ("The TBil was 13.3 μmol/L and the DBil 4.5 μmol/L.", "Bilirubin, total", "1975-2", 13.3,
+     "umol/L"),
+    ("Serum urea was 12 mmol/L.", "Urea", "3091-6", 12, "mmol/L"),
+    ("fasting plasma glucose ≥ 126 mg/dL", "Glucose, fasting", "1558-6", 126, "mg/dL"),
+    ("Quantitative hCG was 1500 mIU/mL.", "Choriogonadotropin (hCG)", "19080-1", 1500,
+     "m[IU]/mL"),
+    ("beta-hCG 20 mIU/mL", "Choriogonadotropin beta subunit (beta-hCG)", "21198-7", 20,
+     "m[IU]/mL"),
+]
+
+
+@pytest.mark.parametrize(("text", "test", "loinc", "value", "ucum"), NAMES)
+def test_more_test_names(
+    nlp: Any, text: str, test: str, loinc: str, value: float, ucum: str | None
+) -> None:
+    [(_, mentions)] = list(extract(nlp, [(Note(note_id="t", text=text), ())]))
+    m = next(m for m in mentions if m.label == "LAB")
+    assert (m.attributes["test"], m.attributes["value"], m.attributes["ucum"]) == (
+        test, value, ucum)  # fmt: skip
+    assert [c.code for c in m.codings if c.system == "http://loinc.org"] == [loinc]
+
+
+@pytest.mark.parametrize(
+    ("text", "vital", "loinc", "value", "ucum"),
+    [
+        ("Head circumference 34 cm (25th centile).", "head_circumference", "9843-4", 34, "cm"),
+        ("mean arterial pressure < 65 mmHg despite fluids", "mean_blood_pressure", "8478-0",
+         65, "mm[Hg]"),
+        ("MAP 58 on arrival", "mean_blood_pressure", "8478-0", 58, "mm[Hg]"),
+    ],
+)
+def test_more_vital_signs(
+    nlp: Any, text: str, vital: str, loinc: str, value: float, ucum: str
+) -> None:
+    [(_, mentions)] = list(extract(nlp, [(Note(note_id="t", text=text), ())]))
+    [m] = [m for m in mentions if m.label == "VITAL"]
+    assert (m.attributes["vital"], m.attributes["value"], m.attributes["ucum"]) == (
+        vital, value, ucum)  # fmt: skip
+    assert [c.code for c in m.codings] == [loinc]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Apply urea cream 10% twice daily.",  # a drug
+        "Urea 40% cream to the heels.",  # a preparation's strength, not a result in per cent
+        "Glucose 5% at 80 mL/h.",
+        "head circumference was normal",  # no value
+        "the map of the lesions was 3 cm wide",  # "map" in lower case is no pressure
+    ],
+)
+def test_no_reading_from_new_names_without_a_result(nlp: Any, text: str) -> None:
+    assert [x for x in found(nlp, text) if x[0] in ("LAB", "VITAL")] == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Estimated PA systolic pressure of 45 mmHg.",  # echo: pulmonary artery pressure
+        "Calculated pulmonary systolic pressure 42 mmHg.",
+        "right ventricular systolic pressure in excess of 60 mmHg",
+        "left ventricular end-diastolic pressure ≤15 mmHg",
+    ],
+)
+def test_a_pressure_of_a_heart_chamber_or_vessel_is_no_blood_pressure(
+    nlp: Any, text: str
+) -> None:
+    assert [x for x in found(nlp, text) if x[0] == "VITAL"] == []
+
+
+def test_peak_blood_pressure_is_a_blood_pressure(nlp: Any) -> None:
+    [(_, _, attrs)] = [x for x in found(nlp, "Peak blood pressure was 182/90.") if x[0] == "VITAL"]
+    assert (attrs["systolic"], attrs["diastolic"]) == (182, 90)
+
+
+def test_a_word_after_a_result_in_words_is_no_unit(nlp: Any) -> None:
+    [(_, span, attrs)] = [x for x in found(nlp, "PT/INR was normal as well.") if x[0] == "LAB"]
+    assert (span, attrs["value_string"], attrs["ucum"]) == ("INR was normal", "normal", None)
