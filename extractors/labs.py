@@ -20,6 +20,7 @@ from extractors.patterns import (
     add_spans,
     alternation,
     char_bounds,
+    comparator_after,
     existing_spans,
     load_rules,
     make_span,
@@ -68,7 +69,13 @@ from extractors.units import UnitNormalizer
 #              ("PTH, 2nd generation assay"); a per-cent value after a test measured per
 #              volume is a preparation ("urea 40% cream"); urea, fasting glucose, hCG and
 #              beta-hCG; hyphenated LDL-/HDL-cholesterol, TBil/DBil, CCr; the second name of
-#              a slashed pair is read ("PT/INR 1.02"); no unit after a result in words.
+#              a slashed pair is read ("PT/INR 1.02"); no unit after a result in words; a
+#              bracket before a word of the connector ("declined (to 250 ng/mL)"), a dash;
+#              an ejection fraction written as a fraction of one ("LVEF of 0.20": UCUM "1",
+#              the rule's plausible_fraction); "respectively" lists with a verb of change
+#              ("decreased to"), words before the values ("markedly elevated up to"), an
+#              aside after a value ("2% (176/µL)"), a gloss after a name, comparators;
+#              a comparator after the value ("HbA1c 7% or greater", "NIHSS 4 or more").
 VERSION = 7
 
 LABEL = "LAB"
@@ -76,14 +83,17 @@ RULES = "labs"
 
 #: Words between a test name and its value ("creatinine was elevated at 1.8").
 _CONNECTOR = COMMA_AFTER_NAME + (
-    rf"(?:{HSPACE}*(?:level|levels|count|value|values|result|was|were|is|are|of|at|to|now|today|"
+    rf"(?:{HSPACE}*(?:(?:level|levels|count|value|values|result|was|were|is|are|of|at|to|now|"
+    r"today|"
     r"on\s+admission|this\s+morning|came\s+back|returned|remained|has\s+been|had\s+been|"
     r"had|has|have|further|again|still|then|subsequently|gradually|"
     r"measured|found|noted|recorded|reported|stabilized|reached|normalized|improved|"
     r"around|about|approximately|concentration|concentrations|activity|prolonged|"
     r"increased|decreased|rose|rising|fell|dropped|down|up|trended|peaked|climbed|declined|"
     r"slightly|mildly|moderately|markedly|significantly|very|"
-    r"elevated|high|low|raised|decreased|normal|abnormal|critical|:|=|-|–|\()(?![a-z]))*"
+    r"elevated|high|low|raised|decreased|normal|abnormal|critical)(?![a-z])|"
+    # signs; a bracket also before a word ("PRL level declined (to 250 ng/mL)")
+    r"[:=–—(]|-(?![a-z])))*"
 )
 _FLAG_WORDS = {
     "elevated": "H", "high": "H", "raised": "H", "increased": "H", "rose": "H",
@@ -157,7 +167,25 @@ _UNIT = (
 #: values. Names and values are read from the two lists by ``_paired_results``.
 _RESPECTIVELY = re.compile(r",?[ \t]*respectively\b", re.IGNORECASE)
 
-_PAIR_VERB = re.compile(r"[ \t]+(?:were|was|are|measured|at|of)[ \t]+(?:at[ \t]+)?", re.I)
+_PAIR_VERB = re.compile(
+    r"[ \t]+(?:(?:were|was|are|measured|at|of)|(?:(?:had|have|has)[ \t]+)?(?:further[ \t]+)?"
+    r"(?:increased|decreased|risen|rose|fallen|fell|dropped|declined|improved|normalized)"
+    r"[ \t]+to)[ \t]+(?:at[ \t]+)?",
+    re.I,
+)
+#: Words between the verb and the first value ("were markedly elevated up to 2726 U/L and
+#: 7438 U/L, respectively"), and between two values ("8,800/µL and only 2%").
+_PAIR_LEAD = re.compile(
+    r"[ \t]*(?:(?:only|markedly|mildly|moderately|significantly|slightly|elevated|increased|"
+    r"decreased|raised|reduced|low|high|up[ \t]+to|about|approximately|around|found|noted|"
+    r"measured|at|of)[ \t]+)*",
+    re.I,
+)
+_PAIR_GAP = re.compile(r"[ \t,]*(?:and|or)?[ \t]*(?:(?:only|about|approximately)[ \t]+)?", re.I)
+#: A bracketed aside in a list of values.
+_ASIDE = re.compile(r"[ \t]*\([^()\n]{1,40}\)")
+#: A bracketed gloss in a list of names.
+_GLOSS = re.compile(r"[ \t]*[(\[][^()\[\]\n]{1,60}[)\]]")
 
 
 #: Between two test names of a list before one value: "AST/ALT", "AST, ALT", "AST or ALT",
@@ -248,6 +276,7 @@ class LabTagger:
         # case-insensitive everywhere except the short case-sensitive test names (K, Na, PT)
         self.name_re = re.compile(rf"(?<![\w/-])(?:{names})(?![\w])")
         self.paired_value = re.compile(
+            rf"(?:(?P<cmp>{COMPARATOR}){HSPACE}?)?"
             rf"(?P<num>{NUMBER})(?!\d|/\d)(?:{HSPACE}?(?!(?:and|or)\b)(?P<unit>/?{_UNIT}))?",
             re.IGNORECASE,
         )
@@ -313,6 +342,10 @@ class LabTagger:
             if read is None:
                 continue
             attrs, end = read
+            if "value" in attrs and "comparator" not in attrs:
+                after = comparator_after(text, end)
+                if after is not None:  # "a score of 15 or greater"
+                    attrs["comparator"], end = after
             out.append(
                 {
                     "start": m.start("name"),
@@ -337,21 +370,24 @@ class LabTagger:
             offset = start + 1
             verbs = list(_PAIR_VERB.finditer(sentence))
             for verb in reversed(verbs):
-                values_text = sentence[verb.end() :]
+                # a bracketed aside after a value is not one of the list ("2% (176/µL)")
+                values_text = _ASIDE.sub(lambda a: " " * len(a.group(0)), sentence[verb.end() :])
                 values = list(self.paired_value.finditer(values_text))
-                before = list(self.name_re.finditer(sentence, 0, verb.start()))
+                # a name's bracketed gloss names it again: "ALT (alanine transaminase)"
+                names_text = _GLOSS.sub(lambda a: " " * len(a.group(0)), sentence)
+                before = list(self.name_re.finditer(names_text, 0, verb.start()))
                 if len(values) < 2 or len(before) < len(values):
                     continue
                 names = before[-len(values) :]
                 # the names are a list: a few words at most between them and up to the verb
                 # ("brain natriuretic peptide and high-sensitivity troponin T levels were")
-                joints = [sentence[a.end() : b.start()] for a, b in itertools.pairwise(names)]
-                joints.append(sentence[names[-1].end() : verb.start()])
+                joints = [names_text[a.end() : b.start()] for a, b in itertools.pairwise(names)]
+                joints.append(names_text[names[-1].end() : verb.start()])
                 if not all(_is_filler(j) for j in joints):
                     continue
                 gaps = [values_text[a.end() : b.start()] for a, b in itertools.pairwise(values)]
-                if values_text[: values[0].start()].strip() or not all(
-                    re.fullmatch(r"[ \t,]*(?:and)?[ \t]*", g) for g in gaps
+                if not _PAIR_LEAD.fullmatch(values_text[: values[0].start()]) or not all(
+                    _PAIR_GAP.fullmatch(g) for g in gaps
                 ):
                     continue
                 if values_text[values[-1].end() :].strip(" \t,"):
@@ -375,6 +411,10 @@ class LabTagger:
                         "name": [offset + name.start(), offset + name.end()],
                         "value": [v0, v0 + len(val.group("num"))],
                     }
+                    paired: dict[str, Any] = {}
+                    cmp = " ".join((val.group("cmp") or "").lower().split())
+                    if cmp and cmp != "up to":  # "elevated up to 2726 U/L": the peak
+                        paired["comparator"] = COMPARATORS.get(cmp, cmp)
                     out.append(
                         {
                             "start": offset + name.start(),
@@ -386,6 +426,7 @@ class LabTagger:
                                 "value": number,
                                 "unit": unit_text if ucum else None,
                                 "ucum": ucum,
+                                **paired,
                                 "parts": parts,
                             },
                         }
@@ -455,6 +496,12 @@ class LabTagger:
             if unit is not None:
                 parts["unit"] = [m.start("unit"), unit_end]
                 end = unit_end
+            fraction = rule.get("plausible_fraction")
+            if (
+                fraction and unit is None and value is not None and "." in m.group("num")
+                and fraction[0] <= value <= fraction[1]
+            ):  # fmt: skip
+                attrs["ucum"] = ucum = "1"  # "LVEF of 0.20": a fraction of one, UCUM unity
             if value is not None and not _plausible(value, ucum, rule):
                 continue
             if "value_range" in attrs and (
@@ -462,6 +509,11 @@ class LabTagger:
                 or not all(_plausible(v, ucum, rule) for v in attrs["value_range"].values())
             ):
                 continue  # "WBC 5-10" alone may be a reference range; a range needs its unit
+            if "value" in attrs and "comparator" not in attrs:
+                after = comparator_after(text, end)
+                if after is not None:  # "HbA1c 7% or greater"
+                    attrs["comparator"], end = after
+                    parts["comparator"] = [parts["value"][1], end]
             flag = None
             for group in ("pflag", "flag", "wflag", "star"):
                 if m.group(group):

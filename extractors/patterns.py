@@ -69,6 +69,22 @@ for _sign in "<>":
     for _typed in (f"{_sign}or=", f"{_sign} or =", f"{_sign}or =", f"{_sign} or="):
         COMPARATORS[_typed] = _sign + "="
 
+#: A comparator written after the value ("70% or greater", "a score of 15 or more", "2 or
+#: higher", "500 mL or less") -> ">=" / "<=".
+_OR_MORE = re.compile(
+    r"[ \t]+or[ \t]+(?:(?P<up>greater|higher|more|above|over)|less|lower|below|fewer)(?![a-z])"
+    r"(?![ \t]+than)",
+    re.IGNORECASE,
+)
+
+
+def comparator_after(text: str, end: int) -> tuple[str, int] | None:
+    """(comparator, new end) when "or greater" / "or less" follows a value ending at ``end``."""
+    m = _OR_MORE.match(text, end)
+    if m is None:
+        return None
+    return (">=" if m.group("up") else "<="), m.end()
+
 
 _ONES = (
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "

@@ -18,6 +18,7 @@ from extractors.patterns import (
     TermStarts,
     add_spans,
     alternation,
+    comparator_after,
     load_rules,
     make_span,
     matches_at,
@@ -39,7 +40,9 @@ from extractors.units import UnitNormalizer
 #              circumference (9843-4); comparators as criteria type and word them (shared
 #              with labs: ">_", "equal or greater than"); a pressure after a heart chamber or
 #              vessel is no blood pressure ("estimated PA systolic pressure of 45 mmHg",
-#              "right ventricular systolic pressure", "LV end-diastolic pressure").
+#              "right ventricular systolic pressure", "LV end-diastolic pressure"); "remains",
+#              "on room air", "at rest" between the name and the value; "beats per
+#              min"; a comparator after the value ("BMI 40 or more").
 VERSION = 5
 
 LABEL = "VITAL"
@@ -48,7 +51,8 @@ RULES = "vitals"
 _CONNECTOR = COMMA_AFTER_NAME + (
     rf"(?:{HSPACE}*(?:was|were|is|are|of|at|to|up\s+to|now|today|on\s+admission|initially|"
     r"measured|recorded|noted|found|reading|readings|range[sd]?|ranging\s+from|"
-    r"had|has|further|still|then|subsequently|remained|stabilized|reached|normalized|"
+    r"had|has|further|still|then|subsequently|remained|remains|stabilized|reached|normalized|"
+    r"on\s+room\s+air|on\s+RA|at\s+rest|"
     r"increased|decreased|rose|fell|dropped|"
     r"elevated|high|low|in\s+the|about|approximately|around|"
     r":|=|-|–|\()(?![a-z]))*"
@@ -58,7 +62,7 @@ _UNIT_TEXT = {
     "systolic_blood_pressure": r"mm\s?hg|mm\s+of\s+hg",
     "diastolic_blood_pressure": r"mm\s?hg|mm\s+of\s+hg",
     "mean_blood_pressure": r"mm\s?hg|mm\s+of\s+hg",
-    "heart_rate": r"bpm|beats\s+per\s+minute|beats/min|/min|per\s+minute",
+    "heart_rate": r"bpm|beats\s+per\s+min(?:ute)?|beats/min(?:ute)?|b/min|/min|per\s+minute",
     "respiratory_rate": r"breaths\s+per\s+minute|breaths/min|/min|per\s+minute|bpm|rpm",
     "body_temperature": (
         r"°\s?[cf]|º\s?[cf]|deg(?:rees?)?\.?\s?(?:fahrenheit|celsius|centigrade|f|c)|"
@@ -91,6 +95,8 @@ _NOT_SYSTEMIC = re.compile(
     r"(?:(?i:pulmonary(?:\s+arter(?:y|ial))?|(?:right|left)\s+ventricular|ventricular|atrial|"
     r"aortic|wedge|intracranial|intraocular|portal|end)|\b(?:PA|RV|LV|RA|LA))[ \t\n-]*$"
 )
+
+_ROOM_AIR = re.compile(r"\bon[ \t]+(?:room[ \t]+air|RA)\b", re.IGNORECASE)
 
 
 class VitalTagger:
@@ -230,6 +236,12 @@ class VitalTagger:
             attrs.update({"value": value, "unit": ucum, "ucum": ucum, "unit_text": unit_text})
             if m.group("cmp") and kind != "blood_pressure":
                 attrs["comparator"] = COMPARATORS.get(" ".join(m.group("cmp").lower().split()))
+            else:
+                after = comparator_after(text, end)
+                if after is not None:  # "BMI 30 kg/m2 or greater"
+                    attrs["comparator"], end = after
+        if kind == "oxygen_saturation" and _ROOM_AIR.search(text, m.end("name"), m.start("v")):
+            attrs["oxygen"] = "room air"  # "oxygen saturation on room air was 94%"
         if kind == "oxygen_saturation":
             o2 = _OXYGEN.match(text, end)
             if o2:

@@ -524,3 +524,96 @@ def test_peak_blood_pressure_is_a_blood_pressure(nlp: Any) -> None:
 def test_a_word_after_a_result_in_words_is_no_unit(nlp: Any) -> None:
     [(_, span, attrs)] = [x for x in found(nlp, "PT/INR was normal as well.") if x[0] == "LAB"]
     assert (span, attrs["value_string"], attrs["ucum"]) == ("INR was normal", "normal", None)
+
+
+# A comparator written after the value. sentence, label, value, comparator
+AFTER: list[tuple[str, str, float, str]] = [
+    ("HbA1c 7.5% or greater at screening", "LAB", 7.5, ">="),
+    ("INR 1.5 or more", "LAB", 1.5, ">="),
+    ("eGFR 30 mL/min/1.73 m2 or less", "LAB", 30, "<="),
+    ("a NIHSS score of 4 or higher", "LAB", 4, ">="),
+    ("BMI 40 kg/m2 or more", "VITAL", 40, ">="),
+]
+
+
+@pytest.mark.parametrize(("text", "label", "value", "comparator"), AFTER)
+def test_a_comparator_after_the_value(
+    nlp: Any, text: str, label: str, value: float, comparator: str
+) -> None:
+    [attrs] = [a for lab, _, a in found(nlp, text) if lab == label]
+    assert (attrs["value"], attrs["comparator"]) == (value, comparator)
+
+
+def test_or_more_than_something_else_is_no_comparator(nlp: Any) -> None:
+    [attrs] = [a for lab, _, a in found(nlp, "creatinine 1.5 or more than twice baseline")
+               if lab == "LAB"]  # fmt: skip
+    assert "comparator" not in attrs
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (  # a verb of change, an aside after a value, "only" between the values
+            "Her WBC and neutrophil counts decreased to 3,290/µL and only 1% (33/µL), "
+            "respectively.",
+            [("WBC", 3290, "/uL"), ("neutrophil", 1, "%")],
+        ),
+        (  # a gloss after each name, words before the values
+            "ALT (alanine aminotransferase) and AST (aspartate aminotransferase) were markedly "
+            "elevated up to 1200 U/L and 2400 U/L respectively.",
+            [("ALT", 1200, "U/L"), ("AST", 2400, "U/L")],
+        ),
+    ],
+)
+def test_respectively_as_case_reports_write_it(nlp: Any, text: str, expected) -> None:
+    got = [(t, a["value"], a["ucum"]) for lab, t, a in found(nlp, text) if lab == "LAB"]
+    assert got == expected
+    assert all("comparator" not in a for lab, _, a in found(nlp, text) if lab == "LAB")
+
+
+@pytest.mark.parametrize(
+    ("text", "test", "value", "ucum"),
+    [
+        ("The prolactin level fell (to 80 ng/mL) after cabergoline.", "Prolactin", 80, "ng/mL"),
+        ("serum prolactin was very high—900 µg/L", "Prolactin", 900, "ug/L"),
+        ("creatine kinase was 67 UI/L", "Creatine kinase", 67, "[IU]/L"),
+        # an ejection fraction written as a fraction of one: UCUM unity
+        ("Echo showed an LVEF of 0.35.", "Left ventricular ejection fraction", 0.35, "1"),
+    ],
+)
+def test_more_ways_of_writing_a_result(
+    nlp: Any, text: str, test: str, value: float, ucum: str
+) -> None:
+    [attrs] = [a for lab, _, a in found(nlp, text) if lab == "LAB"]
+    assert (attrs["test"], attrs["value"], attrs["ucum"]) == (test, value, ucum)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "LVEF 1.5",  # no fraction of one, and no per cent
+        "creatinine rose from 1.2 to 3.4",  # a change, not a range ("from" is no connector)
+        "potassium -lowering diet 2",
+    ],
+)
+def test_no_fraction_or_range_where_none_is_written(nlp: Any, text: str) -> None:
+    assert [a for lab, _, a in found(nlp, text) if lab == "LAB"
+            and ("value_range" in a or a.get("ucum") == "1" or a.get("value") == 2)] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "vital", "value"),
+    [
+        ("Her oxygen saturation on room air at rest was 94%.", "oxygen_saturation", 94),
+        ("Heart rate remains 52 beats per min.", "heart_rate", 52),
+    ],
+)
+def test_vital_connectors(nlp: Any, text: str, vital: str, value: float) -> None:
+    [attrs] = [a for lab, _, a in found(nlp, text) if lab == "VITAL"]
+    assert (attrs["vital"], attrs["value"]) == (vital, value)
+    if vital == "oxygen_saturation":
+        assert attrs["oxygen"] == "room air"
+
+
+def test_a_weight_change_is_no_weight(nlp: Any) -> None:
+    assert [x for x in found(nlp, "Her weight showed a 5 kg loss.") if x[0] == "VITAL"] == []
