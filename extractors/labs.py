@@ -75,7 +75,16 @@ from extractors.units import UnitNormalizer
 #              the rule's plausible_fraction); "respectively" lists with a verb of change
 #              ("decreased to"), words before the values ("markedly elevated up to"), an
 #              aside after a value ("2% (176/µL)"), a gloss after a name, comparators;
-#              a comparator after the value ("HbA1c 7% or greater", "NIHSS 4 or more").
+#              a comparator after the value ("HbA1c 7% or greater", "NIHSS 4 or more");
+#              HIV-1 RNA (20447-9), testosterone (2986-8), transferrin saturation (2502-3),
+#              urine albumin/creatinine (9318-7) and protein/creatinine (2890-2) ratios (a
+#              urine test keeps its code beside the word urine: the rule's specimen), FiO2
+#              (3150-0, also as a fraction of one); neutrophils counted per volume are the
+#              absolute count (count_rule); "brain-type natriuretic peptide", "creatinine
+#              kinase" (for creatine kinase), "UNL"; "copies/mL", "cells/mm3"; a listed
+#              name may have a gloss ("Aspartate aminotransferase (AST)/Alanine ..."); a
+#              score before the scale's name ("scored 15 on the Glasgow coma scale", "a score
+#              of > 10 on the Epworth sleepiness scale", "< 120 points on the MMSE").
 VERSION = 7
 
 LABEL = "LAB"
@@ -106,6 +115,8 @@ _COUNT_BEFORE = re.compile(r"\d[\d,.]*%?[ \t\n]*$")
 _NOT_UNITS = frozenset({"in", "on", "at", "to", "of", "and", "or", "for", "x", "per", "from"})
 #: Units of an amount, not of a concentration: after a "test name" they mean a drug strength.
 _AMOUNT_UNITS = frozenset({"mg", "ug", "g", "kg", "meq", "mmol", "U", "[IU]", "mL", "L"})
+#: The units of a count of cells per volume ("/mm3", "10*9/L").
+_COUNT_UNIT = re.compile(r"(?:10\*\d{1,2})?/(?:uL|mm3|nL|L)")
 #: The units of a concentration in a volume ("mg/dL", "mmol/L", "10*3/uL"): a test reported
 #: in them has no result in per cent.
 _PER_VOLUME = re.compile(r"/[dmun]?L$")
@@ -142,7 +153,7 @@ _RESULT_BEFORE = re.compile(
 #: "bilirubin <= 1.5 times the upper limit of normal"): UCUM ``{ULN}`` (a count of ULNs).
 _ULN_NAME = (
     r"(?:ULN|upper\s+limits?\s+of\s+(?:the\s+)?normal(?:\s+(?:range|value|limit))?|"
-    r"upper\s+normal\s+limits?|upper\s+limits?\s+normal)(?![a-z])"
+    r"upper\s+normal\s+limits?|upper\s+limits?\s+normal|UNL)(?![a-z])"
 )
 _ULN = (
     rf"(?:[x×]|times)\s?(?:the\s+)?{_ULN_NAME}|"
@@ -194,9 +205,21 @@ _LIST_JOINT = re.compile(
     r"(?:[ \t]*(?:/|,|&)[ \t]*(?:(?:and|or)[ \t]+)?|[ \t]+(?:and/or|and|or)[ \t]+)$", re.IGNORECASE
 )
 #: A slash between two words ("AST/ALT"), where a second test name may start.
-_SLASH = re.compile(r"(?<=[A-Za-z0-9])[ \t]?/[ \t]?(?=[A-Za-z])")
+_SLASH = re.compile(r"(?<=[A-Za-z0-9)\]])[ \t]?/[ \t]?(?=[A-Za-z])")
+#: A bracketed gloss right before a joint of a list ("Aspartate aminotransferase (AST)/...").
+_GLOSS_BEFORE = re.compile(r"[ \t]*[(\[][A-Za-z][^()\[\]\n]{0,48}[)\]]$")
 #: After a value: another value of a list ("45 and 60", "45, 60").
 _LIST_AFTER = re.compile(r"[ \t]*(?:,|and|or|/)[ \t]*(?:[<>≤≥]=?[ \t]?)?\d", re.IGNORECASE)
+
+#: A score before the scale's name ("scored 15 on the", "a score of > 10 on", "< 120 points
+#: on the", "score 24/30 in the revised"): "score"/"scored" before the value or "points" after.
+_SCORE_BEFORE = re.compile(
+    rf"(?:\bscor(?:e[sd]?|ing)(?:[ \t]+of)?[ \t]+(?:(?P<cmp>{COMPARATOR})[ \t]?)?"
+    r"(?P<num>\d{1,3}(?:\.\d)?)(?:[ \t]?/[ \t]?(?P<max>\d{1,3}))?(?:[ \t]+points?)?|"
+    rf"(?<![\w.,/-])(?:(?P<pcmp>{COMPARATOR})[ \t]?)?(?P<pnum>\d{{1,3}}(?:\.\d)?)[ \t]+points?)"
+    r"[ \t]+(?:on|in)[ \t]+(?:the[ \t]+)?(?:(?:revised|modified|total)[ \t]+)?$",
+    re.IGNORECASE,
+)
 
 #: Words before a test that make a range after it the normal one, not a result.
 _RANGE_CONTEXT = re.compile(r"\b(?:normal|reference|ranges?|limits?)\b", re.IGNORECASE)
@@ -258,6 +281,7 @@ class LabTagger:
         self.score_ci, self.score_cs = score_ci, score_cs
         score_names = rf"(?:(?i:{alternation(score_ci)})|{alternation(score_cs)})"
         self.score_starts = TermStarts(r"\w/-", {*score_ci, *score_cs})
+        self.score_name = re.compile(rf"(?P<name>{score_names})(?![\w])(?!-\d)")
         # a value, out of the scale's maximum ("10/15"), or a range ("0-2", "0 to 1"); not a
         # sum of parts ("Gleason 3+4") nor a decimal or a longer number
         self.score_pattern = re.compile(
@@ -357,6 +381,43 @@ class LabTagger:
             )
         return out
 
+    def find_scores_before(self, text: str, taken: list[tuple[int, int]]) -> list[dict[str, Any]]:
+        """A score written before the scale's name: "scored 15 on the Glasgow coma scale",
+        "a score of > 10 on the Epworth sleepiness scale", "< 120 points on the MMSE"."""
+        out: list[dict[str, Any]] = []
+        for p in self.score_starts(text):
+            before = _SCORE_BEFORE.search(text, max(0, p - 60), p)
+            if before is None or any(a <= p < b for a, b in taken):
+                continue
+            m = self.score_name.match(text, p)
+            if m is None:
+                continue
+            rule = _lookup(m.group("name"), self.scores, self.score_ci, self.score_cs)
+            if rule is None or m.group("name") in rule.get("roman_only_terms", ()):
+                continue
+            num = before.group("num") or before.group("pnum")
+            value = parse_number(num)
+            low, high = rule["range"]
+            if value is None or not low <= value <= high:
+                continue
+            top = before.group("max")
+            if top and int(top) not in (high, 100):
+                continue
+            num_start = before.start("num") if before.group("num") else before.start("pnum")
+            attrs: dict[str, Any] = {"test": rule["name"], "kind": "score", "ucum": "{score}",
+                                     "value": value}  # fmt: skip
+            cmp = before.group("cmp") or before.group("pcmp")
+            if cmp:
+                cmp = " ".join(cmp.lower().split())
+                attrs["comparator"] = COMPARATORS.get(cmp, cmp)
+            start = before.start("cmp") if before.group("cmp") else before.start("pcmp") if (
+                before.group("pcmp")) else num_start  # fmt: skip
+            attrs["parts"] = {"name": [m.start("name"), m.end("name")],
+                              "value": [num_start, num_start + len(num)]}  # fmt: skip
+            out.append({"start": start, "end": m.end("name"), "rule": rule,
+                        "codes": rule["codes"], "attributes": attrs})  # fmt: skip
+        return out
+
     def find_paired(self, text: str) -> list[dict[str, Any]]:
         """Results written as two lists: "lactate and pyruvate were 1.6 and 0.096 mmol/l,
         respectively". One LAB per pair, spanning the test's name, with the value's offsets in
@@ -437,6 +498,8 @@ class LabTagger:
     def find(self, text: str) -> list[dict[str, Any]]:
         """All lab results and scores in ``text`` as dicts with offsets and attributes."""
         out: list[dict[str, Any]] = self.find_scores(text)
+        if " on " in text or " in " in text:
+            out += self.find_scores_before(text, [(f["start"], f["end"]) for f in out])
         if "espectively" in text:
             out += self.find_paired(text)
         taken = [(f["start"], f["end"]) for f in out]
@@ -496,6 +559,10 @@ class LabTagger:
             if unit is not None:
                 parts["unit"] = [m.start("unit"), unit_end]
                 end = unit_end
+            if rule.get("count_rule") and ucum is not None and _COUNT_UNIT.fullmatch(ucum):
+                # "neutrophils < 1,500/mm3": the absolute count, not the share
+                rule = self.rules[rule["count_rule"]]
+                attrs["test"] = rule["name"]
             fraction = rule.get("plausible_fraction")
             if (
                 fraction and unit is None and value is not None and "." in m.group("num")
@@ -548,7 +615,8 @@ class LabTagger:
             attrs["parts"] = parts
             specimen = self._specimen(text, m.start("name"))
             codes = rule["codes"]
-            if specimen is not None:  # "urine Na 35", "CSF ... glucose 35": not a serum LOINC
+            if specimen is not None and specimen != rule.get("specimen"):
+                # "urine Na 35", "CSF ... glucose 35": not a serum LOINC
                 attrs["specimen"] = specimen
                 codes = []
             if any(a < end and m.start("name") < b for a, b in taken):
@@ -579,13 +647,22 @@ class LabTagger:
             m = self.pattern_after_slash.match(text, slash.end())
             if m is None:
                 continue
-            window = max(0, slash.start() - 60)
-            names = self.name_re.finditer(text, window, slash.start())
-            if any(n.end() == slash.start() for n in names):
+            if self._name_ends_at(text, slash.start()) is not None:
                 extra.append(m)
         if not extra:
             return matches
         return sorted([*matches, *extra], key=lambda m: m.start())
+
+    def _name_ends_at(self, text: str, end: int) -> re.Match[str] | None:
+        """The test name that ends at ``end``, or before a bracketed gloss that does
+        ("AST", "Aspartate aminotransferase (AST)")."""
+        gloss = _GLOSS_BEFORE.search(text, max(0, end - 64), end)
+        ends = (end, gloss.start()) if gloss else (end,)
+        found = None
+        for cand in self.name_re.finditer(text, max(0, ends[-1] - 60), end):
+            if cand.end() in ends:
+                found = cand
+        return found
 
     def find_listed(self, text: str, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Test names listed before one shared value, as criteria write a limit for several
@@ -621,10 +698,7 @@ class LabTagger:
                 joint = _LIST_JOINT.search(text, max(0, name_start - 12), name_start)
                 if joint is None:
                     break
-                name = None
-                for cand in self.name_re.finditer(text, max(0, joint.start() - 60), joint.start()):
-                    if cand.end() == joint.start():
-                        name = cand
+                name = self._name_ends_at(text, joint.start())
                 if name is None or any(a <= name.start() < b for a, b in taken):
                     break
                 other = self._rule_for(name.group(0))

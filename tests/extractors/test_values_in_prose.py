@@ -617,3 +617,78 @@ def test_vital_connectors(nlp: Any, text: str, vital: str, value: float) -> None
 
 def test_a_weight_change_is_no_weight(nlp: Any) -> None:
     assert [x for x in found(nlp, "Her weight showed a 5 kg loss.") if x[0] == "VITAL"] == []
+
+
+# More tests with their LOINC codes. sentence, test, LOINC, value, ucum
+MORE_NAMES: list[tuple[str, str, str, float, str | None]] = [
+    ("HIV-1 RNA less than 50 copies/mL", "HIV-1 RNA (viral load)", "20447-9", 50,
+     "{copies}/mL"),
+    ("morning total testosterone 210 ng/dL", "Testosterone", "2986-8", 210, "ng/dL"),
+    ("transferrin saturation 12%", "Transferrin saturation", "2502-3", 12, "%"),
+    # a urine test keeps its code although the word urine is there
+    ("urine albumin-to-creatinine ratio of 45 mg/g", "Albumin/creatinine ratio, urine",
+     "9318-7", 45, "mg/g"),
+    ("urinary protein/creatinine ratio > 0.5", "Protein/creatinine ratio, urine", "2890-2",
+     0.5, None),
+    ("on FiO2 of 40%", "Inhaled oxygen concentration (FiO2)", "3150-0", 40, "%"),
+    ("FiO2 0.6 on the ventilator", "Inhaled oxygen concentration (FiO2)", "3150-0", 0.6, "1"),
+    # the cells counted per volume are the absolute count, not the share
+    ("neutrophils < 1,500/mm3", "Absolute neutrophil count", "751-8", 1500, "/mm3"),
+    ("Neutrophil count ≥ 1.5 x 109/L", "Absolute neutrophil count", "751-8", 1.5, "10*9/L"),
+    ("brain-type natriuretic peptide 450 pg/mL", "BNP", "30934-4", 450, "pg/mL"),
+]
+
+
+@pytest.mark.parametrize(("text", "test", "loinc", "value", "ucum"), MORE_NAMES)
+def test_more_tests_with_codes(
+    nlp: Any, text: str, test: str, loinc: str, value: float, ucum: str | None
+) -> None:
+    test_more_test_names(nlp, text, test, loinc, value, ucum)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Testosterone cypionate 200 mg IM every 2 weeks.",  # a drug and its dose
+        "neutrophils 80%",  # the share stays the share (checked below)
+    ],
+)
+def test_no_new_name_read_from_a_dose(nlp: Any, text: str) -> None:
+    labs = [a for lab, _, a in found(nlp, text) if lab == "LAB"]
+    assert all(a["test"] == "Neutrophils %" for a in labs)
+
+
+def test_a_listed_name_may_have_a_gloss(nlp: Any) -> None:
+    text = ("Aspartate aminotransferase (AST)/Alanine aminotransferase (ALT) < 5 x upper "
+            "limit of normal")  # fmt: skip
+    got = {a["test"]: (a["value"], a["ucum"]) for lab, _, a in found(nlp, text) if lab == "LAB"}
+    assert got == {"AST": (5, "{ULN}"), "ALT": (5, "{ULN}")}
+
+
+# A score before the scale's name. sentence, score, value, comparator
+SCORES_BEFORE: list[tuple[str, str, float, str | None]] = [
+    ("She scored 14 on the Glasgow Coma Scale.", "Glasgow coma score", 14, None),
+    ("a score of > 10 on the Epworth Sleepiness Scale", "Epworth Sleepiness Scale", 10, ">"),
+    ("< 24 points on the MMSE", "Mini-mental state examination", 24, "<"),
+    ("a total score of 26/30 on the MoCA", "Montreal cognitive assessment", 26, None),
+]
+
+
+@pytest.mark.parametrize(("text", "name", "value", "comparator"), SCORES_BEFORE)
+def test_a_score_before_the_scale_name(
+    nlp: Any, text: str, name: str, value: float, comparator: str | None
+) -> None:
+    [attrs] = [a for lab, _, a in found(nlp, text) if lab == "LAB"]
+    assert (attrs["test"], attrs["value"], attrs.get("comparator")) == (name, value, comparator)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "He scored 40 on the GCS.",  # outside the scale
+        "a 3 cm lesion in the MMSE region",  # no score word, no points
+        "score 2 on the ASA",  # bare "ASA" is aspirin
+    ],
+)
+def test_no_score_before_a_name_without_a_score(nlp: Any, text: str) -> None:
+    assert [a for lab, _, a in found(nlp, text) if lab == "LAB"] == []
