@@ -221,6 +221,10 @@ _SCORE_BEFORE = re.compile(
     re.IGNORECASE,
 )
 
+_ON_BEFORE = re.compile(
+    r"[ \t](?:on|in)[ \t]+(?:the[ \t]+)?(?:(?:revised|modified|total)[ \t]+)?$", re.IGNORECASE
+)
+
 #: Words before a test that make a range after it the normal one, not a result.
 _RANGE_CONTEXT = re.compile(r"\b(?:normal|reference|ranges?|limits?)\b", re.IGNORECASE)
 
@@ -354,10 +358,12 @@ class LabTagger:
             return None, None, -1
         return text, ucum, m.start("unit") + len(text)
 
-    def find_scores(self, text: str) -> list[dict[str, Any]]:
-        """Clinical scores with their value ("GCS 10/15", "ECOG 0-1", "MMSE of 24")."""
+    def find_scores(self, text: str, starts: list[int] | None = None) -> list[dict[str, Any]]:
+        """Clinical scores with their value ("GCS 10/15", "ECOG 0-1", "MMSE of 24");
+        ``starts``: ``self.score_starts(text)`` when the caller has them."""
         out: list[dict[str, Any]] = []
-        for m in matches_at(self.score_pattern, text, self.score_starts(text)):
+        starts = self.score_starts(text) if starts is None else starts
+        for m in matches_at(self.score_pattern, text, starts):
             name = m.group("name")
             rule = _lookup(name, self.scores, self.score_ci, self.score_cs)
             if rule is None:
@@ -381,16 +387,21 @@ class LabTagger:
             )
         return out
 
-    def find_scores_before(self, text: str, taken: list[tuple[int, int]]) -> list[dict[str, Any]]:
+    def find_scores_before(
+        self, text: str, taken: list[tuple[int, int]], starts: list[int]
+    ) -> list[dict[str, Any]]:
         """A score written before the scale's name: "scored 15 on the Glasgow coma scale",
         "a score of > 10 on the Epworth sleepiness scale", "< 120 points on the MMSE"."""
         out: list[dict[str, Any]] = []
-        for p in self.score_starts(text):
-            before = _SCORE_BEFORE.search(text, max(0, p - 60), p)
-            if before is None or any(a <= p < b for a, b in taken):
+        for p in starts:
+            # cheap tests first: "on"/"in" right before, a score's name at p
+            if not _ON_BEFORE.search(text, max(0, p - 24), p):
                 continue
             m = self.score_name.match(text, p)
-            if m is None:
+            if m is None or any(a <= p < b for a, b in taken):
+                continue
+            before = _SCORE_BEFORE.search(text, max(0, p - 60), p)
+            if before is None:
                 continue
             rule = _lookup(m.group("name"), self.scores, self.score_ci, self.score_cs)
             if rule is None or m.group("name") in rule.get("roman_only_terms", ()):
@@ -497,9 +508,10 @@ class LabTagger:
 
     def find(self, text: str) -> list[dict[str, Any]]:
         """All lab results and scores in ``text`` as dicts with offsets and attributes."""
-        out: list[dict[str, Any]] = self.find_scores(text)
-        if " on " in text or " in " in text:
-            out += self.find_scores_before(text, [(f["start"], f["end"]) for f in out])
+        score_starts = self.score_starts(text)
+        out: list[dict[str, Any]] = self.find_scores(text, score_starts)
+        taken = [(f["start"], f["end"]) for f in out]
+        out += self.find_scores_before(text, taken, score_starts)
         if "espectively" in text:
             out += self.find_paired(text)
         taken = [(f["start"], f["end"]) for f in out]
@@ -642,10 +654,8 @@ class LabTagger:
         spans = [(m.start(), m.end()) for m in matches]
         extra = []
         for slash in _SLASH.finditer(text):
-            if any(a <= slash.start() < b for a, b in spans):
-                continue
             m = self.pattern_after_slash.match(text, slash.end())
-            if m is None:
+            if m is None or any(a <= slash.start() < b for a, b in spans):
                 continue
             if self._name_ends_at(text, slash.start()) is not None:
                 extra.append(m)
