@@ -84,7 +84,9 @@ from extractors.units import UnitNormalizer
 #              kinase" (for creatine kinase), "UNL"; "copies/mL", "cells/mm3"; a listed
 #              name may have a gloss ("Aspartate aminotransferase (AST)/Alanine ..."); a
 #              score before the scale's name ("scored 15 on the Glasgow coma scale", "a score
-#              of > 10 on the Epworth sleepiness scale", "< 120 points on the MMSE").
+#              of > 10 on the Epworth sleepiness scale", "< 120 points on the MMSE"); names
+#              typeset with an en dash ("Child–Pugh score"); "fluctuated", "ranged" before
+#              the value; the partial pressures of oxygen and carbon dioxide by name.
 VERSION = 7
 
 LABEL = "LAB"
@@ -99,6 +101,7 @@ _CONNECTOR = COMMA_AFTER_NAME + (
     r"measured|found|noted|recorded|reported|stabilized|reached|normalized|improved|"
     r"around|about|approximately|concentration|concentrations|activity|prolonged|"
     r"increased|decreased|rose|rising|fell|dropped|down|up|trended|peaked|climbed|declined|"
+    r"fluctuated|fluctuating|ranged|ranging|varied|varying|"
     r"slightly|mildly|moderately|markedly|significantly|very|"
     r"elevated|high|low|raised|decreased|normal|abnormal|critical)(?![a-z])|"
     # signs; a bracket also before a word ("PRL level declined (to 250 ng/mL)")
@@ -898,6 +901,8 @@ def _term_index(
             ci[term.lower()] = rule["rule_id"]
             for greek in _greek_variants(term.lower()):  # "α-fetoprotein", "β-hCG"
                 ci.setdefault(greek, rule["rule_id"])
+            if "-" in term:  # typeset with an en dash: "Child–Pugh score", "CA 19–9"
+                ci.setdefault(term.lower().replace("-", "–"), rule["rule_id"])
         cs.update({t: rule["rule_id"] for t in rule["case_sensitive_terms"]})
     return by_id, ci, cs
 

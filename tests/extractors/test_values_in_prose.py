@@ -692,3 +692,24 @@ def test_a_score_before_the_scale_name(
 )
 def test_no_score_before_a_name_without_a_score(nlp: Any, text: str) -> None:
     assert [a for lab, _, a in found(nlp, text) if lab == "LAB"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "test", "value"),
+    [
+        ("The Child–Pugh score was 7.", "Child-Pugh score", 7),  # an en dash in the name
+        ("CA 19–9 was 45 U/mL.", "CA 19-9", 45),
+        ("a partial pressure of oxygen (PaO2) of 64 mmHg", "pO2 (arterial)", 64),
+        ("partial pressure of carbon dioxide 48 mmHg", "pCO2 (arterial)", 48),
+        ("N-terminal pro-B-type natriuretic peptide was 3,996 pg/mL", "NT-proBNP", 3996),
+    ],
+)
+def test_names_as_typeset_and_spelled_out(nlp: Any, text: str, test: str, value: float) -> None:
+    [attrs] = [a for lab, _, a in found(nlp, text) if lab == "LAB"]
+    assert (attrs["test"], attrs["value"]) == (test, value)
+
+
+def test_a_range_after_fluctuated(nlp: Any) -> None:
+    [attrs] = [a for lab, _, a in found(nlp, "Her ammonia fluctuated (95–160 μmol/L).")
+               if lab == "LAB"]  # fmt: skip
+    assert (attrs["value_range"], attrs["ucum"]) == ({"low": 95, "high": 160}, "umol/L")
