@@ -228,6 +228,14 @@ _ON_BEFORE = re.compile(
     r"[ \t](?:on|in)[ \t]+(?:the[ \t]+)?(?:(?:revised|modified|total)[ \t]+)?$", re.IGNORECASE
 )
 
+#: A value of a "respectively" list: a number or a blood pressure, a comparator before it, a
+#: unit after it ("<20 mg/dL", "94/30 mmHg", "132 beats per minute").
+PAIRED_VALUE = (
+    rf"(?:(?P<cmp>{COMPARATOR}){HSPACE}?)?"
+    rf"(?P<num>\d{{2,3}}/\d{{2,3}}(?![\d/])|{NUMBER}(?!\d|/\d))"
+    rf"(?:{HSPACE}?(?!(?:and|or)\b)(?P<unit>/?{_UNIT}))?"
+)
+
 #: Words before a test that make a range after it the normal one, not a result.
 _RANGE_CONTEXT = re.compile(r"\b(?:normal|reference|ranges?|limits?)\b", re.IGNORECASE)
 
@@ -306,10 +314,15 @@ class LabTagger:
         self.starts = TermStarts(r"\w/-", {*ci, *cs})
         # case-insensitive everywhere except the short case-sensitive test names (K, Na, PT)
         self.name_re = re.compile(rf"(?<![\w/-])(?:{names})(?![\w])")
-        self.paired_value = re.compile(
-            rf"(?:(?P<cmp>{COMPARATOR}){HSPACE}?)?"
-            rf"(?P<num>{NUMBER})(?!\d|/\d)(?:{HSPACE}?(?!(?:and|or)\b)(?P<unit>/?{_UNIT}))?",
-            re.IGNORECASE,
+        self.paired_value = re.compile(PAIRED_VALUE, re.IGNORECASE)
+        # the names of a "respectively" list: tests and vital signs ("pH, PaCO2 and oxygen
+        # saturation were 7.50, 34 mmHg and 95%"); each extractor reads its own
+        vitals = load_rules("vitals", "vitals.json")["vitals"]
+        v_ci = {t.lower() for v in vitals for t in v["terms"]}
+        v_cs = {t for v in vitals for t in v["case_sensitive_terms"]}
+        self.pair_name_re = re.compile(
+            rf"(?<![\w/-])(?:(?i:{alternation([*ci, *v_ci])})|{alternation([*cs, *v_cs])})"
+            r"(?![\w])"
         )
         body = (
             rf"(?P<name>{names})(?![\w])(?!-\d){NAME_GLOSS}(?P<conn>(?i:{_CONNECTOR}))"
@@ -436,77 +449,41 @@ class LabTagger:
         """Results written as two lists: "lactate and pyruvate were 1.6 and 0.096 mmol/l,
         respectively". One LAB per pair, spanning the test's name, with the value's offsets in
         ``parts``; a unit written once after the last value is every value's. Nothing is read
-        unless both lists have the same length (two or more) and every item is a test name or
-        a number."""
+        unless both lists have the same length (two or more) and every item is a test name
+        (or a vital sign's, read by the vitals extractor: "pH, PaCO2 and oxygen saturation
+        were 7.50, 34 mmHg and 95%") or a value."""
         out: list[dict[str, Any]] = []
-        for resp in _RESPECTIVELY.finditer(text):
-            start = max(text.rfind(". ", 0, resp.start()), text.rfind("\n", 0, resp.start()))
-            sentence = text[start + 1 : resp.start()]
-            offset = start + 1
-            verbs = list(_PAIR_VERB.finditer(sentence))
-            for verb in reversed(verbs):
-                # a bracketed aside after a value is not one of the list ("2% (176/µL)")
-                values_text = _ASIDE.sub(lambda a: " " * len(a.group(0)), sentence[verb.end() :])
-                values = list(self.paired_value.finditer(values_text))
-                # a name's bracketed gloss names it again: "ALT (alanine transaminase)"
-                names_text = _GLOSS.sub(lambda a: " " * len(a.group(0)), sentence)
-                before = list(self.name_re.finditer(names_text, 0, verb.start()))
-                if len(values) < 2 or len(before) < len(values):
+        for pairs, last_unit in paired_lists(text, self.pair_name_re, self.paired_value):
+            for (n0, n1, name), val, v0 in pairs:
+                rule = self._rule_for(name)
+                number = parse_number(val.group("num")) if "/" not in val.group("num") else None
+                if rule is None or number is None:
+                    continue  # a vital sign's name, or a blood pressure
+                unit_text = val.group("unit") or last_unit
+                ucum = self.units.to_ucum(unit_text.rstrip(".,;:")) if unit_text else None
+                if ucum in _AMOUNT_UNITS or not _plausible(number, ucum, rule):
                     continue
-                names = before[-len(values) :]
-                # the names are a list: a few words at most between them and up to the verb
-                # ("brain natriuretic peptide and high-sensitivity troponin T levels were")
-                joints = [names_text[a.end() : b.start()] for a, b in itertools.pairwise(names)]
-                joints.append(names_text[names[-1].end() : verb.start()])
-                if not all(_is_filler(j) for j in joints):
-                    continue
-                gaps = [values_text[a.end() : b.start()] for a, b in itertools.pairwise(values)]
-                if not _PAIR_LEAD.fullmatch(values_text[: values[0].start()]) or not all(
-                    _PAIR_GAP.fullmatch(g) for g in gaps
-                ):
-                    continue
-                if values_text[values[-1].end() :].strip(" \t,"):
-                    continue
-                last_unit = values[-1].group("unit")
-                pairs = [
-                    (name, val, self._rule_for(name.group(0)), parse_number(val.group("num")))
-                    for name, val in zip(names, values, strict=True)
-                ]
-                if any(rule is None or number is None for _, _, rule, number in pairs):
-                    break  # a name or a value of the lists is not one: read none of them
-                for name, val, rule, number in pairs:
-                    if rule is None or number is None:  # (checked above; for the type checker)
-                        continue
-                    unit_text = val.group("unit") or last_unit
-                    ucum = self.units.to_ucum(unit_text.rstrip(".,;:")) if unit_text else None
-                    if ucum in _AMOUNT_UNITS or not _plausible(number, ucum, rule):
-                        continue
-                    v0 = offset + verb.end() + val.start("num")
-                    parts = {
-                        "name": [offset + name.start(), offset + name.end()],
-                        "value": [v0, v0 + len(val.group("num"))],
+                parts = {"name": [n0, n1], "value": [v0, v0 + len(val.group("num"))]}
+                paired: dict[str, Any] = {}
+                cmp = " ".join((val.group("cmp") or "").lower().split())
+                if cmp and cmp != "up to":  # "elevated up to 2726 U/L": the peak
+                    paired["comparator"] = COMPARATORS.get(cmp, cmp)
+                out.append(
+                    {
+                        "start": n0,
+                        "end": n1,
+                        "rule": rule,
+                        "codes": rule["codes"],
+                        "attributes": {
+                            "test": rule["name"],
+                            "value": number,
+                            "unit": unit_text if ucum else None,
+                            "ucum": ucum,
+                            **paired,
+                            "parts": parts,
+                        },
                     }
-                    paired: dict[str, Any] = {}
-                    cmp = " ".join((val.group("cmp") or "").lower().split())
-                    if cmp and cmp != "up to":  # "elevated up to 2726 U/L": the peak
-                        paired["comparator"] = COMPARATORS.get(cmp, cmp)
-                    out.append(
-                        {
-                            "start": offset + name.start(),
-                            "end": offset + name.end(),
-                            "rule": rule,
-                            "codes": rule["codes"],
-                            "attributes": {
-                                "test": rule["name"],
-                                "value": number,
-                                "unit": unit_text if ucum else None,
-                                "ucum": ucum,
-                                **paired,
-                                "parts": parts,
-                            },
-                        }
-                    )
-                break
+                )
         return out
 
     def find(self, text: str) -> list[dict[str, Any]]:
@@ -926,6 +903,56 @@ def _lookup(
     """The rule a matched name is a term of (exact case first, then any case)."""
     rid = cs.get(name) or ci.get(re.sub(r"\s+", " ", name.lower()))
     return by_id.get(rid) if rid else None
+
+
+def paired_lists(
+    text: str, names_re: re.Pattern[str], value_re: re.Pattern[str]
+) -> list[tuple[list[tuple[tuple[int, int, str], re.Match[str], int]], str | None]]:
+    """The name and value lists of each "A and B were x and y, respectively" sentence:
+    per sentence, ((name start, name end, name), value match, value start) pairs in text
+    offsets and the unit written once after the last value (for every value). Only when
+    both lists have the same length (two or more), the names are a list (``_is_filler``
+    joints) and the values too."""
+    out: list[tuple[list[tuple[tuple[int, int, str], re.Match[str], int]], str | None]] = []
+    for resp in _RESPECTIVELY.finditer(text):
+        start = max(text.rfind(". ", 0, resp.start()), text.rfind("\n", 0, resp.start()))
+        sentence = text[start + 1 : resp.start()]
+        offset = start + 1
+        for verb in reversed(list(_PAIR_VERB.finditer(sentence))):
+            # a bracketed aside after a value is not one of the list ("2% (176/µL)")
+            values_text = _ASIDE.sub(lambda a: " " * len(a.group(0)), sentence[verb.end() :])
+            values = list(value_re.finditer(values_text))
+            # a name's bracketed gloss names it again: "ALT (alanine transaminase)"
+            names_text = _GLOSS.sub(lambda a: " " * len(a.group(0)), sentence)
+            before = list(names_re.finditer(names_text, 0, verb.start()))
+            if len(values) < 2 or len(before) < len(values):
+                continue
+            names = before[-len(values) :]
+            # the names are a list: a few words at most between them and up to the verb
+            # ("brain natriuretic peptide and high-sensitivity troponin T levels were")
+            joints = [names_text[a.end() : b.start()] for a, b in itertools.pairwise(names)]
+            joints.append(names_text[names[-1].end() : verb.start()])
+            if not all(_is_filler(j) for j in joints):
+                continue
+            gaps = [values_text[a.end() : b.start()] for a, b in itertools.pairwise(values)]
+            if not _PAIR_LEAD.fullmatch(values_text[: values[0].start()]) or not all(
+                _PAIR_GAP.fullmatch(g) for g in gaps
+            ):
+                continue
+            if values_text[values[-1].end() :].strip(" \t,"):
+                continue
+            base = offset + verb.end()
+            pairs = [
+                ((offset + n.start(), offset + n.end(), n.group(0)), v, base + v.start("num"))
+                for n, v in zip(names, values, strict=True)
+            ]
+            # a unit written once after the last value is every value's ("1.6 and 0.096
+            # mmol/L"), not when the values have their own ("7.50, 34 mmHg, ... and 95%")
+            own = any(v.group("unit") for v in values[:-1])
+            shared = None if own else values[-1].group("unit")
+            out.append((pairs, shared))
+            break
+    return out
 
 
 def _is_filler(joint: str) -> bool:

@@ -713,3 +713,29 @@ def test_a_range_after_fluctuated(nlp: Any) -> None:
     [attrs] = [a for lab, _, a in found(nlp, "Her ammonia fluctuated (95–160 μmol/L).")
                if lab == "LAB"]  # fmt: skip
     assert (attrs["value_range"], attrs["ucum"]) == ({"low": 95, "high": 160}, "umol/L")
+
+
+def test_respectively_lists_of_vital_signs(nlp: Any) -> None:
+    text = ("Her blood pressure and heart rate were 94/50 mmHg and 132 beats per minute, "
+            "respectively.")  # fmt: skip
+    got = {t: a for lab, t, a in found(nlp, text) if lab == "VITAL"}
+    assert (got["blood pressure"]["systolic"], got["blood pressure"]["diastolic"]) == (94, 50)
+    assert (got["heart rate"]["value"], got["heart rate"]["ucum"]) == (132, "/min")
+
+
+def test_respectively_lists_of_tests_and_vital_signs(nlp: Any) -> None:
+    text = ("On room air, pH, PaCO2, bicarbonate and oxygen saturation were 7.48, 32 mmHg, "
+            "24 mmol/L and 93%, respectively.")  # fmt: skip
+    got = {t: (lab, a.get("value"), a.get("ucum")) for lab, t, a in found(nlp, text)}
+    assert got == {
+        "pH": ("LAB", 7.48, None),
+        "PaCO2": ("LAB", 32, "mm[Hg]"),
+        "bicarbonate": ("LAB", 24, "mmol/L"),
+        "oxygen saturation": ("VITAL", 93, "%"),
+    }
+
+
+def test_a_paired_value_is_not_read_after_the_wrong_name(nlp: Any) -> None:
+    text = "His weight and height were 50 kg and 160 cm, respectively."
+    got = {a["vital"]: (a["value"], a["ucum"]) for lab, _, a in found(nlp, text) if lab == "VITAL"}
+    assert got == {"body_weight": (50, "kg"), "body_height": (160, "cm")}
