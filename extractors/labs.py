@@ -20,6 +20,7 @@ from extractors.patterns import (
     add_spans,
     alternation,
     char_bounds,
+    comparator_after,
     existing_spans,
     load_rules,
     make_span,
@@ -59,21 +60,52 @@ from extractors.units import UnitNormalizer
 #              written out ("11.6 grams per deciliter"); a share written before the cells
 #              it counts ("97.4% neutrophils"); a dipstick grade ("leukocytes 1+") is no value;
 #              Greek letters printed in a name ("α-fetoprotein").
-VERSION = 6
+# 7 (2026-12): comparators as criteria type and word them (">_", "<or=", "equal or greater
+#              than", "greater or equal to", "no less than", "not exceeding"); one limit for a
+#              list of tests ("AST/ALT > 2.5 x ULN", "SGOT, SGPT or bilirubin < 3 x ULN"):
+#              each listed test gets the value when it is a multiple of the ULN, in the unit
+#              of both tests, or has a comparator; a multiple of normal without its sign
+#              ("> 1.5 upper limit of normal", "3 times normal"); an ordinal is no value
+#              ("PTH, 2nd generation assay"); a per-cent value after a test measured per
+#              volume is a preparation ("urea 40% cream"); urea, fasting glucose, hCG and
+#              beta-hCG; hyphenated LDL-/HDL-cholesterol, TBil/DBil, CCr; the second name of
+#              a slashed pair is read ("PT/INR 1.02"); no unit after a result in words; a
+#              bracket before a word of the connector ("declined (to 250 ng/mL)"), a dash;
+#              an ejection fraction written as a fraction of one ("LVEF of 0.20": UCUM "1",
+#              the rule's plausible_fraction); "respectively" lists with a verb of change
+#              ("decreased to"), words before the values ("markedly elevated up to"), an
+#              aside after a value ("2% (176/µL)"), a gloss after a name, comparators;
+#              a comparator after the value ("HbA1c 7% or greater", "NIHSS 4 or more");
+#              HIV-1 RNA (20447-9), testosterone (2986-8), transferrin saturation (2502-3),
+#              urine albumin/creatinine (9318-7) and protein/creatinine (2890-2) ratios (a
+#              urine test keeps its code beside the word urine: the rule's specimen), FiO2
+#              (3150-0, also as a fraction of one); neutrophils counted per volume are the
+#              absolute count (count_rule); "brain-type natriuretic peptide", "creatinine
+#              kinase" (for creatine kinase), "UNL"; "copies/mL", "cells/mm3"; a listed
+#              name may have a gloss ("Aspartate aminotransferase (AST)/Alanine ..."); a
+#              score before the scale's name ("scored 15 on the Glasgow coma scale", "a score
+#              of > 10 on the Epworth sleepiness scale", "< 120 points on the MMSE"); names
+#              typeset with an en dash ("Child–Pugh score"); "fluctuated", "ranged" before
+#              the value; the partial pressures of oxygen and carbon dioxide by name.
+VERSION = 7
 
 LABEL = "LAB"
 RULES = "labs"
 
 #: Words between a test name and its value ("creatinine was elevated at 1.8").
 _CONNECTOR = COMMA_AFTER_NAME + (
-    rf"(?:{HSPACE}*(?:level|levels|count|value|values|result|was|were|is|are|of|at|to|now|today|"
+    rf"(?:{HSPACE}*(?:(?:level|levels|count|value|values|result|was|were|is|are|of|at|to|now|"
+    r"today|"
     r"on\s+admission|this\s+morning|came\s+back|returned|remained|has\s+been|had\s+been|"
     r"had|has|have|further|again|still|then|subsequently|gradually|"
     r"measured|found|noted|recorded|reported|stabilized|reached|normalized|improved|"
     r"around|about|approximately|concentration|concentrations|activity|prolonged|"
     r"increased|decreased|rose|rising|fell|dropped|down|up|trended|peaked|climbed|declined|"
+    r"fluctuated|fluctuating|ranged|ranging|varied|varying|"
     r"slightly|mildly|moderately|markedly|significantly|very|"
-    r"elevated|high|low|raised|decreased|normal|abnormal|critical|:|=|-|–|\()(?![a-z]))*"
+    r"elevated|high|low|raised|decreased|normal|abnormal|critical)(?![a-z])|"
+    # signs; a bracket also before a word ("PRL level declined (to 250 ng/mL)")
+    r"[:=–—(]|-(?![a-z])))*"
 )
 _FLAG_WORDS = {
     "elevated": "H", "high": "H", "raised": "H", "increased": "H", "rose": "H",
@@ -86,12 +118,19 @@ _COUNT_BEFORE = re.compile(r"\d[\d,.]*%?[ \t\n]*$")
 _NOT_UNITS = frozenset({"in", "on", "at", "to", "of", "and", "or", "for", "x", "per", "from"})
 #: Units of an amount, not of a concentration: after a "test name" they mean a drug strength.
 _AMOUNT_UNITS = frozenset({"mg", "ug", "g", "kg", "meq", "mmol", "U", "[IU]", "mL", "L"})
+#: The units of a count of cells per volume ("/mm3", "10*9/L").
+_COUNT_UNIT = re.compile(r"(?:10\*\d{1,2})?/(?:uL|mm3|nL|L)")
+#: The units of a concentration in a volume ("mg/dL", "mmol/L", "10*3/uL"): a test reported
+#: in them has no result in per cent.
+_PER_VOLUME = re.compile(r"/[dmun]?L$")
 #: Units of a dose per body weight or an infusion rate: after a "test name" they mean a drug
 #: given ("15% glucose (7.8 mg/kg/min)", "insulin 0.1 U/kg/h", "heparin 18 U/kg"); "mL/min"
 #: (a clearance), "mm/h" (a sedimentation rate) and "mosm/kg" (an osmolality) are results.
 _DOSE_UNIT = re.compile(
     r"[kmun]?(?:g|U|\[IU\]|meq|mol|L)/kg(?:/.*)?|[kmun]?(?:g|U|\[IU\]|meq|mol)/(?:h|min|d)|mL/h"
 )
+#: The suffix of an ordinal: "intact PTH, 2nd generation assay" holds no value of 2.
+_ORDINAL = r"(?:st|nd|rd|th)(?![a-z])"
 _QUALITATIVE = (
     r"negative|positive|undetectable|not\s+detected|detected|normal|within\s+normal\s+limits|"
     r"wnl|unremarkable"
@@ -115,9 +154,17 @@ _RESULT_BEFORE = re.compile(
 )
 #: A multiple of the upper limit of normal, as criteria write a result ("ALT > 3 x ULN",
 #: "bilirubin <= 1.5 times the upper limit of normal"): UCUM ``{ULN}`` (a count of ULNs).
+_ULN_NAME = (
+    r"(?:ULN|upper\s+limits?\s+of\s+(?:the\s+)?normal(?:\s+(?:range|value|limit))?|"
+    r"upper\s+normal\s+limits?|upper\s+limits?\s+normal|UNL)(?![a-z])"
+)
 _ULN = (
-    r"(?:[x×]|times)\s?(?:the\s+)?(?:ULN|upper\s+limits?\s+of\s+(?:the\s+)?normal"
-    r"(?:\s+(?:range|value|limit))?|upper\s+normal\s+limit)(?![a-z])"
+    rf"(?:[x×]|times)\s?(?:the\s+)?{_ULN_NAME}|"
+    # without the sign, as criteria also write it: "bilirubin > 1.5 upper limit of normal"
+    rf"{_ULN_NAME}|"
+    # "ALT > 3 times normal", "3 times higher than normal", "2 times the normal value"
+    r"times\s(?:(?:higher|greater)\s+than\s+|above\s+)?(?:the\s+)?normal"
+    r"(?:\s+(?:value|level|limit))?(?![a-z])"
 )
 _ULN_RE = re.compile(_ULN, re.IGNORECASE)
 _UNIT = (
@@ -134,8 +181,60 @@ _UNIT = (
 #: values. Names and values are read from the two lists by ``_paired_results``.
 _RESPECTIVELY = re.compile(r",?[ \t]*respectively\b", re.IGNORECASE)
 
-_PAIR_VERB = re.compile(r"[ \t]+(?:were|was|are|measured|at|of)[ \t]+(?:at[ \t]+)?", re.I)
+_PAIR_VERB = re.compile(
+    r"[ \t]+(?:(?:were|was|are|measured|at|of)|(?:(?:had|have|has)[ \t]+)?(?:further[ \t]+)?"
+    r"(?:increased|decreased|risen|rose|fallen|fell|dropped|declined|improved|normalized)"
+    r"[ \t]+to)[ \t]+(?:at[ \t]+)?",
+    re.I,
+)
+#: Words between the verb and the first value ("were markedly elevated up to 2726 U/L and
+#: 7438 U/L, respectively"), and between two values ("8,800/µL and only 2%").
+_PAIR_LEAD = re.compile(
+    r"[ \t]*(?:(?:only|markedly|mildly|moderately|significantly|slightly|elevated|increased|"
+    r"decreased|raised|reduced|low|high|up[ \t]+to|about|approximately|around|found|noted|"
+    r"measured|at|of)[ \t]+)*",
+    re.I,
+)
+_PAIR_GAP = re.compile(r"[ \t,]*(?:and|or)?[ \t]*(?:(?:only|about|approximately)[ \t]+)?", re.I)
+#: A bracketed aside in a list of values.
+_ASIDE = re.compile(r"[ \t]*\([^()\n]{1,40}\)")
+#: A bracketed gloss in a list of names.
+_GLOSS = re.compile(r"[ \t]*[(\[][^()\[\]\n]{1,60}[)\]]")
 
+
+#: Between two test names of a list before one value: "AST/ALT", "AST, ALT", "AST or ALT",
+#: "AST and/or ALT".
+_LIST_JOINT = re.compile(
+    r"(?:[ \t]*(?:/|,|&)[ \t]*(?:(?:and|or)[ \t]+)?|[ \t]+(?:and/or|and|or)[ \t]+)$", re.IGNORECASE
+)
+#: A slash between two words ("AST/ALT"), where a second test name may start.
+_SLASH = re.compile(r"(?<=[A-Za-z0-9)\]])[ \t]?/[ \t]?(?=[A-Za-z])")
+#: A bracketed gloss right before a joint of a list ("Aspartate aminotransferase (AST)/...").
+_GLOSS_BEFORE = re.compile(r"[ \t]*[(\[][A-Za-z][^()\[\]\n]{0,48}[)\]]$")
+#: After a value: another value of a list ("45 and 60", "45, 60").
+_LIST_AFTER = re.compile(r"[ \t]*(?:,|and|or|/)[ \t]*(?:[<>≤≥]=?[ \t]?)?\d", re.IGNORECASE)
+
+#: A score before the scale's name ("scored 15 on the", "a score of > 10 on", "< 120 points
+#: on the", "score 24/30 in the revised"): "score"/"scored" before the value or "points" after.
+_SCORE_BEFORE = re.compile(
+    rf"(?:\bscor(?:e[sd]?|ing)(?:[ \t]+of)?[ \t]+(?:(?P<cmp>{COMPARATOR})[ \t]?)?"
+    r"(?P<num>\d{1,3}(?:\.\d)?)(?:[ \t]?/[ \t]?(?P<max>\d{1,3}))?(?:[ \t]+points?)?|"
+    rf"(?<![\w.,/-])(?:(?P<pcmp>{COMPARATOR})[ \t]?)?(?P<pnum>\d{{1,3}}(?:\.\d)?)[ \t]+points?)"
+    r"[ \t]+(?:on|in)[ \t]+(?:the[ \t]+)?(?:(?:revised|modified|total)[ \t]+)?$",
+    re.IGNORECASE,
+)
+
+_ON_BEFORE = re.compile(
+    r"[ \t](?:on|in)[ \t]+(?:the[ \t]+)?(?:(?:revised|modified|total)[ \t]+)?$", re.IGNORECASE
+)
+
+#: A value of a "respectively" list: a number or a blood pressure, a comparator before it, a
+#: unit after it ("<20 mg/dL", "94/30 mmHg", "132 beats per minute").
+PAIRED_VALUE = (
+    rf"(?:(?P<cmp>{COMPARATOR}){HSPACE}?)?"
+    rf"(?P<num>\d{{2,3}}/\d{{2,3}}(?![\d/])|{NUMBER}(?!\d|/\d))"
+    rf"(?:{HSPACE}?(?!(?:and|or)\b)(?P<unit>/?{_UNIT}))?"
+)
 
 #: Words before a test that make a range after it the normal one, not a result.
 _RANGE_CONTEXT = re.compile(r"\b(?:normal|reference|ranges?|limits?)\b", re.IGNORECASE)
@@ -182,7 +281,8 @@ class LabTagger:
             rf"(?:(?:between\s+(?P<blo>{NUMBER})\s+and\s+(?P<bhi>{NUMBER})|"
             rf"(?P<rlo>{NUMBER})(?:\s?%(?=\s?(?:-|–|to)\s?{NUMBER}\s?%))?"
             rf"\s?(?:-|–|to)\s?(?P<rhi>{NUMBER}))(?!\d|[.,]\d|/)|"
-            rf"(?P<num>{NUMBER})(?!\d)(?!/\d)(?!\.\d)(?!-\d)(?!\+)|(?P<qual>{_QUALITATIVE})(?![a-z]))"
+            rf"(?P<num>{NUMBER})(?!\d)(?!/\d)(?!\.\d)(?!-\d)(?!\+)(?!{_ORDINAL})|"
+            rf"(?P<qual>{_QUALITATIVE})(?![a-z]))"
         )
         tail = (
             rf"(?:{HSPACE}?(?P<unit>/?{_UNIT}))?"
@@ -196,6 +296,7 @@ class LabTagger:
         self.score_ci, self.score_cs = score_ci, score_cs
         score_names = rf"(?:(?i:{alternation(score_ci)})|{alternation(score_cs)})"
         self.score_starts = TermStarts(r"\w/-", {*score_ci, *score_cs})
+        self.score_name = re.compile(rf"(?P<name>{score_names})(?![\w])(?!-\d)")
         # a value, out of the scale's maximum ("10/15"), or a range ("0-2", "0 to 1"); not a
         # sum of parts ("Gleason 3+4") nor a decimal or a longer number
         self.score_pattern = re.compile(
@@ -213,15 +314,24 @@ class LabTagger:
         self.starts = TermStarts(r"\w/-", {*ci, *cs})
         # case-insensitive everywhere except the short case-sensitive test names (K, Na, PT)
         self.name_re = re.compile(rf"(?<![\w/-])(?:{names})(?![\w])")
-        self.paired_value = re.compile(
-            rf"(?P<num>{NUMBER})(?!\d|/\d)(?:{HSPACE}?(?!(?:and|or)\b)(?P<unit>/?{_UNIT}))?",
-            re.IGNORECASE,
+        self.paired_value = re.compile(PAIRED_VALUE, re.IGNORECASE)
+        # the names of a "respectively" list: tests and vital signs ("pH, PaCO2 and oxygen
+        # saturation were 7.50, 34 mmHg and 95%"); each extractor reads its own
+        vitals = load_rules("vitals", "vitals.json")["vitals"]
+        v_ci = {t.lower() for v in vitals for t in v["terms"]}
+        v_cs = {t for v in vitals for t in v["case_sensitive_terms"]}
+        self.pair_name_re = re.compile(
+            rf"(?<![\w/-])(?:(?i:{alternation([*ci, *v_ci])})|{alternation([*cs, *v_cs])})"
+            r"(?![\w])"
         )
-        self.pattern = re.compile(
-            rf"(?<![\w/-])(?P<name>{names})(?![\w])(?!-\d){NAME_GLOSS}(?P<conn>(?i:{_CONNECTOR}))"
+        body = (
+            rf"(?P<name>{names})(?![\w])(?!-\d){NAME_GLOSS}(?P<conn>(?i:{_CONNECTOR}))"
             rf"{HSPACE}*"
             rf"(?i:{value}{tail})"
         )
+        self.pattern = re.compile(rf"(?<![\w/-]){body}")
+        # the second name of a slashed list ("AST/ALT > 2 x ULN"), matched right after the slash
+        self.pattern_after_slash = re.compile(body)
         # a share written before the cells it counts ("97.4% neutrophils", "18% lymphocytes"):
         # only the tests reported in per cent
         shares = {t for t, rid in ci.items() if self.rules[rid]["ucum"] == "%"}
@@ -264,10 +374,12 @@ class LabTagger:
             return None, None, -1
         return text, ucum, m.start("unit") + len(text)
 
-    def find_scores(self, text: str) -> list[dict[str, Any]]:
-        """Clinical scores with their value ("GCS 10/15", "ECOG 0-1", "MMSE of 24")."""
+    def find_scores(self, text: str, starts: list[int] | None = None) -> list[dict[str, Any]]:
+        """Clinical scores with their value ("GCS 10/15", "ECOG 0-1", "MMSE of 24");
+        ``starts``: ``self.score_starts(text)`` when the caller has them."""
         out: list[dict[str, Any]] = []
-        for m in matches_at(self.score_pattern, text, self.score_starts(text)):
+        starts = self.score_starts(text) if starts is None else starts
+        for m in matches_at(self.score_pattern, text, starts):
             name = m.group("name")
             rule = _lookup(name, self.scores, self.score_ci, self.score_cs)
             if rule is None:
@@ -276,6 +388,10 @@ class LabTagger:
             if read is None:
                 continue
             attrs, end = read
+            if "value" in attrs and "comparator" not in attrs:
+                after = comparator_after(text, end)
+                if after is not None:  # "a score of 15 or greater"
+                    attrs["comparator"], end = after
             out.append(
                 {
                     "start": m.start("name"),
@@ -287,82 +403,102 @@ class LabTagger:
             )
         return out
 
+    def find_scores_before(
+        self, text: str, taken: list[tuple[int, int]], starts: list[int]
+    ) -> list[dict[str, Any]]:
+        """A score written before the scale's name: "scored 15 on the Glasgow coma scale",
+        "a score of > 10 on the Epworth sleepiness scale", "< 120 points on the MMSE"."""
+        out: list[dict[str, Any]] = []
+        for p in starts:
+            # cheap tests first: "on"/"in" right before, a score's name at p
+            if not _ON_BEFORE.search(text, max(0, p - 24), p):
+                continue
+            m = self.score_name.match(text, p)
+            if m is None or any(a <= p < b for a, b in taken):
+                continue
+            before = _SCORE_BEFORE.search(text, max(0, p - 60), p)
+            if before is None:
+                continue
+            rule = _lookup(m.group("name"), self.scores, self.score_ci, self.score_cs)
+            if rule is None or m.group("name") in rule.get("roman_only_terms", ()):
+                continue
+            num = before.group("num") or before.group("pnum")
+            value = parse_number(num)
+            low, high = rule["range"]
+            if value is None or not low <= value <= high:
+                continue
+            top = before.group("max")
+            if top and int(top) not in (high, 100):
+                continue
+            num_start = before.start("num") if before.group("num") else before.start("pnum")
+            attrs: dict[str, Any] = {"test": rule["name"], "kind": "score", "ucum": "{score}",
+                                     "value": value}  # fmt: skip
+            cmp = before.group("cmp") or before.group("pcmp")
+            if cmp:
+                cmp = " ".join(cmp.lower().split())
+                attrs["comparator"] = COMPARATORS.get(cmp, cmp)
+            start = before.start("cmp") if before.group("cmp") else before.start("pcmp") if (
+                before.group("pcmp")) else num_start  # fmt: skip
+            attrs["parts"] = {"name": [m.start("name"), m.end("name")],
+                              "value": [num_start, num_start + len(num)]}  # fmt: skip
+            out.append({"start": start, "end": m.end("name"), "rule": rule,
+                        "codes": rule["codes"], "attributes": attrs})  # fmt: skip
+        return out
+
     def find_paired(self, text: str) -> list[dict[str, Any]]:
         """Results written as two lists: "lactate and pyruvate were 1.6 and 0.096 mmol/l,
         respectively". One LAB per pair, spanning the test's name, with the value's offsets in
         ``parts``; a unit written once after the last value is every value's. Nothing is read
-        unless both lists have the same length (two or more) and every item is a test name or
-        a number."""
+        unless both lists have the same length (two or more) and every item is a test name
+        (or a vital sign's, read by the vitals extractor: "pH, PaCO2 and oxygen saturation
+        were 7.50, 34 mmHg and 95%") or a value."""
         out: list[dict[str, Any]] = []
-        for resp in _RESPECTIVELY.finditer(text):
-            start = max(text.rfind(". ", 0, resp.start()), text.rfind("\n", 0, resp.start()))
-            sentence = text[start + 1 : resp.start()]
-            offset = start + 1
-            verbs = list(_PAIR_VERB.finditer(sentence))
-            for verb in reversed(verbs):
-                values_text = sentence[verb.end() :]
-                values = list(self.paired_value.finditer(values_text))
-                before = list(self.name_re.finditer(sentence, 0, verb.start()))
-                if len(values) < 2 or len(before) < len(values):
+        for pairs, last_unit in paired_lists(text, self.pair_name_re, self.paired_value):
+            for (n0, n1, name), val, v0 in pairs:
+                rule = self._rule_for(name)
+                number = parse_number(val.group("num")) if "/" not in val.group("num") else None
+                if rule is None or number is None:
+                    continue  # a vital sign's name, or a blood pressure
+                unit_text = val.group("unit") or last_unit
+                ucum = self.units.to_ucum(unit_text.rstrip(".,;:")) if unit_text else None
+                if ucum in _AMOUNT_UNITS or not _plausible(number, ucum, rule):
                     continue
-                names = before[-len(values) :]
-                # the names are a list: a few words at most between them and up to the verb
-                # ("brain natriuretic peptide and high-sensitivity troponin T levels were")
-                joints = [sentence[a.end() : b.start()] for a, b in itertools.pairwise(names)]
-                joints.append(sentence[names[-1].end() : verb.start()])
-                if not all(_is_filler(j) for j in joints):
-                    continue
-                gaps = [values_text[a.end() : b.start()] for a, b in itertools.pairwise(values)]
-                if values_text[: values[0].start()].strip() or not all(
-                    re.fullmatch(r"[ \t,]*(?:and)?[ \t]*", g) for g in gaps
-                ):
-                    continue
-                if values_text[values[-1].end() :].strip(" \t,"):
-                    continue
-                last_unit = values[-1].group("unit")
-                pairs = [
-                    (name, val, self._rule_for(name.group(0)), parse_number(val.group("num")))
-                    for name, val in zip(names, values, strict=True)
-                ]
-                if any(rule is None or number is None for _, _, rule, number in pairs):
-                    break  # a name or a value of the lists is not one: read none of them
-                for name, val, rule, number in pairs:
-                    if rule is None or number is None:  # (checked above; for the type checker)
-                        continue
-                    unit_text = val.group("unit") or last_unit
-                    ucum = self.units.to_ucum(unit_text.rstrip(".,;:")) if unit_text else None
-                    if ucum in _AMOUNT_UNITS or not _plausible(number, ucum, rule):
-                        continue
-                    v0 = offset + verb.end() + val.start("num")
-                    parts = {
-                        "name": [offset + name.start(), offset + name.end()],
-                        "value": [v0, v0 + len(val.group("num"))],
+                parts = {"name": [n0, n1], "value": [v0, v0 + len(val.group("num"))]}
+                paired: dict[str, Any] = {}
+                cmp = " ".join((val.group("cmp") or "").lower().split())
+                if cmp and cmp != "up to":  # "elevated up to 2726 U/L": the peak
+                    paired["comparator"] = COMPARATORS.get(cmp, cmp)
+                out.append(
+                    {
+                        "start": n0,
+                        "end": n1,
+                        "rule": rule,
+                        "codes": rule["codes"],
+                        "attributes": {
+                            "test": rule["name"],
+                            "value": number,
+                            "unit": unit_text if ucum else None,
+                            "ucum": ucum,
+                            **paired,
+                            "parts": parts,
+                        },
                     }
-                    out.append(
-                        {
-                            "start": offset + name.start(),
-                            "end": offset + name.end(),
-                            "rule": rule,
-                            "codes": rule["codes"],
-                            "attributes": {
-                                "test": rule["name"],
-                                "value": number,
-                                "unit": unit_text if ucum else None,
-                                "ucum": ucum,
-                                "parts": parts,
-                            },
-                        }
-                    )
-                break
+                )
         return out
 
     def find(self, text: str) -> list[dict[str, Any]]:
         """All lab results and scores in ``text`` as dicts with offsets and attributes."""
-        out: list[dict[str, Any]] = self.find_scores(text)
+        score_starts = self.score_starts(text)
+        out: list[dict[str, Any]] = self.find_scores(text, score_starts)
+        taken = [(f["start"], f["end"]) for f in out]
+        out += self.find_scores_before(text, taken, score_starts)
         if "espectively" in text:
             out += self.find_paired(text)
         taken = [(f["start"], f["end"]) for f in out]
-        for m in matches_at(self.pattern, text, self.starts(text)):
+        matches = list(matches_at(self.pattern, text, self.starts(text)))
+        if "/" in text:
+            matches = self._after_slash(text, matches)
+        for m in matches:
             rule = self._rule_for(m.group("name"))
             if rule is None:
                 continue
@@ -401,15 +537,30 @@ class LabTagger:
                 value = None
                 attrs["value_string"] = re.sub(r"\s+", " ", m.group("qual").lower())
                 parts["value"] = [m.start("qual"), m.end("qual")]
-            unit, ucum, unit_end = self._unit(m, rule)
+            # a word after a result in words is no unit ("INR was normal as well")
+            unit, ucum, unit_end = (
+                (None, None, -1) if m.group("qual") else self._unit(m, rule)
+            )
             if (ucum in _AMOUNT_UNITS and ucum != rule["ucum"]) or (
                 ucum is not None and _DOSE_UNIT.fullmatch(ucum)
             ):
                 continue  # "docusate sodium 100 mg", "vitamin B12 1000 mcg": a drug strength
+            if ucum == "%" and _PER_VOLUME.search(rule["ucum"]):
+                continue  # "urea 40% cream", "glucose 5%", "albumin 25%": a preparation
             attrs["unit"], attrs["ucum"] = unit, ucum
             if unit is not None:
                 parts["unit"] = [m.start("unit"), unit_end]
                 end = unit_end
+            if rule.get("count_rule") and ucum is not None and _COUNT_UNIT.fullmatch(ucum):
+                # "neutrophils < 1,500/mm3": the absolute count, not the share
+                rule = self.rules[rule["count_rule"]]
+                attrs["test"] = rule["name"]
+            fraction = rule.get("plausible_fraction")
+            if (
+                fraction and unit is None and value is not None and "." in m.group("num")
+                and fraction[0] <= value <= fraction[1]
+            ):  # fmt: skip
+                attrs["ucum"] = ucum = "1"  # "LVEF of 0.20": a fraction of one, UCUM unity
             if value is not None and not _plausible(value, ucum, rule):
                 continue
             if "value_range" in attrs and (
@@ -417,6 +568,11 @@ class LabTagger:
                 or not all(_plausible(v, ucum, rule) for v in attrs["value_range"].values())
             ):
                 continue  # "WBC 5-10" alone may be a reference range; a range needs its unit
+            if "value" in attrs and "comparator" not in attrs:
+                after = comparator_after(text, end)
+                if after is not None:  # "HbA1c 7% or greater"
+                    attrs["comparator"], end = after
+                    parts["comparator"] = [parts["value"][1], end]
             flag = None
             for group in ("pflag", "flag", "wflag", "star"):
                 if m.group(group):
@@ -451,7 +607,8 @@ class LabTagger:
             attrs["parts"] = parts
             specimen = self._specimen(text, m.start("name"))
             codes = rule["codes"]
-            if specimen is not None:  # "urine Na 35", "CSF ... glucose 35": not a serum LOINC
+            if specimen is not None and specimen != rule.get("specimen"):
+                # "urine Na 35", "CSF ... glucose 35": not a serum LOINC
                 attrs["specimen"] = specimen
                 codes = []
             if any(a < end and m.start("name") < b for a, b in taken):
@@ -467,6 +624,94 @@ class LabTagger:
             )
         if "%" in text:
             out += self.find_shares(text, [(f["start"], f["end"]) for f in out])
+        out += self.find_listed(text, out)
+        return out
+
+    def _after_slash(self, text: str, matches: list[re.Match[str]]) -> list[re.Match[str]]:
+        """``matches`` and the results whose test name follows another test name and a slash
+        ("AST/ALT > 2 x ULN": ALT's; ``find_listed`` gives AST the value), in text order.
+        Not inside a match already ("FEV1/FVC 0.65" is one test)."""
+        spans = [(m.start(), m.end()) for m in matches]
+        extra = []
+        for slash in _SLASH.finditer(text):
+            m = self.pattern_after_slash.match(text, slash.end())
+            if m is None or any(a <= slash.start() < b for a, b in spans):
+                continue
+            if self._name_ends_at(text, slash.start()) is not None:
+                extra.append(m)
+        if not extra:
+            return matches
+        return sorted([*matches, *extra], key=lambda m: m.start())
+
+    def _name_ends_at(self, text: str, end: int) -> re.Match[str] | None:
+        """The test name that ends at ``end``, or before a bracketed gloss that does
+        ("AST", "Aspartate aminotransferase (AST)")."""
+        gloss = _GLOSS_BEFORE.search(text, max(0, end - 64), end)
+        ends = (end, gloss.start()) if gloss else (end,)
+        found = None
+        for cand in self.name_re.finditer(text, max(0, ends[-1] - 60), end):
+            if cand.end() in ends:
+                found = cand
+        return found
+
+    def find_listed(self, text: str, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Test names listed before one shared value, as criteria write a limit for several
+        tests: "AST/ALT > 2.5 x ULN", "AST, ALT < 3 times ULN", "ALT or AST > 100 U/L".
+
+        The value is every listed test's only when it is a multiple of the upper limit of
+        normal, or its unit is the one both tests are reported in ("AST and ALT > 100 U/L"),
+        or it has a comparator and no unit ("AST/ALT > 100"), and it is plausible for each
+        test. Not when the values are a list too ("AST and ALT 45 and 60": the name after
+        the joint has the first value only) or read pairwise ("... respectively"). One LAB
+        per listed name, spanning the name, with the shared value's offsets in ``parts``.
+        """
+        out: list[dict[str, Any]] = []
+        taken = [(f["start"], f["end"]) for f in found]
+        for f in found:
+            attrs = f["attributes"]
+            rule = f["rule"]
+            numeric = "value" in attrs or "value_range" in attrs
+            if attrs.get("kind") == "score" or not numeric:
+                continue
+            ucum, comparator = attrs.get("ucum"), attrs.get("comparator")
+            if not (
+                ucum == "{ULN}"
+                or (ucum is not None and ucum == rule["ucum"])
+                or (ucum is None and comparator is not None)
+            ):
+                continue
+            after = text[f["end"] : f["end"] + 60]
+            if _LIST_AFTER.match(after) or _RESPECTIVELY.search(re.split(r"[.;\n]", after)[0]):
+                continue  # "AST and ALT 45 and 60", "A and B were x and y, respectively"
+            name_start = attrs["parts"]["name"][0]
+            for _ in range(6):  # names leftwards through joints
+                joint = _LIST_JOINT.search(text, max(0, name_start - 12), name_start)
+                if joint is None:
+                    break
+                name = self._name_ends_at(text, joint.start())
+                if name is None or any(a <= name.start() < b for a, b in taken):
+                    break
+                other = self._rule_for(name.group(0))
+                if other is None or other is rule:
+                    break
+                if ucum not in (None, "{ULN}") and ucum != other["ucum"]:
+                    break
+                values = [attrs["value"]] if "value" in attrs else [*attrs["value_range"].values()]
+                if not all(_plausible(v, ucum, other) for v in values):
+                    break
+                listed = {k: v for k, v in attrs.items() if k not in ("interpretation", "specimen")}
+                listed["test"] = other["name"]
+                listed["parts"] = {k: v for k, v in attrs["parts"].items() if k != "name"}
+                listed["parts"]["name"] = [name.start(), name.end()]
+                codes = other["codes"]
+                specimen = self._specimen(text, name.start())
+                if specimen is not None:
+                    listed["specimen"] = specimen
+                    codes = []
+                out.append({"start": name.start(), "end": name.end(), "rule": other,
+                            "codes": codes, "attributes": listed})  # fmt: skip
+                taken.append((name.start(), name.end()))
+                name_start = name.start()
         return out
 
     def find_shares(self, text: str, taken: list[tuple[int, int]]) -> list[dict[str, Any]]:
@@ -633,6 +878,8 @@ def _term_index(
             ci[term.lower()] = rule["rule_id"]
             for greek in _greek_variants(term.lower()):  # "α-fetoprotein", "β-hCG"
                 ci.setdefault(greek, rule["rule_id"])
+            if "-" in term:  # typeset with an en dash: "Child–Pugh score", "CA 19–9"
+                ci.setdefault(term.lower().replace("-", "–"), rule["rule_id"])
         cs.update({t: rule["rule_id"] for t in rule["case_sensitive_terms"]})
     return by_id, ci, cs
 
@@ -656,6 +903,56 @@ def _lookup(
     """The rule a matched name is a term of (exact case first, then any case)."""
     rid = cs.get(name) or ci.get(re.sub(r"\s+", " ", name.lower()))
     return by_id.get(rid) if rid else None
+
+
+def paired_lists(
+    text: str, names_re: re.Pattern[str], value_re: re.Pattern[str]
+) -> list[tuple[list[tuple[tuple[int, int, str], re.Match[str], int]], str | None]]:
+    """The name and value lists of each "A and B were x and y, respectively" sentence:
+    per sentence, ((name start, name end, name), value match, value start) pairs in text
+    offsets and the unit written once after the last value (for every value). Only when
+    both lists have the same length (two or more), the names are a list (``_is_filler``
+    joints) and the values too."""
+    out: list[tuple[list[tuple[tuple[int, int, str], re.Match[str], int]], str | None]] = []
+    for resp in _RESPECTIVELY.finditer(text):
+        start = max(text.rfind(". ", 0, resp.start()), text.rfind("\n", 0, resp.start()))
+        sentence = text[start + 1 : resp.start()]
+        offset = start + 1
+        for verb in reversed(list(_PAIR_VERB.finditer(sentence))):
+            # a bracketed aside after a value is not one of the list ("2% (176/µL)")
+            values_text = _ASIDE.sub(lambda a: " " * len(a.group(0)), sentence[verb.end() :])
+            values = list(value_re.finditer(values_text))
+            # a name's bracketed gloss names it again: "ALT (alanine transaminase)"
+            names_text = _GLOSS.sub(lambda a: " " * len(a.group(0)), sentence)
+            before = list(names_re.finditer(names_text, 0, verb.start()))
+            if len(values) < 2 or len(before) < len(values):
+                continue
+            names = before[-len(values) :]
+            # the names are a list: a few words at most between them and up to the verb
+            # ("brain natriuretic peptide and high-sensitivity troponin T levels were")
+            joints = [names_text[a.end() : b.start()] for a, b in itertools.pairwise(names)]
+            joints.append(names_text[names[-1].end() : verb.start()])
+            if not all(_is_filler(j) for j in joints):
+                continue
+            gaps = [values_text[a.end() : b.start()] for a, b in itertools.pairwise(values)]
+            if not _PAIR_LEAD.fullmatch(values_text[: values[0].start()]) or not all(
+                _PAIR_GAP.fullmatch(g) for g in gaps
+            ):
+                continue
+            if values_text[values[-1].end() :].strip(" \t,"):
+                continue
+            base = offset + verb.end()
+            pairs = [
+                ((offset + n.start(), offset + n.end(), n.group(0)), v, base + v.start("num"))
+                for n, v in zip(names, values, strict=True)
+            ]
+            # a unit written once after the last value is every value's ("1.6 and 0.096
+            # mmol/L"), not when the values have their own ("7.50, 34 mmHg, ... and 95%")
+            own = any(v.group("unit") for v in values[:-1])
+            shared = None if own else values[-1].group("unit")
+            out.append((pairs, shared))
+            break
+    return out
 
 
 def _is_filler(joint: str) -> bool:

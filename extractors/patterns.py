@@ -43,17 +43,47 @@ WORD_NUMBER = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelv
 #: A comparator before a value, as criteria and reports write it ("HbA1c > 7%", "creatinine
 #: of more than 1.5 mg/dL", "platelets below 50,000/mm3") -> FHIR Quantity.comparator.
 COMPARATOR = (
-    r"[<>]=?|=<|=>|≤|≥|⩽|⩾|less\s+than(?:\s+or\s+equal\s+to)?|"
-    r"greater\s+than(?:\s+or\s+equal\s+to)?|more\s+than|higher\s+than|lower\s+than|"
-    r"above|below|over|under|exceeding|at\s+least|at\s+most|up\s+to|no\s+more\s+than"
+    # typed for want of a key ("WBC >_3500/mm3", "score <or= 8"); words that say "or equal"
+    # before or after the direction ("equal or greater than", "greater or equal to")
+    r"[<>]_|[<>]\s?or\s?=|[<>]=?|=<|=>|≤|≥|≦|≧|⩽|⩾|"
+    r"(?:equal\s+(?:to\s+)?or\s+)?(?:less|lower|greater|higher|more)\s+than"
+    r"(?:\s+or\s+equal(?:\s+to)?)?|"
+    r"(?:less|lower|greater|higher|more)\s+or\s+equal\s+(?:to|than)|"
+    r"above|below|over|under|exceeding|in\s+excess\s+of|at\s+least|at\s+most|up\s+to|"
+    r"no\s+(?:more|greater|higher)\s+than|no\s+(?:less|lower)\s+than|not\s+exceeding"
 )
+_CMP_WORDS = {"less": "<", "lower": "<", "greater": ">", "higher": ">", "more": ">"}
 COMPARATORS: dict[str, str] = {
     "<": "<", ">": ">", "<=": "<=", ">=": ">=", "=<": "<=", "=>": ">=", "≤": "<=", "≥": ">=",
-    "⩽": "<=", "⩾": ">=", "less than": "<", "lower than": "<", "below": "<", "under": "<",
-    "greater than": ">", "more than": ">", "higher than": ">", "above": ">", "over": ">",
-    "exceeding": ">", "at least": ">=", "at most": "<=", "up to": "<=", "no more than": "<=",
-    "less than or equal to": "<=", "greater than or equal to": ">=",
+    "≦": "<=", "≧": ">=", "⩽": "<=", "⩾": ">=", "<_": "<=", ">_": ">=",
+    "below": "<", "under": "<", "above": ">", "over": ">", "exceeding": ">", "in excess of": ">",
+    "at least": ">=", "at most": "<=", "up to": "<=", "not exceeding": "<=",
 }  # fmt: skip
+for _word, _sign in _CMP_WORDS.items():
+    COMPARATORS[f"{_word} than"] = _sign
+    COMPARATORS[f"no {_word} than"] = "<=" if _sign == ">" else ">="
+    for _eq in (f"{_word} than or equal to", f"{_word} than or equal", f"{_word} or equal to",
+                f"{_word} or equal than", f"equal or {_word} than", f"equal to or {_word} than"):
+        COMPARATORS[_eq] = _sign + "="
+for _sign in "<>":
+    for _typed in (f"{_sign}or=", f"{_sign} or =", f"{_sign}or =", f"{_sign} or="):
+        COMPARATORS[_typed] = _sign + "="
+
+#: A comparator written after the value ("70% or greater", "a score of 15 or more", "2 or
+#: higher", "500 mL or less") -> ">=" / "<=".
+_OR_MORE = re.compile(
+    r"[ \t]+or[ \t]+(?:(?P<up>greater|higher|more|above|over)|less|lower|below|fewer)(?![a-z])"
+    r"(?![ \t]+than)",
+    re.IGNORECASE,
+)
+
+
+def comparator_after(text: str, end: int) -> tuple[str, int] | None:
+    """(comparator, new end) when "or greater" / "or less" follows a value ending at ``end``."""
+    m = _OR_MORE.match(text, end)
+    if m is None:
+        return None
+    return (">=" if m.group("up") else "<="), m.end()
 
 
 _ONES = (

@@ -8,6 +8,9 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from extractors.base import doc_text
+
+# the "respectively" lists are read alike for tests and vital signs (one list may hold both)
+from extractors.labs import PAIRED_VALUE, paired_lists
 from extractors.patterns import (
     COMMA_AFTER_NAME,
     COMPARATOR,
@@ -18,6 +21,7 @@ from extractors.patterns import (
     TermStarts,
     add_spans,
     alternation,
+    comparator_after,
     load_rules,
     make_span,
     matches_at,
@@ -35,7 +39,16 @@ from extractors.units import UnitNormalizer
 #              a rate written "101/min".
 # 4 (2026-12): a range as criteria write it ("BMI 30-42", "between 20 and 34 kg/m2", "from
 #              18 to 35 kg/m2"): ``value_range``, FHIR valueRange.
-VERSION = 4
+# 5 (2026-12): mean arterial pressure (LOINC 8478-0; "MAP" in capitals only) and head
+#              circumference (9843-4); comparators as criteria type and word them (shared
+#              with labs: ">_", "equal or greater than"); a pressure after a heart chamber or
+#              vessel is no blood pressure ("estimated PA systolic pressure of 45 mmHg",
+#              "right ventricular systolic pressure", "LV end-diastolic pressure"); "remains",
+#              "on room air", "at rest" between the name and the value; "beats per
+#              min"; a comparator after the value ("BMI 40 or more"); "respectively" lists
+#              ("blood pressure and heart rate were 94/30 mmHg and 132 beats per minute,
+#              respectively"), also mixed with tests (read alike by labs.paired_lists).
+VERSION = 5
 
 LABEL = "VITAL"
 RULES = "vitals"
@@ -43,7 +56,8 @@ RULES = "vitals"
 _CONNECTOR = COMMA_AFTER_NAME + (
     rf"(?:{HSPACE}*(?:was|were|is|are|of|at|to|up\s+to|now|today|on\s+admission|initially|"
     r"measured|recorded|noted|found|reading|readings|range[sd]?|ranging\s+from|"
-    r"had|has|further|still|then|subsequently|remained|stabilized|reached|normalized|"
+    r"had|has|further|still|then|subsequently|remained|remains|stabilized|reached|normalized|"
+    r"on\s+room\s+air|on\s+RA|at\s+rest|"
     r"increased|decreased|rose|fell|dropped|"
     r"elevated|high|low|in\s+the|about|approximately|around|"
     r":|=|-|–|\()(?![a-z]))*"
@@ -52,7 +66,8 @@ _UNIT_TEXT = {
     "blood_pressure": r"mm\s?hg|mm\s+of\s+hg",
     "systolic_blood_pressure": r"mm\s?hg|mm\s+of\s+hg",
     "diastolic_blood_pressure": r"mm\s?hg|mm\s+of\s+hg",
-    "heart_rate": r"bpm|beats\s+per\s+minute|beats/min|/min|per\s+minute",
+    "mean_blood_pressure": r"mm\s?hg|mm\s+of\s+hg",
+    "heart_rate": r"bpm|beats\s+per\s+min(?:ute)?|beats/min(?:ute)?|b/min|/min|per\s+minute",
     "respiratory_rate": r"breaths\s+per\s+minute|breaths/min|/min|per\s+minute|bpm|rpm",
     "body_temperature": (
         r"°\s?[cf]|º\s?[cf]|deg(?:rees?)?\.?\s?(?:fahrenheit|celsius|centigrade|f|c)|"
@@ -61,6 +76,7 @@ _UNIT_TEXT = {
     "oxygen_saturation": r"%|percent",
     "body_weight": r"kgs?|kilograms?|lbs?|pounds?|grams|g|#",
     "body_height": r"cm|centimeters?|inches|inch|in|m|meters?|\"",
+    "head_circumference": r"cm|centimeters?|inches|inch|in",
     "bmi": r"kg/m2|kg/m\^2|kg/m²",
 }
 _OUNCES = re.compile(
@@ -73,6 +89,19 @@ _OXYGEN = re.compile(
     r"(?:a[ \t]+)?(?:non-?rebreather|NRB|BiPAP|CPAP|high[ \t]+flow))",
     re.IGNORECASE,
 )
+
+#: The blood pressure kinds, read as the systemic arterial pressure.
+_ARTERIAL = frozenset({"blood_pressure", "systolic_blood_pressure", "diastolic_blood_pressure",
+                       "mean_blood_pressure"})  # fmt: skip
+#: A chamber or vessel named right before a pressure: an echo or catheter measurement, not
+#: the blood pressure ("pulmonary artery systolic pressure", "right ventricular systolic
+#: pressure", "PA systolic pressure", "LV end-diastolic pressure").
+_NOT_SYSTEMIC = re.compile(
+    r"(?:(?i:pulmonary(?:\s+arter(?:y|ial))?|(?:right|left)\s+ventricular|ventricular|atrial|"
+    r"aortic|wedge|intracranial|intraocular|portal|end)|\b(?:PA|RV|LV|RA|LA))[ \t\n-]*$"
+)
+
+_ROOM_AIR = re.compile(r"\bon[ \t]+(?:room[ \t]+air|RA)\b", re.IGNORECASE)
 
 
 class VitalTagger:
@@ -94,6 +123,22 @@ class VitalTagger:
             rf"(?i:{alternation(names_any)})(?![\w]){NAME_GLOSS}(?i:{_CONNECTOR}){HSPACE}*"
             rf"(?:(?i:{COMPARATOR})[ \t]?|(?i:between|from)\s+)?[\d.]"
         )
+        # "respectively" lists: the names of vital signs and of tests, and the values
+        labs = load_rules("labs", "labs.json")["labs"]
+        l_ci = {t.lower() for r in labs for t in r["terms"]}
+        l_cs = {t for r in labs for t in r["case_sensitive_terms"]}
+        v_ci = {t.lower() for rule in self.rules for t in rule["terms"]}
+        v_cs = {t for rule in self.rules for t in rule["case_sensitive_terms"]}
+        self.pair_name_re = re.compile(
+            rf"(?<![\w/-])(?:(?i:{alternation({*v_ci, *l_ci})})|"
+            rf"{alternation({*v_cs, *l_cs})})(?![\w])"
+        )
+        self.paired_value = re.compile(PAIRED_VALUE, re.IGNORECASE)
+        self.rule_of: dict[str, dict[str, Any]] = {}
+        for rule in self.rules:
+            self.rule_of.update({t.lower(): rule for t in rule["terms"]})
+            self.rule_of.update({t: rule for t in rule["case_sensitive_terms"]})
+        self.pattern_of: dict[str, re.Pattern[str]] = {}
         for rule in self.rules:
             names = f"(?i:{alternation(rule['terms'])})"
             if rule["case_sensitive_terms"]:
@@ -126,15 +171,55 @@ class VitalTagger:
                     rule,
                 )
             )
+            self.pattern_of[rule["rule_id"]] = self.patterns[-1][0]
+
+    def find_paired(self, text: str) -> list[dict[str, Any]]:
+        """Vital signs written as two lists: "blood pressure and heart rate were 94/30 mmHg
+        and 132 beats per minute, respectively" (tests in the list are the labs extractor's).
+        Each pair is read as "<name> <value>" would be, with the text's offsets; one VITAL
+        per pair, spanning the name."""
+        out: list[dict[str, Any]] = []
+        for pairs, shared in paired_lists(text, self.pair_name_re, self.paired_value):
+            for (n0, n1, name), val, v0 in pairs:
+                rule = self.rule_of.get(name) or self.rule_of.get(" ".join(name.lower().split()))
+                if rule is None:
+                    continue  # a test's name
+                value = val.group(0)[val.start("num") - val.start() :]
+                if not val.group("unit") and shared:
+                    value = f"{value} {shared}"
+                probe = f"{name} {value}"
+                pattern = self.pattern_of[rule["rule_id"]]
+                m = pattern.match(probe)
+                if m is None or m.end("v") != len(name) + 1 + len(val.group("num")):
+                    continue
+                found = self._read(probe, m, rule)
+                if found is None:
+                    continue
+                attrs = found["attributes"]
+                attrs["parts"] = {"name": [n0, n1], "value": [v0, v0 + len(val.group("num"))]}
+                if val.group("unit"):
+                    attrs["parts"]["unit"] = [v0 + val.start("unit") - val.start("num"),
+                                              v0 + val.end("unit") - val.start("num")]  # fmt: skip
+                attrs.pop("oxygen", None)
+                out.append({"start": n0, "end": n1, "rule": rule, "attributes": attrs})
+        return out
 
     def find(self, text: str) -> list[dict[str, Any]]:
         """All vital signs in ``text`` as dicts with offsets and attributes."""
         out: list[dict[str, Any]] = []
+        # pairs first: "weight and height were 50 kg and 160 cm, respectively" gives the
+        # height 160 cm, not the 50 that follows its name
+        paired = self.find_paired(text) if "espectively" in text else []
+        names = [(f["start"], f["end"]) for f in paired]
+        out += paired
         starts = [p for p in self.name_starts(text) if self.head.match(text, p)]
-        if not starts:
-            return out
         for pattern, rule in self.patterns:
+            pressure = rule["kind"] in _ARTERIAL
             for m in matches_at(pattern, text, starts):
+                if pressure and _NOT_SYSTEMIC.search(text, max(0, m.start() - 30), m.start()):
+                    continue  # "estimated PA systolic pressure of 45 mmHg": not the arm's
+                if any(a <= m.start() < b for a, b in names):
+                    continue
                 found = self._read(text, m, rule)
                 if found is not None:
                     out.append(found)
@@ -209,6 +294,12 @@ class VitalTagger:
             attrs.update({"value": value, "unit": ucum, "ucum": ucum, "unit_text": unit_text})
             if m.group("cmp") and kind != "blood_pressure":
                 attrs["comparator"] = COMPARATORS.get(" ".join(m.group("cmp").lower().split()))
+            else:
+                after = comparator_after(text, end)
+                if after is not None:  # "BMI 30 kg/m2 or greater"
+                    attrs["comparator"], end = after
+        if kind == "oxygen_saturation" and _ROOM_AIR.search(text, m.end("name"), m.start("v")):
+            attrs["oxygen"] = "room air"  # "oxygen saturation on room air was 94%"
         if kind == "oxygen_saturation":
             o2 = _OXYGEN.match(text, end)
             if o2:
