@@ -403,6 +403,24 @@ def test_short_form_of_a_name_with_its_subtype(full_nlp) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "name", "snomed"),
+    [
+        # findings written as a verb or an adjective after "was"
+        ("He vomited twice.", "vomited", "422400008"),
+        ("She fainted at home.", "fainted", "271594007"),
+        ("He coughed up blood.", "coughed up blood", "66857006"),
+        ("He was short of breath on exertion.", "short of breath", "267036007"),
+        ("The abdomen was tender.", "tender", "247348008"),
+        ("She was confused on arrival.", "confused", "286933003"),
+    ],
+)
+def test_findings_written_as_verbs_and_adjectives(full_nlp, text, name, snomed) -> None:
+    got = [g for g in spans(full_nlp, text) if g[1] == "PROBLEM"]
+    assert [g[0] for g in got] == [name], got
+    assert (systems.SNOMED, snomed) in got[0][2], got
+
+
+@pytest.mark.parametrize(
     ("term", "variant"),
     [
         # the heads of a finding named by a function stand for one another
