@@ -499,6 +499,16 @@ _NOT_A_DRUG = re.compile(
     r"|^(?!.*\b(?:monoclonal|bispecific|humani[sz]ed|single domain|fully-human)\b)"
     r".*(?:^|[\s-])(?:auto)?antibod(?:y|ies)$"
     r"|(?:^|[\s-])(?:co-?)?transporters?$|(?:^|\s)exchangers?$"  # membrane carriers
+    # nucleic acids ("mRNA", "mtDNA", "ribosomal RNA"); a therapeutic one is named by its drug
+    # name ("patisiran")
+    r"|^(?:(?:m|mt|t|r|sn|sno|mi|c|ds|ss|g|nc|lnc|pre-m|hn)?(?:rna|dna)s?|(?:ribosomal|"
+    r"messenger|transfer|mitochondrial|complementary|genomic|nuclear) (?:rna|dna)s?)$"
+    # cytochrome P450 isoenzymes ("CYP2D6", "CYP3A4"), the body's enzymes that no one gives:
+    # ATPases and cholinesterases, myeloperoxidase, ribonucleases
+    r"|^cyp\d+[a-z]*\d*$|^\S*atpases?$|^(?:acetyl|butyryl|pseudo)?cholinesterases?$"
+    r"|^myeloperoxidases?$|^(?:endo|exo)?nucleases?$|^rnases?$|^ribonucleases?$"
+    # receptors named in one word ("adrenoceptor", "purinoceptors")
+    r"|^\S*(?:adreno|cholino|purino)ceptors?$"
 )
 
 
