@@ -42,8 +42,10 @@ log = logging.getLogger(__name__)
 #              hydroxydopamine", "( R ) - alpha - methylhistamine", "[ 3H ] - naloxone");
 #              drug development codes are uncoded drugs ("LY274614", "MK-801", "AZD9291");
 #              a drug class named by its target is one ("CYP3A4 inhibitors", "FXa
-#              inhibitors", "H2 blocker", "aromatase inhibitors"); MeSH substances that no
-#              one is given are no drugs (build 12).
+#              inhibitors", "H2 blocker", "aromatase inhibitors"); a word no terminology lists
+#              that ends in an INN/USAN drug stem is an uncoded drug ("flestolol",
+#              "amoxacillin", "Vicoprofen"); MeSH substances that no one is given are no
+#              drugs (build 12).
 # 10 (2026-12): hyphenated words written with spaced hyphens, as tokenised text (PubMed
 #              corpora, some exports) has them, read as the word ("X - linked
 #              adrenoleukodystrophy", "clear - cell renal cell carcinoma", "A - T"); a short
@@ -143,11 +145,14 @@ class DictionaryMatcher:
             Entry("PROBLEM", "morphology", (), "pattern"),
             Entry("MEDICATION", "pattern:drug-code", (), "pattern"),
             Entry("MEDICATION", "pattern:drug-class-by-target", (), "pattern"),
+            Entry("MEDICATION", "pattern:drug-stem", (), "pattern"),
         ]
         self.deficiency_entry = len(table.entries)
         self.morphology_entry = len(table.entries) + 1
         self.drug_code_entry = len(table.entries) + 2
         self.target_class_entry = len(table.entries) + 3
+        self.drug_stem_entry = len(table.entries) + 4
+        self._drug_word_of: dict[int, bool] = {}
         self._stoplist = load_stoplist()
         self._disorder_word_of: dict[int, bool] = {}
         #: findings stated as predicates ("the heart is enlarged"): (regex, entry index)
@@ -193,6 +198,7 @@ class DictionaryMatcher:
         matches += self._disorder_words(doc)
         matches += self._drug_codes(doc)
         matches += self._classes_by_target(doc)
+        matches += self._drug_stem_words(doc)
         matches = self._drugs_over_administrations(matches)
         chosen: list[tuple[int, int, int]] = []
         taken: set[int] = set()
@@ -467,6 +473,38 @@ class DictionaryMatcher:
             span = doc.char_span(m.start(), m.end(), alignment_mode="expand")
             if span is not None and span.start_char == m.start() and span.end_char == m.end():
                 out.append((span.start, span.end, self.drug_code_entry))
+        return out
+
+    def _drug_stem_words(self, doc: Doc) -> list[tuple[int, int, int]]:
+        """A word that no terminology lists but that ends in a drug stem of the WHO INN and
+        USAN naming schemes is a drug: "flestolol" (-olol, a beta blocker), a misspelled
+        "amoxacillin" (-cillin), a brand built on its stem ("Vicoprofen"). Uncoded; the
+        longest-match pass keeps any dictionary term over it (``_DRUG_STEM``)."""
+        out: list[tuple[int, int, int]] = []
+        strings = doc.vocab.strings
+        lowers = doc.to_array(LOWER).tolist()
+        known = self._drug_word_of  # word hash -> verdict, shared by every note
+        hits = set()
+        for h in set(lowers):
+            verdict = known.get(h)
+            if verdict is None:
+                if len(known) > 500_000:  # a vocabulary that keeps growing: start again
+                    known.clear()
+                word = strings[h]
+                verdict = known[h] = (
+                    len(word) >= 7
+                    and _DRUG_STEM.match(word) is not None
+                    and not word.startswith(("anti", "non"))  # "anticocaine antibody"
+                    and word not in self._stoplist
+                    and self.index.entry_of([word]) is None
+                )
+            if verdict:
+                hits.add(h)
+        if not hits:
+            return out
+        for i, h in enumerate(lowers):
+            if h in hits and doc[i].is_alpha:
+                out.append((i, i + 1, self.drug_stem_entry))
         return out
 
     def _classes_by_target(self, doc: Doc) -> list[tuple[int, int, int]]:
@@ -1241,6 +1279,31 @@ _CODE_PREFIXES = (
 _DRUG_CODE = re.compile(
     rf"(?<![\w-])(?:{'|'.join(sorted(_CODE_PREFIXES, key=len, reverse=True))})"
     r"(?:\d{4,7}|-\d{3,7}|\s-\s\d{3,7}|\s(?!(?:19|20)\d\d\b)\d{4,7})[A-Z]?(?![\w-])"
+)
+
+#: Drug stems of the WHO INN and USAN naming schemes that end a drug's name and no English
+#: word: beta blockers (-olol), ACE inhibitors (-pril), sartans, statins, monoclonal
+#: antibodies (-mab), kinase inhibitors (-tinib, -ciclib, -parib, -lisib), antivirals
+#: (-navir, -previr, -buvir, -tegravir, -ciclovir, -vudine), azole antifungals, penicillins
+#: (-cillin), aminoglycosides and macrolides (-mycin, -micin), quinolones (-oxacin),
+#: tetracyclines (-cycline), local anaesthetics (-caine), heparins (-parin), direct oral
+#: anticoagulants (-xaban, -gatran), dihydropyridines (-dipine), PPIs (-prazole), H2
+#: blockers (-tidine), setrons, triptans, gliptins, gliflozins, glitazones, leukotriene
+#: antagonists (-lukast), beta agonists (-terol, not the sterols: "cholesterol"), profens,
+#: PDE5 inhibitors (-dalafil, -nafil), benzodiazepines (-azepam, -azolam), barbiturates,
+#: neuromuscular blockers (-curonium, -curium), bisphosphonates (-dronate), fibrates,
+#: antidepressants (-oxetine, -triptyline, -pramine), antipsychotics (-peridol, -apine),
+#: camptothecins (-tecan), platins, anthracyclines (-rubicin), taxanes (-taxel),
+#: gonadorelins (-relin), vasopressins (-pressin), steroids (-olone), loop diuretics
+#: (-semide), thiazides, nitrogen mustards (-mustine), alpha blockers (-zosin),
+#: nucleosides (-citabine), thrombolytics (-teplase).
+_DRUG_STEM = re.compile(
+    r"^[a-z]{3,}(?:olol|pril|prilat|sartan|vastatin|mab|tinib|ciclib|parib|lisib|navir|previr|"
+    r"buvir|tegravir|ciclovir|cyclovir|vudine|conazole|azole|cillin|mycin|micin|oxacin|"
+    r"cycline|caine|parin|xaban|gatran|dipine|prazole|tidine|setron|triptan|gliptin|"
+    r"gliflozin|glitazone|lukast|(?<!s)terol|profen|dalafil|nafil|azepam|azolam|barbital|"
+    r"curonium|curium|dronate|fibrate|oxetine|triptyline|pramine|peridol|apine|tecan|platin|"
+    r"rubicin|taxel|relin|pressin|olone|semide|thiazide|mustine|zosin|citabine|teplase)$"
 )
 
 #: Heads of a drug class named by its target ("CYP3A4 inhibitors").

@@ -1317,3 +1317,19 @@ def test_enzymes_and_classes_given_as_drugs_stay_drugs(full_nlp, text, drug) -> 
 def test_drug_classes_named_by_their_target(full_nlp, text, drugs) -> None:
     got = [d for d in _drugs(full_nlp, text) if d != "factor VIII"]
     assert got == drugs
+
+
+@pytest.mark.parametrize(
+    ("text", "drugs"),
+    [
+        # a drug the vocabulary does not list, named by its INN stem, and a misspelled one
+        ("Flestolol was infused over an hour.", ["Flestolol"]),
+        ("She took amoxacillin for a week.", ["amoxacillin"]),
+        # words that end like a stem but name no drug
+        ("Cholesterol was high in April.", []),
+        ("The concept was intercepted.", []),
+        ("An anticocaine antibody was studied.", []),
+    ],
+)
+def test_drugs_named_by_their_inn_stem(full_nlp, text, drugs) -> None:
+    assert _drugs(full_nlp, text) == drugs
