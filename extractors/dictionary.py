@@ -1277,7 +1277,8 @@ _CODE_PREFIXES = (
     "WR YM ZD ZK ZM"
 ).split()
 _DRUG_CODE = re.compile(
-    rf"(?<![\w-])(?:{'|'.join(sorted(_CODE_PREFIXES, key=len, reverse=True))})"
+    # the capital first: most positions of a note fail there, before the look-behind
+    rf"(?=[A-Z])(?<![\w-])(?:{'|'.join(sorted(_CODE_PREFIXES, key=len, reverse=True))})"
     r"(?:\d{4,7}|-\d{3,7}|\s-\s\d{3,7}|\s(?!(?:19|20)\d\d\b)\d{4,7})[A-Z]?(?![\w-])"
 )
 
