@@ -82,7 +82,9 @@ log = logging.getLogger(__name__)
 #   impairment", "memory deficits", "walking difficulties"; concepts.py ``_FUNCTION_HEADS``).
 # 12 (2026-12): names the drug vocabulary takes from MeSH that no one is given are no drugs:
 #   nucleic acids ("mRNA", "ribosomal RNA"), CYP isoenzymes, ATPases, cholinesterases,
-#   myeloperoxidase, nucleases, one-word receptors ("adrenoceptor"; sources.py ``_NOT_A_DRUG``),
+#   myeloperoxidase, nucleases, transferases, phosphatases, one-word receptors ("adrenoceptor"),
+#   ion channels, body proteins ("angiotensinogen", "calcineurin", "PAI-1"; sources.py
+#   ``_NOT_A_DRUG``),
 #   nor bare roles and mechanism adjectives ("inhibitor", "carcinogen", "cholinergic";
 #   stoplist.txt); tacrolimus with its development code FK506 (medications.tsv); immune
 #   checkpoint inhibitors as a drug class (drug_classes.tsv, uncoded).

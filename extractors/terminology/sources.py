@@ -507,8 +507,22 @@ _NOT_A_DRUG = re.compile(
     # ATPases and cholinesterases, myeloperoxidase, ribonucleases
     r"|^cyp\d+[a-z]*\d*$|^\S*atpases?$|^(?:acetyl|butyryl|pseudo)?cholinesterases?$"
     r"|^myeloperoxidases?$|^(?:endo|exo)?nucleases?$|^rnases?$|^ribonucleases?$"
-    # receptors named in one word ("adrenoceptor", "purinoceptors")
-    r"|^\S*(?:adreno|cholino|purino)ceptors?$"
+    # receptors named in one word ("adrenoceptor", "purinoceptors"), ion channels
+    r"|^\S*(?:adreno|cholino|purino)ceptors?$|(?:^|\s)channels?$"
+    # more of the body's enzymes, named in one word ("guanidoacetate methyltransferase",
+    # "alkaline phosphatase", a laboratory test) or with their type ("topoisomerase II")
+    r"|(?:^|\s)\S*(?:transferase|phosphatase|enolase|synthetase)s?$|^topoisomerases?(?: i+)?$"
+    # the body's proteins and protein inhibitors: "angiotensinogen", "calcineurin",
+    # "plasminogen activator inhibitor-1", "multidrug resistance protein 2"
+    r"|^(?:angiotensinogen|calcineurin|proteasomes?|vinculin|actinins?|frataxin|beclin(?:[- ]1)?"
+    r"|cyclooxygenases?|pai[- ]?1|tafi|adam[- ]?\d+)$"
+    r"|^(?:plasminogen activator inhibitor|thrombin[- ]activatable fibrinolysis inhibitor)"
+    r"(?:[- ]?\d)?$|\sprotein[- ]?\d+[a-z]?$"
+    # a haemoglobin variant ("hemoglobin E" is a trait), what a substance does ("hypnotic
+    # effects"), roles that name no drug ("neurotransmitters", "insecticides"); excipients
+    # stay: they are ingredients of a product, what an allergy to it names
+    r"|^ha?emoglobin [a-z]$|\seffects?$"
+    r"|^(?:neurotransmitters?|insecticides?|pesticides?|herbicides?)$"
 )
 
 

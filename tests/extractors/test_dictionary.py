@@ -1278,6 +1278,8 @@ def test_fk506_is_tacrolimus(full_nlp) -> None:
         "Alpha adrenoceptor density rose.",
         "It is an inhibitor of the enzyme and a known carcinogen.",
         "Cholinergic and adrenergic activity were measured.",
+        "Angiotensinogen, calcineurin and PAI-1 levels rose in the ion channels study.",
+        "Hypnotic effects were noted; topoisomerase II was measured.",
     ],
 )
 def test_substances_no_one_is_given_are_no_drugs(full_nlp, text) -> None:
@@ -1291,6 +1293,8 @@ def test_substances_no_one_is_given_are_no_drugs(full_nlp, text) -> None:
         ("Dornase alfa was continued.", "Dornase alfa"),
         ("She was on an ACE inhibitor.", "ACE inhibitor"),
         ("Anticholinergic drugs were avoided.", "Anticholinergic"),
+        ("Calcineurin inhibitors were stopped.", "Calcineurin inhibitors"),
+        ("Protein C concentrate was given.", "Protein C"),
     ],
 )
 def test_enzymes_and_classes_given_as_drugs_stay_drugs(full_nlp, text, drug) -> None:
