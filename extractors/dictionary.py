@@ -35,6 +35,17 @@ from extractors.terminology.sources import (
 log = logging.getLogger(__name__)
 
 # Version history:
+# 11 (2026-12): a drug's span takes in the rest of its chemical name: the salt or ester it is
+#              given as ("desipramine HCl", "metoprolol succinate", "warfarin sodium",
+#              "sodium valproate", "nitro-L-arginine methyl ester") and locants, stereo
+#              descriptors and substituents hyphenated before it in tokenised text ("6 -
+#              hydroxydopamine", "( R ) - alpha - methylhistamine", "[ 3H ] - naloxone");
+#              drug development codes are uncoded drugs ("LY274614", "MK-801", "AZD9291");
+#              a drug class named by its target is one ("CYP3A4 inhibitors", "FXa
+#              inhibitors", "H2 blocker", "aromatase inhibitors"); a word no terminology lists
+#              that ends in an INN/USAN drug stem is an uncoded drug ("flestolol",
+#              "amoxacillin", "Vicoprofen"); MeSH substances that no one is given are no
+#              drugs (build 12).
 # 10 (2026-12): hyphenated words written with spaced hyphens, as tokenised text (PubMed
 #              corpora, some exports) has them, read as the word ("X - linked
 #              adrenoleukodystrophy", "clear - cell renal cell carcinoma", "A - T"); a short
@@ -88,7 +99,7 @@ log = logging.getLogger(__name__)
 # 2 (2026-11): compiled terminology dictionary (curated tables, HPO, ICD-10-CM, drug names,
 #              bring-your-own UMLS/RxNorm/SNOMED CT/FHIR/DOID), abbreviations defined in the note.
 # 1 (2026-11): curated phrase rules from rules/dictionary/targets.json.
-VERSION = 10
+VERSION = 11
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
 #: label of a predicate rule that names no finding and only keeps other terms off its words
@@ -133,9 +144,16 @@ class DictionaryMatcher:
         extra = [
             Entry("PROBLEM", "pattern:deficiency", (), "pattern"),
             Entry("PROBLEM", "morphology", (), "pattern"),
+            Entry("MEDICATION", "pattern:drug-code", (), "pattern"),
+            Entry("MEDICATION", "pattern:drug-class-by-target", (), "pattern"),
+            Entry("MEDICATION", "pattern:drug-stem", (), "pattern"),
         ]
         self.deficiency_entry = len(table.entries)
         self.morphology_entry = len(table.entries) + 1
+        self.drug_code_entry = len(table.entries) + 2
+        self.target_class_entry = len(table.entries) + 3
+        self.drug_stem_entry = len(table.entries) + 4
+        self._drug_word_of: dict[int, bool] = {}
         self._stoplist = load_stoplist()
         self._disorder_word_of: dict[int, bool] = {}
         #: findings stated as predicates ("the heart is enlarged"): (regex, entry index)
@@ -179,6 +197,9 @@ class DictionaryMatcher:
         matches = matches + self._deficiencies(doc) + self._predicates(doc)
         matches += self._substance_deficiencies(doc, matches)
         matches += self._disorder_words(doc)
+        matches += self._drug_codes(doc)
+        matches += self._classes_by_target(doc)
+        matches += self._drug_stem_words(doc)
         matches = self._drugs_over_administrations(matches)
         chosen: list[tuple[int, int, int]] = []
         taken: set[int] = set()
@@ -443,6 +464,67 @@ class DictionaryMatcher:
             out.append((i, i + 1, self.morphology_entry))
         return out
 
+    def _drug_codes(self, doc: Doc) -> list[tuple[int, int, int]]:
+        """Development codes of drugs, a company's prefix and a compound number ("LY274614",
+        "MK-801", "SR 141716A", "AZD9291", "FK 506"): uncoded MEDICATION mentions. The
+        longest-match pass keeps a dictionary term (a code some source lists) over them."""
+        text = doc_text(doc)
+        out: list[tuple[int, int, int]] = []
+        for m in _DRUG_CODE.finditer(text):
+            span = doc.char_span(m.start(), m.end(), alignment_mode="expand")
+            if span is not None and span.start_char == m.start() and span.end_char == m.end():
+                out.append((span.start, span.end, self.drug_code_entry))
+        return out
+
+    def _drug_stem_words(self, doc: Doc) -> list[tuple[int, int, int]]:
+        """A word that no terminology lists but that ends in a drug stem of the WHO INN and
+        USAN naming schemes is a drug: "flestolol" (-olol, a beta blocker), a misspelled
+        "amoxacillin" (-cillin), a brand built on its stem ("Vicoprofen"). Uncoded; the
+        longest-match pass keeps any dictionary term over it (``_DRUG_STEM``)."""
+        out: list[tuple[int, int, int]] = []
+        strings = doc.vocab.strings
+        lowers = doc.to_array(LOWER).tolist()
+        known = self._drug_word_of  # word hash -> verdict, shared by every note
+        hits = set()
+        for h in set(lowers):
+            verdict = known.get(h)
+            if verdict is None:
+                if len(known) > 500_000:  # a vocabulary that keeps growing: start again
+                    known.clear()
+                word = strings[h]
+                verdict = known[h] = (
+                    len(word) >= 7
+                    and _DRUG_STEM.match(word) is not None
+                    and not word.startswith(("anti", "non"))  # "anticocaine antibody"
+                    and word not in self._stoplist
+                    and self.index.entry_of([word]) is None
+                )
+            if verdict:
+                hits.add(h)
+        if not hits:
+            return out
+        for i, h in enumerate(lowers):
+            if h in hits and doc[i].is_alpha:
+                out.append((i, i + 1, self.drug_stem_entry))
+        return out
+
+    def _classes_by_target(self, doc: Doc) -> list[tuple[int, int, int]]:
+        """A drug class named by the molecule it acts on: a gene or protein symbol or an
+        enzyme's "-ase" word before "inhibitor(s)", "inducer(s)", "blocker(s)", "agonist(s)" or
+        "antagonist(s)" ("CYP3A4 inhibitors", "CYP 3A4 inducer", "VEGFR inhibitors", "FXa
+        inhibitors", "COX - 2 inhibitor", "aromatase inhibitors", "H2 blocker"): uncoded
+        MEDICATION mentions (the longest-match pass keeps a listed class, "ACE inhibitor",
+        with its code). A factor named in Roman numerals is no target: "factor VIII
+        inhibitor" is an antibody the patient makes."""
+        out: list[tuple[int, int, int]] = []
+        for j in tokens_with_any(doc, _TARGET_HEADS):
+            if j == 0:
+                continue
+            start = _target_start(doc, j)
+            if start is not None:
+                out.append((start, j + 1, self.target_class_entry))
+        return out
+
     def _extend(self, doc: Doc, chosen: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
         """Widen problem spans over what belongs to the concept in the text: coordinated
         heads ("breast and ovarian cancer"), qualifiers ("hereditary ..."), "type II"."""
@@ -458,8 +540,66 @@ class DictionaryMatcher:
                 start = self._extend_left(lower, start, end, floor, doc)
                 end = _extend_type(lower, end, ceiling)
                 end = absorbed = self._extend_right(doc, lower, chosen, i, end)
+            elif self.entries[idx].label == "MEDICATION":
+                start, end, absorbed = self._extend_drug(doc, lower, chosen, i, out)
             out.append((start, end, idx))
         return out
+
+    def _extend_drug(
+        self,
+        doc: Doc,
+        lower: "_Lowers",
+        chosen: list[tuple[int, int, int]],
+        i: int,
+        out: list[tuple[int, int, int]],
+    ) -> tuple[int, int, int]:
+        """Widen a drug over the rest of its chemical name: the salt or ester it is given as
+        ("desipramine HCl", "perhexiline maleate", "warfarin sodium", "sodium valproate",
+        "L-NAME" written "nitro-L-arginine methyl ester") and a locant or stereo descriptor
+        hyphenated before it, as tokenised text writes it ("6 - hydroxydopamine", "( R ) -
+        alpha - methylhistamine", "[ 3H ] - naloxone"). A salt word that is a match of its
+        own (the anion "maleate", the cation "potassium") is swallowed; ``out`` (the spans
+        kept so far) loses a cation match the drug takes in. Returns (start, end, absorbed)."""
+        start, end, _ = chosen[i]
+        n = len(doc)
+        nxt = chosen[i + 1] if i + 1 < len(chosen) else None
+        ceiling = nxt[0] if nxt else n
+        drug = lower.slice(start, end)
+        is_ion = len(drug) == 1 and drug[0] in _CATIONS
+        # the salt after the drug: one word ("hydrochloride"), or an ester ("methyl ester")
+        j = end
+        if j < n and not is_ion:
+            word = lower[j]
+            size = 0
+            if word in _SALTS or (
+                word in _CATIONS and not _class_after(lower, j + 1, n) and not _dose_at(doc, j + 1)
+            ):
+                size = 1
+            elif word in _ESTER_GROUPS and j + 1 < n and lower[j + 1] in ("ester", "esters"):
+                size = 2
+            if size and (j + size <= ceiling or self._is_salt_match(nxt, j, j + size)):
+                end = j + size
+        absorbed = end if nxt is not None and nxt[0] < end else 0
+        # a cation before it ("sodium valproate", "potassium clavulanate")
+        if start > 0 and not is_ion and lower[start - 1] in _CATIONS:
+            prev = out[-1] if out else None
+            if prev is not None and prev[1] == start:
+                if prev[0] == start - 1 and self.entries[prev[2]].label == "MEDICATION":
+                    out.pop()
+                    start -= 1
+            elif prev is None or prev[1] < start:
+                start -= 1
+        floor = out[-1][1] if out else 0
+        return _locant_start(doc, start, floor), end, absorbed
+
+    def _is_salt_match(self, nxt: tuple[int, int, int] | None, start: int, end: int) -> bool:
+        """Whether the next match is exactly the salt words at ``start:end`` (a drug label)."""
+        return (
+            nxt is not None
+            and nxt[0] == start
+            and nxt[1] == end
+            and self.entries[nxt[2]].label == "MEDICATION"
+        )
 
     def _extend_right(
         self, doc: Doc, lower: "_Lowers", chosen: list[tuple[int, int, int]], i: int, end: int
@@ -1123,6 +1263,195 @@ def _extend_type(lower: _Lowers, end: int, ceiling: int) -> int:
     if end + 1 < ceiling and lower[end] == "type" and _TYPE_VALUE.match(lower[end + 1]):
         return end + 2
     return end
+
+
+#: Development codes of drugs: the prefix of the company or institute that made the compound
+#: (Lilly "LY", Merck "MK", Sanofi "SR"/"SSR", Roche "Ro", AstraZeneca "AZD", Pfizer "CP"/"PF",
+#: Glaxo "GR"/"GW"/"SB", Hoechst "HOE", Fujisawa "FK", Walter Reed "WR", the NCI "NSC", ...)
+#: and a compound number: of three or more digits after a hyphen ("MK-801", "MK - 801"); of
+#: four or more closed up ("LY274614"; a device's model is often three: pacemaker "SSR203")
+#: or after a space ("SR 141716", not "Wellbutrin SR 150"), and then no year (a citation:
+#: "Allen RP 2014").
+_CODE_PREFIXES = (
+    "AZD ABT AMG BAY BIBF BIBN BIBR BMS BRL CGP CGS CNTO CP DuP FK GR GS GSK GW HOE ICI JNJ "
+    "JTE KW LY MDL MEDI MK NNC NSC ONO OPC PD PF RG Ro RO RP RWJ SB SCH SKF SR SSR TAK WAY WIN "
+    "WR YM ZD ZK ZM"
+).split()
+_DRUG_CODE = re.compile(
+    # the capital first: most positions of a note fail there, before the look-behind
+    rf"(?=[A-Z])(?<![\w-])(?:{'|'.join(sorted(_CODE_PREFIXES, key=len, reverse=True))})"
+    r"(?:\d{4,7}|-\d{3,7}|\s-\s\d{3,7}|\s(?!(?:19|20)\d\d\b)\d{4,7})[A-Z]?(?![\w-])"
+)
+
+#: Drug stems of the WHO INN and USAN naming schemes that end a drug's name and no English
+#: word: beta blockers (-olol), ACE inhibitors (-pril), sartans, statins, monoclonal
+#: antibodies (-mab), kinase inhibitors (-tinib, -ciclib, -parib, -lisib), antivirals
+#: (-navir, -previr, -buvir, -tegravir, -ciclovir, -vudine), azole antifungals, penicillins
+#: (-cillin), aminoglycosides and macrolides (-mycin, -micin), quinolones (-oxacin),
+#: tetracyclines (-cycline), local anaesthetics (-caine), heparins (-parin), direct oral
+#: anticoagulants (-xaban, -gatran), dihydropyridines (-dipine), PPIs (-prazole), H2
+#: blockers (-tidine), setrons, triptans, gliptins, gliflozins, glitazones, leukotriene
+#: antagonists (-lukast), beta agonists (-terol, not the sterols: "cholesterol"), profens,
+#: PDE5 inhibitors (-dalafil, -nafil), benzodiazepines (-azepam, -azolam), barbiturates,
+#: neuromuscular blockers (-curonium, -curium), bisphosphonates (-dronate), fibrates,
+#: antidepressants (-oxetine, -triptyline, -pramine), antipsychotics (-peridol, -apine),
+#: camptothecins (-tecan), platins, anthracyclines (-rubicin), taxanes (-taxel),
+#: gonadorelins (-relin), vasopressins (-pressin), steroids (-olone), loop diuretics
+#: (-semide), thiazides, nitrogen mustards (-mustine), alpha blockers (-zosin),
+#: nucleosides (-citabine), thrombolytics (-teplase).
+_DRUG_STEM = re.compile(
+    r"^[a-z]{3,}(?:olol|pril|prilat|sartan|vastatin|mab|tinib|ciclib|parib|lisib|navir|previr|"
+    r"buvir|tegravir|ciclovir|cyclovir|vudine|conazole|azole|cillin|mycin|micin|oxacin|"
+    r"cycline|caine|parin|xaban|gatran|dipine|prazole|tidine|setron|triptan|gliptin|"
+    r"gliflozin|glitazone|lukast|(?<!s)terol|profen|dalafil|nafil|azepam|azolam|barbital|"
+    r"curonium|curium|dronate|fibrate|oxetine|triptyline|pramine|peridol|apine|tecan|platin|"
+    r"rubicin|taxel|relin|pressin|olone|semide|thiazide|mustine|zosin|citabine|teplase)$"
+)
+
+#: Heads of a drug class named by its target ("CYP3A4 inhibitors").
+_TARGET_HEADS = frozenset(
+    """inhibitor inhibitors inducer inducers blocker blockers agonist agonists antagonist
+    antagonists""".split()
+)
+#: A target's symbol: letters and digits with a capital ("CYP3A4", "VEGFR", "FXa", "mTOR",
+#: "COX-2", "5-HT3", "IL-6", "H2"), not all digits.
+_TARGET_SYMBOL = re.compile(r"^(?=.*[A-Z])(?=.*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$")
+#: A piece of a symbol written with spaced hyphens: "COX", "2", "HT3", "IL", "PD".
+_SYMBOL_PIECE = re.compile(r"^(?:[A-Z][A-Za-z]{0,3}\d*|\d{1,2}[A-Za-z]?)$")
+#: A protein named by a letter and a word: "P-glycoprotein", "P-gp".
+_LETTER_PROTEIN = re.compile(r"^[A-Z]-(?:glycoprotein|gp)$")
+_TARGET_NOT = frozenset("THE AND OR FOR WITH NOT NO OF IN ON TO AN A".split())
+
+
+def tokens_with_any(doc: Doc, words: frozenset[str]) -> list[int]:
+    """Indices of the tokens whose lower-cased text is one of ``words`` (a C-speed scan)."""
+    hashes = {hash_string(w) for w in words}
+    lowers = doc.to_array(LOWER).tolist()
+    return [i for i, h in enumerate(lowers) if h in hashes]
+
+
+def _target_start(doc: Doc, j: int) -> int | None:
+    """First token of the target named before the class head at ``doc[j]``: one symbol,
+    closed up or written with spaced hyphens ("COX - 2"), after "CYP" written apart ("CYP
+    3A4"); or an enzyme's "-ase" word ("aromatase"). None when there is no such target."""
+    k = j - 1
+    tok = doc[k]
+    if tok.is_lower and _names_a_factor(tok) and tok.lower_.endswith("ase"):
+        return k  # "aromatase inhibitors", "integrase inhibitor"
+    # a symbol of one token or pieces joined by spaced hyphens ("COX - 2", "5 - HT3")
+    start = k
+    piece = _SYMBOL_PIECE.match
+    while piece(doc[k].text) and start >= 2 and doc[start - 1].text == "-":
+        if not piece(doc[start - 2].text):
+            break
+        start -= 2
+    text = "".join(t.text for t in doc[start : k + 1])
+    # two targets of one class in one token: "CYP3A4/P-glycoprotein inhibitors"
+    if not all(_is_target(part) for part in text.split("/")):
+        return None
+    if start > 0 and doc[start - 1].text == "CYP" and text[:1].isdigit():
+        start -= 1  # "CYP 3A4 inhibitor"
+    return start
+
+
+def _is_target(text: str) -> bool:
+    """Whether ``text`` is a target's symbol ("CYP3A4", "COX-2", "P-gp"), not a word in
+    capitals, a number or a factor named in Roman numerals ("factor VIII inhibitor" is an
+    antibody the patient makes)."""
+    return (
+        len(text) >= 2
+        and _TARGET_SYMBOL.match(text) is not None
+        and text.upper() not in _TARGET_NOT
+        and not _ROMAN.match(text)
+        and not text.isdigit()
+        # a capitalised word ("Potent inhibitors") is no symbol
+        and (
+            sum(c.isupper() or c.isdigit() for c in text) >= 2 or bool(_LETTER_PROTEIN.match(text))
+        )
+    )
+
+
+#: Salts, esters and hydrates a drug is given as, named after it (USAN / INN salt names:
+#: "metoprolol succinate", "desipramine HCl", "ipratropium bromide", "doxycycline hyclate").
+#: Lactate and nitrite are left out: after a drug they are more often a separate analyte.
+_SALTS = frozenset(
+    """hydrochloride hydrochlorides dihydrochloride hcl hydrobromide hbr hydroiodide sulfate
+    sulphate bisulfate hydrogensulfate maleate tartrate bitartrate succinate acetate diacetate
+    triacetate citrate mesylate mesilate dimesylate besylate besilate fumarate hemifumarate
+    phosphate diphosphate bromide chloride iodide nitrate gluconate digluconate propionate
+    dipropionate valerate butyrate pamoate embonate decanoate enanthate cypionate undecanoate
+    palmitate stearate hyclate tosylate napsylate edisylate estolate ethylsuccinate benzoate
+    oxalate malate mandelate meglumine tromethamine trometamol hydrate monohydrate dihydrate
+    trihydrate sesquihydrate hemihydrate""".split()
+)
+#: Cations of salts, named after the drug ("warfarin sodium", "losartan potassium") or, in
+#: British and older usage, before it ("sodium valproate", "potassium clavulanate").
+_CATIONS = frozenset("sodium disodium potassium dipotassium calcium magnesium".split())
+#: Alkyl groups of an ester named after the acid ("nitro-L-arginine methyl ester").
+_ESTER_GROUPS = frozenset("methyl ethyl propyl butyl isopropyl".split())
+#: Words after a cation that make it the ion of physiology, not a salt: "dihydropyridine
+#: calcium antagonists", "amiloride sodium channel", "sodium excretion".
+_ION_NOUNS = frozenset(
+    """channel channels antagonist antagonists blocker blockers level levels concentration
+    concentrations excretion intake balance homeostasis current currents influx efflux pump
+    pumps transport ion ions - / sensitive dependent wasting loss""".split()
+)
+
+
+def _dose_at(doc: Doc, j: int) -> bool:
+    """Whether a number follows at ``j``: a cation with its own dose is a drug of a list
+    ("lisinopril potassium 20 mEq"), not the salt of the drug before it."""
+    return j < len(doc) and doc[j].like_num
+
+
+def _class_after(lower: "_Lowers", j: int, n: int) -> bool:
+    """Whether the word at ``j`` makes a cation before it the ion of physiology."""
+    return j < n and lower[j] in _ION_NOUNS
+
+
+#: Locants and stereo descriptors hyphenated before a chemical name: "6", "N", "( R )",
+#: "[ 3H ]", "alpha", "1 , 2" ("1 , 2 - dimethylhydrazine"), "( + )", "dl".
+_LOCANT = re.compile(
+    r"^(?:\d{1,2}[a-z]?'*|[NOSRDLCPE]|dl|cis|trans|alpha|beta|gamma|delta|omega|[α-ω]|"
+    r"\d{1,2}h|\d{1,2}c|[mop]|"
+    # substituents that name a derivative ("nitro - L - arginine", "6 - hydroxy - dopamine")
+    r"(?:di|tri)?(?:nitro|amino|hydroxy|methyl|ethyl|chloro|fluoro|bromo|iodo|methoxy|acetyl|"
+    r"benzyl|phenyl|oxo|deoxy|desmethyl|demethyl|nor|dehydro|hydro|carboxy|formyl|thio))$",
+    re.I,
+)
+#: Inside brackets a locant may also be a sign of optical rotation: "( + ) - ", "( +/- ) - ".
+_BRACKET_LOCANT = re.compile(r"^(?:[+±-]|\+/-|[A-Z])$")
+
+
+def _locant_start(doc: Doc, start: int, floor: int) -> int:
+    """First token of the locants and stereo descriptors hyphenated before a chemical name
+    that starts at ``doc[start]`` ("6 - hydroxydopamine", "3 , 4 - methylenedioxy...",
+    "( R ) - alpha - methylhistamine", "[ 3H ] - naloxone"), no further back than
+    ``floor``; ``start`` if there are none. A digit before a capitalised name at the start
+    of a line is a numbered list ("1 - Aspirin 81 mg"), no locant."""
+    new = start
+    while new - 2 >= floor and doc[new - 1].text == "-":
+        k = new - 2  # the token before the hyphen
+        tok = doc[k]
+        if tok.text in (")", "]") and k - 2 >= floor and doc[k - 2].text in ("(", "["):
+            inner = doc[k - 1].text
+            if not (_LOCANT.match(inner) or _BRACKET_LOCANT.match(inner)):
+                break
+            k -= 2
+            # "N ( 6 ) - cyclopentyl adenosine": the atom before the bracketed locant
+            if k - 1 >= floor and doc[k - 1].text in ("N", "O", "S") and not doc[k - 1].whitespace_:
+                k -= 1
+        elif _LOCANT.match(tok.text):
+            # "1 , 2 - ...", "3 , 4 - ..."
+            while k - 2 >= floor and doc[k - 1].text == "," and doc[k - 2].text.isdigit():
+                k -= 2
+        else:
+            break
+        first = doc[k]
+        if first.text.isdigit() and (k == 0 or "\n" in doc[k - 1].text or first.is_sent_start):
+            break  # a numbered list item ("1 - Aspirin 81 mg")
+        new = k
+    return new
 
 
 def _looks_abbreviated(short: str, long: str) -> bool:

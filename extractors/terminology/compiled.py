@@ -80,7 +80,15 @@ log = logging.getLogger(__name__)
 # 10 (2026-12): "infarction" and "infarct(s)" name one another after a site ("lacunar infarct").
 # 11 (2026-12): the heads of a finding named by a function name one another ("memory
 #   impairment", "memory deficits", "walking difficulties"; concepts.py ``_FUNCTION_HEADS``).
-BUILD_VERSION = 11
+# 12 (2026-12): names the drug vocabulary takes from MeSH that no one is given are no drugs:
+#   nucleic acids ("mRNA", "ribosomal RNA"), CYP isoenzymes, ATPases, cholinesterases,
+#   myeloperoxidase, nucleases, transferases, phosphatases, one-word receptors ("adrenoceptor"),
+#   ion channels, body proteins ("angiotensinogen", "calcineurin", "PAI-1"; sources.py
+#   ``_NOT_A_DRUG``),
+#   nor bare roles and mechanism adjectives ("inhibitor", "carcinogen", "cholinergic";
+#   stoplist.txt); tacrolimus with its development code FK506 (medications.tsv); immune
+#   checkpoint inhibitors as a drug class (drug_classes.tsv, uncoded).
+BUILD_VERSION = 12
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(

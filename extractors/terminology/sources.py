@@ -499,6 +499,30 @@ _NOT_A_DRUG = re.compile(
     r"|^(?!.*\b(?:monoclonal|bispecific|humani[sz]ed|single domain|fully-human)\b)"
     r".*(?:^|[\s-])(?:auto)?antibod(?:y|ies)$"
     r"|(?:^|[\s-])(?:co-?)?transporters?$|(?:^|\s)exchangers?$"  # membrane carriers
+    # nucleic acids ("mRNA", "mtDNA", "ribosomal RNA"); a therapeutic one is named by its drug
+    # name ("patisiran")
+    r"|^(?:(?:m|mt|t|r|sn|sno|mi|c|ds|ss|g|nc|lnc|pre-m|hn)?(?:rna|dna)s?|(?:ribosomal|"
+    r"messenger|transfer|mitochondrial|complementary|genomic|nuclear) (?:rna|dna)s?)$"
+    # cytochrome P450 isoenzymes ("CYP2D6", "CYP3A4"), the body's enzymes that no one gives:
+    # ATPases and cholinesterases, myeloperoxidase, ribonucleases
+    r"|^cyp\d+[a-z]*\d*$|^\S*atpases?$|^(?:acetyl|butyryl|pseudo)?cholinesterases?$"
+    r"|^myeloperoxidases?$|^(?:endo|exo)?nucleases?$|^rnases?$|^ribonucleases?$"
+    # receptors named in one word ("adrenoceptor", "purinoceptors"), ion channels
+    r"|^\S*(?:adreno|cholino|purino)ceptors?$|(?:^|\s)channels?$"
+    # more of the body's enzymes, named in one word ("guanidoacetate methyltransferase",
+    # "alkaline phosphatase", a laboratory test) or with their type ("topoisomerase II")
+    r"|(?:^|\s)\S*(?:transferase|phosphatase|enolase|synthetase)s?$|^topoisomerases?(?: i+)?$"
+    # the body's proteins and protein inhibitors: "angiotensinogen", "calcineurin",
+    # "plasminogen activator inhibitor-1", "multidrug resistance protein 2"
+    r"|^(?:angiotensinogen|calcineurin|proteasomes?|vinculin|actinins?|frataxin|beclin(?:[- ]1)?"
+    r"|cyclooxygenases?|pai[- ]?1|tafi|adam[- ]?\d+)$"
+    r"|^(?:plasminogen activator inhibitor|thrombin[- ]activatable fibrinolysis inhibitor)"
+    r"(?:[- ]?\d)?$|\sprotein[- ]?\d+[a-z]?$"
+    # a haemoglobin variant ("hemoglobin E" is a trait), what a substance does ("hypnotic
+    # effects"), roles that name no drug ("neurotransmitters", "insecticides"); excipients
+    # stay: they are ingredients of a product, what an allergy to it names
+    r"|^ha?emoglobin [a-z]$|\seffects?$"
+    r"|^(?:neurotransmitters?|insecticides?|pesticides?|herbicides?)$"
 )
 
 

@@ -1230,3 +1230,140 @@ def test_complement_deficiencies_and_gene_symbol_pairs(full_nlp, sentence, probl
 def test_an_infarct_is_an_infarction(full_nlp) -> None:
     got = spans(full_nlp, "MRI showed a lacunar infarct.")
     assert [(g[0], g[1]) for g in got if g[1] == "PROBLEM"] == [("lacunar infarct", "PROBLEM")]
+
+
+def _drugs(nlp, text: str) -> list[str]:
+    return [g[0] for g in spans(nlp, text) if g[1] == "MEDICATION"]
+
+
+@pytest.mark.parametrize(
+    ("text", "drugs"),
+    [
+        # the salt or ester a drug is given as is part of its name
+        ("She takes metoprolol succinate daily.", ["metoprolol succinate"]),
+        ("He was given desipramine HCl at night.", ["desipramine HCl"]),
+        ("Perhexiline maleate was stopped.", ["Perhexiline maleate"]),
+        ("Morphine sulfate 2 mg IV was given.", ["Morphine sulfate"]),
+        ("She continues warfarin sodium.", ["warfarin sodium"]),
+        ("He was switched to sodium valproate.", ["sodium valproate"]),
+        (
+            "Amoxicillin with potassium clavulanate was given.",
+            ["Amoxicillin", "potassium clavulanate"],
+        ),
+        # a cation that is the ion of physiology, or a drug of its own, stays apart
+        ("Dihydropyridine calcium antagonists were avoided.", ["Dihydropyridine"]),
+        ("Meds: lisinopril potassium 20 mEq daily.", ["lisinopril"]),
+        ("Labs: sodium 140, potassium 4.1.", []),
+    ],
+)
+def test_a_drug_takes_in_its_salt(full_nlp, text, drugs) -> None:
+    assert _drugs(full_nlp, text) == drugs
+
+
+@pytest.mark.parametrize(
+    ("text", "drugs"),
+    [
+        # tokenised text: locants, stereo descriptors and substituents before a chemical name
+        ("Rats received 8 - aminoquinoline daily .", ["8 - aminoquinoline"]),
+        ("Binding of [ 3H ] - naloxone was measured .", ["[ 3H ] - naloxone"]),
+        ("( R ) - alpha - methylhistamine was injected .", ["( R ) - alpha - methylhistamine"]),
+        ("Tumours were induced by 1 , 2 - dimethylhydrazine .", ["1 , 2 - dimethylhydrazine"]),
+        # a number before a list item is no locant, nor is a word that is no chemical prefix
+        ("1 - Aspirin 81 mg daily\n2 - metoprolol 25 mg twice daily", ["Aspirin", "metoprolol"]),
+        ("Plan - heparin drip overnight .", ["heparin"]),
+    ],
+)
+def test_a_drug_takes_in_the_locants_before_it(full_nlp, text, drugs) -> None:
+    assert _drugs(full_nlp, text) == drugs
+
+
+@pytest.mark.parametrize(
+    ("text", "drugs"),
+    [
+        ("Pretreatment with LY274614 blocked the effect.", ["LY274614"]),
+        ("MK-801 and SR 141716A were compared.", ["MK-801", "SR 141716A"]),
+        ("The trial of AZD9291 enrolled 20 patients.", ["AZD9291"]),
+        ("She was given FK506 after transplant.", ["FK506"]),
+        # a release form with a strength, a protein, a lab value are no development codes
+        ("Wellbutrin SR 150 mg daily.", ["Wellbutrin"]),
+        ("PD-1 expression and CA 125 were high.", []),
+        ("Pulse generator model SSR203 was implanted.", []),  # a device's model number
+        ("Criteria of Allen RP 2014 were used.", []),  # a citation's year
+    ],
+)
+def test_drug_development_codes(full_nlp, text, drugs) -> None:
+    assert _drugs(full_nlp, text) == drugs
+
+
+def test_fk506_is_tacrolimus(full_nlp) -> None:
+    got = spans(full_nlp, "FK 506 was started.")
+    assert got and got[0][0] == "FK 506" and (RX, "42316") in got[0][2]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The mRNA and mtDNA levels of CYP2D6 fell.",
+        "ATPase and acetylcholinesterase activity and myeloperoxidase were measured.",
+        "Alpha adrenoceptor density rose.",
+        "It is an inhibitor of the enzyme and a known carcinogen.",
+        "Cholinergic and adrenergic activity were measured.",
+        "Angiotensinogen, calcineurin and PAI-1 levels rose in the ion channels study.",
+        "Hypnotic effects were noted; topoisomerase II was measured.",
+    ],
+)
+def test_substances_no_one_is_given_are_no_drugs(full_nlp, text) -> None:
+    assert _drugs(full_nlp, text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "drug"),
+    [
+        ("Collagenase ointment was applied.", "Collagenase"),
+        ("Dornase alfa was continued.", "Dornase alfa"),
+        ("She was on an ACE inhibitor.", "ACE inhibitor"),
+        ("Anticholinergic drugs were avoided.", "Anticholinergic"),
+        ("Calcineurin inhibitors were stopped.", "Calcineurin inhibitors"),
+        ("Protein C concentrate was given.", "Protein C"),
+    ],
+)
+def test_enzymes_and_classes_given_as_drugs_stay_drugs(full_nlp, text, drug) -> None:
+    assert any(d.startswith(drug) for d in _drugs(full_nlp, text)), _drugs(full_nlp, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "drugs"),
+    [
+        ("Strong CYP3A4 inhibitors are excluded.", ["CYP3A4 inhibitors"]),
+        ("Use of a CYP 3A4 inducer within 2 weeks.", ["CYP 3A4 inducer"]),
+        ("Prior VEGFR inhibitors or FXa inhibitors.", ["VEGFR inhibitors", "FXa inhibitors"]),
+        (
+            "She takes an H2 blocker and aromatase inhibitors.",
+            ["H2 blocker", "aromatase inhibitors"],
+        ),
+        ("Selective COX - 2 inhibitors were used .", ["COX - 2 inhibitors"]),
+        # an antibody the patient makes, a word in capitals, a disorder before a dash
+        ("He has a factor VIII inhibitor.", []),
+        ("Potent inhibitors of the pump were studied.", []),
+        ("Hypertension - ACE inhibitor held.", ["ACE inhibitor"]),
+    ],
+)
+def test_drug_classes_named_by_their_target(full_nlp, text, drugs) -> None:
+    got = [d for d in _drugs(full_nlp, text) if d != "factor VIII"]
+    assert got == drugs
+
+
+@pytest.mark.parametrize(
+    ("text", "drugs"),
+    [
+        # a drug the vocabulary does not list, named by its INN stem, and a misspelled one
+        ("Flestolol was infused over an hour.", ["Flestolol"]),
+        ("She took amoxacillin for a week.", ["amoxacillin"]),
+        # words that end like a stem but name no drug
+        ("Cholesterol was high in April.", []),
+        ("The concept was intercepted.", []),
+        ("An anticocaine antibody was studied.", []),
+    ],
+)
+def test_drugs_named_by_their_inn_stem(full_nlp, text, drugs) -> None:
+    assert _drugs(full_nlp, text) == drugs
