@@ -165,6 +165,8 @@ ROWS = [
         "hematuria",
         {"is_historical"},
     ),
+    # a history that could not be taken: its reason is affirmed
+    ("Review of systems not obtainable as the patient is confused.", "confused", set()),
     # prophylaxis: the condition prevented, never the drug given for it
     ("She received antibiotic prophylaxis with cefazolin.", "cefazolin", set()),
     ("He was given 1 g of Ancef IV for antibiotic prophylaxis.", "Ancef", set()),
