@@ -905,6 +905,12 @@ def _lookup(
     return by_id.get(rid) if rid else None
 
 
+#: Longest "A and B were x and y" sentence read before "respectively" (characters), and the
+#: verbs tried in it (the last ones): a run-on text without full stops stays linear.
+_PAIR_REACH = 400
+_PAIR_VERBS = 3
+
+
 def paired_lists(
     text: str, names_re: re.Pattern[str], value_re: re.Pattern[str]
 ) -> list[tuple[list[tuple[tuple[int, int, str], re.Match[str], int]], str | None]]:
@@ -914,17 +920,30 @@ def paired_lists(
     both lists have the same length (two or more), the names are a list (``_is_filler``
     joints) and the values too."""
     out: list[tuple[list[tuple[tuple[int, int, str], re.Match[str], int]], str | None]] = []
+    previous = 0
     for resp in _RESPECTIVELY.finditer(text):
-        start = max(text.rfind(". ", 0, resp.start()), text.rfind("\n", 0, resp.start()))
-        sentence = text[start + 1 : resp.start()]
-        offset = start + 1
-        for verb in reversed(list(_PAIR_VERB.finditer(sentence))):
+        # the sentence: after the last full stop, line break, semicolon or "respectively",
+        # and at most _PAIR_REACH characters (text without full stops stays linear)
+        at = resp.start()
+        start = max(
+            text.rfind(". ", 0, at) + 1,
+            text.rfind("\n", 0, at) + 1,
+            text.rfind(";", 0, at) + 1,
+            previous,
+            at - _PAIR_REACH,
+        )
+        previous = resp.end()
+        sentence = text[start:at]
+        offset = start
+        # a name's bracketed gloss names it again: "ALT (alanine transaminase)"
+        names_text = _GLOSS.sub(lambda a: " " * len(a.group(0)), sentence)
+        all_names = list(names_re.finditer(names_text))
+        verbs = list(_PAIR_VERB.finditer(sentence))[-_PAIR_VERBS:]
+        for verb in reversed(verbs):
             # a bracketed aside after a value is not one of the list ("2% (176/µL)")
             values_text = _ASIDE.sub(lambda a: " " * len(a.group(0)), sentence[verb.end() :])
             values = list(value_re.finditer(values_text))
-            # a name's bracketed gloss names it again: "ALT (alanine transaminase)"
-            names_text = _GLOSS.sub(lambda a: " " * len(a.group(0)), sentence)
-            before = list(names_re.finditer(names_text, 0, verb.start()))
+            before = [n for n in all_names if n.end() <= verb.start()]
             if len(values) < 2 or len(before) < len(values):
                 continue
             names = before[-len(values) :]

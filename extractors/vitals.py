@@ -97,9 +97,12 @@ _ARTERIAL = frozenset({"blood_pressure", "systolic_blood_pressure", "diastolic_b
 #: the blood pressure ("pulmonary artery systolic pressure", "right ventricular systolic
 #: pressure", "PA systolic pressure", "LV end-diastolic pressure").
 _NOT_SYSTEMIC = re.compile(
-    r"(?:(?i:pulmonary(?:\s+arter(?:y|ial))?|(?:right|left)\s+ventricular|ventricular|atrial|"
-    r"aortic|wedge|intracranial|intraocular|portal|end)|\b(?:PA|RV|LV|RA|LA))[ \t\n-]*$"
+    r"\b(?:(?i:pulmonary(?:\s+arter(?:y|ial))?|(?:right|left)\s+ventricular|ventricular|"
+    r"atrial|aortic|wedge|intracranial|intraocular|portal|end)|(?:PA|RV|LV|RA|LA))[ \t\n-]*$"
 )
+#: A name of the arm's blood pressure itself ("BP", "blood pressure"): no chamber check ("SpO2
+#: 98% RA BP 120/80": RA is room air there).
+_ARM_PRESSURE = re.compile(r"(?i)(?:b\.?p\b|blood\b|nibp\b|sbp\b|dbp\b)")
 
 _ROOM_AIR = re.compile(r"\bon[ \t]+(?:room[ \t]+air|RA)\b", re.IGNORECASE)
 
@@ -216,7 +219,11 @@ class VitalTagger:
         for pattern, rule in self.patterns:
             pressure = rule["kind"] in _ARTERIAL
             for m in matches_at(pattern, text, starts):
-                if pressure and _NOT_SYSTEMIC.search(text, max(0, m.start() - 30), m.start()):
+                if (
+                    pressure
+                    and not _ARM_PRESSURE.match(m.group("name"))
+                    and _NOT_SYSTEMIC.search(text, max(0, m.start() - 30), m.start())
+                ):
                     continue  # "estimated PA systolic pressure of 45 mmHg": not the arm's
                 if any(a <= m.start() < b for a, b in names):
                     continue

@@ -516,6 +516,25 @@ def test_a_pressure_of_a_heart_chamber_or_vessel_is_no_blood_pressure(
     assert [x for x in found(nlp, text) if x[0] == "VITAL"] == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Vitals: T 98.6 HR 80 RR 16 SpO2 98% RA BP 120/80",  # RA: room air
+        "Over the weekend blood pressure was 120/80.",  # not "end" (end-diastolic)
+        "We recommend BP 120/80 as goal.",
+    ],
+)
+def test_the_arms_blood_pressure_after_a_chamber_like_word(nlp: Any, text: str) -> None:
+    [(_, _, attrs)] = [x for x in found(nlp, text) if x[0] == "VITAL" and "systolic" in x[2]]
+    assert (attrs["systolic"], attrs["diastolic"]) == (120, 80)
+
+
+def test_a_run_on_text_of_respectively_lists_stays_fast(nlp: Any) -> None:
+    # each "respectively" reads a bounded sentence: once cubic in the text's length
+    text = "AST were 10 and ALT were 20, respectively, " * 300
+    assert len([x for x in found(nlp, text) if x[0] == "LAB"]) > 0
+
+
 def test_peak_blood_pressure_is_a_blood_pressure(nlp: Any) -> None:
     [(_, _, attrs)] = [x for x in found(nlp, "Peak blood pressure was 182/90.") if x[0] == "VITAL"]
     assert (attrs["systolic"], attrs["diastolic"]) == (182, 90)
