@@ -13,6 +13,7 @@ from medspacy.context import ConText, ConTextGraph, ConTextModifier, ConTextRule
 from spacy.attrs import IS_ALPHA, IS_DIGIT, IS_PUNCT, IS_SPACE, LOWER, ORTH, SENT_START
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
+from spacy.strings import hash_string  # type: ignore[attr-defined]
 from spacy.tokens import Doc, Span
 
 from extractors.base import MENTIONS
@@ -225,6 +226,8 @@ class ClinicalContext(ConText):  # type: ignore[misc]
             start, end, items = blocks[i]
             if doc_matches is not None:
                 matches = [m for m in doc_matches if start <= m[1] and m[2] <= end]
+                if self.prune_on_modifier_overlap:
+                    matches = prune_overlapping_matches(self._by_place(set(matches)))
             else:
                 matches = self._match(doc, start, end, lowers)
             if not matches:
@@ -234,6 +237,7 @@ class ClinicalContext(ConText):  # type: ignore[misc]
                 for mid, ms, me in matches
             ]
             _update_scopes(modifiers)
+            _end_relatives_at_patient_clauses(modifiers, lowers)
             # a cue word inside a test's name ("international normalized ratio", "free T4")
             # is part of the name, not a cue for the results around it
             names = [(t.start, t.end) for t in block_targets if t.label_ in _MEASURED_LABELS]
@@ -331,10 +335,15 @@ class ClinicalContext(ConText):  # type: ignore[misc]
         return prune_overlapping_matches(found) if self.prune_on_modifier_overlap else found
 
     def _by_place(self, found: set[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
-        """The matches by tokens, and over the same tokens the later rule first (pruning keeps
-        the first of two equally long matches)."""
+        """The matches by tokens, one per token span: the rule latest in the file (pruning
+        compares matches pairwise, so two over the same tokens must not both reach it)."""
         place = self._place
-        return sorted(found, key=lambda m: (m[1], m[2], -place.get(m[0], -1)))
+        best: dict[tuple[int, int], tuple[int, int, int]] = {}
+        for m in found:
+            held = best.get((m[1], m[2]))
+            if held is None or place.get(m[0], -1) > place.get(held[0], -1):
+                best[(m[1], m[2])] = m
+        return sorted(best.values(), key=lambda m: (m[1], m[2]))
 
     def _modifier(
         self,
@@ -663,6 +672,39 @@ def _reach(pattern: list[dict[str, Any]]) -> int | None:
         if op != "!":
             total += 1
     return total
+
+
+#: A clause whose subject is the patient: a conjunction, [the|our|this] patient.
+_CLAUSE_WORDS = frozenset(
+    hash_string(w)
+    for w in ("when", "while", "after", "before", "until", "as", "and", "but", "because",
+              "since", "so", "where", "then", "whereas")
+)  # fmt: skip
+_DETERMINERS = frozenset(hash_string(w) for w in ("the", "our", "this"))
+_PATIENT_HASHES = frozenset(hash_string(w) for w in ("patient", "pt"))
+
+
+def _end_relatives_at_patient_clauses(modifiers: list[ConTextModifier], lowers: list[int]) -> None:
+    """A relative's scope ends where a clause about the patient starts: "Mother called EMS
+    when the patient vomited" (the vomiting is the patient's), "Mother has diabetes and the
+    patient has asthma"; not "mother of the patient has diabetes". Done on the scopes, not
+    as a ConText rule: a cue over "when the patient" would replace a shorter cue ending in
+    "when" ("return when ...")."""
+    for mod in modifiers:
+        if mod.category.upper() != "FAMILY" or mod.direction.upper() not in (
+            "FORWARD",
+            "BIDIRECTIONAL",
+        ):
+            continue
+        for k in range(mod.modifier_span[1] + 1, mod._scope_end):
+            if lowers[k] not in _PATIENT_HASHES:
+                continue
+            j = k - 1
+            if lowers[j] in _DETERMINERS:
+                j -= 1
+            if j >= mod.modifier_span[1] and lowers[j] in _CLAUSE_WORDS:
+                mod._scope_end = j
+                break
 
 
 def _update_scopes(modifiers: list[ConTextModifier]) -> None:

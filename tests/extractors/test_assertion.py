@@ -159,6 +159,13 @@ ROWS = [
     # a clause about the patient ends the relative's scope
     ("His mother called EMS when the patient had chest pain.", "chest pain", set()),
     ("Mother of the patient has diabetes.", "diabetes", {"is_family"}),
+    ("Mother has diabetes and the patient has asthma.", "asthma", set()),
+    # ... without taking the place of a cue that ends in the conjunction
+    (
+        "Instructed to return when the patient develops fever.",
+        "fever",
+        {"is_hypothetical", "is_conditional"},
+    ),
     # a terminator is not swallowed by a longer cue over it ("but the patient")
     (
         "No bruising or bleeding, but the patient has had previous episodes of hematuria.",
