@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from importlib import resources
 from typing import Any
@@ -22,6 +21,7 @@ from extractors.base import MENTIONS, seed_doc_text
 from extractors.coding import add_coding_stage, coding_stage
 from extractors.extensions import register_extensions
 from extractors.registry import select_extractors
+from extractors.sentences import FINAL_LETTER
 from extractors.settings import (  # noqa: F401  DEFAULT_EXTRACTORS re-exported
     DEFAULT_EXTRACTORS,
     ExtractionError,
@@ -32,17 +32,10 @@ from extractors.spans import doc_to_mentions
 from schemas.model import Mention, Note
 
 # Version history of how a note's text becomes tokens (beyond the tokenizer's own rules):
-# 1 (2026-12): a capital letter and its period that end a sentence after a word are a letter
-#              and a full stop ("hepatitis C.", "vitamin D."), not an initial ("J. Doe").
+# 1 (2026-12): a capital letter and its period that end a sentence after a word that takes a
+#              letter are a letter and a full stop ("hepatitis C.", "vitamin D."), not an
+#              initial ("J. Doe") nor an organism ("C. Difficile"); the sentence ends there.
 TOKENS_VERSION = 1
-
-#: A word, a space, a capital letter and a period that ends a sentence: a line's end, the end
-#: of the text, or a capital after it ("... hepatitis C. She ..."). Not after a short word or
-#: an abbreviation ("by J. Smith", "Dr. J. Smith") and not before a lower-case word ("C.
-#: difficile").
-_FINAL_LETTER = re.compile(
-    r"(?<![A-Za-z.])[A-Za-z][a-z]{2,} ([A-Z])\.(?=$|[ \t]*\n|[ \t]+[A-Z(\[])"
-)
 
 #: ``doc.user_data`` key of the run id (``extractors.llm.extractor.RUN_ID_KEY``).
 RUN_ID_KEY = "ns_run_id"
@@ -225,7 +218,7 @@ def split_final_letters(doc: Doc) -> Doc:
     """Split "C." into "C" and "." where a capital letter after a word ends a sentence: the
     tokenizer keeps a capital with its period as an initial ("J. Doe"), so "He has hepatitis
     C." matched only "hepatitis" and the sentence ran on into the next."""
-    starts = [m.start(1) for m in _FINAL_LETTER.finditer(doc.text)]
+    starts = [m.start(1) for m in FINAL_LETTER.finditer(doc.text)]
     if not starts:
         return doc
     tokens = [doc.char_span(i, i + 2) for i in starts]

@@ -73,7 +73,9 @@ for _sign in "<>":
 #: higher", "500 mL or less") -> ">=" / "<=".
 _OR_MORE = re.compile(
     r"[ \t]+or[ \t]+(?:(?P<up>greater|higher|more|above|over)|less|lower|below|fewer)(?![a-z])"
-    r"(?![ \t]+than)",
+    r"(?![ \t]+than)"
+    # the end of the criterion, not a word it qualifies ("12 or higher dose needed")
+    r"(?=[ \t]*(?:$|[\n.,;:)\]]|and\b|or\b|at\b|on\b|in\b|for\b|with\b|despite\b))",
     re.IGNORECASE,
 )
 

@@ -54,6 +54,29 @@ _TERMINAL = re.compile(r"([.!?]+)[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9#*•-])")
 # Any other single newline (hard wrap or new line without punctuation).
 _NEWLINE = re.compile(r"^([^\n]*)\n[ \t]*(?=[A-Z0-9])", re.MULTILINE)
 _WORD_BEFORE = re.compile(r"(\S+)$")
+
+#: A capital letter and its period that end a sentence after a word that takes a letter
+#: ("hepatitis C.", "vitamin D.", "type A.", "Humulin N."): a line's end, the text's end or
+#: a capital after it. Not an initial ("J. Smith") nor an organism ("for C. Difficile",
+#: "grew E. Coli"). ``extractors.nlp.split_final_letters`` splits the letter from its period
+#: at these places; the sentence splitter ends a sentence there.
+FINAL_LETTER = re.compile(
+    r"(?i:\b(?:hepatitis|vitamins?|type|group|factor|influenza|protein|class|stage|grade|"
+    r"phase|lead|strep|streptococcus|antigen|component|complex|syndrome|humulin|penicillin|"
+    r"pen|ha?emophilia|blood|serotype|genotype|subtype|axis|category|plan)) ([A-Z])\."
+    r"(?=[ \t]*$|[ \t]*\r?\n|[ \t]+[A-Z(\[])"
+)
+
+
+def letter_ends_sentence(text: str, period: int) -> bool:
+    """Whether the period at ``period``, after a single capital letter, ends a sentence
+    (``FINAL_LETTER``)."""
+    m = FINAL_LETTER.search(text, max(0, period - 40), period + 1)
+    while m is not None:
+        if m.end() == period + 1:
+            return True
+        m = FINAL_LETTER.search(text, m.end(), period + 1)
+    return False
 _LIST_NUMBER = re.compile(r"(?:^|[\n:.!?])[ \t]*\(?\d{1,3}$")
 
 #: A line shorter than this that ends without punctuation is a line of its own (a list item,
@@ -104,8 +127,8 @@ def _period_ends_sentence(text: str, period: int, next_start: int) -> bool:
     nxt = text[next_start] if next_start < len(text) else ""
     if nxt.isdigit() and word in _BEFORE_NUMBER:
         return False
-    if len(word) == 1 and word.isalpha():  # an initial: "J. Smith"
-        return False
+    if len(word) == 1 and word.isalpha():  # an initial ("J. Smith"), not "hepatitis C."
+        return letter_ends_sentence(text, period)
     # "1. Normal cardiac size": the period closes a list number at the start of a line or
     # right after a header or another sentence ("HISTORY:  1. Diabetes.  2. Asthma.").
     return not (word.isdigit() and _LIST_NUMBER.search(text, max(0, period - 8), period))

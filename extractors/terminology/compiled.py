@@ -88,7 +88,9 @@ log = logging.getLogger(__name__)
 #   nor bare roles and mechanism adjectives ("inhibitor", "carcinogen", "cholinergic";
 #   stoplist.txt); tacrolimus with its development code FK506 (medications.tsv); immune
 #   checkpoint inhibitors as a drug class (drug_classes.tsv, uncoded).
-BUILD_VERSION = 12
+# 13 (2026-12): "attention deficit" (ADHD) makes no function-head variants ("attention
+#   problems" is no ADHD; concepts.py ``_NAMED_BY_HEAD``).
+BUILD_VERSION = 13
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(
@@ -596,6 +598,7 @@ class TermIndex:
         words += _spaced_hyphens(doc, with_hyphen)
         if not words:
             return found
+        words.sort()  # in token order: a variant's windows are merged in that order
         # a reading is tried only where every word it makes is a word of some term
         known = self._known_words()
         joined, split, whole = [], [], []

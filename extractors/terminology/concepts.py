@@ -266,6 +266,9 @@ for _heads in _FUNCTION_HEADS:
     for _head in _heads:
         _SWAPPED_HEADS[_head] = tuple(h for hs in _FUNCTION_HEADS for h in hs if h != _head)
 del _heads, _head
+#: A function word and a head that together name one disorder, not a finding about the
+#: function: "attention deficit" is ADHD, "attention problems" is not.
+_NAMED_BY_HEAD = frozenset({("attention", "deficit"), ("attention", "deficits")})
 
 
 def head_variants(tokens: list[str]) -> list[list[str]]:
@@ -274,6 +277,8 @@ def head_variants(tokens: list[str]) -> list[list[str]]:
     "memory deficits" (``_FUNCTION_HEADS``); only for a term of two words or more (a bare
     "disease" is none)."""
     if len(tokens) < 2 or tokens[-1] not in _SWAPPED_HEADS or not tokens[-2].isalpha():
+        return []
+    if tuple(tokens[-2:]) in _NAMED_BY_HEAD:
         return []
     return [[*tokens[:-1], head] for head in _SWAPPED_HEADS[tokens[-1]]]
 

@@ -436,6 +436,8 @@ def test_function_heads_name_one_another(full_nlp, term, variant) -> None:
 
 def test_a_function_head_alone_is_no_problem(full_nlp) -> None:
     assert spans(full_nlp, "He had no problems and no difficulty.") == []
+    # "attention deficit" names ADHD; "attention problems" does not
+    assert spans(full_nlp, "She has attention problems at school.") == []
 
 
 @pytest.mark.parametrize(
@@ -446,6 +448,11 @@ def test_a_function_head_alone_is_no_problem(full_nlp) -> None:
         ("He had end-stage liver disease.", "He had end - stage liver disease."),
         ("Ten A-T patients were seen.", "Ten A - T patients were seen."),
         ("She has schizo-affective disorder.", "She has schizo - affective disorder."),
+        # with a hyphenated word after it (the readings are made in token order)
+        (
+            "X-linked adrenoleukodystrophy seen at follow-up.",
+            "X - linked adrenoleukodystrophy seen at follow-up.",
+        ),
     ],
 )
 def test_spaced_hyphens_read_as_the_hyphenated_word(full_nlp, written, tokenised) -> None:

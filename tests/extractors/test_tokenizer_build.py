@@ -55,6 +55,17 @@ def test_a_capital_letter_that_ends_a_sentence_is_split_from_its_period():
     assert "J." in words("Seen by J. Smith today.")
     assert "J." in words("Dr. J. Smith saw him.")
     assert "C." in words("Stool positive for C. difficile toxin.")
+    assert "C." in words("Stool positive for C. Difficile colitis.")  # an organism
+    assert words("History of hepatitis C.\r\nShe is well.")[3:5] == ["C", "."]  # CRLF
+
+
+def test_the_sentence_ends_after_the_letter():
+    from extractors.nlp import make_doc
+    from schemas.model import Note
+
+    nlp = build_nlp(NlpSettings(extractors=()))
+    doc = nlp(make_doc(nlp, Note(note_id="t", text="History of hepatitis C. She denies pain.")))
+    assert [s.text for s in doc.sents] == ["History of hepatitis C.", "She denies pain."]
 
 
 def test_hepatitis_c_at_a_sentence_end_is_the_disease():

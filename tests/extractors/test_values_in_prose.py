@@ -758,3 +758,9 @@ def test_a_paired_value_is_not_read_after_the_wrong_name(nlp: Any) -> None:
     text = "His weight and height were 50 kg and 160 cm, respectively."
     got = {a["vital"]: (a["value"], a["ucum"]) for lab, _, a in found(nlp, text) if lab == "VITAL"}
     assert got == {"body_weight": (50, "kg"), "body_height": (160, "cm")}
+
+
+def test_or_higher_before_a_word_it_qualifies_is_no_comparator(nlp: Any) -> None:
+    got = found(nlp, "Hemoglobin 12 or higher dose needed")
+    [(_, span, attrs)] = [x for x in got if x[0] == "LAB"]
+    assert span == "Hemoglobin 12" and attrs.get("comparator") is None
