@@ -88,7 +88,9 @@ log = logging.getLogger(__name__)
 #   nor bare roles and mechanism adjectives ("inhibitor", "carcinogen", "cholinergic";
 #   stoplist.txt); tacrolimus with its development code FK506 (medications.tsv); immune
 #   checkpoint inhibitors as a drug class (drug_classes.tsv, uncoded).
-BUILD_VERSION = 12
+# 13 (2026-12): damage, injury and toxicity of an internal organ ("renal injury", "myocardial
+#   damage", "pulmonary toxicity", "brain damage"; organ_disorders.json ``damage_heads``).
+BUILD_VERSION = 13
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(
