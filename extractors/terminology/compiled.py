@@ -90,7 +90,11 @@ log = logging.getLogger(__name__)
 #   checkpoint inhibitors as a drug class (drug_classes.tsv, uncoded).
 # 13 (2026-12): damage, injury and toxicity of an internal organ ("renal injury", "myocardial
 #   damage", "pulmonary toxicity", "brain damage"; organ_disorders.json ``damage_heads``).
-BUILD_VERSION = 13
+# 14 (2026-12): a three-letter noun that ends a longer name takes a plural "-s" ("lip pits",
+#   "motor tics"; concepts.py ``plural_variants``); curated: intellectual disability ("mentally
+#   retarded"), dysmorphism ("dysmorphic features"), birth defects, catalepsy, PONV, femoral
+#   neuropathy, vanishing bile duct syndrome, Langer-Giedion syndrome (problems.tsv).
+BUILD_VERSION = 14
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(
