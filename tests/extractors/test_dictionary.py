@@ -1465,3 +1465,27 @@ def test_mode_of_inheritance_belongs_to_the_disorder(full_nlp, text, problem) ->
 def test_standard_names_the_sources_miss(full_nlp, text, found) -> None:
     got = [g[0] for g in spans(full_nlp, text) if g[1] == "PROBLEM"]
     assert got == found, got
+
+
+@pytest.mark.parametrize(
+    ("text", "found", "rule"),
+    [
+        # a depression of a function or a tracing is no depressive disorder
+        ("Morphine caused respiratory depression.", "respiratory depression", None),
+        ("Sedatives may cause CNS depression.", "CNS depression", None),
+        ("Sepsis with myocardial depression.", "myocardial depression", None),
+        ("There was ST depression in V4.", "ST depression", None),
+        ("She has had depression for years.", "depression", "curated:depression"),
+        ("Ticlopidine-induced cholestatic hepatitis.", "cholestatic hepatitis", None),
+        ("He developed toxic hepatitis.", "toxic hepatitis", None),
+        ("Sulpiride-induced tardive dystonia.", "tardive dystonia", None),
+        ("Morphine produced muscular rigidity.", "muscular rigidity", None),
+        ("The psychotic symptoms resolved.", "psychotic symptoms", "curated:psychosis"),
+        ("History of human immunodeficiency virus.", "human immunodeficiency virus", "curated:hiv"),
+    ],
+)
+def test_a_qualified_name_is_not_its_head(full_nlp, text, found, rule) -> None:
+    got = {g[0]: g[3] for g in spans(full_nlp, text) if g[1] == "PROBLEM"}
+    assert found in got, got
+    assert rule is None or got[found] == rule, got
+    assert "curated:depression" not in got.values() or rule == "curated:depression", got
