@@ -94,7 +94,10 @@ log = logging.getLogger(__name__)
 #   "motor tics"; concepts.py ``plural_variants``); curated: intellectual disability ("mentally
 #   retarded"), dysmorphism ("dysmorphic features"), birth defects, catalepsy, PONV, femoral
 #   neuropathy, vanishing bile duct syndrome, Langer-Giedion syndrome (problems.tsv).
-BUILD_VERSION = 14
+# 15 (2026-12): curated names that are no depressive disorder ("respiratory depression", "ST
+#   depression") and more standard names (problems.tsv); the nervous system also as "neuronal" and
+#   "axonal", the brain as "cerebral" and "hippocampal" (organ_disorders.json).
+BUILD_VERSION = 15
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(

@@ -1407,6 +1407,9 @@ def test_a_defined_enzyme_short_form_leaves_its_deficiency(full_nlp, text, found
         ("Amiodarone pulmonary toxicity.", ["pulmonary toxicity"]),
         ("Brain damage after the arrest.", ["Brain damage"]),
         ("He has GI toxicity from chemotherapy.", ["GI toxicity"]),
+        ("Ischaemia caused neuronal damage.", ["Ischaemia", "neuronal damage"]),
+        ("Markers of axonal injury rose.", ["axonal injury"]),
+        ("Seizure-induced hippocampal injury.", ["hippocampal injury"]),
     ],
 )
 def test_damage_of_an_internal_organ_is_its_disorder(full_nlp, text, found) -> None:
