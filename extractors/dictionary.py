@@ -35,6 +35,12 @@ from extractors.terminology.sources import (
 log = logging.getLogger(__name__)
 
 # Version history:
+# 12 (2026-12): damage, injury and toxicity of an internal organ are its disorder ("renal
+#              injury", "myocardial damage", "pulmonary toxicity", "brain damage":
+#              organ_disorders.json); the dominant mode of inheritance qualifies a problem
+#              like the recessive ones ("autosomal dominant retinitis pigmentosa"); the short
+#              form of a name that is no finding ("glucose-6-phosphate dehydrogenase (G6PD)")
+#              no longer hides the longer term around it ("G6PD deficiency").
 # 11 (2026-12): a drug's span takes in the rest of its chemical name: the salt or ester it is
 #              given as ("desipramine HCl", "metoprolol succinate", "warfarin sodium",
 #              "sodium valproate", "nitro-L-arginine methyl ester") and locants, stereo
@@ -99,7 +105,7 @@ log = logging.getLogger(__name__)
 # 2 (2026-11): compiled terminology dictionary (curated tables, HPO, ICD-10-CM, drug names,
 #              bring-your-own UMLS/RxNorm/SNOMED CT/FHIR/DOID), abbreviations defined in the note.
 # 1 (2026-11): curated phrase rules from rules/dictionary/targets.json.
-VERSION = 11
+VERSION = 12
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
 #: label of a predicate rule that names no finding and only keeps other terms off its words
@@ -695,6 +701,7 @@ class DictionaryMatcher:
         if not shorts:
             return matches, []
         forced: list[tuple[int, int, int]] = []
+        unforced: list[tuple[int, int, int]] = []
         undefined: set[tuple[int, int]] = set()
         for short in shorts:
             long = short._.long_form
@@ -704,9 +711,14 @@ class DictionaryMatcher:
             idx = _long_form_entry(long, matches, self._qualifiers)
             if idx is None:
                 undefined.add((short.start, short.end))
+            elif idx in self.blocking:
+                # the short form of a name that is no finding ("glucose-6-phosphate
+                # dehydrogenase (G6PD)") keeps the finding's words off it, but a longer term
+                # around it still names one ("G6PD deficiency")
+                unforced.append((short.start, short.end, idx))
             else:
                 forced.append((short.start, short.end, idx))
-        keep = [m for m in matches if (m[0], m[1]) not in undefined]
+        keep = [m for m in matches if (m[0], m[1]) not in undefined] + unforced
         # defined in the note as something no source names ("American Society of
         # Anesthesiologists (ASA)"): not its default sense for later extractors either
         blocked = doc.user_data.setdefault(NOT_MENTIONS, [])

@@ -88,9 +88,18 @@ log = logging.getLogger(__name__)
 #   nor bare roles and mechanism adjectives ("inhibitor", "carcinogen", "cholinergic";
 #   stoplist.txt); tacrolimus with its development code FK506 (medications.tsv); immune
 #   checkpoint inhibitors as a drug class (drug_classes.tsv, uncoded).
-# 13 (2026-12): "attention deficit" (ADHD) makes no function-head variants ("attention
+# 13 (2026-12): damage, injury and toxicity of an internal organ ("renal injury", "myocardial
+#   damage", "pulmonary toxicity", "brain damage"; organ_disorders.json ``damage_heads``).
+# 14 (2026-12): a three-letter noun that ends a longer name takes a plural "-s" ("lip pits",
+#   "motor tics"; concepts.py ``plural_variants``); curated: intellectual disability ("mentally
+#   retarded"), dysmorphism ("dysmorphic features"), birth defects, catalepsy, PONV, femoral
+#   neuropathy, vanishing bile duct syndrome, Langer-Giedion syndrome (problems.tsv).
+# 15 (2026-12): curated names that are no depressive disorder ("respiratory depression", "ST
+#   depression") and more standard names (problems.tsv); the nervous system also as "neuronal" and
+#   "axonal", the brain as "cerebral" and "hippocampal" (organ_disorders.json).
+# 16 (2026-12): "attention deficit" (ADHD) makes no function-head variants ("attention
 #   problems" is no ADHD; concepts.py ``_NAMED_BY_HEAD``).
-BUILD_VERSION = 13
+BUILD_VERSION = 16
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(

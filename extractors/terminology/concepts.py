@@ -149,7 +149,13 @@ def plural_variants(tokens: list[str]) -> list[list[str]]:
     "dyskinesia" -> "dyskinesias", "stenosis" -> "stenoses", "calculus" -> "calculi",
     "diverticulum" -> "diverticula", "varix" <-> "varices")."""
     last = tokens[-1]
-    if not last.isalpha() or len(last) < 4 or not last.islower() or last in _NO_NUMBER:
+    if not last.isalpha() or not last.islower() or last in _NO_NUMBER:
+        return []
+    if len(last) < 4:
+        # a three-letter noun ending a longer name takes a plain "-s" ("lip pits", "motor
+        # tics", "restless legs"); alone, or ending in "s" or "y", it is left as it is
+        if len(last) == 3 and len(tokens) > 1 and last[-1] not in "sy":
+            return [[*tokens[:-1], last + "s"]]
         return []
     out: list[str] = []
     if last.endswith("ies") and len(last) > 4:

@@ -159,10 +159,11 @@ def _organ_disorders(src: str) -> Iterator[Concept]:
     """Disorders named by a body system and a generic head ("thyroid disease", "renal
     impairment"): every system word with every head of ``organ_disorders.json``. A system
     with an ``impairment`` code makes its "dysfunction" and "impairment" terms a concept of
-    their own."""
+    their own; a system marked ``damage`` (an internal organ) also takes the damage heads
+    ("renal injury", "liver damage", "pulmonary toxicity")."""
     data = json.loads((_rules_dir() / "organ_disorders.json").read_text(encoding="utf-8"))
     for system in data["systems"]:
-        heads = list(data["heads"])
+        heads = list(data["heads"]) + (list(data["damage_heads"]) if system.get("damage") else [])
         groups = [("", heads, system.get("snomed"))]
         if system.get("impairment"):
             impaired = [h for h in heads if h in data["impairment_heads"]]

@@ -1374,3 +1374,128 @@ def test_drug_classes_named_by_their_target(full_nlp, text, drugs) -> None:
 )
 def test_drugs_named_by_their_inn_stem(full_nlp, text, drugs) -> None:
     assert _drugs(full_nlp, text) == drugs
+
+
+@pytest.mark.parametrize(
+    ("text", "found", "absent"),
+    [
+        # an enzyme's short form, defined before, still names the disorder of its lack
+        (
+            "Glucose-6-phosphate dehydrogenase (G6PD) is an enzyme. Males with G6PD deficiency"
+            " were studied.",
+            ["G6PD deficiency"],
+            ["G6PD"],
+        ),
+        (
+            "Cholesteryl ester transfer protein (CETP) was low. CETP deficiency is common.",
+            ["CETP deficiency"],
+            [],
+        ),
+        # the short form alone, still the enzyme: no finding
+        (
+            "Glucose-6-phosphate dehydrogenase (G6PD) is an enzyme. G6PD activity was normal.",
+            [],
+            ["G6PD"],
+        ),
+    ],
+)
+def test_a_defined_enzyme_short_form_leaves_its_deficiency(full_nlp, text, found, absent):
+    got = [g[0] for g in spans(full_nlp, text) if g[1] == "PROBLEM"]
+    assert all(f in got for f in found), got
+    assert not any(a in got for a in absent), got
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Doxorubicin causes myocardial damage.", ["myocardial damage"]),
+        ("Labs suggested hepatic injury.", ["hepatic injury"]),
+        ("Renal damage and liver toxicity were seen.", ["Renal damage", "liver toxicity"]),
+        ("Amiodarone pulmonary toxicity.", ["pulmonary toxicity"]),
+        ("Brain damage after the arrest.", ["Brain damage"]),
+        ("He has GI toxicity from chemotherapy.", ["GI toxicity"]),
+        ("Ischaemia caused neuronal damage.", ["Ischaemia", "neuronal damage"]),
+        ("Markers of axonal injury rose.", ["axonal injury"]),
+        ("Seizure-induced hippocampal injury.", ["hippocampal injury"]),
+    ],
+)
+def test_damage_of_an_internal_organ_is_its_disorder(full_nlp, text, found) -> None:
+    got = [g[0] for g in spans(full_nlp, text) if g[1] == "PROBLEM"]
+    assert got == found, got
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["He had an eye injury at work.", "A skin injury on the forearm.", "Bone injury."],
+)
+def test_injury_of_eye_skin_or_bone_is_no_organ_disorder(full_nlp, text) -> None:
+    """An injury there is a trauma: not coded as the unspecified disorder of the organ."""
+    got = [g[3] for g in spans(full_nlp, text)]
+    assert not any(r.startswith("curated:organ-") for r in got), got
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "She has autosomal dominant retinitis pigmentosa.",
+            "autosomal dominant retinitis pigmentosa",
+        ),
+        ("It is an autosomal - dominant disorder .", "autosomal - dominant disorder"),
+        (
+            "Tay-Sachs is an autosomal recessive genetic disorder.",
+            "autosomal recessive genetic disorder",
+        ),
+        # an age of onset is no part of the name
+        ("A family with early-onset breast cancer.", "breast cancer"),
+    ],
+)
+def test_mode_of_inheritance_belongs_to_the_disorder(full_nlp, text, problem) -> None:
+    got = [g[0] for g in spans(full_nlp, text) if g[1] == "PROBLEM"]
+    assert problem in got, got
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("He was mentally retarded.", ["mentally retarded"]),
+        ("Mild dysmorphic features were noted.", ["dysmorphic features"]),
+        ("Valproate raises the risk of birth defects.", ["birth defects"]),
+        ("Haloperidol caused catalepsy.", ["catalepsy"]),
+        ("PONV was treated with ondansetron.", ["PONV"]),
+        ("Postoperative nausea and vomiting resolved.", ["Postoperative nausea and vomiting"]),
+        ("He developed femoral nerve palsy.", ["femoral nerve palsy"]),
+        ("Vanishing bile duct syndrome was found.", ["Vanishing bile duct syndrome"]),
+        ("She has Langer-Giedion syndrome.", ["Langer-Giedion syndrome"]),
+        ("She has lip pits and motor tics.", ["lip pits", "motor tics"]),
+        # a three-letter word ending a term in "-s" or "-y" takes no plural of its own
+        ("Blood gas was drawn.", []),
+    ],
+)
+def test_standard_names_the_sources_miss(full_nlp, text, found) -> None:
+    got = [g[0] for g in spans(full_nlp, text) if g[1] == "PROBLEM"]
+    assert got == found, got
+
+
+@pytest.mark.parametrize(
+    ("text", "found", "rule"),
+    [
+        # a depression of a function or a tracing is no depressive disorder
+        ("Morphine caused respiratory depression.", "respiratory depression", None),
+        ("Sedatives may cause CNS depression.", "CNS depression", None),
+        ("Sepsis with myocardial depression.", "myocardial depression", None),
+        ("There was ST depression in V4.", "ST depression", None),
+        ("She has had depression for years.", "depression", "curated:depression"),
+        ("Ticlopidine-induced cholestatic hepatitis.", "cholestatic hepatitis", None),
+        ("He developed toxic hepatitis.", "toxic hepatitis", None),
+        ("Sulpiride-induced tardive dystonia.", "tardive dystonia", None),
+        ("Morphine produced muscular rigidity.", "muscular rigidity", None),
+        ("The psychotic symptoms resolved.", "psychotic symptoms", "curated:psychosis"),
+        ("History of human immunodeficiency virus.", "human immunodeficiency virus", "curated:hiv"),
+    ],
+)
+def test_a_qualified_name_is_not_its_head(full_nlp, text, found, rule) -> None:
+    got = {g[0]: g[3] for g in spans(full_nlp, text) if g[1] == "PROBLEM"}
+    assert found in got, got
+    assert rule is None or got[found] == rule, got
+    assert "curated:depression" not in got.values() or rule == "curated:depression", got

@@ -89,6 +89,12 @@ def test_variants() -> None:
     assert plural_variants(["aortic", "stenosis"]) == [["aortic", "stenoses"]]
     assert plural_variants(["edema"]) == []  # a Latin "-a" other than "-ia" / "-oma": none
     assert plural_variants(["diabetes"]) == []  # -es of a Latin/Greek singular is kept
+    # a three-letter noun ending a longer name takes "-s"; alone, or in -s / -y, none
+    assert plural_variants(["lip", "pit"]) == [["lip", "pits"]]
+    assert plural_variants(["motor", "tic"]) == [["motor", "tics"]]
+    assert plural_variants(["pit"]) == []
+    assert plural_variants(["blood", "gas"]) == []
+    assert plural_variants(["skin", "dry"]) == []
     assert "full time employment" in spelling_variants("full-time employment")
     assert "Addisons disease" in spelling_variants("Addison's disease")
     assert "Addison\u2019s disease" in spelling_variants("Addison's disease")
