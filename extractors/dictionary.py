@@ -809,11 +809,17 @@ class DictionaryMatcher:
         a combination of known drugs ("piperacillin-tazobactam", "trimethoprim/
         sulfamethoxazole") is one uncoded MEDICATION with its ingredients; a known drug after
         "post-" or "pre-" ("post-albuterol FEV1") is that drug, at its own characters."""
+        # only the tokens with a hyphen or slash, found from the text (a Token per token of
+        # the note cost a third of this stage)
+        candidates = sorted(set(tokens_with(doc, "-")) | set(tokens_with(doc, "/")))
+        if not candidates:
+            return []
         covered = {i for span in found for i in range(span.start, span.end)}
         out: list[Span] = []
-        for token in doc:
+        for i in candidates:
+            token = doc[i]
             text = token.text
-            if token.i in covered or len(text) < 7 or ("-" not in text and "/" not in text):
+            if i in covered or len(text) < 7:
                 continue
             parts = [p for p in _COMPOUND_SEP.split(text)]
             if len(parts) < 2 or any(not p for p in parts):

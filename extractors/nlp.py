@@ -21,7 +21,7 @@ from extractors.base import MENTIONS, seed_doc_text
 from extractors.coding import add_coding_stage, coding_stage
 from extractors.extensions import register_extensions
 from extractors.registry import select_extractors
-from extractors.sentences import FINAL_LETTER
+from extractors.sentences import LETTER_PERIOD, letter_ends_sentence
 from extractors.settings import (  # noqa: F401  DEFAULT_EXTRACTORS re-exported
     DEFAULT_EXTRACTORS,
     ExtractionError,
@@ -187,7 +187,7 @@ def make_doc(
     Given spans keep their exact character offsets (``span._.char_bounds``) even when they
     do not fall on token boundaries; the token span is expanded to cover them.
     """
-    doc = split_final_letters(nlp.make_doc(note.text))
+    doc = split_final_letters(nlp.make_doc(note.text), note.text)
     seed_doc_text(doc, note.text)
     doc._.note_id = note.note_id
     if run_id is not None:  # components that keep per-run state (llm budget) read it
@@ -214,11 +214,15 @@ def make_doc(
     return doc
 
 
-def split_final_letters(doc: Doc) -> Doc:
+def split_final_letters(doc: Doc, text: str | None = None) -> Doc:
     """Split "C." into "C" and "." where a capital letter after a word ends a sentence: the
     tokenizer keeps a capital with its period as an initial ("J. Doe"), so "He has hepatitis
     C." matched only "hepatitis" and the sentence ran on into the next."""
-    starts = [m.start(1) for m in FINAL_LETTER.finditer(doc.text)]
+    if text is None:
+        text = doc.text  # built from the tokens: the caller passes the note's text when it has it
+    starts = [
+        m.start(1) for m in LETTER_PERIOD.finditer(text) if letter_ends_sentence(text, m.end(1))
+    ]
     if not starts:
         return doc
     tokens = [doc.char_span(i, i + 2) for i in starts]

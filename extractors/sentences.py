@@ -68,6 +68,11 @@ FINAL_LETTER = re.compile(
 )
 
 
+#: A capital letter and a period after a space with a sentence end after them: the cheap scan
+#: whose hits ``letter_ends_sentence`` checks (``FINAL_LETTER`` over a whole note is slow).
+LETTER_PERIOD = re.compile(r" ([A-Z])\.(?=[ \t]*$|[ \t]*\r?\n|[ \t]+[A-Z(\[])")
+
+
 def letter_ends_sentence(text: str, period: int) -> bool:
     """Whether the period at ``period``, after a single capital letter, ends a sentence
     (``FINAL_LETTER``)."""
