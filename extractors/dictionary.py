@@ -2,7 +2,7 @@
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -437,26 +437,17 @@ class DictionaryMatcher:
         its rule id names the word (``morphology:<word>``). The longest-match pass keeps
         any dictionary term over it."""
         out: list[tuple[int, int, int]] = []
-        strings = doc.vocab.strings
         lowers = doc.to_array(LOWER).tolist()
-        known = self._disorder_word_of  # word hash -> verdict, shared by every note
-        hits = set()
-        for h in set(lowers):
-            verdict = known.get(h)
-            if verdict is None:
-                if len(known) > 500_000:  # a vocabulary that keeps growing: start again
-                    known.clear()
-                word = strings[h]
-                verdict = known[h] = (
-                    len(word) >= 7
-                    and _DISORDER_WORD.match(word) is not None
-                    and word not in _NOT_DISORDER_WORDS
-                    and not word.startswith(_NOT_DISORDER_PREFIXES)
-                    and word not in self._stoplist
-                    and self.index.entry_of([word]) is None
-                )
-            if verdict:
-                hits.add(h)
+        hits = self._unlisted_words(
+            doc,
+            lowers,
+            self._disorder_word_of,
+            lambda word: (
+                _DISORDER_WORD.match(word) is not None
+                and word not in _NOT_DISORDER_WORDS
+                and not word.startswith(_NOT_DISORDER_PREFIXES)
+            ),
+        )
         if not hits:
             return out
         for i, h in enumerate(lowers):
@@ -469,6 +460,34 @@ class DictionaryMatcher:
                 continue  # a name inside a sentence: "moved to Oklahoma"
             out.append((i, i + 1, self.morphology_entry))
         return out
+
+    def _unlisted_words(
+        self,
+        doc: Doc,
+        lowers: list[int],
+        known: dict[int, bool],
+        formed: Callable[[str], bool],
+    ) -> set[int]:
+        """The LOWER hashes of the doc's words of seven letters or more that ``formed``
+        accepts and that the dictionary neither lists nor stops; ``known`` caches the verdict
+        per word across notes."""
+        strings = doc.vocab.strings
+        hits = set()
+        for h in set(lowers):
+            verdict = known.get(h)
+            if verdict is None:
+                if len(known) > 500_000:  # a vocabulary that keeps growing: start again
+                    known.clear()
+                word = strings[h]
+                verdict = known[h] = (
+                    len(word) >= 7
+                    and formed(word)
+                    and word not in self._stoplist
+                    and self.index.entry_of([word]) is None
+                )
+            if verdict:
+                hits.add(h)
+        return hits
 
     def _drug_codes(self, doc: Doc) -> list[tuple[int, int, int]]:
         """Development codes of drugs, a company's prefix and a compound number ("LY274614",
@@ -488,25 +507,16 @@ class DictionaryMatcher:
         "amoxacillin" (-cillin), a brand built on its stem ("Vicoprofen"). Uncoded; the
         longest-match pass keeps any dictionary term over it (``_DRUG_STEM``)."""
         out: list[tuple[int, int, int]] = []
-        strings = doc.vocab.strings
         lowers = doc.to_array(LOWER).tolist()
-        known = self._drug_word_of  # word hash -> verdict, shared by every note
-        hits = set()
-        for h in set(lowers):
-            verdict = known.get(h)
-            if verdict is None:
-                if len(known) > 500_000:  # a vocabulary that keeps growing: start again
-                    known.clear()
-                word = strings[h]
-                verdict = known[h] = (
-                    len(word) >= 7
-                    and _DRUG_STEM.match(word) is not None
-                    and not word.startswith(("anti", "non"))  # "anticocaine antibody"
-                    and word not in self._stoplist
-                    and self.index.entry_of([word]) is None
-                )
-            if verdict:
-                hits.add(h)
+        hits = self._unlisted_words(
+            doc,
+            lowers,
+            self._drug_word_of,
+            lambda word: (
+                _DRUG_STEM.match(word) is not None
+                and not word.startswith(("anti", "non"))  # "anticocaine antibody"
+            ),
+        )
         if not hits:
             return out
         for i, h in enumerate(lowers):
