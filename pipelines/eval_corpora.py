@@ -16,6 +16,7 @@ Absent corpora are skipped.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import re
@@ -77,11 +78,25 @@ SPAN_CORPORA: dict[str, tuple[str, Mapping[str, str]]] = {
 }
 
 
+#: ``a`` or ``b``: score only that half of every corpus's documents (``--half``), so that rule
+#: work can read the errors of one half and measure its effect on the other, unseen one
+HALF: str | None = None
+
+
+def in_half(doc_id: str, half: str | None) -> bool:
+    """Whether a document belongs to a half: a stable split by a hash of its id."""
+    if half is None:
+        return True
+    return "ab"[hashlib.sha256(str(doc_id).encode()).digest()[0] % 2] == half
+
+
 def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8") as fh:
         for line in fh:
             if line.strip():
-                yield json.loads(line)
+                rec = json.loads(line)
+                if in_half(rec.get("id", ""), HALF):
+                    yield rec
 
 
 def extract_all(nlp: Language, docs: Sequence[tuple[str, str]]) -> dict[str, tuple[Mention, ...]]:
@@ -453,7 +468,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--terminology-dir", type=Path, default=shared / "terminology")
     parser.add_argument("--errors", default=None, help="CORPUS:LABEL, e.g. maccrobat:PROBLEM")
     parser.add_argument("--xray-errors", default=None, help="a label: reports missed / added")
+    parser.add_argument(
+        "--half",
+        choices=("a", "b"),
+        default=None,
+        help="only half of each corpus's documents (a stable split by id): tune on one, check "
+        "on the other",
+    )
     args = parser.parse_args(argv)
+    global HALF
+    HALF = args.half
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     if not args.eval_dir.is_dir():
         sys.stderr.write(f"no evaluation data at {args.eval_dir}; nothing to do\n")

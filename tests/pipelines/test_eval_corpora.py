@@ -59,3 +59,13 @@ def test_a_missed_test_misses_its_value_and_chia_has_no_value_row(nlp) -> None:
     rows = eval_corpora.score_tests("chia", records, predicted)
     assert [r.label for r in rows] == ["TEST with a numeric result"]
     assert (rows[0].n_gold, rows[0].recall, rows[0].n_pred) == (1, 0.0, 0)
+
+
+def test_the_halves_split_documents_stably_and_completely() -> None:
+    ids = [f"doc{i}" for i in range(200)]
+    a = {i for i in ids if eval_corpora.in_half(i, "a")}
+    b = {i for i in ids if eval_corpora.in_half(i, "b")}
+    assert a and b and not a & b and a | b == set(ids)
+    assert 60 < len(a) < 140
+    assert a == {i for i in ids if eval_corpora.in_half(i, "a")}
+    assert all(eval_corpora.in_half(i, None) for i in ids)
