@@ -87,7 +87,12 @@ from extractors.units import UnitNormalizer
 #              of > 10 on the Epworth sleepiness scale", "< 120 points on the MMSE"); names
 #              typeset with an en dash ("Child–Pugh score"); "fluctuated", "ranged" before
 #              the value; the partial pressures of oxygen and carbon dioxide by name.
-VERSION = 7
+# 8 (2026-12): results of tests the table does not list, uncoded: by a head word and a unit
+#              of concentration or activity ("free carnitine level was <3 μmol/L", "factor
+#              IX activity was 3%") and, as criteria write them, by a comparator sign after
+#              the name ("endometrial thickness < 7 mm", "HBV DNA < 200 IU/ml"), not for an
+#              age, a time, a dose, a grade or a person ("Age > 18 years", "for women = 470").
+VERSION = 8
 
 LABEL = "LAB"
 RULES = "labs"
@@ -252,6 +257,90 @@ _SCORE_CONNECTOR = COMMA_AFTER_NAME + (
 )
 
 
+#: A result of a test that the table does not list, known by its head word and a unit of
+#: concentration or activity after the value: "her free carnitine level was <3 μmol/L",
+#: "factor IX activity was 3%", "serum copper concentration of 52 µg/dL". The name is the
+#: words before the head on its line (``_unlisted_name``); the mention is uncoded.
+_UNLISTED = re.compile(
+    rf"(?<=[A-Za-z0-9)]){HSPACE}(?P<head>levels?|concentrations?|activity)"
+    rf"(?P<conn>(?:{HSPACE}*(?:was|were|is|are|of|at|had|has|increased|decreased|dropped|"
+    r"fell|rose|risen|fallen|to|measured|only|about|approximately|around|elevated|low|high|"
+    rf"markedly|mildly|slightly|further|:|=)(?![a-z]))*){HSPACE}*"
+    rf"(?:(?P<cmp>{COMPARATOR}){HSPACE}?)?(?P<num>{NUMBER})(?![\d/]|[.,]\d|-\d)"
+    rf"{HSPACE}?(?P<unit>{_UNIT})",
+    re.IGNORECASE,
+)
+#: A measurement as criteria write it, of a test the table does not list: its name, a
+#: comparator sign and a value with or without a unit ("endometrial thickness < 7 mm",
+#: "HBV DNA < 200 IU/ml", "IQ score < 70"). Signs only: "greater than 3 months" is no result.
+_UNLISTED_CMP = re.compile(
+    rf"(?<=[A-Za-z0-9)\]]){HSPACE}?(?P<cmp>[<>≤≥]=?|=[<>]?)(?![<>=])(?P<conn>){HSPACE}?"
+    rf"(?P<num>{NUMBER})(?![\d/]|[.,]\d|-\d|{HSPACE}?(?:-|–|to){HSPACE}?\d)"
+    rf"(?:{HSPACE}?(?P<unit>{_UNIT}))?",
+    re.IGNORECASE,
+)
+#: A span of time after a criterion's value: an age or a duration, no result.
+_TIME_WORD = re.compile(
+    r"(?:consecutive\s+)?(?:years?|yrs?|months?|mos?|weeks?|wks?|days?|hours?|hrs?|minutes?|"
+    r"mins?)\b",
+    re.IGNORECASE,
+)
+#: The last words of a criterion's name that make it no test: a count of events, a time, a
+#: grade or stage of a disease, a person's age.
+_CMP_NOT_NAMES = frozenset(
+    "grade grades stage stages type phase cycle cycles line lines dose doses times episodes "
+    "attacks day days week weeks month months year years hour hours age aged old children "
+    "patients subjects participants number lesions man men woman women male males female "
+    "females boys girls prevalence incidence risk probability chance likelihood efficacy "
+    # the bands of a score table ("Superior > 95", "Impaired < 2")
+    "superior inferior average impaired deficient mild moderate severe".split()
+)
+#: Units of a span of time: an age or a duration, no result.
+_TIME_UCUM = frozenset({"a", "mo", "wk", "d"})
+#: Words that end an unlisted test's name, read backwards from its head ("the", "her",
+#: "elevated", "and"), and words that are no test's name on their own ("dose level").
+_UNLISTED_STOP = frozenset(
+    "a an the his her their its our your my this that these those and or but with without "
+    "in on at of for to from by as was were is are be been had has have low high elevated "
+    "raised increased decreased reduced normal abnormal markedly mildly slightly very "
+    "initial repeat repeated peak trough mean average maximum minimum daily admission".split()
+)
+_UNLISTED_NOT_NAMES = frozenset(
+    "dose drug energy noise sound activity physical functional pain stress anxiety "
+    "consciousness education income water fluid sea light spinal vertebral lumbar thoracic "
+    "interval reference normal target threshold cutoff cut-off goal "
+    "cervical sacral same similar higher lower".split()
+)
+#: The rule of an unlisted test's result: no code, no expected unit, no plausible range.
+_UNLISTED_RULE: dict[str, Any] = {"rule_id": "lab-unlisted", "name": None, "ucum": None}
+_SPECIMEN_WORDS = frozenset("serum plasma blood urine urinary csf total free".split())
+_NAME_WORD = re.compile(r"(?=[0-9/-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9'/-]*")
+
+
+def _unlisted_name(text: str, end: int, head: bool = True) -> int | None:
+    """The start of an unlisted test's name ending at ``end`` (up to three words before the
+    head word or the comparator, on its line), or None when no word there can name a test."""
+    line_start = max(text.rfind("\n", 0, end) + 1, end - 48)
+    words = text[line_start:end].split(" ")
+    if line_start > 0 and text[line_start - 1] not in " \n":
+        words = words[1:]  # the window cut a word
+    kept: list[str] = []
+    for word in reversed(words):
+        if len(kept) == 3 or not _NAME_WORD.fullmatch(word) or word.lower() in _UNLISTED_STOP:
+            break
+        kept.append(word)
+    if not kept:
+        return None
+    bare = [w.lower() for w in kept]
+    if not head and (bare[0] in _CMP_NOT_NAMES or (bare[0].isupper() and len(bare[0]) < 2)):
+        return None
+    if bare[0] in _UNLISTED_NOT_NAMES or all(
+        w in _SPECIMEN_WORDS or w in _UNLISTED_NOT_NAMES for w in bare
+    ):
+        return None
+    return end - len(" ".join(kept))
+
+
 class LabTagger:
     """Adds a LAB span per test name followed by a value (and unit, flag, range)."""
 
@@ -320,6 +409,8 @@ class LabTagger:
         vitals = load_rules("vitals", "vitals.json")["vitals"]
         v_ci = {t.lower() for v in vitals for t in v["terms"]}
         v_cs = {t for v in vitals for t in v["case_sensitive_terms"]}
+        #: the names of vital signs: an unlisted measurement with one is the vitals' to read
+        self.vital_names = frozenset(v_ci) | frozenset(v_cs)
         self.pair_name_re = re.compile(
             rf"(?<![\w/-])(?:(?i:{alternation([*ci, *v_ci])})|{alternation([*cs, *v_cs])})"
             r"(?![\w])"
@@ -625,6 +716,72 @@ class LabTagger:
         if "%" in text:
             out += self.find_shares(text, [(f["start"], f["end"]) for f in out])
         out += self.find_listed(text, out)
+        if any(w in text for w in ("evel", "oncentration", "ctivity", "<", ">", "≤", "≥", "=")):
+            out += self.find_unlisted(text, [(f["start"], f["end"]) for f in out])
+        return out
+
+    def find_unlisted(self, text: str, taken: list[tuple[int, int]]) -> list[dict[str, Any]]:
+        """Results of tests the table does not list: by a head word and a unit of
+        concentration or activity ("free carnitine level was <3 μmol/L") or, as criteria
+        write them, by a comparator sign ("endometrial thickness < 7 mm"). Uncoded LABs."""
+        out: list[dict[str, Any]] = []
+        found = [(m, True) for m in _UNLISTED.finditer(text)]
+        if any(c in text for c in "<>≤≥="):
+            found += [(m, False) for m in _UNLISTED_CMP.finditer(text)]
+        for m, by_head in found:
+            start = _unlisted_name(text, m.start(), by_head)
+            if start is None or any(a < m.end() and start < b for a, b in taken):
+                continue
+            name = text[start : m.start()].strip()
+            words = name.split()
+            if any(
+                " ".join(words[i:]) in self.vital_names
+                or " ".join(words[i:]).lower() in self.vital_names
+                or self._rule_for(" ".join(words[i:])) is not None
+                for i in range(len(words))
+            ):
+                continue  # a listed test or a vital sign whose value its reader refused
+            unit, ucum, unit_end = self._unit(m, _UNLISTED_RULE)
+            if by_head and (
+                ucum is None
+                or _DOSE_UNIT.fullmatch(ucum)
+                or (ucum != "%" and not _PER_VOLUME.search(ucum))
+            ):
+                continue  # "dose level 40 mg": an amount, no concentration
+            if not by_head and (
+                (
+                    ucum is not None
+                    and (ucum in _TIME_UCUM or ucum in _AMOUNT_UNITS or _DOSE_UNIT.fullmatch(ucum))
+                )
+                or (m.group("unit") and _TIME_WORD.match(m.group("unit")))
+            ):
+                continue  # "disease duration > 3 years": a time; "antioxidants > 300 mg": a dose
+            value = parse_number(m.group("num"))
+            if value is None:
+                continue
+            name_end = m.end("head") if by_head else start + len(text[start : m.start()].rstrip())
+            attrs: dict[str, Any] = {"test": " ".join(text[start:name_end].split()),
+                                     "value": value, "unit": unit, "ucum": ucum}  # fmt: skip
+            if m.group("cmp") and m.group("cmp") != "=":  # "BPD = 7.77 cm": a value, no bound
+                cmp = " ".join(m.group("cmp").lower().split())
+                attrs["comparator"] = COMPARATORS.get(cmp, cmp)
+            conn = m.group("conn").lower()
+            for word, code in _FLAG_WORDS.items():
+                if len(word) > 2 and re.search(rf"\b{word}\b", conn):
+                    attrs["interpretation"] = code
+                    break
+            parts = {"name": [start, name_end], "value": [m.start("num"), m.end("num")]}
+            end = m.end("num")
+            if unit is not None:
+                parts["unit"] = [m.start("unit"), unit_end]
+                end = unit_end
+            attrs["parts"] = parts
+            specimen = self._specimen(text, start)
+            if specimen is not None:
+                attrs["specimen"] = specimen
+            taken.append((start, end))
+            out.append({"start": start, "end": end, "rule": _UNLISTED_RULE, "codes": [],
+                        "attributes": attrs})  # fmt: skip
         return out
 
     def _after_slash(self, text: str, matches: list[re.Match[str]]) -> list[re.Match[str]]:

@@ -403,6 +403,9 @@ def evaluate(nlp: Language, eval_dir: Path) -> list[Row]:
 
 def span_errors(nlp: Language, eval_dir: Path, corpus: str, label: str) -> Iterator[str]:
     """Misses and false positives of one label of a span corpus, in context (for rule work)."""
+    if label == "TEST":
+        yield from test_errors(nlp, eval_dir, corpus)
+        return
     rel, label_map = SPAN_CORPORA[corpus]
     docs = read_gold(eval_dir / rel, label_map)
     predicted = extract_all(nlp, [(d, t) for d, t, _ in docs])
@@ -418,6 +421,41 @@ def span_errors(nlp: Language, eval_dir: Path, corpus: str, label: str) -> Itera
         for s, e in p:
             if not any(_overlaps((s, e), y) for y in g):
                 yield f"FP   {doc_id}: {_context(text, s, e)}"
+
+
+def test_errors(nlp: Language, eval_dir: Path, corpus: str) -> Iterator[str]:
+    """Tests with a numeric result that no LAB or VITAL mention overlaps (``MISS``), matched
+    ones whose value part misses the gold value (``VALUE``, the value marked ``{{...}}``), and
+    LAB / VITAL mentions over no test or value of the corpus (``FP``)."""
+    rel, test_label, value_label, link = TEST_CORPORA[corpus]
+    records = list(_jsonl(eval_dir / rel))
+    predicted = extract_all(nlp, [(r["id"], r["text"]) for r in records])
+    for rec in records:
+        text, ents = rec["text"], rec["entities"]
+        ours = [m for m in predicted.get(rec["id"], ()) if m.label in ("LAB", "VITAL")]
+        for e in ents:
+            values = [
+                v
+                for v in (e.get("attributes") or {}).get(link) or ()
+                if isinstance(v, Mapping) and _DIGIT.search(v.get("text", ""))
+            ]
+            if e["label"] != test_label or not values:
+                continue
+            span = (e["start"], e["end"])
+            matched = [m for m in ours if _overlaps((m.start_char, m.end_char), span)]
+            if not matched:
+                yield f"MISS  {rec['id']}: {_context(text, *span)} -> {values[0]['text']!r}"
+                continue
+            for v in values:
+                if "start" in v and not any(
+                    _part_overlaps(m, ("value",), (v["start"], v["end"])) for m in matched
+                ):
+                    ctx = _context(text, *span)
+                    yield f"VALUE {rec['id']}: {ctx} {{{{{v['text']}}}}}"
+        spans = [(e["start"], e["end"]) for e in ents if e["label"] in (test_label, value_label)]
+        for m in ours:
+            if not any(_overlaps((m.start_char, m.end_char), s) for s in spans):
+                yield f"FP    {rec['id']}: {_context(text, m.start_char, m.end_char)}"
 
 
 def attribute_errors(
@@ -466,7 +504,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--eval-dir", type=Path, default=shared / "eval")
     parser.add_argument("--terminology-dir", type=Path, default=shared / "terminology")
-    parser.add_argument("--errors", default=None, help="CORPUS:LABEL, e.g. maccrobat:PROBLEM")
+    parser.add_argument(
+        "--errors", default=None, help="CORPUS:LABEL, e.g. maccrobat:PROBLEM, :dosage, chia:TEST"
+    )
     parser.add_argument("--xray-errors", default=None, help="a label: reports missed / added")
     parser.add_argument(
         "--half",

@@ -281,3 +281,68 @@ def test_a_test_name_is_not_read_as_a_procedure(nlp: Any, sentence: str, other: 
     # the same word without a result keeps its other sense
     later = run(nlp, f"She underwent {other} in 2015.")
     assert [m.label for m in later if m.text == other] == ["PROCEDURE"]
+
+
+# (sentence, mention text or None, expected attributes subset): results of tests the table does
+# not list, read by their head word and a unit of concentration or activity, uncoded
+UNLISTED: list[tuple[str, str | None, dict[str, Any]]] = [
+    (
+        "At that time, her total carnitine level was <3 μmol/L.",
+        "total carnitine level was <3 μmol/L",
+        {"test": "total carnitine level", "value": 3, "comparator": "<", "ucum": "umol/L"},
+    ),
+    ("His factor IX activity was 3%.", "factor IX activity was 3%", {"ucum": "%"}),
+    (
+        "Serum copper concentration of 52 µg/dL.",
+        "Serum copper concentration of 52 µg/dL",
+        {"test": "Serum copper concentration", "value": 52},
+    ),
+    (
+        "The ceruloplasmin levels were elevated at 61 mg/dL.",
+        "ceruloplasmin levels were elevated at 61 mg/dL",
+        {"interpretation": "H"},
+    ),
+    ("The dose level was 40 mg/dL.", None, {}),  # no test is named "dose"
+    ("The third dose level was 40 mg.", None, {}),  # an amount, no concentration
+    ("Her activity level was 3 hours a day.", None, {}),
+    ("Noise level was 80 dB.", None, {}),
+    ("He was given the drug at a level of 2 mg/kg.", None, {}),
+    # criteria: a name, a comparator sign, a value with or without its unit
+    (
+        "Endometrial thickness < 7 mm.",
+        "Endometrial thickness < 7 mm",
+        {"test": "Endometrial thickness", "comparator": "<", "value": 7, "ucum": "mm"},
+    ),
+    ("HBV DNA < 200 IU/ml during therapy", "HBV DNA < 200 IU/ml", {"ucum": "[IU]/mL"}),
+    ("IQ score < 70", "IQ score < 70", {"value": 70, "ucum": None}),
+    ("FETAL BIOMETRY: BPD = 8.3 cm", "BPD = 8.3 cm", {"value": 8.3, "ucum": "cm"}),
+    ("Platelets = 120,000 thou/µL", None, {}),  # a listed test: its reader refused the value
+    ("Vital signs: Resp =12 pm", None, {}),  # a vital sign: the vitals' to read
+    ("Superior > 95 and Impaired < 2", None, {}),  # the bands of a score table
+    ("Age > 18 years", None, {}),  # an age
+    ("Disease duration > 3 years", None, {}),  # a time
+    ("Grade >= 3 neuropathy", None, {}),  # a grade of a disease
+    ("Patients >= 2 prior lines", None, {}),
+    ("The EBL was < 50 mL.", None, {}),  # no name right before the sign
+]
+
+
+@pytest.mark.parametrize(("sentence", "text", "expected"), UNLISTED)
+def test_unlisted_test_with_a_concentration(
+    nlp: Any, sentence: str, text: str | None, expected: dict[str, Any]
+) -> None:
+    labs = [m for m in run(nlp, sentence) if m.label == "LAB"]
+    if text is None:
+        assert not labs
+        return
+    [lab] = labs
+    assert lab.text == text
+    assert lab.codings == ()
+    assert lab.attributes.get("comparator") != "="
+    assert lab.provenance.rule_id == "lab-unlisted"
+    assert expected.items() <= lab.attributes.items()
+
+
+def test_a_listed_test_keeps_its_code_beside_the_unlisted_reader(nlp: Any) -> None:
+    [lab] = [m for m in run(nlp, "Her hemoglobin level was 8 g/dL.") if m.label == "LAB"]
+    assert lab.provenance.rule_id == "lab-hgb"

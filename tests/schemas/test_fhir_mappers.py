@@ -559,3 +559,15 @@ def test_a_volume_amount_is_the_dose_quantity_in_ucum() -> None:
             ]
         }
     ]
+
+
+def test_uncoded_lab_is_an_observation_named_by_its_text() -> None:
+    """A result of a test no table lists (labs' ``lab-unlisted``): no coding, the test's name
+    as the code's text, the value with its comparator; a valid R4 Observation."""
+    attrs = {"test": "free carnitine level", "value": 3, "comparator": "<", "unit": "μmol/L",
+             "ucum": "umol/L"}  # fmt: skip
+    r = _map("LAB", attributes=attrs, codings=())
+    assert r["code"] == {"text": "free carnitine level"}
+    assert r["valueQuantity"]["comparator"] == "<"
+    assert r["valueQuantity"]["code"] == "umol/L"
+    assert schema_errors([r]) == []
