@@ -91,7 +91,10 @@ from extractors.units import UnitNormalizer
 #              of concentration or activity ("free carnitine level was <3 μmol/L", "factor
 #              IX activity was 3%") and, as criteria write them, by a comparator sign after
 #              the name ("endometrial thickness < 7 mm", "HBV DNA < 200 IU/ml"), not for an
-#              age, a time, a dose, a grade or a person ("Age > 18 years", "for women = 470").
+#              age, a time, a dose, a grade or a person ("Age > 18 years", "for women = 470");
+#              the name's short form in a bracket before the value ("low hemoglobin (Hb 4.7
+#              g/dl)"); a range with the unit after each end ("between 52 × 109/L and 69 ×
+#              109/L", "ejection fraction between 40% and 45%"); "was also normal at".
 VERSION = 8
 
 LABEL = "LAB"
@@ -108,7 +111,9 @@ _CONNECTOR = COMMA_AFTER_NAME + (
     r"increased|decreased|rose|rising|fell|dropped|down|up|trended|peaked|climbed|declined|"
     r"fluctuated|fluctuating|ranged|ranging|varied|varying|"
     r"slightly|mildly|moderately|markedly|significantly|very|"
-    r"elevated|high|low|raised|decreased|normal|abnormal|critical)(?![a-z])|"
+    r"elevated|high|low|raised|decreased|normal|abnormal|critical|also)(?![a-z])|"
+    # a bracket with the name's short form before the value ("low hemoglobin (Hb 4.7 g/dl)")
+    r"\([ \t]*[A-Za-z][A-Za-z0-9]{0,5}[ \t]*[:=]?[ \t]*(?=(?:[<>≤≥]=?[ \t]*)?\d)|"
     # signs; a bracket also before a word ("PRL level declined (to 250 ng/mL)")
     r"[:=–—(]|-(?![a-z])))*"
 )
@@ -332,7 +337,9 @@ def _unlisted_name(text: str, end: int, head: bool = True) -> int | None:
     if not kept:
         return None
     bare = [w.lower() for w in kept]
-    if not head and (bare[0] in _CMP_NOT_NAMES or (bare[0].isupper() and len(bare[0]) < 2)):
+    if not head and (
+        any(w in _CMP_NOT_NAMES for w in re.split(r"[/-]", bare[0])) or len(bare[0]) < 2
+    ):
         return None
     if bare[0] in _UNLISTED_NOT_NAMES or all(
         w in _SPECIMEN_WORDS or w in _UNLISTED_NOT_NAMES for w in bare
@@ -367,7 +374,10 @@ class LabTagger:
             rf"(?:(?P<cmp>{COMPARATOR})\s?)?"
             # a range as criteria and echo reports write it ("EF 55-60%", "BMI between 20
             # and 34 kg/m2"); read only with a unit after it
-            rf"(?:(?:between\s+(?P<blo>{NUMBER})\s+and\s+(?P<bhi>{NUMBER})|"
+            # the unit may follow each end ("between 52 × 109/L and 69 × 109/L")
+            rf"(?:(?:between\s+(?P<blo>{NUMBER})"
+            r"(?:\s?(?:[x×]\s?10[\w^*/]{0,8}|[a-zµμ%/][\w/µμ%.^*]{0,10}))?"
+            rf"\s+and\s+(?P<bhi>{NUMBER})|"
             rf"(?P<rlo>{NUMBER})(?:\s?%(?=\s?(?:-|–|to)\s?{NUMBER}\s?%))?"
             rf"\s?(?:-|–|to)\s?(?P<rhi>{NUMBER}))(?!\d|[.,]\d|/)|"
             rf"(?P<num>{NUMBER})(?!\d)(?!/\d)(?!\.\d)(?!-\d)(?!\+)(?!{_ORDINAL})|"

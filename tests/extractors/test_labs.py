@@ -38,6 +38,22 @@ CASES: list[tuple[str, str, str, dict[str, Any]]] = [
         {"value": 10.2, "unit": "g/dL", "ucum": "g/dL", "interpretation": "L"},
     ),
     ("WBC of 12.3.", "WBC of 12.3", "6690-2", {"value": 12.3}),
+    # the name's short form in the bracket before the value
+    (
+        "He had low hemoglobin (Hb 4.7 g/dl).",
+        "hemoglobin (Hb 4.7 g/dl",
+        "718-7",
+        {"value": 4.7, "ucum": "g/dL"},
+    ),
+    # a range with the unit after each end
+    (
+        "The platelet count had ranged between 52 × 109/L and 69 × 109/L.",
+        "platelet count had ranged between 52 × 109/L and 69 × 109/L",
+        "777-3",
+        {"value_range": {"low": 52, "high": 69}},
+    ),
+    ("Calcium was also normal at 9.1 mg/dL.", "Calcium was also normal at 9.1 mg/dL", "17861-6",
+     {"value": 9.1}),
     ("Her creatinine was 1.8 today.", "creatinine was 1.8", "2160-0", {"value": 1.8}),
     (
         "Creatinine was elevated at 2.3 mg/dL.",
@@ -319,6 +335,7 @@ UNLISTED: list[tuple[str, str | None, dict[str, Any]]] = [
     ("Platelets = 120,000 thou/µL", None, {}),  # a listed test: its reader refused the value
     ("Vital signs: Resp =12 pm", None, {}),  # a vital sign: the vitals' to read
     ("Superior > 95 and Impaired < 2", None, {}),  # the bands of a score table
+    ("Deficient/Impaired < 2", None, {}),
     ("Age > 18 years", None, {}),  # an age
     ("Disease duration > 3 years", None, {}),  # a time
     ("Grade >= 3 neuropathy", None, {}),  # a grade of a disease
