@@ -2,7 +2,7 @@
 
 import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from spacy.language import Language
@@ -94,7 +94,11 @@ from extractors.units import UnitNormalizer
 #              age, a time, a dose, a grade or a person ("Age > 18 years", "for women = 470");
 #              the name's short form in a bracket before the value ("low hemoglobin (Hb 4.7
 #              g/dl)"); a range with the unit after each end ("between 52 × 109/L and 69 ×
-#              109/L", "ejection fraction between 40% and 45%"); "was also normal at".
+#              109/L", "ejection fraction between 40% and 45%"); "was also normal at";
+#              pressures measured by an instrument or a catheter ("intraocular pressure 15
+#              mm Hg", "left ventricular end-diastolic pressure was 18 mmHg": kind
+#              measurement, no laboratory category in FHIR) and a test's time in seconds
+#              ("closure time was 195 seconds"); not a device's setting.
 VERSION = 8
 
 LABEL = "LAB"
@@ -267,12 +271,13 @@ _SCORE_CONNECTOR = COMMA_AFTER_NAME + (
 #: "factor IX activity was 3%", "serum copper concentration of 52 µg/dL". The name is the
 #: words before the head on its line (``_unlisted_name``); the mention is uncoded.
 _UNLISTED = re.compile(
-    rf"(?<=[A-Za-z0-9)]){HSPACE}(?P<head>levels?|concentrations?|activity)"
+    rf"(?<=[A-Za-z0-9)]){HSPACE}(?P<head>levels?|concentrations?|activity|pressures?|gradient|"
+    r"time)"
     rf"(?P<conn>(?:{HSPACE}*(?:was|were|is|are|of|at|had|has|increased|decreased|dropped|"
     r"fell|rose|risen|fallen|to|measured|only|about|approximately|around|elevated|low|high|"
     rf"markedly|mildly|slightly|further|:|=)(?![a-z]))*){HSPACE}*"
     rf"(?:(?P<cmp>{COMPARATOR}){HSPACE}?)?(?P<num>{NUMBER})(?![\d/]|[.,]\d|-\d)"
-    rf"{HSPACE}?(?P<unit>{_UNIT})",
+    rf"{HSPACE}?(?P<unit>mm{HSPACE}?hg\b|{_UNIT})",
     re.IGNORECASE,
 )
 #: A measurement as criteria write it, of a test the table does not list: its name, a
@@ -314,8 +319,21 @@ _UNLISTED_NOT_NAMES = frozenset(
     "dose drug energy noise sound activity physical functional pain stress anxiety "
     "consciousness education income water fluid sea light spinal vertebral lumbar thoracic "
     "interval reference normal target threshold cutoff cut-off goal "
+    # a device's setting, no patient's result ("insufflation to a steady pressure of 16 mmHg")
+    "steady insufflation inflation tourniquet cuff balloon charge cycle "
     "cervical sacral same similar higher lower".split()
 )
+#: The units an unlisted test's head word takes: a concentration or an activity (per volume,
+#: per cent), a pressure, a time.
+_HEAD_UNIT: dict[str, Callable[[str | None], bool]] = {
+    "level": lambda u: u is not None and (u == "%" or bool(_PER_VOLUME.search(u)))
+    and not _DOSE_UNIT.fullmatch(u),
+    "pressure": lambda u: u in ("mm[Hg]", "cm[H2O]"),
+    # a test's time in seconds ("closure time was 195 seconds"), not a procedure's minutes
+    "time": lambda u: u in ("s", "ms"),
+}
+_HEAD_UNIT["gradient"] = _HEAD_UNIT["pressure"]
+_HEAD_UNIT["concentration"] = _HEAD_UNIT["activity"] = _HEAD_UNIT["level"]
 #: The rule of an unlisted test's result: no code, no expected unit, no plausible range.
 _UNLISTED_RULE: dict[str, Any] = {"rule_id": "lab-unlisted", "name": None, "ucum": None}
 _SPECIMEN_WORDS = frozenset("serum plasma blood urine urinary csf total free".split())
@@ -726,8 +744,7 @@ class LabTagger:
         if "%" in text:
             out += self.find_shares(text, [(f["start"], f["end"]) for f in out])
         out += self.find_listed(text, out)
-        if any(w in text for w in ("evel", "oncentration", "ctivity", "<", ">", "≤", "≥", "=")):
-            out += self.find_unlisted(text, [(f["start"], f["end"]) for f in out])
+        out += self.find_unlisted(text, [(f["start"], f["end"]) for f in out])
         return out
 
     def find_unlisted(self, text: str, taken: list[tuple[int, int]]) -> list[dict[str, Any]]:
@@ -742,7 +759,7 @@ class LabTagger:
             start = _unlisted_name(text, m.start(), by_head)
             if start is None or any(a < m.end() and start < b for a, b in taken):
                 continue
-            name = text[start : m.start()].strip()
+            name = text[start : m.end("head") if by_head else m.start()].strip()
             words = name.split()
             if any(
                 " ".join(words[i:]) in self.vital_names
@@ -752,11 +769,9 @@ class LabTagger:
             ):
                 continue  # a listed test or a vital sign whose value its reader refused
             unit, ucum, unit_end = self._unit(m, _UNLISTED_RULE)
-            if by_head and (
-                ucum is None
-                or _DOSE_UNIT.fullmatch(ucum)
-                or (ucum != "%" and not _PER_VOLUME.search(ucum))
-            ):
+            head = m.group("head").lower() if by_head else ""
+            if by_head and not _HEAD_UNIT[head.rstrip("s") if head != "pressures" else
+                                          "pressure"](ucum):  # fmt: skip
                 continue  # "dose level 40 mg": an amount, no concentration
             if not by_head and (
                 (
@@ -772,6 +787,8 @@ class LabTagger:
             name_end = m.end("head") if by_head else start + len(text[start : m.start()].rstrip())
             attrs: dict[str, Any] = {"test": " ".join(text[start:name_end].split()),
                                      "value": value, "unit": unit, "ucum": ucum}  # fmt: skip
+            if head.startswith("pressure") or head == "gradient":
+                attrs["kind"] = "measurement"  # no laboratory test (FHIR: no category)
             if m.group("cmp") and m.group("cmp") != "=":  # "BPD = 7.77 cm": a value, no bound
                 cmp = " ".join(m.group("cmp").lower().split())
                 attrs["comparator"] = COMPARATORS.get(cmp, cmp)

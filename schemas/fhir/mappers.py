@@ -512,9 +512,15 @@ def to_observation(
         if vital
         else SURVEY_CATEGORY
         if attrs.get("kind") == "score"
+        # a pressure measured by an instrument or a catheter ("intraocular pressure 15 mm Hg",
+        # "lower esophageal sphincter pressure of 50 mmHg"): no laboratory test, and the note
+        # does not say whether by exam, imaging or procedure, so no category
+        else None
+        if attrs.get("kind") == "measurement"
         else LABORATORY_CATEGORY
     )
-    data["category"] = [{"coding": [category]}]
+    if category is not None:
+        data["category"] = [{"coding": [category]}]
     loinc = _loinc(mention)
     systolic, diastolic = _decimal(attrs.get("systolic")), _decimal(attrs.get("diastolic"))
     is_bp = systolic is not None and diastolic is not None

@@ -323,6 +323,21 @@ UNLISTED: list[tuple[str, str | None, dict[str, Any]]] = [
     ("Her activity level was 3 hours a day.", None, {}),
     ("Noise level was 80 dB.", None, {}),
     ("He was given the drug at a level of 2 mg/kg.", None, {}),
+    # a pressure measured by an instrument or a catheter: no laboratory test (kind)
+    (
+        "The intraocular pressure 15 mm Hg bilaterally.",
+        "intraocular pressure 15 mm Hg",
+        {"kind": "measurement", "ucum": "mm[Hg]"},
+    ),
+    (
+        "An elevated lower esophageal sphincter pressure of 50mmHg.",
+        "lower esophageal sphincter pressure of 50mmHg",
+        {"test": "lower esophageal sphincter pressure", "value": 50},
+    ),
+    ("PFA closure time was 195 seconds.", "PFA closure time was 195 seconds", {"ucum": "s"}),
+    ("Cross-clamp time was 60 min.", None, {}),  # a procedure's duration
+    ("Insufflation to a steady pressure of 16 mmHg.", None, {}),  # a device's setting
+    ("Her blood pressure was 120 mmHg.", None, {}),  # a vital sign
     # criteria: a name, a comparator sign, a value with or without its unit
     (
         "Endometrial thickness < 7 mm.",

@@ -571,3 +571,12 @@ def test_uncoded_lab_is_an_observation_named_by_its_text() -> None:
     assert r["valueQuantity"]["comparator"] == "<"
     assert r["valueQuantity"]["code"] == "umol/L"
     assert schema_errors([r]) == []
+
+
+def test_a_measured_pressure_is_no_laboratory_observation() -> None:
+    attrs = {"test": "intraocular pressure", "value": 15, "unit": "mm Hg", "ucum": "mm[Hg]",
+             "kind": "measurement"}  # fmt: skip
+    r = _map("LAB", attributes=attrs, codings=())
+    assert "category" not in r
+    assert r["valueQuantity"]["code"] == "mm[Hg]"
+    assert schema_errors([r]) == []
