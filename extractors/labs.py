@@ -1,8 +1,9 @@
 """Lab extractor: laboratory results (test, value, unit, flag, reference range) with LOINC codes."""
 
+import bisect
 import itertools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from spacy.language import Language
@@ -117,7 +118,7 @@ _CONNECTOR = COMMA_AFTER_NAME + (
     r"slightly|mildly|moderately|markedly|significantly|very|"
     r"elevated|high|low|raised|decreased|normal|abnormal|critical|also)(?![a-z])|"
     # a bracket with the name's short form before the value ("low hemoglobin (Hb 4.7 g/dl)")
-    r"\([ \t]*[A-Za-z][A-Za-z0-9]{0,5}[ \t]*[:=]?[ \t]*(?=(?:[<>≤≥]=?[ \t]*)?\d)|"
+    r"\([ \t]*(?P<abbr>[A-Za-z][A-Za-z0-9]{0,5})[ \t]*[:=]?[ \t]*(?=(?:[<>≤≥]=?[ \t]*)?\d)|"
     # signs; a bracket also before a word ("PRL level declined (to 250 ng/mL)")
     r"[:=–—(]|-(?![a-z])))*"
 )
@@ -266,104 +267,199 @@ _SCORE_CONNECTOR = COMMA_AFTER_NAME + (
 )
 
 
-#: A result of a test that the table does not list, known by its head word and a unit of
-#: concentration or activity after the value: "her free carnitine level was <3 μmol/L",
-#: "factor IX activity was 3%", "serum copper concentration of 52 µg/dL". The name is the
-#: words before the head on its line (``_unlisted_name``); the mention is uncoded.
+#: After the value of an unlisted test: no more of a compound value (a titre "1:160", a
+#: clock time "08:15", a dimension "2 x 3 cm", an ordinal "5th percentile", a range "5-10").
+_VALUE_ENDS = (
+    rf"(?![\d/:]|[.,]\d|{HSPACE}?[x×]{HSPACE}?\d|{_ORDINAL}|{HSPACE}?(?:-|–|to){HSPACE}?\d)"
+)
+#: A result of a test that the table does not list, known by its head word and a unit that
+#: head takes (``_head_kind``): "her free carnitine level was <3 μmol/L", "factor IX activity
+#: was 3%", "intraocular pressure 15 mm Hg", "closure time was 195 seconds". The name is the
+#: words before the head (``_unlisted_name``); the mention is uncoded.
 _UNLISTED = re.compile(
     rf"(?<=[A-Za-z0-9)]){HSPACE}(?P<head>levels?|concentrations?|activity|pressures?|gradient|"
     r"time)"
     rf"(?P<conn>(?:{HSPACE}*(?:was|were|is|are|of|at|had|has|increased|decreased|dropped|"
     r"fell|rose|risen|fallen|to|measured|only|about|approximately|around|elevated|low|high|"
     rf"markedly|mildly|slightly|further|:|=)(?![a-z]))*){HSPACE}*"
-    rf"(?:(?P<cmp>{COMPARATOR}){HSPACE}?)?(?P<num>{NUMBER})(?![\d/]|[.,]\d|-\d)"
+    rf"(?:(?P<cmp>{COMPARATOR}){HSPACE}?)?(?P<num>{NUMBER}){_VALUE_ENDS}"
     rf"{HSPACE}?(?P<unit>mm{HSPACE}?hg\b|{_UNIT})",
     re.IGNORECASE,
 )
 #: A measurement as criteria write it, of a test the table does not list: its name, a
-#: comparator sign and a value with or without a unit ("endometrial thickness < 7 mm",
-#: "HBV DNA < 200 IU/ml", "IQ score < 70"). Signs only: "greater than 3 months" is no result.
+#: comparator sign, a value and a unit that names the kind of result (``_criterion_kind``):
+#: "HBV DNA < 200 IU/ml", "endometrial thickness < 7 mm", "QRS width > 120 ms". Signs only:
+#: "greater than 3 months" is no result.
 _UNLISTED_CMP = re.compile(
-    rf"(?<=[A-Za-z0-9)\]]){HSPACE}?(?P<cmp>[<>≤≥]=?|=[<>]?)(?![<>=])(?P<conn>){HSPACE}?"
-    rf"(?P<num>{NUMBER})(?![\d/]|[.,]\d|-\d|{HSPACE}?(?:-|–|to){HSPACE}?\d)"
-    rf"(?:{HSPACE}?(?P<unit>{_UNIT}))?",
+    rf"(?<=[A-Za-z0-9)\]]){HSPACE}?(?P<cmp>[<>≤≥≦≧⩽⩾]=?|=[<>]?)(?![<>=])(?P<conn>){HSPACE}?"
+    rf"(?P<num>{NUMBER}){_VALUE_ENDS}{HSPACE}?(?P<unit>mm{HSPACE}?hg\b|{_UNIT})",
     re.IGNORECASE,
 )
-#: A span of time after a criterion's value: an age or a duration, no result.
-_TIME_WORD = re.compile(
-    r"(?:consecutive\s+)?(?:years?|yrs?|months?|mos?|weeks?|wks?|days?|hours?|hrs?|minutes?|"
-    r"mins?)\b",
-    re.IGNORECASE,
-)
-#: The last words of a criterion's name that make it no test: a count of events, a time, a
-#: grade or stage of a disease, a person's age.
+#: The last word of a criterion's name that makes it no test: a count of events, a time, a
+#: grade or stage of a disease, a person, a statistic, a band of a score table.
 _CMP_NOT_NAMES = frozenset(
     "grade grades stage stages type phase cycle cycles line lines dose doses times episodes "
     "attacks day days week weeks month months year years hour hours age aged old children "
     "patients subjects participants number lesions man men woman women male males female "
     "females boys girls prevalence incidence risk probability chance likelihood efficacy "
-    # the bands of a score table ("Superior > 95", "Impaired < 2")
+    "sensitivity specificity accuracy value ratio odds kappa auc size sample power "
+    "increase rise drop change decrease reduction loss gain "
     "superior inferior average impaired deficient mild moderate severe".split()
 )
-#: Units of a span of time: an age or a duration, no result.
-_TIME_UCUM = frozenset({"a", "mo", "wk", "d"})
-#: Words that end an unlisted test's name, read backwards from its head ("the", "her",
-#: "elevated", "and"), and words that are no test's name on their own ("dose level").
+#: Words that end an unlisted test's name, read backwards from its head or sign: articles,
+#: pronouns, verbs, result and time words ("the", "her", "elevated", "yesterday").
 _UNLISTED_STOP = frozenset(
     "a an the his her their its our your my this that these those and or but with without "
     "in on at of for to from by as was were is are be been had has have low high elevated "
-    "raised increased decreased reduced normal abnormal markedly mildly slightly very "
-    "initial repeat repeated peak trough mean average maximum minimum daily admission".split()
+    "raised increased decreased reduced abnormal markedly mildly slightly very "
+    "initial repeat repeated trough average maximum minimum daily admission yesterday today "
+    "tonight rechecked recheck follow-up followup recent latest last current prior previous "
+    "baseline random morning evening".split()
 )
+#: Words right before a name that make its value no result: a target, a normal limit.
+_NOT_A_RESULT_BEFORE = frozenset(
+    "goal target targeted desired therapeutic normal reference limit limits range upper lower "
+    "expected predicted recommended".split()
+)
+#: The word right before the head (or the whole name) that names no test: a dose, a device's
+#: setting, a symptom's or a disease's activity, a target.
 _UNLISTED_NOT_NAMES = frozenset(
     "dose drug energy noise sound activity physical functional pain stress anxiety "
     "consciousness education income water fluid sea light spinal vertebral lumbar thoracic "
-    "interval reference normal target threshold cutoff cut-off goal "
-    # a device's setting, no patient's result ("insufflation to a steady pressure of 16 mmHg")
-    "steady insufflation inflation tourniquet cuff balloon charge cycle "
-    "cervical sacral same similar higher lower".split()
+    "cervical sacral same similar higher lower interval reference normal target threshold "
+    "cutoff cut-off goal confidence significance battery seizure disease oxygen o2 "
+    "steady insufflation inflation tourniquet cuff balloon charge cycle pump distension "
+    "distention pneumoperitoneum co2 irrigation fluoroscopy exposure freeze application "
+    "ablation reaction refill".split()
 )
-#: The units an unlisted test's head word takes: a concentration or an activity (per volume,
-#: per cent), a pressure, a time.
-_HEAD_UNIT: dict[str, Callable[[str | None], bool]] = {
-    "level": lambda u: u is not None and (u == "%" or bool(_PER_VOLUME.search(u)))
-    and not _DOSE_UNIT.fullmatch(u),
-    "pressure": lambda u: u in ("mm[Hg]", "cm[H2O]"),
-    # a test's time in seconds ("closure time was 195 seconds"), not a procedure's minutes
-    "time": lambda u: u in ("s", "ms"),
-}
-_HEAD_UNIT["gradient"] = _HEAD_UNIT["pressure"]
-_HEAD_UNIT["concentration"] = _HEAD_UNIT["activity"] = _HEAD_UNIT["level"]
+#: Tests measured as a time in seconds: "closure time", "clotting time", "bleeding time".
+_TIMED_TESTS = frozenset(
+    "clotting closure bleeding thrombin prothrombin lysis coagulation clot recalcification "
+    "reptilase".split()
+)
+#: Last words of a criterion that measures a length or a time ("endometrial thickness", "QRS
+#: width", "PR interval"): a measurement, read with such a unit only.
+_LENGTH_NOUNS = frozenset("thickness diameter width length depth circumference".split())
+_TIME_NOUNS = frozenset("interval width duration".split())
+#: Last words of a criterion whose per cent is a test's result ("LVEF level", "saturation").
+_SHARE_NOUNS = frozenset(
+    "level levels saturation fraction index activity count percentage".split()
+)
+_LENGTH_UCUM = frozenset({"mm", "cm"})
+_PRESSURE_UCUM = frozenset({"mm[Hg]"})
 #: The rule of an unlisted test's result: no code, no expected unit, no plausible range.
 _UNLISTED_RULE: dict[str, Any] = {"rule_id": "lab-unlisted", "name": None, "ucum": None}
 _SPECIMEN_WORDS = frozenset("serum plasma blood urine urinary csf total free".split())
 _NAME_WORD = re.compile(r"(?=[0-9/-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9'/-]*")
+_WORD = re.compile(r"\S+")
 
 
-def _unlisted_name(text: str, end: int, head: bool = True) -> int | None:
-    """The start of an unlisted test's name ending at ``end`` (up to three words before the
-    head word or the comparator, on its line), or None when no word there can name a test."""
-    line_start = max(text.rfind("\n", 0, end) + 1, end - 48)
-    words = text[line_start:end].split(" ")
-    if line_start > 0 and text[line_start - 1] not in " \n":
+def _lab_unit(ucum: str) -> bool:
+    """A unit of a laboratory result: a concentration or a count per volume."""
+    return bool(_PER_VOLUME.search(ucum) or _COUNT_UNIT.fullmatch(ucum)) and not (
+        _DOSE_UNIT.fullmatch(ucum)
+    )
+
+
+def _head_kind(head: str, ucum: str | None, words: list[str]) -> str | None:
+    """The kind of an unlisted result found by its head word: ``lab`` (a laboratory test),
+    ``measurement`` (a pressure), or None when the unit is not one the head takes."""
+    if ucum is None:
+        return None
+    head = head.lower()
+    if head.startswith(("level", "concentration")):
+        return "lab" if _lab_unit(ucum) else None  # "dextrose concentration of 10%": none
+    if head == "activity":
+        return "lab" if _lab_unit(ucum) or ucum == "%" else None  # "factor IX activity"
+    if head.startswith("pressure") or head == "gradient":
+        return "measurement" if ucum in _PRESSURE_UCUM else None
+    # a test's time in seconds ("closure time was 195 seconds"), not a procedure's
+    timed = any(w.lower() in _TIMED_TESTS for w in words)
+    return "lab" if head == "time" and ucum in ("s", "ms") and timed else None
+
+
+def _criterion_kind(ucum: str | None, words: list[str]) -> str | None:
+    """The kind of an unlisted result found by its comparator sign, or None: a concentration
+    or count is a lab test, a pressure, length or time a measurement named for it, a per
+    cent a result of a test named for it or by an acronym with a digit ("FEV1/SVC")."""
+    if ucum is None:
+        return None
+    last = words[-1].lower()
+    if _lab_unit(ucum):
+        return "lab"
+    if ucum in _PRESSURE_UCUM:
+        return "measurement"
+    if ucum in _LENGTH_UCUM and last in _LENGTH_NOUNS and len(words) > 1:
+        return "measurement"
+    if ucum in ("s", "ms") and last in _TIME_NOUNS and len(words) > 1:
+        return "measurement"
+    if ucum == "%" and (last in _SHARE_NOUNS or re.search(r"[A-Z]\d", words[-1])):
+        return "lab"
+    return None
+
+
+def _unlisted_name(text: str, end: int, by_head: bool) -> tuple[int, list[str]] | None:
+    """The start and words of an unlisted test's name ending at ``end`` (up to three words
+    before the head word or the sign, on its line), or None when no word there can name a
+    test or the words before it make the value a target or a normal limit."""
+    window_start = max(end - 60, 0)
+    line_start = text.rfind("\n", window_start, end) + 1 or window_start
+    words = list(_WORD.finditer(text, line_start, end))
+    if words and line_start == window_start > 0 and not text[line_start - 1].isspace():
         words = words[1:]  # the window cut a word
-    kept: list[str] = []
+    kept: list[re.Match[str]] = []
     for word in reversed(words):
-        if len(kept) == 3 or not _NAME_WORD.fullmatch(word) or word.lower() in _UNLISTED_STOP:
+        w = word.group(0)
+        if (
+            len(kept) == 3
+            or not _NAME_WORD.fullmatch(w)
+            or w.lower() in _UNLISTED_STOP
+            or w.lower().endswith("'s")
+        ):
             break
         kept.append(word)
     if not kept:
         return None
-    bare = [w.lower() for w in kept]
-    if not head and (
-        any(w in _CMP_NOT_NAMES for w in re.split(r"[/-]", bare[0])) or len(bare[0]) < 2
+    before = words[: len(words) - len(kept)][-2:]
+    if any(b.group(0).lower().strip(",:;(") in _NOT_A_RESULT_BEFORE for b in before) or any(
+        k.group(0).lower() in _NOT_A_RESULT_BEFORE - {"upper", "lower"} for k in kept
+    ):
+        return None  # "goal tacrolimus level of 8 ng/mL", "normal copper level is 70"
+    kept.reverse()
+    names = [w.group(0) for w in kept]
+    bare = [w.lower() for w in names]
+    if not by_head and (
+        any(w in _CMP_NOT_NAMES for w in re.split(r"[/-]", bare[-1])) or len(bare[-1]) < 2
     ):
         return None
-    if bare[0] in _UNLISTED_NOT_NAMES or all(
+    if bare[-1] in _UNLISTED_NOT_NAMES or all(
         w in _SPECIMEN_WORDS or w in _UNLISTED_NOT_NAMES for w in bare
     ):
         return None
-    return end - len(" ".join(kept))
+    return kept[0].start(), names
+
+
+class _Taken:
+    """Character spans already read, for overlap tests in logarithmic time (spans are
+    short: ``_SPAN_REACH`` bounds how far back one can start)."""
+
+    def __init__(self, spans: Iterable[tuple[int, int]]) -> None:
+        self.spans = sorted(spans)
+        self.starts = [a for a, _ in self.spans]
+
+    def overlaps(self, start: int, end: int) -> bool:
+        i = bisect.bisect_left(self.starts, end)  # spans starting before ``end``
+        j = bisect.bisect_left(self.starts, start - _SPAN_REACH)
+        return any(b > start for _, b in self.spans[j:i])
+
+    def add(self, start: int, end: int) -> None:
+        i = bisect.bisect_left(self.starts, start)
+        self.starts.insert(i, start)
+        self.spans.insert(i, (start, end))
+
+
+#: The longest result span (characters) that ``_Taken`` looks back for.
+_SPAN_REACH = 600
 
 
 class LabTagger:
@@ -394,7 +490,7 @@ class LabTagger:
             # and 34 kg/m2"); read only with a unit after it
             # the unit may follow each end ("between 52 × 109/L and 69 × 109/L")
             rf"(?:(?:between\s+(?P<blo>{NUMBER})"
-            r"(?:\s?(?:[x×]\s?10[\w^*/]{0,8}|[a-zµμ%/][\w/µμ%.^*]{0,10}))?"
+            r"(?:\s?(?P<lunit>[x×]\s?10[\w^*/]{0,8}|[a-zµμ%/][\w/µμ%.^*]{0,10}))?"
             rf"\s+and\s+(?P<bhi>{NUMBER})|"
             rf"(?P<rlo>{NUMBER})(?:\s?%(?=\s?(?:-|–|to)\s?{NUMBER}\s?%))?"
             rf"\s?(?:-|–|to)\s?(?P<rhi>{NUMBER}))(?!\d|[.,]\d|/)|"
@@ -621,6 +717,8 @@ class LabTagger:
             rule = self._rule_for(m.group("name"))
             if rule is None:
                 continue
+            if m.group("abbr") and self._rule_for(m.group("abbr")) is not rule:
+                continue  # "Hemoglobin (day 3 9.1)": the bracket's word is no name of the test
             if "," in m.group("conn") and _COUNT_BEFORE.search(
                 text, max(0, m.start() - 16), m.start()
             ):
@@ -660,6 +758,11 @@ class LabTagger:
             unit, ucum, unit_end = (
                 (None, None, -1) if m.group("qual") else self._unit(m, rule)
             )
+            if m.group("lunit") and (
+                self.units.to_ucum(m.group("lunit")) != ucum
+                or m.group("lunit").lower().rstrip(".") in ("am", "pm", "a.m", "p.m")
+            ):
+                continue  # "between 8 am and 9 am": no unit of the result, or another one
             if (ucum in _AMOUNT_UNITS and ucum != rule["ucum"]) or (
                 ucum is not None and _DOSE_UNIT.fullmatch(ucum)
             ):
@@ -748,48 +851,41 @@ class LabTagger:
         return out
 
     def find_unlisted(self, text: str, taken: list[tuple[int, int]]) -> list[dict[str, Any]]:
-        """Results of tests the table does not list: by a head word and a unit of
-        concentration or activity ("free carnitine level was <3 μmol/L") or, as criteria
-        write them, by a comparator sign ("endometrial thickness < 7 mm"). Uncoded LABs."""
-        out: list[dict[str, Any]] = []
+        """Results of tests the table does not list: by a head word and a unit it takes ("free
+        carnitine level was <3 μmol/L", "intraocular pressure 15 mm Hg") or, as criteria write
+        them, by a comparator sign and a unit that names the kind of result ("HBV DNA < 200
+        IU/ml", "endometrial thickness < 7 mm"). Uncoded LABs; ``form`` is ``head`` or
+        ``sign``; kind ``measurement`` for a pressure, length or time. Not where ``taken``
+        (the results already read) or a listed test or a vital sign is."""
         found = [(m, True) for m in _UNLISTED.finditer(text)]
-        if any(c in text for c in "<>≤≥="):
+        if any(c in text for c in "<>≤≥≦≧⩽⩾="):
             found += [(m, False) for m in _UNLISTED_CMP.finditer(text)]
+            found.sort(key=lambda f: f[0].start())
+        index = _Taken(taken)
+        out: list[dict[str, Any]] = []
         for m, by_head in found:
-            start = _unlisted_name(text, m.start(), by_head)
-            if start is None or any(a < m.end() and start < b for a, b in taken):
+            if index.overlaps(m.start(), m.end()):
                 continue
-            name = text[start : m.end("head") if by_head else m.start()].strip()
-            words = name.split()
-            if any(
-                " ".join(words[i:]) in self.vital_names
-                or " ".join(words[i:]).lower() in self.vital_names
-                or self._rule_for(" ".join(words[i:])) is not None
-                for i in range(len(words))
-            ):
-                continue  # a listed test or a vital sign whose value its reader refused
+            named = _unlisted_name(text, m.start(), by_head)
+            if named is None:
+                continue
+            start, words = named
+            if index.overlaps(start, m.end()) or self._named_elsewhere(text, start, m, by_head):
+                continue
             unit, ucum, unit_end = self._unit(m, _UNLISTED_RULE)
-            head = m.group("head").lower() if by_head else ""
-            if by_head and not _HEAD_UNIT[head.rstrip("s") if head != "pressures" else
-                                          "pressure"](ucum):  # fmt: skip
-                continue  # "dose level 40 mg": an amount, no concentration
-            if not by_head and (
-                (
-                    ucum is not None
-                    and (ucum in _TIME_UCUM or ucum in _AMOUNT_UNITS or _DOSE_UNIT.fullmatch(ucum))
-                )
-                or (m.group("unit") and _TIME_WORD.match(m.group("unit")))
-            ):
-                continue  # "disease duration > 3 years": a time; "antioxidants > 300 mg": a dose
+            kind = (
+                _head_kind(m.group("head"), ucum, words) if by_head
+                else _criterion_kind(ucum, words)
+            )  # fmt: skip
             value = parse_number(m.group("num"))
-            if value is None:
+            if kind is None or value is None or unit is None:
                 continue
             name_end = m.end("head") if by_head else start + len(text[start : m.start()].rstrip())
             attrs: dict[str, Any] = {"test": " ".join(text[start:name_end].split()),
                                      "value": value, "unit": unit, "ucum": ucum}  # fmt: skip
-            if head.startswith("pressure") or head == "gradient":
+            if kind == "measurement":
                 attrs["kind"] = "measurement"  # no laboratory test (FHIR: no category)
-            if m.group("cmp") and m.group("cmp") != "=":  # "BPD = 7.77 cm": a value, no bound
+            if m.group("cmp") and m.group("cmp") != "=":  # "= 7.77 cm": a value, no bound
                 cmp = " ".join(m.group("cmp").lower().split())
                 attrs["comparator"] = COMPARATORS.get(cmp, cmp)
             conn = m.group("conn").lower()
@@ -797,19 +893,38 @@ class LabTagger:
                 if len(word) > 2 and re.search(rf"\b{word}\b", conn):
                     attrs["interpretation"] = code
                     break
-            parts = {"name": [start, name_end], "value": [m.start("num"), m.end("num")]}
-            end = m.end("num")
-            if unit is not None:
-                parts["unit"] = [m.start("unit"), unit_end]
-                end = unit_end
-            attrs["parts"] = parts
+            attrs["parts"] = {
+                "name": [start, name_end],
+                "value": [m.start("num"), m.end("num")],
+                "unit": [m.start("unit"), unit_end],
+            }
             specimen = self._specimen(text, start)
             if specimen is not None:
                 attrs["specimen"] = specimen
-            taken.append((start, end))
-            out.append({"start": start, "end": end, "rule": _UNLISTED_RULE, "codes": [],
-                        "attributes": attrs})  # fmt: skip
+            index.add(start, unit_end)
+            out.append({"start": start, "end": unit_end, "rule": _UNLISTED_RULE, "codes": [],
+                        "attributes": attrs, "form": "head" if by_head else "sign"})  # fmt: skip
         return out
+
+    def _named_elsewhere(self, text: str, start: int, m: re.Match[str], by_head: bool) -> bool:
+        """Whether an unlisted result's name is a listed test's (whose reader refused the
+        value: "Potassium level was 45 mmol/L", "glucose level 5% dextrose") or a vital sign's
+        ("mean arterial pressure was 65 mmHg", "oxygen saturation level of 85%"), also read
+        with the words before it that end a name ("mean", "systolic")."""
+        end = m.start()
+        head = f" {m.group('head')}" if by_head else ""
+        line_start = text.rfind("\n", max(0, start - 24), start) + 1
+        words = _WORD.findall(text, max(start - 24, line_start), end)
+        if any(w.lower() in ("systolic", "diastolic") for w in words):
+            return True
+        for i in range(len(words)):
+            tail = " ".join(words[i:])
+            for name in (tail, tail + head):
+                if self._rule_for(name) is not None or name.lower() in self.vital_names or (
+                    name in self.vital_names
+                ):
+                    return True
+        return False
 
     def _after_slash(self, text: str, matches: list[re.Match[str]]) -> list[re.Match[str]]:
         """``matches`` and the results whose test name follows another test name and a slash
@@ -967,11 +1082,38 @@ class LabTagger:
                     out.append(s)
         return out
 
+    @staticmethod
+    def _beside_concepts(doc: Doc, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``found`` without the unlisted results whose name holds a problem or a procedure
+        the dictionary found ("carotid stenosis > 70%", "aneurysm > 5.5 cm": the problem is
+        what the criterion names) or, for a criterion, a drug ("methotrexate > 25 mg/week")."""
+        if not any("form" in f for f in found) or MENTIONS not in doc.spans:
+            return found
+        concepts = [
+            (s.start_char, s.end_char, s.label_)
+            for s in doc.spans[MENTIONS]
+            if s.label_ in ("PROBLEM", "PROCEDURE", "MEDICATION")
+        ]
+        kept = []
+        for f in found:
+            if "form" in f:
+                a, b = f["attributes"]["parts"]["name"]
+                if any(
+                    s < b and a < e and (label != "MEDICATION" or f["form"] == "sign")
+                    for s, e, label in concepts
+                ):
+                    continue
+            kept.append(f)
+        return kept
+
     def __call__(self, doc: Doc) -> Doc:
         new: list[Span] = []
-        found_all = self.find(doc_text(doc))
-        # the test names of the results, (start, end) in characters
-        names = {tuple(f["attributes"]["parts"]["name"]) for f in found_all}
+        found_all = self._beside_concepts(doc, self.find(doc_text(doc)))
+        # the test names of the listed tests' results, (start, end) in characters (an unlisted
+        # test's name may hold a problem: it is read only where none is, _beside_concepts)
+        names = {
+            tuple(f["attributes"]["parts"]["name"]) for f in found_all if "form" not in f
+        }
         analytes = self.analyte_medications(doc, names)
         analytes += self.test_names_read_otherwise(doc, names)
         if analytes:  # by label and id too: a span of another kind may share the offsets

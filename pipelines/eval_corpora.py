@@ -403,6 +403,9 @@ def evaluate(nlp: Language, eval_dir: Path) -> list[Row]:
 
 def span_errors(nlp: Language, eval_dir: Path, corpus: str, label: str) -> Iterator[str]:
     """Misses and false positives of one label of a span corpus, in context (for rule work)."""
+    known = TEST_CORPORA if label == "TEST" else SPAN_CORPORA
+    if corpus not in known:
+        raise SystemExit(f"--errors: no corpus {corpus!r} for {label}; one of {sorted(known)}")
     if label == "TEST":
         yield from test_errors(nlp, eval_dir, corpus)
         return
@@ -505,7 +508,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--eval-dir", type=Path, default=shared / "eval")
     parser.add_argument("--terminology-dir", type=Path, default=shared / "terminology")
     parser.add_argument(
-        "--errors", default=None, help="CORPUS:LABEL, e.g. maccrobat:PROBLEM, :dosage, chia:TEST"
+        "--errors", default=None, help="CORPUS:LABEL: chia:PROBLEM, maccrobat:dosage, chia:TEST"
     )
     parser.add_argument("--xray-errors", default=None, help="a label: reports missed / added")
     parser.add_argument(

@@ -132,7 +132,9 @@ class LabAttributes(Common):
     interpretation: str | None = None
     reference_range: dict[str, Number | str | None] | None = None
     specimen: str | None = None
-    #: "score": the value of an assessment scale (GCS, ECOG), a FHIR survey Observation
+    #: "score": the value of an assessment scale (GCS, ECOG), a FHIR survey Observation;
+    #: "measurement": a pressure, length or time measured by an instrument, a catheter or
+    #: imaging (an unlisted test), an Observation without a category
     kind: str | None = None
     #: a range of values in criteria ("ECOG 0-1"): low and high
     value_range: dict[str, Number] | None = None

@@ -345,12 +345,51 @@ UNLISTED: list[tuple[str, str | None, dict[str, Any]]] = [
         {"test": "Endometrial thickness", "comparator": "<", "value": 7, "ucum": "mm"},
     ),
     ("HBV DNA < 200 IU/ml during therapy", "HBV DNA < 200 IU/ml", {"ucum": "[IU]/mL"}),
-    ("IQ score < 70", "IQ score < 70", {"value": 70, "ucum": None}),
-    ("FETAL BIOMETRY: BPD = 8.3 cm", "BPD = 8.3 cm", {"value": 8.3, "ucum": "cm"}),
+    ("IQ score < 70", None, {}),  # a criterion's value needs a unit that names the result
+    ("FETAL BIOMETRY: BPD = 8.3 cm", None, {}),  # a length of no named dimension
+    (
+        "Endometrial thickness < 7 mm.",
+        "Endometrial thickness < 7 mm",
+        {"kind": "measurement"},
+    ),
+    ("QRS width > 120 ms", "QRS width > 120 ms", {"kind": "measurement", "ucum": "ms"}),
+    ("FEV1/SVC >= 70%", "FEV1/SVC >= 70%", {"comparator": ">="}),
+    (
+        "CD4 T-lymphocyte count = 225 cells/mm3",
+        "CD4 T-lymphocyte count = 225 cells/mm3",
+        {"value": 225},
+    ),
+    (
+        "Yesterday tacrolimus level was 12 ng/mL",
+        "tacrolimus level was 12 ng/mL",
+        {"test": "tacrolimus level"},
+    ),
     ("Platelets = 120,000 thou/µL", None, {}),  # a listed test: its reader refused the value
     ("Vital signs: Resp =12 pm", None, {}),  # a vital sign: the vitals' to read
     ("Superior > 95 and Impaired < 2", None, {}),  # the bands of a score table
     ("Deficient/Impaired < 2", None, {}),
+    # read by the review of labs 8: none of these is a result of a test
+    *[
+        (sentence, None, {})
+        for sentence in (
+            "Tumor > 5 cm", "Margin < 1 mm", "Odds ratio = 2.3", "Sensitivity = 92%",
+            "P value = 0.03", "PEEP = 5", "Pressure support = 10 cmH2O", "Gravida = 3",
+            "Methotrexate > 25 mg/week", "Prior radiotherapy > 30 Gy",
+            "Smoking history > 10 pack-years", "Age at diagnosis < 40",
+            "Creatinine increase > 0.3 mg/dL", "Troponin rise > 20%", "Symptom onset < 4.5 h",
+            "Blood loss > 1 L", "ANA titer = 1:160", "Start time = 08:15",
+            "Lesion size = 2 x 3 cm", "Length < 5th percentile", "Potassium level was 45 mmol/L",
+            "Glucose level 5% dextrose", "Lidocaine concentration of 1%",
+            "Oxygen concentration of 40%", "Battery level 85%", "Confidence level 95%",
+            "Seizure activity was 50% less", "Oxygen level 88%",
+            "Pump pressure of 40 mmHg", "Pneumoperitoneum pressure of 12 mmHg",
+            "Fluoroscopy time was 12 seconds", "Capillary refill time was 3 seconds",
+            "Mean arterial pressure was 65 mmHg", "Systolic arterial pressure was 85 mmHg",
+            "Goal tacrolimus level of 8 ng/mL", "Normal copper level is 70 ug/dL",
+            "Therapeutic phenytoin level is 15 mcg/mL",
+            "The patient's oxygen saturation level was 92%",
+        )
+    ],
     ("Age > 18 years", None, {}),  # an age
     ("Disease duration > 3 years", None, {}),  # a time
     ("Grade >= 3 neuropathy", None, {}),  # a grade of a disease
@@ -378,3 +417,34 @@ def test_unlisted_test_with_a_concentration(
 def test_a_listed_test_keeps_its_code_beside_the_unlisted_reader(nlp: Any) -> None:
     [lab] = [m for m in run(nlp, "Her hemoglobin level was 8 g/dL.") if m.label == "LAB"]
     assert lab.provenance.rule_id == "lab-hgb"
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Hemoglobin (day 3 9.1).",  # a day in the bracket, not the test's short form
+        "WBC (day 10 0.5).",
+        "Platelets (cycle 2 day 8 45).",
+        "Cortisol level between 8 am and 9 am.",  # clock times, no range of results
+        "Hemoglobin was measured between 8 pm and 10 pm.",
+    ],
+)
+def test_no_value_from_a_bracketed_day_or_clock_times(nlp: Any, sentence: str) -> None:
+    assert not [m for m in run(nlp, sentence) if m.label == "LAB"]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["Carotid stenosis > 70%.", "Aneurysm > 5.5 cm.", "Weight loss > 10% in 6 months."],
+)
+def test_an_unlisted_criterion_leaves_its_problem(nlp: Any, sentence: str) -> None:
+    mentions = run(nlp, sentence)
+    assert any(m.label == "PROBLEM" for m in mentions)
+    assert not [m for m in mentions if m.label == "LAB"]
+
+
+def test_unlisted_reader_is_linear_on_long_lists() -> None:
+    tagger = LabTagger(build_nlp(NlpSettings(extractors=("labs",))), "t")
+    short = "Kx = 5 mg/dL, " * 500
+    found = tagger.find_unlisted(short * 8, [])
+    assert len(found) == 4000  # every one read, each once
