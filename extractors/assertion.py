@@ -30,7 +30,14 @@ from extractors.sections import assign_sections
 #              inside parentheses and carried over list items after a "Denies:" lead-in;
 #              section defaults for social history and allergies; experiencer.
 # 1 (2026-11): medspaCy default ConText rules; section defaults for family and past history.
-VERSION = 4
+# 5 (2026-12): radiology readings: a density reinterpreted as a benign or non-pulmonary
+#              structure ("nodular density ... represents a healing rib fracture", "consistent
+#              with granulomatous disease", "secondary to soft tissue overlay") is not the finding
+#              it was read as (rule metadata "reinterprets": the cue acts on no mention it
+#              overlaps); "in the appropriate clinical setting" and "favoring" hedge;
+#              "previously demonstrated" names an earlier finding (no scope-ending verb); "is not
+#              well seen".
+VERSION = 5
 
 #: ConText category -> span attribute set to True.
 CATEGORY_ATTRS: dict[str, str] = {
@@ -245,8 +252,14 @@ class ClinicalContext(ConText):  # type: ignore[misc]
                 for mod in modifiers:
                     ms, me = mod.modifier_span
                     if ms < target.end and target.start < me:
-                        # a cue inside the mention does not modify it, unless it opens it
-                        if _leads(mod, target) and mod.allows(target.label_.upper()):
+                        # a cue inside the mention does not modify it, unless it opens it;
+                        # a reinterpreting cue names the structure it overlaps ("represents a
+                        # calcified granuloma"): that one is there
+                        if (
+                            _leads(mod, target)
+                            and mod.allows(target.label_.upper())
+                            and not (mod.rule.metadata or {}).get("reinterprets")
+                        ):
                             mod.modify(target)
                         continue
                     if names and any(a <= ms and me <= b for a, b in names):

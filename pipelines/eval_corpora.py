@@ -319,12 +319,16 @@ CHEST_XRAY_LABELS: dict[str, tuple[str, ...]] = {
     "Infiltration": (r"infiltrat",),
     "Mass": (r"\bmass(es)?\b",),
     "Nodule": (r"nodul",),
-    "Pneumonia": (r"pneumonia",),
+    # MeSH "Pneumonia" has "Pneumonitis" as an entry term: inflammation of the lung parenchyma
+    "Pneumonia": (r"pneumonia", r"pneumonit"),
     "Pneumothorax": (r"pneumothora",),
     "Consolidation": (r"consolidat",),
     "Edema": (r"\bo?edema",),
-    "Emphysema": (r"emphysem",),
-    "Fibrosis": (r"fibros", r"fibrotic"),
+    # pulmonary emphysema; air in the soft tissues or mediastinum is another finding
+    "Emphysema": (r"(?<!subcutaneous )(?<!soft tissue )(?<!mediastinal )(?<!surgical )emphysem",),
+    # pulmonary fibrosis; cystic fibrosis is a genetic disease (its lungs scar, but it is not
+    # the finding)
+    "Fibrosis": (r"(?<!cystic )fibros", r"fibrotic"),
     "Pleural_Thickening": (r"pleural thicken", r"thickening of the pleura"),
     "Hernia": (r"hernia",),
 }

@@ -99,7 +99,9 @@ log = logging.getLogger(__name__)
 #   "axonal", the brain as "cerebral" and "hippocampal" (organ_disorders.json).
 # 16 (2026-12): "attention deficit" (ADHD) makes no function-head variants ("attention
 #   problems" is no ADHD; concepts.py ``_NAMED_BY_HEAD``).
-BUILD_VERSION = 16
+# 17 (2026-12): pulmonary emphysema also as radiologists name it: "emphysematous lung disease",
+#   "emphysematous lung changes", "emphysematous lungs" (problems.tsv).
+BUILD_VERSION = 17
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(

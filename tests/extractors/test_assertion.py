@@ -259,6 +259,55 @@ ROWS = [
     ("Pleural effusion is not excluded on this view.", "Pleural effusion", {"is_uncertain"}),
     ("CT is advised to rule-out pneumonia.", "pneumonia", {"is_uncertain"}),
     ("Pneumonia is excluded.", "Pneumonia", {"is_negated"}),
+    # ---- radiology: a density reinterpreted as a structure outside the lung or an artifact
+    (
+        "Nodular density over the left 4th rib represents a healing rib fracture.",
+        "Nodular density",
+        {"is_negated"},
+    ),
+    (
+        "Nodular density over the left 4th rib represents a healing rib fracture.",
+        "rib fracture",
+        set(),
+    ),
+    (
+        "Nodular opacity in the left base likely represents the patient's nipple.",
+        "Nodular opacity",
+        {"is_negated"},
+    ),
+    (
+        "Nodular density at the right base secondary to soft tissue overlay.",
+        "Nodular density",
+        {"is_negated"},
+    ),
+    ("Nodular opacity may represent overlying telemetry leads.", "Nodular opacity", {"is_negated"}),
+    # ... a granuloma is a (benign) nodule; a disease cause is no reinterpretation
+    ("Calcified nodule compatible with granuloma.", "nodule", set()),
+    ("Right pneumothorax secondary to rib fractures.", "pneumothorax", set()),
+    ("Right lower lobe nodule and calcified granulomas.", "nodule", set()),
+    # ---- radiology hedges
+    (
+        "In the appropriate clinical setting, this is compatible with pneumonia.",
+        "pneumonia",
+        {"is_uncertain"},
+    ),
+    ("Mild opacities bilaterally, favoring scar or atelectasis.", "atelectasis", {"is_uncertain"}),
+    (
+        "Unclear whether this is secondary to cardiomegaly or pericardial effusion.",
+        "pericardial effusion",
+        {"is_uncertain"},
+    ),
+    ("Small bilateral pleural effusions suspected.", "pleural effusions", {"is_uncertain"}),
+    ("The patient was treated for suspected pneumonia.", "pneumonia", {"is_uncertain"}),
+    # ---- an earlier finding named by a participle; "not well seen"
+    (
+        "There has been resolution of previously demonstrated bibasilar infiltrates.",
+        "infiltrates",
+        {"is_negated", "is_historical"},
+    ),
+    ("The nodular density is not well seen on today's study.", "nodular density", {"is_negated"}),
+    ("The nodular density is not well-seen on today's study.", "nodular density", {"is_negated"}),
+    ("The nodular density is well seen on the lateral view.", "nodular density", set()),
 ]
 
 
