@@ -36,7 +36,8 @@ from extractors.sections import assign_sections
 #              it was read as (rule metadata "reinterprets": the cue acts on no mention it
 #              overlaps); "in the appropriate clinical setting" and "favoring" hedge;
 #              "previously demonstrated" names an earlier finding (no scope-ending verb); "is not
-#              well seen".
+#              definitely seen" (not "well"/"clearly": visibility is not absence); "unclear
+#              whether", "X suspected." hedge.
 VERSION = 5
 
 #: ConText category -> span attribute set to True.
@@ -46,6 +47,10 @@ CATEGORY_ATTRS: dict[str, str] = {
     "HISTORICAL": "is_historical",
     "HYPOTHETICAL": "is_hypothetical",
     "FAMILY": "is_family",
+    # a density named as another structure ("... represents the nipple"): the finding it was
+    # read as is not there. Its own category, so that a negation between them ("with no
+    # lateral correlate") does not cut its scope as a cue of the same category would
+    "REINTERPRETED": "is_negated",
 }
 
 #: Section categories (sectionizer names) whose mentions default to an assertion flag.

@@ -281,6 +281,12 @@ ROWS = [
         {"is_negated"},
     ),
     ("Nodular opacity may represent overlying telemetry leads.", "Nodular opacity", {"is_negated"}),
+    # ... a negation between them does not cut the reinterpretation's scope
+    (
+        "Nodular density at the left base with no lateral correlate, due to soft tissue overlay.",
+        "Nodular density",
+        {"is_negated"},
+    ),
     # ... a granuloma is a (benign) nodule; a disease cause is no reinterpretation
     ("Calcified nodule compatible with granuloma.", "nodule", set()),
     ("Right pneumothorax secondary to rib fractures.", "pneumothorax", set()),
@@ -292,6 +298,7 @@ ROWS = [
         {"is_uncertain"},
     ),
     ("Mild opacities bilaterally, favoring scar or atelectasis.", "atelectasis", {"is_uncertain"}),
+    ("Findings favours a lymphoid neoplasm.", "lymphoid neoplasm", {"is_uncertain"}),
     (
         "Unclear whether this is secondary to cardiomegaly or pericardial effusion.",
         "pericardial effusion",
@@ -305,9 +312,12 @@ ROWS = [
         "infiltrates",
         {"is_negated", "is_historical"},
     ),
-    ("The nodular density is not well seen on today's study.", "nodular density", {"is_negated"}),
-    ("The nodular density is not well-seen on today's study.", "nodular density", {"is_negated"}),
-    ("The nodular density is well seen on the lateral view.", "nodular density", set()),
+    ("The effusion is not definitely seen on this study.", "effusion", {"is_negated"}),
+    # ... but visibility is not absence
+    ("The fracture site was not clearly visualized due to callus.", "fracture", set()),
+    ("The fracture line is obscured due to overlying callus.", "fracture", set()),
+    ("She had recently noted recurrence of the nodule.", "nodule", set()),
+    ("We will favor using a calcium channel blocker for now.", "calcium channel blocker", set()),
 ]
 
 
