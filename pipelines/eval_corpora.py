@@ -336,11 +336,27 @@ CHEST_XRAY_LABELS: dict[str, tuple[str, ...]] = {
 _LABEL_RES = {k: tuple(re.compile(p) for p in v) for k, v in CHEST_XRAY_LABELS.items()}
 
 
+#: Sections that give the question a report answers, not what the image shows: the indication
+#: and the history a requester writes ("HISTORY: rule out pneumonia"; a report's "HISTORY:"
+#: heading is read as the history of present illness).
+QUESTION_SECTIONS = frozenset(
+    {
+        "indication",
+        "chief_complaint",
+        "history_of_present_illness",
+        "past_medical_history",
+        "past_surgical_history",
+        "family_history",
+        "social_history",
+    }
+)
+
+
 def xray_labels(mentions: Iterable[Mention]) -> set[str]:
     """The finding labels that the report's present, patient-level mentions name."""
     out: set[str] = set()
     for m in mentions:
-        if m.section == "indication":
+        if m.section in QUESTION_SECTIONS:
             continue  # the question the report answers; NegBio labels findings and impression
         a = m.assertion
         if a.is_negated or a.is_uncertain or a.is_hypothetical or a.is_family:

@@ -74,7 +74,7 @@ def test_the_halves_split_documents_stably_and_completely() -> None:
     assert all(eval_corpora.in_half(i, None) for i in ids)
 
 
-def _finding(text: str, display: str | None = None, **flags) -> Mention:
+def _finding(text: str, display: str | None = None, section: str = "findings", **flags) -> Mention:
     coding = Coding(system="http://snomed.info/sct", code="0", display=display)
     codings = (coding,) if display else ()
     return Mention(
@@ -84,7 +84,7 @@ def _finding(text: str, display: str | None = None, **flags) -> Mention:
         end_char=len(text),
         text=text,
         label="PROBLEM",
-        section="findings",
+        section=section,
         assertion=Assertion(**flags),
         codings=codings,
         provenance=Provenance(extractor="t", extractor_version=1, pipeline_version="t"),
@@ -111,3 +111,19 @@ def test_chest_xray_labels_follow_the_clinical_meaning(text, display, labels) ->
 def test_chest_xray_labels_skip_hedged_and_negated_findings() -> None:
     assert eval_corpora.xray_labels([_finding("pneumonitis", is_uncertain=True)]) == set()
     assert eval_corpora.xray_labels([_finding("pneumonitis", is_negated=True)]) == set()
+
+
+@pytest.mark.parametrize(
+    ("section", "labels"),
+    [
+        ("findings", {"Pneumonia"}),
+        ("observation_and_plan", {"Pneumonia"}),
+        (None, {"Pneumonia"}),
+        # the question the report answers, not what the image shows
+        ("indication", set()),
+        ("history_of_present_illness", set()),
+        ("chief_complaint", set()),
+    ],
+)
+def test_chest_xray_labels_come_from_findings_and_impression(section, labels) -> None:
+    assert eval_corpora.xray_labels([_finding("pneumonia", section=section)]) == labels
