@@ -37,7 +37,8 @@ from extractors.sections import assign_sections
 #              overlaps); "in the appropriate clinical setting" and "favoring" hedge;
 #              "previously demonstrated" names an earlier finding (no scope-ending verb); "is not
 #              definitely seen" (not "well"/"clearly": visibility is not absence); "unclear
-#              whether", "X suspected." hedge.
+#              whether", "X suspected." hedge; "no change in the X", "not significantly
+#              changed" compare (pseudo-negations); "no longer visualized".
 VERSION = 5
 
 #: ConText category -> span attribute set to True.

@@ -318,6 +318,12 @@ ROWS = [
     ("The fracture line is obscured due to overlying callus.", "fracture", set()),
     ("She had recently noted recurrence of the nodule.", "nodule", set()),
     ("We will favor using a calcium channel blocker for now.", "calcium channel blocker", set()),
+    # ---- a comparison with the prior study is no negation
+    ("No change in the left pleural effusion.", "pleural effusion", set()),
+    ("Not significantly changed small left effusion.", "effusion", set()),
+    ("The right lower lobe nodule is not significantly changed.", "nodule", set()),
+    ("No change in bowel habits.", "bowel habits", {"is_negated"}),
+    ("Right pneumothorax is no longer visualized.", "pneumothorax", {"is_negated"}),
 ]
 
 
