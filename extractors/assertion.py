@@ -38,7 +38,9 @@ from extractors.sections import assign_sections
 #              "previously demonstrated" names an earlier finding (no scope-ending verb); "is not
 #              definitely seen" (not "well"/"clearly": visibility is not absence); "unclear
 #              whether", "X suspected." hedge; "no change in the X", "not significantly
-#              changed" compare (pseudo-negations); "no longer visualized".
+#              changed" compare (pseudo-negations); "no longer visualized"; "X (is) not
+#              excluded", "would be a consideration", "should be considered", "possibility
+#              of", "correlate clinically for" hedge; "is not likely" negates.
 VERSION = 5
 
 #: ConText category -> span attribute set to True.
