@@ -326,6 +326,15 @@ ROWS = [
     ("Correlate clinically for pneumonia.", "pneumonia", {"is_uncertain"}),
     ("Pneumonia is not likely.", "Pneumonia", {"is_negated"}),
     ("A man with pneumonia who is not likely to comply.", "pneumonia", set()),
+    # ... not a rating, a plan, a risk-free comparison, nor a forward cue's own clause
+    ("Her headache complaints would be considered occasional and slight.", "headache", set()),
+    ("Recommend correlation with site of pain.", "pain", set()),
+    (
+        "There is a concern that the patient had a low-grade fever this morning.",
+        "low-grade fever",
+        {"is_uncertain"},
+    ),
+    ("There is a possibility of pulmonary embolism.", "pulmonary embolism", {"is_uncertain"}),
     # ---- a comparison with the prior study is no negation
     ("No change in the left pleural effusion.", "pleural effusion", set()),
     ("Not significantly changed small left effusion.", "effusion", set()),
@@ -340,6 +349,20 @@ def test_context_row(mention, text: str, target: str, expected: set[str]) -> Non
     span = mention(text, target)
     got = {f for f in FLAGS if getattr(span._, f)}
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "label", "expected"),
+    [
+        # a diagnosis entertained is uncertain; a procedure considered is a plan
+        ("Possibility of pneumonia.", "pneumonia", "PROBLEM", {"is_uncertain"}),
+        ("She presents for consideration of gastric bypass.", "gastric bypass", "PROCEDURE", set()),
+        ("Physical therapy should be considered.", "Physical therapy", "PROCEDURE", set()),
+    ],
+)
+def test_hedges_of_a_diagnosis(mention, text: str, target: str, label: str, expected) -> None:
+    span = mention(text, target, label=label)
+    assert {f for f in FLAGS if getattr(span._, f)} == expected
 
 
 @pytest.mark.parametrize(
