@@ -287,7 +287,15 @@ ROWS = [
         "Nodular density",
         {"is_negated"},
     ),
+    (
+        "Bilateral nodular opacities at the lung bases, likely nipple shadows.",
+        "nodular opacities",
+        {"is_negated"},
+    ),
+    ("The nodular density corresponds to the nipple.", "nodular density", {"is_negated"}),
     # ... a granuloma is a (benign) nodule; a disease cause is no reinterpretation
+    ("Right lower lobe nodule, likely granuloma.", "nodule", set()),
+    ("Left pneumothorax, likely due to the chest tube.", "pneumothorax", set()),
     ("Calcified nodule compatible with granuloma.", "nodule", set()),
     ("Right pneumothorax secondary to rib fractures.", "pneumothorax", set()),
     ("Right lower lobe nodule and calcified granulomas.", "nodule", set()),
