@@ -295,6 +295,7 @@ ROWS = [
     ("The nodular density corresponds to the nipple.", "nodular density", {"is_negated"}),
     # ... a granuloma is a (benign) nodule; a disease cause is no reinterpretation
     ("Right lower lobe nodule, likely granuloma.", "nodule", set()),
+    ("The lump is probably an old fracture with callus.", "fracture", {"is_uncertain"}),
     ("Left pneumothorax, likely due to the chest tube.", "pneumothorax", set()),
     ("Calcified nodule compatible with granuloma.", "nodule", set()),
     ("Right pneumothorax secondary to rib fractures.", "pneumothorax", set()),
