@@ -30,7 +30,18 @@ from extractors.sections import assign_sections
 #              inside parentheses and carried over list items after a "Denies:" lead-in;
 #              section defaults for social history and allergies; experiencer.
 # 1 (2026-11): medspaCy default ConText rules; section defaults for family and past history.
-VERSION = 4
+# 5 (2026-12): radiology readings: a density reinterpreted as a benign or non-pulmonary
+#              structure ("nodular density ... represents a healing rib fracture", "consistent
+#              with granulomatous disease", "secondary to soft tissue overlay") is not the finding
+#              it was read as (rule metadata "reinterprets": the cue acts on no mention it
+#              overlaps); "in the appropriate clinical setting" and "favoring" hedge;
+#              "previously demonstrated" names an earlier finding (no scope-ending verb); "is not
+#              definitely seen" (not "well"/"clearly": visibility is not absence); "unclear
+#              whether", "X suspected." hedge; "no change in the X", "not significantly
+#              changed" compare (pseudo-negations); "no longer visualized"; "X (is) not
+#              excluded", "would be a consideration", "should be considered", "possibility
+#              of", "correlate clinically for" hedge; "is not likely" negates.
+VERSION = 5
 
 #: ConText category -> span attribute set to True.
 CATEGORY_ATTRS: dict[str, str] = {
@@ -39,6 +50,10 @@ CATEGORY_ATTRS: dict[str, str] = {
     "HISTORICAL": "is_historical",
     "HYPOTHETICAL": "is_hypothetical",
     "FAMILY": "is_family",
+    # a density named as another structure ("... represents the nipple"): the finding it was
+    # read as is not there. Its own category, so that a negation between them ("with no
+    # lateral correlate") does not cut its scope as a cue of the same category would
+    "REINTERPRETED": "is_negated",
 }
 
 #: Section categories (sectionizer names) whose mentions default to an assertion flag.
@@ -245,8 +260,14 @@ class ClinicalContext(ConText):  # type: ignore[misc]
                 for mod in modifiers:
                     ms, me = mod.modifier_span
                     if ms < target.end and target.start < me:
-                        # a cue inside the mention does not modify it, unless it opens it
-                        if _leads(mod, target) and mod.allows(target.label_.upper()):
+                        # a cue inside the mention does not modify it, unless it opens it;
+                        # a reinterpreting cue names the structure it overlaps ("represents a
+                        # calcified granuloma"): that one is there
+                        if (
+                            _leads(mod, target)
+                            and mod.allows(target.label_.upper())
+                            and not (mod.rule.metadata or {}).get("reinterprets")
+                        ):
                             mod.modify(target)
                         continue
                     if names and any(a <= ms and me <= b for a, b in names):

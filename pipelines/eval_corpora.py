@@ -319,12 +319,16 @@ CHEST_XRAY_LABELS: dict[str, tuple[str, ...]] = {
     "Infiltration": (r"infiltrat",),
     "Mass": (r"\bmass(es)?\b",),
     "Nodule": (r"nodul",),
-    "Pneumonia": (r"pneumonia",),
+    # MeSH "Pneumonia" has "Pneumonitis" as an entry term: inflammation of the lung parenchyma
+    "Pneumonia": (r"pneumonia", r"pneumonit"),
     "Pneumothorax": (r"pneumothora",),
     "Consolidation": (r"consolidat",),
     "Edema": (r"\bo?edema",),
-    "Emphysema": (r"emphysem",),
-    "Fibrosis": (r"fibros", r"fibrotic"),
+    # pulmonary emphysema; air in the soft tissues or mediastinum is another finding
+    "Emphysema": (r"(?<!subcutaneous )(?<!soft tissue )(?<!mediastinal )(?<!surgical )emphysem",),
+    # pulmonary fibrosis; cystic fibrosis is a genetic disease (its lungs scar, but it is not
+    # the finding)
+    "Fibrosis": (r"(?<!cystic )fibros", r"fibrotic"),
     "Pleural_Thickening": (r"pleural thicken", r"thickening of the pleura"),
     "Hernia": (r"hernia",),
 }
@@ -332,11 +336,27 @@ CHEST_XRAY_LABELS: dict[str, tuple[str, ...]] = {
 _LABEL_RES = {k: tuple(re.compile(p) for p in v) for k, v in CHEST_XRAY_LABELS.items()}
 
 
+#: Sections that give the question a report answers, not what the image shows: the indication
+#: and the history a requester writes ("HISTORY: rule out pneumonia"; a report's "HISTORY:"
+#: heading is read as the history of present illness).
+QUESTION_SECTIONS = frozenset(
+    {
+        "indication",
+        "chief_complaint",
+        "history_of_present_illness",
+        "past_medical_history",
+        "past_surgical_history",
+        "family_history",
+        "social_history",
+    }
+)
+
+
 def xray_labels(mentions: Iterable[Mention]) -> set[str]:
     """The finding labels that the report's present, patient-level mentions name."""
     out: set[str] = set()
     for m in mentions:
-        if m.section == "indication":
+        if m.section in QUESTION_SECTIONS:
             continue  # the question the report answers; NegBio labels findings and impression
         a = m.assertion
         if a.is_negated or a.is_uncertain or a.is_hypothetical or a.is_family:

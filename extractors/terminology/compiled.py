@@ -99,7 +99,11 @@ log = logging.getLogger(__name__)
 #   "axonal", the brain as "cerebral" and "hippocampal" (organ_disorders.json).
 # 16 (2026-12): "attention deficit" (ADHD) makes no function-head variants ("attention
 #   problems" is no ADHD; concepts.py ``_NAMED_BY_HEAD``).
-BUILD_VERSION = 16
+# 17 (2026-12): chest radiograph findings as radiologists name them (problems.tsv): pulmonary
+#   emphysema as "emphysematous lung disease / lung changes / lungs", "atelectases",
+#   "consolidative opacity / airspace disease / changes", "infiltrative changes / opacities",
+#   "thickened pleura", "pleural-based thickening".
+BUILD_VERSION = 17
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(

@@ -259,6 +259,97 @@ ROWS = [
     ("Pleural effusion is not excluded on this view.", "Pleural effusion", {"is_uncertain"}),
     ("CT is advised to rule-out pneumonia.", "pneumonia", {"is_uncertain"}),
     ("Pneumonia is excluded.", "Pneumonia", {"is_negated"}),
+    # ---- radiology: a density reinterpreted as a structure outside the lung or an artifact
+    (
+        "Nodular density over the left 4th rib represents a healing rib fracture.",
+        "Nodular density",
+        {"is_negated"},
+    ),
+    (
+        "Nodular density over the left 4th rib represents a healing rib fracture.",
+        "rib fracture",
+        set(),
+    ),
+    (
+        "Nodular opacity in the left base likely represents the patient's nipple.",
+        "Nodular opacity",
+        {"is_negated"},
+    ),
+    (
+        "Nodular density at the right base secondary to soft tissue overlay.",
+        "Nodular density",
+        {"is_negated"},
+    ),
+    ("Nodular opacity may represent overlying telemetry leads.", "Nodular opacity", {"is_negated"}),
+    # ... a negation between them does not cut the reinterpretation's scope
+    (
+        "Nodular density at the left base with no lateral correlate, due to soft tissue overlay.",
+        "Nodular density",
+        {"is_negated"},
+    ),
+    (
+        "Bilateral nodular opacities at the lung bases, likely nipple shadows.",
+        "nodular opacities",
+        {"is_negated"},
+    ),
+    ("The nodular density corresponds to the nipple.", "nodular density", {"is_negated"}),
+    # ... a granuloma is a (benign) nodule; a disease cause is no reinterpretation
+    ("Right lower lobe nodule, likely granuloma.", "nodule", set()),
+    ("The lump is probably an old fracture with callus.", "fracture", {"is_uncertain"}),
+    ("Left pneumothorax, likely due to the chest tube.", "pneumothorax", set()),
+    ("Calcified nodule compatible with granuloma.", "nodule", set()),
+    ("Right pneumothorax secondary to rib fractures.", "pneumothorax", set()),
+    ("Right lower lobe nodule and calcified granulomas.", "nodule", set()),
+    # ---- radiology hedges
+    (
+        "In the appropriate clinical setting, this is compatible with pneumonia.",
+        "pneumonia",
+        {"is_uncertain"},
+    ),
+    ("Mild opacities bilaterally, favoring scar or atelectasis.", "atelectasis", {"is_uncertain"}),
+    ("Findings favours a lymphoid neoplasm.", "lymphoid neoplasm", {"is_uncertain"}),
+    (
+        "Unclear whether this is secondary to cardiomegaly or pericardial effusion.",
+        "pericardial effusion",
+        {"is_uncertain"},
+    ),
+    ("Small bilateral pleural effusions suspected.", "pleural effusions", {"is_uncertain"}),
+    ("The patient was treated for suspected pneumonia.", "pneumonia", {"is_uncertain"}),
+    # ---- an earlier finding named by a participle; "not well seen"
+    (
+        "There has been resolution of previously demonstrated bibasilar infiltrates.",
+        "infiltrates",
+        {"is_negated", "is_historical"},
+    ),
+    ("The effusion is not definitely seen on this study.", "effusion", {"is_negated"}),
+    # ... but visibility is not absence
+    ("The fracture site was not clearly visualized due to callus.", "fracture", set()),
+    ("The fracture line is obscured due to overlying callus.", "fracture", set()),
+    ("She had recently noted recurrence of the nodule.", "nodule", set()),
+    ("We will favor using a calcium channel blocker for now.", "calcium channel blocker", set()),
+    ("Pneumonia not excluded.", "Pneumonia", {"is_uncertain"}),
+    ("Pneumonia would be a consideration.", "Pneumonia", {"is_uncertain"}),
+    ("Malignancy remains a concern.", "Malignancy", {"is_uncertain"}),
+    ("Pneumonia should be considered.", "Pneumonia", {"is_uncertain"}),
+    ("Possibility of pneumonia.", "pneumonia", {"is_uncertain"}),
+    ("Correlate clinically for pneumonia.", "pneumonia", {"is_uncertain"}),
+    ("Pneumonia is not likely.", "Pneumonia", {"is_negated"}),
+    ("A man with pneumonia who is not likely to comply.", "pneumonia", set()),
+    # ... not a rating, a plan, a risk-free comparison, nor a forward cue's own clause
+    ("Her headache complaints would be considered occasional and slight.", "headache", set()),
+    ("Recommend correlation with site of pain.", "pain", set()),
+    (
+        "There is a concern that the patient had a low-grade fever this morning.",
+        "low-grade fever",
+        {"is_uncertain"},
+    ),
+    ("There is a possibility of pulmonary embolism.", "pulmonary embolism", {"is_uncertain"}),
+    # ---- a comparison with the prior study is no negation
+    ("No change in the left pleural effusion.", "pleural effusion", set()),
+    ("Not significantly changed small left effusion.", "effusion", set()),
+    ("The right lower lobe nodule is not significantly changed.", "nodule", set()),
+    ("No change in bowel habits.", "bowel habits", {"is_negated"}),
+    ("Right pneumothorax is no longer visualized.", "pneumothorax", {"is_negated"}),
 ]
 
 
@@ -267,6 +358,20 @@ def test_context_row(mention, text: str, target: str, expected: set[str]) -> Non
     span = mention(text, target)
     got = {f for f in FLAGS if getattr(span._, f)}
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "label", "expected"),
+    [
+        # a diagnosis entertained is uncertain; a procedure considered is a plan
+        ("Possibility of pneumonia.", "pneumonia", "PROBLEM", {"is_uncertain"}),
+        ("She presents for consideration of gastric bypass.", "gastric bypass", "PROCEDURE", set()),
+        ("Physical therapy should be considered.", "Physical therapy", "PROCEDURE", set()),
+    ],
+)
+def test_hedges_of_a_diagnosis(mention, text: str, target: str, label: str, expected) -> None:
+    span = mention(text, target, label=label)
+    assert {f for f in FLAGS if getattr(span._, f)} == expected
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pipelines import eval_corpora
+from schemas.model import Assertion, Coding, Mention, Provenance
 
 
 def _ent(eid: str, text: str, doc: str, label: str, **attributes) -> dict:
@@ -69,3 +72,58 @@ def test_the_halves_split_documents_stably_and_completely() -> None:
     assert 60 < len(a) < 140
     assert a == {i for i in ids if eval_corpora.in_half(i, "a")}
     assert all(eval_corpora.in_half(i, None) for i in ids)
+
+
+def _finding(text: str, display: str | None = None, section: str = "findings", **flags) -> Mention:
+    coding = Coding(system="http://snomed.info/sct", code="0", display=display)
+    codings = (coding,) if display else ()
+    return Mention(
+        mention_id="m",
+        note_id="n",
+        start_char=0,
+        end_char=len(text),
+        text=text,
+        label="PROBLEM",
+        section=section,
+        assertion=Assertion(**flags),
+        codings=codings,
+        provenance=Provenance(extractor="t", extractor_version=1, pipeline_version="t"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "display", "labels"),
+    [
+        ("pneumonitis", "Pneumonitis", {"Pneumonia"}),
+        ("bronchopneumonia", None, {"Pneumonia"}),
+        ("emphysematous lung disease", "Pulmonary emphysema", {"Emphysema"}),
+        # air in the soft tissues and a genetic disease are not the lung findings
+        ("subcutaneous emphysema", "Subcutaneous emphysema", set()),
+        ("cystic fibrosis", "Cystic fibrosis", set()),
+        ("pulmonary fibrosis", "Pulmonary fibrosis", {"Fibrosis"}),
+        ("fibrotic changes", None, {"Fibrosis"}),
+    ],
+)
+def test_chest_xray_labels_follow_the_clinical_meaning(text, display, labels) -> None:
+    assert eval_corpora.xray_labels([_finding(text, display)]) == labels
+
+
+def test_chest_xray_labels_skip_hedged_and_negated_findings() -> None:
+    assert eval_corpora.xray_labels([_finding("pneumonitis", is_uncertain=True)]) == set()
+    assert eval_corpora.xray_labels([_finding("pneumonitis", is_negated=True)]) == set()
+
+
+@pytest.mark.parametrize(
+    ("section", "labels"),
+    [
+        ("findings", {"Pneumonia"}),
+        ("observation_and_plan", {"Pneumonia"}),
+        (None, {"Pneumonia"}),
+        # the question the report answers, not what the image shows
+        ("indication", set()),
+        ("history_of_present_illness", set()),
+        ("chief_complaint", set()),
+    ],
+)
+def test_chest_xray_labels_come_from_findings_and_impression(section, labels) -> None:
+    assert eval_corpora.xray_labels([_finding("pneumonia", section=section)]) == labels
