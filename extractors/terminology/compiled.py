@@ -99,7 +99,13 @@ log = logging.getLogger(__name__)
 #   "axonal", the brain as "cerebral" and "hippocampal" (organ_disorders.json).
 # 16 (2026-12): "attention deficit" (ADHD) makes no function-head variants ("attention
 #   problems" is no ADHD; concepts.py ``_NAMED_BY_HEAD``).
-BUILD_VERSION = 16
+# 17 (2026-12): English words a drug vocabulary lists as a drug ("luminal", "snare", "diamond",
+#   "sits", "generic", "caps", "hemostatic", "yeast") and body substances ("methemoglobin") are
+#   stopped; the body's own proteins, enzymes and signalling molecules that MeSH files as
+#   substances ("dystrophin", "cathepsin D", "IL-6", "VEGF", "substance P") are no drugs
+#   (sources.py ``_BODY_SUBSTANCES``); "betablockers" closed up is the beta blockers class
+#   (stoplist.txt, drug_classes.tsv).
+BUILD_VERSION = 17
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(

@@ -1353,11 +1353,37 @@ def test_enzymes_and_classes_given_as_drugs_stay_drugs(full_nlp, text, drug) -> 
         ("He has a factor VIII inhibitor.", []),
         ("Potent inhibitors of the pump were studied.", []),
         ("Hypertension - ACE inhibitor held.", ["ACE inhibitor"]),
+        # a receptor or carrier named by words
+        ("On calcium antagonists and an alpha blocker.", ["calcium antagonists", "alpha blocker"]),
+        ("Leukotriene receptor antagonists are allowed.", ["Leukotriene receptor antagonists"]),
+        ("Any alpha-2 adrenergic agonists.", ["alpha-2 adrenergic agonists"]),
+        # a receptor without its ligand's name is no class
+        ("Receptor antagonists were studied.", []),
     ],
 )
 def test_drug_classes_named_by_their_target(full_nlp, text, drugs) -> None:
     got = [d for d in _drugs(full_nlp, text) if d != "factor VIII"]
     assert got == drugs
+
+
+@pytest.mark.parametrize(
+    ("text", "drugs"),
+    [
+        ("Use of anti-dementia medications.", ["anti-dementia medications"]),
+        ("Prior anti-VEGF drugs or anti - cancer drugs .", ["anti-VEGF drugs", "anti - cancer drugs"]),
+        ("She takes cardiac medications and sleep medication.",
+         ["cardiac medications", "sleep medication"]),
+        ("He is on blood pressure medications.", ["blood pressure medications"]),
+        ("No cholesterol-lowering drugs or blood thinning medications.",
+         ["cholesterol-lowering drugs", "blood thinning medications"]),
+        # a behaviour, a test or a plain noun phrase: no class
+        ("History of cardiac drug abuse.", []),
+        ("The anticipated drugs were not available.", []),
+        ("This is based medication.", []),
+    ],
+)
+def test_drug_classes_named_by_their_use(full_nlp, text, drugs) -> None:
+    assert _drugs(full_nlp, text) == drugs
 
 
 @pytest.mark.parametrize(

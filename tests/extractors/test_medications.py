@@ -410,6 +410,47 @@ def test_measured_substances_given(nlp: Any, sentence: str, drugs: list[str]) ->
 
 
 @pytest.mark.parametrize(
+    ("sentence", "drugs"),
+    [
+        # a level measured, in a laboratory's unit of concentration
+        ("Progesterone 0.4 ng/ml and estradiol 45 pg/mL.", []),
+        ("The digoxin concentration was 2.5 ng/ml.", []),
+        ("Normal hormones (growth hormone (GH), 0.50 ng/ml).", []),
+        # a test named by its reagent
+        ("The 13C urea breath test was negative.", []),
+        ("A dexamethasone suppression test was done.", []),
+        # a dose or a product's strength stays a drug's
+        ("Lidocaine 10 mg/ml was infused.", ["Lidocaine"]),
+        ("He was given oral progesterone 200 mg nightly.", ["progesterone"]),
+        ("IV digoxin 0.25 mg, then digoxin 0.125 mg daily.", ["digoxin", "digoxin"]),
+    ],
+)
+def test_levels_and_tests_are_no_drugs_given(nlp: Any, sentence: str, drugs: list[str]) -> None:
+    assert [m.text for m in run(nlp, sentence) if m.label == "MEDICATION"] == drugs
+
+
+@pytest.mark.parametrize(
+    ("sentence", "strength", "dose"),
+    [
+        # a concentration right before the name is its strength, the amount after the dose
+        ("An intravenous infusion of 15% glucose (7.8 mg/kg/min).", "15%", "7.8 mg/kg/min"),
+        ("He received 10 mL of 1% lidocaine.", "1%", "10 mL"),
+        ("5% dextrose at 100 mL/h.", "5%", "100 mL/h"),
+        # a share of something else before the drug is none
+        ("In 50% of cases heparin 5000 units was given.", "5000 units", None),
+    ],
+)
+def test_a_concentration_before_the_drug(
+    nlp: Any, sentence: str, strength: str, dose: str | None
+) -> None:
+    [m] = [m for m in run(nlp, sentence) if m.label == "MEDICATION"]
+    assert (m.attributes["strength"]["text"], (m.attributes.get("dose") or {}).get("text")) == (
+        strength,
+        dose,
+    )
+
+
+@pytest.mark.parametrize(
     ("sentence", "low", "high"),
     [
         ("Warfarin 2.5-3.75 mg per day.", 2.5, 3.75),
