@@ -1388,10 +1388,10 @@ _USE_NOT_AFTER = frozenset(
     screening test testing tests allergy allergies reaction reactions interaction interactions
     eluting level levels history""".split()
 )
-#: A use or an effect that names a drug class before those heads, one word.
+#: A use or an effect that names a drug class before those heads, one word; not a disorder's
+#: name, which stays a problem ("his asthma medication", "hypertension medications").
 _USE_WORDS = frozenset(
-    """cardiac heart psychiatric sleep seizure hypertension diabetes diabetic thyroid cholesterol
-    ocular ophthalmic eye asthma allergy migraine arthritis cancer hiv tuberculosis fertility
+    """cardiac heart psychiatric sleep thyroid cholesterol ocular ophthalmic eye fertility
     psychotropic immunosuppressive immunosuppressant immunomodulatory immunomodulating
     cytotoxic chemotherapeutic sedative hypnotic stimulant steroid opioid narcotic hormonal
     biologic biological vasoactive inotropic thrombolytic fibrinolytic neuroleptic analgesic

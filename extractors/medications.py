@@ -57,12 +57,15 @@ from schemas.ids import name_key
 #              mcg/kg)"); "will" links; UCUM for a dose per weight or time ("mcg/kg/min");
 #              "hypodermic" (subcutaneous) and "ingestion" (oral) as routes, "concentrate" as
 #              a form; measured substances compared with hyphens read as spaces.
-# 7 (2026-12): a drug's name followed by a level in a laboratory's unit ("progesterone 0.4
-#              ng/ml", "growth hormone (GH), 0.50 ng/ml", "digoxin concentration was 2.5 ng/ml")
-#              or naming a test by its reagent ("13C urea breath test", "dexamethasone
+# 7 (2026-12): a hormone, vitamin or measured substance (analytes.json) followed by a level
+#              in a laboratory's unit ("progesterone 0.4 ng/ml", "growth hormone (GH), 0.50
+#              ng/ml"; a drug the body does not make keeps its drug: "digoxin level 2.1 ng/mL"),
+#              or a drug naming a test by its reagent ("13C urea breath test", "dexamethasone
 #              suppression test", "collagen/epinephrine closure time") is no drug given; a
 #              concentration right before the name is its strength and the amount after it the
-#              dose ("15% glucose (7.8 mg/kg/min)", "10 mL of 1% lidocaine").
+#              dose ("15% glucose (7.8 mg/kg/min)", "10 mL of 1% lidocaine"); a specimen before
+#              such a substance and a level after it ("total carnitine levels", "CSF/plasma
+#              albumin ratio") name a measurement, not a drug given.
 VERSION = 7
 
 LABEL = "MEDICATION"
@@ -717,14 +720,26 @@ class MedicationTagger:
             else None
         )
         self.drug_starts = TermStarts(r"\w-", terms)
-        analytes = {_analyte_key(t) for t in load_rules(ANALYTES, "analytes.json")["analytes"]}
+        measured = load_rules(ANALYTES, "analytes.json")
+        analytes = {_analyte_key(t) for t in measured["analytes"]}
+        #: hormones and vitamins the body makes, measured when a level follows their name
+        self.hormones = frozenset(_analyte_key(t) for t in measured.get("hormones", ()))
         #: measured substances, by ``_analyte_key``, also with their spaces dropped ("HBs-Ag"
         #: is "hbsag")
         self.analytes = frozenset(analytes | {a.replace(" ", "") for a in analytes})
 
+    def _made_by_body(self, name: str) -> bool:
+        """Whether a drug name is a substance the body makes or a laboratory measures (a
+        measured substance or a hormone), whose level says nothing of a drug given; the level
+        of any other drug ("digoxin level 2.1 ng/mL") says the patient takes it."""
+        return _analyte_key(name) in self.hormones or self._measured(name)
+
     def _measured(self, name: str) -> bool:
-        """Whether a drug name is a measured substance ("chromogranin-A", "HBs-Ag")."""
+        """Whether a drug name is a measured substance ("chromogranin-A", "HBs-Ag", "plasma
+        albumin": with its specimen)."""
         key = _analyte_key(name)
+        for specimen in ("serum ", "plasma "):
+            key = key.removeprefix(specimen)
         return key in self.analytes or key.replace(" ", "") in self.analytes
 
     def _candidates(self, doc: Doc, existing: list[Span]) -> list[dict[str, Any]]:
@@ -895,11 +910,22 @@ class MedicationTagger:
                 p.kind in ("route", "dose", "form", "regimen") and p.end <= start for p in parts
             )
             if _NAMES_A_TEST.match(text, end) or (
-                not given_before and _LEVEL_AFTER.match(text, end, min(len(text), end + 60))
+                not given_before
+                and self._made_by_body(text[start:end])
+                and (
+                    _LEVEL_AFTER.match(text, end, min(len(text), end + 60))
+                    or (
+                        (
+                            _SPECIMEN_BEFORE.search(text, max(0, start - 24), start)
+                            or _SPECIMEN_NAME.match(text, start, end)
+                        )
+                        and _LEVEL_NOUN_AFTER.match(text, end, min(len(text), end + 40))
+                    )
+                )
             ):
                 # "13C urea breath test", "collagen/epinephrine closure time": a test named
-                # by its reagent; "progesterone 0.4 ng/ml", "growth hormone (GH), 0.50 ng/ml",
-                # "the digoxin concentration was 2.5 ng/ml": a level measured, not a dose
+                # by its reagent; "progesterone 0.4 ng/ml", "growth hormone (GH), 0.50
+                # ng/ml", "total carnitine levels": a level the body has, not a dose
                 continue
             if self._measured(text[start:end]) and (
                 _NAMES_ANOTHER_THING.match(text, end)
@@ -1010,6 +1036,21 @@ _NAMES_ANOTHER_THING = re.compile(
 _NAMES_A_TEST = re.compile(
     r"[ \t]*-?[ \t]*(?:(?:breath|suppression|stimulation|skin|patch|provocation|loading)"
     r"[ \t]+test(?:s|ing)?|challenge[ \t]+test(?:s|ing)?|closure[ \t]+times?)\b",
+    re.IGNORECASE,
+)
+#: A specimen named right before a substance ("blood VPA", "serum digoxin", "CSF/plasma
+#: albumin", "total carnitine") ...
+_SPECIMEN_BEFORE = re.compile(
+    r"\b(?:serum|plasma|blood|urine|urinary|csf|salivary|total|free|trough|peak)"
+    r"(?:[ \t]*/[ \t]*(?:serum|plasma|blood|csf))?[ \t]+$",
+    re.IGNORECASE,
+)
+#: A substance named with its specimen ("plasma albumin", "serum albumin").
+_SPECIMEN_NAME = re.compile(r"(?:serum|plasma)[ \t]", re.IGNORECASE)
+#: ... and a level or a ratio named after it in the same phrase ("blood VPA level", "blood VPA
+#: and ammonia levels", "CSF/plasma albumin ratio"): a measurement, not a drug given.
+_LEVEL_NOUN_AFTER = re.compile(
+    r"(?:[ \t]+(?:and|or|[\w-]+),?){0,3}?[ \t]+(?:levels?|concentrations?|ratios?|values?)\b",
     re.IGNORECASE,
 )
 #: A level measured after a substance's name: its short form, "level(s)", "concentration",

@@ -1258,7 +1258,10 @@ def _drugs(nlp, text: str) -> list[str]:
             ["Amoxicillin", "potassium clavulanate"],
         ),
         # a cation that is the ion of physiology, or a drug of its own, stays apart
-        ("Dihydropyridine calcium antagonists were avoided.", ["Dihydropyridine"]),
+        (
+            "Dihydropyridine calcium antagonists were avoided.",
+            ["Dihydropyridine", "calcium antagonists"],
+        ),
         ("Meds: lisinopril potassium 20 mEq daily.", ["lisinopril"]),
         ("Labs: sodium 140, potassium 4.1.", []),
     ],
@@ -1370,10 +1373,15 @@ def test_drug_classes_named_by_their_target(full_nlp, text, drugs) -> None:
     ("text", "drugs"),
     [
         ("Use of anti-dementia medications.", ["anti-dementia medications"]),
-        ("Prior anti-VEGF drugs or anti - cancer drugs .", ["anti-VEGF drugs", "anti - cancer drugs"]),
+        (
+            "Prior anti-VEGF drugs or anti - cancer drugs .",
+            ["anti-VEGF drugs", "anti - cancer drugs"],
+        ),
         ("She takes cardiac medications and sleep medication.",
          ["cardiac medications", "sleep medication"]),
         ("He is on blood pressure medications.", ["blood pressure medications"]),
+        # a disorder before the head stays a problem ("his asthma medication")
+        ("He takes his asthma medication daily.", []),
         ("No cholesterol-lowering drugs or blood thinning medications.",
          ["cholesterol-lowering drugs", "blood thinning medications"]),
         # a behaviour, a test or a plain noun phrase: no class

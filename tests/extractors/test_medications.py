@@ -414,11 +414,17 @@ def test_measured_substances_given(nlp: Any, sentence: str, drugs: list[str]) ->
     [
         # a level measured, in a laboratory's unit of concentration
         ("Progesterone 0.4 ng/ml and estradiol 45 pg/mL.", []),
-        ("The digoxin concentration was 2.5 ng/ml.", []),
+        ("Her insulin was 25 µIU/ml and vitamin B12 150 pg/ml.", []),
         ("Normal hormones (growth hormone (GH), 0.50 ng/ml).", []),
         # a test named by its reagent
         ("The 13C urea breath test was negative.", []),
         ("A dexamethasone suppression test was done.", []),
+        # a specimen before the name and a level after it
+        ("Her total carnitine and free carnitine levels had increased.", []),
+        ("An increased CSF/plasma albumin ratio of 7.4.", []),
+        # the level of a drug the body does not make: the patient takes it
+        ("The digoxin concentration was 2.5 ng/ml.", ["digoxin"]),
+        ("The blood VPA level was normal.", ["VPA"]),
         # a dose or a product's strength stays a drug's
         ("Lidocaine 10 mg/ml was infused.", ["Lidocaine"]),
         ("He was given oral progesterone 200 mg nightly.", ["progesterone"]),
