@@ -214,7 +214,7 @@ class DictionaryMatcher:
         matches += self._disorder_words(doc)
         matches += self._drug_codes(doc)
         matches += self._classes_by_target(doc)
-        matches += self._classes_by_use(doc)
+        matches += self._classes_by_use(doc, matches)
         matches += self._drug_stem_words(doc)
         matches = self._drugs_over_administrations(matches)
         chosen: list[tuple[int, int, int]] = []
@@ -551,7 +551,9 @@ class DictionaryMatcher:
                 out.append((start, j + 1, self.target_class_entry))
         return out
 
-    def _classes_by_use(self, doc: Doc) -> list[tuple[int, int, int]]:
+    def _classes_by_use(
+        self, doc: Doc, matches: list[tuple[int, int, int]]
+    ) -> list[tuple[int, int, int]]:
         """A drug class named by what it treats or does, before "medication(s)", "medicine(s)",
         "drug(s)" or "agent(s)": an "anti-" word ("anti-dementia medications", "antiarrhythmic
         agents", "anti-TNFa agent", "anti - cancer drugs"), an effect written as "-lowering",
@@ -559,15 +561,27 @@ class DictionaryMatcher:
         medications") or a use (``_USE_WORDS``: "cardiac medications", "sleep medication",
         "blood pressure medicines", "cytotoxic medication"): uncoded MEDICATION mentions (the
         longest-match pass keeps a listed class with its code). Not before a word that makes
-        the phrase name a behaviour or a test ("psychoactive drug use", "drug screen")."""
+        the phrase name a behaviour or a test ("psychoactive drug use", "drug screen"), nor
+        after a drug term of the dictionary, which keeps its codes ("antifungal medication")."""
         out: list[tuple[int, int, int]] = []
         n = len(doc)
-        for j in tokens_with_any(doc, _USE_HEADS):
+        heads = tokens_with_any(doc, _USE_HEADS)
+        if not heads:
+            return out
+        #: drug terms that end right before a head keep their codes: "antifungal medication"
+        drugs_before = {
+            e for s, e, idx in matches if self.entries[idx].label == "MEDICATION" and e in heads
+        }
+        for j in heads:
             if j == 0 or (j + 1 < n and doc[j + 1].lower_ in _USE_NOT_AFTER):
                 continue
             start = _use_start(doc, j)
-            if start is not None:
-                out.append((start, j + 1, self.use_class_entry))
+            if start is None or j in drugs_before:
+                continue  # "antifungal medication": the coded class "antifungal" stays
+            if doc[j].lower_ == "medicine" and not doc[start].lower_.startswith("anti"):
+                if "-" in doc[j - 1].text:
+                    continue  # "evidence-based medicine", "sports medicine": a discipline
+            out.append((start, j + 1, self.use_class_entry))
         return out
 
     def _extend(self, doc: Doc, chosen: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
@@ -1400,7 +1414,7 @@ _USE_WORDS = frozenset(
 #: An effect written after its object ("cholesterol-lowering", "blood thinning").
 _USE_EFFECTS = (
     "lowering", "thinning", "suppressing", "modifying", "sparing", "prolonging", "stimulating",
-    "blocking", "containing", "based", "reducing", "enhancing",
+    "blocking", "containing", "reducing", "enhancing",
 )
 #: "anti-" words that name no use ("anticipated drugs", "antique").
 _ANTI_NOT = ("anticip", "antiq", "antibod", "antigen")

@@ -61,7 +61,8 @@ from schemas.ids import name_key
 #              in a laboratory's unit ("progesterone 0.4 ng/ml", "growth hormone (GH), 0.50
 #              ng/ml"; a drug the body does not make keeps its drug: "digoxin level 2.1 ng/mL"),
 #              or a drug naming a test by its reagent ("13C urea breath test", "dexamethasone
-#              suppression test", "collagen/epinephrine closure time") is no drug given; a
+#              suppression test", "collagen/epinephrine closure time") or a method
+#              ("contraceptive methods") is no drug given; a
 #              concentration right before the name is its strength and the amount after it the
 #              dose ("15% glucose (7.8 mg/kg/min)", "10 mL of 1% lidocaine"); a specimen before
 #              such a substance and a level after it ("total carnitine levels", "CSF/plasma
@@ -1035,7 +1036,10 @@ _NAMES_ANOTHER_THING = re.compile(
 #: time", "methacholine challenge", "tuberculin skin test".
 _NAMES_A_TEST = re.compile(
     r"[ \t]*-?[ \t]*(?:(?:breath|suppression|stimulation|skin|patch|provocation|loading)"
-    r"[ \t]+test(?:s|ing)?|challenge[ \t]+test(?:s|ing)?|closure[ \t]+times?)\b",
+    r"[ \t]+test(?:s|ing)?|challenge[ \t]+test(?:s|ing)?|closure[ \t]+times?"
+    # a method that a class names, which may be no drug at all ("contraceptive methods",
+    # "contraceptive measures": a condom is one)
+    r"|methods?|measures?)\b",
     re.IGNORECASE,
 )
 #: A specimen named right before a substance ("blood VPA", "serum digoxin", "CSF/plasma

@@ -1388,6 +1388,9 @@ def test_drug_classes_named_by_their_target(full_nlp, text, drugs) -> None:
         ("History of cardiac drug abuse.", []),
         ("The anticipated drugs were not available.", []),
         ("This is based medication.", []),
+        ("Care follows evidence-based medicine.", []),
+        # a coded drug class before the head keeps its codes
+        ("Use the antifungal medication.", ["antifungal"]),
     ],
 )
 def test_drug_classes_named_by_their_use(full_nlp, text, drugs) -> None:

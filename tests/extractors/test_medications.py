@@ -419,6 +419,9 @@ def test_measured_substances_given(nlp: Any, sentence: str, drugs: list[str]) ->
         # a test named by its reagent
         ("The 13C urea breath test was negative.", []),
         ("A dexamethasone suppression test was done.", []),
+        # a method named by a class
+        ("She must use reliable contraceptive methods.", []),
+        ("She takes oral contraceptives.", ["oral contraceptives"]),
         # a specimen before the name and a level after it
         ("Her total carnitine and free carnitine levels had increased.", []),
         ("An increased CSF/plasma albumin ratio of 7.4.", []),
