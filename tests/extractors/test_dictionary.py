@@ -1400,6 +1400,20 @@ def test_drug_classes_named_by_their_use(full_nlp, text, drugs) -> None:
 @pytest.mark.parametrize(
     ("text", "drugs"),
     [
+        ("Rescue SABA use more than twice a week.", ["SABA"]),
+        ("On a LABA and inhaled corticosteroids.", ["LABA", "inhaled corticosteroids"]),
+        ("Uses muscle relaxants and a mood stabilizer.", ["muscle relaxants", "mood stabilizer"]),
+        # initials in lower case are no class ("saba" is a word in other languages)
+        ("The saba was ripe.", []),
+    ],
+)
+def test_drug_classes_named_in_words_or_initials(full_nlp, text, drugs) -> None:
+    assert _drugs(full_nlp, text) == drugs
+
+
+@pytest.mark.parametrize(
+    ("text", "drugs"),
+    [
         # a drug the vocabulary does not list, named by its INN stem, and a misspelled one
         ("Flestolol was infused over an hour.", ["Flestolol"]),
         ("She took amoxacillin for a week.", ["amoxacillin"]),
