@@ -603,11 +603,12 @@ def _concentration_before(
     if not part or part[0].kind != "strength":
         return
     strengths = [p for p in parts if p.kind == "strength"]
-    if strengths and not any(p.kind == "dose" for p in parts):
+    if strengths:
         first = strengths[0]
+        unit = str(first.value.get("unit") or "")
+        if any(p.kind == "dose" for p in parts) or unit in ("", "%"):
+            return  # "2% Xylocaine 0.75% ...": a second concentration, another drug's
         parts[parts.index(first)] = _Part("dose", first.start, first.end, first.value)
-    elif strengths:
-        return
     parts.append(part[0])
     parts.sort(key=lambda p: p.start)
 

@@ -445,6 +445,8 @@ def test_levels_and_tests_are_no_drugs_given(nlp: Any, sentence: str, drugs: lis
         ("An intravenous infusion of 15% glucose (7.8 mg/kg/min).", "15%", "7.8 mg/kg/min"),
         ("He received 10 mL of 1% lidocaine.", "1%", "10 mL"),
         ("5% dextrose at 100 mL/h.", "5%", "100 mL/h"),
+        # a second concentration after the name is left as it was (a mixture, another drug)
+        ("Infiltrated with 0.25% Marcaine 1% mixture.", "1%", None),
         # a share of something else before the drug is none
         ("In 50% of cases heparin 5000 units was given.", "5000 units", None),
     ],
