@@ -104,9 +104,10 @@ log = logging.getLogger(__name__)
 #   stopped; the body's own proteins, enzymes and signalling molecules that MeSH files as
 #   substances ("dystrophin", "cathepsin D", "IL-6", "VEGF", "substance P") are no drugs
 #   (sources.py ``_BODY_SUBSTANCES``); "betablockers" closed up is the beta blockers class;
-#   classes named in words or initials (uncoded: SABA, LABA, LAMA, inhaled corticosteroids,
-#   muscle relaxants, mood stabilizers, tranquilizers, biologics, probiotics; "stimulants" as
-#   psychostimulants; stoplist.txt, drug_classes.tsv).
+#   classes named in words or initials (uncoded: SABA, LABA, LAMA, muscle relaxants, mood
+#   stabilizers, tranquilizers, biologic agents, probiotics; "CNS stimulants" as
+#   psychostimulants, not a bare "stimulant": "stimulant laxatives"; stoplist.txt,
+#   drug_classes.tsv).
 BUILD_VERSION = 17
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")

@@ -1401,10 +1401,13 @@ def test_drug_classes_named_by_their_use(full_nlp, text, drugs) -> None:
     ("text", "drugs"),
     [
         ("Rescue SABA use more than twice a week.", ["SABA"]),
-        ("On a LABA and inhaled corticosteroids.", ["LABA", "inhaled corticosteroids"]),
+        ("On a LABA and biologic therapy.", ["LABA", "biologic therapy"]),
         ("Uses muscle relaxants and a mood stabilizer.", ["muscle relaxants", "mood stabilizer"]),
         # initials in lower case are no class ("saba" is a word in other languages)
         ("The saba was ripe.", []),
+        # a class word that also names a kind of another class, or a relation
+        ("Avoid stimulant laxatives.", ["laxatives"]),
+        ("He lives with his biologic father.", []),
     ],
 )
 def test_drug_classes_named_in_words_or_initials(full_nlp, text, drugs) -> None:
