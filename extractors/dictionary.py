@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 #              by a receptor named in words before "agonist(s)", "antagonist(s)", "blocker(s)"
 #              ("calcium antagonists", "alpha blocker", "leukotriene receptor antagonists");
 #              English words and body substances a drug vocabulary lists are no drugs (build
-#              17: "luminal", "snare", "IL-6", "VEGF", "dystrophin").
+#              17: "luminal", "snare", "IL-6", "VEGF", "dystrophin"); a drug before "-based"
+#              or "-containing" in one token is that drug ("bortezomib-based induction").
 # 12 (2026-12): damage, injury and toxicity of an internal organ are its disorder ("renal
 #              injury", "myocardial damage", "pulmonary toxicity", "brain damage":
 #              organ_disorders.json); the dominant mode of inheritance qualifies a problem
@@ -124,6 +125,9 @@ _OPTION_KEYS = frozenset({"cache_dir", "sources", "open_sources", "labels", "abb
 _COMPOUND_SEP = re.compile(r"[-/]")
 #: Words before a hyphen that leave the drug after it the drug ("post-albuterol").
 _DRUG_PREFIXES = frozenset({"post", "pre"})
+#: Words after a hyphen that leave the drug before it the drug given ("bortezomib-based
+#: induction", "cisplatin-containing regimen", "platinum-based chemotherapy").
+_DRUG_SUFFIXES = frozenset({"based", "containing"})
 
 
 class DictionaryMatcher:
@@ -861,7 +865,8 @@ class DictionaryMatcher:
         """Drugs inside one hyphenated or slashed token, which the tokenizer keeps whole:
         a combination of known drugs ("piperacillin-tazobactam", "trimethoprim/
         sulfamethoxazole") is one uncoded MEDICATION with its ingredients; a known drug after
-        "post-" or "pre-" ("post-albuterol FEV1") is that drug, at its own characters."""
+        "post-" or "pre-" ("post-albuterol FEV1") or before "-based" or "-containing"
+        ("bortezomib-based induction") is that drug, at its own characters."""
         # only the tokens with a hyphen or slash, found from the text (a Token per token of
         # the note cost a third of this stage)
         candidates = sorted(set(tokens_with(doc, "-")) | set(tokens_with(doc, "/")))
@@ -878,13 +883,16 @@ class DictionaryMatcher:
             if len(parts) < 2 or any(not p for p in parts):
                 continue
             start = token.idx
+            end = token.idx + len(text)
             if parts[0].lower() in _DRUG_PREFIXES:
                 start += len(parts[0]) + 1
                 parts = parts[1:]
+            elif parts[-1].lower() in _DRUG_SUFFIXES:
+                end -= len(parts[-1]) + 1
+                parts = parts[:-1]
             drugs = [self._drug_entry(p) for p in parts]
             if any(d is None for d in drugs) or len(set(drugs)) not in (1, len(drugs)):
                 continue
-            end = token.idx + len(text)
             if len(set(drugs)) == 1:  # one drug, or one named twice ("albuterol/salbutamol")
                 entry = self.entries[drugs[0]]  # type: ignore[index]
                 rule_id = entry.rule_id

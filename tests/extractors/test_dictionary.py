@@ -1414,6 +1414,7 @@ def test_drug_classes_named_in_words_or_initials(full_nlp, text, drugs) -> None:
     assert _drugs(full_nlp, text) == drugs
 
 
+
 @pytest.mark.parametrize(
     ("text", "drugs"),
     [

@@ -326,6 +326,9 @@ def test_up_to_frequency(nlp: Any) -> None:
         # a prefix before a hyphen leaves the drug; one drug named twice stays one drug
         ("FEV1 measured post-albuterol.", "albuterol", None),
         ("post-albuterol/salbutamol FEV1", "albuterol/salbutamol", None),
+        # a suffix after the hyphen ("-based", "-containing") leaves the drug given
+        ("Three cycles of a bortezomib-based induction.", "bortezomib", None),
+        ("A cisplatin-containing regimen was given.", "cisplatin", None),
         # a therapy named by its class
         (
             "She completed adjuvant chemotherapy in 2019.",
@@ -351,7 +354,9 @@ def test_drugs_inside_tokens_and_therapy_classes(
 
 def test_words_with_hyphens_that_are_no_drugs_stay_plain(nlp: Any) -> None:
     meds = [
-        m for m in run(nlp, "Follow-up in two weeks; well-being good.") if m.label == "MEDICATION"
+        m
+        for m in run(nlp, "Follow-up in two weeks; well-being good; evidence-based care.")
+        if m.label == "MEDICATION"
     ]
     assert meds == []
 
