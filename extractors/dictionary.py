@@ -1495,9 +1495,9 @@ def _target_start(doc: Doc, j: int) -> int | None:
 #: blocker", "leukotriene receptor antagonists", "alpha-2 adrenergic agonists").
 _MECHANISM_WORDS = frozenset(
     """alpha beta calcium sodium potassium dopamine dopaminergic opioid opiate serotonin
-    histamine leukotriene adrenergic adrenoceptor muscarinic cholinergic aldosterone
-    mineralocorticoid estrogen oestrogen androgen vasopressin endothelin angiotensin bradykinin
-    adenosine glutamate thrombin integrin""".split()
+    histamine leukotriene adrenergic aldosterone mineralocorticoid estrogen oestrogen androgen
+    vasopressin endothelin angiotensin bradykinin adenosine glutamate thrombin
+    integrin""".split()
 )
 #: A Greek letter with its subtype: "alpha-1", "beta-2", "α1", "a-2" (tokenised whole).
 _GREEK_SUBTYPE = re.compile(r"^(?:alpha|beta|α|β|a|b)-?[12]$", re.IGNORECASE)

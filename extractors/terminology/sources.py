@@ -538,7 +538,7 @@ _BODY_SUBSTANCES = frozenset(
         "proliferating cell nuclear antigen", "fas ligand protein", "apolipoproteins e",
         "apolipoprotein a-i", "buffers", "vascular endothelial growth factor a",
         "fibroblast growth factor 2", "transforming growth factor beta1", "interleukin-6",
-        "calcitonin gene-related peptide", "substance p", "platelet activating factor",
+        "substance p", "platelet activating factor",
     }
 )
 
