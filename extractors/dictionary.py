@@ -35,6 +35,14 @@ from extractors.terminology.sources import (
 log = logging.getLogger(__name__)
 
 # Version history:
+# 13 (2026-12): a drug class named by its use before "medication(s)", "medicine(s)", "drug(s)"
+#              or "agent(s)" ("anti-dementia medications", "cardiac medications", "blood
+#              pressure medicines", "cholesterol-lowering drugs": pattern:drug-class-by-use) and
+#              by a receptor named in words before "agonist(s)", "antagonist(s)", "blocker(s)"
+#              ("calcium antagonists", "alpha blocker", "leukotriene receptor antagonists");
+#              English words and body substances a drug vocabulary lists are no drugs (build
+#              17: "luminal", "snare", "IL-6", "VEGF", "dystrophin"); a drug before "-based"
+#              or "-containing" in one token is that drug ("bortezomib-based induction").
 # 12 (2026-12): damage, injury and toxicity of an internal organ are its disorder ("renal
 #              injury", "myocardial damage", "pulmonary toxicity", "brain damage":
 #              organ_disorders.json); the dominant mode of inheritance qualifies a problem
@@ -105,7 +113,7 @@ log = logging.getLogger(__name__)
 # 2 (2026-11): compiled terminology dictionary (curated tables, HPO, ICD-10-CM, drug names,
 #              bring-your-own UMLS/RxNorm/SNOMED CT/FHIR/DOID), abbreviations defined in the note.
 # 1 (2026-11): curated phrase rules from rules/dictionary/targets.json.
-VERSION = 12
+VERSION = 13
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
 #: label of a predicate rule that names no finding and only keeps other terms off its words
@@ -117,6 +125,9 @@ _OPTION_KEYS = frozenset({"cache_dir", "sources", "open_sources", "labels", "abb
 _COMPOUND_SEP = re.compile(r"[-/]")
 #: Words before a hyphen that leave the drug after it the drug ("post-albuterol").
 _DRUG_PREFIXES = frozenset({"post", "pre"})
+#: Words after a hyphen that leave the drug before it the drug given ("bortezomib-based
+#: induction", "cisplatin-containing regimen", "platinum-based chemotherapy").
+_DRUG_SUFFIXES = frozenset({"based", "containing"})
 
 
 class DictionaryMatcher:
@@ -153,12 +164,14 @@ class DictionaryMatcher:
             Entry("MEDICATION", "pattern:drug-code", (), "pattern"),
             Entry("MEDICATION", "pattern:drug-class-by-target", (), "pattern"),
             Entry("MEDICATION", "pattern:drug-stem", (), "pattern"),
+            Entry("MEDICATION", "pattern:drug-class-by-use", (), "pattern"),
         ]
         self.deficiency_entry = len(table.entries)
         self.morphology_entry = len(table.entries) + 1
         self.drug_code_entry = len(table.entries) + 2
         self.target_class_entry = len(table.entries) + 3
         self.drug_stem_entry = len(table.entries) + 4
+        self.use_class_entry = len(table.entries) + 5
         self._drug_word_of: dict[int, bool] = {}
         self._stoplist = load_stoplist()
         self._disorder_word_of: dict[int, bool] = {}
@@ -205,6 +218,7 @@ class DictionaryMatcher:
         matches += self._disorder_words(doc)
         matches += self._drug_codes(doc)
         matches += self._classes_by_target(doc)
+        matches += self._classes_by_use(doc, matches)
         matches += self._drug_stem_words(doc)
         matches = self._drugs_over_administrations(matches)
         chosen: list[tuple[int, int, int]] = []
@@ -541,6 +555,39 @@ class DictionaryMatcher:
                 out.append((start, j + 1, self.target_class_entry))
         return out
 
+    def _classes_by_use(
+        self, doc: Doc, matches: list[tuple[int, int, int]]
+    ) -> list[tuple[int, int, int]]:
+        """A drug class named by what it treats or does, before "medication(s)", "medicine(s)",
+        "drug(s)" or "agent(s)": an "anti-" word ("anti-dementia medications", "antiarrhythmic
+        agents", "anti-TNFa agent", "anti - cancer drugs"), an effect written as "-lowering",
+        "-thinning", "-suppressing", ... ("cholesterol-lowering drugs", "blood thinning
+        medications") or a use (``_USE_WORDS``: "cardiac medications", "sleep medication",
+        "blood pressure medicines", "cytotoxic medication"): uncoded MEDICATION mentions (the
+        longest-match pass keeps a listed class with its code). Not before a word that makes
+        the phrase name a behaviour or a test ("psychoactive drug use", "drug screen"), nor
+        after a drug term of the dictionary, which keeps its codes ("antifungal medication")."""
+        out: list[tuple[int, int, int]] = []
+        n = len(doc)
+        heads = tokens_with_any(doc, _USE_HEADS)
+        if not heads:
+            return out
+        #: drug terms that end right before a head keep their codes: "antifungal medication"
+        drugs_before = {
+            e for s, e, idx in matches if self.entries[idx].label == "MEDICATION" and e in heads
+        }
+        for j in heads:
+            if j == 0 or (j + 1 < n and doc[j + 1].lower_ in _USE_NOT_AFTER):
+                continue
+            start = _use_start(doc, j)
+            if start is None or j in drugs_before:
+                continue  # "antifungal medication": the coded class "antifungal" stays
+            if doc[j].lower_ == "medicine" and not doc[start].lower_.startswith("anti"):
+                if "-" in doc[j - 1].text:
+                    continue  # "evidence-based medicine", "sports medicine": a discipline
+            out.append((start, j + 1, self.use_class_entry))
+        return out
+
     def _extend(self, doc: Doc, chosen: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
         """Widen problem spans over what belongs to the concept in the text: coordinated
         heads ("breast and ovarian cancer"), qualifiers ("hereditary ..."), "type II"."""
@@ -818,7 +865,8 @@ class DictionaryMatcher:
         """Drugs inside one hyphenated or slashed token, which the tokenizer keeps whole:
         a combination of known drugs ("piperacillin-tazobactam", "trimethoprim/
         sulfamethoxazole") is one uncoded MEDICATION with its ingredients; a known drug after
-        "post-" or "pre-" ("post-albuterol FEV1") is that drug, at its own characters."""
+        "post-" or "pre-" ("post-albuterol FEV1") or before "-based" or "-containing"
+        ("bortezomib-based induction") is that drug, at its own characters."""
         # only the tokens with a hyphen or slash, found from the text (a Token per token of
         # the note cost a third of this stage)
         candidates = sorted(set(tokens_with(doc, "-")) | set(tokens_with(doc, "/")))
@@ -835,13 +883,16 @@ class DictionaryMatcher:
             if len(parts) < 2 or any(not p for p in parts):
                 continue
             start = token.idx
+            end = token.idx + len(text)
             if parts[0].lower() in _DRUG_PREFIXES:
                 start += len(parts[0]) + 1
                 parts = parts[1:]
+            elif parts[-1].lower() in _DRUG_SUFFIXES:
+                end -= len(parts[-1]) + 1
+                parts = parts[:-1]
             drugs = [self._drug_entry(p) for p in parts]
             if any(d is None for d in drugs) or len(set(drugs)) not in (1, len(drugs)):
                 continue
-            end = token.idx + len(text)
             if len(set(drugs)) == 1:  # one drug, or one named twice ("albuterol/salbutamol")
                 entry = self.entries[drugs[0]]  # type: ignore[index]
                 rule_id = entry.rule_id
@@ -1351,6 +1402,60 @@ _LETTER_PROTEIN = re.compile(r"^[A-Z]-(?:glycoprotein|gp)$")
 _TARGET_NOT = frozenset("THE AND OR FOR WITH NOT NO OF IN ON TO AN A".split())
 
 
+#: Heads of a drug class named by its use ("cardiac medications", "anti-dementia drugs").
+_USE_HEADS = frozenset("medication medications medicine medicines drug drugs agent agents".split())
+#: Words after such a head that make the phrase name a behaviour, a test or a reaction.
+_USE_NOT_AFTER = frozenset(
+    """abuse abuser abusers use user users dependence dependency addiction addict screen
+    screening test testing tests allergy allergies reaction reactions interaction interactions
+    eluting level levels history""".split()
+)
+#: A use or an effect that names a drug class before those heads, one word; not a disorder's
+#: name, which stays a problem ("his asthma medication", "hypertension medications").
+_USE_WORDS = frozenset(
+    """cardiac heart psychiatric sleep thyroid cholesterol ocular ophthalmic eye fertility
+    psychotropic immunosuppressive immunosuppressant immunomodulatory immunomodulating
+    cytotoxic chemotherapeutic sedative hypnotic stimulant steroid opioid narcotic hormonal
+    biologic biological vasoactive inotropic thrombolytic fibrinolytic neuroleptic analgesic
+    anesthetic anaesthetic diuretic laxative alkylating oxytocic""".split()
+)
+#: An effect written after its object ("cholesterol-lowering", "blood thinning").
+_USE_EFFECTS = (
+    "lowering", "thinning", "suppressing", "modifying", "sparing", "prolonging", "stimulating",
+    "blocking", "containing", "reducing", "enhancing",
+)
+#: "anti-" words that name no use ("anticipated drugs", "antique").
+_ANTI_NOT = ("anticip", "antiq", "antibod", "antigen")
+
+
+def _use_start(doc: Doc, j: int) -> int | None:
+    """First token of the use named before the class head at ``doc[j]`` ("cardiac" in
+    "cardiac medications", "blood" in "blood thinning medications"), or None."""
+    k = j - 1
+    word = doc[k].lower_
+    if word.startswith("anti") and not word.startswith(_ANTI_NOT):
+        rest = word[5:] if word.startswith("anti-") else word[4:]
+        if len(rest) >= 3 and (word[4] == "-" or rest.isalpha()):
+            return k  # "anti-dementia", "antiarrhythmic", "anti-TNFa"
+    if k >= 2 and doc[k - 1].text == "-" and doc[k - 2].lower_ == "anti" and doc[k].is_alpha:
+        return k - 2  # "anti - cancer drugs" (tokenised text)
+    if word in _USE_WORDS:
+        return k
+    if word == "pressure" and k >= 1 and doc[k - 1].lower_ == "blood":
+        return k - 1  # "blood pressure medications"
+    head, _, effect = word.rpartition("-")
+    if head and effect in _USE_EFFECTS and head.isalpha():
+        return k  # "cholesterol-lowering drugs"
+    if word in _USE_EFFECTS and k >= 1 and doc[k - 1].is_alpha and doc[k - 1].is_lower:
+        if doc[k - 1].lower_ not in _USE_NOT_BEFORE_EFFECT:
+            return k - 1  # "blood thinning medications", "immune suppressing medications"
+    return None
+
+
+#: Words before an effect that make it no use: "the containing drugs", "is based".
+_USE_NOT_BEFORE_EFFECT = frozenset("the a an is are was were be been of and or not".split())
+
+
 def tokens_with_any(doc: Doc, words: frozenset[str]) -> list[int]:
     """Indices of the tokens whose lower-cased text is one of ``words`` (a C-speed scan)."""
     hashes = {hash_string(w) for w in words}
@@ -1366,6 +1471,9 @@ def _target_start(doc: Doc, j: int) -> int | None:
     tok = doc[k]
     if tok.is_lower and _names_a_factor(tok) and tok.lower_.endswith("ase"):
         return k  # "aromatase inhibitors", "integrase inhibitor"
+    mechanism = _mechanism_start(doc, k)
+    if mechanism is not None:
+        return mechanism
     # a symbol of one token or pieces joined by spaced hyphens ("COX - 2", "5 - HT3")
     start = k
     piece = _SYMBOL_PIECE.match
@@ -1379,6 +1487,35 @@ def _target_start(doc: Doc, j: int) -> int | None:
         return None
     if start > 0 and doc[start - 1].text == "CYP" and text[:1].isdigit():
         start -= 1  # "CYP 3A4 inhibitor"
+    return start
+
+
+#: Receptors and carriers named by a word, before "agonist(s)", "antagonist(s)",
+#: "blocker(s)" or "inhibitor(s)" ("calcium antagonists", "dopamine agonist", "alpha
+#: blocker", "leukotriene receptor antagonists", "alpha-2 adrenergic agonists").
+_MECHANISM_WORDS = frozenset(
+    """alpha beta calcium sodium potassium dopamine dopaminergic opioid opiate serotonin
+    histamine leukotriene adrenergic aldosterone mineralocorticoid estrogen oestrogen androgen
+    vasopressin endothelin angiotensin bradykinin adenosine glutamate thrombin
+    integrin""".split()
+)
+#: A Greek letter with its subtype: "alpha-1", "beta-2", "α1", "a-2" (tokenised whole).
+_GREEK_SUBTYPE = re.compile(r"^(?:alpha|beta|α|β|a|b)-?[12]$", re.IGNORECASE)
+#: Words that may stand between the receptor and the head: "leukotriene receptor antagonists",
+#: "alpha-2 adrenergic agonists", "calcium channel blockers".
+_MECHANISM_LINKS = frozenset("receptor receptors channel channels adrenergic".split())
+
+
+def _mechanism_start(doc: Doc, k: int) -> int | None:
+    """First token of a receptor or carrier named by words before a class head at
+    ``doc[k + 1]`` (``_MECHANISM_WORDS``), up to three words back; or None."""
+    start = None
+    for i in range(k, max(-1, k - 3), -1):
+        word = doc[i].lower_
+        if word in _MECHANISM_WORDS or _GREEK_SUBTYPE.match(word):
+            start = i
+        elif word not in _MECHANISM_LINKS:
+            break
     return start
 
 

@@ -57,7 +57,17 @@ from schemas.ids import name_key
 #              mcg/kg)"); "will" links; UCUM for a dose per weight or time ("mcg/kg/min");
 #              "hypodermic" (subcutaneous) and "ingestion" (oral) as routes, "concentrate" as
 #              a form; measured substances compared with hyphens read as spaces.
-VERSION = 6
+# 7 (2026-12): a hormone, vitamin or measured substance (analytes.json) followed by a level
+#              in a laboratory's unit ("progesterone 0.4 ng/ml", "growth hormone (GH), 0.50
+#              ng/ml"; a drug the body does not make keeps its drug: "digoxin level 2.1 ng/mL"),
+#              or a drug naming a test by its reagent ("13C urea breath test", "dexamethasone
+#              suppression test", "collagen/epinephrine closure time") or a method
+#              ("contraceptive methods") is no drug given; a
+#              concentration right before the name is its strength and the amount after it the
+#              dose ("15% glucose (7.8 mg/kg/min)", "10 mL of 1% lidocaine"); a specimen before
+#              such a substance and a level after it ("total carnitine levels", "CSF/plasma
+#              albumin ratio") name a measurement, not a drug given.
+VERSION = 7
 
 LABEL = "MEDICATION"
 RULES = "medications"
@@ -574,6 +584,35 @@ _CONCENTRATION = re.compile(r"\s?/\s?(?:d?l|dL|ml|mL|L)\b")
 #: "of" after an amount, before a strength: "10 mL of 0.5% ...", "2 cc of a 1% ...".
 _AMOUNT_OF = re.compile(r"[ \t]+of[ \t]+(?:an?[ \t]+)?\d", re.IGNORECASE)
 
+#: A concentration written right before a drug's name: "15% glucose", "1% lidocaine".
+_PERCENT_BEFORE = re.compile(r"(?<![\d.,])\d+(?:[.,]\d+)?[ \t]?%[ \t]+$")
+
+
+def _concentration_before(
+    parser: SigParser, parts: list[_Part], text: str, start: int, after: int
+) -> None:
+    """A concentration right before the drug ("an infusion of 15% glucose (7.8 mg/kg/min)",
+    "10 mL of 1% lidocaine") is its strength even when an amount or a rate follows the name:
+    the amount after it is then the dose given. Text before ``after`` (the previous drug and
+    its sig) is not read."""
+    lo = max(after, start - 12)
+    m = _PERCENT_BEFORE.search(text, lo, start)
+    if m is None or any(p.start < start and p.end > m.start() for p in parts):
+        return
+    part = parser.parse(text, m.start(), start)
+    if not part or part[0].kind != "strength":
+        return
+    strengths = [p for p in parts if p.kind == "strength"]
+    if strengths:
+        first = strengths[0]
+        unit = str(first.value.get("unit") or "")
+        if any(p.kind == "dose" for p in parts) or unit in ("", "%"):
+            return  # "2% Xylocaine 0.75% ...": a second concentration, another drug's
+        parts[parts.index(first)] = _Part("dose", first.start, first.end, first.value)
+    parts.append(part[0])
+    parts.sort(key=lambda p: p.start)
+
+
 #: A regimen word shortly before a drug ("a single dose of", "two cycles of", "high-dose").
 _REGIMEN_NEAR = re.compile(r"dos(?:e|es|ing|ed)\b|cycles?\b|courses?\b|pulses?\b",
                            re.IGNORECASE)  # fmt: skip
@@ -683,14 +722,26 @@ class MedicationTagger:
             else None
         )
         self.drug_starts = TermStarts(r"\w-", terms)
-        analytes = {_analyte_key(t) for t in load_rules(ANALYTES, "analytes.json")["analytes"]}
+        measured = load_rules(ANALYTES, "analytes.json")
+        analytes = {_analyte_key(t) for t in measured["analytes"]}
+        #: hormones and vitamins the body makes, measured when a level follows their name
+        self.hormones = frozenset(_analyte_key(t) for t in measured.get("hormones", ()))
         #: measured substances, by ``_analyte_key``, also with their spaces dropped ("HBs-Ag"
         #: is "hbsag")
         self.analytes = frozenset(analytes | {a.replace(" ", "") for a in analytes})
 
+    def _made_by_body(self, name: str) -> bool:
+        """Whether a drug name is a substance the body makes or a laboratory measures (a
+        measured substance or a hormone), whose level says nothing of a drug given; the level
+        of any other drug ("digoxin level 2.1 ng/mL") says the patient takes it."""
+        return _analyte_key(name) in self.hormones or self._measured(name)
+
     def _measured(self, name: str) -> bool:
-        """Whether a drug name is a measured substance ("chromogranin-A", "HBs-Ag")."""
+        """Whether a drug name is a measured substance ("chromogranin-A", "HBs-Ag", "plasma
+        albumin": with its specimen)."""
         key = _analyte_key(name)
+        for specimen in ("serum ", "plasma "):
+            key = key.removeprefix(specimen)
         return key in self.analytes or key.replace(" ", "") in self.analytes
 
     def _candidates(self, doc: Doc, existing: list[Span]) -> list[dict[str, Any]]:
@@ -843,6 +894,7 @@ class MedicationTagger:
                 # after the drug is whole, the regimen stands before it
                 before = self.parser.prose_before(text, start, consumed, lo)
                 parts[:0] = [p for p in before if p.kind == "regimen"][-1:]
+            _concentration_before(self.parser, parts, text, start, consumed)
             reach = min(hi, next_start, end + 3 * self.max_sig_chars)
             if end < reach:
                 changes = self.parser.dose_changes(text, max(end, sig_start), reach)
@@ -856,6 +908,27 @@ class MedicationTagger:
                                        {"direction": direction, "parts": steps}))  # fmt: skip
                 if changes:
                     previous_end = max(previous_end, parts[-1].end)
+            given_before = any(
+                p.kind in ("route", "dose", "form", "regimen") and p.end <= start for p in parts
+            )
+            if _NAMES_A_TEST.match(text, end) or (
+                not given_before
+                and self._made_by_body(text[start:end])
+                and (
+                    _LEVEL_AFTER.match(text, end, min(len(text), end + 60))
+                    or (
+                        (
+                            _SPECIMEN_BEFORE.search(text, max(0, start - 24), start)
+                            or _SPECIMEN_NAME.match(text, start, end)
+                        )
+                        and _LEVEL_NOUN_AFTER.match(text, end, min(len(text), end + 40))
+                    )
+                )
+            ):
+                # "13C urea breath test", "collagen/epinephrine closure time": a test named
+                # by its reagent; "progesterone 0.4 ng/ml", "growth hormone (GH), 0.50
+                # ng/ml", "total carnitine levels": a level the body has, not a dose
+                continue
             if self._measured(text[start:end]) and (
                 _NAMES_ANOTHER_THING.match(text, end)
                 or not (_given(parts, text) or self.parser.giving_nearby(text, start, end))
@@ -955,6 +1028,47 @@ def _coordinated(
 _NAMES_ANOTHER_THING = re.compile(
     r"[ \t]*-?[ \t]*(?:tolerance|intolerance|lowering|transporters?|levels?|tests?|"
     r"testing|monitoring|meters?|metabolism|control|challenge|clamp|uptake|saturation)\b",
+    re.IGNORECASE,
+)
+
+
+#: Words after a drug that make the phrase a test named by its reagent or substrate: "13C
+#: urea breath test", "dexamethasone suppression test", "PFA collagen/epinephrine closure
+#: time", "methacholine challenge", "tuberculin skin test".
+_NAMES_A_TEST = re.compile(
+    r"[ \t]*-?[ \t]*(?:(?:breath|suppression|stimulation|skin|patch|provocation|loading)"
+    r"[ \t]+test(?:s|ing)?|challenge[ \t]+test(?:s|ing)?|closure[ \t]+times?"
+    # a method that a class names, which may be no drug at all ("contraceptive methods",
+    # "contraceptive measures": a condom is one)
+    r"|methods?|measures?)\b",
+    re.IGNORECASE,
+)
+#: A specimen named right before a substance ("blood VPA", "serum digoxin", "CSF/plasma
+#: albumin", "total carnitine") ...
+_SPECIMEN_BEFORE = re.compile(
+    r"\b(?:serum|plasma|blood|urine|urinary|csf|salivary|total|free|trough|peak)"
+    r"(?:[ \t]*/[ \t]*(?:serum|plasma|blood|csf))?[ \t]+$",
+    re.IGNORECASE,
+)
+#: A substance named with its specimen ("plasma albumin", "serum albumin").
+_SPECIMEN_NAME = re.compile(r"(?:serum|plasma)[ \t]", re.IGNORECASE)
+#: ... and a level or a ratio named after it in the same phrase ("blood VPA level", "blood VPA
+#: and ammonia levels", "CSF/plasma albumin ratio"): a measurement, not a drug given.
+_LEVEL_NOUN_AFTER = re.compile(
+    r"(?:[ \t]+(?:and|or|[\w-]+),?){0,3}?[ \t]+(?:levels?|concentrations?|ratios?|values?)\b",
+    re.IGNORECASE,
+)
+#: A level measured after a substance's name: its short form, "level(s)", "concentration",
+#: a verb, then a value in a unit of concentration that a laboratory reports ("0.50 ng/ml",
+#: "7 g/l", "2.1 µg/dL", "25 µIU/ml"), not a product's strength ("10 mg/ml", "5000 units/ml").
+_LEVEL_AFTER = re.compile(
+    r"[ \t]*(?:\([ \t]*[A-Za-z][\w-]{0,10}[ \t]*\)[ \t]*)?\)?[ \t]*"
+    r"(?:(?:serum|plasma|blood|trough|peak|total|free|levels?|concentrations?|values?|was|were|"
+    r"is|of|at|=|:|,)[ \t]*){0,4}"
+    r"\d+(?:[.,]\d+)?[ \t\u2009\u200a]?"
+    r"(?:(?:ng|pg|fg|pmol|nmol|µmol|μmol|umol|fmol|miu|µiu|μiu|uiu|µg|μg|ug|mcg|mg|g|mmol|"
+    r"meq|iu|u|mu)[ \t]?/[ \t]?(?:d?l|dL)\b|(?:ng|pg|fg|pmol|nmol|fmol|miu|µiu|μiu|uiu)"
+    r"[ \t]?/[ \t]?ml\b)",
     re.IGNORECASE,
 )
 

@@ -103,7 +103,17 @@ log = logging.getLogger(__name__)
 #   emphysema as "emphysematous lung disease / lung changes / lungs", "atelectases",
 #   "consolidative opacity / airspace disease / changes", "infiltrative changes / opacities",
 #   "thickened pleura", "pleural-based thickening".
-BUILD_VERSION = 17
+# 18 (2026-12): English words a drug vocabulary lists as a drug ("luminal", "snare", "diamond",
+#   "sits", "generic", "caps", "hemostatic", "yeast") and body substances ("methemoglobin") are
+#   stopped; the body's own proteins, enzymes and signalling molecules that MeSH files as
+#   substances ("dystrophin", "cathepsin D", "IL-6", "VEGF", "substance P"; not CGRP, which
+#   names drug classes and a neuropeptide given in studies) are no drugs
+#   (sources.py ``_BODY_SUBSTANCES``); "betablockers" closed up is the beta blockers class;
+#   classes named in words or initials (uncoded: SABA, LABA, LAMA, muscle relaxants, mood
+#   stabilizers, tranquilizers, biologic agents, probiotics; "CNS stimulants" as
+#   psychostimulants, not a bare "stimulant": "stimulant laxatives"; stoplist.txt,
+#   drug_classes.tsv).
+BUILD_VERSION = 18
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(

@@ -527,6 +527,22 @@ _NOT_A_DRUG = re.compile(
 )
 
 
+#: MeSH substances (by the drug vocabulary's canonical name) that are the body's own
+#: structural proteins, enzymes and signalling molecules, which a report measures or names and
+#: no one is given: "dystrophin", "laminin", "cathepsin D", "IL-6", "VEGF", "substance P".
+#: All their names become terms of ``BLOCK_LABEL``, like ``_NOT_A_DRUG``.
+_BODY_SUBSTANCES = frozenset(
+    {
+        "dystrophin", "laminin", "integrins", "immunophilins", "cathepsin d", "transketolase",
+        "acetylglucosaminidase", "mixed function oxygenases", "myeloblastin", "cytochromes c",
+        "proliferating cell nuclear antigen", "fas ligand protein", "apolipoproteins e",
+        "apolipoprotein a-i", "buffers", "vascular endothelial growth factor a",
+        "fibroblast growth factor 2", "transforming growth factor beta1", "interleukin-6",
+        "substance p", "platelet activating factor",
+    }
+)
+
+
 def read_drugs() -> Iterator[Concept]:
     """Drug names and brand names from drug-named-entity-recognition (read from its pickle)."""
     try:
@@ -545,8 +561,9 @@ def read_drugs() -> Iterator[Concept]:
     not_drugs: list[str] = []
     for canonical, all_variants in by_canonical.items():
         variants = []
+        body = canonical.lower() in _BODY_SUBSTANCES
         for v in all_variants:
-            (not_drugs if _NOT_A_DRUG.search(v) else variants).append(v)
+            (not_drugs if body or _NOT_A_DRUG.search(v) else variants).append(v)
         if not variants:
             continue
         info = data["drug_canonical_to_data"].get(canonical, {})

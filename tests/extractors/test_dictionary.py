@@ -1270,7 +1270,10 @@ def _drugs(nlp, text: str) -> list[str]:
             ["Amoxicillin", "potassium clavulanate"],
         ),
         # a cation that is the ion of physiology, or a drug of its own, stays apart
-        ("Dihydropyridine calcium antagonists were avoided.", ["Dihydropyridine"]),
+        (
+            "Dihydropyridine calcium antagonists were avoided.",
+            ["Dihydropyridine", "calcium antagonists"],
+        ),
         ("Meds: lisinopril potassium 20 mEq daily.", ["lisinopril"]),
         ("Labs: sodium 140, potassium 4.1.", []),
     ],
@@ -1365,11 +1368,63 @@ def test_enzymes_and_classes_given_as_drugs_stay_drugs(full_nlp, text, drug) -> 
         ("He has a factor VIII inhibitor.", []),
         ("Potent inhibitors of the pump were studied.", []),
         ("Hypertension - ACE inhibitor held.", ["ACE inhibitor"]),
+        # a receptor or carrier named by words
+        ("On calcium antagonists and an alpha blocker.", ["calcium antagonists", "alpha blocker"]),
+        ("Leukotriene receptor antagonists are allowed.", ["Leukotriene receptor antagonists"]),
+        ("Any alpha-2 adrenergic agonists.", ["alpha-2 adrenergic agonists"]),
+        # a receptor without its ligand's name is no class
+        ("Receptor antagonists were studied.", []),
     ],
 )
 def test_drug_classes_named_by_their_target(full_nlp, text, drugs) -> None:
     got = [d for d in _drugs(full_nlp, text) if d != "factor VIII"]
     assert got == drugs
+
+
+@pytest.mark.parametrize(
+    ("text", "drugs"),
+    [
+        ("Use of anti-dementia medications.", ["anti-dementia medications"]),
+        (
+            "Prior anti-VEGF drugs or anti - cancer drugs .",
+            ["anti-VEGF drugs", "anti - cancer drugs"],
+        ),
+        ("She takes cardiac medications and sleep medication.",
+         ["cardiac medications", "sleep medication"]),
+        ("He is on blood pressure medications.", ["blood pressure medications"]),
+        # a disorder before the head stays a problem ("his asthma medication")
+        ("He takes his asthma medication daily.", []),
+        ("No cholesterol-lowering drugs or blood thinning medications.",
+         ["cholesterol-lowering drugs", "blood thinning medications"]),
+        # a behaviour, a test or a plain noun phrase: no class
+        ("History of cardiac drug abuse.", []),
+        ("The anticipated drugs were not available.", []),
+        ("This is based medication.", []),
+        ("Care follows evidence-based medicine.", []),
+        # a coded drug class before the head keeps its codes
+        ("Use the antifungal medication.", ["antifungal"]),
+    ],
+)
+def test_drug_classes_named_by_their_use(full_nlp, text, drugs) -> None:
+    assert _drugs(full_nlp, text) == drugs
+
+
+@pytest.mark.parametrize(
+    ("text", "drugs"),
+    [
+        ("Rescue SABA use more than twice a week.", ["SABA"]),
+        ("On a LABA and biologic therapy.", ["LABA", "biologic therapy"]),
+        ("Uses muscle relaxants and a mood stabilizer.", ["muscle relaxants", "mood stabilizer"]),
+        # initials in lower case are no class ("saba" is a word in other languages)
+        ("The saba was ripe.", []),
+        # a class word that also names a kind of another class, or a relation
+        ("Avoid stimulant laxatives.", ["laxatives"]),
+        ("He lives with his biologic father.", []),
+    ],
+)
+def test_drug_classes_named_in_words_or_initials(full_nlp, text, drugs) -> None:
+    assert _drugs(full_nlp, text) == drugs
+
 
 
 @pytest.mark.parametrize(

@@ -326,6 +326,9 @@ def test_up_to_frequency(nlp: Any) -> None:
         # a prefix before a hyphen leaves the drug; one drug named twice stays one drug
         ("FEV1 measured post-albuterol.", "albuterol", None),
         ("post-albuterol/salbutamol FEV1", "albuterol/salbutamol", None),
+        # a suffix after the hyphen ("-based", "-containing") leaves the drug given
+        ("Three cycles of a bortezomib-based induction.", "bortezomib", None),
+        ("A cisplatin-containing regimen was given.", "cisplatin", None),
         # a therapy named by its class
         (
             "She completed adjuvant chemotherapy in 2019.",
@@ -351,7 +354,9 @@ def test_drugs_inside_tokens_and_therapy_classes(
 
 def test_words_with_hyphens_that_are_no_drugs_stay_plain(nlp: Any) -> None:
     meds = [
-        m for m in run(nlp, "Follow-up in two weeks; well-being good.") if m.label == "MEDICATION"
+        m
+        for m in run(nlp, "Follow-up in two weeks; well-being good; evidence-based care.")
+        if m.label == "MEDICATION"
     ]
     assert meds == []
 
@@ -407,6 +412,58 @@ def test_a_route_between_two_drugs(nlp: Any, sentence: str, routes: dict[str, An
 )
 def test_measured_substances_given(nlp: Any, sentence: str, drugs: list[str]) -> None:
     assert [m.text for m in run(nlp, sentence) if m.label == "MEDICATION"] == drugs
+
+
+@pytest.mark.parametrize(
+    ("sentence", "drugs"),
+    [
+        # a level measured, in a laboratory's unit of concentration
+        ("Progesterone 0.4 ng/ml and estradiol 45 pg/mL.", []),
+        ("Her insulin was 25 µIU/ml and vitamin B12 150 pg/ml.", []),
+        ("Normal hormones (growth hormone (GH), 0.50 ng/ml).", []),
+        # a test named by its reagent
+        ("The 13C urea breath test was negative.", []),
+        ("A dexamethasone suppression test was done.", []),
+        # a method named by a class
+        ("She must use reliable contraceptive methods.", []),
+        ("She takes oral contraceptives.", ["oral contraceptives"]),
+        # a specimen before the name and a level after it
+        ("Her total carnitine and free carnitine levels had increased.", []),
+        ("An increased CSF/plasma albumin ratio of 7.4.", []),
+        # the level of a drug the body does not make: the patient takes it
+        ("The digoxin concentration was 2.5 ng/ml.", ["digoxin"]),
+        ("The blood VPA level was normal.", ["VPA"]),
+        # a dose or a product's strength stays a drug's
+        ("Lidocaine 10 mg/ml was infused.", ["Lidocaine"]),
+        ("He was given oral progesterone 200 mg nightly.", ["progesterone"]),
+        ("IV digoxin 0.25 mg, then digoxin 0.125 mg daily.", ["digoxin", "digoxin"]),
+    ],
+)
+def test_levels_and_tests_are_no_drugs_given(nlp: Any, sentence: str, drugs: list[str]) -> None:
+    assert [m.text for m in run(nlp, sentence) if m.label == "MEDICATION"] == drugs
+
+
+@pytest.mark.parametrize(
+    ("sentence", "strength", "dose"),
+    [
+        # a concentration right before the name is its strength, the amount after the dose
+        ("An intravenous infusion of 15% glucose (7.8 mg/kg/min).", "15%", "7.8 mg/kg/min"),
+        ("He received 10 mL of 1% lidocaine.", "1%", "10 mL"),
+        ("5% dextrose at 100 mL/h.", "5%", "100 mL/h"),
+        # a second concentration after the name is left as it was (a mixture, another drug)
+        ("Infiltrated with 0.25% Marcaine 1% mixture.", "1%", None),
+        # a share of something else before the drug is none
+        ("In 50% of cases heparin 5000 units was given.", "5000 units", None),
+    ],
+)
+def test_a_concentration_before_the_drug(
+    nlp: Any, sentence: str, strength: str, dose: str | None
+) -> None:
+    [m] = [m for m in run(nlp, sentence) if m.label == "MEDICATION"]
+    assert (m.attributes["strength"]["text"], (m.attributes.get("dose") or {}).get("text")) == (
+        strength,
+        dose,
+    )
 
 
 @pytest.mark.parametrize(
