@@ -1074,6 +1074,48 @@ def test_a_rare_disease_family_takes_its_heads_codes_but_no_icd_default(full_nlp
 @pytest.mark.parametrize(
     ("text", "found"),
     [
+        # a size, rate or recurrence prefix on a listed one-word problem
+        ("CT showed microcalcifications.", ["microcalcifications"]),
+        ("Prevention of bradyarrhythmias.", ["bradyarrhythmias"]),
+        ("There was no reinfarction.", ["reinfarction"]),
+        # words that only begin like it: a process, a unit, a listed word
+        ("Review of the recording and microscopy.", []),
+        ("Bilirubin 30 micromoles per liter.", []),
+        ("He has pansinusitis.", []),
+    ],
+)
+def test_a_prefixed_problem_word_is_a_problem(full_nlp, text: str, found) -> None:
+    got = [t for t, label, _, r in spans(full_nlp, text) if r.startswith("prefixed:")]
+    assert got == found
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        # an unlisted acronym named as the diagnosis is a problem wherever the note writes it
+        ("She was diagnosed with PUPPP. PUPPP resolved.", ["PUPPP", "PUPPP"]),
+        ("The diagnosis of AFLP was confirmed.", ["AFLP"]),
+        ("Biopsy features consistent with PAM.", ["PAM"]),
+        ("It raised the suspicion of a PC. The tumour was a PC.", ["PC", "PC"]),
+        # a test, a classification or a listed term after the cue is not one
+        ("Findings consistent with CT results.", []),
+        ("A diagnosis of DSM-IV depression.", []),
+        ("Diagnosed with COPD.", []),
+        # an acronym without the cue is left alone
+        ("The XYZQ was repeated.", []),
+    ],
+)
+def test_an_acronym_named_as_the_diagnosis_is_a_problem(full_nlp, text: str, found) -> None:
+    got = [t for t, label, _, r in spans(full_nlp, text) if r == "pattern:diagnosed-acronym"]
+    assert got == found
+    assert all(
+        label == "PROBLEM" for t, label, _, r in spans(full_nlp, text) if t in found
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
         # a word formed as a disorder's name that no open source lists
         ("Biopsy showed a pneumomycosis.", [("pneumomycosis", "morphology:pneumomycosis")]),
         ("Known hypocomplementemia.", [("hypocomplementemia", "morphology:hypocomplementemia")]),
