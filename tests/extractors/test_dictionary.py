@@ -1108,9 +1108,7 @@ def test_a_prefixed_problem_word_is_a_problem(full_nlp, text: str, found) -> Non
 def test_an_acronym_named_as_the_diagnosis_is_a_problem(full_nlp, text: str, found) -> None:
     got = [t for t, label, _, r in spans(full_nlp, text) if r == "pattern:diagnosed-acronym"]
     assert got == found
-    assert all(
-        label == "PROBLEM" for t, label, _, r in spans(full_nlp, text) if t in found
-    )
+    assert all(label == "PROBLEM" for t, label, _, r in spans(full_nlp, text) if t in found)
 
 
 @pytest.mark.parametrize(
