@@ -99,7 +99,10 @@ log = logging.getLogger(__name__)
 #   "axonal", the brain as "cerebral" and "hippocampal" (organ_disorders.json).
 # 16 (2026-12): "attention deficit" (ADHD) makes no function-head variants ("attention
 #   problems" is no ADHD; concepts.py ``_NAMED_BY_HEAD``).
-BUILD_VERSION = 16
+# 17 (2026-12): SNOMED CT morphologic abnormalities of a FHIR source are problems ("Diverticulum",
+#   "Tortuosity"), but structures a surgeon made and sites ("Coronary artery graft", "Operative
+#   site"; byo.py); "compression" alone is none (stoplist.txt).
+BUILD_VERSION = 17
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(
