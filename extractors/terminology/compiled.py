@@ -102,7 +102,10 @@ log = logging.getLogger(__name__)
 # 17 (2026-12): SNOMED CT morphologic abnormalities of a FHIR source are problems ("Diverticulum",
 #   "Tortuosity"), but structures a surgeon made and sites ("Coronary artery graft", "Operative
 #   site"; byo.py); "compression" alone is none (stoplist.txt).
-BUILD_VERSION = 17
+# 18 (2026-12): a body system's function stated as impaired ("decreased renal function",
+#   "impaired hepatic function", "abnormalities in cardiac function"; organ_disorders.json
+#   ``function_forms``).
+BUILD_VERSION = 18
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(

@@ -305,11 +305,29 @@ def test_typographic_apostrophes_match_the_ascii_term(full_nlp, quote) -> None:
         ("Known valvular heart disease.", "valvular heart disease", "curated:organ-heart-valve"),
         ("Denies gall bladder problems.", "gall bladder problems", "curated:organ-gallbladder"),
         ("He reports bladder problems.", "bladder problems", "curated:organ-bladder"),
+        # the system's function stated as impaired
+        (
+            "Decreased renal function was found.",
+            "Decreased renal function",
+            "curated:organ-kidney-impairment",
+        ),
+        ("Impaired hepatic function.", "Impaired hepatic function", "curated:organ-liver"),
+        ("Liver function impairment.", "Liver function impairment", "curated:organ-liver"),
+        (
+            "Abnormalities in cardiac function.",
+            "Abnormalities in cardiac function",
+            "curated:organ-heart",
+        ),
     ],
 )
 def test_disorders_named_by_a_body_system(full_nlp, text, term, rule) -> None:
     got = {g[0]: g[3] for g in spans(full_nlp, text)}
     assert got.get(term) == rule, got
+
+
+@pytest.mark.parametrize("text", ["Normal renal function.", "Preserved hepatic function."])
+def test_a_normal_system_function_is_no_problem(full_nlp, text) -> None:
+    assert not [g for g in spans(full_nlp, text) if g[1] == "PROBLEM"]
 
 
 @pytest.mark.parametrize(
