@@ -493,8 +493,11 @@ class DictionaryMatcher:
 
     def _is_prefixed(self, word: str) -> bool:
         m = _FINDING_PREFIX.match(word)
-        if m is None or len(word) - m.end() < 5 or word[m.end() :] in _NOT_PREFIXED_HEADS:
+        rest = word[m.end() :] if m is not None else ""
+        if len(rest) < 5 or rest in _NOT_PREFIXED_HEADS or word in _NOT_PREFIXED_WORDS:
             return False
+        if m is not None and m.group().startswith("re") and rest.endswith("ed"):
+            return False  # an act done again: "the lesion was redilated"
         idx = self.index.entry_of([word[m.end() :]])
         return idx is not None and self.entries[idx].label == "PROBLEM"
 
@@ -543,6 +546,8 @@ class DictionaryMatcher:
             word = m.group(1)
             if word in acronyms or word in _NOT_DIAGNOSED_ACRONYMS:
                 continue
+            if sum(c.isalpha() for c in word) < 2:
+                continue  # a vertebra or a lead ("consistent with a C6-7 radiculopathy")
             span = doc.char_span(m.start(1), m.end(1))
             if span is None or len(span) != 1:
                 continue  # part of a longer token ("HLA-B27", "T2DM")
@@ -1041,6 +1046,9 @@ _FINDING_PREFIX = re.compile(r"^(?:micro|macro|brady|tachy|poly|mono|oligo|pan|r
 #: Listed problems that, after such a prefix, are a unit or a word of their own
 #: ("micromoles", "micromolar": a skin mole is no part of them).
 _NOT_PREFIXED_HEADS = frozenset({"moles", "mole", "molar", "molars"})
+#: Such words that name a procedure or a device's flaw: "microfracture" (the cartilage
+#: technique, "microfracture of the medial femoral condyle"; a lead "prone to microfractures").
+_NOT_PREFIXED_WORDS = frozenset({"microfracture", "microfractures"})
 #: Where a note names what a patient was diagnosed with: the acronym after it (two to seven
 #: capitals and digits, case-sensitive) is a disorder's short form (``_diagnosed_acronyms``).
 _DIAGNOSED_ACRONYM = re.compile(
@@ -1049,10 +1057,11 @@ _DIAGNOSED_ACRONYM = re.compile(
     r"([A-Z][A-Z0-9]{1,6}s?)(?![\w+*/])"
 )
 _DIAGNOSIS_CUE_GUARD = re.compile(r"(?i)diagnos|consistent with|suggestive of|suspicion")
-#: Capitals after such a cue that name a classification, a body or a test, no disorder.
+#: Capitals after such a cue that name a classification, a body, a test or a heart chamber or
+#: artery ("consistent with RV volume overload"), no disorder.
 _NOT_DIAGNOSED_ACRONYMS = frozenset(
     """DSM ICD WHO AJCC TNM FIGO NYHA ACR EULAR CDC NIH FDA IRB MD DO RN ER ED ICU CT MRI MR PET
-    US EEG ECG EKG EMG CSF PCR IHC FISH""".split()
+    US EEG ECG EKG EMG CSF PCR IHC FISH RV LV RA LA RVOT LVOT LAD RCA LCX""".split()
 )
 #: Words of a disorder's form that name a process, a procedure, a device, a structure, a
 #: solution or a profession.

@@ -325,8 +325,16 @@ def test_disorders_named_by_a_body_system(full_nlp, text, term, rule) -> None:
     assert got.get(term) == rule, got
 
 
-@pytest.mark.parametrize("text", ["Normal renal function.", "Preserved hepatic function."])
-def test_a_normal_system_function_is_no_problem(full_nlp, text) -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Normal renal function.",
+        "Preserved hepatic function.",
+        # the kidney's collecting system is anatomy (HPO's "Collecting" is hoarding)
+        "Contrast filled the renal collecting system.",
+    ],
+)
+def test_a_normal_function_or_a_structure_is_no_problem(full_nlp, text) -> None:
     assert not [g for g in spans(full_nlp, text) if g[1] == "PROBLEM"]
 
 
@@ -1099,6 +1107,9 @@ def test_a_rare_disease_family_takes_its_heads_codes_but_no_icd_default(full_nlp
         # words that only begin like it: a process, a unit, a listed word
         ("Review of the recording and microscopy.", []),
         ("Bilirubin 30 micromoles per liter.", []),
+        # an act done again, a cartilage technique
+        ("The lesion was redilated.", []),
+        ("Microfracture of the medial femoral condyle.", []),
         ("He has pansinusitis.", []),
     ],
 )
@@ -1118,6 +1129,8 @@ def test_a_prefixed_problem_word_is_a_problem(full_nlp, text: str, found) -> Non
         # a test, a classification or a listed term after the cue is not one
         ("Findings consistent with CT results.", []),
         ("A diagnosis of DSM-IV depression.", []),
+        ("Findings consistent with a C6-7 radiculopathy.", []),
+        ("Echo consistent with RV volume overload.", []),
         ("Diagnosed with COPD.", []),
         # an acronym without the cue is left alone
         ("The XYZQ was repeated.", []),
