@@ -555,10 +555,14 @@ class DictionaryMatcher:
                 continue  # a listed term (a test, a drug, a disorder) is the dictionary's
             acronyms.add(word)
         out: list[tuple[int, int, int]] = []
+        n = len(doc)
         for word in sorted(acronyms):
             for i in tokens_with(doc, word):
-                if doc[i].text in (word, word + "s"):
-                    out.append((i, i + 1, self.diagnosed_acronym_entry))
+                if doc[i].text not in (word, word + "s"):
+                    continue
+                if i + 1 < n and doc[i + 1].lower_ in _TEST_AFTER_ACRONYM:
+                    continue  # the agent tested for: "CMV serologies", "a CMV blood PCR"
+                out.append((i, i + 1, self.diagnosed_acronym_entry))
         return out
 
     def _drug_codes(self, doc: Doc) -> list[tuple[int, int, int]]:
@@ -1057,6 +1061,11 @@ _DIAGNOSED_ACRONYM = re.compile(
     r"([A-Z][A-Z0-9]{1,6}s?)(?![\w+*/])"
 )
 _DIAGNOSIS_CUE_GUARD = re.compile(r"(?i)diagnos|consistent with|suggestive of|suspicion")
+#: Words after such an acronym that make it the agent a test looks for, not the disorder.
+_TEST_AFTER_ACRONYM = frozenset(
+    """serology serologies pcr antibody antibodies titer titers titre titres igg igm antigen
+    test tests testing culture cultures screen screening blood viral dna rna load""".split()
+)
 #: Capitals after such a cue that name a classification, a body, a test or a heart chamber or
 #: artery ("consistent with RV volume overload"), no disorder.
 _NOT_DIAGNOSED_ACRONYMS = frozenset(

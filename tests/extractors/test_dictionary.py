@@ -1126,6 +1126,8 @@ def test_a_prefixed_problem_word_is_a_problem(full_nlp, text: str, found) -> Non
         ("The diagnosis of AFLP was confirmed.", ["AFLP"]),
         ("Biopsy features consistent with PAM.", ["PAM"]),
         ("It raised the suspicion of a PC. The tumour was a PC.", ["PC", "PC"]),
+        # the agent a test looks for is not the disorder
+        ("Consistent with CMV. A CMV blood PCR and CMV serologies.", ["CMV"]),
         # a test, a classification or a listed term after the cue is not one
         ("Findings consistent with CT results.", []),
         ("A diagnosis of DSM-IV depression.", []),
