@@ -110,7 +110,10 @@ log = logging.getLogger(__name__)
 #              "the suspicion of a PC"), is an uncoded problem wherever the note writes it
 #              (pattern:diagnosed-acronym); a size, rate, number or recurrence prefix on a
 #              listed one-word problem makes an uncoded problem ("microcalcifications",
-#              "bradyarrhythmias", "rebleeding": prefixed:<word>).
+#              "bradyarrhythmias", "rebleeding": prefixed:<word>); the short form of a
+#              listed problem followed by what it is of ("solitary fibrous tumor of the liver
+#              (SFTL)", "acute fatty liver of pregnancy (AFLP)") is an uncoded problem
+#              (pattern:short-form-of-problem) instead of a short form no source knows.
 VERSION = 13
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
@@ -161,6 +164,7 @@ class DictionaryMatcher:
             Entry("MEDICATION", "pattern:drug-stem", (), "pattern"),
             Entry("PROBLEM", "pattern:diagnosed-acronym", (), "pattern"),
             Entry("PROBLEM", "prefixed", (), "pattern"),
+            Entry("PROBLEM", "pattern:short-form-of-problem", (), "pattern"),
         ]
         self.deficiency_entry = len(table.entries)
         self.morphology_entry = len(table.entries) + 1
@@ -169,6 +173,7 @@ class DictionaryMatcher:
         self.drug_stem_entry = len(table.entries) + 4
         self.diagnosed_acronym_entry = len(table.entries) + 5
         self.prefixed_entry = len(table.entries) + 6
+        self.short_form_entry = len(table.entries) + 7
         self._prefixed_word_of: dict[int, bool] = {}
         self._drug_word_of: dict[int, bool] = {}
         self._stoplist = load_stoplist()
@@ -795,6 +800,8 @@ class DictionaryMatcher:
             if long is None or not _looks_abbreviated(short.text.replace(" - ", "-"), long.text):
                 continue
             idx = _long_form_entry(long, matches, self._qualifiers)
+            if idx is None and self._problem_with_of_tail(long, matches):
+                idx = self.short_form_entry
             if idx is None:
                 undefined.add((short.start, short.end))
             elif idx in self.blocking:
@@ -811,6 +818,19 @@ class DictionaryMatcher:
         for start, end in sorted(undefined):
             blocked.append((doc[start].idx, doc[end - 1].idx + len(doc[end - 1])))
         return keep, forced
+
+    def _problem_with_of_tail(self, long: Span, matches: list[tuple[int, int, int]]) -> bool:
+        """Whether a short form's long form is a listed problem followed by what it is of
+        ("solitary fibrous tumor of the liver (SFTL)", "acute fatty liver of pregnancy
+        (AFLP)"): the short form names a problem, more exact than the listed head, so it
+        takes an uncoded entry rather than the head's codes."""
+        doc = long.doc
+        for start, end, idx in matches:
+            if start != long.start or not start < end < long.end or long.end - end > 6:
+                continue
+            if doc[end].lower_ == "of" and self.entries[idx].label == "PROBLEM":
+                return True
+        return False
 
     def __call__(self, doc: Doc) -> Doc:
         out = list(doc.spans[MENTIONS]) if MENTIONS in doc.spans else []

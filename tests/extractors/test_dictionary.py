@@ -1100,6 +1100,24 @@ def test_a_rare_disease_family_takes_its_heads_codes_but_no_icd_default(full_nlp
 @pytest.mark.parametrize(
     ("text", "found"),
     [
+        # the short form of a listed problem and what it is of names that problem, uncoded
+        (
+            "A solitary fibrous tumor of the liver (SFTL) was found. Biopsy confirmed SFTL.",
+            ["SFTL", "SFTL"],
+        ),
+        ("Acute fatty liver of pregnancy (AFLP) was diagnosed. AFLP resolved.", ["AFLP", "AFLP"]),
+        # a society or a lab's name is none
+        ("The American Society of Anesthesiologists (ASA) class was 2.", []),
+    ],
+)
+def test_the_short_form_of_a_problem_of_a_site(full_nlp, text: str, found) -> None:
+    got = [t for t, _, _, r in spans(full_nlp, text) if r == "pattern:short-form-of-problem"]
+    assert got == found
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
         # a size, rate or recurrence prefix on a listed one-word problem
         ("CT showed microcalcifications.", ["microcalcifications"]),
         ("Prevention of bradyarrhythmias.", ["bradyarrhythmias"]),
