@@ -35,6 +35,15 @@ from extractors.terminology.sources import (
 log = logging.getLogger(__name__)
 
 # Version history:
+# 14 (2026-12): an acronym no terminology lists, named as what the patient was diagnosed with
+#              ("diagnosed with PUPPP", "the diagnosis of AFLP", "consistent with PAM",
+#              "the suspicion of a PC"), is an uncoded problem wherever the note writes it
+#              (pattern:diagnosed-acronym); a size, rate, number or recurrence prefix on a
+#              listed one-word problem makes an uncoded problem ("microcalcifications",
+#              "bradyarrhythmias", "rebleeding": prefixed:<word>); the short form of a
+#              listed problem followed by what it is of ("solitary fibrous tumor of the liver
+#              (SFTL)", "acute fatty liver of pregnancy (AFLP)") is an uncoded problem
+#              (pattern:short-form-of-problem) instead of a short form no source knows.
 # 13 (2026-12): a drug class named by its use before "medication(s)", "medicine(s)", "drug(s)"
 #              or "agent(s)" ("anti-dementia medications", "cardiac medications", "blood
 #              pressure medicines", "cholesterol-lowering drugs": pattern:drug-class-by-use) and
@@ -113,7 +122,7 @@ log = logging.getLogger(__name__)
 # 2 (2026-11): compiled terminology dictionary (curated tables, HPO, ICD-10-CM, drug names,
 #              bring-your-own UMLS/RxNorm/SNOMED CT/FHIR/DOID), abbreviations defined in the note.
 # 1 (2026-11): curated phrase rules from rules/dictionary/targets.json.
-VERSION = 13
+VERSION = 14
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
 #: label of a predicate rule that names no finding and only keeps other terms off its words
@@ -165,6 +174,9 @@ class DictionaryMatcher:
             Entry("MEDICATION", "pattern:drug-class-by-target", (), "pattern"),
             Entry("MEDICATION", "pattern:drug-stem", (), "pattern"),
             Entry("MEDICATION", "pattern:drug-class-by-use", (), "pattern"),
+            Entry("PROBLEM", "pattern:diagnosed-acronym", (), "pattern"),
+            Entry("PROBLEM", "prefixed", (), "pattern"),
+            Entry("PROBLEM", "pattern:short-form-of-problem", (), "pattern"),
         ]
         self.deficiency_entry = len(table.entries)
         self.morphology_entry = len(table.entries) + 1
@@ -172,6 +184,10 @@ class DictionaryMatcher:
         self.target_class_entry = len(table.entries) + 3
         self.drug_stem_entry = len(table.entries) + 4
         self.use_class_entry = len(table.entries) + 5
+        self.diagnosed_acronym_entry = len(table.entries) + 6
+        self.prefixed_entry = len(table.entries) + 7
+        self.short_form_entry = len(table.entries) + 8
+        self._prefixed_word_of: dict[int, bool] = {}
         self._drug_word_of: dict[int, bool] = {}
         self._stoplist = load_stoplist()
         self._disorder_word_of: dict[int, bool] = {}
@@ -216,10 +232,12 @@ class DictionaryMatcher:
         matches = matches + self._deficiencies(doc) + self._predicates(doc)
         matches += self._substance_deficiencies(doc, matches)
         matches += self._disorder_words(doc)
+        matches += self._prefixed_words(doc)
         matches += self._drug_codes(doc)
         matches += self._classes_by_target(doc)
         matches += self._classes_by_use(doc, matches)
         matches += self._drug_stem_words(doc)
+        matches += self._diagnosed_acronyms(doc, matches)
         matches = self._drugs_over_administrations(matches)
         chosen: list[tuple[int, int, int]] = []
         taken: set[int] = set()
@@ -475,6 +493,33 @@ class DictionaryMatcher:
             out.append((i, i + 1, self.morphology_entry))
         return out
 
+    def _prefixed_words(self, doc: Doc) -> list[tuple[int, int, int]]:
+        """A word that no terminology lists, made of a prefix that says how small, slow, fast,
+        many or again and a one-word problem the dictionary lists, is that kind of problem:
+        "microcalcifications", "bradyarrhythmias", "rebleeding", "polyarthralgia",
+        "macroadenoma" (``_FINDING_PREFIXES``). Uncoded (the bare word's codes would misname
+        it); its rule id names the word (``prefixed:<word>``). Not after "non-", "anti-",
+        "post-" or "pre-", which say the problem is absent or only a time."""
+        lowers = doc.to_array(LOWER).tolist()
+        hits = self._unlisted_words(doc, lowers, self._prefixed_word_of, self._is_prefixed)
+        if not hits:
+            return []
+        return [
+            (i, i + 1, self.prefixed_entry)
+            for i, h in enumerate(lowers)
+            if h in hits and doc[i].is_alpha and not doc[i].is_upper
+        ]
+
+    def _is_prefixed(self, word: str) -> bool:
+        m = _FINDING_PREFIX.match(word)
+        rest = word[m.end() :] if m is not None else ""
+        if len(rest) < 5 or rest in _NOT_PREFIXED_HEADS or word in _NOT_PREFIXED_WORDS:
+            return False
+        if m is not None and m.group().startswith("re") and rest.endswith("ed"):
+            return False  # an act done again: "the lesion was redilated"
+        idx = self.index.entry_of([word[m.end() :]])
+        return idx is not None and self.entries[idx].label == "PROBLEM"
+
     def _unlisted_words(
         self,
         doc: Doc,
@@ -502,6 +547,42 @@ class DictionaryMatcher:
             if verdict:
                 hits.add(h)
         return hits
+
+    def _diagnosed_acronyms(
+        self, doc: Doc, matches: list[tuple[int, int, int]]
+    ) -> list[tuple[int, int, int]]:
+        """An acronym no terminology lists, named as what the patient was diagnosed with
+        ("she was diagnosed with PUPPP", "the diagnosis of AFLP was confirmed", "features
+        consistent with PAM", "raised the suspicion of a PC"), is a disorder's short form
+        wherever the note writes it ("the tumour was diagnosed as a PC ... PC may rarely
+        occur"). Uncoded; the longest-match pass keeps any dictionary term over it, and a
+        short form the note defines takes its long form's meaning (forced matches)."""
+        text = doc_text(doc)
+        if not _DIAGNOSIS_CUE_GUARD.search(text):
+            return []
+        acronyms: set[str] = set()
+        for m in _DIAGNOSED_ACRONYM.finditer(text):
+            word = m.group(1)
+            if word in acronyms or word in _NOT_DIAGNOSED_ACRONYMS:
+                continue
+            if sum(c.isalpha() for c in word) < 2:
+                continue  # a vertebra or a lead ("consistent with a C6-7 radiculopathy")
+            span = doc.char_span(m.start(1), m.end(1))
+            if span is None or len(span) != 1:
+                continue  # part of a longer token ("HLA-B27", "T2DM")
+            if any(s <= span.start < e for s, e, _ in matches):
+                continue  # a listed term (a test, a drug, a disorder) is the dictionary's
+            acronyms.add(word)
+        out: list[tuple[int, int, int]] = []
+        n = len(doc)
+        for word in sorted(acronyms):
+            for i in tokens_with(doc, word):
+                if doc[i].text not in (word, word + "s"):
+                    continue
+                if i + 1 < n and doc[i + 1].lower_ in _TEST_AFTER_ACRONYM:
+                    continue  # the agent tested for: "CMV serologies", "a CMV blood PCR"
+                out.append((i, i + 1, self.diagnosed_acronym_entry))
+        return out
 
     def _drug_codes(self, doc: Doc) -> list[tuple[int, int, int]]:
         """Development codes of drugs, a company's prefix and a compound number ("LY274614",
@@ -766,6 +847,8 @@ class DictionaryMatcher:
             if long is None or not _looks_abbreviated(short.text.replace(" - ", "-"), long.text):
                 continue
             idx = _long_form_entry(long, matches, self._qualifiers)
+            if idx is None and self._problem_with_of_tail(long, matches):
+                idx = self.short_form_entry
             if idx is None:
                 undefined.add((short.start, short.end))
             elif idx in self.blocking:
@@ -783,6 +866,19 @@ class DictionaryMatcher:
             blocked.append((doc[start].idx, doc[end - 1].idx + len(doc[end - 1])))
         return keep, forced
 
+    def _problem_with_of_tail(self, long: Span, matches: list[tuple[int, int, int]]) -> bool:
+        """Whether a short form's long form is a listed problem followed by what it is of
+        ("solitary fibrous tumor of the liver (SFTL)", "acute fatty liver of pregnancy
+        (AFLP)"): the short form names a problem, more exact than the listed head, so it
+        takes an uncoded entry rather than the head's codes."""
+        doc = long.doc
+        for start, end, idx in matches:
+            if start != long.start or not start < end < long.end or long.end - end > 6:
+                continue
+            if doc[end].lower_ == "of" and self.entries[idx].label == "PROBLEM":
+                return True
+        return False
+
     def __call__(self, doc: Doc) -> Doc:
         out = list(doc.spans[MENTIONS]) if MENTIONS in doc.spans else []
         data = doc.user_data
@@ -797,6 +893,8 @@ class DictionaryMatcher:
             if idx == self.morphology_entry:  # the word itself names the disorder
                 word = next(t.lower_ for t in reversed(span) if _DISORDER_WORD.match(t.lower_))
                 data[(_KEY, "rule_id", *base)] = f"morphology:{word}"
+            elif idx == self.prefixed_entry:
+                data[(_KEY, "rule_id", *base)] = f"prefixed:{span.text.lower()}"
             else:
                 data[(_KEY, "rule_id", *base)] = entry.rule_id
             data[(_KEY, "codes", *base)] = [
@@ -1014,6 +1112,36 @@ _DISORDER_WORD = re.compile(
     r"malacia|dynias?|rrh(?:o)?eas?|rrhages?|rrhagia)$"
     r"|^(?:hyper|hypo|an|dys|pan|oligo)[a-z]{3,}(?:a?emias?|urias?)$"
     r"|^[a-z]*acid(?:a?emias?|urias?)$"
+)
+#: Prefixes that make a listed one-word problem a kind of it: size ("microcalcifications",
+#: "macroadenoma"), rate ("bradyarrhythmias"), number or extent ("polyarthralgia",
+#: "mononeuropathy", "oligoarthritis", "pansinusitis") and recurrence ("rebleeding",
+#: "reinfarction"); ``_prefixed_words``.
+_FINDING_PREFIX = re.compile(r"^(?:micro|macro|brady|tachy|poly|mono|oligo|pan|re)-?")
+#: Listed problems that, after such a prefix, are a unit or a word of their own
+#: ("micromoles", "micromolar": a skin mole is no part of them).
+_NOT_PREFIXED_HEADS = frozenset({"moles", "mole", "molar", "molars"})
+#: Such words that name a procedure or a device's flaw: "microfracture" (the cartilage
+#: technique, "microfracture of the medial femoral condyle"; a lead "prone to microfractures").
+_NOT_PREFIXED_WORDS = frozenset({"microfracture", "microfractures"})
+#: Where a note names what a patient was diagnosed with: the acronym after it (two to seven
+#: capitals and digits, case-sensitive) is a disorder's short form (``_diagnosed_acronyms``).
+_DIAGNOSED_ACRONYM = re.compile(
+    r"\b(?i:diagnos(?:is|ed|e)\s+(?:of|with|as)|consistent\s+with|suggestive\s+of|"
+    r"suspicion\s+(?:of|for)|suspected\s+diagnosis\s+of)\s+(?:(?i:an?|the)\s+)?"
+    r"([A-Z][A-Z0-9]{1,6}s?)(?![\w+*/])"
+)
+_DIAGNOSIS_CUE_GUARD = re.compile(r"(?i)diagnos|consistent with|suggestive of|suspicion")
+#: Words after such an acronym that make it the agent a test looks for, not the disorder.
+_TEST_AFTER_ACRONYM = frozenset(
+    """serology serologies pcr antibody antibodies titer titers titre titres igg igm antigen
+    test tests testing culture cultures screen screening blood viral dna rna load""".split()
+)
+#: Capitals after such a cue that name a classification, a body, a test or a heart chamber or
+#: artery ("consistent with RV volume overload"), no disorder.
+_NOT_DIAGNOSED_ACRONYMS = frozenset(
+    """DSM ICD WHO AJCC TNM FIGO NYHA ACR EULAR CDC NIH FDA IRB MD DO RN ER ED ICU CT MRI MR PET
+    US EEG ECG EKG EMG CSF PCR IHC FISH RV LV RA LA RVOT LVOT LAD RCA LCX""".split()
 )
 #: Words of a disorder's form that name a process, a procedure, a device, a structure, a
 #: solution or a profession.

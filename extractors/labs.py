@@ -118,7 +118,9 @@ _CONNECTOR = COMMA_AFTER_NAME + (
     r"slightly|mildly|moderately|markedly|significantly|very|"
     r"elevated|high|low|raised|decreased|normal|abnormal|critical|also)(?![a-z])|"
     # a bracket with the name's short form before the value ("low hemoglobin (Hb 4.7 g/dl)")
-    r"\([ \t]*(?P<abbr>[A-Za-z][A-Za-z0-9]{0,5})[ \t]*[:=]?[ \t]*(?=(?:[<>≤≥]=?[ \t]*)?\d)|"
+    r"\([ \t]*(?!(?:to|at|of|was|is|were|up|down|from|about|around|approximately|only|"
+    r"now|still|then)(?![a-z]))(?P<abbr>[A-Za-z][A-Za-z0-9]{0,5})[ \t]*[:=]?[ \t]*"
+    r"(?=(?:[<>≤≥]=?[ \t]*)?\d)|"
     # signs; a bracket also before a word ("PRL level declined (to 250 ng/mL)")
     r"[:=–—(]|-(?![a-z])))*"
 )

@@ -52,6 +52,9 @@ SNOMED_TAG_LABELS: dict[str, str] = {
     "disorder": "PROBLEM",
     "finding": "PROBLEM",
     "situation": "PROBLEM",
+    # the form a disease gives a tissue ("Diverticulum", "Adhesion", "Tortuosity", "Scar");
+    # surgically made structures and sites filed under the tag are none (``_NOT_A_FINDING``)
+    "morphologic abnormality": "PROBLEM",
     "procedure": "PROCEDURE",
     "regime/therapy": "PROCEDURE",
     "medicinal product": "MEDICATION",
@@ -62,6 +65,15 @@ SNOMED_TAG_LABELS: dict[str, str] = {
 #: A device among SNOMED CT products (no medication): its name ends with a device noun.
 _DEVICE_PRODUCT = re.compile(
     r"\b(?:stent|catheter|implant|device|prosthesis|dressing|pacemaker|syringe)s?$", re.I
+)
+
+#: Names filed as morphologic abnormalities that are a structure a surgeon made, a site or
+#: a normal variant: no problem of the patient ("Coronary artery graft", "Operative site",
+#: "Appendiceal stump", "Surgically constructed ...", "Supernumerary ... tooth").
+_NOT_A_FINDING = re.compile(
+    r"\b(?:surgically|graft|site|stump|supernumerary|orifice|valve|root|vena cava|foramen|"
+    r"shunt|connection|confluence|chamber|pathway|collateral artery|anomalous)\b",
+    re.I,
 )
 
 #: RxNorm term types worth matching in notes: ingredients, precise ingredients, brands.
@@ -285,6 +297,8 @@ def read_fhir(path: Path, options: Mapping[str, Any]) -> Iterator[Concept]:
         if not label or (tag == "product" and _DEVICE_PRODUCT.search(strip_semantic_tag(display))):
             continue  # older releases file devices under "(product)": "Drug eluting stent"
         plain = strip_semantic_tag(display)
+        if tag == "morphologic abnormality" and _NOT_A_FINDING.search(plain):
+            continue
         yield Concept(
             f"{name}:{code}",
             label,

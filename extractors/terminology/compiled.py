@@ -113,7 +113,13 @@ log = logging.getLogger(__name__)
 #   stabilizers, tranquilizers, biologic agents, probiotics; "CNS stimulants" as
 #   psychostimulants, not a bare "stimulant": "stimulant laxatives"; stoplist.txt,
 #   drug_classes.tsv).
-BUILD_VERSION = 18
+# 19 (2026-12): SNOMED CT morphologic abnormalities of a FHIR source are problems ("Diverticulum",
+#   "Tortuosity"), but structures a surgeon made and sites ("Coronary artery graft", "Operative
+#   site"; byo.py); "compression" alone is none (stoplist.txt).
+# 20 (2026-12): a body system's function stated as impaired ("decreased renal function",
+#   "impaired hepatic function", "abnormalities in cardiac function"; organ_disorders.json
+#   ``function_forms``).
+BUILD_VERSION = 20
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(

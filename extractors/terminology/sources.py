@@ -160,19 +160,22 @@ def _organ_disorders(src: str) -> Iterator[Concept]:
     impairment"): every system word with every head of ``organ_disorders.json``. A system
     with an ``impairment`` code makes its "dysfunction" and "impairment" terms a concept of
     their own; a system marked ``damage`` (an internal organ) also takes the damage heads
-    ("renal injury", "liver damage", "pulmonary toxicity")."""
+    ("renal injury", "liver damage", "pulmonary toxicity"). The system's function stated as
+    impaired ("decreased renal function", "abnormalities in hepatic function":
+    ``function_forms``) names the impairment concept where there is one, else the system's."""
     data = json.loads((_rules_dir() / "organ_disorders.json").read_text(encoding="utf-8"))
     for system in data["systems"]:
         heads = list(data["heads"]) + (list(data["damage_heads"]) if system.get("damage") else [])
-        groups = [("", heads, system.get("snomed"))]
+        functions = [f.format(w=word) for f in data["function_forms"] for word in system["words"]]
+        groups = [("", heads, system.get("snomed"), functions)]
         if system.get("impairment"):
             impaired = [h for h in heads if h in data["impairment_heads"]]
             rest = [h for h in heads if h not in impaired]
             groups = [
-                ("", rest, system.get("snomed")),
-                ("-impairment", impaired, system["impairment"]),
+                ("", rest, system.get("snomed"), []),
+                ("-impairment", impaired, system["impairment"], functions),
             ]
-        for suffix, group, snomed in groups:
+        for suffix, group, snomed, phrases in groups:
             codes: list[Code] = [(systems.SNOMED, snomed[0], snomed[1])] if snomed else []
             if system.get("icd10cm"):
                 display = f"{system['words'][0]} {group[0]}"
@@ -181,7 +184,7 @@ def _organ_disorders(src: str) -> Iterator[Concept]:
                 f"curated:organ-{system['id']}{suffix}",
                 "PROBLEM",
                 tuple(codes),
-                tuple(f"{word} {head}" for head in group for word in system["words"]),
+                (*(f"{word} {head}" for head in group for word in system["words"]), *phrases),
                 src,
                 "curated",
                 verbatim=True,

@@ -305,11 +305,37 @@ def test_typographic_apostrophes_match_the_ascii_term(full_nlp, quote) -> None:
         ("Known valvular heart disease.", "valvular heart disease", "curated:organ-heart-valve"),
         ("Denies gall bladder problems.", "gall bladder problems", "curated:organ-gallbladder"),
         ("He reports bladder problems.", "bladder problems", "curated:organ-bladder"),
+        # the system's function stated as impaired
+        (
+            "Decreased renal function was found.",
+            "Decreased renal function",
+            "curated:organ-kidney-impairment",
+        ),
+        ("Impaired hepatic function.", "Impaired hepatic function", "curated:organ-liver"),
+        ("Liver function impairment.", "Liver function impairment", "curated:organ-liver"),
+        (
+            "Abnormalities in cardiac function.",
+            "Abnormalities in cardiac function",
+            "curated:organ-heart",
+        ),
     ],
 )
 def test_disorders_named_by_a_body_system(full_nlp, text, term, rule) -> None:
     got = {g[0]: g[3] for g in spans(full_nlp, text)}
     assert got.get(term) == rule, got
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Normal renal function.",
+        "Preserved hepatic function.",
+        # the kidney's collecting system is anatomy (HPO's "Collecting" is hoarding)
+        "Contrast filled the renal collecting system.",
+    ],
+)
+def test_a_normal_function_or_a_structure_is_no_problem(full_nlp, text) -> None:
+    assert not [g for g in spans(full_nlp, text) if g[1] == "PROBLEM"]
 
 
 @pytest.mark.parametrize(
@@ -1081,6 +1107,71 @@ def test_a_rare_disease_family_takes_its_heads_codes_but_no_icd_default(full_nlp
     assert rule == "rare:insulin-dependent-diabetes-mellitus"
     assert (SCT, "73211009") in codes
     assert not any(system == ICD for system, _ in codes)
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        # the short form of a listed problem and what it is of names that problem, uncoded
+        (
+            "A solitary fibrous tumor of the liver (SFTL) was found. Biopsy confirmed SFTL.",
+            ["SFTL", "SFTL"],
+        ),
+        ("Acute fatty liver of pregnancy (AFLP) was diagnosed. AFLP resolved.", ["AFLP", "AFLP"]),
+        # a society or a lab's name is none
+        ("The American Society of Anesthesiologists (ASA) class was 2.", []),
+    ],
+)
+def test_the_short_form_of_a_problem_of_a_site(full_nlp, text: str, found) -> None:
+    got = [t for t, _, _, r in spans(full_nlp, text) if r == "pattern:short-form-of-problem"]
+    assert got == found
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        # a size, rate or recurrence prefix on a listed one-word problem
+        ("CT showed microcalcifications.", ["microcalcifications"]),
+        ("Prevention of bradyarrhythmias.", ["bradyarrhythmias"]),
+        ("There was no reinfarction.", ["reinfarction"]),
+        # words that only begin like it: a process, a unit, a listed word
+        ("Review of the recording and microscopy.", []),
+        ("Bilirubin 30 micromoles per liter.", []),
+        # an act done again, a cartilage technique
+        ("The lesion was redilated.", []),
+        ("Microfracture of the medial femoral condyle.", []),
+        ("He has pansinusitis.", []),
+    ],
+)
+def test_a_prefixed_problem_word_is_a_problem(full_nlp, text: str, found) -> None:
+    got = [t for t, label, _, r in spans(full_nlp, text) if r.startswith("prefixed:")]
+    assert got == found
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        # an unlisted acronym named as the diagnosis is a problem wherever the note writes it
+        ("She was diagnosed with PUPPP. PUPPP resolved.", ["PUPPP", "PUPPP"]),
+        ("The diagnosis of AFLP was confirmed.", ["AFLP"]),
+        ("Biopsy features consistent with PAM.", ["PAM"]),
+        ("It raised the suspicion of a PC. The tumour was a PC.", ["PC", "PC"]),
+        # the agent a test looks for is not the disorder
+        ("Consistent with CMV. A CMV blood PCR and CMV serologies.", ["CMV"]),
+        # a test, a classification or a listed term after the cue is not one
+        ("Findings consistent with CT results.", []),
+        ("A diagnosis of DSM-IV depression.", []),
+        ("Findings consistent with a C6-7 radiculopathy.", []),
+        ("Echo consistent with RV volume overload.", []),
+        ("Diagnosed with COPD.", []),
+        # an acronym without the cue is left alone
+        ("The XYZQ was repeated.", []),
+    ],
+)
+def test_an_acronym_named_as_the_diagnosis_is_a_problem(full_nlp, text: str, found) -> None:
+    got = [t for t, label, _, r in spans(full_nlp, text) if r == "pattern:diagnosed-acronym"]
+    assert got == found
+    assert all(label == "PROBLEM" for t, label, _, r in spans(full_nlp, text) if t in found)
 
 
 @pytest.mark.parametrize(

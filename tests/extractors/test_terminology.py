@@ -235,6 +235,34 @@ def test_fhir_loaders() -> None:
     assert vs["TestSnomedSubset:900000021"].terms == ("Wobblefoot syndrome",)
 
 
+@pytest.mark.parametrize(
+    ("display", "label"),
+    [
+        # the form a disease gives a tissue is a problem
+        ("Diverticulum (morphologic abnormality)", "PROBLEM"),
+        ("Tortuosity (morphologic abnormality)", "PROBLEM"),
+        # a structure a surgeon made, a site, a tooth: none
+        ("Coronary artery graft (morphologic abnormality)", None),
+        ("Operative site (morphologic abnormality)", None),
+        ("Surgically constructed pathway from A to B (morphologic abnormality)", None),
+        ("Supernumerary permanent maxillary left canine tooth (morphologic abnormality)", None),
+        ("Knee structure (body structure)", None),
+    ],
+)
+def test_fhir_morphologic_abnormalities(tmp_path: Path, display: str, label) -> None:
+    vs = {
+        "resourceType": "ValueSet",
+        "id": "t",
+        "compose": {
+            "include": [{"system": systems.SNOMED, "concept": [{"code": "1", "display": display}]}]
+        },
+    }
+    path = tmp_path / "vs.json"
+    path.write_text(json.dumps(vs))
+    got = list(byo.read_byo_source({"kind": "fhir", "path": str(path)}))
+    assert [c.label for c in got] == ([label] if label else [])
+
+
 def test_doid_loader() -> None:
     got = _by_id(list(byo.read_byo_source({"kind": "doid", "path": str(DATA / "doid.tsv")})))
     z = got["doid:DOID:9000001"]
@@ -505,7 +533,7 @@ def test_rare_diseases_from_the_hpo_annotations(tmp_path: Path) -> None:
 
 
 def test_latin_ix_plurals_and_eponym_possessives() -> None:
-    """"varix" <-> "varices"; a source's "Castleman disease" also matches the possessive a
+    """ "varix" <-> "varices"; a source's "Castleman disease" also matches the possessive a
     note writes, but an adjective before a head ("renal disease") has none."""
     assert ["varices"] in plural_variants(["varix"])
     assert ["varix"] in plural_variants(["varices"])
