@@ -272,6 +272,9 @@ class ClinicalContext(ConText):  # type: ignore[misc]
                         continue
                     if names and any(a <= ms and me <= b for a, b in names):
                         continue
+                    targets = (mod.rule.metadata or {}).get("target_words")
+                    if targets and not any(w in target.text.lower() for w in targets):
+                        continue  # a reinterpretation explains a density, no other finding
                     if mod.modifies(target):
                         mod.modify(target)
             for mod in modifiers:
@@ -398,8 +401,32 @@ class ClinicalContext(ConText):  # type: ignore[misc]
         elif max_scope:  # bidirectional; metadata may narrow the backward half
             back = (rule.metadata or {}).get("max_scope_backward") or max_scope
             s_start, s_end = max(lo, start - int(back)), min(hi, end + max_scope)
+        clause = (rule.metadata or {}).get("clause_scope")
+        if clause:
+            # a cue that states something of one noun phrase ("X is not likely", "X likely
+            # representing nipple shadow", "favoring pneumonia") reaches no further than its
+            # clause: a comma, a semicolon or a conjunction ends the scope (or the tokens the
+            # rule lists: a reinterpretation may follow its density after a comma)
+            ends = frozenset(clause) if clause is not True else (
+                _CLAUSE_ENDS if direction == "backward" else _CLAUSE_ENDS_FORWARD
+            )
+            if direction == "backward":
+                for i in range(s_end - 1, s_start - 1, -1):
+                    if doc[i].lower_ in ends:
+                        s_start = i + 1
+                        break
+            elif direction == "forward":
+                for i in range(s_start, s_end):
+                    if doc[i].lower_ in ends:
+                        s_end = i
+                        break
         return ConTextModifier(rule, start, end, doc, scope_start=s_start, scope_end=s_end)
 
+
+#: Tokens that end the scope of a cue with ``clause_scope`` (the clause of one noun phrase).
+_CLAUSE_ENDS = frozenset({",", ";", ":", "and", "or", "with", "but", "given", "for", "while"})
+#: ... after a forward cue, whose noun phrase may be a list ("favoring scar or atelectasis")
+_CLAUSE_ENDS_FORWARD = _CLAUSE_ENDS - {"and", "or"}
 
 #: Words too common to be a good anchor for a cue pattern.
 _COMMON = frozenset(

@@ -137,6 +137,14 @@ _DRUG_PREFIXES = frozenset({"post", "pre"})
 #: Words after a hyphen that leave the drug before it the drug given ("bortezomib-based
 #: induction", "cisplatin-containing regimen", "platinum-based chemotherapy").
 _DRUG_SUFFIXES = frozenset({"based", "containing"})
+#: Words after "X-based" / "X-containing" that make X a drug given ("cisplatin-based
+#: chemotherapy"), not an ingredient of food or of a material ("gluten-containing foods").
+_REGIMEN_AFTER_SUFFIX = frozenset(
+    """regimen regimens chemotherapy chemotherapies therapy therapies treatment treatments
+    induction consolidation maintenance combination combinations protocol protocols product
+    products preparation preparations drug drugs agent agents medication medications
+    formulation formulations salvage conditioning immunotherapy""".split()
+)
 
 
 class DictionaryMatcher:
@@ -561,16 +569,19 @@ class DictionaryMatcher:
         if not _DIAGNOSIS_CUE_GUARD.search(text):
             return []
         acronyms: set[str] = set()
+        seen: set[str] = set()
+        covered = {i for s, e, _ in matches for i in range(s, e)}
         for m in _DIAGNOSED_ACRONYM.finditer(text):
             word = m.group(1)
-            if word in acronyms or word in _NOT_DIAGNOSED_ACRONYMS:
+            if word in seen or word in _NOT_DIAGNOSED_ACRONYMS:
                 continue
+            seen.add(word)
             if sum(c.isalpha() for c in word) < 2:
                 continue  # a vertebra or a lead ("consistent with a C6-7 radiculopathy")
             span = doc.char_span(m.start(1), m.end(1))
             if span is None or len(span) != 1:
                 continue  # part of a longer token ("HLA-B27", "T2DM")
-            if any(s <= span.start < e for s, e, _ in matches):
+            if span.start in covered:
                 continue  # a listed term (a test, a drug, a disorder) is the dictionary's
             acronyms.add(word)
         out: list[tuple[int, int, int]] = []
@@ -581,6 +592,8 @@ class DictionaryMatcher:
                     continue
                 if i + 1 < n and doc[i + 1].lower_ in _TEST_AFTER_ACRONYM:
                     continue  # the agent tested for: "CMV serologies", "a CMV blood PCR"
+                if i + 1 < n and (doc[i + 1].like_num or doc[i + 1].text == ":"):
+                    continue  # a dose or a heading, no disorder: "MS 2 mg", "HPI:"
                 out.append((i, i + 1, self.diagnosed_acronym_entry))
         return out
 
@@ -664,8 +677,8 @@ class DictionaryMatcher:
             if start is None or j in drugs_before:
                 continue  # "antifungal medication": the coded class "antifungal" stays
             if doc[j].lower_ == "medicine" and not doc[start].lower_.startswith("anti"):
-                if "-" in doc[j - 1].text:
-                    continue  # "evidence-based medicine", "sports medicine": a discipline
+                if "-" in doc[j - 1].text or doc[j].text == "Medicine":
+                    continue  # "evidence-based medicine", "Sleep Medicine": a discipline
             out.append((start, j + 1, self.use_class_entry))
         return out
 
@@ -986,6 +999,9 @@ class DictionaryMatcher:
                 start += len(parts[0]) + 1
                 parts = parts[1:]
             elif parts[-1].lower() in _DRUG_SUFFIXES:
+                following = doc[i + 1].lower_ if i + 1 < len(doc) else ""
+                if following not in _REGIMEN_AFTER_SUFFIX:
+                    continue  # "gluten-containing foods": no drug given
                 end -= len(parts[-1]) + 1
                 parts = parts[:-1]
             drugs = [self._drug_entry(p) for p in parts]
@@ -1130,6 +1146,9 @@ _DIAGNOSED_ACRONYM = re.compile(
     r"\b(?i:diagnos(?:is|ed|e)\s+(?:of|with|as)|consistent\s+with|suggestive\s+of|"
     r"suspicion\s+(?:of|for)|suspected\s+diagnosis\s+of)\s+(?:(?i:an?|the)\s+)?"
     r"([A-Z][A-Z0-9]{1,6}s?)(?![\w+*/])"
+    # the acronym closes the phrase: "consistent with RLL pneumonia", "IV drug use" name none
+    r"(?=[ \t]*(?:[.,;)\]]|\n|$)|[ \t]+(?:and|or|was|is|were|are|had|has|in|on|at|during|"
+    r"since|after|before|which|that|who|confirmed|based|by)[ \t])"
 )
 _DIAGNOSIS_CUE_GUARD = re.compile(r"(?i)diagnos|consistent with|suggestive of|suspicion")
 #: Words after such an acronym that make it the agent a test looks for, not the disorder.
@@ -1141,7 +1160,10 @@ _TEST_AFTER_ACRONYM = frozenset(
 #: artery ("consistent with RV volume overload"), no disorder.
 _NOT_DIAGNOSED_ACRONYMS = frozenset(
     """DSM ICD WHO AJCC TNM FIGO NYHA ACR EULAR CDC NIH FDA IRB MD DO RN ER ED ICU CT MRI MR PET
-    US EEG ECG EKG EMG CSF PCR IHC FISH RV LV RA LA RVOT LVOT LAD RCA LCX""".split()
+    US EEG ECG EKG EMG CSF PCR IHC FISH RV LV RA LA RVOT LVOT LAD RCA LCX
+    RLL RUL RML LLL LUL NSR IV IM PO SC SQ PR HPI ROS ABD HEENT PA AP NOS OK ALL ETOH MS CXR
+    KUB UA CBC BMP CMP LFT LFTS ABG VBG OR PACU NICU PICU SICU MICU CCU OB GYN ENT GI GU CV CNS
+    HR BP RR BMI SOB""".split()
 )
 #: Words of a disorder's form that name a process, a procedure, a device, a structure, a
 #: solution or a profession.
@@ -1536,7 +1558,8 @@ _USE_HEADS = frozenset("medication medications medicine medicines drug drugs age
 _USE_NOT_AFTER = frozenset(
     """abuse abuser abusers use user users dependence dependency addiction addict screen
     screening test testing tests allergy allergies reaction reactions interaction interactions
-    eluting level levels history""".split()
+    eluting level levels history clinic clinics consult consults consultation service services
+    department team fellow fellowship follow-up followup program residency""".split()
 )
 #: A use or an effect that names a drug class before those heads, one word; not a disorder's
 #: name, which stays a problem ("his asthma medication", "hypertension medications").

@@ -325,7 +325,11 @@ CHEST_XRAY_LABELS: dict[str, tuple[str, ...]] = {
     "Consolidation": (r"consolidat",),
     "Edema": (r"\bo?edema",),
     # pulmonary emphysema; air in the soft tissues or mediastinum is another finding
-    "Emphysema": (r"(?<!subcutaneous )(?<!soft tissue )(?<!mediastinal )(?<!surgical )emphysem",),
+    # (its air outside the lung: the displays "interstitial emphysema", "subcutaneous ...")
+    "Emphysema": (
+        r"(?<!subcutaneous )(?<!soft tissue )(?<!mediastinal )(?<!surgical )(?<!interstitial )"
+        r"emphysem",
+    ),
     # pulmonary fibrosis; cystic fibrosis is a genetic disease (its lungs scar, but it is not
     # the finding)
     "Fibrosis": (r"(?<!cystic )fibros", r"fibrotic"),

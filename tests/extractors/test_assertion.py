@@ -298,6 +298,46 @@ ROWS = [
     ("The lump is probably an old fracture with callus.", "fracture", {"is_uncertain"}),
     ("Left pneumothorax, likely due to the chest tube.", "pneumothorax", set()),
     ("Calcified nodule compatible with granuloma.", "nodule", set()),
+    # ... a reinterpretation explains the density, no other finding of the sentence
+    (
+        "Right lower lobe consolidation and left pleural effusion, with a nodular opacity "
+        "likely representing nipple shadow.",
+        "pleural effusion",
+        set(),
+    ),
+    (
+        "Moderate cardiomegaly with pulmonary edema, related to overlap of soft tissues.",
+        "pulmonary edema",
+        set(),
+    ),
+    # ---- a cue stated of one noun phrase reaches no further than its clause
+    (
+        "Cirrhosis with ascites, hepatocellular carcinoma is not likely.",
+        "ascites",
+        set(),
+    ),
+    (
+        "Cirrhosis with ascites, hepatocellular carcinoma is not likely.",
+        "hepatocellular carcinoma",
+        {"is_negated"},
+    ),
+    ("She has pneumonia and sepsis is not likely.", "pneumonia", set()),
+    (
+        "Given her atrial fibrillation, anticoagulation should be considered.",
+        "atrial fibrillation",
+        set(),
+    ),
+    ("Lung cancer, metastasis is a concern.", "metastasis", {"is_uncertain"}),
+    ("Lung cancer, metastasis is a concern.", "Lung cancer", set()),
+    ("Chest pain is the primary concern.", "Chest pain", set()),
+    (
+        "Right lower lobe consolidation, favoring pneumonia, with small effusion.",
+        "effusion",
+        set(),
+    ),
+    ("Pneumonia and pleural effusion, septic emboli suspected.", "pleural effusion", set()),
+    # ---- 'previously demonstrated' names an earlier finding; it states no history itself
+    ("Persistent previously demonstrated left pleural effusion.", "pleural effusion", set()),
     ("Right pneumothorax secondary to rib fractures.", "pneumothorax", set()),
     ("Right lower lobe nodule and calcified granulomas.", "nodule", set()),
     # ---- radiology hedges
@@ -319,7 +359,7 @@ ROWS = [
     (
         "There has been resolution of previously demonstrated bibasilar infiltrates.",
         "infiltrates",
-        {"is_negated", "is_historical"},
+        {"is_negated"},
     ),
     ("The effusion is not definitely seen on this study.", "effusion", {"is_negated"}),
     # ... but visibility is not absence

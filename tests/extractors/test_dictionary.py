@@ -1657,3 +1657,40 @@ def test_a_qualified_name_is_not_its_head(full_nlp, text, found, rule) -> None:
     assert found in got, got
     assert rule is None or got[found] == rule, got
     assert "curated:depression" not in got.values() or rule == "curated:depression", got
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Her ECG was consistent with NSR. NSR at 72.",  # a rhythm
+        "Chest x-ray consistent with RLL pneumonia. RLL opacity persists.",  # a lobe, mid-phrase
+        "Presentation consistent with IV drug use. Received IV fluids.",
+        "Diagnosis of MS. Then MS 2 mg IV was given for pain.",  # excluded: a drug too
+        "Physical exam consistent with HPI. HPI: as above.",
+    ],
+)
+def test_ordinary_abbreviations_after_a_diagnosis_cue_are_no_problem(nlp, text: str) -> None:
+    doc = nlp(text)
+    assert not [s for s in doc.spans["mentions"] if s._.rule_id == "pattern:diagnosed-acronym"]
+
+
+def test_a_diagnosed_acronym_is_read_where_it_closes_the_phrase(nlp) -> None:
+    doc = nlp("She was diagnosed with PUPPP. PUPPP resolved after delivery.")
+    found = [s for s in doc.spans["mentions"] if s._.rule_id == "pattern:diagnosed-acronym"]
+    assert [s.text for s in found] == ["PUPPP", "PUPPP"]
+
+
+@pytest.mark.parametrize(
+    ("text", "drugs"),
+    [
+        ("Referred to Sleep Medicine for polysomnography.", []),  # a discipline
+        ("Sleep medicine consult was obtained.", []),
+        ("He takes his sleep medication nightly.", ["sleep medication"]),
+        ("Avoid gluten-containing foods.", []),  # an ingredient of food, no drug
+        ("She received a cisplatin-containing regimen.", ["cisplatin"]),
+    ],
+)
+def test_disciplines_and_foods_are_no_drug_classes(nlp, text: str, drugs: list[str]) -> None:
+    got = _drugs(nlp, text)
+    assert len(got) == len(drugs)
+    assert all(want in name for want, name in zip(drugs, got, strict=True))
