@@ -196,8 +196,8 @@ class DictionaryMatcher:
         self.prefixed_entry = len(table.entries) + 7
         self.short_form_entry = len(table.entries) + 8
         self._prefixed_word_of: dict[int, bool] = {}
-        #: words of seven letters or more that no entry lists (``_long_unlisted``), and the
-        #: doc they were last found for
+        #: words of seven letters or more that the stoplist does not stop (``_long_unlisted``),
+        #: and the doc they were last found for
         self._long_unlisted_of: dict[int, bool] = {}
         self._long_unlisted_doc: tuple[Doc, set[int]] | None = None
         self._drug_word_of: dict[int, bool] = {}
@@ -541,8 +541,8 @@ class DictionaryMatcher:
     ) -> set[int]:
         """The LOWER hashes of the doc's words of seven letters or more that ``formed``
         accepts and that the dictionary neither lists nor stops; ``known`` caches the verdict
-        per word across notes. The words that are long and unlisted are found once per doc
-        for every caller (``_long_unlisted``)."""
+        per word across notes. The long words not stopped are found once per doc for every
+        caller (``_long_unlisted``)."""
         strings = doc.vocab.strings
         hits = set()
         for h in self._long_unlisted(doc, lowers):
@@ -550,14 +550,16 @@ class DictionaryMatcher:
             if verdict is None:
                 if len(known) > 500_000:  # a vocabulary that keeps growing: start again
                     known.clear()
-                verdict = known[h] = formed(strings[h])
+                word = strings[h]
+                verdict = known[h] = formed(word) and self.index.entry_of([word]) is None
             if verdict:
                 hits.add(h)
         return hits
 
     def _long_unlisted(self, doc: Doc, lowers: list[int]) -> set[int]:
-        """The LOWER hashes of the doc's words of seven letters or more that the dictionary
-        neither lists nor stops (cached per word across notes, and per doc)."""
+        """The LOWER hashes of the doc's words of seven letters or more that the stoplist
+        does not stop (cached per word across notes, and per doc); whether the dictionary
+        lists one is asked only of the words a caller's pattern accepts (a lookup costs)."""
         if self._long_unlisted_doc is not None and self._long_unlisted_doc[0] is doc:
             return self._long_unlisted_doc[1]
         known = self._long_unlisted_of
@@ -569,11 +571,7 @@ class DictionaryMatcher:
             verdict = known.get(h)
             if verdict is None:
                 word = strings[h]
-                verdict = known[h] = (
-                    len(word) >= 7
-                    and word not in self._stoplist
-                    and self.index.entry_of([word]) is None
-                )
+                verdict = known[h] = len(word) >= 7 and word not in self._stoplist
             if verdict:
                 out.add(h)
         self._long_unlisted_doc = (doc, out)
