@@ -13,7 +13,6 @@ from extractors.base import MENTIONS, doc_text
 from extractors.patterns import (
     COMMA_AFTER_NAME,
     COMPARATOR,
-    COMPARATORS,
     HSPACE,
     NAME_GLOSS,
     NUMBER,
@@ -22,6 +21,7 @@ from extractors.patterns import (
     alternation,
     char_bounds,
     comparator_after,
+    comparator_sign,
     existing_spans,
     load_rules,
     make_span,
@@ -129,6 +129,18 @@ _FLAG_WORDS = {
     "low": "L", "decreased": "L", "dropped": "L", "critical": "AA", "abnormal": "A",
     "h": "H", "l": "L", "hh": "HH", "ll": "LL", "a": "A", "c": "AA", "*": "A",
 }  # fmt: skip
+
+
+def _connector_flag(conn: str) -> str | None:
+    """The interpretation a word between a test's name and its value gives ("creatinine was
+    elevated at 1.8": H), or None."""
+    conn = conn.lower()
+    for word, code in _FLAG_WORDS.items():
+        if len(word) > 2 and re.search(rf"\b{word}\b", conn):
+            return code
+    return None
+
+
 #: A count right before a test name ("26 neutrophils, 1 band, 7 lymphocytes").
 _COUNT_BEFORE = re.compile(r"\d[\d,.]*%?[ \t\n]*$")
 #: Words after a value that are no unit of a lab result ("CD4 count of 350 in 03/2008").
@@ -692,8 +704,7 @@ class LabTagger:
                                      "value": value}  # fmt: skip
             cmp = before.group("cmp") or before.group("pcmp")
             if cmp:
-                cmp = " ".join(cmp.lower().split())
-                attrs["comparator"] = COMPARATORS.get(cmp, cmp)
+                attrs["comparator"] = comparator_sign(cmp)
             start = before.start("cmp") if before.group("cmp") else before.start("pcmp") if (
                 before.group("pcmp")) else num_start  # fmt: skip
             attrs["parts"] = {"name": [m.start("name"), m.end("name")],
@@ -722,9 +733,9 @@ class LabTagger:
                     continue
                 parts = {"name": [n0, n1], "value": [v0, v0 + len(val.group("num"))]}
                 paired: dict[str, Any] = {}
-                cmp = " ".join((val.group("cmp") or "").lower().split())
-                if cmp and cmp != "up to":  # "elevated up to 2726 U/L": the peak
-                    paired["comparator"] = COMPARATORS.get(cmp, cmp)
+                written = " ".join((val.group("cmp") or "").lower().split())
+                if written and written != "up to":  # "elevated up to 2726 U/L": the peak
+                    paired["comparator"] = comparator_sign(written)
                 out.append(
                     {
                         "start": n0,
@@ -788,8 +799,7 @@ class LabTagger:
                 attrs["value"] = value
                 parts["value"] = [m.start("num"), m.end("num")]
                 if m.group("cmp"):
-                    cmp = " ".join(m.group("cmp").lower().split())
-                    attrs["comparator"] = COMPARATORS.get(cmp, cmp)
+                    attrs["comparator"] = comparator_sign(m.group("cmp"))
             else:
                 if m.group("name").lower() in rule.get("numeric_only_terms", ()):
                     continue  # "leukocytes, positive" is a urine dipstick, not the blood count
@@ -851,11 +861,7 @@ class LabTagger:
                     parts["flag"] = [m.start("unit"), m.start("unit") + len(bare)]
                     end = parts["flag"][1]
             if flag is None:
-                conn = m.group("conn").lower()
-                for word, code in _FLAG_WORDS.items():
-                    if len(word) > 2 and re.search(rf"\b{word}\b", conn):
-                        flag = code
-                        break
+                flag = _connector_flag(m.group("conn"))
             if m.group("lo") and (unit is not None or not m.group("unit")):
                 low, high = parse_number(m.group("lo")), parse_number(m.group("hi"))
                 attrs["reference_range"] = {"low": low, "high": high}
@@ -928,13 +934,10 @@ class LabTagger:
             if kind == "measurement":
                 attrs["kind"] = "measurement"  # no laboratory test (FHIR: no category)
             if m.group("cmp") and m.group("cmp") != "=":  # "= 7.77 cm": a value, no bound
-                cmp = " ".join(m.group("cmp").lower().split())
-                attrs["comparator"] = COMPARATORS.get(cmp, cmp)
-            conn = m.group("conn").lower()
-            for word, code in _FLAG_WORDS.items():
-                if len(word) > 2 and re.search(rf"\b{word}\b", conn):
-                    attrs["interpretation"] = code
-                    break
+                attrs["comparator"] = comparator_sign(m.group("cmp"))
+            flag = _connector_flag(m.group("conn"))
+            if flag is not None:
+                attrs["interpretation"] = flag
             attrs["parts"] = {
                 "name": [start, name_end],
                 "value": [m.start("num"), m.end("num")],
@@ -1227,8 +1230,7 @@ def _number_score(m: re.Match[str], rule: dict[str, Any]) -> tuple[dict[str, Any
     else:
         attrs["value"] = value
         if m.group("cmp"):
-            cmp = " ".join(m.group("cmp").lower().split())
-            attrs["comparator"] = COMPARATORS.get(cmp, cmp)
+            attrs["comparator"] = comparator_sign(m.group("cmp"))
     attrs["parts"] = {"name": [m.start("name"), m.end("name")], "value": [m.start("num"), end]}
     return attrs, end
 

@@ -80,6 +80,13 @@ _OR_MORE = re.compile(
 )
 
 
+def comparator_sign(written: str) -> str:
+    """The sign of a comparator as written ("greater than or equal to", "≥", "<or="): ">=",
+    or the written words themselves, spaces folded, where ``COMPARATORS`` has none."""
+    key = " ".join(written.lower().split())
+    return COMPARATORS.get(key, key)
+
+
 def comparator_after(text: str, end: int) -> tuple[str, int] | None:
     """(comparator, new end) when "or greater" / "or less" follows a value ending at ``end``."""
     m = _OR_MORE.match(text, end)

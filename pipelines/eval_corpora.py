@@ -248,6 +248,15 @@ TEST_CORPORA: dict[str, tuple[str, str, str, str]] = {
 _DIGIT = re.compile(r"\d")
 
 
+def _numeric_values(entity: Mapping[str, Any], link: str) -> list[Mapping[str, Any]]:
+    """The values linked to a gold test that have a digit in them ("13.1 gm/dl", "> 60")."""
+    return [
+        v
+        for v in (entity.get("attributes") or {}).get(link) or ()
+        if isinstance(v, Mapping) and _DIGIT.search(v.get("text", ""))
+    ]
+
+
 def score_tests(
     corpus: str, records: Sequence[Mapping[str, Any]], predicted: Mapping[str, Sequence[Mention]]
 ) -> list[Row]:
@@ -273,11 +282,7 @@ def score_tests(
         for e in ents:
             if e["label"] != test_label:
                 continue
-            values = [
-                v
-                for v in (e.get("attributes") or {}).get(link) or ()
-                if isinstance(v, Mapping) and _DIGIT.search(v.get("text", ""))
-            ]
+            values = _numeric_values(e, link)
             if not values:
                 continue
             n_g += 1
@@ -461,11 +466,7 @@ def test_errors(nlp: Language, eval_dir: Path, corpus: str) -> Iterator[str]:
         text, ents = rec["text"], rec["entities"]
         ours = [m for m in predicted.get(rec["id"], ()) if m.label in ("LAB", "VITAL")]
         for e in ents:
-            values = [
-                v
-                for v in (e.get("attributes") or {}).get(link) or ()
-                if isinstance(v, Mapping) and _DIGIT.search(v.get("text", ""))
-            ]
+            values = _numeric_values(e, link)
             if e["label"] != test_label or not values:
                 continue
             span = (e["start"], e["end"])
