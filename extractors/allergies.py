@@ -32,7 +32,10 @@ from schemas.ids import name_key
 #              drug's codes, not an unlisted one of no category.
 # 4 (2026-12): an allergen that no table codes carries ``name_key`` (the hash of its name),
 #              so two such allergens are two concepts in the analyst views, not one rule.
-VERSION = 4
+# 5 (2026-12): the commonest drug-class allergens carry their SNOMED CT substance codes
+#              (penicillin 373270004, sulfonamide antibacterial 372788003; verified in the
+#              SNOMED CT GPS); opioids stay uncoded (no verified agonist class code).
+VERSION = 5
 
 LABEL = "ALLERGY"
 RULES = "allergies"

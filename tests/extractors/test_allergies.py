@@ -36,13 +36,13 @@ CASES: list[tuple[str, str, dict[str, Any], list[tuple[str, str]]]] = [
         "She is allergic to penicillin (hives).",
         "penicillin",
         {"reaction": "hives", "category": "medication"},
-        [],
+        [(SCT, "373270004")],
     ),
     (
         "ALLERGIES: sulfa - rash; codeine - nausea.",
         "sulfa",
         {"reaction": "rash", "substance": "sulfonamide"},
-        [],
+        [(SCT, "372788003")],
     ),
     (
         "ALLERGIES: sulfa - rash; codeine - nausea.",
