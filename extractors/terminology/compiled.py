@@ -119,7 +119,9 @@ log = logging.getLogger(__name__)
 # 20 (2026-12): a body system's function stated as impaired ("decreased renal function",
 #   "impaired hepatic function", "abnormalities in cardiac function"; organ_disorders.json
 #   ``function_forms``).
-BUILD_VERSION = 20
+# 21 (2026-12): drug_names.json: names notes use for drugs of the drug vocabulary that it
+#   leaves out, added to that concept's terms; "iron" leaves the stoplist.
+BUILD_VERSION = 21
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(

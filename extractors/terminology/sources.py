@@ -30,6 +30,7 @@ _CURATED_FILES = (
     "procedures.tsv",
     "medications.tsv",
     "drug_classes.tsv",
+    "drug_names.json",
     "organ_disorders.json",
     "spellings.json",
     "stoplist.txt",
@@ -561,6 +562,13 @@ def read_drugs() -> Iterator[Concept]:
     for variant, canonicals in data["drug_variant_to_canonical"].items():
         for canonical in canonicals:
             by_canonical.setdefault(canonical, []).append(variant)
+    # names notes use for a drug that the vocabulary leaves out (drug_names.json)
+    extra = json.loads((_rules_dir() / "drug_names.json").read_text(encoding="utf-8"))
+    for canonical, names in extra["names"].items():
+        if canonical in by_canonical or canonical in data["drug_canonical_to_data"]:
+            by_canonical.setdefault(canonical, []).extend(n.lower() for n in names)
+        else:
+            log.warning("drug_names.json: the drug vocabulary has no %r", canonical)
     not_drugs: list[str] = []
     for canonical, all_variants in by_canonical.items():
         variants = []

@@ -415,6 +415,31 @@ def test_measured_substances_given(nlp: Any, sentence: str, drugs: list[str]) ->
 
 
 @pytest.mark.parametrize(
+    ("sentence", "drugs", "code"),
+    [
+        # names the drug vocabulary leaves out (rules/dictionary/drug_names.json) take the
+        # codes of its concept
+        ("He was placed on Thiamine 100mg qd.", ["Thiamine"], "DB00152"),
+        ("Iron 325 mg p.o. b.i.d.", ["Iron"], "DB01592"),
+        ("Iron deficiency; she was started on iron.", ["iron"], "DB01592"),
+        ("Given Solu-Cortef 100 mg IV.", ["Solu-Cortef"], "DB00741"),
+        ("Senna 2 tabs qhs.", ["Senna"], None),
+        ("Kayexalate 30 g PO once.", ["Kayexalate"], None),
+        # iron measured is no drug given
+        ("Iron studies were sent. Serum iron was 30. Low iron.", [], None),
+        ("She has iron deficiency anemia.", [], None),
+    ],
+)
+def test_drug_names_the_vocabulary_leaves_out(
+    nlp: Any, sentence: str, drugs: list[str], code: str | None
+) -> None:
+    meds = [m for m in run(nlp, sentence) if m.label == "MEDICATION"]
+    assert [m.text for m in meds] == drugs
+    if code is not None:
+        assert code in {c.code for c in meds[0].codings}
+
+
+@pytest.mark.parametrize(
     ("sentence", "drugs"),
     [
         # a level measured, in a laboratory's unit of concentration
