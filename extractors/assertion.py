@@ -41,7 +41,11 @@ from extractors.sections import assign_sections
 #              changed" compare (pseudo-negations); "no longer visualized"; "X (is) not
 #              excluded", "would be a consideration", "should be considered", "possibility
 #              of", "correlate clinically for" hedge; "is not likely" negates.
-VERSION = 5
+# 6 (2026-12): who tells the history is not whom it is about: a parent before a verb of
+#              telling or after "per" / "from" / "by" ("Mom denies rash", "per mother, no
+#              fever") is a child's informant, and "the child" / "this infant" is the patient;
+#              their FAMILY cues are dropped (``_drop_informants``).
+VERSION = 6
 
 #: ConText category -> span attribute set to True.
 CATEGORY_ATTRS: dict[str, str] = {
@@ -251,6 +255,7 @@ class ClinicalContext(ConText):  # type: ignore[misc]
                 self._modifier(doc, mid, ms, me, start, end, items, tokens)
                 for mid, ms, me in matches
             ]
+            modifiers = _drop_informants(modifiers, lowers)
             _update_scopes(modifiers)
             _end_relatives_at_patient_clauses(modifiers, lowers)
             # a cue word inside a test's name ("international normalized ratio", "free T4")
@@ -753,6 +758,57 @@ def _end_relatives_at_patient_clauses(modifiers: list[ConTextModifier], lowers: 
             if j >= mod.modifier_span[1] and lowers[j] in _CLAUSE_WORDS:
                 mod._scope_end = j
                 break
+
+
+#: Relatives who tell the history of a child, and the verbs of telling: "Mom denies rash",
+#: "Mother reports that he has had a cough", "father states".
+_INFORMANTS = frozenset(
+    hash_string(w)
+    for w in ("mom", "mother", "dad", "father", "parent", "parents", "grandmother",
+              "grandfather", "grandma", "grandpa", "guardian", "caregiver", "caretaker")
+)  # fmt: skip
+_TELLING = frozenset(
+    hash_string(w)
+    for w in ("denies", "denied", "reports", "reported", "states", "stated", "says", "said",
+              "notes", "noted", "endorses", "endorsed", "describes", "described", "relates",
+              "related", "feels", "felt", "thinks", "believes", "believed", "observed",
+              "noticed", "gives", "gave", "provides", "provided")
+)  # fmt: skip
+#: "per mom", "according to mother", "history from father", "as reported by the parents".
+_TOLD_BY = frozenset(hash_string(w) for w in ("per", "from", "by", "according"))
+#: "the child", "this infant", "our 3-year-old boy": the patient of a paediatric note.
+_CHILD = frozenset(
+    hash_string(w)
+    for w in ("child", "infant", "baby", "toddler", "boy", "girl", "newborn", "neonate", "kid")
+)  # fmt: skip
+
+
+def _drop_informants(
+    modifiers: list[ConTextModifier], lowers: list[int]
+) -> list[ConTextModifier]:
+    """FAMILY cues that name who tells the history or the patient, not whom it is about.
+
+    A parent before a verb of telling ("Mom denies rash, vomiting or diarrhea", "Mother
+    reports that he has had a cough") or after "per" / "from" / "by" ("per mom, no fever",
+    "history obtained from mother") is the informant of a child's history; "the child",
+    "this infant" is the patient. A relative's own history keeps its cue: "mother has
+    diabetes", "diabetes in her mother", "mother's history of asthma"."""
+    kept = []
+    n = len(lowers)
+    for mod in modifiers:
+        ms, me = mod.modifier_span
+        if mod.category.upper() == "FAMILY" and me - ms == 1:
+            word = lowers[ms]
+            after = lowers[me] if me < n else 0
+            before = lowers[ms - 1] if ms > 0 else 0
+            if before in _DETERMINERS and ms > 1 and lowers[ms - 2] in _TOLD_BY:
+                before = lowers[ms - 2]  # "as reported by the parents"
+            if word in _INFORMANTS and (after in _TELLING or before in _TOLD_BY):
+                continue
+            if word in _CHILD and before in _DETERMINERS:
+                continue
+        kept.append(mod)
+    return kept
 
 
 def _update_scopes(modifiers: list[ConTextModifier]) -> None:

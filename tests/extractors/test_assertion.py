@@ -160,6 +160,18 @@ ROWS = [
     ("His mother called EMS when the patient had chest pain.", "chest pain", set()),
     ("Mother of the patient has diabetes.", "diabetes", {"is_family"}),
     ("Mother has diabetes and the patient has asthma.", "asthma", set()),
+    # a parent who tells a child's history is its informant, "the child" is the patient
+    ("The child has had fevers to 102.", "fevers", set()),
+    ("This infant has had poor feeding and vomiting.", "vomiting", set()),
+    ("Mom denies rash, vomiting or diarrhea.", "diarrhea", {"is_negated"}),
+    ("Mother reports that he has had a cough for 3 days.", "cough", set()),
+    ("Per mom, no fever.", "fever", {"is_negated"}),
+    ("As reported by the parents, he had wheezing.", "wheezing", set()),
+    # ... and a relative's own history keeps its cue
+    ("Her child has asthma.", "asthma", {"is_family"}),
+    ("Mother denies any family history of asthma.", "asthma", {"is_negated", "is_family"}),
+    ("Mother had a stroke at 60.", "stroke", {"is_family"}),
+    ("Diabetes in the mother.", "Diabetes", {"is_family"}),
     # ... without taking the place of a cue that ends in the conjunction
     (
         "Instructed to return when the patient develops fever.",
