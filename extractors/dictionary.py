@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from spacy.attrs import LOWER
+from spacy.attrs import LOWER, ORTH
 from spacy.language import Language
 from spacy.strings import hash_string  # type: ignore[attr-defined]
 from spacy.tokens import Doc, Span, Token
@@ -35,6 +35,10 @@ from extractors.terminology.sources import (
 log = logging.getLogger(__name__)
 
 # Version history:
+# 16 (2026-12): abbreviations that no source lists because their senses are many, read where
+#              the words around them name one (senses.json ``only_here``): "denies SI or HI"
+#              (suicidal, homicidal ideation), "no LOC" (loss of consciousness); not "SI
+#              joint", "SI units", "decreased LOC".
 # 15 (2026-12): names notes use for drugs that the drug vocabulary leaves out (thiamine,
 #              senna, iron, riboflavin; brands: Solu-Cortef, Kayexalate, Sinemet; data file
 #              rules/dictionary/drug_names.json); "iron" is no longer a stop word (a measured
@@ -126,7 +130,7 @@ log = logging.getLogger(__name__)
 # 2 (2026-11): compiled terminology dictionary (curated tables, HPO, ICD-10-CM, drug names,
 #              bring-your-own UMLS/RxNorm/SNOMED CT/FHIR/DOID), abbreviations defined in the note.
 # 1 (2026-11): curated phrase rules from rules/dictionary/targets.json.
-VERSION = 15
+VERSION = 16
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
 #: label of a predicate rule that names no finding and only keeps other terms off its words
@@ -222,20 +226,29 @@ class DictionaryMatcher:
         self.blocking: frozenset[int] = frozenset(self.entries.indices_of(BLOCK))
         #: ambiguous abbreviations (exact text) -> their senses chosen by context, in order
         self.senses: dict[str, list[_Sense]] = {}
+        #: abbreviations no source lists because their senses are many, read only where their
+        #: words around them name one sense ("only_here": "denies SI/HI", "no LOC")
+        self.context_forms: dict[str, list[_Sense]] = {}
         for rule in load_senses():
             entry = None
             if rule.get("long_form"):
                 entry = self.index.entry_of([t.lower_ for t in nlp.make_doc(rule["long_form"])])
-            self.senses.setdefault(rule["form"], []).append(
-                _Sense(
-                    rule["rule_id"],
-                    frozenset(w.lower() for w in rule.get("cues", ())),
-                    frozenset(w.lower() for w in rule.get("preceded_by", ())),
-                    int(rule.get("window", 3)),
-                    entry,
-                    frozenset(w.lower() for w in rule.get("absorb", ())),
-                )
+            sense = _Sense(
+                rule["rule_id"],
+                frozenset(w.lower() for w in rule.get("cues", ())),
+                frozenset(w.lower() for w in rule.get("preceded_by", ())),
+                int(rule.get("window", 3)),
+                entry,
+                frozenset(w.lower() for w in rule.get("absorb", ())),
+                frozenset(w.lower() for w in rule.get("unless_followed_by", ())),
             )
+            if rule.get("only_here"):
+                if entry is not None:
+                    self.context_forms.setdefault(rule["form"], []).append(sense)
+                continue
+            self.senses.setdefault(rule["form"], []).append(sense)
+        # the vocabulary's ids: a few words are spaCy symbols, not hashes ("LOC" is 385)
+        self.context_form_hashes = frozenset(nlp.vocab.strings.add(f) for f in self.context_forms)
         self.meta = dict(table.meta, built_now=built, tokenizer=tokenizer_id(nlp))
         log.info("dictionary loaded: %d entries, %d terms", len(self.entries), len(self.index))
 
@@ -254,6 +267,7 @@ class DictionaryMatcher:
         matches += self._classes_by_use(doc, matches)
         matches += self._drug_stem_words(doc)
         matches += self._diagnosed_acronyms(doc, matches)
+        matches += self._context_abbreviations(doc)
         matches = self._drugs_over_administrations(matches)
         chosen: list[tuple[int, int, int]] = []
         taken: set[int] = set()
@@ -414,6 +428,26 @@ class DictionaryMatcher:
                     end = start + 1  # never cut a following match in two
                     absorbed = end
             out.append((start, end, idx))
+        return out
+
+    def _context_abbreviations(self, doc: Doc) -> list[tuple[int, int, int]]:
+        """Abbreviations that no source lists, read where the words around them name their
+        sense (``senses.json`` rules with ``only_here``): "Denies SI/HI" (suicidal and
+        homicidal ideation), "no LOC" (loss of consciousness); not "SI joint", "decreased
+        LOC"."""
+        out: list[tuple[int, int, int]] = []
+        if not self.context_forms:
+            return out
+        orths = doc.to_array(ORTH).tolist()  # C-speed guard: most notes have none
+        if self.context_form_hashes.isdisjoint(orths):
+            return out
+        for i, h in enumerate(orths):
+            if h not in self.context_form_hashes:
+                continue
+            for sense in self.context_forms.get(doc[i].text, ()):
+                if sense.fires(doc, i, i + 1) and sense.entry is not None:
+                    out.append((i, i + 1, sense.entry))
+                    break
         return out
 
     def _predicates(self, doc: Doc) -> list[tuple[int, int, int]]:
@@ -1065,9 +1099,13 @@ class _Sense:
     window: int
     entry: int | None  # the dictionary entry of its long form; None: no mention
     absorb: frozenset[str]
+    #: words right after the form that name another sense ("SI joint", "SI units")
+    unless_followed_by: frozenset[str] = frozenset()
 
     def fires(self, doc: Doc, start: int, end: int) -> bool:
         """Whether the words around ``doc[start:end]`` (same sentence and line) name it."""
+        if end < len(doc) and doc[end].lower_ in self.unless_followed_by:
+            return False
         if self.preceded_by and start > 0 and not doc[start].is_sent_start:
             if doc[start - 1].lower_ in self.preceded_by:
                 return True

@@ -805,6 +805,17 @@ SENSES = [
     ("Vent: VT 450 mL, PEEP 5.", "VT", None, None),
     ("Runs of VT on telemetry.", "VT", (SCT, "25569003"), None),
     ("ACS/Guidant Sport wire.", "ACS", None, None),
+    # abbreviations no source lists, read only where the words around name their sense
+    ("Denies SI or HI.", "SI", (HPO, "HP:0031589"), None),
+    ("Denies SI or HI.", "HI", (ICD, "R45.850"), None),
+    ("He endorses passive SI without a plan.", "SI", (HPO, "HP:0031589"), None),
+    ("Fell from a ladder with no LOC.", "LOC", (HPO, "HP:0007185"), None),
+    ("Brief LOC after the collision.", "LOC", (HPO, "HP:0007185"), None),
+    ("No SI joint tenderness.", "SI", None, None),
+    ("Results are given in SI units.", "SI", None, None),
+    ("LOC: alert and oriented.", "LOC", None, None),
+    ("Decreased LOC on arrival.", "LOC", None, None),
+    ("HI: 5 ng/mL.", "HI", None, None),
 ]
 
 
