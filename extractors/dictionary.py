@@ -35,6 +35,9 @@ from extractors.terminology.sources import (
 log = logging.getLogger(__name__)
 
 # Version history:
+# 17 (2026-12): valve regurgitation abbreviations of echo reports, after a grade or beside
+#              another valve's ("mild TR", "trace AR", "moderate AI", "trace PR"; senses.json
+#              ``only_here``); not "PR interval", "ER/PR positive", "AR expression".
 # 16 (2026-12): abbreviations that no source lists because their senses are many, read where
 #              the words around them name one (senses.json ``only_here``): "denies SI or HI"
 #              (suicidal, homicidal ideation), "no LOC" (loss of consciousness); not "SI
@@ -130,7 +133,7 @@ log = logging.getLogger(__name__)
 # 2 (2026-11): compiled terminology dictionary (curated tables, HPO, ICD-10-CM, drug names,
 #              bring-your-own UMLS/RxNorm/SNOMED CT/FHIR/DOID), abbreviations defined in the note.
 # 1 (2026-11): curated phrase rules from rules/dictionary/targets.json.
-VERSION = 16
+VERSION = 17
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
 #: label of a predicate rule that names no finding and only keeps other terms off its words

@@ -816,6 +816,17 @@ SENSES = [
     ("LOC: alert and oriented.", "LOC", None, None),
     ("Decreased LOC on arrival.", "LOC", None, None),
     ("HI: 5 ng/mL.", "HI", None, None),
+    # valve regurgitation in echo reports, by its grade or beside another valve's
+    ("Mild MR, mild TR, trace AR.", "TR", (HPO, "HP:0005180"), None),
+    ("Mild MR, mild TR, trace AR.", "AR", (HPO, "HP:0001659"), None),
+    ("Moderate AI.", "AI", (HPO, "HP:0001659"), None),
+    ("Trace PR.", "PR", (HPO, "HP:0010444"), None),
+    ("PR interval 180 ms.", "PR", None, None),
+    ("Mild PR prolongation.", "PR", None, None),
+    ("ER/PR positive.", "PR", None, None),
+    ("TR 2.5 m/s.", "TR", None, None),
+    ("AR positive tumour cells.", "AR", None, None),
+    ("History of AI on hydrocortisone.", "AI", None, None),
 ]
 
 
