@@ -35,7 +35,10 @@ from schemas.ids import name_key
 # 5 (2026-12): the commonest drug-class allergens carry their SNOMED CT substance codes
 #              (penicillin 373270004, sulfonamide antibacterial 372788003; verified in the
 #              SNOMED CT GPS); opioids stay uncoded (no verified agonist class code).
-VERSION = 5
+# 6 (2026-12): an allergen found as a drug in an allergy context whose drug has no code takes
+#              the allergen table's codes for its name ("allergies to penicillin resulting
+#              in ...": SNOMED CT 373270004).
+VERSION = 6
 
 LABEL = "ALLERGY"
 RULES = "allergies"
@@ -385,6 +388,10 @@ class AllergyTagger:
                 codes = drug_codes.get((f["start"], f["end"]))
                 if codes:
                     f["rule"] = {**f["rule"], "codes": codes}
+                else:  # or those of the allergen table, where it lists the drug's name
+                    listed = self.allergens.get(term_key(text[f["start"] : f["end"]]))
+                    if listed is not None and listed["codes"]:
+                        f["rule"] = {**f["rule"], "codes": listed["codes"]}
         new: list[Span] = []
         drop: list[tuple[int, int]] = []
         taken: list[tuple[int, int]] = []

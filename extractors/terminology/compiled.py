@@ -121,7 +121,11 @@ log = logging.getLogger(__name__)
 #   ``function_forms``).
 # 21 (2026-12): drug_names.json: names notes use for drugs of the drug vocabulary that it
 #   leaves out, added to that concept's terms; "iron" leaves the stoplist.
-BUILD_VERSION = 21
+# 22 (2026-12): a drug vocabulary entry keeps its MeSH id only where the id is its own (an
+#   action class under D27, or a MeSH-only entry's unshared id); a DrugBank drug's "mesh_id"
+#   is one of its pharmacological actions (aspirin D058633 Antipyretics, cefepime D000900
+#   Anti-Bacterial Agents) and is dropped (sources.py ``_own_mesh_id``).
+BUILD_VERSION = 22
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(

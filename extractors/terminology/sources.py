@@ -547,6 +547,28 @@ _BODY_SUBSTANCES = frozenset(
 )
 
 
+def _own_mesh_id(info: dict[str, Any], mesh_uses: dict[str, int]) -> str | None:
+    """The MeSH id of a drug vocabulary entry where it names the entry itself.
+
+    The vocabulary's "mesh_id" of a DrugBank drug, or of a drug that shares it with others, is
+    one of the drug's pharmacological actions, not the drug: aspirin D058633 (Antipyretics),
+    cefepime and 120 other antibiotics D000900 (Anti-Bacterial Agents), furosemide D049994,
+    norethindrone D003280. A coding with that code and the drug's name would be false. It is
+    the entry's own where the entry is such an action (tree numbers under D27, "Chemical
+    Actions and Uses": "antibiotics" D000900, "bronchodilator agents") or a MeSH-only entry
+    of its own id ("saline solution", "levalbuterol", "dystrophin").
+    """
+    mesh = str(info.get("mesh_id") or "")
+    if not mesh:
+        return None
+    trees = info.get("mesh_tree") or []
+    if trees and all(str(t).startswith("D27.") for t in trees):
+        return mesh
+    if not info.get("drugbank_id") and mesh_uses.get(mesh) == 1:
+        return mesh
+    return None
+
+
 def read_drugs() -> Iterator[Concept]:
     """Drug names and brand names from drug-named-entity-recognition (read from its pickle)."""
     try:
@@ -569,6 +591,10 @@ def read_drugs() -> Iterator[Concept]:
             by_canonical.setdefault(canonical, []).extend(n.lower() for n in names)
         else:
             log.warning("drug_names.json: the drug vocabulary has no %r", canonical)
+    mesh_uses: dict[str, int] = {}
+    for info in data["drug_canonical_to_data"].values():
+        if info.get("mesh_id"):
+            mesh_uses[str(info["mesh_id"])] = mesh_uses.get(str(info["mesh_id"]), 0) + 1
     not_drugs: list[str] = []
     for canonical, all_variants in by_canonical.items():
         variants = []
@@ -582,9 +608,10 @@ def read_drugs() -> Iterator[Concept]:
         codes: list[Code] = []
         if info.get("drugbank_id"):
             codes.append((systems.DRUGBANK, str(info["drugbank_id"]), name))
-        if info.get("mesh_id"):
-            codes.append((systems.MESH, str(info["mesh_id"]), name))
-        cid = "drugs:" + (str(info.get("drugbank_id") or info.get("mesh_id") or canonical))
+        mesh = _own_mesh_id(info, mesh_uses)
+        if mesh:
+            codes.append((systems.MESH, mesh, name))
+        cid = "drugs:" + (str(info.get("drugbank_id") or mesh or canonical))
         yield Concept(cid, "MEDICATION", tuple(codes), tuple(variants), src, "drugs")
     # they still claim their words, so "interleukin-2 receptor" is not the drug interleukin-2
     yield Concept("drugs:not-a-drug", BLOCK_LABEL, (), tuple(not_drugs), src, "drugs")

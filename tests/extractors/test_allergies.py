@@ -38,6 +38,12 @@ CASES: list[tuple[str, str, dict[str, Any], list[tuple[str, str]]]] = [
         {"reaction": "hives", "category": "medication"},
         [(SCT, "373270004")],
     ),
+    (  # found as a drug in an allergy context: the allergen table's code for its name
+        "ALLERGIES: Patient admits allergies to penicillin resulting in hives.",
+        "penicillin",
+        {"category": "medication"},
+        [(SCT, "373270004")],
+    ),
     (
         "ALLERGIES: sulfa - rash; codeine - nausea.",
         "sulfa",

@@ -577,3 +577,32 @@ def test_disease_and_disorder_heads_name_one_another(tokens, variants) -> None:
 )
 def test_eponym_possessives_without_apostrophe(surface, variant, present) -> None:
     assert (variant in spelling_variants(surface)) is present
+
+
+@pytest.mark.parametrize(
+    ("info", "uses", "kept"),
+    [
+        # a DrugBank drug's "mesh_id" is one of its actions (aspirin: Antipyretics)
+        ({"mesh_id": "D058633", "mesh_tree": ["D02.455"], "drugbank_id": "DB00945"}, 2, None),
+        # shared by several drugs: an action, even without a DrugBank id (norethindrone)
+        ({"mesh_id": "D003280", "mesh_tree": ["D04.210"]}, 3, None),
+        # an action class is its own id, shared or not ("antibiotics")
+        ({"mesh_id": "D000900", "mesh_tree": ["D27.505.954.122.085"]}, 121, "D000900"),
+        # a MeSH-only entry's unshared id is its own ("saline solution")
+        ({"mesh_id": "D000077330", "mesh_tree": ["D26.776"]}, 1, "D000077330"),
+        ({}, 0, None),
+    ],
+)
+def test_drug_vocabulary_mesh_ids_that_name_the_drug(info, uses: int, kept) -> None:
+    from extractors.terminology.sources import _own_mesh_id
+
+    assert _own_mesh_id(info, {info.get("mesh_id", ""): uses}) == kept
+
+
+def test_no_drug_carries_a_pharmacological_action_as_its_mesh_code() -> None:
+    from extractors.terminology.sources import read_drugs
+
+    by_term = {t: c for c in read_drugs() for t in c.terms}  # a dependency: always there
+    aspirin = [code for _, code, _ in by_term["aspirin"].codes]
+    assert "D058633" not in aspirin and "DB00945" in aspirin
+    assert [code for _, code, _ in by_term["antibiotics"].codes] == ["D000900"]
