@@ -45,7 +45,9 @@ from extractors.sections import assign_sections
 #              telling or after "per" / "from" / "by" ("Mom denies rash", "per mother, no
 #              fever") is a child's informant, and "the child" / "this infant" is the patient;
 #              their FAMILY cues are dropped (``_drop_informants``).
-VERSION = 6
+# 7 (2026-12): a diagnosis named by a habit ("alcohol use disorder", "alcohol withdrawal",
+#              "nicotine dependence") is no standing fact of the history (``HABIT_DIAGNOSIS``).
+VERSION = 7
 
 #: ConText category -> span attribute set to True.
 CATEGORY_ATTRS: dict[str, str] = {
@@ -79,6 +81,12 @@ STANDING_FACT = re.compile(
     r"substance (?:use|abuse)|marijuana|cannabis|cocaine|heroin|ivdu|drinks?|drinking|"
     r"allerg\w*)\b",
     re.IGNORECASE,
+)
+
+#: Diagnoses named by a habit ("alcohol use disorder", "opioid withdrawal", "nicotine
+#: dependence") are current problems, not standing facts of the history.
+HABIT_DIAGNOSIS = re.compile(
+    r"\b(disorders?|dependence|withdrawal|intoxication|poisoning|overdose)\b", re.IGNORECASE
 )
 
 #: Section categories that put a mention in allergy context (``attributes["allergy"]``).
@@ -1013,7 +1021,11 @@ class AssertionRefiner:
             if (ext.rule_id or "").startswith(ABSENCE_RULE_PREFIX):
                 ext.is_negated = not _negates_the_word(span)
             # a screening or assessment procedure names the habit it asks about, not a fact
-            if span.label_ != "PROCEDURE" and STANDING_FACT.search(span.text):
+            if (
+                span.label_ != "PROCEDURE"
+                and STANDING_FACT.search(span.text)
+                and not HABIT_DIAGNOSIS.search(span.text)
+            ):
                 ext.is_historical = True
             if category == "family_history" and ext.is_family and ext.experiencer is None:
                 ext.experiencer = "family"

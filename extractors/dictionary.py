@@ -35,6 +35,8 @@ from extractors.terminology.sources import (
 log = logging.getLogger(__name__)
 
 # Version history:
+# 19 (2026-12): alcohol and opioid withdrawal are problems (curated: 191480000 / F10.939,
+#              87132004 / F11.93).
 # 18 (2026-12): drugs carry no MeSH code that is one of their pharmacological actions
 #              ("cefepime" was MSH D000900, Anti-Bacterial Agents, displayed as "Cefepime";
 #              "metformin" D007004, Hypoglycemic Agents); classes keep theirs ("antibiotics").
@@ -136,7 +138,7 @@ log = logging.getLogger(__name__)
 # 2 (2026-11): compiled terminology dictionary (curated tables, HPO, ICD-10-CM, drug names,
 #              bring-your-own UMLS/RxNorm/SNOMED CT/FHIR/DOID), abbreviations defined in the note.
 # 1 (2026-11): curated phrase rules from rules/dictionary/targets.json.
-VERSION = 18
+VERSION = 19
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
 #: label of a predicate rule that names no finding and only keeps other terms off its words

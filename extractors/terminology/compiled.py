@@ -125,7 +125,8 @@ log = logging.getLogger(__name__)
 #   action class under D27, or a MeSH-only entry's unshared id); a DrugBank drug's "mesh_id"
 #   is one of its pharmacological actions (aspirin D058633 Antipyretics, cefepime D000900
 #   Anti-Bacterial Agents) and is dropped (sources.py ``_own_mesh_id``).
-BUILD_VERSION = 22
+# 23 (2026-12): curated alcohol and opioid withdrawal (problems.tsv).
+BUILD_VERSION = 23
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(

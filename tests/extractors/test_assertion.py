@@ -160,6 +160,10 @@ ROWS = [
     ("His mother called EMS when the patient had chest pain.", "chest pain", set()),
     ("Mother of the patient has diabetes.", "diabetes", {"is_family"}),
     ("Mother has diabetes and the patient has asthma.", "asthma", set()),
+    # a habit is a standing fact of the history; a diagnosis named by it is a current problem
+    ("Denies alcohol use.", "alcohol use", {"is_negated", "is_historical"}),
+    ("Patient with alcohol use disorder and cirrhosis.", "alcohol use disorder", set()),
+    ("Admitted for alcohol withdrawal.", "alcohol withdrawal", set()),
     # a parent who tells a child's history is its informant, "the child" is the patient
     ("The child has had fevers to 102.", "fevers", set()),
     ("This infant has had poor feeding and vomiting.", "vomiting", set()),
