@@ -221,6 +221,8 @@ _NO_ADJECTIVE = frozenset(
 _ADJECTIVE_ENDINGS = (
     ("pathy", "pathic"),  # encephalopathy -> encephalopathic, coagulopathy -> coagulopathic
     ("osis", "otic"),  # acidosis -> acidotic, ketosis -> ketotic
+    ("ema", "ematous"),  # erythema -> erythematous, eczema -> eczematous
+    ("ora", "oric"),  # plethora -> plethoric
     ("ea", "eic"),  # apnea -> apneic, orthopnea -> orthopneic
     ("ia", "ic"),  # hyperkalemia -> hyperkalemic, thrombocytopenia -> thrombocytopenic
 )
@@ -241,6 +243,36 @@ def adjective_variants(tokens: list[str]) -> list[list[str]]:
         if word.endswith(noun):
             return [[word[: -len(noun)] + adjective]]
     return []
+
+
+#: Words that say a function or quantity is below normal, first in a finding's name
+#: ("Decreased urine output", "Reduced visual acuity", "Impaired hearing"), and the words
+#: writers use for them as well ("reduced urine output", "poor visual acuity", "diminished
+#: hearing"). Only the first four start a variant: "low" and "poor" are also parts of names
+#: ("low back pain", "low-set ears", "poor prognosis"). Not "increased" / "elevated": the
+#: sources name mostly lab results so ("Elevated serum creatine kinase"), which the lab
+#: extractor reads with their values, and the case report and clinical case corpora do not
+#: count "raised creatine kinase" or "elevated bilirubin" as problems.
+_DECREASE_STARTS = frozenset({"decreased", "reduced", "diminished", "impaired"})
+_DECREASE_WORDS = ("decreased", "reduced", "diminished", "impaired", "low", "poor")
+#: Measures that a two-word finding names with no thing measured ("Decreased concentration",
+#: the attention; "Decreased size"): written "low concentration" or "reduced size" they are
+#: about a drug or a specimen as often.
+_BARE_MEASURES = frozenset(
+    """size concentration level levels amount number count volume rate activity intensity
+    dose""".split()
+)
+
+
+def quantity_variants(tokens: list[str]) -> list[list[str]]:
+    """ "decreased urine output" also as "reduced / diminished / impaired / low / poor urine
+    output" (``_DECREASE_WORDS``); only for a term of two words or more whose second is a
+    word ("decreased" alone is none)."""
+    if len(tokens) < 2 or tokens[0] not in _DECREASE_STARTS or not tokens[1].isalpha():
+        return []
+    if len(tokens) == 2 and tokens[1] in _BARE_MEASURES:
+        return []
+    return [[word, *tokens[1:]] for word in _DECREASE_WORDS if word != tokens[0]]
 
 
 #: General heads of a disorder's name that writers use for one another ("lysosomal storage

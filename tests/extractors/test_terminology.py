@@ -247,6 +247,11 @@ def test_fhir_loaders() -> None:
         ("Surgically constructed pathway from A to B (morphologic abnormality)", None),
         ("Supernumerary permanent maxillary left canine tooth (morphologic abnormality)", None),
         ("Knee structure (body structure)", None),
+        # a situation is a finding with its context, which the assertion reads: none
+        ("History of hypertension (situation)", None),
+        ("Family history of asthma (situation)", None),
+        ("Chest pain not present (situation)", None),
+        ("Hypertensive disorder, systemic arterial (disorder)", "PROBLEM"),
     ],
 )
 def test_fhir_morphologic_abnormalities(tmp_path: Path, display: str, label) -> None:
@@ -436,6 +441,26 @@ def test_adjective_variants() -> None:
     assert adjective_variants(["eosinophilia"]) == [] and adjective_variants(["hypertonia"]) == []
     assert adjective_variants(["hemophilia"]) == [["hemophilic"]]
     assert adjective_variants(["lordosis"]) == [] and adjective_variants(["seborrhea"]) == []
+    assert adjective_variants(["erythema"]) == [["erythematous"]]
+    assert adjective_variants(["eczema"]) == [["eczematous"]]
+    assert adjective_variants(["plethora"]) == [["plethoric"]]
+
+
+def test_quantity_variants() -> None:
+    from extractors.terminology.concepts import quantity_variants
+
+    got = quantity_variants(["decreased", "urine", "output"])
+    assert ["reduced", "urine", "output"] in got and ["poor", "urine", "output"] in got
+    assert ["low", "urine", "output"] in got and ["decreased", "urine", "output"] not in got
+    assert ["impaired", "hearing"] in quantity_variants(["reduced", "hearing"])
+    # "low" and "poor" start no variant ("low back pain"), nor does a raised value (lab
+    # results), a bare measure ("Decreased concentration") or a word alone
+    assert quantity_variants(["low", "back", "pain"]) == []
+    assert quantity_variants(["poor", "prognosis"]) == []
+    assert quantity_variants(["increased", "serum", "creatinine"]) == []
+    assert quantity_variants(["decreased", "concentration"]) == []
+    assert quantity_variants(["decreased", "size"]) == []
+    assert quantity_variants(["decreased"]) == []
 
 
 def test_acronym_plural() -> None:
