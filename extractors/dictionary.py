@@ -39,12 +39,14 @@ log = logging.getLogger(__name__)
 #              ("HIV serology", "Hepatitis B and C serology", "HIV and HTLV testing",
 #              "tumour markers", "influenza vaccination"; ``_TEST_WORDS``), unless the words
 #              after say the test found it ("the mononucleosis screen is positive") or the
-#              problem is a test's result ("abnormal glucose tolerance test"); a predicate
+#              problem is a test's result ("abnormal glucose tolerance test"); a service or
+#              test word after a hard-wrapped line counts ("DVT\nprophylaxis"); a predicate
 #              rule's group "finding" is its mention: pallor stated of the patient or the skin
 #              ("he looked [pale]", "[pale] conjunctivae"; not "pale yellow", "the liver appears
 #              pale"); build 21 (compiled.py): SNOMED CT situations are no terms, a source's
-#              "decreased X" also as "reduced / diminished / impaired / low / poor X",
-#              "erythematous", "eczematous", "plethoric", "cyanosed".
+#              "decreased X" also as "reduced / diminished / impaired / low / poor X", the
+#              adjectives "erythematous", "eczematous", "plethoric" and the participles
+#              "calcified", "thrombosed", "stenosed", "atrophied", "hemorrhagic", "cyanosed".
 # 14 (2026-12): an acronym no terminology lists, named as what the patient was diagnosed with
 #              ("diagnosed with PUPPP", "the diagnosis of AFLP", "consistent with PAM",
 #              "the suspicion of a PC"), is an uncoded problem wherever the note writes it
@@ -1242,9 +1244,10 @@ _SERVICE_WORDS = frozenset(
 )  # fmt: skip
 #: Words after a problem (an infection mostly) that make the phrase name a test for it or a
 #: vaccine against it, not a problem the patient has: "HIV serology", "Hepatitis B and C
-#: serology were negative", "COVID-19 PCR", "pregnancy test", "tumour markers", "HIV status",
-#: "hepatitis B vaccination". A test that found it says so otherwise ("tested positive for
-#: COVID-19", "HIV positive"), and that is read as the problem.
+#: serology were negative", "COVID-19 PCR", "pregnancy test", "tumour markers", "hepatitis B
+#: vaccination". A test that found it says so otherwise ("tested positive for COVID-19", "HIV
+#: positive"), and that is read as the problem. Not "status": "his HIV status", "supermorbid
+#: obesity status" are the problem as often as whether one has it.
 _TEST_WORDS = frozenset(
     {
         "test", "tests", "testing", "screen", "screens", "serology", "serologies",
@@ -1256,8 +1259,6 @@ _TEST_WORDS = frozenset(
 )  # fmt: skip
 
 
-#: Words after "status" that make no status of a problem: "CAD status post CABG".
-_NOT_STATUS_OF = frozenset({"post", "-", "epilepticus", "asthmaticus"})
 #: Words that say what a test of a problem found: "the mononucleosis screen is [positive]".
 _TEST_FOUND = frozenset({"positive", "reactive", "detected", "+"})
 #: The first word of a problem that is itself a test's result ("abnormal glucose tolerance
@@ -1296,11 +1297,9 @@ def _names_a_test_for(doc: Doc, start: int, k: int) -> bool:
     """Whether the problem at ``start`` names what the test or vaccine at ``k`` is for ("HIV
     serology", "pregnancy test", "hepatitis B vaccination"), unless the words after say the
     test found it ("the mononucleosis screen is positive"), the problem is a test's result
-    itself ("abnormal glucose tolerance test") or "status" is "status post"."""
+    itself ("abnormal glucose tolerance test")."""
     n = len(doc)
     if k >= n or doc[k].lower_ not in _TEST_WORDS or doc[start].lower_ in _RESULT_WORDS:
-        return False
-    if doc[k].lower_ == "status" and k + 1 < n and doc[k + 1].lower_ in _NOT_STATUS_OF:
         return False
     return not any(t.lower_ in _TEST_FOUND for t in doc[k + 1 : min(n, k + 4)])
 

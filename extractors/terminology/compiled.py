@@ -126,7 +126,9 @@ log = logging.getLogger(__name__)
 #   "decreased / reduced / diminished / impaired X" also as "low X" and "poor X" and with the
 #   other three words ("reduced urine output", "poor visual acuity"; concepts.py
 #   ``quantity_variants``); the adjectives "-ematous" and "-oric" of one-word findings
-#   ("erythematous", "eczematous", "plethoric"); "cyanosed" (problems.tsv).
+#   ("erythematous", "eczematous", "plethoric") and the participles of the part they affect
+#   ("calcified", "thrombosed", "stenosed", "atrophied", "hemorrhagic"; not "-ation" /
+#   "-ction": "aspirated", "perforated with a needle"); "cyanosed" (problems.tsv).
 BUILD_VERSION = 21
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")

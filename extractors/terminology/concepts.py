@@ -228,10 +228,26 @@ _ADJECTIVE_ENDINGS = (
 )
 
 
+#: Noun endings of findings and the participle a clinician writes for the state of the part
+#: affected ("a calcified node", "a thrombosed haemorrhoid", "95% stenosed", "the muscle was
+#: atrophied", "hemorrhagic fluid"). Not "-ation" / "-ction": those participles name what a
+#: surgeon does as often ("fluid was aspirated", "the dura was perforated with a needle",
+#: "the tube was obstructed with bone wax", "infiltrated with lidocaine").
+_PARTICIPLE_ENDINGS = (
+    ("rrhage", "rrhagic"),  # hemorrhage -> hemorrhagic
+    ("trophy", "trophied"),  # atrophy -> atrophied, hypertrophy -> hypertrophied
+    ("osis", "osed"),  # stenosis -> stenosed, thrombosis -> thrombosed
+    ("fication", "fied"),  # calcification -> calcified, lichenification -> lichenified
+)
+#: Nouns whose participle names an act: "diagnosed", "sclerosed" (after sclerotherapy).
+_NO_PARTICIPLE = frozenset({"diagnosis", "prognosis", "sclerosis"})
+
+
 def adjective_variants(tokens: list[str]) -> list[list[str]]:
     """The adjective of a one-word finding ("the patient was thrombocytopenic, acidotic and
     encephalopathic"): "-ia" -> "-ic", "-pathy" -> "-pathic", "-osis" -> "-otic", "-ea" ->
-    "-eic". Only one-word terms (a longer term is named by its noun)."""
+    "-eic", and the participle of the part it affects ("calcified", "infected", "thrombosed":
+    ``_PARTICIPLE_ENDINGS``). Only one-word terms (a longer term is named by its noun)."""
     if len(tokens) != 1:
         return []
     word = tokens[0]
@@ -239,10 +255,17 @@ def adjective_variants(tokens: list[str]) -> list[list[str]]:
         return []
     if word.endswith("philia") and word != "hemophilia":  # "eosinophilic", "basophilic" stain
         return []
+    out: list[list[str]] = []
     for noun, adjective in _ADJECTIVE_ENDINGS:
         if word.endswith(noun):
-            return [[word[: -len(noun)] + adjective]]
-    return []
+            out.append([word[: -len(noun)] + adjective])
+            break
+    if word not in _NO_PARTICIPLE:
+        for noun, participle in _PARTICIPLE_ENDINGS:
+            if word.endswith(noun):
+                out.append([word[: -len(noun)] + participle])
+                break
+    return out
 
 
 #: Words that say a function or quantity is below normal, first in a finding's name

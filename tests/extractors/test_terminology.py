@@ -433,7 +433,7 @@ def test_adjective_variants() -> None:
 
     assert adjective_variants(["thrombocytopenia"]) == [["thrombocytopenic"]]
     assert adjective_variants(["encephalopathy"]) == [["encephalopathic"]]
-    assert adjective_variants(["acidosis"]) == [["acidotic"]]
+    assert adjective_variants(["acidosis"]) == [["acidotic"], ["acidosed"]]
     assert adjective_variants(["orthopnea"]) == [["orthopneic"]]
     # a longer term, an adjective that names something else, a short word: none
     assert adjective_variants(["immune", "thrombocytopenia"]) == []
@@ -444,6 +444,17 @@ def test_adjective_variants() -> None:
     assert adjective_variants(["erythema"]) == [["erythematous"]]
     assert adjective_variants(["eczema"]) == [["eczematous"]]
     assert adjective_variants(["plethora"]) == [["plethoric"]]
+    # the participle of the part a finding affects
+    assert adjective_variants(["calcification"]) == [["calcified"]]
+    assert adjective_variants(["thrombosis"]) == [["thrombotic"], ["thrombosed"]]
+    assert adjective_variants(["hemorrhage"]) == [["hemorrhagic"]]
+    assert adjective_variants(["atrophy"]) == [["atrophied"]]
+    # not of what a surgeon does ("fluid was aspirated", "perforated with a needle"), nor of an
+    # infection ("cells infected with a virus") or a diagnosis
+    assert adjective_variants(["aspiration"]) == [] and adjective_variants(["perforation"]) == []
+    assert adjective_variants(["infection"]) == [] and adjective_variants(["diagnosis"]) == [
+        ["diagnotic"]
+    ]
 
 
 def test_quantity_variants() -> None:
