@@ -35,6 +35,18 @@ from extractors.terminology.sources import (
 log = logging.getLogger(__name__)
 
 # Version history:
+# 20 (2026-12): a problem named before a test or a vaccine for it is no problem of the patient
+#              ("HIV serology", "Hepatitis B and C serology", "HIV and HTLV testing",
+#              "tumour markers", "influenza vaccination"; ``_TEST_WORDS``), unless the words
+#              after say the test found it ("the mononucleosis screen is positive") or the
+#              problem is a test's result ("abnormal glucose tolerance test"); a service or
+#              test word after a hard-wrapped line counts ("DVT\nprophylaxis"); a predicate
+#              rule's group "finding" is its mention: pallor stated of the patient or the skin
+#              ("he looked [pale]", "[pale] conjunctivae"; not "pale yellow", "the liver appears
+#              pale"); build 24 (compiled.py): SNOMED CT situations are no terms, a source's
+#              "decreased X" also as "reduced / diminished / impaired / low / poor X", the
+#              adjectives "erythematous", "eczematous", "plethoric" and the participles
+#              "calcified", "thrombosed", "stenosed", "atrophied", "hemorrhagic", "cyanosed".
 # 19 (2026-12): alcohol and opioid withdrawal are problems (curated: 191480000 / F10.939,
 #              87132004 / F11.93).
 # 18 (2026-12): drugs carry no MeSH code that is one of their pharmacological actions
@@ -138,7 +150,7 @@ log = logging.getLogger(__name__)
 # 2 (2026-11): compiled terminology dictionary (curated tables, HPO, ICD-10-CM, drug names,
 #              bring-your-own UMLS/RxNorm/SNOMED CT/FHIR/DOID), abbreviations defined in the note.
 # 1 (2026-11): curated phrase rules from rules/dictionary/targets.json.
-VERSION = 19
+VERSION = 20
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
 #: label of a predicate rule that names no finding and only keeps other terms off its words
@@ -368,16 +380,17 @@ class DictionaryMatcher:
         out = []
         n = len(doc)
         for start, end, idx in chosen:
-            if (
-                end < n
-                and self.entries[idx].label == "PROBLEM"
-                and doc[end].lower_ in _SERVICE_WORDS
-                and (
-                    doc[end].lower_ != "medication"
-                    or (end + 1 < n and doc[end + 1].lower_ in ("review", "reviews"))
-                )
-            ):
-                continue
+            if self.entries[idx].label == "PROBLEM" and end < n:
+                k = _after_coordinated_letters(doc, end)
+                word = doc[k].lower_ if k < n else ""
+                if _names_a_test_for(doc, start, k) or (
+                    word in _SERVICE_WORDS
+                    and (
+                        word != "medication"
+                        or (k + 1 < n and doc[k + 1].lower_ in ("review", "reviews"))
+                    )
+                ):
+                    continue
             out.append((start, end, idx))
         return out
 
@@ -467,8 +480,12 @@ class DictionaryMatcher:
         for pattern, idx, needs, starts in self.predicates:
             if not any(word in lower for word in needs):
                 continue  # a substring test is far cheaper than the scan
+            part = "finding" if "finding" in pattern.groupindex else 0
             for m in matches_at(pattern, text, starts(text)):
-                span = doc.char_span(m.start(), m.end(), alignment_mode="expand")
+                # a rule's group "finding" is the mention ("he looked [pale]"), else the match
+                if m.start(part) < 0:
+                    continue
+                span = doc.char_span(m.start(part), m.end(part), alignment_mode="expand")
                 if span is not None and len(span):
                     out.append((span.start, span.end, idx))
         return out
@@ -1275,6 +1292,68 @@ _SERVICE_WORDS = frozenset(
         "prophylaxis", "protocol", "protocols",
     }
 )  # fmt: skip
+#: Words after a problem (an infection mostly) that make the phrase name a test for it or a
+#: vaccine against it, not a problem the patient has: "HIV serology", "Hepatitis B and C
+#: serology were negative", "COVID-19 PCR", "pregnancy test", "tumour markers", "hepatitis B
+#: vaccination". A test that found it says so otherwise ("tested positive for COVID-19", "HIV
+#: positive"), and that is read as the problem. Not "status": "his HIV status", "supermorbid
+#: obesity status" are the problem as often as whether one has it.
+_TEST_WORDS = frozenset(
+    {
+        "test", "tests", "testing", "screen", "screens", "serology", "serologies",
+        "serologic", "serological", "pcr", "rt-pcr", "antibody", "antibodies",
+        "antigen", "antigens", "igg", "igm", "titer", "titers", "titre", "titres", "markers",
+        "marker", "swab", "swabs", "immunoassay", "vaccine", "vaccines", "vaccination",
+        "vaccinations", "immunization", "immunizations", "immunisation", "immunisations",
+    }
+)  # fmt: skip
+
+
+#: Words that say what a test of a problem found: "the mononucleosis screen is [positive]".
+_TEST_FOUND = frozenset({"positive", "reactive", "detected", "+"})
+#: The first word of a problem that is itself a test's result ("abnormal glucose tolerance
+#: test", "positive fecal occult blood test"): the test word after it belongs to the finding.
+_RESULT_WORDS = frozenset(
+    """abnormal positive negative elevated increased raised high decreased reduced low
+    impaired""".split()
+)
+
+
+def _short_form(tok: Token) -> bool:
+    return tok.is_alpha and tok.is_upper and len(tok) <= 4
+
+
+def _after_coordinated_letters(doc: Doc, end: int) -> int:
+    """The token after a problem's name and the letters or short forms coordinated with its
+    last one ("Hepatitis B [and C] serology", "hepatitis A[, B, C, D, and E] serology", "HIV
+    [and HTLV] testing"): ``end`` itself when none follow."""
+    n = len(doc)
+    k = end
+    while k < n and doc[k].is_space:  # a hard-wrapped line: "HIV\ntesting"
+        k += 1
+    if not _short_form(doc[end - 1]):
+        return k
+    while k + 1 < n and doc[k].lower_ in (",", "and", "or", "/", "and/or"):
+        j = k + 1
+        if doc[j].lower_ in ("and", "or") and j + 1 < n:
+            j += 1
+        if not _short_form(doc[j]):
+            break
+        k = j + 1
+    return k
+
+
+def _names_a_test_for(doc: Doc, start: int, k: int) -> bool:
+    """Whether the problem at ``start`` names what the test or vaccine at ``k`` is for ("HIV
+    serology", "pregnancy test", "hepatitis B vaccination"), unless the words after say the
+    test found it ("the mononucleosis screen is positive"), the problem is a test's result
+    itself ("abnormal glucose tolerance test")."""
+    n = len(doc)
+    if k >= n or doc[k].lower_ not in _TEST_WORDS or doc[start].lower_ in _RESULT_WORDS:
+        return False
+    return not any(t.lower_ in _TEST_FOUND for t in doc[k + 1 : min(n, k + 4)])
+
+
 #: Nutrients and cofactors named in words before "deficiency" ("zinc deficiency").
 _NUTRIENTS = frozenset(
     """zinc iron copper selenium magnesium calcium potassium iodine carnitine thiamine thiamin

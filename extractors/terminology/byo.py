@@ -51,7 +51,10 @@ UMLS_TUI_LABELS: dict[str, str] = {
 SNOMED_TAG_LABELS: dict[str, str] = {
     "disorder": "PROBLEM",
     "finding": "PROBLEM",
-    "situation": "PROBLEM",
+    # no "situation": SNOMED CT files there a finding or procedure with an explicit context
+    # ("History of hypertension", "Family history of asthma", "Chest pain not present",
+    # "Medication given"); the finding's own term is the mention, and the assertion reads
+    # the context from the words around it (historical, family, negated)
     # the form a disease gives a tissue ("Diverticulum", "Adhesion", "Tortuosity", "Scar");
     # surgically made structures and sites filed under the tag are none (``_NOT_A_FINDING``)
     "morphologic abnormality": "PROBLEM",

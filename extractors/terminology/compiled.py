@@ -42,6 +42,7 @@ from extractors.terminology.concepts import (
     is_acronym,
     is_usable,
     plural_variants,
+    quantity_variants,
     spelling_variants,
     typography_variants,
 )
@@ -126,7 +127,16 @@ log = logging.getLogger(__name__)
 #   is one of its pharmacological actions (aspirin D058633 Antipyretics, cefepime D000900
 #   Anti-Bacterial Agents) and is dropped (sources.py ``_own_mesh_id``).
 # 23 (2026-12): curated alcohol and opioid withdrawal (problems.tsv).
-BUILD_VERSION = 23
+# 24 (2026-12): SNOMED CT situations of a BYO source are no terms ("History of hypertension",
+#   "Family history of asthma", "Chest pain not present"): the finding inside is the mention and
+#   the assertion reads its context (byo.py ``SNOMED_TAG_LABELS``); a finding a source names
+#   "decreased / reduced / diminished / impaired X" also as "low X" and "poor X" and with the
+#   other three words ("reduced urine output", "poor visual acuity"; concepts.py
+#   ``quantity_variants``); the adjectives "-ematous" and "-oric" of one-word findings
+#   ("erythematous", "eczematous", "plethoric") and the participles of the part they affect
+#   ("calcified", "thrombosed", "stenosed", "atrophied", "hemorrhagic"; not "-ation" /
+#   "-ction": "aspirated", "perforated with a needle"); "cyanosed" (problems.tsv).
+BUILD_VERSION = 24
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(
@@ -386,7 +396,11 @@ def build_table(nlp: Language, config: DictionaryConfig) -> PhraseTable:
             ):
                 variants.append((_SEP.join(var_tokens), idx))
             if entries[idx].label == "PROBLEM":
-                for var_tokens in (*adjective_variants(tokens), *head_variants(tokens)):
+                for var_tokens in (
+                    *adjective_variants(tokens),
+                    *head_variants(tokens),
+                    *quantity_variants(tokens),
+                ):
                     variants.append((_SEP.join(var_tokens), idx))
     for joined, idx in variants:  # a real term always beats a generated variant
         if joined not in lower and is_usable(joined.replace(_SEP, " "), stoplist):

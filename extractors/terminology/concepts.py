@@ -221,15 +221,33 @@ _NO_ADJECTIVE = frozenset(
 _ADJECTIVE_ENDINGS = (
     ("pathy", "pathic"),  # encephalopathy -> encephalopathic, coagulopathy -> coagulopathic
     ("osis", "otic"),  # acidosis -> acidotic, ketosis -> ketotic
+    ("ema", "ematous"),  # erythema -> erythematous, eczema -> eczematous
+    ("ora", "oric"),  # plethora -> plethoric
     ("ea", "eic"),  # apnea -> apneic, orthopnea -> orthopneic
     ("ia", "ic"),  # hyperkalemia -> hyperkalemic, thrombocytopenia -> thrombocytopenic
 )
 
 
+#: Noun endings of findings and the participle a clinician writes for the state of the part
+#: affected ("a calcified node", "a thrombosed haemorrhoid", "95% stenosed", "the muscle was
+#: atrophied", "hemorrhagic fluid"). Not "-ation" / "-ction": those participles name what a
+#: surgeon does as often ("fluid was aspirated", "the dura was perforated with a needle",
+#: "the tube was obstructed with bone wax", "infiltrated with lidocaine").
+_PARTICIPLE_ENDINGS = (
+    ("rrhage", "rrhagic"),  # hemorrhage -> hemorrhagic
+    ("trophy", "trophied"),  # atrophy -> atrophied, hypertrophy -> hypertrophied
+    ("osis", "osed"),  # stenosis -> stenosed, thrombosis -> thrombosed
+    ("fication", "fied"),  # calcification -> calcified, lichenification -> lichenified
+)
+#: Nouns whose participle names an act: "diagnosed", "sclerosed" (after sclerotherapy).
+_NO_PARTICIPLE = frozenset({"diagnosis", "prognosis", "sclerosis"})
+
+
 def adjective_variants(tokens: list[str]) -> list[list[str]]:
     """The adjective of a one-word finding ("the patient was thrombocytopenic, acidotic and
     encephalopathic"): "-ia" -> "-ic", "-pathy" -> "-pathic", "-osis" -> "-otic", "-ea" ->
-    "-eic". Only one-word terms (a longer term is named by its noun)."""
+    "-eic", and the participle of the part it affects ("calcified", "infected", "thrombosed":
+    ``_PARTICIPLE_ENDINGS``). Only one-word terms (a longer term is named by its noun)."""
     if len(tokens) != 1:
         return []
     word = tokens[0]
@@ -237,10 +255,47 @@ def adjective_variants(tokens: list[str]) -> list[list[str]]:
         return []
     if word.endswith("philia") and word != "hemophilia":  # "eosinophilic", "basophilic" stain
         return []
+    out: list[list[str]] = []
     for noun, adjective in _ADJECTIVE_ENDINGS:
         if word.endswith(noun):
-            return [[word[: -len(noun)] + adjective]]
-    return []
+            out.append([word[: -len(noun)] + adjective])
+            break
+    if word not in _NO_PARTICIPLE:
+        for noun, participle in _PARTICIPLE_ENDINGS:
+            if word.endswith(noun):
+                out.append([word[: -len(noun)] + participle])
+                break
+    return out
+
+
+#: Words that say a function or quantity is below normal, first in a finding's name
+#: ("Decreased urine output", "Reduced visual acuity", "Impaired hearing"), and the words
+#: writers use for them as well ("reduced urine output", "poor visual acuity", "diminished
+#: hearing"). Only the first four start a variant: "low" and "poor" are also parts of names
+#: ("low back pain", "low-set ears", "poor prognosis"). Not "increased" / "elevated": the
+#: sources name mostly lab results so ("Elevated serum creatine kinase"), which the lab
+#: extractor reads with their values, and the case report and clinical case corpora do not
+#: count "raised creatine kinase" or "elevated bilirubin" as problems.
+_DECREASE_STARTS = frozenset({"decreased", "reduced", "diminished", "impaired"})
+_DECREASE_WORDS = ("decreased", "reduced", "diminished", "impaired", "low", "poor")
+#: Measures that a two-word finding names with no thing measured ("Decreased concentration",
+#: the attention; "Decreased size"): written "low concentration" or "reduced size" they are
+#: about a drug or a specimen as often.
+_BARE_MEASURES = frozenset(
+    """size concentration level levels amount number count volume rate activity intensity
+    dose""".split()
+)
+
+
+def quantity_variants(tokens: list[str]) -> list[list[str]]:
+    """ "decreased urine output" also as "reduced / diminished / impaired / low / poor urine
+    output" (``_DECREASE_WORDS``); only for a term of two words or more whose second is a
+    word ("decreased" alone is none)."""
+    if len(tokens) < 2 or tokens[0] not in _DECREASE_STARTS or not tokens[1].isalpha():
+        return []
+    if len(tokens) == 2 and tokens[1] in _BARE_MEASURES:
+        return []
+    return [[word, *tokens[1:]] for word in _DECREASE_WORDS if word != tokens[0]]
 
 
 #: General heads of a disorder's name that writers use for one another ("lysosomal storage

@@ -359,6 +359,107 @@ def test_a_service_or_activity_named_after_a_problem_is_no_problem(full_nlp, tex
     assert [g[0] for g in spans(full_nlp, text) if g[1] == "PROBLEM"] == kept
 
 
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        # what a test looks for or a vaccine protects against is no problem of the patient
+        ("Hepatitis B and C serology were negative.", []),
+        ("HIV testing was unremarkable.", []),
+        ("We checked HIV\ntesting again.", []),
+        ("VDRL and HIV and HTLV testing were negative.", []),
+        ("Influenza vaccination was given today.", []),
+        ("Tumor markers were normal.", []),
+        ("Lupus serology is pending.", []),
+        # a test that found it, a test's result named as a finding, and other words stay
+        ("She tested positive for COVID-19.", ["COVID-19"]),
+        ("The mononucleosis screen is positive.", ["mononucleosis"]),
+        ("Chest x-ray shows atelectasis, and RSV antigen is positive.", ["atelectasis"]),
+        ("Coronary artery disease status post CABG.", ["Coronary artery disease"]),
+        ("Coronary artery disease status\npost CABG.", ["Coronary artery disease"]),
+        ("The impact of his HIV status is substantial.", ["HIV"]),
+    ],
+)
+def test_a_test_or_vaccine_named_after_a_problem_is_no_problem(full_nlp, text, kept) -> None:
+    assert [g[0] for g in spans(full_nlp, text) if g[1] == "PROBLEM"] == kept
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        # a finding named "decreased X" by a source, written with another word for less
+        ("He had reduced urine output.", "reduced urine output"),
+        ("She reports poor visual acuity.", "poor visual acuity"),
+        ("She has diminished appetite.", "diminished appetite"),
+        ("He was found with decreased consciousness.", "decreased consciousness"),
+    ],
+)
+def test_words_for_less_name_one_another(full_nlp, text, name) -> None:
+    assert [g[0] for g in spans(full_nlp, text) if g[1] == "PROBLEM"] == [name]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # less pain is no finding; a drug's or a specimen's measure is none
+        "There was a low concentration of the drug in milk.",
+        "The products were of reduced size.",
+    ],
+)
+def test_words_for_less_make_no_new_findings(full_nlp, text) -> None:
+    assert [g[0] for g in spans(full_nlp, text) if g[1] == "PROBLEM"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "code"),
+    [
+        # the adjective of a sign the sources name as a noun
+        ("The pharynx was erythematous.", "erythematous", (HPO, "HP:0010783")),
+        ("The inferior vena cava appeared plethoric.", "plethoric", (HPO, "HP:0001050")),
+        ("He looked unwell and cyanosed.", "cyanosed", (SCT, "3415004")),
+        # pallor stated of the patient or of the skin
+        ("On examination he looked pale.", "pale", (SCT, "398979000")),
+        ("The patient appears mildly pale and fatigued.", "pale", (SCT, "398979000")),
+        ("His conjunctivae are pale.", "pale", (SCT, "398979000")),
+        ("EYES: Slightly pale conjunctivae.", "pale", (HPO, "HP:0000980")),
+        # the state of the part a finding affects
+        ("The aortic valve is heavily calcified.", "calcified", None),
+        ("The proximal RCA was 95% stenosed.", "stenosed", None),
+    ],
+)
+def test_signs_written_as_adjectives(full_nlp, text, name, code) -> None:
+    got = [g for g in spans(full_nlp, text) if g[1] == "PROBLEM" and g[0] == name]
+    assert got and (code is None or code in got[0][2]), spans(full_nlp, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a colour, an organ or a stool that is pale is no pallor
+        "Pale yellow urine was noted.",
+        "The liver appears pale but not fatty.",
+        "A contusion which is pale purple in color.",
+        "She reports pale stools.",
+        "The skin was pale-pink.",
+    ],
+)
+def test_pale_that_is_no_pallor(full_nlp, text) -> None:
+    assert "pale" not in [g[0].lower() for g in spans(full_nlp, text)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # what a surgeon does is no finding
+        "The serous fluid was aspirated from the middle ear.",
+        "The dura was perforated with a spinal needle.",
+        "The eustachian tube was obstructed with bone wax.",
+        "The skin was infiltrated with lidocaine.",
+    ],
+)
+def test_participles_of_acts_are_no_findings(full_nlp, text) -> None:
+    assert [g[0] for g in spans(full_nlp, text) if g[1] == "PROBLEM"] == []
+
+
 def test_abbreviation_of_a_term_that_ends_with_its_long_form(full_nlp) -> None:
     # scispaCy's long form is "adrenoleukodystrophy"; the term is "X-linked ..."
     text = "X-linked adrenoleukodystrophy (ALD) is rare. ALD was confirmed."

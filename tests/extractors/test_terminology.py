@@ -247,6 +247,11 @@ def test_fhir_loaders() -> None:
         ("Surgically constructed pathway from A to B (morphologic abnormality)", None),
         ("Supernumerary permanent maxillary left canine tooth (morphologic abnormality)", None),
         ("Knee structure (body structure)", None),
+        # a situation is a finding with its context, which the assertion reads: none
+        ("History of hypertension (situation)", None),
+        ("Family history of asthma (situation)", None),
+        ("Chest pain not present (situation)", None),
+        ("Hypertensive disorder, systemic arterial (disorder)", "PROBLEM"),
     ],
 )
 def test_fhir_morphologic_abnormalities(tmp_path: Path, display: str, label) -> None:
@@ -428,7 +433,7 @@ def test_adjective_variants() -> None:
 
     assert adjective_variants(["thrombocytopenia"]) == [["thrombocytopenic"]]
     assert adjective_variants(["encephalopathy"]) == [["encephalopathic"]]
-    assert adjective_variants(["acidosis"]) == [["acidotic"]]
+    assert adjective_variants(["acidosis"]) == [["acidotic"], ["acidosed"]]
     assert adjective_variants(["orthopnea"]) == [["orthopneic"]]
     # a longer term, an adjective that names something else, a short word: none
     assert adjective_variants(["immune", "thrombocytopenia"]) == []
@@ -436,6 +441,37 @@ def test_adjective_variants() -> None:
     assert adjective_variants(["eosinophilia"]) == [] and adjective_variants(["hypertonia"]) == []
     assert adjective_variants(["hemophilia"]) == [["hemophilic"]]
     assert adjective_variants(["lordosis"]) == [] and adjective_variants(["seborrhea"]) == []
+    assert adjective_variants(["erythema"]) == [["erythematous"]]
+    assert adjective_variants(["eczema"]) == [["eczematous"]]
+    assert adjective_variants(["plethora"]) == [["plethoric"]]
+    # the participle of the part a finding affects
+    assert adjective_variants(["calcification"]) == [["calcified"]]
+    assert adjective_variants(["thrombosis"]) == [["thrombotic"], ["thrombosed"]]
+    assert adjective_variants(["hemorrhage"]) == [["hemorrhagic"]]
+    assert adjective_variants(["atrophy"]) == [["atrophied"]]
+    # not of what a surgeon does ("fluid was aspirated", "perforated with a needle"), nor of an
+    # infection ("cells infected with a virus") or a diagnosis
+    assert adjective_variants(["aspiration"]) == [] and adjective_variants(["perforation"]) == []
+    assert adjective_variants(["infection"]) == [] and adjective_variants(["diagnosis"]) == [
+        ["diagnotic"]
+    ]
+
+
+def test_quantity_variants() -> None:
+    from extractors.terminology.concepts import quantity_variants
+
+    got = quantity_variants(["decreased", "urine", "output"])
+    assert ["reduced", "urine", "output"] in got and ["poor", "urine", "output"] in got
+    assert ["low", "urine", "output"] in got and ["decreased", "urine", "output"] not in got
+    assert ["impaired", "hearing"] in quantity_variants(["reduced", "hearing"])
+    # "low" and "poor" start no variant ("low back pain"), nor does a raised value (lab
+    # results), a bare measure ("Decreased concentration") or a word alone
+    assert quantity_variants(["low", "back", "pain"]) == []
+    assert quantity_variants(["poor", "prognosis"]) == []
+    assert quantity_variants(["increased", "serum", "creatinine"]) == []
+    assert quantity_variants(["decreased", "concentration"]) == []
+    assert quantity_variants(["decreased", "size"]) == []
+    assert quantity_variants(["decreased"]) == []
 
 
 def test_acronym_plural() -> None:
