@@ -16,7 +16,8 @@ from spacy.tokens import Doc, Span
 # 2 (2026-12): subsection headings (the organ systems of an exam: "HEENT:", "NECK:",
 #              "ABDOMEN:", ...) end the subsection before them ("VITAL SIGNS:") and continue
 #              the enclosing section; vital signs are a subsection of the physical exam.
-VERSION = 2
+# 3 (2026-12): discharge summaries' "Major Surgical or Invasive Procedure:" heading.
+VERSION = 3
 
 
 def section_rules_path() -> str:

@@ -72,6 +72,16 @@ def test_synthea_markdown_headers(mention, target: str, category: str) -> None:
     assert mention(SYNTHEA_LIKE, target)._.section_category == category
 
 
+def test_discharge_summary_procedure_heading(mention) -> None:
+    text = (
+        "Chief Complaint:\nshortness of breath\n\n"
+        "Major Surgical or Invasive Procedure:\nThoracentesis\n\n"
+        "History of Present Illness:\nDyspnea.\n"
+    )
+    assert mention(text, "shortness of breath")._.section_category == "chief_complaint"
+    assert mention(text, "Thoracentesis")._.section_category == "procedures"
+
+
 def test_header_words_inside_prose_open_no_section(mention) -> None:
     text = "HPI: He has seasonal allergies: pollen and dust. Plan: none yet. Wheezing noted."
     # "allergies:" and "Plan:" do not start a line, so the HPI section continues
