@@ -47,7 +47,10 @@ from extractors.sections import assign_sections
 #              their FAMILY cues are dropped (``_drop_informants``).
 # 7 (2026-12): a diagnosis named by a habit ("alcohol use disorder", "alcohol withdrawal",
 #              "nicotine dependence") is no standing fact of the history (``HABIT_DIAGNOSIS``).
-VERSION = 7
+# 8 (2026-12): a procedure the plan says will be done, is scheduled, planned, recommended or
+#              referred for is hypothetical ("Will obtain MRI", "scheduled for elective CABG",
+#              "EGD tomorrow"): no completed FHIR Procedure for it; rules for procedures only.
+VERSION = 8
 
 #: ConText category -> span attribute set to True.
 CATEGORY_ATTRS: dict[str, str] = {

@@ -606,3 +606,34 @@ def test_of_two_rules_over_the_same_words_the_later_one_acts(tmp_path, later) ->
     doc = nlp(make_doc(nlp, Note(note_id="t", text=text), given))
     [span] = [s for s in doc.spans["mentions"] if s._.extractor == "input"]
     assert [m.category for m in span._.modifiers] == [later]
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "hypothetical"),
+    [
+        # a procedure the plan says will be done, or is scheduled, is not done yet
+        ("Plan: EGD tomorrow.", "EGD", True),
+        ("Will obtain MRI of the lumbar spine.", "MRI", True),
+        ("She will undergo cholecystectomy next week.", "cholecystectomy", True),
+        ("He is scheduled for elective CABG.", "CABG", True),
+        ("I would recommend colonoscopy.", "colonoscopy", True),
+        ("Colonoscopy is scheduled for May.", "Colonoscopy", True),
+        # ... one done, or whose results are awaited, is
+        ("He underwent colonoscopy which showed polyps.", "colonoscopy", False),
+        ("An MRI was obtained and showed a herniation.", "MRI", False),
+        ("Await biopsy results.", "biopsy", False),
+    ],
+)
+def test_planned_procedures_are_hypothetical(
+    mention, text: str, target: str, hypothetical: bool
+) -> None:
+    assert mention(text, target, label="PROCEDURE")._.is_hypothetical is hypothetical
+
+
+def test_planned_cues_leave_findings_and_drugs_alone(mention) -> None:
+    # the procedure cues are for procedures: a finding after them keeps its own context
+    assert not mention("Will obtain CT for the cough.", "cough")._.is_hypothetical
+    drug = mention("Will obtain metformin refills.", "metformin", label="MEDICATION")
+    assert not drug._.is_hypothetical
+    # ... and a cue over the same words as an older one does not take its place
+    assert mention("Most children will have an ear infection.", "ear infection")._.is_hypothetical
