@@ -50,7 +50,10 @@ from extractors.sections import assign_sections
 # 8 (2026-12): a procedure the plan says will be done, is scheduled, planned, recommended or
 #              referred for is hypothetical ("Will obtain MRI", "scheduled for elective CABG",
 #              "EGD tomorrow"): no completed FHIR Procedure for it; rules for procedures only.
-VERSION = 8
+# 9 (2026-12): review fixes: a relative "reported / said / noted to have" a problem keeps it
+#              ("Father reported to have had an MI"); "the child" is the patient only in a
+#              note about a child (the first age it states is under 18); "w/o" negates.
+VERSION = 9
 
 #: ConText category -> span attribute set to True.
 CATEGORY_ATTRS: dict[str, str] = {
@@ -266,7 +269,7 @@ class ClinicalContext(ConText):  # type: ignore[misc]
                 self._modifier(doc, mid, ms, me, start, end, items, tokens)
                 for mid, ms, me in matches
             ]
-            modifiers = _drop_informants(modifiers, lowers)
+            modifiers = _drop_informants(modifiers, lowers, doc)
             _update_scopes(modifiers)
             _end_relatives_at_patient_clauses(modifiers, lowers)
             # a cue word inside a test's name ("international normalized ratio", "free T4")
@@ -783,8 +786,28 @@ _TELLING = frozenset(
     for w in ("denies", "denied", "reports", "reported", "states", "stated", "says", "said",
               "notes", "noted", "endorses", "endorsed", "describes", "described", "relates",
               "related", "feels", "felt", "thinks", "believes", "believed", "observed",
-              "noticed", "gives", "gave", "provides", "provided")
+              "noticed", "provides", "provided", "gives", "gave")
 )  # fmt: skip
+_NOT_TELLING = frozenset(hash_string(w) for w in ("to", "birth"))
+#: The first age a note states: "a 4-year-old boy", "this 3 month old", "a 15 yo".
+_AGE = re.compile(
+    r"\b(\d{1,3})[- ]?(?:(years?|yrs?|y)[- ]?(?:old|o)\b"
+    r"|(months?|mos?|weeks?|wks?|days?)[- ]old\b)",
+    re.IGNORECASE,
+)
+
+
+def _is_paediatric(doc: Doc) -> bool:
+    """Whether the note is about a child: the first age it states is under 18 years. A note
+    that states none is not (an obstetric note's "the child" is the patient's child)."""
+    cached = doc.user_data.get("ns_paediatric")
+    if cached is None:
+        m = _AGE.search(doc.text)
+        cached = bool(m) and (m.group(3) is not None or int(m.group(1)) < 18)
+        doc.user_data["ns_paediatric"] = cached
+    return bool(cached)
+
+
 #: "per mom", "according to mother", "history from father", "as reported by the parents".
 _TOLD_BY = frozenset(hash_string(w) for w in ("per", "from", "by", "according"))
 #: "the child", "this infant", "our 3-year-old boy": the patient of a paediatric note.
@@ -795,7 +818,7 @@ _CHILD = frozenset(
 
 
 def _drop_informants(
-    modifiers: list[ConTextModifier], lowers: list[int]
+    modifiers: list[ConTextModifier], lowers: list[int], doc: Doc
 ) -> list[ConTextModifier]:
     """FAMILY cues that name who tells the history or the patient, not whom it is about.
 
@@ -814,9 +837,12 @@ def _drop_informants(
             before = lowers[ms - 1] if ms > 0 else 0
             if before in _DETERMINERS and ms > 1 and lowers[ms - 2] in _TOLD_BY:
                 before = lowers[ms - 2]  # "as reported by the parents"
-            if word in _INFORMANTS and (after in _TELLING or before in _TOLD_BY):
+            # "Father reported to have had an MI", "Mother said to have cancer", "Mother gave
+            # birth to ...": the relative's own; "mother gave her MiraLax" tells of the patient
+            telling = after in _TELLING and not (me + 1 < n and lowers[me + 1] in _NOT_TELLING)
+            if word in _INFORMANTS and (telling or before in _TOLD_BY):
                 continue
-            if word in _CHILD and before in _DETERMINERS:
+            if word in _CHILD and before in _DETERMINERS and _is_paediatric(doc):
                 continue
         kept.append(mod)
     return kept

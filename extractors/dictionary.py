@@ -35,6 +35,14 @@ from extractors.terminology.sources import (
 log = logging.getLogger(__name__)
 
 # Version history:
+# 21 (2026-12): review fixes: SI and HI need a psychiatric cue ("denies SI or HI", "passive
+#              SI"; not "no increased T2 SI", "Bilateral SI:", "No HI, no LOC" after a fall);
+#              LOC not after "with" or "negative"; AR and AI beside MR/TR or graded (not
+#              "ER, PR and AR were positive", "Severe AI requiring hydrocortisone"); "TR band";
+#              iron is no drug in "iron chelation", "iron poisoning", "iron studies"
+#              (drug_names.json ``not_drugs``); curated "fistula" (428794004) and "AV fistula"
+#              (439470001) instead of ICD's joint fistula M25.10; neonatal withdrawal (P96.1),
+#              "alcohol withdrawal delirium".
 # 20 (2026-12): a problem named before a test or a vaccine for it is no problem of the patient
 #              ("HIV serology", "Hepatitis B and C serology", "HIV and HTLV testing",
 #              "tumour markers", "influenza vaccination"; ``_TEST_WORDS``), unless the words
@@ -150,7 +158,7 @@ log = logging.getLogger(__name__)
 # 2 (2026-11): compiled terminology dictionary (curated tables, HPO, ICD-10-CM, drug names,
 #              bring-your-own UMLS/RxNorm/SNOMED CT/FHIR/DOID), abbreviations defined in the note.
 # 1 (2026-11): curated phrase rules from rules/dictionary/targets.json.
-VERSION = 20
+VERSION = 21
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
 #: label of a predicate rule that names no finding and only keeps other terms off its words

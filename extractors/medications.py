@@ -67,7 +67,10 @@ from schemas.ids import name_key
 #              dose ("15% glucose (7.8 mg/kg/min)", "10 mL of 1% lidocaine"); a specimen before
 #              such a substance and a level after it ("total carnitine levels", "CSF/plasma
 #              albumin ratio") name a measurement, not a drug given.
-VERSION = 7
+# 8 (2026-12): drug codes from the dictionary no longer include the drug vocabulary's MeSH id
+#              of a pharmacological action (dictionary 18); names it leaves out are drugs
+#              (dictionary 15: thiamine, iron, Solu-Cortef).
+VERSION = 8
 
 LABEL = "MEDICATION"
 RULES = "medications"

@@ -17,7 +17,8 @@ from spacy.tokens import Doc, Span
 #              "ABDOMEN:", ...) end the subsection before them ("VITAL SIGNS:") and continue
 #              the enclosing section; vital signs are a subsection of the physical exam.
 # 3 (2026-12): discharge summaries' "Major Surgical or Invasive Procedure:" heading.
-VERSION = 3
+# 4 (2026-12): "Major Surgical and Invasive Procedure:" (singular).
+VERSION = 4
 
 
 def section_rules_path() -> str:

@@ -136,7 +136,9 @@ log = logging.getLogger(__name__)
 #   ("erythematous", "eczematous", "plethoric") and the participles of the part they affect
 #   ("calcified", "thrombosed", "stenosed", "atrophied", "hemorrhagic"; not "-ation" /
 #   "-ction": "aspirated", "perforated with a needle"); "cyanosed" (problems.tsv).
-BUILD_VERSION = 24
+# 25 (2026-12): drug_names.json ``not_drugs`` ("iron chelation", "iron poisoning"); curated
+#   fistula, AV fistula, neonatal withdrawal, "alcohol withdrawal delirium".
+BUILD_VERSION = 25
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(

@@ -595,7 +595,7 @@ def read_drugs() -> Iterator[Concept]:
     for info in data["drug_canonical_to_data"].values():
         if info.get("mesh_id"):
             mesh_uses[str(info["mesh_id"])] = mesh_uses.get(str(info["mesh_id"]), 0) + 1
-    not_drugs: list[str] = []
+    not_drugs: list[str] = [n.lower() for n in extra.get("not_drugs", ())]
     for canonical, all_variants in by_canonical.items():
         variants = []
         body = canonical.lower() in _BODY_SUBSTANCES

@@ -160,13 +160,22 @@ ROWS = [
     ("His mother called EMS when the patient had chest pain.", "chest pain", set()),
     ("Mother of the patient has diabetes.", "diabetes", {"is_family"}),
     ("Mother has diabetes and the patient has asthma.", "asthma", set()),
+    # "w/o" is "without"
+    ("Head trauma w/o headache.", "headache", {"is_negated"}),
     # a habit is a standing fact of the history; a diagnosis named by it is a current problem
     ("Denies alcohol use.", "alcohol use", {"is_negated", "is_historical"}),
     ("Patient with alcohol use disorder and cirrhosis.", "alcohol use disorder", set()),
     ("Admitted for alcohol withdrawal.", "alcohol withdrawal", set()),
     # a parent who tells a child's history is its informant, "the child" is the patient
-    ("The child has had fevers to 102.", "fevers", set()),
-    ("This infant has had poor feeding and vomiting.", "vomiting", set()),
+    ("A 4-year-old boy. The child has had fevers to 102.", "fevers", set()),
+    ("This 3-month-old infant. This infant has had vomiting.", "vomiting", set()),
+    # ... only in a note about a child (the first age it states)
+    ("The child has had fevers to 102.", "fevers", {"is_family"}),
+    ("A 35-year-old woman whose son has autism; the child has asthma.", "asthma", {"is_family"}),
+    ("Father reported to have had a stroke at 50.", "stroke", {"is_family"}),
+    ("Mother said to have breast cancer.", "breast cancer", {"is_family"}),
+    ("Mother gave birth to a baby with Down syndrome.", "Down syndrome", {"is_family"}),
+    ("A 12-year-old girl. Mother gave her MiraLax for constipation.", "constipation", set()),
     ("Mom denies rash, vomiting or diarrhea.", "diarrhea", {"is_negated"}),
     ("Mother reports that he has had a cough for 3 days.", "cough", set()),
     ("Per mom, no fever.", "fever", {"is_negated"}),

@@ -917,6 +917,12 @@ SENSES = [
     ("LOC: alert and oriented.", "LOC", None, None),
     ("Decreased LOC on arrival.", "LOC", None, None),
     ("HI: 5 ng/mL.", "HI", None, None),
+    ("Head trauma w/o LOC.", "LOC", (HPO, "HP:0007185"), None),
+    ("Bilateral SI: no erosions or sclerosis.", "SI", None, None),
+    ("There is no increased T2 SI in the marrow.", "SI", None, None),
+    ("No active SI inflammation.", "SI", None, None),
+    ("Fall from a ladder. No HI, no LOC.", "HI", None, None),
+    ("With LOC of GCS 14.", "LOC", None, None),
     # valve regurgitation in echo reports, by its grade or beside another valve's
     ("Mild MR, mild TR, trace AR.", "TR", (HPO, "HP:0005180"), None),
     ("Mild MR, mild TR, trace AR.", "AR", (HPO, "HP:0001659"), None),
@@ -928,6 +934,14 @@ SENSES = [
     ("TR 2.5 m/s.", "TR", None, None),
     ("AR positive tumour cells.", "AR", None, None),
     ("History of AI on hydrocortisone.", "AI", None, None),
+    ("Severe AI requiring stress-dose hydrocortisone.", "AI", None, None),
+    ("ER, PR and AR were positive.", "AR", None, None),
+    ("TR band placed.", "TR", None, None),
+    # curated withdrawal syndromes, the neonate's apart
+    ("Alcohol withdrawal delirium.", "Alcohol withdrawal delirium", (SCT, "8635005"), None),
+    ("Neonatal opioid withdrawal syndrome.", "Neonatal opioid withdrawal syndrome",
+        (ICD, "P96.1"), None),
+    ("Admitted for opioid withdrawal.", "opioid withdrawal", (ICD, "F11.93"), None),
 ]
 
 

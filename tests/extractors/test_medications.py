@@ -428,6 +428,8 @@ def test_measured_substances_given(nlp: Any, sentence: str, drugs: list[str]) ->
         # iron measured is no drug given
         ("Iron studies were sent. Serum iron was 30. Low iron.", [], None),
         ("She has iron deficiency anemia.", [], None),
+        ("Iron chelation therapy with deferasirox.", ["deferasirox"], None),
+        ("Iron poisoning suspected.", [], None),
     ],
 )
 def test_drug_names_the_vocabulary_leaves_out(
