@@ -30,16 +30,24 @@ from typing import Any
 # Version history:
 # 1 (2026-12): moved from the FHIR mappers (they read the note text before): status cues,
 #    onset, relative and the relative's age, same patterns and clause.
-VERSION = 1
+# 2 (2026-12): medication statuses "intended" ("will start metformin", "plan to start",
+#              "recommend starting", "consider adding"; only before the drug), "stopped" for
+#              "is off", "no longer taking", "completed" ("completed a 7-day course of").
+VERSION = 2
 
 
 class _Rules:
     def __init__(self, raw: dict[str, Any]) -> None:
         self.version = int(raw["version"])
+        #: per label: (pattern, status code, side: "before", "after" or "" for both)
         self.status_cues = {
             label: [
-                (re.compile(rf"(?<![\w-])(?:{pattern})(?![\w-])", re.IGNORECASE), code)
-                for pattern, code in cues
+                (
+                    re.compile(rf"(?<![\w-])(?:{cue[0]})(?![\w-])", re.IGNORECASE),
+                    cue[1],
+                    cue[2] if len(cue) > 2 else "",
+                )
+                for cue in cues
             ]
             for label, cues in raw["status_cues"].items()
         }
@@ -86,8 +94,10 @@ def statement_attributes(
     given = given or {}
     before, after = clause(text, start, end)
     out: dict[str, Any] = {}
-    for pattern, code in cues:
-        if pattern.search(after) or pattern.search(before):
+    for pattern, code, side in cues:
+        if (side != "before" and pattern.search(after)) or (
+            side != "after" and pattern.search(before)
+        ):
             out["stated_status"] = code
             break
     if label != "PROBLEM":

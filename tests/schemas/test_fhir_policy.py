@@ -164,7 +164,7 @@ def test_policy_codes_are_legal_for_their_required_bindings() -> None:
         "MEDICATION": ("MedicationStatement", "status"),
     }
     for label, cues in statement_rules().status_cues.items():
-        for _, code in cues:
+        for _, code, _ in cues:
             assert code in REQUIRED_CODES[element_of[label]]
 
 
