@@ -198,6 +198,10 @@ _ULN = (
 _ULN_RE = re.compile(_ULN, re.IGNORECASE)
 _UNIT = (
     rf"(?:{_ULN}|"
+    # a share of the predicted value ("FEV1 < 30% predicted", "30-79%predicted"), a pressure in
+    # centimetres of water ("12 cm H2O"), "kilo Pascal"
+    r"%[ \t]?(?:of[ \t]+(?:the[ \t]+)?)?pred(?:icted)?(?:[ \t]+normal)?(?:[ \t]+values?)?(?![a-z])|"
+    r"cm[ \t]?(?:of[ \t]+)?(?:h2o|water)(?![a-z])|kilo[ \t]pascals?(?![a-z])|"
     r"ml/min(?:ute)?/1\.73\s?m(?:2|²|\^2)|[x×]\s?10\s?\^?\d+\s?/\s?[a-zµμ]+3?|"
     r"(?:10\^\d+|10\*\d+)/[a-zµμ]+|"
     # written out: "grams per deciliter", "international units per liter"
@@ -246,15 +250,18 @@ _LIST_AFTER = re.compile(r"[ \t]*(?:,|and|or|/)[ \t]*(?:[<>≤≥]=?[ \t]?)?\d",
 #: A score before the scale's name ("scored 15 on the", "a score of > 10 on", "< 120 points
 #: on the", "score 24/30 in the revised"): "score"/"scored" before the value or "points" after.
 _SCORE_BEFORE = re.compile(
-    rf"(?:\bscor(?:e[sd]?|ing)(?:[ \t]+of)?[ \t]+(?:(?P<cmp>{COMPARATOR})[ \t]?)?"
+    rf"(?:\bscor(?:e[sd]?|ing)(?:[ \t]+of)?[ \t]*(?:(?P<cmp>{COMPARATOR})[ \t]?|=[ \t]?|[ \t])"
     r"(?P<num>\d{1,3}(?:\.\d)?)(?:[ \t]?/[ \t]?(?P<max>\d{1,3}))?(?:[ \t]+points?)?|"
     rf"(?<![\w.,/-])(?:(?P<pcmp>{COMPARATOR})[ \t]?)?(?P<pnum>\d{{1,3}}(?:\.\d)?)[ \t]+points?)"
-    r"[ \t]+(?:on|in)[ \t]+(?:the[ \t]+)?(?:(?:revised|modified|total)[ \t]+)?$",
+    # a comparator after the value ("a score of 10 or more on the PHQ-9")
+    r"(?P<after>[ \t]+or[ \t]+(?:(?P<up>greater|higher|more|above)|less|lower|below)(?![a-z]))?"
+    r"[ \t]+(?:on|in)[ \t]+(?:the[ \t]+)?(?:(?:revised|modified|total|\d{1,2}-item)[ \t]+)?$",
     re.IGNORECASE,
 )
 
 _ON_BEFORE = re.compile(
-    r"[ \t](?:on|in)[ \t]+(?:the[ \t]+)?(?:(?:revised|modified|total)[ \t]+)?$", re.IGNORECASE
+    r"[ \t](?:on|in)[ \t]+(?:the[ \t]+)?(?:(?:revised|modified|total|\d{1,2}-item)[ \t]+)?$",
+    re.IGNORECASE,
 )
 
 #: A value of a "respectively" list: a number or a blood pressure, a comparator before it, a
@@ -275,7 +282,8 @@ _ROMAN_VALUE = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6}
 #: Words between a score's name and its value ("ECOG performance status of 1", "GCS was 10/15",
 #: "Gleason score: 7", "NIHSS on admission 12").
 _SCORE_CONNECTOR = COMMA_AFTER_NAME + (
-    rf"(?:{HSPACE}*(?:score|scores|scale|total|sum|grade|class|status|index|"
+    rf"(?:{HSPACE}*(?:score|scores|scale|total|sum|grade|class|status|index|classification|"
+    r"category|must\s+be|should\s+be|between|"
     r"was|were|is|are|of|at|on\s+admission|initially|remained|improved\s+to|increased\s+to|"
     r"decreased\s+to|dropped\s+to|fell\s+to|rose\s+to|:|=|-|–|\()(?![a-z]))*"
 )
@@ -290,15 +298,37 @@ _VALUE_ENDS = (
 #: head takes (``_head_kind``): "her free carnitine level was <3 μmol/L", "factor IX activity
 #: was 3%", "intraocular pressure 15 mm Hg", "closure time was 195 seconds". The name is the
 #: words before the head (``_unlisted_name``); the mention is uncoded.
+#: Words between an unlisted test's head word and its value ("was decreased from", "of about",
+#: a bracket: "alveolar-arterial gradient (44 Torr)"); after a bracketed short form of the name
+#: ("clotting time (CT) (228s").
+_UNLISTED_CONN = (
+    rf"{NAME_GLOSS}(?P<conn>(?:{HSPACE}*(?:was|were|is|are|of|at|had|has|increased|decreased|"
+    r"dropped|fell|rose|risen|fallen|to|from|measured|only|about|approximately|around|elevated|"
+    rf"low|high|markedly|mildly|slightly|further|gone\s+down|gone\s+up|:|=|\()(?![a-z]))*)"
+    rf"{HSPACE}*"
+)
 _UNLISTED = re.compile(
     rf"(?<=[A-Za-z0-9)]){HSPACE}(?P<head>levels?|concentrations?|activity|pressures?|gradient|"
-    r"time)"
-    rf"(?P<conn>(?:{HSPACE}*(?:was|were|is|are|of|at|had|has|increased|decreased|dropped|"
-    r"fell|rose|risen|fallen|to|measured|only|about|approximately|around|elevated|low|high|"
-    rf"markedly|mildly|slightly|further|:|=)(?![a-z]))*){HSPACE}*"
+    rf"time){_UNLISTED_CONN}"
     rf"(?:(?P<cmp>{COMPARATOR}){HSPACE}?)?(?P<num>{NUMBER}){_VALUE_ENDS}"
     rf"{HSPACE}?(?P<unit>mm{HSPACE}?hg\b|{_UNIT})",
     re.IGNORECASE,
+)
+#: A score, index or ratio the tables do not list, with its number: "Rotterdam score was
+#: 0.15", "HBI score > 4", "Ki-67 labeling index was approximately 2 %", "lactate to
+#: pyruvate ratio of 26". A per cent or no unit after the value; not a sum ("3+4").
+_UNLISTED_SCORE = re.compile(
+    rf"(?<=[A-Za-z0-9)]){HSPACE}(?P<head>score|index|ratio)(?![\w-]){_UNLISTED_CONN}"
+    rf"(?:(?P<cmp>{COMPARATOR}){HSPACE}?)?(?P<num>{NUMBER}){_VALUE_ENDS}(?![ \t]?\+)"
+    rf"(?:{HSPACE}?(?P<unit>%))?",
+    re.IGNORECASE,
+)
+#: Words right before a score's, index's or ratio's head that make it a statistic or a
+#: setting, not a test's result ("odds ratio", "hazard ratio", "I:E ratio", "Z score").
+_NOT_SCORE_NAMES = frozenset(
+    "odds hazard risk likelihood relative attributable sex gender female male signal noise "
+    "mixing aspect propensity z quality credit impact citation dose p h i e m f pain mass "
+    "inspiratory expiratory".split()
 )
 #: A measurement as criteria write it, of a test the table does not list: its name, a
 #: comparator sign, a value and a unit that names the kind of result (``_criterion_kind``):
@@ -360,6 +390,11 @@ _SHARE_NOUNS = frozenset(
     "level levels saturation fraction index activity count percentage".split()
 )
 _LENGTH_UCUM = frozenset({"mm", "cm"})
+#: Pressures measured in centimetres of water.
+_WATER_PRESSURES = frozenset(
+    "venous jugular opening intracranial csf abdominal intra-abdominal intraabdominal "
+    "bladder".split()
+)
 _PRESSURE_UCUM = frozenset({"mm[Hg]"})
 #: The rule of an unlisted test's result: no code, no expected unit, no plausible range.
 _UNLISTED_RULE: dict[str, Any] = {"rule_id": "lab-unlisted", "name": None, "ucum": None}
@@ -386,7 +421,10 @@ def _head_kind(head: str, ucum: str | None, words: list[str]) -> str | None:
     if head == "activity":
         return "lab" if _lab_unit(ucum) or ucum == "%" else None  # "factor IX activity"
     if head.startswith("pressure") or head == "gradient":
-        return "measurement" if ucum in _PRESSURE_UCUM else None
+        # measured in centimetres of water: a venous or opening pressure ("jugular venous
+        # pressure of about 12 cm"), not a ventilator's setting ("CPAP pressure of 10 cm H2O")
+        water = ucum in ("cm[H2O]", "cm") and any(w.lower() in _WATER_PRESSURES for w in words)
+        return "measurement" if ucum in _PRESSURE_UCUM or water else None
     # a test's time in seconds ("closure time was 195 seconds"), not a procedure's
     timed = any(w.lower() in _TIMED_TESTS for w in words)
     return "lab" if head == "time" and ucum in ("s", "ms") and timed else None
@@ -422,8 +460,12 @@ def _unlisted_name(text: str, end: int, by_head: bool) -> tuple[int, list[str]] 
     if words and line_start == window_start > 0 and not text[line_start - 1].isspace():
         words = words[1:]  # the window cut a word
     kept: list[re.Match[str]] = []
+    opened = None
     for word in reversed(words):
         w = word.group(0)
+        if w[0] in "([" and len(kept) < 3 and _NAME_WORD.fullmatch(w[1:]):
+            opened = word  # "(cardiothoracic ratio: 62.8%": the name starts after the bracket
+            break
         if (
             len(kept) == 3
             or not _NAME_WORD.fullmatch(w)
@@ -432,15 +474,17 @@ def _unlisted_name(text: str, end: int, by_head: bool) -> tuple[int, list[str]] 
         ):
             break
         kept.append(word)
+    before = words[: len(words) - len(kept) - (opened is not None)][-2:]
+    if opened is not None:
+        kept.append(opened)
     if not kept:
         return None
-    before = words[: len(words) - len(kept)][-2:]
     if any(b.group(0).lower().strip(",:;(") in _NOT_A_RESULT_BEFORE for b in before) or any(
         k.group(0).lower() in _NOT_A_RESULT_BEFORE - {"upper", "lower"} for k in kept
     ):
         return None  # "goal tacrolimus level of 8 ng/mL", "normal copper level is 70"
     kept.reverse()
-    names = [w.group(0) for w in kept]
+    names = [w.group(0).lstrip("([") for w in kept]
     bare = [w.lower() for w in names]
     if not by_head and (
         any(w in _CMP_NOT_NAMES for w in re.split(r"[/-]", bare[-1])) or len(bare[-1]) < 2
@@ -450,30 +494,33 @@ def _unlisted_name(text: str, end: int, by_head: bool) -> tuple[int, list[str]] 
         w in _SPECIMEN_WORDS or w in _UNLISTED_NOT_NAMES for w in bare
     ):
         return None
-    return kept[0].start(), names
+    return kept[0].start() + (kept[0] is opened), names
 
 
 #: The head words of ``_UNLISTED``, found by a plain search (a case-insensitive alternation
 #: scans every position of the note in Python's regex engine: 0.3 s over MTSamples).
 _HEAD_WORDS = ("level", "concentration", "activity", "pressure", "gradient", "time")
+_SCORE_HEADS = ("score", "index", "ratio")
 _SIGN = re.compile(r"[<>=≤≥≦≧⩽⩾]")
 _SPACE_BEFORE = re.compile(HSPACE)
 
 
-def _head_matches(text: str) -> Iterator[re.Match[str]]:
-    """``_UNLISTED`` matches, tried only right before the head words' occurrences."""
+def _head_matches(
+    text: str, pattern: re.Pattern[str] = _UNLISTED, heads: tuple[str, ...] = _HEAD_WORDS
+) -> Iterator[re.Match[str]]:
+    """``pattern`` matches, tried only right before the ``heads`` words' occurrences."""
     lower = text.lower()
     if len(lower) != len(text):  # a letter whose lower case is longer: offsets would move
-        yield from _UNLISTED.finditer(text)
+        yield from pattern.finditer(text)
         return
     starts: set[int] = set()
-    for word in _HEAD_WORDS:
+    for word in heads:
         i = lower.find(word, 1)
         while i >= 0:
             starts.add(i - 1)
             i = lower.find(word, i + 1)
     for start in sorted(starts):
-        m = _UNLISTED.match(text, start)
+        m = pattern.match(text, start)
         if m is not None:
             yield m
 
@@ -571,7 +618,10 @@ class LabTagger:
             rf"(?P<conn>(?i:{_SCORE_CONNECTOR})){HSPACE}*"
             rf"(?:(?P<cmp>(?i:{COMPARATOR})){HSPACE}?)?"
             r"(?:(?P<num>\d{1,3}(?:\.\d)?)"
-            r"(?:[ \t]?/[ \t]?(?P<max>\d{1,3})(?!\d)|[ \t]?(?:-|–|to)[ \t]?(?P<hi>\d{1,3})(?!\d))?"
+            r"(?:[ \t]?/[ \t]?(?P<max>\d{1,3})(?!\d)|[ \t]?(?:-|–|to)[ \t]?(?P<hi>\d{1,3})(?!\d)|"
+            # a list of classes as criteria write it ("ASA 1 & 2", "0, 1, or 2", "2 or 3")
+            r"(?P<list>(?:[ \t]*,[ \t]*\d{1,2}(?!\d))*[ \t]*,?[ \t]*(?:or|and|&)[ \t]+\d{1,2}"
+            r"(?![\d.])))?"
             r"(?![\d]|[ \t]?\+|\.\d|/\d|[ \t]?[-–][ \t]?\d)"
             # a class in Roman numerals ("NYHA class III", "ASA I or II", "NYHA III/IV")
             rf"|(?P<rnum>{_ROMAN})(?:[ \t]?(?:/|-|–|to|or)[ \t]?(?P<rhi>{_ROMAN}))?(?![\w/+-]))"
@@ -653,7 +703,9 @@ class LabTagger:
             rule = _lookup(name, self.scores, self.score_ci, self.score_cs)
             if rule is None:
                 continue
-            read = _roman_score(m, rule, text) if m.group("rnum") else _number_score(m, rule)
+            read = (
+                _roman_score(m, rule, text) if m.group("rnum") else _number_score(m, rule, text)
+            )
             if read is None:
                 continue
             attrs, end = read
@@ -705,6 +757,8 @@ class LabTagger:
             cmp = before.group("cmp") or before.group("pcmp")
             if cmp:
                 attrs["comparator"] = comparator_sign(cmp)
+            elif before.group("after"):
+                attrs["comparator"] = ">=" if before.group("up") else "<="
             start = before.start("cmp") if before.group("cmp") else before.start("pcmp") if (
                 before.group("pcmp")) else num_start  # fmt: skip
             attrs["parts"] = {"name": [m.start("name"), m.end("name")],
@@ -906,9 +960,10 @@ class LabTagger:
         ``sign``; kind ``measurement`` for a pressure, length or time. Not where ``taken``
         (the results already read) or a listed test or a vital sign is."""
         found = [(m, True) for m in _head_matches(text)]
+        found += [(m, True) for m in _head_matches(text, _UNLISTED_SCORE, _SCORE_HEADS)]
         if any(c in text for c in "<>≤≥≦≧⩽⩾="):
             found += [(m, False) for m in _sign_matches(text)]
-            found.sort(key=lambda f: f[0].start())
+        found.sort(key=lambda f: f[0].start())
         index = _Taken(taken)
         out: list[dict[str, Any]] = []
         for m, by_head in found:
@@ -921,28 +976,35 @@ class LabTagger:
             if index.overlaps(start, m.end()) or self._named_elsewhere(text, start, m, by_head):
                 continue
             unit, ucum, unit_end = self._unit(m, _UNLISTED_RULE)
-            kind = (
-                _head_kind(m.group("head"), ucum, words) if by_head
-                else _criterion_kind(ucum, words)
-            )  # fmt: skip
             value = parse_number(m.group("num"))
-            if kind is None or value is None or unit is None:
-                continue
+            scored = by_head and m.re is _UNLISTED_SCORE
+            if scored:
+                kind = self._score_kind(text, m, words)
+                if kind is None or value is None:
+                    continue
+                if unit is None:  # "Rotterdam score was 0.15": a count of points or a ratio
+                    ucum = "{ratio}" if m.group("head").lower() == "ratio" else "{score}"
+                    unit_end = m.end("num")
+            else:
+                kind = (
+                    _head_kind(m.group("head"), ucum, words) if by_head
+                    else _criterion_kind(ucum, words)
+                )  # fmt: skip
+                if kind is None or value is None or unit is None:
+                    continue
             name_end = m.end("head") if by_head else start + len(text[start : m.start()].rstrip())
             attrs: dict[str, Any] = {"test": " ".join(text[start:name_end].split()),
                                      "value": value, "unit": unit, "ucum": ucum}  # fmt: skip
-            if kind == "measurement":
-                attrs["kind"] = "measurement"  # no laboratory test (FHIR: no category)
+            if kind in ("measurement", "score"):
+                attrs["kind"] = kind  # no laboratory test (FHIR: no category, or a survey)
             if m.group("cmp") and m.group("cmp") != "=":  # "= 7.77 cm": a value, no bound
                 attrs["comparator"] = comparator_sign(m.group("cmp"))
             flag = _connector_flag(m.group("conn"))
             if flag is not None:
                 attrs["interpretation"] = flag
-            attrs["parts"] = {
-                "name": [start, name_end],
-                "value": [m.start("num"), m.end("num")],
-                "unit": [m.start("unit"), unit_end],
-            }
+            attrs["parts"] = {"name": [start, name_end], "value": [m.start("num"), m.end("num")]}
+            if unit is not None:
+                attrs["parts"]["unit"] = [m.start("unit"), unit_end]
             specimen = self._specimen(text, start)
             if specimen is not None:
                 attrs["specimen"] = specimen
@@ -950,6 +1012,27 @@ class LabTagger:
             out.append({"start": start, "end": unit_end, "rule": _UNLISTED_RULE, "codes": [],
                         "attributes": attrs, "form": "head" if by_head else "sign"})  # fmt: skip
         return out
+
+    def _score_kind(self, text: str, m: re.Match[str], words: list[str]) -> str | None:
+        """The kind of an unlisted score, index or ratio (``_UNLISTED_SCORE``): ``score`` for a
+        score or an index in points, ``lab`` for a ratio or a per cent; None when the words
+        before the head make it a statistic or a setting ("odds ratio", "pain score"), or a
+        unit other than per cent follows the value ("index of 2 cm")."""
+        head = m.group("head").lower()
+        last = words[-1].lower()
+        if any(w in _NOT_SCORE_NAMES for w in re.split(r"[/-]", last)) or (
+            last in _UNLISTED_NOT_NAMES
+        ):
+            return None
+        if m.group("unit") is None:
+            after = re.match(r"[ \t]?([^\s,;.)\]]+)", text[m.end() : m.end() + 24])
+            if after and after.group(1).lower() not in _NOT_UNITS and (
+                after.group(1).lower() not in ("points", "point")
+                and self.units.to_ucum(after.group(1)) is not None
+            ):
+                return None  # "index of 2 cm", "score of 3 mm"
+            return "score" if head in ("score", "index") else "lab"
+        return "lab"
 
     def _named_elsewhere(self, text: str, start: int, m: re.Match[str], by_head: bool) -> bool:
         """Whether an unlisted result's name is a listed test's (whose reader refused the
@@ -964,9 +1047,13 @@ class LabTagger:
             return True
         for i in range(len(words)):
             tail = " ".join(words[i:])
-            for name in (tail, tail + head):
-                if self._rule_for(name) is not None or name.lower() in self.vital_names or (
-                    name in self.vital_names
+            # a score's, index's or ratio's name holds a test's ("albumin ratio")
+            for name in (tail + head,) if m.re is _UNLISTED_SCORE else (tail, tail + head):
+                if (
+                    self._rule_for(name) is not None
+                    or name.lower() in self.vital_names
+                    or name in self.vital_names
+                    or _lookup(name, self.scores, self.score_ci, self.score_cs) is not None
                 ):
                     return True
         return False
@@ -1209,24 +1296,69 @@ def _roman_score(
     return attrs, end
 
 
-def _number_score(m: re.Match[str], rule: dict[str, Any]) -> tuple[dict[str, Any], int] | None:
+#: After a class of a scale also read as a drug's name ("ASA 1-3"): a word that keeps it a
+#: class, not a dose ("ASA 1-2 tablets").
+_CLASS_AFTER = re.compile(r"[ \t]*(?:[A-Za-z]+)?")
+_CLASS_WORDS = frozenset({"", "patients", "patient", "and", "or"})
+
+
+def _score_list(m: re.Match[str], rule: dict[str, Any]) -> tuple[int, int] | None:
+    """(low, high) of a list of classes ("ASA 1 & 2", "0, 1, or 2", "between 3 and 11"):
+    consecutive classes of the scale, joined by "and" only for a scale of classes; or None."""
+    nums = [int(n) for n in re.findall(r"\d+", m.group("list"))]
+    first = parse_number(m.group("num"))
+    if first is None or first != int(first):
+        return None
+    values = [int(first), *nums]
+    if m.group("conn").lower().rstrip().endswith("between"):
+        return (values[0], values[1]) if len(values) == 2 and values[0] < values[1] else None
+    joined_by_and = re.search(r"\band\b", m.group("list"), re.IGNORECASE)
+    if (joined_by_and and not rule.get("roman")) or values != list(
+        range(values[0], values[0] + len(values))
+    ):
+        return None  # "Apgar 8 and 9": two scores; "1, 3 or 5": no class range
+    return values[0], values[-1]
+
+
+def _number_score(
+    m: re.Match[str], rule: dict[str, Any], text: str
+) -> tuple[dict[str, Any], int] | None:
     """(attributes, end) of a score with a number, out of a maximum or a range, or None."""
+    top = m.group("max") or m.group("hi")
+    listed = _score_list(m, rule) if m.group("list") else None
+    if m.group("list") and listed is None:
+        return None
+    end = (
+        m.end("max") if m.group("max") else m.end("hi") if top
+        else m.end("list") if listed else m.end("num")
+    )  # fmt: skip
     if m.group("name") in rule.get("roman_only_terms", ()):
-        return None  # "ASA 1 tablet" is aspirin; "ASA I" the physical status
+        # "ASA 1 tablet" is aspirin; "ASA I" the physical status, and so are "ASA 1-3", "ASA 1
+        # & 2" and "ASA 3 patients" when no dose word follows
+        after = _CLASS_AFTER.match(text, end)
+        word = after.group(0).strip().lower() if after else ""
+        single = not (top or listed)
+        if word not in _CLASS_WORDS or (single and word not in ("patients", "patient")):
+            return None
     low, high = rule["range"]
     value = parse_number(m.group("num"))
-    top = m.group("max") or m.group("hi")
-    end = m.end("max") if m.group("max") else m.end("hi") if top else m.end("num")
     if value is None or not low <= value <= high:
         return None
+    if m.group("conn").lower().rstrip().endswith("between") and not listed:
+        return None  # "between 3" without its other end
     if m.group("max") and int(m.group("max")) not in (high, 100):
         return None  # "MMSE 24/30" is out of the scale; "GCS 3/4" is not a GCS total
     if m.group("hi") and not value < int(m.group("hi")) <= high:
+        return None
+    if listed and not low <= listed[0] < listed[1] <= high:
         return None
     attrs: dict[str, Any] = {"test": rule["name"], "kind": "score", "ucum": "{score}"}
     if m.group("hi"):  # a range in criteria ("ECOG 0-1"): no single value
         attrs["value_range"] = {"low": value, "high": int(m.group("hi"))}
         attrs["value_string"] = f"{m.group('num')}-{m.group('hi')}"
+    elif listed:
+        attrs["value_range"] = {"low": listed[0], "high": listed[1]}
+        attrs["value_string"] = text[m.start("num") : end]
     else:
         attrs["value"] = value
         if m.group("cmp"):
