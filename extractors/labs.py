@@ -100,14 +100,34 @@ from extractors.units import UnitNormalizer
 #              mm Hg", "left ventricular end-diastolic pressure was 18 mmHg": kind
 #              measurement, no laboratory category in FHIR) and a test's time in seconds
 #              ("closure time was 195 seconds"); not a device's setting.
-VERSION = 8
+# 9 (2026-12): more scales (Clinical Dementia Rating, Harvey-Bradshaw index, Kellgren-Lawrence,
+#              Hoehn and Yahr, Rutherford, Killip and CCS classes, SCORTEN, SPPB, mMRC, IQ,
+#              BASDAI, Westley, Global Deterioration Scale, HAM-A, PANSS, Braden, Alvarado,
+#              TIMI, Charlson, visual analogue scale; "performance status", "CTP score", the
+#              ASA's name written out); a run of classes ("ASA 1 & 2", "0, 1 or 2", "between
+#              3 and 11"; "ASA" with numbers only for a range or before "patients"); "test",
+#              "classification", "must be" before a scale's value; a score before the scale's
+#              name with a comparator after it ("a score of 10 or more on the PHQ-9", "=16 on
+#              the 17-item Hamilton Depression Scale"); scores, indices and ratios the tables
+#              do not list, by their head word ("Rotterdam score was 0.15", "Ki-67 labeling
+#              index was 2 %", "CSF/plasma albumin ratio of 7.4", not "odds ratio", "pain
+#              score", "insulin-to-carbohydrate ratio"); a name after a bracket; "from" and a
+#              bracket before an unlisted value, "Torr", "cm H2O" for venous and opening
+#              pressures; "% predicted"; a multiple of normal as "2.5 folds the ULN" or "5N",
+#              after a group of tests ("liver enzymes > 3 x ULN"); velocities, areas,
+#              stiffness and micrometres as measurements by their name's last word; counts of
+#              mitoses per high-power fields (UCUM /(10.[HPF])); comparators "below or equal
+#              to", "inferior to", "exceeded", "not more than"; "test"/"measurement" between a
+#              name and its value; spellings ("creatinin", "hematochrit", "albumine",
+#              "lactate deshydrogenase", "HgA1c", "A1-C"), "iron", "forced expiratory volume".
+VERSION = 9
 
 LABEL = "LAB"
 RULES = "labs"
 
 #: Words between a test name and its value ("creatinine was elevated at 1.8").
 _CONNECTOR = COMMA_AFTER_NAME + (
-    rf"(?:{HSPACE}*(?:(?:level|levels|count|value|values|result|was|were|is|are|of|at|to|now|"
+    rf"(?:{HSPACE}*(?:(?:level|levels|count|value|values|result|measurement|test|was|were|is|are|of|at|to|now|"
     r"today|"
     r"on\s+admission|this\s+morning|came\s+back|returned|remained|has\s+been|had\s+been|"
     r"had|has|have|further|again|still|then|subsequently|gradually|"
@@ -188,7 +208,9 @@ _ULN_NAME = (
     r"upper\s+normal\s+limits?|upper\s+limits?\s+normal|UNL)(?![a-z])"
 )
 _ULN = (
-    rf"(?:[x×]|times)\s?(?:the\s+)?{_ULN_NAME}|"
+    rf"(?:[x×]|times|folds?)\s?(?:the\s+)?{_ULN_NAME}|"
+    # "ASAT or ALAT > 5N", "bilirubin > 2N": N right after the number, in capitals
+    r"(?<=\d)(?-i:N)(?![A-Za-z])|"
     # without the sign, as criteria also write it: "bilirubin > 1.5 upper limit of normal"
     rf"{_ULN_NAME}|"
     # "ALT > 3 times normal", "3 times higher than normal", "2 times the normal value"
@@ -283,7 +305,7 @@ _ROMAN_VALUE = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6}
 #: "Gleason score: 7", "NIHSS on admission 12").
 _SCORE_CONNECTOR = COMMA_AFTER_NAME + (
     rf"(?:{HSPACE}*(?:score|scores|scale|total|sum|grade|class|status|index|classification|"
-    r"category|must\s+be|should\s+be|between|"
+    r"category|must\s+be|should\s+be|between|test|"
     r"was|were|is|are|of|at|on\s+admission|initially|remained|improved\s+to|increased\s+to|"
     r"decreased\s+to|dropped\s+to|fell\s+to|rose\s+to|:|=|-|–|\()(?![a-z]))*"
 )
@@ -328,7 +350,7 @@ _UNLISTED_SCORE = re.compile(
 _NOT_SCORE_NAMES = frozenset(
     "odds hazard risk likelihood relative attributable sex gender female male signal noise "
     "mixing aspect propensity z quality credit impact citation dose p h i e m f pain mass "
-    "inspiratory expiratory".split()
+    "inspiratory expiratory insulin carbohydrate carbohydrates carb carbs".split()
 )
 #: A measurement as criteria write it, of a test the table does not list: its name, a
 #: comparator sign, a value and a unit that names the kind of result (``_criterion_kind``):
@@ -337,6 +359,26 @@ _NOT_SCORE_NAMES = frozenset(
 _UNLISTED_CMP = re.compile(
     rf"(?<=[A-Za-z0-9)\]]){HSPACE}?(?P<cmp>[<>≤≥≦≧⩽⩾]=?|=[<>]?)(?![<>=])(?P<conn>){HSPACE}?"
     rf"(?P<num>{NUMBER}){_VALUE_ENDS}{HSPACE}?(?P<unit>mm{HSPACE}?hg\b|{_UNIT})",
+    re.IGNORECASE,
+)
+#: A multiple of the upper limit of normal after an unlisted name and a comparator in words,
+#: as criteria write it for a group of tests ("liver enzymes equal or more than 1.5 times the
+#: upper limit of normal", "serum transaminases greater than 3x ULN").
+_UNLISTED_ULN = re.compile(
+    rf"(?<=[A-Za-z0-9)\]]){HSPACE}(?P<cmp>{COMPARATOR})(?P<conn>){HSPACE}?"
+    rf"(?P<num>{NUMBER}){HSPACE}?(?P<unit>{_ULN})",
+    re.IGNORECASE,
+)
+_ULN_HINT = re.compile(r"uln|unl|upper|times|folds?\b|\dN", re.IGNORECASE)
+#: A count of mitoses per high-power fields, as pathology reports write it: "mitotic rate of up
+#: to 9 per 10 high-power fields", "Mitoses were not found (0 per 10 HPF)", "mitotic count
+#: 5/10 HPF". The unit is specific enough for a few words between the name and the count.
+_MITOSES = re.compile(
+    r"(?<![\w-])(?P<name>mito(?:ses|sis|tic[ \t]+(?:rate|count|index|figures|activity)))"
+    r"(?P<conn>[^.;\n\d]{0,40}?)"
+    rf"(?:(?P<cmp>{COMPARATOR}){HSPACE}?)?(?P<num>\d{{1,3}})(?:{HSPACE}?mitos(?:es|is))?"
+    rf"{HSPACE}?(?P<unit>(?:per|/){HSPACE}?(?P<fields>\d{{1,3}}){HSPACE}?"
+    r"(?:high[- ]power[ \t]+fields?|hpfs?)(?![a-z]))",
     re.IGNORECASE,
 )
 #: The last word of a criterion's name that makes it no test: a count of events, a time, a
@@ -358,7 +400,7 @@ _UNLISTED_STOP = frozenset(
     "raised increased decreased reduced abnormal markedly mildly slightly very "
     "initial repeat repeated trough average maximum minimum daily admission yesterday today "
     "tonight rechecked recheck follow-up followup recent latest last current prior previous "
-    "baseline random morning evening".split()
+    "baseline random morning evening therapy treatment screening patients subjects".split()
 )
 #: Words right before a name that make its value no result: a target, a normal limit.
 _NOT_A_RESULT_BEFORE = frozenset(
@@ -383,13 +425,25 @@ _TIMED_TESTS = frozenset(
 )
 #: Last words of a criterion that measures a length or a time ("endometrial thickness", "QRS
 #: width", "PR interval"): a measurement, read with such a unit only.
-_LENGTH_NOUNS = frozenset("thickness diameter width length depth circumference".split())
+_LENGTH_NOUNS = frozenset(
+    "thickness diameter diameters width length depth circumference space".split()
+)
 _TIME_NOUNS = frozenset("interval width duration".split())
 #: Last words of a criterion whose per cent is a test's result ("LVEF level", "saturation").
 _SHARE_NOUNS = frozenset(
     "level levels saturation fraction index activity count percentage".split()
 )
-_LENGTH_UCUM = frozenset({"mm", "cm"})
+_LENGTH_UCUM = frozenset({"mm", "cm", "um"})
+#: Units of a measurement, and the last words of the names measured in them: a velocity, an
+#: area, a stiffness ("jet velocity > 2.9 m/s", "mitral valve area < 1.5 cm2", "liver
+#: stiffness of 9.5 kPa").
+_MEASURED_BY_UNIT = {
+    "m/s": frozenset({"velocity", "speed", "jet"}),
+    "cm/s": frozenset({"velocity", "speed"}),
+    "cm2": frozenset({"area"}),
+    "mm2": frozenset({"area"}),
+    "kPa": frozenset({"stiffness", "elastography"}),
+}
 #: Pressures measured in centimetres of water.
 _WATER_PRESSURES = frozenset(
     "venous jugular opening intracranial csf abdominal intra-abdominal intraabdominal "
@@ -437,10 +491,12 @@ def _criterion_kind(ucum: str | None, words: list[str]) -> str | None:
     if ucum is None:
         return None
     last = words[-1].lower()
-    if _lab_unit(ucum):
-        return "lab"
+    if _lab_unit(ucum) or ucum in ("{ULN}", "{copies}"):
+        return "lab"  # a multiple of the upper limit of normal ("liver enzymes > 3 x ULN")
     if ucum in _PRESSURE_UCUM:
         return "measurement"
+    if _MEASURED_BY_UNIT.get(ucum, frozenset()) & {last, last.rstrip("s")} and len(words) > 1:
+        return "measurement"  # "maximal velocity > 3 m/s", "aortic valve area < 1.5 cm2"
     if ucum in _LENGTH_UCUM and last in _LENGTH_NOUNS and len(words) > 1:
         return "measurement"
     if ucum in ("s", "ms") and last in _TIME_NOUNS and len(words) > 1:
@@ -480,7 +536,8 @@ def _unlisted_name(text: str, end: int, by_head: bool) -> tuple[int, list[str]] 
     if not kept:
         return None
     if any(b.group(0).lower().strip(",:;(") in _NOT_A_RESULT_BEFORE for b in before) or any(
-        k.group(0).lower() in _NOT_A_RESULT_BEFORE - {"upper", "lower"} for k in kept
+        k.group(0).lower().lstrip("([") in _NOT_A_RESULT_BEFORE - {"upper", "lower"}
+        for k in kept
     ):
         return None  # "goal tacrolimus level of 8 ng/mL", "normal copper level is 70"
     kept.reverse()
@@ -686,8 +743,8 @@ class LabTagger:
             or text.lower() in _NOT_UNITS
         ):
             return None, None, -1
-        if _ULN_RE.fullmatch(text):
-            return text, "{ULN}", m.start("unit") + len(text)
+        if _ULN_RE.fullmatch(text) or (text == "N" and m.string[m.start("unit") - 1].isdigit()):
+            return text, "{ULN}", m.start("unit") + len(text)  # "ALT > 3 x ULN", "ALAT > 5N"
         ucum = self.units.to_ucum(text)
         if ucum is None:
             return None, None, -1
@@ -963,9 +1020,13 @@ class LabTagger:
         found += [(m, True) for m in _head_matches(text, _UNLISTED_SCORE, _SCORE_HEADS)]
         if any(c in text for c in "<>≤≥≦≧⩽⩾="):
             found += [(m, False) for m in _sign_matches(text)]
+        if _ULN_HINT.search(text):
+            found += [(m, False) for m in _UNLISTED_ULN.finditer(text)]
         found.sort(key=lambda f: f[0].start())
         index = _Taken(taken)
         out: list[dict[str, Any]] = []
+        if "mito" in text.lower():
+            out += self._mitoses(text, index)
         for m, by_head in found:
             if index.overlaps(m.start(), m.end()):
                 continue
@@ -1013,6 +1074,31 @@ class LabTagger:
                         "attributes": attrs, "form": "head" if by_head else "sign"})  # fmt: skip
         return out
 
+    @staticmethod
+    def _mitoses(text: str, index: _Taken) -> list[dict[str, Any]]:
+        """Counts of mitoses per high-power fields (``_MITOSES``): uncoded LABs, UCUM
+        ``/(10.[HPF])`` for "per 10 high-power fields"."""
+        out: list[dict[str, Any]] = []
+        for m in _MITOSES.finditer(text):
+            if index.overlaps(m.start(), m.end()):
+                continue
+            attrs: dict[str, Any] = {
+                "test": "Mitotic count", "value": int(m.group("num")), "unit": m.group("unit"),
+                "ucum": f"/({int(m.group('fields'))}.[HPF])",
+            }  # fmt: skip
+            if m.group("cmp"):
+                written = " ".join(m.group("cmp").lower().split())
+                attrs["comparator"] = "<=" if written == "up to" else comparator_sign(written)
+            attrs["parts"] = {
+                "name": [m.start("name"), m.end("name")],
+                "value": [m.start("num"), m.end("num")],
+                "unit": [m.start("unit"), m.end("unit")],
+            }
+            index.add(m.start(), m.end())
+            out.append({"start": m.start(), "end": m.end(), "rule": _UNLISTED_RULE, "codes": [],
+                        "attributes": attrs, "form": "head"})  # fmt: skip
+        return out
+
     def _score_kind(self, text: str, m: re.Match[str], words: list[str]) -> str | None:
         """The kind of an unlisted score, index or ratio (``_UNLISTED_SCORE``): ``score`` for a
         score or an index in points, ``lab`` for a ratio or a per cent; None when the words
@@ -1025,7 +1111,7 @@ class LabTagger:
         ):
             return None
         if m.group("unit") is None:
-            after = re.match(r"[ \t]?([^\s,;.)\]]+)", text[m.end() : m.end() + 24])
+            after = re.match(r"\s?([^\s,;.)\]]+)", text[m.end() : m.end() + 24])
             if after and after.group(1).lower() not in _NOT_UNITS and (
                 after.group(1).lower() not in ("points", "point")
                 and self.units.to_ucum(after.group(1)) is not None
@@ -1325,9 +1411,8 @@ def _number_score(
 ) -> tuple[dict[str, Any], int] | None:
     """(attributes, end) of a score with a number, out of a maximum or a range, or None."""
     top = m.group("max") or m.group("hi")
+    # a list that is no run of classes leaves the first value ("Apgar scores of 8 and 9")
     listed = _score_list(m, rule) if m.group("list") else None
-    if m.group("list") and listed is None:
-        return None
     end = (
         m.end("max") if m.group("max") else m.end("hi") if top
         else m.end("list") if listed else m.end("num")
@@ -1344,7 +1429,7 @@ def _number_score(
     value = parse_number(m.group("num"))
     if value is None or not low <= value <= high:
         return None
-    if m.group("conn").lower().rstrip().endswith("between") and not listed:
+    if m.group("conn").lower().rstrip().endswith("between") and not (listed or m.group("hi")):
         return None  # "between 3" without its other end
     if m.group("max") and int(m.group("max")) not in (high, 100):
         return None  # "MMSE 24/30" is out of the scale; "GCS 3/4" is not a GCS total

@@ -48,7 +48,9 @@ from extractors.units import UnitNormalizer
 #              min"; a comparator after the value ("BMI 40 or more"); "respectively" lists
 #              ("blood pressure and heart rate were 94/30 mmHg and 132 beats per minute,
 #              respectively"), also mixed with tests (read alike by labs.paired_lists).
-VERSION = 5
+# 6 (2026-12): comparators in more words, shared with labs ("below or equal to", "inferior
+#              or equal to", "exceeded", "not more than").
+VERSION = 6
 
 LABEL = "VITAL"
 RULES = "vitals"
