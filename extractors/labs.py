@@ -127,7 +127,7 @@ RULES = "labs"
 
 #: Words between a test name and its value ("creatinine was elevated at 1.8").
 _CONNECTOR = COMMA_AFTER_NAME + (
-    rf"(?:{HSPACE}*(?:(?:level|levels|count|value|values|result|measurement|test|was|were|is|are|of|at|to|now|"
+    rf"(?:{HSPACE}*(?:(?:level|levels|count|value|values|result|measurement|test|must\s+be|should\s+be|was|were|is|are|of|at|to|now|"
     r"today|"
     r"on\s+admission|this\s+morning|came\s+back|returned|remained|has\s+been|had\s+been|"
     r"had|has|have|further|again|still|then|subsequently|gradually|"
@@ -228,7 +228,9 @@ _UNIT = (
     r"(?:10\^\d+|10\*\d+)/[a-zµμ]+|"
     # written out: "grams per deciliter", "international units per liter"
     r"(?:international\s+)?[a-z]+s?\s+per\s+(?:cubic\s+)?[a-z]+(?<!s)|"
-    r"(?:[µμ] )?[a-zµμ%°#][a-z0-9µμ%/^.*\[\]{}]*(?:\s?/\s?[a-z0-9.^]+)*)"
+    r"millimet(?:er|re)s?\s+of\s+mercury|square\s+centimet(?:er|re)s?|"
+    r"centimet(?:er|re)s?\s+squared|"
+    r"(?:[µμ] )?[a-zµμ%°#][a-z0-9µμ%/^.*\[\]{}²³]*(?:\s?/\s?[a-z0-9.^]+)*)"
 )
 
 
@@ -326,7 +328,8 @@ _VALUE_ENDS = (
 _UNLISTED_CONN = (
     rf"{NAME_GLOSS}(?P<conn>(?:{HSPACE}*(?:was|were|is|are|of|at|had|has|increased|decreased|"
     r"dropped|fell|rose|risen|fallen|to|from|measured|only|about|approximately|around|elevated|"
-    rf"low|high|markedly|mildly|slightly|further|gone\s+down|gone\s+up|:|=|\()(?![a-z]))*)"
+    rf"low|high|markedly|mildly|slightly|further|gone\s+down|gone\s+up|must\s+be|:|=|\()"
+    r"(?![a-z]))*)"
     rf"{HSPACE}*"
 )
 _UNLISTED = re.compile(
@@ -365,7 +368,7 @@ _UNLISTED_CMP = re.compile(
 #: as criteria write it for a group of tests ("liver enzymes equal or more than 1.5 times the
 #: upper limit of normal", "serum transaminases greater than 3x ULN").
 _UNLISTED_ULN = re.compile(
-    rf"(?<=[A-Za-z0-9)\]]){HSPACE}(?P<cmp>{COMPARATOR})(?P<conn>){HSPACE}?"
+    rf"(?<=[A-Za-z0-9)\]]){HSPACE}(?:(?P<cmp>{COMPARATOR}){HSPACE}?)?(?P<conn>)"
     rf"(?P<num>{NUMBER}){HSPACE}?(?P<unit>{_ULN})",
     re.IGNORECASE,
 )
@@ -444,6 +447,11 @@ _MEASURED_BY_UNIT = {
     "mm2": frozenset({"area"}),
     "kPa": frozenset({"stiffness", "elastography"}),
 }
+#: Chambers and vessels before "systolic pressure": not the blood pressure (vitals leave it).
+_CHAMBERS = frozenset(
+    "pulmonary artery arterial ventricular ventricle atrial atrium aortic wedge pa rv lv "
+    "spap pasp rvsp".split()
+)
 #: Pressures measured in centimetres of water.
 _WATER_PRESSURES = frozenset(
     "venous jugular opening intracranial csf abdominal intra-abdominal intraabdominal "
@@ -453,6 +461,9 @@ _PRESSURE_UCUM = frozenset({"mm[Hg]"})
 #: The rule of an unlisted test's result: no code, no expected unit, no plausible range.
 _UNLISTED_RULE: dict[str, Any] = {"rule_id": "lab-unlisted", "name": None, "ucum": None}
 _SPECIMEN_WORDS = frozenset("serum plasma blood urine urinary csf total free".split())
+#: A name's short form in brackets ("(PRA)", "[FRC]").
+_SHORT_FORM = re.compile(r"[(\[][A-Za-z][\w-]{0,9}[)\]]")
+_SHORT_FORM_AT_END = re.compile(r"[ \t]*[(\[][A-Za-z][\w-]{0,9}[)\]]$")
 _NAME_WORD = re.compile(r"(?=[0-9/-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9'/-]*")
 _WORD = re.compile(r"\S+")
 
@@ -515,6 +526,8 @@ def _unlisted_name(text: str, end: int, by_head: bool) -> tuple[int, list[str]] 
     words = list(_WORD.finditer(text, line_start, end))
     if words and line_start == window_start > 0 and not text[line_start - 1].isspace():
         words = words[1:]  # the window cut a word
+    if not by_head and words and _SHORT_FORM.fullmatch(words[-1].group(0)):
+        words = words[:-1]  # "Panel Reactive Antibody (PRA) < 30%": the name before its short form
     kept: list[re.Match[str]] = []
     opened = None
     for word in reversed(words):
@@ -1051,10 +1064,13 @@ class LabTagger:
                     _head_kind(m.group("head"), ucum, words) if by_head
                     else _criterion_kind(ucum, words)
                 )  # fmt: skip
+                if kind is None and not by_head and ucum == "%" and "pred" in unit.lower():
+                    kind = "lab"  # "functional residual capacity (FRC) >120% predicted"
                 if kind is None or value is None or unit is None:
                     continue
             name_end = m.end("head") if by_head else start + len(text[start : m.start()].rstrip())
-            attrs: dict[str, Any] = {"test": " ".join(text[start:name_end].split()),
+            test = _SHORT_FORM_AT_END.sub("", " ".join(text[start:name_end].split()))
+            attrs: dict[str, Any] = {"test": test,
                                      "value": value, "unit": unit, "ucum": ucum}  # fmt: skip
             if kind in ("measurement", "score"):
                 attrs["kind"] = kind  # no laboratory test (FHIR: no category, or a survey)
@@ -1129,8 +1145,10 @@ class LabTagger:
         head = f" {m.group('head')}" if by_head else ""
         line_start = text.rfind("\n", max(0, start - 24), start) + 1
         words = _WORD.findall(text, max(start - 24, line_start), end)
-        if any(w.lower() in ("systolic", "diastolic") for w in words):
-            return True
+        if any(w.lower() in ("systolic", "diastolic") for w in words) and not any(
+            w.lower().strip("()") in _CHAMBERS for w in words
+        ):
+            return True  # the vitals' blood pressure, not a chamber's or a vessel's
         for i in range(len(words)):
             tail = " ".join(words[i:])
             # a score's, index's or ratio's name holds a test's ("albumin ratio")

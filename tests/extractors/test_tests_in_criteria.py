@@ -87,6 +87,7 @@ def test_scales_and_their_classes(
         "reference level <225 mg/l",  # a normal limit
         "CPAP pressure of 10 cm H2O",  # a device's setting
         "Age greater than 3 times a week",
+        "systolic pressure > 160 mmHg",  # the vitals' blood pressure
     ],
 )
 def test_no_scale_statistic_or_setting(nlp: Any, text: str) -> None:
@@ -138,6 +139,18 @@ UNLISTED: list[tuple[str, str, dict[str, Any]]] = [
     ("serum transaminases greater than 3× ULN, or", "serum transaminases greater than 3× ULN",
      {"ucum": "{ULN}", "comparator": ">", "value": 3}),
     ("Viral load < 200 copies", "Viral load < 200 copies", {"ucum": "{copies}"}),
+    ("liver enzymes 2.5 folds the upper normal limit", (
+        "liver enzymes 2.5 folds the upper normal limit"), {"ucum": "{ULN}", "value": 2.5}),
+    ("Resting functional residual capacity (FRC) >120% predicted;",
+     "functional residual capacity (FRC) >120% predicted",
+     {"test": "functional residual capacity", "ucum": "%", "comparator": ">"}),
+    ("Systolic pulmonary artery pressure (SPAP) >40 mmHg", (
+        "Systolic pulmonary artery pressure (SPAP) >40 mmHg"), {"kind": "measurement"}),
+    ("mean gradient >25 millimeters of mercury", "mean gradient >25 millimeters of mercury",
+     {"ucum": "mm[Hg]"}),
+    ("aortic valve area <1.5 centimeters squared", "aortic valve area <1.5 centimeters squared",
+     {"ucum": "cm2"}),
+    ("effective orifice area =1.2 cm², and", "effective orifice area =1.2 cm²", {"ucum": "cm2"}),
     # counts of mitoses per high-power fields
     ("a high mitotic rate of up to 9 per 10 high-power fields (HPF)",
      "mitotic rate of up to 9 per 10 high-power fields",
@@ -169,6 +182,7 @@ LISTED: list[tuple[str, str, float, str | None, str]] = [
     ("low iron (<10 ug/dl)", "Iron", 10, "<", "ug/dL"),
     ("HIV RNA measurement <50 copies/mL", "HIV-1 RNA (viral load)", 50, "<", "{copies}/mL"),
     ("bilirubin > 2N", "Bilirubin, total", 2, ">", "{ULN}"),
+    ("hemoglobin must be > 9 g/dL", "Hemoglobin", 9, ">", "g/dL"),
 ]
 
 
@@ -188,3 +202,11 @@ def test_a_letter_n_after_a_spaced_number_is_no_multiple_of_normal(nlp: Any) -> 
 
 def test_iron_as_a_drug_is_no_test(nlp: Any) -> None:
     assert labs(nlp, "iron 325 mg po daily") == []
+
+
+def test_a_ventricular_response_is_a_heart_rate(nlp: Any) -> None:
+    [(_, mentions)] = list(
+        extract(nlp, [(Note(note_id="t", text="ventricular response rate = 100 bpm"), ())])
+    )
+    [vital] = [m for m in mentions if m.label == "VITAL"]
+    assert vital.attributes["vital"] == "heart_rate" and vital.attributes["value"] == 100
