@@ -543,7 +543,11 @@ def _unlisted_name(text: str, end: int, by_head: bool) -> tuple[int, list[str]] 
         ):
             break
         kept.append(word)
-    before = words[: len(words) - len(kept) - (opened is not None)][-2:]
+    before = []
+    for b in reversed(words[: len(words) - len(kept) - (opened is not None)][-2:]):
+        if b.group(0)[-1] in ",;)":
+            break  # another clause: "upper limit of normal (ULN), serum transaminases > 3 x ULN"
+        before.append(b)
     if opened is not None:
         kept.append(opened)
     if not kept:
@@ -685,6 +689,8 @@ class LabTagger:
         # sum of parts ("Gleason 3+4") nor a decimal or a longer number
         self.score_pattern = re.compile(
             rf"(?<![\w/-])(?P<name>{score_names})(?![\w])(?!-\d){NAME_GLOSS}"
+            # the short form without brackets before a sign ("Clinical Dementia Rating CDR=0")
+            r"(?:[ \t]+[A-Z][A-Z0-9-]{1,6}(?=[ \t]*[<>=≤≥]))?"
             rf"(?P<conn>(?i:{_SCORE_CONNECTOR})){HSPACE}*"
             rf"(?:(?P<cmp>(?i:{COMPARATOR})){HSPACE}?)?"
             r"(?:(?P<num>\d{1,3}(?:\.\d)?)"

@@ -43,6 +43,8 @@ SCALES: list[tuple[str, str, Any, str | None]] = [
     ("HBI score > 4", "Harvey-Bradshaw index", 4, ">"),
     ("IQ score < 70", "Intelligence quotient", 70, "<"),
     ("CTP score = 7", "Child-Pugh score", 7, None),
+    ("a Clinical Dementia Rating CDR=0,", "Clinical Dementia Rating", 0, None),
+    ("Global Deterioration Scale GDS<2.", "Global Deterioration Scale", 2, "<"),
     ("Glasgow Coma Scale score must be 13-15", "Glasgow coma score", (13, 15), None),
     ("Mini Mental Status (MMS) test between 16 to 26", "Mini-mental state examination",
      (16, 26), None),
@@ -136,7 +138,8 @@ UNLISTED: list[tuple[str, str, dict[str, Any]]] = [
     ("central subfield thickness ≥ 350µm on OCT", "central subfield thickness ≥ 350µm",
      {"ucum": "um"}),
     ("Minimum joint space > 2 mm", "joint space > 2 mm", {"ucum": "mm"}),
-    ("serum transaminases greater than 3× ULN, or", "serum transaminases greater than 3× ULN",
+    ("creatinine > 1.5 x upper limit of normal (ULN), serum transaminases greater than 3× ULN, or",
+     "serum transaminases greater than 3× ULN",
      {"ucum": "{ULN}", "comparator": ">", "value": 3}),
     ("Viral load < 200 copies", "Viral load < 200 copies", {"ucum": "{copies}"}),
     ("liver enzymes 2.5 folds the upper normal limit", (
@@ -165,9 +168,10 @@ UNLISTED: list[tuple[str, str, dict[str, Any]]] = [
 def test_unlisted_scores_indices_ratios_and_measurements(
     nlp: Any, text: str, span: str, expected: dict[str, Any]
 ) -> None:
-    [(got, attrs)] = labs(nlp, text)
-    assert got == span
-    assert expected.items() <= attrs.items()
+    found = labs(nlp, text)
+    matching = [a for got, a in found if got == span]
+    assert len(matching) == 1, found
+    assert expected.items() <= matching[0].items()
 
 
 # sentence, test, value, comparator, ucum
