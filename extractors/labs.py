@@ -372,7 +372,32 @@ _UNLISTED_ULN = re.compile(
     rf"(?P<num>{NUMBER}){HSPACE}?(?P<unit>{_ULN})",
     re.IGNORECASE,
 )
-_ULN_HINT = re.compile(r"uln|unl|upper|times|folds?\b|\dN", re.IGNORECASE)
+#: Where a multiple of normal may be written: its words, found by a plain search, and "5N".
+_ULN_WORDS = ("uln", "unl", "upper", "times", "fold")
+_DIGIT_N = re.compile(r"\dN(?![A-Za-z])")
+
+
+def _uln_matches(text: str) -> Iterator[re.Match[str]]:
+    """``_UNLISTED_ULN`` matches, tried only in a window around the words of a multiple of
+    normal (a scan of every position costs 0.5 s over MTSamples)."""
+    lower = text.lower()
+    if len(lower) != len(text):
+        yield from _UNLISTED_ULN.finditer(text)
+        return
+    anchors: set[int] = {m.start() + 1 for m in _DIGIT_N.finditer(text)}
+    for word in _ULN_WORDS:
+        i = lower.find(word)
+        while i >= 0:
+            after = lower[i : i + 40]
+            if word in ("uln", "unl") or "normal" in after or "uln" in after:
+                anchors.add(i)  # "3 times a day", "upper lobe": no multiple of normal
+            i = lower.find(word, i + 1)
+    seen: set[int] = set()
+    for p in sorted(anchors):
+        for m in _UNLISTED_ULN.finditer(text, max(0, p - 48), min(len(text), p + 64)):
+            if m.start("unit") <= p < m.end("unit") and m.start() not in seen:
+                seen.add(m.start())
+                yield m
 #: A count of mitoses per high-power fields, as pathology reports write it: "mitotic rate of up
 #: to 9 per 10 high-power fields", "Mitoses were not found (0 per 10 HPF)", "mitotic count
 #: 5/10 HPF". The unit is specific enough for a few words between the name and the count.
@@ -403,7 +428,9 @@ _UNLISTED_STOP = frozenset(
     "raised increased decreased reduced abnormal markedly mildly slightly very "
     "initial repeat repeated trough average maximum minimum daily admission yesterday today "
     "tonight rechecked recheck follow-up followup recent latest last current prior previous "
-    "baseline random morning evening therapy treatment screening patients subjects".split()
+    "baseline random morning evening therapy treatment screening patients subjects "
+    "approximately about around roughly nearly almost only up down reduce reduced rise rose "
+    "fell dropped peaked normalized remained still".split()
 )
 #: Words right before a name that make its value no result: a target, a normal limit.
 _NOT_A_RESULT_BEFORE = frozenset(
@@ -449,7 +476,7 @@ _MEASURED_BY_UNIT = {
 }
 #: Chambers and vessels before "systolic pressure": not the blood pressure (vitals leave it).
 _CHAMBERS = frozenset(
-    "pulmonary artery arterial ventricular ventricle atrial atrium aortic wedge pa rv lv "
+    "pulmonary ventricular ventricle atrial atrium aortic wedge pa rv lv "
     "spap pasp rvsp".split()
 )
 #: Pressures measured in centimetres of water.
@@ -1039,8 +1066,7 @@ class LabTagger:
         found += [(m, True) for m in _head_matches(text, _UNLISTED_SCORE, _SCORE_HEADS)]
         if any(c in text for c in "<>≤≥≦≧⩽⩾="):
             found += [(m, False) for m in _sign_matches(text)]
-        if _ULN_HINT.search(text):
-            found += [(m, False) for m in _UNLISTED_ULN.finditer(text)]
+        found += [(m, False) for m in _uln_matches(text)]
         found.sort(key=lambda f: f[0].start())
         index = _Taken(taken)
         out: list[dict[str, Any]] = []

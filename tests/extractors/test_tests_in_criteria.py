@@ -89,6 +89,7 @@ def test_scales_and_their_classes(
         "reference level <225 mg/l",  # a normal limit
         "CPAP pressure of 10 cm H2O",  # a device's setting
         "Age greater than 3 times a week",
+        "while elevated, did reduce to\napproximately 1.5 times normal value.",  # no name
         "systolic pressure > 160 mmHg",  # the vitals' blood pressure
     ],
 )
