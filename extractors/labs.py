@@ -253,6 +253,18 @@ _PAIR_LEAD = re.compile(
     re.I,
 )
 _PAIR_GAP = re.compile(r"[ \t,]*(?:and|or)?[ \t]*(?:(?:only|about|approximately)[ \t]+)?", re.I)
+#: Before the names of a list read pairwise with its values: "Blood levels of", "raised
+#: concentrations of"; after them: "levels", "concentrations".
+_PAIR_NAMES_AFTER = re.compile(
+    r"\b(?:levels?|concentrations?|values?|activit(?:y|ies))[ \t]+of[ \t]+", re.IGNORECASE
+)
+_PAIR_NAMES_TAIL = re.compile(
+    r"[ \t]+(?:levels?|concentrations?|values?|activit(?:y|ies))[ \t]*$", re.IGNORECASE
+)
+#: Words before the first name of such a list ("her total carnitine and free carnitine").
+_PAIR_ARTICLES = frozenset("a an the her his their its both and".split())
+#: One name of such a list: the words between commas and "and".
+_PAIR_ITEM = re.compile(r"(?:(?![ \t]+and[ \t])[^,])+")
 #: A bracketed aside in a list of values.
 _ASIDE = re.compile(r"[ \t]*\([^()\n]{1,40}\)")
 #: A bracketed gloss in a list of names.
@@ -1072,6 +1084,8 @@ class LabTagger:
         out: list[dict[str, Any]] = []
         if "mito" in text.lower():
             out += self._mitoses(text, index)
+        if "espectively" in text:
+            out += self.find_paired_unlisted(text, index)
         for m, by_head in found:
             if index.overlaps(m.start(), m.end()):
                 continue
@@ -1167,6 +1181,108 @@ class LabTagger:
                 return None  # "index of 2 cm", "score of 3 mm"
             return "score" if head in ("score", "index") else "lab"
         return "lab"
+
+    def find_paired_unlisted(self, text: str, index: _Taken) -> list[dict[str, Any]]:
+        """Results written as two lists whose names the table does not all list, with a unit
+        of concentration or count for every value: "Blood levels of lactate and pyruvate were
+        1.6 and 0.096 mmol/l, respectively", "raised concentrations of alanine and glutamine
+        (1567 and 1369 μmol/l, respectively)". One LAB per pair, spanning the name (coded when
+        the table lists it), as ``find_paired``. Nothing is read unless both lists have the
+        same length and every name is one to three words."""
+        out: list[dict[str, Any]] = []
+        for resp in _RESPECTIVELY.finditer(text):
+            at = resp.start()
+            start = max(
+                text.rfind(". ", 0, at) + 1, text.rfind("\n", 0, at) + 1,
+                text.rfind(";", 0, at) + 1, at - _PAIR_REACH,
+            )  # fmt: skip
+            sentence = text[start:at]
+            verbs = [(v.start(), v.end()) for v in _PAIR_VERB.finditer(sentence)]
+            bracket = sentence.rfind("(")
+            if bracket >= 0:
+                verbs.append((bracket, bracket + 1))
+            for vs, ve in sorted(verbs, reverse=True)[:_PAIR_VERBS]:
+                read = self._paired_unlisted_at(text, start, sentence, vs, ve, index)
+                if read:
+                    out += read
+                    break
+        return out
+
+    def _paired_unlisted_at(
+        self, text: str, start: int, sentence: str, vs: int, ve: int, index: _Taken
+    ) -> list[dict[str, Any]]:
+        """The pairs of ``find_paired_unlisted`` with the verb (or bracket) at ``vs``-``ve`` of
+        ``sentence`` (which starts at ``start`` in ``text``), or none."""
+        values_text = _ASIDE.sub(lambda a: " " * len(a.group(0)), sentence[ve:])
+        values = list(self.paired_value.finditer(values_text))
+        if len(values) < 2 or not _PAIR_LEAD.fullmatch(values_text[: values[0].start()]):
+            return []
+        gaps = [values_text[a.end() : b.start()] for a, b in itertools.pairwise(values)]
+        if not all(_PAIR_GAP.fullmatch(g) for g in gaps):
+            return []
+        if values_text[values[-1].end() :].strip(" \t,"):
+            return []
+        own = any(v.group("unit") for v in values[:-1])
+        units = [v.group("unit") if own else values[-1].group("unit") for v in values]
+        ucums = [self.units.to_ucum(u.rstrip(".,;:")) if u else None for u in units]
+        if not all(u is not None and _lab_unit(u) for u in ucums):
+            return []  # "3 cm and 2 cm, respectively": no concentration
+        names_text = sentence[:vs]
+        offset = 0
+        lead = list(_PAIR_NAMES_AFTER.finditer(names_text))
+        if lead:
+            offset = lead[-1].end()
+        tail = _PAIR_NAMES_TAIL.search(names_text, offset)
+        names_end = tail.start() if tail else len(names_text)
+        items = [
+            (offset + n.start(), offset + n.end())
+            for n in _PAIR_ITEM.finditer(names_text[offset:names_end])
+        ]
+        if len(items) < len(values):
+            return []
+        names = []
+        for a, b in items[-len(values) :]:
+            words = list(_WORD.finditer(names_text, a, b))
+            while words and words[0].group(0).lower() in _PAIR_ARTICLES:
+                words = words[1:]
+            bare = [w.group(0).lower() for w in words]
+            if (
+                not 1 <= len(words) <= 3
+                or not all(_NAME_WORD.fullmatch(w) for w in bare)
+                or any(w in _UNLISTED_STOP for w in bare)
+                or bare[-1] in _UNLISTED_NOT_NAMES
+            ):
+                return []  # "the doses of A and B": no list of test names
+            names.append((start + words[0].start(), start + words[-1].end()))
+        base = start + ve
+        out: list[dict[str, Any]] = []
+        for (n0, n1), val, unit, ucum in zip(names, values, units, ucums, strict=True):
+            number = parse_number(val.group("num")) if "/" not in val.group("num") else None
+            if number is None or index.overlaps(n0, n1):
+                return []
+            name = " ".join(text[n0:n1].split())
+            rule = self._rule_for(name) or _UNLISTED_RULE
+            if rule is not _UNLISTED_RULE and not _plausible(number, ucum, rule):
+                return []
+            v0 = base + val.start("num")
+            attrs: dict[str, Any] = {"test": rule["name"] or name, "value": number,
+                                     "unit": unit, "ucum": ucum}  # fmt: skip
+            written = " ".join((val.group("cmp") or "").lower().split())
+            if written and written != "up to":
+                attrs["comparator"] = comparator_sign(written)
+            attrs["parts"] = {"name": [n0, n1], "value": [v0, v0 + len(val.group("num"))]}
+            codes = rule.get("codes", [])
+            specimen = self._specimen(text, n0)
+            if specimen is not None:
+                attrs["specimen"] = specimen
+                codes = [] if specimen != rule.get("specimen") else codes
+            found = {"start": n0, "end": n1, "rule": rule, "codes": codes, "attributes": attrs}
+            if rule is _UNLISTED_RULE:
+                found["form"] = "head"
+            out.append(found)
+        for f in out:
+            index.add(f["start"], f["end"])
+        return out
 
     def _named_elsewhere(self, text: str, start: int, m: re.Match[str], by_head: bool) -> bool:
         """Whether an unlisted result's name is a listed test's (whose reader refused the

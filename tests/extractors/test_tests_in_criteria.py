@@ -215,3 +215,22 @@ def test_a_ventricular_response_is_a_heart_rate(nlp: Any) -> None:
     )
     [vital] = [m for m in mentions if m.label == "VITAL"]
     assert vital.attributes["vital"] == "heart_rate" and vital.attributes["value"] == 100
+
+
+# "A and B were x and y, respectively" where the table does not list every name
+PAIRED: list[tuple[str, dict[str, float]]] = [
+    ("Blood levels of lactate and pyruvate were 1.6 and 0.096 mmol/l, respectively.",
+     {"Lactate": 1.6, "pyruvate": 0.096}),
+    ("raised concentrations of alanine and glutamine (1567 and 1369 μmol/l, respectively).",
+     {"alanine": 1567, "glutamine": 1369}),
+    ("her total carnitine and free carnitine levels had dropped to 18 μmol/L and 7 μmol/L, "
+     "respectively.", {"total carnitine": 18, "free carnitine": 7}),
+    ("The mass and the node measured 3 cm and 2 cm, respectively.", {}),  # no concentration
+    ("Male and female patients were 20 and 30, respectively.", {}),
+    ("The doses of A and B were 1 and 2 mg/L, respectively.", {}),  # no list of test names
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), PAIRED)
+def test_paired_lists_of_unlisted_tests(nlp: Any, text: str, expected: dict[str, float]) -> None:
+    assert {a["test"]: a["value"] for _, a in labs(nlp, text)} == expected
