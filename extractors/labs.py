@@ -731,6 +731,8 @@ class LabTagger:
             # the short form without brackets before a sign ("Clinical Dementia Rating CDR=0")
             r"(?:[ \t]+[A-Z][A-Z0-9-]{1,6}(?=[ \t]*[<>=≤≥]))?"
             rf"(?P<conn>(?i:{_SCORE_CONNECTOR})){HSPACE}*"
+            # a gloss after "score" ("ASA classification score (ASA classification) 1-3")
+            rf"(?:(?<=[a-z]){NAME_GLOSS}{HSPACE}*)?"
             rf"(?:(?P<cmp>(?i:{COMPARATOR})){HSPACE}?)?"
             r"(?:(?P<num>\d{1,3}(?:\.\d)?)"
             r"(?:[ \t]?/[ \t]?(?P<max>\d{1,3})(?!\d)|[ \t]?(?:-|–|to)[ \t]?(?P<hi>\d{1,3})(?!\d)|"
@@ -1122,6 +1124,9 @@ class LabTagger:
                 attrs["kind"] = kind  # no laboratory test (FHIR: no category, or a survey)
             if m.group("cmp") and m.group("cmp") != "=":  # "= 7.77 cm": a value, no bound
                 attrs["comparator"] = comparator_sign(m.group("cmp"))
+            end = unit_end
+            if "comparator" not in attrs and (after := comparator_after(text, end)) is not None:
+                attrs["comparator"], end = after  # "a severity score of 15 or greater"
             flag = _connector_flag(m.group("conn"))
             if flag is not None:
                 attrs["interpretation"] = flag
@@ -1131,8 +1136,8 @@ class LabTagger:
             specimen = self._specimen(text, start)
             if specimen is not None:
                 attrs["specimen"] = specimen
-            index.add(start, unit_end)
-            out.append({"start": start, "end": unit_end, "rule": _UNLISTED_RULE, "codes": [],
+            index.add(start, end)
+            out.append({"start": start, "end": end, "rule": _UNLISTED_RULE, "codes": [],
                         "attributes": attrs, "form": "head" if by_head else "sign"})  # fmt: skip
         return out
 
@@ -1480,7 +1485,8 @@ class LabTagger:
         ]
         kept = []
         for f in found:
-            if "form" in f:
+            # a score's name may hold its subject ("Total RLS severity score of 15")
+            if "form" in f and f["attributes"].get("kind") != "score":
                 a, b = f["attributes"]["parts"]["name"]
                 if any(
                     s < b and a < e and (label != "MEDICATION" or f["form"] == "sign")

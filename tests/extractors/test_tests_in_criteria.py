@@ -43,6 +43,8 @@ SCALES: list[tuple[str, str, Any, str | None]] = [
     ("HBI score > 4", "Harvey-Bradshaw index", 4, ">"),
     ("IQ score < 70", "Intelligence quotient", 70, "<"),
     ("CTP score = 7", "Child-Pugh score", 7, None),
+    ("American Society of Anesthesiologist classification score (ASA classification) 1-3.",
+     "ASA physical status", (1, 3), None),
     ("a Clinical Dementia Rating CDR=0,", "Clinical Dementia Rating", 0, None),
     ("Global Deterioration Scale GDS<2.", "Global Deterioration Scale", 2, "<"),
     ("Glasgow Coma Scale score must be 13-15", "Glasgow coma score", (13, 15), None),
@@ -113,6 +115,8 @@ def test_a_list_that_is_no_run_of_classes_keeps_one_value(
 
 # sentence, mention text, expected attributes subset
 UNLISTED: list[tuple[str, str, dict[str, Any]]] = [
+    ("Total RLS severity score of 15 or greater on the IRLS rating scale",
+     "Total RLS severity score of 15 or greater", {"comparator": ">=", "value": 15}),
     ("Rotterdam score was 0.15.", "Rotterdam score was 0.15",
      {"test": "Rotterdam score", "value": 0.15, "ucum": "{score}", "kind": "score"}),
     ("Ki-67 labeling index was approximately 2 %.", "Ki-67 labeling index was approximately 2 %",
