@@ -127,8 +127,11 @@ RULES = "labs"
 
 #: Words between a test name and its value ("creatinine was elevated at 1.8").
 _CONNECTOR = COMMA_AFTER_NAME + (
-    rf"(?:{HSPACE}*(?:(?:level|levels|count|value|values|result|measurement|test|must\s+be|should\s+be|was|were|is|are|of|at|to|now|"
-    r"today|"
+    rf"(?:{HSPACE}*(?:(?:level|levels|count|value|values|result|measurement|test|"
+    r"must\s+be|should\s+be|was|were|is|are|of|at|to|now|today|"
+    # when criteria measure it ("hemoglobin at the screening visit between 9.5-13.5 g/dl")
+    r"at\s+(?:the\s+)?(?:screening|baseline|enrol?lment|randomi[sz]ation|inclusion|entry)"
+    r"(?:\s+visit)?|between(?=\s+\d[\d.]*\s?(?:-|–)\s?\d)|"
     r"on\s+admission|this\s+morning|came\s+back|returned|remained|has\s+been|had\s+been|"
     r"had|has|have|further|again|still|then|subsequently|gradually|"
     r"measured|found|noted|recorded|reported|stabilized|reached|normalized|improved|"

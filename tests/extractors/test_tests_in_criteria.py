@@ -238,3 +238,23 @@ PAIRED: list[tuple[str, dict[str, float]]] = [
 @pytest.mark.parametrize(("text", "expected"), PAIRED)
 def test_paired_lists_of_unlisted_tests(nlp: Any, text: str, expected: dict[str, float]) -> None:
     assert {a["test"]: a["value"] for _, a in labs(nlp, text)} == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "test", "low", "high"),
+    [
+        ("a hemoglobin level at the screening visit between 9.5-13.5 g/dl", "Hemoglobin", 9.5,
+         13.5),
+        ("potassium between 3.5-5 mmol/L", "Potassium", 3.5, 5),
+    ],
+)
+def test_a_range_when_criteria_measure_it(
+    nlp: Any, text: str, test: str, low: float, high: float
+) -> None:
+    [(_, attrs)] = labs(nlp, text)
+    assert (attrs["test"], attrs["value_range"]) == (test, {"low": low, "high": high})
+
+
+def test_a_value_when_criteria_measure_it(nlp: Any) -> None:
+    [(_, attrs)] = labs(nlp, "HbA1c at screening > 7%")
+    assert (attrs["value"], attrs["comparator"]) == (7, ">")
