@@ -119,7 +119,19 @@ from extractors.units import UnitNormalizer
 #              mitoses per high-power fields (UCUM /(10.[HPF])); comparators "below or equal
 #              to", "inferior to", "exceeded", "not more than"; "test"/"measurement" between a
 #              name and its value; spellings ("creatinin", "hematochrit", "albumine",
-#              "lactate deshydrogenase", "HgA1c", "A1-C"), "iron", "forced expiratory volume".
+#              "lactate deshydrogenase", "HgA1c", "A1-C"), "iron", "forced expiratory volume";
+#              "respectively" lists whose names the table does not all list, with a unit of
+#              concentration for each value ("levels of lactate and pyruvate were 1.6 and
+#              0.096 mmol/l, respectively"); "at the screening visit", "must be" and "between"
+#              (before a dash range) between a name and its value; a gloss after a scale's
+#              "score"; the short form of a scale before a sign ("CDR=0"); "15 or greater"
+#              after an unlisted value; an unlisted score's name may hold its subject ("RLS
+#              severity score"); a name's short form in brackets before a criterion's sign;
+#              results of tests the table does not list right after their name in a unit of
+#              concentration or count ("IgG 1,520 mg/dL", "CSF protein 45mg/dL"; not a drug's
+#              strength, a verb, a place or a time before it); "on presentation", "at the time
+#              of admission", "in serum", "initially" between a name and its value; units
+#              "× 10⁹/L", "g/24 h", "kIU/L", "µU/mL", "/HPF", "ng/mL/h", "cmH20".
 VERSION = 9
 
 LABEL = "LAB"
@@ -132,6 +144,11 @@ _CONNECTOR = COMMA_AFTER_NAME + (
     # when criteria measure it ("hemoglobin at the screening visit between 9.5-13.5 g/dl")
     r"at\s+(?:the\s+)?(?:screening|baseline|enrol?lment|randomi[sz]ation|inclusion|entry)"
     r"(?:\s+visit)?|between(?=\s+\d[\d.]*\s?(?:-|–)\s?\d)|"
+    # when a case report measured it ("creatinine on presentation was 2.3 mg/dL", "sodium at
+    # the time of admission was 120", "potassium in serum of 2.9 mmol/L")
+    r"(?:on|at|upon)\s+(?:the\s+)?(?:time\s+of\s+)?(?:presentation|admission|arrival|"
+    r"diagnosis|discharge|follow-up|referral)|in\s+(?:the\s+)?(?:serum|blood|plasma)|"
+    r"initially|"
     r"on\s+admission|this\s+morning|came\s+back|returned|remained|has\s+been|had\s+been|"
     r"had|has|have|further|again|still|then|subsequently|gradually|"
     r"measured|found|noted|recorded|reported|stabilized|reached|normalized|improved|"
@@ -228,6 +245,8 @@ _UNIT = (
     r"%[ \t]?(?:of[ \t]+(?:the[ \t]+)?)?pred(?:icted)?(?:[ \t]+normal)?(?:[ \t]+values?)?(?![a-z])|"
     r"cm[ \t]?(?:of[ \t]+)?(?:h2o|water)(?![a-z])|kilo[ \t]pascals?(?![a-z])|"
     r"ml/min(?:ute)?/1\.73\s?m(?:2|²|\^2)|[x×]\s?10\s?\^?\d+\s?/\s?[a-zµμ]+3?|"
+    # a power of ten in superscript ("× 10⁹/L"), an amount per day ("1.2 g/24 h")
+    r"[x×]\s?10[⁰¹²³⁴⁵⁶⁷⁸⁹]{1,2}\s?/\s?[a-zµμ]+[3³]?|[a-zµμ]{1,4}\s?/\s?24\s?h(?:ours|rs?)?(?![a-z])|"
     r"(?:10\^\d+|10\*\d+)/[a-zµμ]+|"
     # written out: "grams per deciliter", "international units per liter"
     r"(?:international\s+)?[a-z]+s?\s+per\s+(?:cubic\s+)?[a-z]+(?<!s)|"
@@ -379,6 +398,30 @@ _UNLISTED_CMP = re.compile(
     rf"(?P<num>{NUMBER}){_VALUE_ENDS}{HSPACE}?(?P<unit>mm{HSPACE}?hg\b|{_UNIT})",
     re.IGNORECASE,
 )
+#: A result of a test the table does not list, right after its name, in a unit of
+#: concentration or count ("IgG 1,520 mg/dL", "homocysteine: 45 µmol/L", "renin was 0.2
+#: ng/mL/h"): found at the numbers (``_bare_matches``), the name read back from there.
+_UNLISTED_BARE = re.compile(
+    rf"(?<=[A-Za-z0-9)\]])(?P<conn>{HSPACE}*(?:[:=]{HSPACE}*)?"
+    rf"(?:(?:of|was|were|is)(?![a-z]){HSPACE}*)?)(?P<cmp>)"
+    rf"(?P<num>{NUMBER}){_VALUE_ENDS}{HSPACE}?(?P<unit>{_UNIT})",
+    re.IGNORECASE,
+)
+#: Before a number: the connector of ``_UNLISTED_BARE`` after a name's last character.
+_BARE_CONN = re.compile(
+    rf"(?<=[A-Za-z0-9)\]]){HSPACE}*(?:[:=]{HSPACE}*)?(?:(?:of|was|were|is){HSPACE}+)?$",
+    re.IGNORECASE,
+)
+#: Words before a bare value that name no test: verbs, amounts, times ("given 500 mg/dL").
+_BARE_NOT_NAMES = frozenset(
+    "given taken gave received got total approximately about around only over under up "
+    "dose doses bolus infusion solution concentration rate range ranges day days least most "
+    "than equal above below exceeding normal pre post before after hospital clinic center "
+    "centre department ward unit lab laboratory".split()
+)
+_NUMBER_START = re.compile(r"(?<![\w.,/+-])\d")
+#: Concentrations that are a drug's strength, not a result ("lidocaine 10 mg/mL").
+_STRENGTH_UCUM = frozenset({"mg/mL", "g/mL", "ug/mL", "U/mL", "[IU]/mL", "mg/(5.mL)", "meq/mL"})
 #: A multiple of the upper limit of normal after an unlisted name and a comparator in words,
 #: as criteria write it for a group of tests ("liver enzymes equal or more than 1.5 times the
 #: upper limit of normal", "serum transaminases greater than 3x ULN").
@@ -653,6 +696,18 @@ def _sign_matches(text: str) -> Iterator[re.Match[str]]:
         m = _UNLISTED_CMP.match(text, at)
         if m is not None:
             end = m.end()
+            yield m
+
+
+def _bare_matches(text: str) -> Iterator[re.Match[str]]:
+    """``_UNLISTED_BARE`` matches, tried only at numbers that follow a word and a connector."""
+    for num in _NUMBER_START.finditer(text):
+        at = num.start()
+        conn = _BARE_CONN.search(text, max(0, at - 24), at)
+        if conn is None or conn.start() == at - 24:
+            continue
+        m = _UNLISTED_BARE.match(text, conn.start())
+        if m is not None and m.start("num") == at:
             yield m
 
 
@@ -1081,6 +1136,7 @@ class LabTagger:
         (the results already read) or a listed test or a vital sign is."""
         found = [(m, True) for m in _head_matches(text)]
         found += [(m, True) for m in _head_matches(text, _UNLISTED_SCORE, _SCORE_HEADS)]
+        found += [(m, False) for m in _bare_matches(text)]
         if any(c in text for c in "<>≤≥≦≧⩽⩾="):
             found += [(m, False) for m in _sign_matches(text)]
         found += [(m, False) for m in _uln_matches(text)]
@@ -1110,6 +1166,17 @@ class LabTagger:
                 if unit is None:  # "Rotterdam score was 0.15": a count of points or a ratio
                     ucum = "{ratio}" if m.group("head").lower() == "ratio" else "{score}"
                     unit_end = m.end("num")
+            elif m.re is _UNLISTED_BARE:  # a concentration or count, not a drug's strength
+                last = words[-1].lower()
+                lab = (
+                    ucum is not None and _lab_unit(ucum) and ucum not in _STRENGTH_UCUM
+                    and not last.endswith(("ed", "ing")) and last not in _BARE_NOT_NAMES
+                    # a head word's reader has refused it ("Potassium level was 45 mmol/L")
+                    and not last.startswith((*_HEAD_WORDS, *_SCORE_HEADS))
+                )  # fmt: skip
+                kind = "lab" if lab and value is not None else None
+                if kind is None:
+                    continue
             else:
                 kind = (
                     _head_kind(m.group("head"), ucum, words) if by_head

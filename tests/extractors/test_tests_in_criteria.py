@@ -258,3 +258,51 @@ def test_a_range_when_criteria_measure_it(
 def test_a_value_when_criteria_measure_it(nlp: Any) -> None:
     [(_, attrs)] = labs(nlp, "HbA1c at screening > 7%")
     assert (attrs["value"], attrs["comparator"]) == (7, ">")
+
+
+# when a case report measured it; units the table lacked
+PROSE: list[tuple[str, str, float, str]] = [
+    ("Her creatinine on presentation was 2.3 mg/dL.", "Creatinine", 2.3, "mg/dL"),
+    ("sodium at the time of admission was 120 mmol/L", "Sodium", 120, "mmol/L"),
+    ("potassium in serum of 2.9 mmol/L", "Potassium", 2.9, "mmol/L"),
+    ("Hemoglobin initially 7.2 g/dL", "Hemoglobin", 7.2, "g/dL"),
+    ("platelet count 150 × 10⁹/L", "Platelet count", 150, "10*9/L"),
+    # tests the table does not list, right after their name, in a unit of concentration
+    ("IgG 1,520 mg/dL and", "IgG", 1520, "mg/dL"),
+    ("Serum homocysteine: 45 µmol/L.", "Serum homocysteine", 45, "umol/L"),
+    ("Insulin level was 25 µU/mL", "Insulin level", 25, "uU/mL"),
+    ("IgE 450 kIU/L", "IgE", 450, "k[IU]/L"),
+]
+
+
+@pytest.mark.parametrize(("text", "test", "value", "ucum"), PROSE)
+def test_values_as_case_reports_write_them(
+    nlp: Any, text: str, test: str, value: float, ucum: str
+) -> None:
+    [(_, attrs)] = labs(nlp, text)
+    assert (attrs["test"], attrs["value"], attrs["ucum"]) == (test, value, ucum)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Lidocaine 10 mg/mL was injected.",  # a drug's strength
+        "Heparin 5000 U/mL",
+        "He was given 500 mg/dL",  # a verb before the value
+        "including 5 mg/dL",
+        "defined as at least 11.4 µmol/L for men",  # a comparator's word is no name
+        "proteinuria of 3.2 g/24 h",  # a problem, no test's name
+        "Her level last night at X Hospital was 0.42 mEq/L.",  # a place
+        "Stimulation test: pre 6.9ug/DL, post 18.5ug/DL",  # a time, no name
+    ],
+)
+def test_no_bare_result_without_a_name(nlp: Any, text: str) -> None:
+    assert labs(nlp, text) == []
+
+
+def test_a_vital_sign_on_arrival(nlp: Any) -> None:
+    [(_, mentions)] = list(
+        extract(nlp, [(Note(note_id="t", text="Her heart rate on arrival was 120 bpm."), ())])
+    )
+    [vital] = [m for m in mentions if m.label == "VITAL"]
+    assert vital.attributes["value"] == 120
