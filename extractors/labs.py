@@ -100,15 +100,55 @@ from extractors.units import UnitNormalizer
 #              mm Hg", "left ventricular end-diastolic pressure was 18 mmHg": kind
 #              measurement, no laboratory category in FHIR) and a test's time in seconds
 #              ("closure time was 195 seconds"); not a device's setting.
-VERSION = 8
+# 9 (2026-12): more scales (Clinical Dementia Rating, Harvey-Bradshaw index, Kellgren-Lawrence,
+#              Hoehn and Yahr, Rutherford, Killip and CCS classes, SCORTEN, SPPB, mMRC, IQ,
+#              BASDAI, Westley, Global Deterioration Scale, HAM-A, PANSS, Braden, Alvarado,
+#              TIMI, Charlson, visual analogue scale; "performance status", "CTP score", the
+#              ASA's name written out); a run of classes ("ASA 1 & 2", "0, 1 or 2", "between
+#              3 and 11"; "ASA" with numbers only for a range or before "patients"); "test",
+#              "classification", "must be" before a scale's value; a score before the scale's
+#              name with a comparator after it ("a score of 10 or more on the PHQ-9", "=16 on
+#              the 17-item Hamilton Depression Scale"); scores, indices and ratios the tables
+#              do not list, by their head word ("Rotterdam score was 0.15", "Ki-67 labeling
+#              index was 2 %", "CSF/plasma albumin ratio of 7.4", not "odds ratio", "pain
+#              score", "insulin-to-carbohydrate ratio"); a name after a bracket; "from" and a
+#              bracket before an unlisted value, "Torr", "cm H2O" for venous and opening
+#              pressures; "% predicted"; a multiple of normal as "2.5 folds the ULN" or "5N",
+#              after a group of tests ("liver enzymes > 3 x ULN"); velocities, areas,
+#              stiffness and micrometres as measurements by their name's last word; counts of
+#              mitoses per high-power fields (UCUM /(10.[HPF])); comparators "below or equal
+#              to", "inferior to", "exceeded", "not more than"; "test"/"measurement" between a
+#              name and its value; spellings ("creatinin", "hematochrit", "albumine",
+#              "lactate deshydrogenase", "HgA1c", "A1-C"), "iron", "forced expiratory volume";
+#              "respectively" lists whose names the table does not all list, with a unit of
+#              concentration for each value ("levels of lactate and pyruvate were 1.6 and
+#              0.096 mmol/l, respectively"); "at the screening visit", "must be" and "between"
+#              (before a dash range) between a name and its value; a gloss after a scale's
+#              "score"; the short form of a scale before a sign ("CDR=0"); "15 or greater"
+#              after an unlisted value; an unlisted score's name may hold its subject ("RLS
+#              severity score"); a name's short form in brackets before a criterion's sign;
+#              results of tests the table does not list right after their name in a unit of
+#              concentration or count ("IgG 1,520 mg/dL", "CSF protein 45mg/dL"; not a drug's
+#              strength, a verb, a place or a time before it); "on presentation", "at the time
+#              of admission", "in serum", "initially" between a name and its value; units
+#              "× 10⁹/L", "g/24 h", "kIU/L", "µU/mL", "/HPF", "ng/mL/h", "cmH20".
+VERSION = 9
 
 LABEL = "LAB"
 RULES = "labs"
 
 #: Words between a test name and its value ("creatinine was elevated at 1.8").
 _CONNECTOR = COMMA_AFTER_NAME + (
-    rf"(?:{HSPACE}*(?:(?:level|levels|count|value|values|result|was|were|is|are|of|at|to|now|"
-    r"today|"
+    rf"(?:{HSPACE}*(?:(?:level|levels|count|value|values|result|measurement|test|"
+    r"must\s+be|should\s+be|was|were|is|are|of|at|to|now|today|"
+    # when criteria measure it ("hemoglobin at the screening visit between 9.5-13.5 g/dl")
+    r"at\s+(?:the\s+)?(?:screening|baseline|enrol?lment|randomi[sz]ation|inclusion|entry)"
+    r"(?:\s+visit)?|between(?=\s+\d[\d.]*\s?(?:-|–)\s?\d)|"
+    # when a case report measured it ("creatinine on presentation was 2.3 mg/dL", "sodium at
+    # the time of admission was 120", "potassium in serum of 2.9 mmol/L")
+    r"(?:on|at|upon)\s+(?:the\s+)?(?:time\s+of\s+)?(?:presentation|admission|arrival|"
+    r"diagnosis|discharge|follow-up|referral)|in\s+(?:the\s+)?(?:serum|blood|plasma)|"
+    r"initially|"
     r"on\s+admission|this\s+morning|came\s+back|returned|remained|has\s+been|had\s+been|"
     r"had|has|have|further|again|still|then|subsequently|gradually|"
     r"measured|found|noted|recorded|reported|stabilized|reached|normalized|improved|"
@@ -188,7 +228,9 @@ _ULN_NAME = (
     r"upper\s+normal\s+limits?|upper\s+limits?\s+normal|UNL)(?![a-z])"
 )
 _ULN = (
-    rf"(?:[x×]|times)\s?(?:the\s+)?{_ULN_NAME}|"
+    rf"(?:[x×]|times|folds?)\s?(?:the\s+)?{_ULN_NAME}|"
+    # "ASAT or ALAT > 5N", "bilirubin > 2N": N right after the number, in capitals
+    r"(?<=\d)(?-i:N)(?![A-Za-z])|"
     # without the sign, as criteria also write it: "bilirubin > 1.5 upper limit of normal"
     rf"{_ULN_NAME}|"
     # "ALT > 3 times normal", "3 times higher than normal", "2 times the normal value"
@@ -198,11 +240,19 @@ _ULN = (
 _ULN_RE = re.compile(_ULN, re.IGNORECASE)
 _UNIT = (
     rf"(?:{_ULN}|"
+    # a share of the predicted value ("FEV1 < 30% predicted", "30-79%predicted"), a pressure in
+    # centimetres of water ("12 cm H2O"), "kilo Pascal"
+    r"%[ \t]?(?:of[ \t]+(?:the[ \t]+)?)?pred(?:icted)?(?:[ \t]+normal)?(?:[ \t]+values?)?(?![a-z])|"
+    r"cm[ \t]?(?:of[ \t]+)?(?:h2o|water)(?![a-z])|kilo[ \t]pascals?(?![a-z])|"
     r"ml/min(?:ute)?/1\.73\s?m(?:2|²|\^2)|[x×]\s?10\s?\^?\d+\s?/\s?[a-zµμ]+3?|"
+    # a power of ten in superscript ("× 10⁹/L"), an amount per day ("1.2 g/24 h")
+    r"[x×]\s?10[⁰¹²³⁴⁵⁶⁷⁸⁹]{1,2}\s?/\s?[a-zµμ]+[3³]?|[a-zµμ]{1,4}\s?/\s?24\s?h(?:ours|rs?)?(?![a-z])|"
     r"(?:10\^\d+|10\*\d+)/[a-zµμ]+|"
     # written out: "grams per deciliter", "international units per liter"
     r"(?:international\s+)?[a-z]+s?\s+per\s+(?:cubic\s+)?[a-z]+(?<!s)|"
-    r"(?:[µμ] )?[a-zµμ%°#][a-z0-9µμ%/^.*\[\]{}]*(?:\s?/\s?[a-z0-9.^]+)*)"
+    r"millimet(?:er|re)s?\s+of\s+mercury|square\s+centimet(?:er|re)s?|"
+    r"centimet(?:er|re)s?\s+squared|"
+    r"(?:[µμ] )?[a-zµμ%°#][a-z0-9µμ%/^.*\[\]{}²³]*(?:\s?/\s?[a-z0-9.^]+)*)"
 )
 
 
@@ -225,6 +275,18 @@ _PAIR_LEAD = re.compile(
     re.I,
 )
 _PAIR_GAP = re.compile(r"[ \t,]*(?:and|or)?[ \t]*(?:(?:only|about|approximately)[ \t]+)?", re.I)
+#: Before the names of a list read pairwise with its values: "Blood levels of", "raised
+#: concentrations of"; after them: "levels", "concentrations".
+_PAIR_NAMES_AFTER = re.compile(
+    r"\b(?:levels?|concentrations?|values?|activit(?:y|ies))[ \t]+of[ \t]+", re.IGNORECASE
+)
+_PAIR_NAMES_TAIL = re.compile(
+    r"[ \t]+(?:levels?|concentrations?|values?|activit(?:y|ies))[ \t]*$", re.IGNORECASE
+)
+#: Words before the first name of such a list ("her total carnitine and free carnitine").
+_PAIR_ARTICLES = frozenset("a an the her his their its both and".split())
+#: One name of such a list: the words between commas and "and".
+_PAIR_ITEM = re.compile(r"(?:(?![ \t]+and[ \t])[^,])+")
 #: A bracketed aside in a list of values.
 _ASIDE = re.compile(r"[ \t]*\([^()\n]{1,40}\)")
 #: A bracketed gloss in a list of names.
@@ -246,15 +308,18 @@ _LIST_AFTER = re.compile(r"[ \t]*(?:,|and|or|/)[ \t]*(?:[<>≤≥]=?[ \t]?)?\d",
 #: A score before the scale's name ("scored 15 on the", "a score of > 10 on", "< 120 points
 #: on the", "score 24/30 in the revised"): "score"/"scored" before the value or "points" after.
 _SCORE_BEFORE = re.compile(
-    rf"(?:\bscor(?:e[sd]?|ing)(?:[ \t]+of)?[ \t]+(?:(?P<cmp>{COMPARATOR})[ \t]?)?"
+    rf"(?:\bscor(?:e[sd]?|ing)(?:[ \t]+of)?[ \t]*(?:(?P<cmp>{COMPARATOR})[ \t]?|=[ \t]?|[ \t])"
     r"(?P<num>\d{1,3}(?:\.\d)?)(?:[ \t]?/[ \t]?(?P<max>\d{1,3}))?(?:[ \t]+points?)?|"
     rf"(?<![\w.,/-])(?:(?P<pcmp>{COMPARATOR})[ \t]?)?(?P<pnum>\d{{1,3}}(?:\.\d)?)[ \t]+points?)"
-    r"[ \t]+(?:on|in)[ \t]+(?:the[ \t]+)?(?:(?:revised|modified|total)[ \t]+)?$",
+    # a comparator after the value ("a score of 10 or more on the PHQ-9")
+    r"(?P<after>[ \t]+or[ \t]+(?:(?P<up>greater|higher|more|above)|less|lower|below)(?![a-z]))?"
+    r"[ \t]+(?:on|in)[ \t]+(?:the[ \t]+)?(?:(?:revised|modified|total|\d{1,2}-item)[ \t]+)?$",
     re.IGNORECASE,
 )
 
 _ON_BEFORE = re.compile(
-    r"[ \t](?:on|in)[ \t]+(?:the[ \t]+)?(?:(?:revised|modified|total)[ \t]+)?$", re.IGNORECASE
+    r"[ \t](?:on|in)[ \t]+(?:the[ \t]+)?(?:(?:revised|modified|total|\d{1,2}-item)[ \t]+)?$",
+    re.IGNORECASE,
 )
 
 #: A value of a "respectively" list: a number or a blood pressure, a comparator before it, a
@@ -275,7 +340,8 @@ _ROMAN_VALUE = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6}
 #: Words between a score's name and its value ("ECOG performance status of 1", "GCS was 10/15",
 #: "Gleason score: 7", "NIHSS on admission 12").
 _SCORE_CONNECTOR = COMMA_AFTER_NAME + (
-    rf"(?:{HSPACE}*(?:score|scores|scale|total|sum|grade|class|status|index|"
+    rf"(?:{HSPACE}*(?:score|scores|scale|total|sum|grade|class|status|index|classification|"
+    r"category|must\s+be|should\s+be|between|test|"
     r"was|were|is|are|of|at|on\s+admission|initially|remained|improved\s+to|increased\s+to|"
     r"decreased\s+to|dropped\s+to|fell\s+to|rose\s+to|:|=|-|–|\()(?![a-z]))*"
 )
@@ -290,15 +356,38 @@ _VALUE_ENDS = (
 #: head takes (``_head_kind``): "her free carnitine level was <3 μmol/L", "factor IX activity
 #: was 3%", "intraocular pressure 15 mm Hg", "closure time was 195 seconds". The name is the
 #: words before the head (``_unlisted_name``); the mention is uncoded.
+#: Words between an unlisted test's head word and its value ("was decreased from", "of about",
+#: a bracket: "alveolar-arterial gradient (44 Torr)"); after a bracketed short form of the name
+#: ("clotting time (CT) (228s").
+_UNLISTED_CONN = (
+    rf"{NAME_GLOSS}(?P<conn>(?:{HSPACE}*(?:was|were|is|are|of|at|had|has|increased|decreased|"
+    r"dropped|fell|rose|risen|fallen|to|from|measured|only|about|approximately|around|elevated|"
+    rf"low|high|markedly|mildly|slightly|further|gone\s+down|gone\s+up|must\s+be|:|=|\()"
+    r"(?![a-z]))*)"
+    rf"{HSPACE}*"
+)
 _UNLISTED = re.compile(
     rf"(?<=[A-Za-z0-9)]){HSPACE}(?P<head>levels?|concentrations?|activity|pressures?|gradient|"
-    r"time)"
-    rf"(?P<conn>(?:{HSPACE}*(?:was|were|is|are|of|at|had|has|increased|decreased|dropped|"
-    r"fell|rose|risen|fallen|to|measured|only|about|approximately|around|elevated|low|high|"
-    rf"markedly|mildly|slightly|further|:|=)(?![a-z]))*){HSPACE}*"
+    rf"time){_UNLISTED_CONN}"
     rf"(?:(?P<cmp>{COMPARATOR}){HSPACE}?)?(?P<num>{NUMBER}){_VALUE_ENDS}"
     rf"{HSPACE}?(?P<unit>mm{HSPACE}?hg\b|{_UNIT})",
     re.IGNORECASE,
+)
+#: A score, index or ratio the tables do not list, with its number: "Rotterdam score was
+#: 0.15", "HBI score > 4", "Ki-67 labeling index was approximately 2 %", "lactate to
+#: pyruvate ratio of 26". A per cent or no unit after the value; not a sum ("3+4").
+_UNLISTED_SCORE = re.compile(
+    rf"(?<=[A-Za-z0-9)]){HSPACE}(?P<head>score|index|ratio)(?![\w-]){_UNLISTED_CONN}"
+    rf"(?:(?P<cmp>{COMPARATOR}){HSPACE}?)?(?P<num>{NUMBER}){_VALUE_ENDS}(?![ \t]?\+)"
+    rf"(?:{HSPACE}?(?P<unit>%))?",
+    re.IGNORECASE,
+)
+#: Words right before a score's, index's or ratio's head that make it a statistic or a
+#: setting, not a test's result ("odds ratio", "hazard ratio", "I:E ratio", "Z score").
+_NOT_SCORE_NAMES = frozenset(
+    "odds hazard risk likelihood relative attributable sex gender female male signal noise "
+    "mixing aspect propensity z quality credit impact citation dose p h i e m f pain mass "
+    "inspiratory expiratory insulin carbohydrate carbohydrates carb carbs".split()
 )
 #: A measurement as criteria write it, of a test the table does not list: its name, a
 #: comparator sign, a value and a unit that names the kind of result (``_criterion_kind``):
@@ -307,6 +396,75 @@ _UNLISTED = re.compile(
 _UNLISTED_CMP = re.compile(
     rf"(?<=[A-Za-z0-9)\]]){HSPACE}?(?P<cmp>[<>≤≥≦≧⩽⩾]=?|=[<>]?)(?![<>=])(?P<conn>){HSPACE}?"
     rf"(?P<num>{NUMBER}){_VALUE_ENDS}{HSPACE}?(?P<unit>mm{HSPACE}?hg\b|{_UNIT})",
+    re.IGNORECASE,
+)
+#: A result of a test the table does not list, right after its name, in a unit of
+#: concentration or count ("IgG 1,520 mg/dL", "homocysteine: 45 µmol/L", "renin was 0.2
+#: ng/mL/h"): found at the numbers (``_bare_matches``), the name read back from there.
+_UNLISTED_BARE = re.compile(
+    rf"(?<=[A-Za-z0-9)\]])(?P<conn>{HSPACE}*(?:[:=]{HSPACE}*)?"
+    rf"(?:(?:of|was|were|is)(?![a-z]){HSPACE}*)?)(?P<cmp>)"
+    rf"(?P<num>{NUMBER}){_VALUE_ENDS}{HSPACE}?(?P<unit>{_UNIT})",
+    re.IGNORECASE,
+)
+#: Before a number: the connector of ``_UNLISTED_BARE`` after a name's last character.
+_BARE_CONN = re.compile(
+    rf"(?<=[A-Za-z0-9)\]]){HSPACE}*(?:[:=]{HSPACE}*)?(?:(?:of|was|were|is){HSPACE}+)?$",
+    re.IGNORECASE,
+)
+#: Words before a bare value that name no test: verbs, amounts, times ("given 500 mg/dL").
+_BARE_NOT_NAMES = frozenset(
+    "given taken gave received got total approximately about around only over under up "
+    "dose doses bolus infusion solution concentration rate range ranges day days least most "
+    "than equal above below exceeding normal pre post before after hospital clinic center "
+    "centre department ward unit lab laboratory".split()
+)
+_NUMBER_START = re.compile(r"(?<![\w.,/+-])\d")
+#: Concentrations that are a drug's strength, not a result ("lidocaine 10 mg/mL").
+_STRENGTH_UCUM = frozenset({"mg/mL", "g/mL", "ug/mL", "U/mL", "[IU]/mL", "mg/(5.mL)", "meq/mL"})
+#: A multiple of the upper limit of normal after an unlisted name and a comparator in words,
+#: as criteria write it for a group of tests ("liver enzymes equal or more than 1.5 times the
+#: upper limit of normal", "serum transaminases greater than 3x ULN").
+_UNLISTED_ULN = re.compile(
+    rf"(?<=[A-Za-z0-9)\]]){HSPACE}(?:(?P<cmp>{COMPARATOR}){HSPACE}?)?(?P<conn>)"
+    rf"(?P<num>{NUMBER}){HSPACE}?(?P<unit>{_ULN})",
+    re.IGNORECASE,
+)
+#: Where a multiple of normal may be written: its words, found by a plain search, and "5N".
+_ULN_WORDS = ("uln", "unl", "upper", "times", "fold")
+_DIGIT_N = re.compile(r"\dN(?![A-Za-z])")
+
+
+def _uln_matches(text: str) -> Iterator[re.Match[str]]:
+    """``_UNLISTED_ULN`` matches, tried only in a window around the words of a multiple of
+    normal (a scan of every position costs 0.5 s over MTSamples)."""
+    lower = text.lower()
+    if len(lower) != len(text):
+        yield from _UNLISTED_ULN.finditer(text)
+        return
+    anchors: set[int] = {m.start() + 1 for m in _DIGIT_N.finditer(text)}
+    for word in _ULN_WORDS:
+        i = lower.find(word)
+        while i >= 0:
+            after = lower[i : i + 40]
+            if word in ("uln", "unl") or "normal" in after or "uln" in after:
+                anchors.add(i)  # "3 times a day", "upper lobe": no multiple of normal
+            i = lower.find(word, i + 1)
+    seen: set[int] = set()
+    for p in sorted(anchors):
+        for m in _UNLISTED_ULN.finditer(text, max(0, p - 48), min(len(text), p + 64)):
+            if m.start("unit") <= p < m.end("unit") and m.start() not in seen:
+                seen.add(m.start())
+                yield m
+#: A count of mitoses per high-power fields, as pathology reports write it: "mitotic rate of up
+#: to 9 per 10 high-power fields", "Mitoses were not found (0 per 10 HPF)", "mitotic count
+#: 5/10 HPF". The unit is specific enough for a few words between the name and the count.
+_MITOSES = re.compile(
+    r"(?<![\w-])(?P<name>mito(?:ses|sis|tic[ \t]+(?:rate|count|index|figures|activity)))"
+    r"(?P<conn>[^.;\n\d]{0,40}?)"
+    rf"(?:(?P<cmp>{COMPARATOR}){HSPACE}?)?(?P<num>\d{{1,3}})(?:{HSPACE}?mitos(?:es|is))?"
+    rf"{HSPACE}?(?P<unit>(?:per|/){HSPACE}?(?P<fields>\d{{1,3}}){HSPACE}?"
+    r"(?:high[- ]power[ \t]+fields?|hpfs?)(?![a-z]))",
     re.IGNORECASE,
 )
 #: The last word of a criterion's name that makes it no test: a count of events, a time, a
@@ -328,7 +486,9 @@ _UNLISTED_STOP = frozenset(
     "raised increased decreased reduced abnormal markedly mildly slightly very "
     "initial repeat repeated trough average maximum minimum daily admission yesterday today "
     "tonight rechecked recheck follow-up followup recent latest last current prior previous "
-    "baseline random morning evening".split()
+    "baseline random morning evening therapy treatment screening patients subjects "
+    "approximately about around roughly nearly almost only up down reduce reduced rise rose "
+    "fell dropped peaked normalized remained still".split()
 )
 #: Words right before a name that make its value no result: a target, a normal limit.
 _NOT_A_RESULT_BEFORE = frozenset(
@@ -353,17 +513,42 @@ _TIMED_TESTS = frozenset(
 )
 #: Last words of a criterion that measures a length or a time ("endometrial thickness", "QRS
 #: width", "PR interval"): a measurement, read with such a unit only.
-_LENGTH_NOUNS = frozenset("thickness diameter width length depth circumference".split())
+_LENGTH_NOUNS = frozenset(
+    "thickness diameter diameters width length depth circumference space".split()
+)
 _TIME_NOUNS = frozenset("interval width duration".split())
 #: Last words of a criterion whose per cent is a test's result ("LVEF level", "saturation").
 _SHARE_NOUNS = frozenset(
     "level levels saturation fraction index activity count percentage".split()
 )
-_LENGTH_UCUM = frozenset({"mm", "cm"})
+_LENGTH_UCUM = frozenset({"mm", "cm", "um"})
+#: Units of a measurement, and the last words of the names measured in them: a velocity, an
+#: area, a stiffness ("jet velocity > 2.9 m/s", "mitral valve area < 1.5 cm2", "liver
+#: stiffness of 9.5 kPa").
+_MEASURED_BY_UNIT = {
+    "m/s": frozenset({"velocity", "speed", "jet"}),
+    "cm/s": frozenset({"velocity", "speed"}),
+    "cm2": frozenset({"area"}),
+    "mm2": frozenset({"area"}),
+    "kPa": frozenset({"stiffness", "elastography"}),
+}
+#: Chambers and vessels before "systolic pressure": not the blood pressure (vitals leave it).
+_CHAMBERS = frozenset(
+    "pulmonary ventricular ventricle atrial atrium aortic wedge pa rv lv "
+    "spap pasp rvsp".split()
+)
+#: Pressures measured in centimetres of water.
+_WATER_PRESSURES = frozenset(
+    "venous jugular opening intracranial csf abdominal intra-abdominal intraabdominal "
+    "bladder".split()
+)
 _PRESSURE_UCUM = frozenset({"mm[Hg]"})
 #: The rule of an unlisted test's result: no code, no expected unit, no plausible range.
 _UNLISTED_RULE: dict[str, Any] = {"rule_id": "lab-unlisted", "name": None, "ucum": None}
 _SPECIMEN_WORDS = frozenset("serum plasma blood urine urinary csf total free".split())
+#: A name's short form in brackets ("(PRA)", "[FRC]").
+_SHORT_FORM = re.compile(r"[(\[][A-Za-z][\w-]{0,9}[)\]]")
+_SHORT_FORM_AT_END = re.compile(r"[ \t]*[(\[][A-Za-z][\w-]{0,9}[)\]]$")
 _NAME_WORD = re.compile(r"(?=[0-9/-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9'/-]*")
 _WORD = re.compile(r"\S+")
 
@@ -386,7 +571,10 @@ def _head_kind(head: str, ucum: str | None, words: list[str]) -> str | None:
     if head == "activity":
         return "lab" if _lab_unit(ucum) or ucum == "%" else None  # "factor IX activity"
     if head.startswith("pressure") or head == "gradient":
-        return "measurement" if ucum in _PRESSURE_UCUM else None
+        # measured in centimetres of water: a venous or opening pressure ("jugular venous
+        # pressure of about 12 cm"), not a ventilator's setting ("CPAP pressure of 10 cm H2O")
+        water = ucum in ("cm[H2O]", "cm") and any(w.lower() in _WATER_PRESSURES for w in words)
+        return "measurement" if ucum in _PRESSURE_UCUM or water else None
     # a test's time in seconds ("closure time was 195 seconds"), not a procedure's
     timed = any(w.lower() in _TIMED_TESTS for w in words)
     return "lab" if head == "time" and ucum in ("s", "ms") and timed else None
@@ -399,10 +587,12 @@ def _criterion_kind(ucum: str | None, words: list[str]) -> str | None:
     if ucum is None:
         return None
     last = words[-1].lower()
-    if _lab_unit(ucum):
-        return "lab"
+    if _lab_unit(ucum) or ucum in ("{ULN}", "{copies}"):
+        return "lab"  # a multiple of the upper limit of normal ("liver enzymes > 3 x ULN")
     if ucum in _PRESSURE_UCUM:
         return "measurement"
+    if _MEASURED_BY_UNIT.get(ucum, frozenset()) & {last, last.rstrip("s")} and len(words) > 1:
+        return "measurement"  # "maximal velocity > 3 m/s", "aortic valve area < 1.5 cm2"
     if ucum in _LENGTH_UCUM and last in _LENGTH_NOUNS and len(words) > 1:
         return "measurement"
     if ucum in ("s", "ms") and last in _TIME_NOUNS and len(words) > 1:
@@ -421,9 +611,15 @@ def _unlisted_name(text: str, end: int, by_head: bool) -> tuple[int, list[str]] 
     words = list(_WORD.finditer(text, line_start, end))
     if words and line_start == window_start > 0 and not text[line_start - 1].isspace():
         words = words[1:]  # the window cut a word
+    if not by_head and words and _SHORT_FORM.fullmatch(words[-1].group(0)):
+        words = words[:-1]  # "Panel Reactive Antibody (PRA) < 30%": the name before its short form
     kept: list[re.Match[str]] = []
+    opened = None
     for word in reversed(words):
         w = word.group(0)
+        if w[0] in "([" and len(kept) < 3 and _NAME_WORD.fullmatch(w[1:]):
+            opened = word  # "(cardiothoracic ratio: 62.8%": the name starts after the bracket
+            break
         if (
             len(kept) == 3
             or not _NAME_WORD.fullmatch(w)
@@ -432,15 +628,22 @@ def _unlisted_name(text: str, end: int, by_head: bool) -> tuple[int, list[str]] 
         ):
             break
         kept.append(word)
+    before = []
+    for b in reversed(words[: len(words) - len(kept) - (opened is not None)][-2:]):
+        if b.group(0)[-1] in ",;)":
+            break  # another clause: "upper limit of normal (ULN), serum transaminases > 3 x ULN"
+        before.append(b)
+    if opened is not None:
+        kept.append(opened)
     if not kept:
         return None
-    before = words[: len(words) - len(kept)][-2:]
     if any(b.group(0).lower().strip(",:;(") in _NOT_A_RESULT_BEFORE for b in before) or any(
-        k.group(0).lower() in _NOT_A_RESULT_BEFORE - {"upper", "lower"} for k in kept
+        k.group(0).lower().lstrip("([") in _NOT_A_RESULT_BEFORE - {"upper", "lower"}
+        for k in kept
     ):
         return None  # "goal tacrolimus level of 8 ng/mL", "normal copper level is 70"
     kept.reverse()
-    names = [w.group(0) for w in kept]
+    names = [w.group(0).lstrip("([") for w in kept]
     bare = [w.lower() for w in names]
     if not by_head and (
         any(w in _CMP_NOT_NAMES for w in re.split(r"[/-]", bare[-1])) or len(bare[-1]) < 2
@@ -450,30 +653,33 @@ def _unlisted_name(text: str, end: int, by_head: bool) -> tuple[int, list[str]] 
         w in _SPECIMEN_WORDS or w in _UNLISTED_NOT_NAMES for w in bare
     ):
         return None
-    return kept[0].start(), names
+    return kept[0].start() + (kept[0] is opened), names
 
 
 #: The head words of ``_UNLISTED``, found by a plain search (a case-insensitive alternation
 #: scans every position of the note in Python's regex engine: 0.3 s over MTSamples).
 _HEAD_WORDS = ("level", "concentration", "activity", "pressure", "gradient", "time")
+_SCORE_HEADS = ("score", "index", "ratio")
 _SIGN = re.compile(r"[<>=≤≥≦≧⩽⩾]")
 _SPACE_BEFORE = re.compile(HSPACE)
 
 
-def _head_matches(text: str) -> Iterator[re.Match[str]]:
-    """``_UNLISTED`` matches, tried only right before the head words' occurrences."""
+def _head_matches(
+    text: str, pattern: re.Pattern[str] = _UNLISTED, heads: tuple[str, ...] = _HEAD_WORDS
+) -> Iterator[re.Match[str]]:
+    """``pattern`` matches, tried only right before the ``heads`` words' occurrences."""
     lower = text.lower()
     if len(lower) != len(text):  # a letter whose lower case is longer: offsets would move
-        yield from _UNLISTED.finditer(text)
+        yield from pattern.finditer(text)
         return
     starts: set[int] = set()
-    for word in _HEAD_WORDS:
+    for word in heads:
         i = lower.find(word, 1)
         while i >= 0:
             starts.add(i - 1)
             i = lower.find(word, i + 1)
     for start in sorted(starts):
-        m = _UNLISTED.match(text, start)
+        m = pattern.match(text, start)
         if m is not None:
             yield m
 
@@ -490,6 +696,18 @@ def _sign_matches(text: str) -> Iterator[re.Match[str]]:
         m = _UNLISTED_CMP.match(text, at)
         if m is not None:
             end = m.end()
+            yield m
+
+
+def _bare_matches(text: str) -> Iterator[re.Match[str]]:
+    """``_UNLISTED_BARE`` matches, tried only at numbers that follow a word and a connector."""
+    for num in _NUMBER_START.finditer(text):
+        at = num.start()
+        conn = _BARE_CONN.search(text, max(0, at - 24), at)
+        if conn is None or conn.start() == at - 24:
+            continue
+        m = _UNLISTED_BARE.match(text, conn.start())
+        if m is not None and m.start("num") == at:
             yield m
 
 
@@ -568,10 +786,17 @@ class LabTagger:
         # sum of parts ("Gleason 3+4") nor a decimal or a longer number
         self.score_pattern = re.compile(
             rf"(?<![\w/-])(?P<name>{score_names})(?![\w])(?!-\d){NAME_GLOSS}"
+            # the short form without brackets before a sign ("Clinical Dementia Rating CDR=0")
+            r"(?:[ \t]+[A-Z][A-Z0-9-]{1,6}(?=[ \t]*[<>=≤≥]))?"
             rf"(?P<conn>(?i:{_SCORE_CONNECTOR})){HSPACE}*"
+            # a gloss after "score" ("ASA classification score (ASA classification) 1-3")
+            rf"(?:(?<=[a-z]){NAME_GLOSS}{HSPACE}*)?"
             rf"(?:(?P<cmp>(?i:{COMPARATOR})){HSPACE}?)?"
             r"(?:(?P<num>\d{1,3}(?:\.\d)?)"
-            r"(?:[ \t]?/[ \t]?(?P<max>\d{1,3})(?!\d)|[ \t]?(?:-|–|to)[ \t]?(?P<hi>\d{1,3})(?!\d))?"
+            r"(?:[ \t]?/[ \t]?(?P<max>\d{1,3})(?!\d)|[ \t]?(?:-|–|to)[ \t]?(?P<hi>\d{1,3})(?!\d)|"
+            # a list of classes as criteria write it ("ASA 1 & 2", "0, 1, or 2", "2 or 3")
+            r"(?P<list>(?:[ \t]*,[ \t]*\d{1,2}(?!\d))*[ \t]*,?[ \t]*(?:or|and|&)[ \t]+\d{1,2}"
+            r"(?![\d.])))?"
             r"(?![\d]|[ \t]?\+|\.\d|/\d|[ \t]?[-–][ \t]?\d)"
             # a class in Roman numerals ("NYHA class III", "ASA I or II", "NYHA III/IV")
             rf"|(?P<rnum>{_ROMAN})(?:[ \t]?(?:/|-|–|to|or)[ \t]?(?P<rhi>{_ROMAN}))?(?![\w/+-]))"
@@ -636,8 +861,8 @@ class LabTagger:
             or text.lower() in _NOT_UNITS
         ):
             return None, None, -1
-        if _ULN_RE.fullmatch(text):
-            return text, "{ULN}", m.start("unit") + len(text)
+        if _ULN_RE.fullmatch(text) or (text == "N" and m.string[m.start("unit") - 1].isdigit()):
+            return text, "{ULN}", m.start("unit") + len(text)  # "ALT > 3 x ULN", "ALAT > 5N"
         ucum = self.units.to_ucum(text)
         if ucum is None:
             return None, None, -1
@@ -653,7 +878,9 @@ class LabTagger:
             rule = _lookup(name, self.scores, self.score_ci, self.score_cs)
             if rule is None:
                 continue
-            read = _roman_score(m, rule, text) if m.group("rnum") else _number_score(m, rule)
+            read = (
+                _roman_score(m, rule, text) if m.group("rnum") else _number_score(m, rule, text)
+            )
             if read is None:
                 continue
             attrs, end = read
@@ -705,6 +932,8 @@ class LabTagger:
             cmp = before.group("cmp") or before.group("pcmp")
             if cmp:
                 attrs["comparator"] = comparator_sign(cmp)
+            elif before.group("after"):
+                attrs["comparator"] = ">=" if before.group("up") else "<="
             start = before.start("cmp") if before.group("cmp") else before.start("pcmp") if (
                 before.group("pcmp")) else num_start  # fmt: skip
             attrs["parts"] = {"name": [m.start("name"), m.end("name")],
@@ -906,11 +1135,18 @@ class LabTagger:
         ``sign``; kind ``measurement`` for a pressure, length or time. Not where ``taken``
         (the results already read) or a listed test or a vital sign is."""
         found = [(m, True) for m in _head_matches(text)]
+        found += [(m, True) for m in _head_matches(text, _UNLISTED_SCORE, _SCORE_HEADS)]
+        found += [(m, False) for m in _bare_matches(text)]
         if any(c in text for c in "<>≤≥≦≧⩽⩾="):
             found += [(m, False) for m in _sign_matches(text)]
-            found.sort(key=lambda f: f[0].start())
+        found += [(m, False) for m in _uln_matches(text)]
+        found.sort(key=lambda f: f[0].start())
         index = _Taken(taken)
         out: list[dict[str, Any]] = []
+        if "mito" in text.lower():
+            out += self._mitoses(text, index)
+        if "espectively" in text:
+            out += self.find_paired_unlisted(text, index)
         for m, by_head in found:
             if index.overlaps(m.start(), m.end()):
                 continue
@@ -921,34 +1157,206 @@ class LabTagger:
             if index.overlaps(start, m.end()) or self._named_elsewhere(text, start, m, by_head):
                 continue
             unit, ucum, unit_end = self._unit(m, _UNLISTED_RULE)
-            kind = (
-                _head_kind(m.group("head"), ucum, words) if by_head
-                else _criterion_kind(ucum, words)
-            )  # fmt: skip
             value = parse_number(m.group("num"))
-            if kind is None or value is None or unit is None:
-                continue
+            scored = by_head and m.re is _UNLISTED_SCORE
+            if scored:
+                kind = self._score_kind(text, m, words)
+                if kind is None or value is None:
+                    continue
+                if unit is None:  # "Rotterdam score was 0.15": a count of points or a ratio
+                    ucum = "{ratio}" if m.group("head").lower() == "ratio" else "{score}"
+                    unit_end = m.end("num")
+            elif m.re is _UNLISTED_BARE:  # a concentration or count, not a drug's strength
+                last = words[-1].lower()
+                lab = (
+                    ucum is not None and _lab_unit(ucum) and ucum not in _STRENGTH_UCUM
+                    and not last.endswith(("ed", "ing")) and last not in _BARE_NOT_NAMES
+                    # a head word's reader has refused it ("Potassium level was 45 mmol/L")
+                    and not last.startswith((*_HEAD_WORDS, *_SCORE_HEADS))
+                )  # fmt: skip
+                kind = "lab" if lab and value is not None else None
+                if kind is None:
+                    continue
+            else:
+                kind = (
+                    _head_kind(m.group("head"), ucum, words) if by_head
+                    else _criterion_kind(ucum, words)
+                )  # fmt: skip
+                if kind is None and not by_head and ucum == "%" and "pred" in unit.lower():
+                    kind = "lab"  # "functional residual capacity (FRC) >120% predicted"
+                if kind is None or value is None or unit is None:
+                    continue
             name_end = m.end("head") if by_head else start + len(text[start : m.start()].rstrip())
-            attrs: dict[str, Any] = {"test": " ".join(text[start:name_end].split()),
+            test = _SHORT_FORM_AT_END.sub("", " ".join(text[start:name_end].split()))
+            attrs: dict[str, Any] = {"test": test,
                                      "value": value, "unit": unit, "ucum": ucum}  # fmt: skip
-            if kind == "measurement":
-                attrs["kind"] = "measurement"  # no laboratory test (FHIR: no category)
+            if kind in ("measurement", "score"):
+                attrs["kind"] = kind  # no laboratory test (FHIR: no category, or a survey)
             if m.group("cmp") and m.group("cmp") != "=":  # "= 7.77 cm": a value, no bound
                 attrs["comparator"] = comparator_sign(m.group("cmp"))
+            end = unit_end
+            if "comparator" not in attrs and (after := comparator_after(text, end)) is not None:
+                attrs["comparator"], end = after  # "a severity score of 15 or greater"
             flag = _connector_flag(m.group("conn"))
             if flag is not None:
                 attrs["interpretation"] = flag
-            attrs["parts"] = {
-                "name": [start, name_end],
-                "value": [m.start("num"), m.end("num")],
-                "unit": [m.start("unit"), unit_end],
-            }
+            attrs["parts"] = {"name": [start, name_end], "value": [m.start("num"), m.end("num")]}
+            if unit is not None:
+                attrs["parts"]["unit"] = [m.start("unit"), unit_end]
             specimen = self._specimen(text, start)
             if specimen is not None:
                 attrs["specimen"] = specimen
-            index.add(start, unit_end)
-            out.append({"start": start, "end": unit_end, "rule": _UNLISTED_RULE, "codes": [],
+            index.add(start, end)
+            out.append({"start": start, "end": end, "rule": _UNLISTED_RULE, "codes": [],
                         "attributes": attrs, "form": "head" if by_head else "sign"})  # fmt: skip
+        return out
+
+    @staticmethod
+    def _mitoses(text: str, index: _Taken) -> list[dict[str, Any]]:
+        """Counts of mitoses per high-power fields (``_MITOSES``): uncoded LABs, UCUM
+        ``/(10.[HPF])`` for "per 10 high-power fields"."""
+        out: list[dict[str, Any]] = []
+        for m in _MITOSES.finditer(text):
+            if index.overlaps(m.start(), m.end()):
+                continue
+            attrs: dict[str, Any] = {
+                "test": "Mitotic count", "value": int(m.group("num")), "unit": m.group("unit"),
+                "ucum": f"/({int(m.group('fields'))}.[HPF])",
+            }  # fmt: skip
+            if m.group("cmp"):
+                written = " ".join(m.group("cmp").lower().split())
+                attrs["comparator"] = "<=" if written == "up to" else comparator_sign(written)
+            attrs["parts"] = {
+                "name": [m.start("name"), m.end("name")],
+                "value": [m.start("num"), m.end("num")],
+                "unit": [m.start("unit"), m.end("unit")],
+            }
+            index.add(m.start(), m.end())
+            out.append({"start": m.start(), "end": m.end(), "rule": _UNLISTED_RULE, "codes": [],
+                        "attributes": attrs, "form": "head"})  # fmt: skip
+        return out
+
+    def _score_kind(self, text: str, m: re.Match[str], words: list[str]) -> str | None:
+        """The kind of an unlisted score, index or ratio (``_UNLISTED_SCORE``): ``score`` for a
+        score or an index in points, ``lab`` for a ratio or a per cent; None when the words
+        before the head make it a statistic or a setting ("odds ratio", "pain score"), or a
+        unit other than per cent follows the value ("index of 2 cm")."""
+        head = m.group("head").lower()
+        last = words[-1].lower()
+        if any(w in _NOT_SCORE_NAMES for w in re.split(r"[/-]", last)) or (
+            last in _UNLISTED_NOT_NAMES
+        ):
+            return None
+        if m.group("unit") is None:
+            after = re.match(r"\s?([^\s,;.)\]]+)", text[m.end() : m.end() + 24])
+            if after and after.group(1).lower() not in _NOT_UNITS and (
+                after.group(1).lower() not in ("points", "point")
+                and self.units.to_ucum(after.group(1)) is not None
+            ):
+                return None  # "index of 2 cm", "score of 3 mm"
+            return "score" if head in ("score", "index") else "lab"
+        return "lab"
+
+    def find_paired_unlisted(self, text: str, index: _Taken) -> list[dict[str, Any]]:
+        """Results written as two lists whose names the table does not all list, with a unit
+        of concentration or count for every value: "Blood levels of lactate and pyruvate were
+        1.6 and 0.096 mmol/l, respectively", "raised concentrations of alanine and glutamine
+        (1567 and 1369 μmol/l, respectively)". One LAB per pair, spanning the name (coded when
+        the table lists it), as ``find_paired``. Nothing is read unless both lists have the
+        same length and every name is one to three words."""
+        out: list[dict[str, Any]] = []
+        for resp in _RESPECTIVELY.finditer(text):
+            at = resp.start()
+            start = max(
+                text.rfind(". ", 0, at) + 1, text.rfind("\n", 0, at) + 1,
+                text.rfind(";", 0, at) + 1, at - _PAIR_REACH,
+            )  # fmt: skip
+            sentence = text[start:at]
+            verbs = [(v.start(), v.end()) for v in _PAIR_VERB.finditer(sentence)]
+            bracket = sentence.rfind("(")
+            if bracket >= 0:
+                verbs.append((bracket, bracket + 1))
+            for vs, ve in sorted(verbs, reverse=True)[:_PAIR_VERBS]:
+                read = self._paired_unlisted_at(text, start, sentence, vs, ve, index)
+                if read:
+                    out += read
+                    break
+        return out
+
+    def _paired_unlisted_at(
+        self, text: str, start: int, sentence: str, vs: int, ve: int, index: _Taken
+    ) -> list[dict[str, Any]]:
+        """The pairs of ``find_paired_unlisted`` with the verb (or bracket) at ``vs``-``ve`` of
+        ``sentence`` (which starts at ``start`` in ``text``), or none."""
+        values_text = _ASIDE.sub(lambda a: " " * len(a.group(0)), sentence[ve:])
+        values = list(self.paired_value.finditer(values_text))
+        if len(values) < 2 or not _PAIR_LEAD.fullmatch(values_text[: values[0].start()]):
+            return []
+        gaps = [values_text[a.end() : b.start()] for a, b in itertools.pairwise(values)]
+        if not all(_PAIR_GAP.fullmatch(g) for g in gaps):
+            return []
+        if values_text[values[-1].end() :].strip(" \t,"):
+            return []
+        own = any(v.group("unit") for v in values[:-1])
+        units = [v.group("unit") if own else values[-1].group("unit") for v in values]
+        ucums = [self.units.to_ucum(u.rstrip(".,;:")) if u else None for u in units]
+        if not all(u is not None and _lab_unit(u) for u in ucums):
+            return []  # "3 cm and 2 cm, respectively": no concentration
+        names_text = sentence[:vs]
+        offset = 0
+        lead = list(_PAIR_NAMES_AFTER.finditer(names_text))
+        if lead:
+            offset = lead[-1].end()
+        tail = _PAIR_NAMES_TAIL.search(names_text, offset)
+        names_end = tail.start() if tail else len(names_text)
+        items = [
+            (offset + n.start(), offset + n.end())
+            for n in _PAIR_ITEM.finditer(names_text[offset:names_end])
+        ]
+        if len(items) < len(values):
+            return []
+        names = []
+        for a, b in items[-len(values) :]:
+            words = list(_WORD.finditer(names_text, a, b))
+            while words and words[0].group(0).lower() in _PAIR_ARTICLES:
+                words = words[1:]
+            bare = [w.group(0).lower() for w in words]
+            if (
+                not 1 <= len(words) <= 3
+                or not all(_NAME_WORD.fullmatch(w) for w in bare)
+                or any(w in _UNLISTED_STOP for w in bare)
+                or bare[-1] in _UNLISTED_NOT_NAMES
+            ):
+                return []  # "the doses of A and B": no list of test names
+            names.append((start + words[0].start(), start + words[-1].end()))
+        base = start + ve
+        out: list[dict[str, Any]] = []
+        for (n0, n1), val, unit, ucum in zip(names, values, units, ucums, strict=True):
+            number = parse_number(val.group("num")) if "/" not in val.group("num") else None
+            if number is None or index.overlaps(n0, n1):
+                return []
+            name = " ".join(text[n0:n1].split())
+            rule = self._rule_for(name) or _UNLISTED_RULE
+            if rule is not _UNLISTED_RULE and not _plausible(number, ucum, rule):
+                return []
+            v0 = base + val.start("num")
+            attrs: dict[str, Any] = {"test": rule["name"] or name, "value": number,
+                                     "unit": unit, "ucum": ucum}  # fmt: skip
+            written = " ".join((val.group("cmp") or "").lower().split())
+            if written and written != "up to":
+                attrs["comparator"] = comparator_sign(written)
+            attrs["parts"] = {"name": [n0, n1], "value": [v0, v0 + len(val.group("num"))]}
+            codes = rule.get("codes", [])
+            specimen = self._specimen(text, n0)
+            if specimen is not None:
+                attrs["specimen"] = specimen
+                codes = [] if specimen != rule.get("specimen") else codes
+            found = {"start": n0, "end": n1, "rule": rule, "codes": codes, "attributes": attrs}
+            if rule is _UNLISTED_RULE:
+                found["form"] = "head"
+            out.append(found)
+        for f in out:
+            index.add(f["start"], f["end"])
         return out
 
     def _named_elsewhere(self, text: str, start: int, m: re.Match[str], by_head: bool) -> bool:
@@ -960,13 +1368,19 @@ class LabTagger:
         head = f" {m.group('head')}" if by_head else ""
         line_start = text.rfind("\n", max(0, start - 24), start) + 1
         words = _WORD.findall(text, max(start - 24, line_start), end)
-        if any(w.lower() in ("systolic", "diastolic") for w in words):
-            return True
+        if any(w.lower() in ("systolic", "diastolic") for w in words) and not any(
+            w.lower().strip("()") in _CHAMBERS for w in words
+        ):
+            return True  # the vitals' blood pressure, not a chamber's or a vessel's
         for i in range(len(words)):
             tail = " ".join(words[i:])
-            for name in (tail, tail + head):
-                if self._rule_for(name) is not None or name.lower() in self.vital_names or (
-                    name in self.vital_names
+            # a score's, index's or ratio's name holds a test's ("albumin ratio")
+            for name in (tail + head,) if m.re is _UNLISTED_SCORE else (tail, tail + head):
+                if (
+                    self._rule_for(name) is not None
+                    or name.lower() in self.vital_names
+                    or name in self.vital_names
+                    or _lookup(name, self.scores, self.score_ci, self.score_cs) is not None
                 ):
                     return True
         return False
@@ -1141,7 +1555,8 @@ class LabTagger:
         ]
         kept = []
         for f in found:
-            if "form" in f:
+            # a score's name may hold its subject ("Total RLS severity score of 15")
+            if "form" in f and f["attributes"].get("kind") != "score":
                 a, b = f["attributes"]["parts"]["name"]
                 if any(
                     s < b and a < e and (label != "MEDICATION" or f["form"] == "sign")
@@ -1209,24 +1624,68 @@ def _roman_score(
     return attrs, end
 
 
-def _number_score(m: re.Match[str], rule: dict[str, Any]) -> tuple[dict[str, Any], int] | None:
+#: After a class of a scale also read as a drug's name ("ASA 1-3"): a word that keeps it a
+#: class, not a dose ("ASA 1-2 tablets").
+_CLASS_AFTER = re.compile(r"[ \t]*(?:[A-Za-z]+)?")
+_CLASS_WORDS = frozenset({"", "patients", "patient", "and", "or"})
+
+
+def _score_list(m: re.Match[str], rule: dict[str, Any]) -> tuple[int, int] | None:
+    """(low, high) of a list of classes ("ASA 1 & 2", "0, 1, or 2", "between 3 and 11"):
+    consecutive classes of the scale, joined by "and" only for a scale of classes; or None."""
+    nums = [int(n) for n in re.findall(r"\d+", m.group("list"))]
+    first = parse_number(m.group("num"))
+    if first is None or first != int(first):
+        return None
+    values = [int(first), *nums]
+    if m.group("conn").lower().rstrip().endswith("between"):
+        return (values[0], values[1]) if len(values) == 2 and values[0] < values[1] else None
+    joined_by_and = re.search(r"\band\b", m.group("list"), re.IGNORECASE)
+    if (joined_by_and and not rule.get("roman")) or values != list(
+        range(values[0], values[0] + len(values))
+    ):
+        return None  # "Apgar 8 and 9": two scores; "1, 3 or 5": no class range
+    return values[0], values[-1]
+
+
+def _number_score(
+    m: re.Match[str], rule: dict[str, Any], text: str
+) -> tuple[dict[str, Any], int] | None:
     """(attributes, end) of a score with a number, out of a maximum or a range, or None."""
+    top = m.group("max") or m.group("hi")
+    # a list that is no run of classes leaves the first value ("Apgar scores of 8 and 9")
+    listed = _score_list(m, rule) if m.group("list") else None
+    end = (
+        m.end("max") if m.group("max") else m.end("hi") if top
+        else m.end("list") if listed else m.end("num")
+    )  # fmt: skip
     if m.group("name") in rule.get("roman_only_terms", ()):
-        return None  # "ASA 1 tablet" is aspirin; "ASA I" the physical status
+        # "ASA 1 tablet" is aspirin; "ASA I" the physical status, and so are "ASA 1-3", "ASA 1
+        # & 2" and "ASA 3 patients" when no dose word follows
+        after = _CLASS_AFTER.match(text, end)
+        word = after.group(0).strip().lower() if after else ""
+        single = not (top or listed)
+        if word not in _CLASS_WORDS or (single and word not in ("patients", "patient")):
+            return None
     low, high = rule["range"]
     value = parse_number(m.group("num"))
-    top = m.group("max") or m.group("hi")
-    end = m.end("max") if m.group("max") else m.end("hi") if top else m.end("num")
     if value is None or not low <= value <= high:
         return None
+    if m.group("conn").lower().rstrip().endswith("between") and not (listed or m.group("hi")):
+        return None  # "between 3" without its other end
     if m.group("max") and int(m.group("max")) not in (high, 100):
         return None  # "MMSE 24/30" is out of the scale; "GCS 3/4" is not a GCS total
     if m.group("hi") and not value < int(m.group("hi")) <= high:
+        return None
+    if listed and not low <= listed[0] < listed[1] <= high:
         return None
     attrs: dict[str, Any] = {"test": rule["name"], "kind": "score", "ucum": "{score}"}
     if m.group("hi"):  # a range in criteria ("ECOG 0-1"): no single value
         attrs["value_range"] = {"low": value, "high": int(m.group("hi"))}
         attrs["value_string"] = f"{m.group('num')}-{m.group('hi')}"
+    elif listed:
+        attrs["value_range"] = {"low": listed[0], "high": listed[1]}
+        attrs["value_string"] = text[m.start("num") : end]
     else:
         attrs["value"] = value
         if m.group("cmp"):

@@ -49,8 +49,11 @@ COMPARATOR = (
     r"(?:equal\s+(?:to\s+)?or\s+)?(?:less|lower|greater|higher|more)\s+than"
     r"(?:\s+or\s+equal(?:\s+to)?)?|"
     r"(?:less|lower|greater|higher|more)\s+or\s+equal\s+(?:to|than)|"
-    r"above|below|over|under|exceeding|in\s+excess\s+of|at\s+least|at\s+most|up\s+to|"
-    r"no\s+(?:more|greater|higher)\s+than|no\s+(?:less|lower)\s+than|not\s+exceeding"
+    # "below or equal to 8", "inferior or equal to 1" (criteria translated from French)
+    r"(?:above|below|over|under)\s+or\s+equal(?:\s+to)?|"
+    r"(?:inferior|superior)\s+(?:or\s+equal\s+)?to|"
+    r"above|below|over|under|exceed(?:ing|ed|s)|in\s+excess\s+of|at\s+least|at\s+most|up\s+to|"
+    r"not?\s+(?:more|greater|higher)\s+than|not?\s+(?:less|lower)\s+than|not\s+exceeding"
 )
 _CMP_WORDS = {"less": "<", "lower": "<", "greater": ">", "higher": ">", "more": ">"}
 COMPARATORS: dict[str, str] = {
@@ -58,10 +61,16 @@ COMPARATORS: dict[str, str] = {
     "≦": "<=", "≧": ">=", "⩽": "<=", "⩾": ">=", "<_": "<=", ">_": ">=",
     "below": "<", "under": "<", "above": ">", "over": ">", "exceeding": ">", "in excess of": ">",
     "at least": ">=", "at most": "<=", "up to": "<=", "not exceeding": "<=",
+    "exceeds": ">", "exceeded": ">", "inferior to": "<", "superior to": ">",
+    "inferior or equal to": "<=", "superior or equal to": ">=",
 }  # fmt: skip
+for _word, _sign in {"below": "<=", "under": "<=", "above": ">=", "over": ">="}.items():
+    COMPARATORS[f"{_word} or equal"] = COMPARATORS[f"{_word} or equal to"] = _sign
 for _word, _sign in _CMP_WORDS.items():
     COMPARATORS[f"{_word} than"] = _sign
-    COMPARATORS[f"no {_word} than"] = "<=" if _sign == ">" else ">="
+    COMPARATORS[f"no {_word} than"] = COMPARATORS[f"not {_word} than"] = (
+        "<=" if _sign == ">" else ">="
+    )
     for _eq in (f"{_word} than or equal to", f"{_word} than or equal", f"{_word} or equal to",
                 f"{_word} or equal than", f"equal or {_word} than", f"equal to or {_word} than"):
         COMPARATORS[_eq] = _sign + "="

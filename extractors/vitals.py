@@ -48,13 +48,18 @@ from extractors.units import UnitNormalizer
 #              min"; a comparator after the value ("BMI 40 or more"); "respectively" lists
 #              ("blood pressure and heart rate were 94/30 mmHg and 132 beats per minute,
 #              respectively"), also mixed with tests (read alike by labs.paired_lists).
-VERSION = 5
+# 6 (2026-12): comparators in more words, shared with labs ("below or equal to", "inferior
+#              or equal to", "exceeded", "not more than"); the ventricular response (rate) of
+#              atrial fibrillation as the heart rate; "on presentation", "on arrival" before
+#              the value.
+VERSION = 6
 
 LABEL = "VITAL"
 RULES = "vitals"
 
 _CONNECTOR = COMMA_AFTER_NAME + (
     rf"(?:{HSPACE}*(?:was|were|is|are|of|at|to|up\s+to|now|today|on\s+admission|initially|"
+    r"(?:on|at|upon)\s+(?:presentation|arrival)|"
     r"measured|recorded|noted|found|reading|readings|range[sd]?|ranging\s+from|"
     r"had|has|further|still|then|subsequently|remained|remains|stabilized|reached|normalized|"
     r"on\s+room\s+air|on\s+RA|at\s+rest|"

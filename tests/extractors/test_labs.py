@@ -345,7 +345,7 @@ UNLISTED: list[tuple[str, str | None, dict[str, Any]]] = [
         {"test": "Endometrial thickness", "comparator": "<", "value": 7, "ucum": "mm"},
     ),
     ("HBV DNA < 200 IU/ml during therapy", "HBV DNA < 200 IU/ml", {"ucum": "[IU]/mL"}),
-    ("IQ score < 70", None, {}),  # a criterion's value needs a unit that names the result
+    ("Kx < 70", None, {}),  # a criterion's value needs a unit that names the result
     ("FETAL BIOMETRY: BPD = 8.3 cm", None, {}),  # a length of no named dimension
     (
         "Endometrial thickness < 7 mm.",
