@@ -41,7 +41,10 @@ from extractors.sections import assign_sections
 #              changed" compare (pseudo-negations); "no longer visualized"; "X (is) not
 #              excluded", "would be a consideration", "should be considered", "possibility
 #              of", "correlate clinically for" hedge; "is not likely" negates.
-VERSION = 5
+# 6 (2026-12): visibility in doubt is uncertain, not absent ('X is not well seen / not
+#              well-visualized on today's study', 'poorly / incompletely evaluated': CheXpert's
+#              uncertainty patterns); 'cannot entirely exclude'.
+VERSION = 6
 
 #: ConText category -> span attribute set to True.
 CATEGORY_ATTRS: dict[str, str] = {

@@ -35,6 +35,10 @@ from extractors.terminology.sources import (
 log = logging.getLogger(__name__)
 
 # Version history:
+# 15 (2026-12): chest radiograph findings of CheXpert's and NegBio's lexicons (pulmonary vascular
+#              redistribution and indistinctness, eventration, flattened diaphragms, bulla,
+#              lobar/basilar collapse, masslike opacity; pulmonary congestion coded, an organ's
+#              'vascular congestion' not; build 21); "the aorta is tortuous" as a predicate.
 # 14 (2026-12): an acronym no terminology lists, named as what the patient was diagnosed with
 #              ("diagnosed with PUPPP", "the diagnosis of AFLP", "consistent with PAM",
 #              "the suspicion of a PC"), is an uncoded problem wherever the note writes it
@@ -122,7 +126,7 @@ log = logging.getLogger(__name__)
 # 2 (2026-11): compiled terminology dictionary (curated tables, HPO, ICD-10-CM, drug names,
 #              bring-your-own UMLS/RxNorm/SNOMED CT/FHIR/DOID), abbreviations defined in the note.
 # 1 (2026-11): curated phrase rules from rules/dictionary/targets.json.
-VERSION = 14
+VERSION = 15
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
 #: label of a predicate rule that names no finding and only keeps other terms off its words

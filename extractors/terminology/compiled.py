@@ -119,7 +119,11 @@ log = logging.getLogger(__name__)
 # 20 (2026-12): a body system's function stated as impaired ("decreased renal function",
 #   "impaired hepatic function", "abnormalities in cardiac function"; organ_disorders.json
 #   ``function_forms``).
-BUILD_VERSION = 20
+# 21 (2026-12): chest radiograph findings of CheXpert's and NegBio's lexicons (problems.tsv):
+#   pulmonary vascular redistribution as pulmonary congestion (SNOMED CT 67599009), an organ's
+#   'vascular congestion / engorgement / indistinctness' uncoded, eventration, flattened
+#   diaphragms, bulla, lobar/basilar collapse, masslike opacity.
+BUILD_VERSION = 21
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(

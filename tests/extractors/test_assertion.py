@@ -390,6 +390,20 @@ ROWS = [
     ("The right lower lobe nodule is not significantly changed.", "nodule", set()),
     ("No change in bowel habits.", "bowel habits", {"is_negated"}),
     ("Right pneumothorax is no longer visualized.", "pneumothorax", {"is_negated"}),
+    # ---- visibility in doubt (CheXpert's uncertainty patterns): uncertain, not absent
+    (
+        "The previously visualized nodular density is not well-seen on today's study.",
+        "nodular density",
+        {"is_uncertain"},
+    ),
+    ("The nodule is not well visualized on this study.", "nodule", {"is_uncertain"}),
+    ("Effusion is incompletely evaluated on this view.", "Effusion", {"is_uncertain"}),
+    ("The left base is poorly evaluated; no pneumothorax.", "pneumothorax", {"is_negated"}),
+    ("Pneumothorax is not seen.", "Pneumothorax", {"is_negated"}),
+    ("Cannot entirely exclude underlying pneumonia.", "pneumonia", {"is_uncertain"}),
+    ("Cannot exclude pneumonia.", "pneumonia", {"is_uncertain"}),
+    # a stated cause is a known condition in narrative: the causal link is hedged, not the cause
+    ("Kidney disease likely secondary to HIV nephropathy.", "HIV nephropathy", set()),
 ]
 
 
