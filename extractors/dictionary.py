@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 # Version history:
 # 15 (2026-12): chest radiograph findings of CheXpert's and NegBio's lexicons (pulmonary vascular
 #              redistribution and indistinctness, eventration, flattened diaphragms, bulla,
-#              lobar/basilar collapse, masslike opacity; pulmonary congestion coded, an organ's
+#              lobar/basilar collapse, masslike opacity, hazy/hemithorax opacification,
+#              hyperlucent lungs; pulmonary congestion coded, an organ's
 #              'vascular congestion' not; build 21); "the aorta is tortuous" as a predicate.
 # 14 (2026-12): an acronym no terminology lists, named as what the patient was diagnosed with
 #              ("diagnosed with PUPPP", "the diagnosis of AFLP", "consistent with PAM",

@@ -122,7 +122,8 @@ log = logging.getLogger(__name__)
 # 21 (2026-12): chest radiograph findings of CheXpert's and NegBio's lexicons (problems.tsv):
 #   pulmonary vascular redistribution as pulmonary congestion (SNOMED CT 67599009), an organ's
 #   'vascular congestion / engorgement / indistinctness' uncoded, eventration, flattened
-#   diaphragms, bulla, lobar/basilar collapse, masslike opacity.
+#   diaphragms, bulla, lobar/basilar collapse, masslike opacity, opacification of a lung or
+#   hemithorax (not bare: contrast opacifies vessels), hyperlucent lungs.
 BUILD_VERSION = 21
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")

@@ -402,6 +402,15 @@ ROWS = [
     ("Pneumothorax is not seen.", "Pneumothorax", {"is_negated"}),
     ("Cannot entirely exclude underlying pneumonia.", "pneumonia", {"is_uncertain"}),
     ("Cannot exclude pneumonia.", "pneumonia", {"is_uncertain"}),
+    ("Pneumothorax cannot be evaluated on this supine film.", "Pneumothorax", {"is_uncertain"}),
+    ("Small left effusion, if any.", "effusion", {"is_uncertain"}),
+    ("She will call if any fevers or pain.", "fevers", {"is_hypothetical", "is_conditional"}),
+    ("Pneumonia less likely.", "Pneumonia", {"is_uncertain"}),
+    ("Atelectasis, less likely pneumonia.", "Atelectasis", set()),
+    ("Atelectasis, less likely pneumonia.", "pneumonia", {"is_uncertain"}),
+    ("Lack of pain made this diagnosis less likely.", "pain", {"is_negated"}),
+    ("Cannot be certain whether there is a small effusion.", "effusion", {"is_uncertain"}),
+    ("It is not certain whether there is a Babinski sign.", "Babinski sign", {"is_uncertain"}),
     # a stated cause is a known condition in narrative: the causal link is hedged, not the cause
     ("Kidney disease likely secondary to HIV nephropathy.", "HIV nephropathy", set()),
 ]

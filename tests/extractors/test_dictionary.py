@@ -179,6 +179,16 @@ TABLE = [
         ],
         [],
     ),
+    (  # opacification of the lung as CheXpert's 'opaci' reads it; contrast filling is none
+        "Hazy opacification of the right hemithorax. Nodular opacification in the left upper lobe. "
+        "Hyperlucent lungs. Good opacification of the coronary arteries.",
+        [
+            ("opacification of the right hemithorax", "PROBLEM", None),
+            ("Nodular opacification", "PROBLEM", None),
+            ("Hyperlucent lungs", "PROBLEM", None),
+        ],
+        ["opacification", "opacification of the coronary arteries"],
+    ),
     (  # the aorta not said to be tortuous; a pneumoperitoneum a surgeon creates is no finding
         "The aorta is not tortuous. Pneumoperitoneum was established with CO2.",
         [],
