@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 #              redistribution and indistinctness, eventration, flattened diaphragms, bulla,
 #              lobar/basilar collapse, masslike opacity, hazy/hemithorax opacification,
 #              hyperlucent lungs; pulmonary congestion coded, an organ's
-#              'vascular congestion' not; build 21); "the aorta is tortuous" as a predicate.
+#              'vascular congestion' not; build 21); "the aorta is tortuous", "the costophrenic
+#              angle is blunted" as predicates.
 # 14 (2026-12): an acronym no terminology lists, named as what the patient was diagnosed with
 #              ("diagnosed with PUPPP", "the diagnosis of AFLP", "consistent with PAM",
 #              "the suspicion of a PC"), is an uncoded problem wherever the note writes it

@@ -123,7 +123,8 @@ log = logging.getLogger(__name__)
 #   pulmonary vascular redistribution as pulmonary congestion (SNOMED CT 67599009), an organ's
 #   'vascular congestion / engorgement / indistinctness' uncoded, eventration, flattened
 #   diaphragms, bulla, lobar/basilar collapse, masslike opacity, opacification of a lung or
-#   hemithorax (not bare: contrast opacifies vessels), hyperlucent lungs.
+#   hemithorax (not bare: contrast opacifies vessels), hyperlucent lungs, atelectatic opacities,
+#   hilar fullness.
 BUILD_VERSION = 21
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")

@@ -189,6 +189,16 @@ TABLE = [
         ],
         ["opacification", "opacification of the coronary arteries"],
     ),
+    (  # atelectatic densities are atelectasis; the costophrenic angle stated blunted
+        "Atelectatic opacities at the bases. Right hilar fullness. The left costophrenic angle is "
+        "mildly blunted; the right costophrenic angle is not blunted and the sulci are sharp.",
+        [
+            ("Atelectatic opacities", "PROBLEM", (SCT, "46621007")),
+            ("hilar fullness", "PROBLEM", None),
+            ("left costophrenic angle is mildly blunted", "PROBLEM", None),
+        ],
+        ["right costophrenic angle is not blunted"],
+    ),
     (  # the aorta not said to be tortuous; a pneumoperitoneum a surgeon creates is no finding
         "The aorta is not tortuous. Pneumoperitoneum was established with CO2.",
         [],
