@@ -45,7 +45,8 @@ from extractors.sections import assign_sections
 #              well-visualized on today's study', 'poorly / incompletely evaluated': CheXpert's
 #              uncertainty patterns); 'cannot entirely exclude'; 'X cannot be evaluated /
 #              assessed', 'X, if any.', 'less likely (X)' / 'X less likely', 'cannot be certain
-#              whether' (NegBio); a clause-scoped bidirectional cue is trimmed on both sides.
+#              whether' (NegBio); a clause-scoped bidirectional cue is trimmed on both sides;
+#              a question mark before a finding queries it ('? atelectasis', '(?claudication)').
 VERSION = 6
 
 #: ConText category -> span attribute set to True.

@@ -411,6 +411,11 @@ ROWS = [
     ("Lack of pain made this diagnosis less likely.", "pain", {"is_negated"}),
     ("Cannot be certain whether there is a small effusion.", "effusion", {"is_uncertain"}),
     ("It is not certain whether there is a Babinski sign.", "Babinski sign", {"is_uncertain"}),
+    ("Left base opacity, ? atelectasis.", "atelectasis", {"is_uncertain"}),
+    ("Lower extremity cramping (?claudication) after walking.", "claudication", {"is_uncertain"}),
+    ("PMH: ?stroke and memory difficulty.", "stroke", {"is_historical", "is_uncertain"}),
+    ("PMH: ?stroke and memory difficulty.", "memory difficulty", {"is_historical"}),
+    ("Did he have a cough? Fever is present.", "Fever", set()),
     # a stated cause is a known condition in narrative: the causal link is hedged, not the cause
     ("Kidney disease likely secondary to HIV nephropathy.", "HIV nephropathy", set()),
 ]
