@@ -47,6 +47,8 @@ from extractors.sections import assign_sections
 #              assessed', 'X, if any.', 'less likely (X)' / 'X less likely', 'cannot be certain
 #              whether' (NegBio); a clause-scoped bidirectional cue is trimmed on both sides;
 #              a question mark before a finding queries it ('? atelectasis', '(?claudication)').
+#              A density reinterpreted as a device or object on the skin ('may represent
+#              overlying telemetry wires', 'representing surgical clips', 'hair braids').
 VERSION = 6
 
 #: ConText category -> span attribute set to True.

@@ -416,6 +416,14 @@ ROWS = [
     ("PMH: ?stroke and memory difficulty.", "stroke", {"is_historical", "is_uncertain"}),
     ("PMH: ?stroke and memory difficulty.", "memory difficulty", {"is_historical"}),
     ("Did he have a cough? Fever is present.", "Fever", set()),
+    # a density read as a device or an object on the skin is not the lung finding
+    (
+        "Nodular opacity over the upper lungs may represent overlying telemetry wires.",
+        "Nodular opacity",
+        {"is_negated"},
+    ),
+    ("Two small opacities representing surgical clips.", "opacities", {"is_negated"}),
+    ("Right upper lobe nodule, likely granuloma.", "nodule", set()),
     # a stated cause is a known condition in narrative: the causal link is hedged, not the cause
     ("Kidney disease likely secondary to HIV nephropathy.", "HIV nephropathy", set()),
 ]
