@@ -53,7 +53,15 @@ from extractors.sections import assign_sections
 # 9 (2026-12): review fixes: a relative "reported / said / noted to have" a problem keeps it
 #              ("Father reported to have had an MI"); "the child" is the patient only in a
 #              note about a child (the first age it states is under 18); "w/o" negates.
-VERSION = 9
+# 10 (2026-12): visibility in doubt is uncertain, not absent ('X is not well seen / not
+#              well-visualized on today's study', 'poorly / incompletely evaluated': CheXpert's
+#              uncertainty patterns); 'cannot entirely exclude'; 'X cannot be evaluated /
+#              assessed', 'X, if any.', 'less likely (X)' / 'X less likely', 'cannot be certain
+#              whether' (NegBio); a clause-scoped bidirectional cue is trimmed on both sides;
+#              a question mark before a finding queries it ('? atelectasis', '(?claudication)').
+#              A density reinterpreted as a device or object on the skin ('may represent
+#              overlying telemetry wires', 'representing surgical clips', 'hair braids').
+VERSION = 10
 
 #: ConText category -> span attribute set to True.
 CATEGORY_ATTRS: dict[str, str] = {
@@ -429,13 +437,13 @@ class ClinicalContext(ConText):  # type: ignore[misc]
             ends = frozenset(clause) if clause is not True else (
                 _CLAUSE_ENDS if direction == "backward" else _CLAUSE_ENDS_FORWARD
             )
-            if direction == "backward":
-                for i in range(s_end - 1, s_start - 1, -1):
+            if direction in ("backward", "bidirectional"):
+                for i in range(start - 1, s_start - 1, -1):
                     if doc[i].lower_ in ends:
                         s_start = i + 1
                         break
-            elif direction == "forward":
-                for i in range(s_start, s_end):
+            if direction in ("forward", "bidirectional"):
+                for i in range(end, s_end):
                     if doc[i].lower_ in ends:
                         s_end = i
                         break

@@ -35,6 +35,12 @@ from extractors.terminology.sources import (
 log = logging.getLogger(__name__)
 
 # Version history:
+# 22 (2026-12): chest radiograph findings of CheXpert's and NegBio's lexicons (pulmonary vascular
+#              redistribution and indistinctness, eventration, flattened diaphragms, bulla,
+#              lobar/basilar collapse, masslike opacity, hazy/hemithorax opacification,
+#              hyperlucent lungs; pulmonary congestion coded, an organ's
+#              'vascular congestion' not; build 26); "the aorta is tortuous", "the costophrenic
+#              angle is blunted" as predicates.
 # 21 (2026-12): review fixes: SI and HI need a psychiatric cue ("denies SI or HI", "passive
 #              SI"; not "no increased T2 SI", "Bilateral SI:", "No HI, no LOC" after a fall);
 #              LOC not after "with" or "negative"; AR and AI beside MR/TR or graded (not
@@ -158,7 +164,7 @@ log = logging.getLogger(__name__)
 # 2 (2026-11): compiled terminology dictionary (curated tables, HPO, ICD-10-CM, drug names,
 #              bring-your-own UMLS/RxNorm/SNOMED CT/FHIR/DOID), abbreviations defined in the note.
 # 1 (2026-11): curated phrase rules from rules/dictionary/targets.json.
-VERSION = 21
+VERSION = 22
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
 #: label of a predicate rule that names no finding and only keeps other terms off its words

@@ -1,5 +1,6 @@
 """Sections (``ns_sections``): medSpaCy's sectionizer and rules, without its per-token loop."""
 
+import re
 from bisect import bisect_right
 from collections.abc import Iterable
 from importlib import resources
@@ -18,7 +19,13 @@ from spacy.tokens import Doc, Span
 #              the enclosing section; vital signs are a subsection of the physical exam.
 # 3 (2026-12): discharge summaries' "Major Surgical or Invasive Procedure:" heading.
 # 4 (2026-12): "Major Surgical and Invasive Procedure:" (singular).
-VERSION = 4
+# 5 (2026-12): a heading after only whitespace at the start of the note starts a line (radiology
+#              reports that open with spaces: " INDICATION: ..."); a question section (rule
+#              metadata "paragraph": the indication, reason for exam, clinical history of a
+#              report) ends at its first blank line, so a report's narrative after it without a
+#              heading is not read as the question ("REASON FOR EXAMINATION: fever.\n\nHeart
+#              size is normal. ...").
+VERSION = 5
 
 
 def section_rules_path() -> str:
@@ -51,7 +58,7 @@ class FastSectionizer(Sectionizer):  # type: ignore[misc]
         matcher = self._matcher()
         matches = matcher(doc)
         if self.require_start_line:
-            matches = self.filter_start_lines(doc, matches)
+            matches = [m for m in matches if _starts_line(doc, m[1], self.newline_pattern)]
         if self.require_end_line:
             matches = self.filter_end_lines(doc, matches)
         if self._parent_sections:
@@ -78,9 +85,35 @@ class FastSectionizer(Sectionizer):  # type: ignore[misc]
             limit = rule.max_scope if rule.max_scope is not None else self.max_section_length
             if limit is not None:
                 body_end = min(body_end, end + limit)
+            if (rule.metadata or {}).get("paragraph"):
+                body_end = paragraph_end(doc, end, body_end)
             sections.append(Section(category, start, end, end, body_end, parent, rule))
         doc._.sections = sections
         return doc
+
+
+def _starts_line(doc: Doc, i: int, newline: re.Pattern[str]) -> bool:
+    """Whether token ``i`` starts a line: the note's first token, a token after a line break,
+    or one after nothing but whitespace at the start of the note (" INDICATION: ...")."""
+    if i == 0 or newline.search(doc[i - 1].text_with_ws):
+        return True
+    return all(doc[j].is_space for j in range(i))
+
+
+def paragraph_end(doc: Doc, start: int, end: int) -> int:
+    """The end of the paragraph that begins at token ``start`` (at its text, after any blank
+    lines right after the heading): the first blank line after it, or ``end``."""
+    i = start
+    while i < end and doc[i].is_space:
+        i += 1
+    for j in range(i, end):
+        if doc[j].is_space and _BLANK_LINE.search(doc[j].text):
+            return j
+    return end
+
+
+#: A blank line: two line breaks with nothing but spaces between them.
+_BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
 
 
 def subsection_category(rule: SectionRule, enclosing: str | None) -> tuple[str, str | None]:

@@ -322,7 +322,8 @@ CHEST_XRAY_LABELS: dict[str, tuple[str, ...]] = {
     ),
     "Effusion": (r"effusion",),
     "Infiltration": (r"infiltrat",),
-    "Mass": (r"\bmass(es)?\b",),
+    # 'masslike opacity' is read as a mass by NegBio's and CheXpert's vocabularies ('mass')
+    "Mass": (r"\bmass(es)?\b", r"\bmass-?like\b"),
     "Nodule": (r"nodul",),
     # MeSH "Pneumonia" has "Pneumonitis" as an entry term: inflammation of the lung parenchyma
     "Pneumonia": (r"pneumonia", r"pneumonit"),

@@ -138,7 +138,13 @@ log = logging.getLogger(__name__)
 #   "-ction": "aspirated", "perforated with a needle"); "cyanosed" (problems.tsv).
 # 25 (2026-12): drug_names.json ``not_drugs`` ("iron chelation", "iron poisoning"); curated
 #   fistula, AV fistula, neonatal withdrawal, "alcohol withdrawal delirium".
-BUILD_VERSION = 25
+# 26 (2026-12): chest radiograph findings of CheXpert's and NegBio's lexicons (problems.tsv):
+#   pulmonary vascular redistribution as pulmonary congestion (SNOMED CT 67599009), an organ's
+#   'vascular congestion / engorgement / indistinctness' uncoded, eventration, flattened
+#   diaphragms, bulla, lobar/basilar collapse, masslike opacity, opacification of a lung or
+#   hemithorax (not bare: contrast opacifies vessels), hyperlucent lungs, atelectatic opacities,
+#   hilar fullness.
+BUILD_VERSION = 26
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(

@@ -415,6 +415,42 @@ ROWS = [
     ("The right lower lobe nodule is not significantly changed.", "nodule", set()),
     ("No change in bowel habits.", "bowel habits", {"is_negated"}),
     ("Right pneumothorax is no longer visualized.", "pneumothorax", {"is_negated"}),
+    # ---- visibility in doubt (CheXpert's uncertainty patterns): uncertain, not absent
+    (
+        "The previously visualized nodular density is not well-seen on today's study.",
+        "nodular density",
+        {"is_uncertain"},
+    ),
+    ("The nodule is not well visualized on this study.", "nodule", {"is_uncertain"}),
+    ("Effusion is incompletely evaluated on this view.", "Effusion", {"is_uncertain"}),
+    ("The left base is poorly evaluated; no pneumothorax.", "pneumothorax", {"is_negated"}),
+    ("Pneumothorax is not seen.", "Pneumothorax", {"is_negated"}),
+    ("Cannot entirely exclude underlying pneumonia.", "pneumonia", {"is_uncertain"}),
+    ("Cannot exclude pneumonia.", "pneumonia", {"is_uncertain"}),
+    ("Pneumothorax cannot be evaluated on this supine film.", "Pneumothorax", {"is_uncertain"}),
+    ("Small left effusion, if any.", "effusion", {"is_uncertain"}),
+    ("She will call if any fevers or pain.", "fevers", {"is_hypothetical", "is_conditional"}),
+    ("Pneumonia less likely.", "Pneumonia", {"is_uncertain"}),
+    ("Atelectasis, less likely pneumonia.", "Atelectasis", set()),
+    ("Atelectasis, less likely pneumonia.", "pneumonia", {"is_uncertain"}),
+    ("Lack of pain made this diagnosis less likely.", "pain", {"is_negated"}),
+    ("Cannot be certain whether there is a small effusion.", "effusion", {"is_uncertain"}),
+    ("It is not certain whether there is a Babinski sign.", "Babinski sign", {"is_uncertain"}),
+    ("Left base opacity, ? atelectasis.", "atelectasis", {"is_uncertain"}),
+    ("Lower extremity cramping (?claudication) after walking.", "claudication", {"is_uncertain"}),
+    ("PMH: ?stroke and memory difficulty.", "stroke", {"is_historical", "is_uncertain"}),
+    ("PMH: ?stroke and memory difficulty.", "memory difficulty", {"is_historical"}),
+    ("Did he have a cough? Fever is present.", "Fever", set()),
+    # a density read as a device or an object on the skin is not the lung finding
+    (
+        "Nodular opacity over the upper lungs may represent overlying telemetry wires.",
+        "Nodular opacity",
+        {"is_negated"},
+    ),
+    ("Two small opacities representing surgical clips.", "opacities", {"is_negated"}),
+    ("Right upper lobe nodule, likely granuloma.", "nodule", set()),
+    # a stated cause is a known condition in narrative: the causal link is hedged, not the cause
+    ("Kidney disease likely secondary to HIV nephropathy.", "HIV nephropathy", set()),
 ]
 
 

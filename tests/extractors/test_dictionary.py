@@ -163,6 +163,47 @@ TABLE = [
         ],
         [],
     ),
+    (  # more chest radiograph findings of CheXpert's and NegBio's lexicons; pulmonary
+        # congestion coded (SNOMED CT GPS), a masslike opacity a mass, lobar collapse atelectasis
+        "Pulmonary vascular redistribution. Eventration of the right hemidiaphragm. Hyperexpanded "
+        "lungs with flattened diaphragms and a large bulla. Left basilar collapse. A masslike "
+        "opacity at the right base. The descending thoracic aorta is tortuous.",
+        [
+            ("Pulmonary vascular redistribution", "PROBLEM", (SCT, "67599009")),
+            ("Eventration of the right hemidiaphragm", "PROBLEM", None),
+            ("flattened diaphragms", "PROBLEM", None),
+            ("large bulla", "PROBLEM", None),
+            ("basilar collapse", "PROBLEM", (SCT, "46621007")),
+            ("masslike opacity", "PROBLEM", None),
+            ("descending thoracic aorta is tortuous", "PROBLEM", None),
+        ],
+        [],
+    ),
+    (  # opacification of the lung as CheXpert's 'opaci' reads it; contrast filling is none
+        "Hazy opacification of the right hemithorax. Nodular opacification in the left upper lobe. "
+        "Hyperlucent lungs. Good opacification of the coronary arteries.",
+        [
+            ("opacification of the right hemithorax", "PROBLEM", None),
+            ("Nodular opacification", "PROBLEM", None),
+            ("Hyperlucent lungs", "PROBLEM", None),
+        ],
+        ["opacification", "opacification of the coronary arteries"],
+    ),
+    (  # atelectatic densities are atelectasis; the costophrenic angle stated blunted
+        "Atelectatic opacities at the bases. Right hilar fullness. The left costophrenic angle is "
+        "mildly blunted; the right costophrenic angle is not blunted and the sulci are sharp.",
+        [
+            ("Atelectatic opacities", "PROBLEM", (SCT, "46621007")),
+            ("hilar fullness", "PROBLEM", None),
+            ("left costophrenic angle is mildly blunted", "PROBLEM", None),
+        ],
+        ["right costophrenic angle is not blunted"],
+    ),
+    (  # the aorta not said to be tortuous; a pneumoperitoneum a surgeon creates is no finding
+        "The aorta is not tortuous. Pneumoperitoneum was established with CO2.",
+        [],
+        ["aorta is not tortuous", "Pneumoperitoneum"],
+    ),
     (  # a negation between the organ and the state is left to no rule
         "The mediastinum is not widened.",
         [],
@@ -754,6 +795,7 @@ CHEST_FINDINGS = [
     ("The heart size is persistently enlarged.", "heart size is persistently enlarged", False),
     ("Stable mild heart enlargement.", "heart enlargement", False),
     ("Vascular congestion without overt pulmonary edema.", "Vascular congestion", False),
+    ("Pulmonary vascular indistinctness.", "Pulmonary vascular indistinctness", False),
 ]
 
 

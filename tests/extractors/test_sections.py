@@ -190,3 +190,46 @@ def test_subsection_heading_alone_keeps_its_own_category(mention) -> None:
     assert mention("NECK: Lymphadenopathy.", "Lymphadenopathy")._.section_category == (
         "physical_exam"
     )
+
+
+RADIOLOGY_REPORT = (
+    " INDICATION:  Fever, evaluate for pneumonia.\n \n"
+    " Portable AP chest radiograph was compared to the prior study.\n \n"
+    " Bibasal opacities are present. No pneumothorax.\n"
+)
+
+
+def test_heading_after_leading_whitespace_starts_a_section(mention) -> None:
+    assert mention(RADIOLOGY_REPORT, "pneumonia")._.section_category == "indication"
+
+
+def test_indication_ends_at_its_first_blank_line(mention) -> None:
+    # the report's narrative after the question, without a heading, is no part of the question
+    assert mention(RADIOLOGY_REPORT, "opacities")._.section_category is None
+    assert mention(RADIOLOGY_REPORT, "pneumothorax")._.section_category is None
+
+
+def test_indication_heading_on_its_own_line_keeps_its_paragraph(mention) -> None:
+    text = "INDICATION FOR PROCEDURE\n\nA 60-year-old with dysphagia.\n\nThe scope was passed."
+    assert mention(text, "dysphagia")._.section_category == "indication"
+    assert mention(text, "scope")._.section_category is None
+
+
+def test_a_history_section_keeps_its_paragraphs(mention) -> None:
+    text = "HISTORY OF PRESENT ILLNESS:  Cough for a week.\n\nShe also reports fever."
+    assert mention(text, "fever")._.section_category == "history_of_present_illness"
+
+
+@pytest.mark.parametrize(
+    "heading",
+    [
+        "PA AND LATERAL CHEST:",
+        "Portable AP chest:",
+        "CHEST, PA AND LATERAL:",
+        "Frontal and lateral views of the chest:",
+    ],
+)
+def test_radiograph_views_heading_opens_the_findings(mention, heading: str) -> None:
+    text = f"CLINICAL HISTORY: Cough.\n{heading} A 9 mm nodule in the right mid lung.\n"
+    assert mention(text, "Cough")._.section_category == "indication"
+    assert mention(text, "nodule")._.section_category == "findings"

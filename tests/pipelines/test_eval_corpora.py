@@ -102,6 +102,10 @@ def _finding(text: str, display: str | None = None, section: str = "findings", *
         ("cystic fibrosis", "Cystic fibrosis", set()),
         ("pulmonary fibrosis", "Pulmonary fibrosis", {"Fibrosis"}),
         ("fibrotic changes", None, {"Fibrosis"}),
+        # a masslike opacity is a mass (NegBio's and CheXpert's 'mass'); 'massive' is none
+        ("masslike opacity", None, {"Mass"}),
+        ("mass-like density", None, {"Mass"}),
+        ("massive cardiomegaly", "Cardiomegaly", {"Cardiomegaly"}),
     ],
 )
 def test_chest_xray_labels_follow_the_clinical_meaning(text, display, labels) -> None:
