@@ -132,7 +132,11 @@ from extractors.units import UnitNormalizer
 #              strength, a verb, a place or a time before it); "on presentation", "at the time
 #              of admission", "in serum", "initially" between a name and its value; units
 #              "× 10⁹/L", "g/24 h", "kIU/L", "µU/mL", "/HPF", "ng/mL/h", "cmH20".
-VERSION = 9
+# 10 (2026-12): results printed by a laboratory system as "Name-value" on a line of them
+#              ("BLOOD WBC-8.2 RBC-3.45* Hgb-10.1* Plt Ct-245", a discharge summary's
+#              "Pertinent Results"; "*" flags abnormal), with the system's short names
+#              ("UreaN", "Creat", "AnGap", "INR(PT)"): ``find_result_lines``.
+VERSION = 10
 
 LABEL = "LAB"
 RULES = "labs"
@@ -1123,8 +1127,55 @@ class LabTagger:
             )
         if "%" in text:
             out += self.find_shares(text, [(f["start"], f["end"]) for f in out])
+        if "-" in text:
+            out += self.find_result_lines(text, [(f["start"], f["end"]) for f in out])
         out += self.find_listed(text, out)
         out += self.find_unlisted(text, [(f["start"], f["end"]) for f in out])
+        return out
+
+    def find_result_lines(
+        self, text: str, taken: list[tuple[int, int]]
+    ) -> list[dict[str, Any]]:
+        """Results printed by a laboratory system as "Name-value" on one line, a star for an
+        abnormal one: "BLOOD WBC-8.2 RBC-3.45* Hgb-10.1* Hct-31.2* Plt Ct-245" (the
+        "Pertinent Results" of a discharge summary). A line counts only with three such pairs
+        or more making up half of its words, so "CA-125", "IL-6" and "COVID-19" in prose
+        are never read."""
+        out: list[dict[str, Any]] = []
+        for line in _RESULT_LINE.finditer(text):
+            pairs = list(_RESULT_PAIR.finditer(text, line.start(), line.end()))
+            if len(pairs) < 3 or 2 * len(pairs) < len(line.group().split()):
+                continue  # prose that names "CA-125" and "IL-6" is no printed result line
+            for m in pairs:
+                name = m.group("name")
+                rule = self._rule_for(_RESULT_ALIASES.get(name, name))
+                value = parse_number(m.group("num"))
+                if rule is None or value is None or not _plausible(value, None, rule):
+                    continue
+                if any(a < m.end() and m.start() < b for a, b in taken):
+                    continue
+                attrs: dict[str, Any] = {
+                    "test": rule["name"],
+                    "value": value,
+                    "unit": None,
+                    "ucum": None,
+                    "parts": {
+                        "name": [m.start("name"), m.end("name")],
+                        "value": [m.start("num"), m.end("num")],
+                    },
+                }
+                if m.group("star"):
+                    attrs["interpretation"] = "A"
+                    attrs["parts"]["flag"] = [m.start("star"), m.end("star")]
+                out.append(
+                    {
+                        "start": m.start("name"),
+                        "end": m.end(),
+                        "rule": rule,
+                        "codes": rule["codes"],
+                        "attributes": attrs,
+                    }
+                )
         return out
 
     def find_unlisted(self, text: str, taken: list[tuple[int, int]]) -> list[dict[str, Any]]:
@@ -1812,6 +1863,24 @@ def _is_filler(joint: str) -> bool:
         return False
     words = [w for w in re.findall(r"[\w-]+", bare) if w.lower() not in ("and", "or")]
     return len(words) <= 3
+
+
+#: A line holding at least one "Name-value" pair (``LabTagger.find_result_lines``).
+_RESULT_LINE = re.compile(r"^[^\n]*[A-Za-z)]-\d[^\n]*$", re.MULTILINE)
+#: "WBC-8.2", "RBC-3.45*", "Plt Ct-245", "INR(PT)-1.1", "UreaN-28*".
+_RESULT_PAIR = re.compile(
+    r"(?<![\w/().-])(?P<name>[A-Za-z][A-Za-z0-9]*(?:\([A-Za-z]+\))?(?: Ct)?)"
+    r"-(?P<num>\d+(?:\.\d+)?)(?P<star>\*)?(?=[ \t,;]|$)",
+    re.MULTILINE,
+)
+#: Short names a laboratory system prints that the test table does not list.
+_RESULT_ALIASES = {
+    "UreaN": "BUN", "Plt Ct": "Plt", "AnGap": "anion gap", "TotBili": "total bilirubin",
+    "DirBili": "direct bilirubin", "INR(PT)": "INR", "CK(CPK)": "CK", "cTropnT": "troponin T",
+    "Neuts": "neutrophils", "Lymphs": "lymphocytes", "Monos": "monocytes", "Eos": "eosinophils",
+    "Basos": "basophils", "NTproBNP": "proBNP", "Ferritn": "ferritin", "Fibrino": "fibrinogen",
+    "calTIBC": "TIBC", "Creat": "creatinine",
+}  # fmt: skip
 
 
 def _plausible(value: float, ucum: str | None, rule: dict[str, Any]) -> bool:

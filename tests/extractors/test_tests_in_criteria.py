@@ -306,3 +306,30 @@ def test_a_vital_sign_on_arrival(nlp: Any) -> None:
     )
     [vital] = [m for m in mentions if m.label == "VITAL"]
     assert vital.attributes["value"] == 120
+
+
+def test_result_lines_of_a_laboratory_system(nlp: Any) -> None:
+    text = (
+        "Pertinent Results:\n"
+        "05/12 07:40AM BLOOD WBC-8.2 RBC-3.45* Hgb-10.1* Hct-31.2* Plt Ct-245\n"
+        "05/12 07:40AM BLOOD Glucose-112* UreaN-28* Creat-1.6* Na-134 K-4.8 INR(PT)-1.1\n"
+    )
+    got = {t: (a["test"], a["value"], a.get("interpretation")) for t, a in labs(nlp, text)}
+    assert got["WBC-8.2"][1:] == (8.2, None)
+    assert got["Hgb-10.1*"][1:] == (10.1, "A")  # the system's star flags an abnormal result
+    assert got["Plt Ct-245"][1] == 245
+    assert got["UreaN-28*"][1] == 28 and got["Creat-1.6*"][1] == 1.6
+    assert got["INR(PT)-1.1"][1] == 1.1
+    assert len(got) == 11
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # names with a number in prose are no printed results
+        "CA-125 was elevated. IL-6 and COVID-19 testing. Markers CA-125, CEA-5 and AFP-3 sent.",
+        "Factor-8 deficiency; HLA-B27 positive; CD-4 count pending.",
+    ],
+)
+def test_hyphenated_names_in_prose_are_no_result_line(nlp: Any, text: str) -> None:
+    assert not [t for t, a in labs(nlp, text) if "-" in t]
