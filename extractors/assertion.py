@@ -61,7 +61,10 @@ from extractors.sections import assign_sections
 #              a question mark before a finding queries it ('? atelectasis', '(?claudication)').
 #              A density reinterpreted as a device or object on the skin ('may represent
 #              overlying telemetry wires', 'representing surgical clips', 'hair braids').
-VERSION = 10
+# 11 (2026-12): review fixes: "X cannot be evaluated / assessed" hedges its own phrase only
+#              and never a patient "assessed for" something; "less likely to <verb>" is a
+#              consequence (pseudo); a question answered ("Fever? yes") queries nothing.
+VERSION = 11
 
 #: ConText category -> span attribute set to True.
 CATEGORY_ATTRS: dict[str, str] = {

@@ -35,6 +35,12 @@ from extractors.terminology.sources import (
 log = logging.getLogger(__name__)
 
 # Version history:
+# 23 (2026-12): review fixes: a participle right before another term or a kind noun is no
+#              finding of its own ("hemorrhagic stroke", "thrombosed external hemorrhoid",
+#              "hemorrhagic shock protocol"); a problem before a test word keeps its mention
+#              when a result word stands before it or later in the sentence ("a positive HIV
+#              test", "COVID-19 PCR test on admission was positive"); only a hard-wrapped line
+#              (one break, then lower case) joins a test word on the next line.
 # 22 (2026-12): chest radiograph findings of CheXpert's and NegBio's lexicons (pulmonary vascular
 #              redistribution and indistinctness, eventration, flattened diaphragms, bulla,
 #              lobar/basilar collapse, masslike opacity, hazy/hemithorax opacification,
@@ -164,7 +170,7 @@ log = logging.getLogger(__name__)
 # 2 (2026-11): compiled terminology dictionary (curated tables, HPO, ICD-10-CM, drug names,
 #              bring-your-own UMLS/RxNorm/SNOMED CT/FHIR/DOID), abbreviations defined in the note.
 # 1 (2026-11): curated phrase rules from rules/dictionary/targets.json.
-VERSION = 22
+VERSION = 23
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
 #: label of a predicate rule that names no finding and only keeps other terms off its words
@@ -315,6 +321,7 @@ class DictionaryMatcher:
         if self.senses:
             chosen = self._apply_senses(doc, chosen)
         chosen = self._drop_service_names(doc, chosen)
+        chosen = _drop_participles_before_findings(doc, chosen)
         chosen = _drop_pregnancy_as_time(doc, chosen)
         chosen = self._nursing_beside_pregnancy(doc, chosen)
         chosen = _drop_shouted_words(doc, chosen)
@@ -1343,7 +1350,14 @@ def _after_coordinated_letters(doc: Doc, end: int) -> int:
     [and HTLV] testing"): ``end`` itself when none follow."""
     n = len(doc)
     k = end
-    while k < n and doc[k].is_space:  # a hard-wrapped line: "HIV\ntesting"
+    # a hard-wrapped line ("HIV\ntesting"), not the next item of a list ("1. Hypertension\n
+    # Tests ordered: ...", "Pneumonia\n\nTesting pending"): one line break, then lower case
+    if (
+        k + 1 < n
+        and doc[k].is_space
+        and doc[k].text.count("\n") <= 1
+        and doc[k + 1].text[:1].islower()
+    ):
         k += 1
     if not _short_form(doc[end - 1]):
         return k
@@ -1365,7 +1379,20 @@ def _names_a_test_for(doc: Doc, start: int, k: int) -> bool:
     n = len(doc)
     if k >= n or doc[k].lower_ not in _TEST_WORDS or doc[start].lower_ in _RESULT_WORDS:
         return False
-    return not any(t.lower_ in _TEST_FOUND for t in doc[k + 1 : min(n, k + 4)])
+    # a result word before the problem ("a positive HIV test", "Positive COVID-19 PCR") or
+    # after the test in its sentence ("COVID-19 PCR test on admission was positive")
+    for t in reversed(doc[max(0, start - 2) : start]):
+        if t.is_punct or t.is_space:
+            break
+        if t.lower_ in _TEST_FOUND:
+            return False
+    after = doc[k + 1 : min(n, k + 9)]
+    for t in after:
+        if t.is_sent_start or t.text in (".", ";") or "\n" in t.text:
+            break
+        if t.lower_ in _TEST_FOUND:
+            return False
+    return True
 
 
 #: Nutrients and cofactors named in words before "deficiency" ("zinc deficiency").
@@ -1429,6 +1456,39 @@ def _enzyme_name_start(doc: Doc, i: int) -> int:
 
 #: English words that are also capitalised abbreviations ("AS" aortic stenosis, "ALL").
 _WORD_ABBREVIATIONS = frozenset("as all is it or on at be am an us no".split())
+
+
+#: Participles of a finding's noun (concepts.py ``_PARTICIPLE_ENDINGS``): "hemorrhagic",
+#: "thrombosed", "calcified", "hypertrophied".
+_PARTICIPLE_END = re.compile(r"(?:rrhagic|trophied|osed|fied)$")
+
+
+def _drop_participles_before_findings(
+    doc: Doc, chosen: list[tuple[int, int, int]]
+) -> list[tuple[int, int, int]]:
+    """A participle read as its finding ("calcified", "thrombosed", "hemorrhagic") right
+    before another term names the kind of that one, not a finding of its own: "hemorrhagic
+    stroke", "thrombosed external hemorrhoid", "calcified atherosclerotic plaque",
+    "hemorrhagic shock protocol"."""
+    out = []
+    starts = {s for s, _, _ in chosen}
+    n = len(doc)
+    for start, end, idx in chosen:
+        if end - start == 1 and _PARTICIPLE_END.search(doc[start].lower_):
+            k = end
+            while k < n and doc[k].is_space:
+                k += 1
+            if k in starts or (k < n and doc[k].lower_ in _FINDING_AFTER_PARTICIPLE):
+                continue
+        out.append((start, end, idx))
+    return out
+
+
+#: Nouns after a participle that make it the kind of a thing, not a finding ("hemorrhagic
+#: shock", "calcified plaque"; those a term of their own would mark are found by position).
+_FINDING_AFTER_PARTICIPLE = frozenset(
+    "shock stroke plaque plaques fever fevers transformation protocol lesion lesions".split()
+)
 
 
 def _drop_pregnancy_as_time(

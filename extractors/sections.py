@@ -25,7 +25,9 @@ from spacy.tokens import Doc, Span
 #              report) ends at its first blank line, so a report's narrative after it without a
 #              heading is not read as the question ("REASON FOR EXAMINATION: fever.\n\nHeart
 #              size is normal. ...").
-VERSION = 5
+# 6 (2026-12): a chest radiograph's views open the findings only as a heading in capitals
+#              ("PA AND LATERAL CHEST:"; "Portable chest x-ray:" in a note's course is none).
+VERSION = 6
 
 
 def section_rules_path() -> str:

@@ -682,3 +682,22 @@ def test_planned_cues_leave_findings_and_drugs_alone(mention) -> None:
     assert not drug._.is_hypothetical
     # ... and a cue over the same words as an older one does not take its place
     assert mention("Most children will have an ear infection.", "ear infection")._.is_hypothetical
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "expected"),
+    [
+        # review of the radiology hedges: a patient who cannot be assessed is no hedge on the
+        # problem before, a consequence is no doubt, an answered question queries nothing
+        ("The patient has dementia and cannot be assessed for pain.", "dementia", set()),
+        ("Due to his aphasia, orientation cannot be evaluated.", "aphasia", set()),
+        ("Pleural effusion cannot be assessed.", "Pleural effusion", {"is_uncertain"}),
+        ("His CKD makes him less likely to tolerate contrast.", "CKD", set()),
+        ("Pneumonia is less likely.", "Pneumonia", {"is_uncertain"}),
+        ("Fever? yes - fever to 102 with chills.", "chills", set()),
+        ("Left base opacity, ? atelectasis.", "atelectasis", {"is_uncertain"}),
+    ],
+)
+def test_report_hedges_stay_in_their_phrase(mention, text: str, target: str, expected) -> None:
+    span = mention(text, target)
+    assert {f for f in FLAGS if getattr(span._, f)} == expected

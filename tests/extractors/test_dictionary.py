@@ -1873,3 +1873,24 @@ def test_disciplines_and_foods_are_no_drug_classes(nlp, text: str, drugs: list[s
     got = _drugs(nlp, text)
     assert len(got) == len(drugs)
     assert all(want in name for want, name in zip(drugs, got, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a participle before another term names its kind, not a finding of its own
+        ("Hemorrhagic stroke.", ["stroke"]),
+        ("Partially thrombosed aneurysm.", ["aneurysm"]),
+        ("Started on the hemorrhagic shock protocol.", []),
+        ("The graft was thrombosed.", ["thrombosed"]),
+        # a test for a problem names no problem, unless its result is given
+        ("HIV serology was sent.", []),
+        ("He had a positive HIV test.", ["HIV"]),
+        ("COVID-19 PCR test on admission was positive.", ["COVID-19"]),
+        # ... and a test word on the next item of a list is no test for it
+        ("ASSESSMENT:\n1. Hypertension\nTests ordered: BMP, CBC.", ["Hypertension"]),
+        ("DVT\nprophylaxis with heparin.", []),
+    ],
+)
+def test_problem_words_before_tests_and_participles(full_nlp, text: str, expected) -> None:
+    assert [g[0] for g in spans(full_nlp, text) if g[1] == "PROBLEM"] == expected

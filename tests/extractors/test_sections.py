@@ -224,12 +224,23 @@ def test_a_history_section_keeps_its_paragraphs(mention) -> None:
     "heading",
     [
         "PA AND LATERAL CHEST:",
-        "Portable AP chest:",
+        "PORTABLE AP CHEST:",
         "CHEST, PA AND LATERAL:",
-        "Frontal and lateral views of the chest:",
+        "FRONTAL AND LATERAL VIEWS OF THE CHEST:",
     ],
 )
 def test_radiograph_views_heading_opens_the_findings(mention, heading: str) -> None:
     text = f"CLINICAL HISTORY: Cough.\n{heading} A 9 mm nodule in the right mid lung.\n"
     assert mention(text, "Cough")._.section_category == "indication"
     assert mention(text, "nodule")._.section_category == "findings"
+
+
+def test_chest_views_open_the_findings_only_as_a_capitalised_heading(mention) -> None:
+    report = "PA AND LATERAL CHEST:\nThere is a right lower lobe infiltrate.\n"
+    assert mention(report, "infiltrate")._.section_category == "findings"
+    note = (
+        "HOSPITAL COURSE: He was treated for pneumonia.\n"
+        "Portable chest x-ray: right lower lobe infiltrate.\n"
+        "He also has a history of CHF.\n"
+    )
+    assert mention(note, "CHF")._.section_category == "hospital_course"
