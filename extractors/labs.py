@@ -136,7 +136,18 @@ from extractors.units import UnitNormalizer
 #              ("BLOOD WBC-8.2 RBC-3.45* Hgb-10.1* Plt Ct-245", a discharge summary's
 #              "Pertinent Results"; "*" flags abnormal), with the system's short names
 #              ("UreaN", "Creat", "AnGap", "INR(PT)"): ``find_result_lines``.
-VERSION = 10
+# 11 (2026-12): review fixes: a run of classes before a full stop ("ECOG 0, 1 or 2."); a
+#              bare result's name without the words before it that name no test ("Labs
+#              showed IgG", "anemia IgG": the anemia stays) and none for preparations,
+#              persons, times of sampling and the environment ("Dextrose 50 g/L", "Dr. Smith
+#              3 mg/dL", "Peak 45 ug/L", "household radon"); "decreased from" gives no
+#              flag (its value is the one before the change); statistics are no ratios
+#              ("standardized mortality ratio"); a unitless value followed by a time, a count
+#              of times or a dose is no result ("TSH test 3 months ago", "Iron 2 tablets
+#              daily"); no VAS (a pain score), bare "HAMA", "HBI"; a multiple of normal only
+#              of a test or a group of tests; "mean and median were ..., respectively" names
+#              no tests.
+VERSION = 11
 
 LABEL = "LAB"
 RULES = "labs"
@@ -179,6 +190,8 @@ def _connector_flag(conn: str) -> str | None:
     """The interpretation a word between a test's name and its value gives ("creatinine was
     elevated at 1.8": H), or None."""
     conn = conn.lower()
+    if re.search(r"\bfrom\b", conn):
+        return None  # "decreased from 19 mmHg (to 8)": the value before a change, no flag
     for word, code in _FLAG_WORDS.items():
         if len(word) > 2 and re.search(rf"\b{word}\b", conn):
             return code
@@ -391,7 +404,9 @@ _UNLISTED_SCORE = re.compile(
 _NOT_SCORE_NAMES = frozenset(
     "odds hazard risk likelihood relative attributable sex gender female male signal noise "
     "mixing aspect propensity z quality credit impact citation dose p h i e m f pain mass "
-    "inspiratory expiratory insulin carbohydrate carbohydrates carb carbs".split()
+    "inspiratory expiratory insulin carbohydrate carbohydrates carb carbs mortality "
+    "incidence prevalence fatality cost cost-effectiveness effectiveness rate nurse patient "
+    "patients student saline glycemic glycaemic standardized standardised".split()
 )
 #: A measurement as criteria write it, of a test the table does not list: its name, a
 #: comparator sign, a value and a unit that names the kind of result (``_criterion_kind``):
@@ -423,7 +438,71 @@ _BARE_NOT_NAMES = frozenset(
     "than equal above below exceeding normal pre post before after hospital clinic center "
     "centre department ward unit lab laboratory".split()
 )
+#: Words of a "respectively" list that name a statistic or a place, no test ("The mean and
+#: median were 3.2 and 2.5 mg/dL", "Right and left were 3 and 4 mg/dL").
+_PAIR_NOT_NAMES = frozenset(
+    "mean median average minimum maximum min max first second third fourth initial final "
+    "right left sample samples day week".split()
+)
+#: Words that make a bare value no test's result wherever they stand in its name: a verb or
+#: an account of the finding ("Labs showed IgG"), a person ("Her mother 3 mg/dL", "Dr."),
+#: a time of sampling alone ("Peak 45 ug/L"), a preparation given ("Dextrose 50 g/L",
+#: "lipid emulsion 20 g/dL") or the environment ("household radon", "drinking water arsenic").
+_BARE_NOT_WORDS = frozenset(
+    "showed shows revealed reveals demonstrated underwent labs lab testing tests repeat "
+    "patient mother father dr peak trough postprandial dextrose saline emulsion colloid "
+    "tpn amino infusion solution water radon arsenic household drinking contains containing "
+    "lipid lipids hypertonic isotonic d5w d5 d10".split()
+)
 _NUMBER_START = re.compile(r"(?<![\w.,/+-])\d")
+#: A test's symbol: "IgG", "CA19-9", "HbA1c", "NT-proBNP" (a capital after its first letter,
+#: or a digit).
+_SYMBOL_NAME = re.compile(r"^[A-Za-z][\w-]*(?:[A-Z]|\d)[\w-]*$")
+
+
+#: Words right after a number without a unit that make it no result: a time or a count of
+#: times ("TSH test 3 months ago", "MMSE test 3 days ago", "Hemoglobin test 2 times weekly"),
+#: a dose of a supplement ("Iron 2 tablets daily", "iron 1 tab PO daily").
+_NO_RESULT_AFTER = re.compile(
+    r"[ \t]*(?:months?|mos?|weeks?|wks?|days?|years?|yrs?|hours?|hrs?|minutes?|mins?|"
+    r"times|ago|later|earlier|tab(?:let)?s?|cap(?:sule)?s?|pills?|puffs?|drops?|"
+    r"p\.?o\.?|daily|bid|tid|qid|qd|qhs|prn)(?![\w])",
+    re.IGNORECASE,
+)
+
+
+def _no_result_after(text: str, found: dict[str, Any]) -> bool:
+    """Whether the words after a unitless value make it a time, a count or a dose."""
+    attrs = found["attributes"]
+    value = attrs.get("parts", {}).get("value")
+    if value is None or attrs.get("unit") is not None or "value" not in attrs:
+        return False
+    return _NO_RESULT_AFTER.match(text, value[1]) is not None
+
+
+def _bare_name(text: str, start: int, end: int, words: list[str]) -> tuple[int, list[str]]:
+    """The name of a bare result (``_UNLISTED_BARE``) without the words before it that name
+    no test ("Labs showed IgG", "Patient underwent homocysteine") and, before a test's symbol,
+    without the words before the symbol ("anemia IgG 1520 mg/dL": the anemia stays a
+    problem). No words when the name is such a word itself ("Her mother 3 mg/dL")."""
+    if re.search(r"\b(?:Dr|Mr|Mrs|Ms)\.?\s*$", text[max(0, start - 6) : start]):
+        return start, []  # "Dr. Smith 3 mg/dL": a person
+    cut = 0
+    for i, w in enumerate(words):
+        low = w.lower().rstrip(".,:")
+        if low in ("dr", "mr", "mrs", "ms"):
+            return start, []  # "Dr. Smith 3 mg/dL": a person
+        if low in _BARE_NOT_WORDS:
+            cut = i + 1
+    if len(words) - cut > 1 and _SYMBOL_NAME.match(words[-1]) and words[-2].islower():
+        cut = len(words) - 1  # not after a specimen or another symbol ("CSF IgG", "RNA PCR")
+    if cut == 0:
+        return start, words
+    kept = words[cut:]
+    if not kept:
+        return start, []
+    tokens = list(_WORD.finditer(text, start, end))
+    return tokens[len(tokens) - len(kept)].start(), kept
 #: Concentrations that are a drug's strength, not a result ("lidocaine 10 mg/mL").
 _STRENGTH_UCUM = frozenset({"mg/mL", "g/mL", "ug/mL", "U/mL", "[IU]/mL", "mg/(5.mL)", "meq/mL"})
 #: A multiple of the upper limit of normal after an unlisted name and a comparator in words,
@@ -433,6 +512,12 @@ _UNLISTED_ULN = re.compile(
     rf"(?<=[A-Za-z0-9)\]]){HSPACE}(?:(?P<cmp>{COMPARATOR}){HSPACE}?)?(?P<conn>)"
     rf"(?P<num>{NUMBER}){HSPACE}?(?P<unit>{_ULN})",
     re.IGNORECASE,
+)
+#: Last words of the name of a test or group of tests taken as a multiple of normal.
+_ULN_NAMES = frozenset(
+    "transaminase aminotransferase enzyme lft test level value bilirubin creatinine lipase "
+    "amylase alt ast ggt alp sgot sgpt ck cpk tsh troponin acid aminotransaminase "
+    "phosphatase transpeptidase function marker count".split()
 )
 #: Where a multiple of normal may be written: its words, found by a plain search, and "5N".
 _ULN_WORDS = ("uln", "unl", "upper", "times", "fold")
@@ -591,8 +676,13 @@ def _criterion_kind(ucum: str | None, words: list[str]) -> str | None:
     if ucum is None:
         return None
     last = words[-1].lower()
-    if _lab_unit(ucum) or ucum in ("{ULN}", "{copies}"):
-        return "lab"  # a multiple of the upper limit of normal ("liver enzymes > 3 x ULN")
+    if ucum == "{ULN}":
+        # a multiple of the upper limit of normal of a test or a group of them ("liver
+        # enzymes > 3 x ULN", "serum transaminases greater than 3x ULN"); not of an amount
+        # ("the dog ate 2 times the normal amount", "stool frequency 4 times higher")
+        return "lab" if last.rstrip("s") in _ULN_NAMES or _SYMBOL_NAME.match(words[-1]) else None
+    if _lab_unit(ucum) or ucum == "{copies}":
+        return "lab"
     if ucum in _PRESSURE_UCUM:
         return "measurement"
     if _MEASURED_BY_UNIT.get(ucum, frozenset()) & {last, last.rstrip("s")} and len(words) > 1:
@@ -800,7 +890,7 @@ class LabTagger:
             r"(?:[ \t]?/[ \t]?(?P<max>\d{1,3})(?!\d)|[ \t]?(?:-|–|to)[ \t]?(?P<hi>\d{1,3})(?!\d)|"
             # a list of classes as criteria write it ("ASA 1 & 2", "0, 1, or 2", "2 or 3")
             r"(?P<list>(?:[ \t]*,[ \t]*\d{1,2}(?!\d))*[ \t]*,?[ \t]*(?:or|and|&)[ \t]+\d{1,2}"
-            r"(?![\d.])))?"
+            r"(?!\d|\.\d)))?"
             r"(?![\d]|[ \t]?\+|\.\d|/\d|[ \t]?[-–][ \t]?\d)"
             # a class in Roman numerals ("NYHA class III", "ASA I or II", "NYHA III/IV")
             rf"|(?P<rnum>{_ROMAN})(?:[ \t]?(?:/|-|–|to|or)[ \t]?(?P<rhi>{_ROMAN}))?(?![\w/+-]))"
@@ -1131,7 +1221,7 @@ class LabTagger:
             out += self.find_result_lines(text, [(f["start"], f["end"]) for f in out])
         out += self.find_listed(text, out)
         out += self.find_unlisted(text, [(f["start"], f["end"]) for f in out])
-        return out
+        return [f for f in out if not _no_result_after(text, f)]
 
     def find_result_lines(
         self, text: str, taken: list[tuple[int, int]]
@@ -1218,10 +1308,14 @@ class LabTagger:
                     ucum = "{ratio}" if m.group("head").lower() == "ratio" else "{score}"
                     unit_end = m.end("num")
             elif m.re is _UNLISTED_BARE:  # a concentration or count, not a drug's strength
+                start, words = _bare_name(text, start, m.start(), words)
+                if not words:
+                    continue
                 last = words[-1].lower()
                 lab = (
                     ucum is not None and _lab_unit(ucum) and ucum not in _STRENGTH_UCUM
                     and not last.endswith(("ed", "ing")) and last not in _BARE_NOT_NAMES
+
                     # a head word's reader has refused it ("Potassium level was 45 mmol/L")
                     and not last.startswith((*_HEAD_WORDS, *_SCORE_HEADS))
                 )  # fmt: skip
@@ -1377,6 +1471,7 @@ class LabTagger:
                 or not all(_NAME_WORD.fullmatch(w) for w in bare)
                 or any(w in _UNLISTED_STOP for w in bare)
                 or bare[-1] in _UNLISTED_NOT_NAMES
+                or any(w in _PAIR_NOT_NAMES for w in bare)
             ):
                 return []  # "the doses of A and B": no list of test names
             names.append((start + words[0].start(), start + words[-1].end()))

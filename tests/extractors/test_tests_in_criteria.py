@@ -333,3 +333,49 @@ def test_result_lines_of_a_laboratory_system(nlp: Any) -> None:
 )
 def test_hyphenated_names_in_prose_are_no_result_line(nlp: Any, text: str) -> None:
     assert not [t for t, a in labs(nlp, text) if "-" in t]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # review: readings that are no test results
+        "Dextrose 50 g/L was infused.",
+        "Her mother 3 mg/dL.",
+        "Dr. Smith 3 mg/dL.",
+        "Household radon 4 pCi/L.",
+        "The standardized mortality ratio was 1.5.",
+        "Nurse to patient ratio of 4.",
+        "TSH test 3 months ago was normal.",
+        "MMSE test 3 days ago.",
+        "Iron 2 tablets daily.",
+        "He scored 8 on the VAS for pain.",
+        "HBI 0.5 mL IM was given to the newborn.",
+        "The dog ate 2 times the normal amount.",
+        "The mean and median were 3.2 and 2.5 mg/dL, respectively.",
+    ],
+)
+def test_no_result_in(nlp: Any, text: str) -> None:
+    assert labs(nlp, text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "value"),
+    [
+        ("Labs showed IgG 1,520 mg/dL.", "IgG 1,520 mg/dL", 1520),
+        ("Patient with anemia IgG 1520 mg/dL.", "IgG 1520 mg/dL", 1520),
+        ("Testing showed homocysteine 45 umol/L.", "homocysteine 45 umol/L", 45),
+        ("Transaminases > 3x ULN.", "Transaminases > 3x ULN", 3),
+    ],
+)
+def test_bare_results_keep_only_the_tests_name(nlp: Any, text: str, name: str, value) -> None:
+    assert [(t, a["value"]) for t, a in labs(nlp, text)] == [(name, value)]
+
+
+def test_a_run_of_classes_before_a_full_stop(nlp: Any) -> None:
+    [(_, attrs)] = labs(nlp, "ECOG 0, 1 or 2.")
+    assert attrs.get("value_range") == {"low": 0, "high": 2} or "value" not in attrs
+
+
+def test_the_value_before_a_change_has_no_flag(nlp: Any) -> None:
+    [(_, attrs)] = labs(nlp, "Homocysteine level decreased from 45 umol/L to 12 umol/L.")
+    assert attrs["value"] == 45 and "interpretation" not in attrs
