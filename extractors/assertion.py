@@ -16,7 +16,7 @@ from spacy.matcher import Matcher, PhraseMatcher
 from spacy.strings import hash_string  # type: ignore[attr-defined]
 from spacy.tokens import Doc, Span
 
-from extractors.base import MENTIONS
+from extractors.base import MENTIONS, doc_text
 from extractors.sections import assign_sections
 
 # Version history:
@@ -813,7 +813,7 @@ def _is_paediatric(doc: Doc) -> bool:
     that states none is not (an obstetric note's "the child" is the patient's child)."""
     cached = doc.user_data.get("ns_paediatric")
     if cached is None:
-        m = _AGE.search(doc.text)
+        m = _AGE.search(doc_text(doc))
         cached = bool(m) and (m.group(3) is not None or int(m.group(1)) < 18)
         doc.user_data["ns_paediatric"] = cached
     return bool(cached)
