@@ -4,9 +4,9 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable
 from importlib import resources
+from typing import Any
 
 from medspacy.common.medspacy_matcher import MedspacyMatcher
-from medspacy.common.util import prune_overlapping_matches
 from medspacy.section_detection import Section, Sectionizer, SectionRule
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -48,45 +48,48 @@ class FastSectionizer(Sectionizer):  # type: ignore[misc]
     :func:`section_at`.
     """
 
-    def _matcher(self) -> MedspacyMatcher:
-        """Our own matcher over the sectionizer's rules, in its order (so the same rule ids
-        as medspaCy's, which it keeps private); built again when rules were added."""
+    def _matchers(self) -> tuple[MedspacyMatcher, MedspacyMatcher | None, list[Any]]:
+        """Our own matchers over the sectionizer's rules, in its order (so the same rule ids
+        as medspaCy's, which it keeps private); built again when rules were added.
+
+        A token pattern is tried at every token ("PA AND LATERAL CHEST:" cost 8 % of the whole
+        pipeline): when every pattern rule says what a note must contain for it (metadata
+        "needs", a string, then "needs_pattern"), a second matcher without them serves the
+        notes that contain none of it. Returns (all rules, without the pattern rules or None,
+        the needs)."""
         rules = self.rules
         cached = getattr(self, "_ns_matcher", None)
         if cached is None or cached[0] != len(rules):
             matcher = MedspacyMatcher(self.nlp, name=f"{self.name}_ns", phrase_matcher_attr="LOWER")
             matcher.add(rules)
-            # a token pattern is tried at every token ("PA AND LATERAL CHEST:" cost 8 % of
-            # the whole pipeline): when every pattern rule says what a note must contain for it
-            # (metadata "needs", a string, then "needs_pattern"), the token matcher runs only
-            # on those notes
             patterns = [r for r in rules if isinstance(r.pattern, list)]
-            needs = (
-                [
+            needs: list[Any] = []
+            plain = None
+            if patterns and all((r.metadata or {}).get("needs") for r in patterns):
+                needs = [
                     (r.metadata["needs"], re.compile(r.metadata.get("needs_pattern") or ""))
                     for r in patterns
                 ]
-                if patterns and all((r.metadata or {}).get("needs") for r in patterns)
-                else None
-            )
-            cached = self._ns_matcher = (len(rules), matcher, needs)
-        self._ns_needs = cached[2]
-        return cached[1]
+                plain = MedspacyMatcher(
+                    self.nlp, name=f"{self.name}_ns_plain", phrase_matcher_attr="LOWER"
+                )
+                plain.add([r for r in rules if not isinstance(r.pattern, list)])
+            cached = self._ns_matcher = (len(rules), matcher, plain, needs)
+        return cached[1], cached[2], cached[3]
 
-    def _matches(self, matcher: MedspacyMatcher, doc: Doc) -> list[tuple[int, int, int]]:
-        """``matcher(doc)``, without its token patterns where the note lacks what they need."""
-        needs = self._ns_needs
+    def _matcher_for(self, doc: Doc) -> MedspacyMatcher:
+        """The matcher for this note: without the pattern rules where it lacks their needs."""
+        matcher, plain, needs = self._matchers()
+        if plain is None:
+            return matcher
         text = doc_text(doc)
-        if needs is None or any(lit in text and rx.search(text) for lit, rx in needs):
-            return list(matcher(doc))
-        # medspaCy keeps its two other matchers private
-        phrases = matcher._MedspacyMatcher__phrase_matcher
-        regexes = matcher._MedspacyMatcher__regex_matcher
-        return prune_overlapping_matches([*phrases(doc), *regexes(doc)])
+        if any(lit in text and rx.search(text) for lit, rx in needs):
+            return matcher
+        return plain
 
     def __call__(self, doc: Doc) -> Doc:
-        matcher = self._matcher()
-        matches = self._matches(matcher, doc)
+        matcher = self._matcher_for(doc)
+        matches = matcher(doc)
         if self.require_start_line:
             matches = [m for m in matches if _starts_line(doc, m[1], self.newline_pattern)]
         if self.require_end_line:
