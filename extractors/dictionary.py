@@ -35,6 +35,8 @@ from extractors.terminology.sources import (
 log = logging.getLogger(__name__)
 
 # Version history:
+# 24 (2026-12): a hemorrhagic stroke is a cerebral hemorrhage (curated: 274100004 / I61.9),
+#              not the bare stroke's cerebral infarction (I63.9) with the participle dropped.
 # 23 (2026-12): review fixes: a participle right before another term or a kind noun is no
 #              finding of its own ("hemorrhagic stroke", "thrombosed external hemorrhoid",
 #              "hemorrhagic shock protocol"); a problem before a test word keeps its mention
@@ -170,7 +172,7 @@ log = logging.getLogger(__name__)
 # 2 (2026-11): compiled terminology dictionary (curated tables, HPO, ICD-10-CM, drug names,
 #              bring-your-own UMLS/RxNorm/SNOMED CT/FHIR/DOID), abbreviations defined in the note.
 # 1 (2026-11): curated phrase rules from rules/dictionary/targets.json.
-VERSION = 23
+VERSION = 24
 
 LABELS: frozenset[str] = frozenset({"PROBLEM", "MEDICATION", "PROCEDURE"})
 #: label of a predicate rule that names no finding and only keeps other terms off its words

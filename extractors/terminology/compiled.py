@@ -144,7 +144,8 @@ log = logging.getLogger(__name__)
 #   diaphragms, bulla, lobar/basilar collapse, masslike opacity, opacification of a lung or
 #   hemithorax (not bare: contrast opacifies vessels), hyperlucent lungs, atelectatic opacities,
 #   hilar fullness.
-BUILD_VERSION = 26
+# 27 (2026-12): curated hemorrhagic stroke (problems.tsv).
+BUILD_VERSION = 27
 
 DEFAULT_CACHE_DIR = Path("~/.cache/notestruct/dictionary")
 _FUNCTION_WORDS = frozenset(
