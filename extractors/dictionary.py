@@ -24,6 +24,7 @@ from extractors.terminology.compiled import (
     tokenizer_id,
     tokens_with,
 )
+from extractors.terminology.concepts import PARTICIPLE_ENDINGS
 from extractors.terminology.sources import (
     OPEN_SOURCES,
     load_modifiers,
@@ -1460,9 +1461,9 @@ def _enzyme_name_start(doc: Doc, i: int) -> int:
 _WORD_ABBREVIATIONS = frozenset("as all is it or on at be am an us no".split())
 
 
-#: Participles of a finding's noun (concepts.py ``_PARTICIPLE_ENDINGS``): "hemorrhagic",
+#: Participles of a finding's noun (concepts.py ``PARTICIPLE_ENDINGS``): "hemorrhagic",
 #: "thrombosed", "calcified", "hypertrophied".
-_PARTICIPLE_END = re.compile(r"(?:rrhagic|trophied|osed|fied)$")
+_PARTICIPLE_END = re.compile("(?:" + "|".join(p for _, p in PARTICIPLE_ENDINGS) + ")$")
 
 
 def _drop_participles_before_findings(

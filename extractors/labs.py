@@ -1232,9 +1232,15 @@ class LabTagger:
         or more making up half of its words, so "CA-125", "IL-6" and "COVID-19" in prose
         are never read."""
         out: list[dict[str, Any]] = []
-        for line in _RESULT_LINE.finditer(text):
-            pairs = list(_RESULT_PAIR.finditer(text, line.start(), line.end()))
-            if len(pairs) < 3 or 2 * len(pairs) < len(line.group().split()):
+        by_line: dict[int, list[re.Match[str]]] = {}
+        for m in _RESULT_PAIR.finditer(text):  # one pass; pairs are grouped by their line
+            by_line.setdefault(text.rfind("\n", 0, m.start()) + 1, []).append(m)
+        for line_start, pairs in by_line.items():
+            if len(pairs) < 3:
+                continue
+            line_end = text.find("\n", pairs[-1].end())
+            words = len(text[line_start : line_end if line_end >= 0 else len(text)].split())
+            if 2 * len(pairs) < words:
                 continue  # prose that names "CA-125" and "IL-6" is no printed result line
             for m in pairs:
                 name = m.group("name")
@@ -1960,8 +1966,6 @@ def _is_filler(joint: str) -> bool:
     return len(words) <= 3
 
 
-#: A line holding at least one "Name-value" pair (``LabTagger.find_result_lines``).
-_RESULT_LINE = re.compile(r"^[^\n]*[A-Za-z)]-\d[^\n]*$", re.MULTILINE)
 #: "WBC-8.2", "RBC-3.45*", "Plt Ct-245", "INR(PT)-1.1", "UreaN-28*".
 _RESULT_PAIR = re.compile(
     r"(?<![\w/().-])(?P<name>[A-Za-z][A-Za-z0-9]*(?:\([A-Za-z]+\))?(?: Ct)?)"

@@ -233,7 +233,7 @@ _ADJECTIVE_ENDINGS = (
 #: atrophied", "hemorrhagic fluid"). Not "-ation" / "-ction": those participles name what a
 #: surgeon does as often ("fluid was aspirated", "the dura was perforated with a needle",
 #: "the tube was obstructed with bone wax", "infiltrated with lidocaine").
-_PARTICIPLE_ENDINGS = (
+PARTICIPLE_ENDINGS = (
     ("rrhage", "rrhagic"),  # hemorrhage -> hemorrhagic
     ("trophy", "trophied"),  # atrophy -> atrophied, hypertrophy -> hypertrophied
     ("osis", "osed"),  # stenosis -> stenosed, thrombosis -> thrombosed
@@ -247,7 +247,7 @@ def adjective_variants(tokens: list[str]) -> list[list[str]]:
     """The adjective of a one-word finding ("the patient was thrombocytopenic, acidotic and
     encephalopathic"): "-ia" -> "-ic", "-pathy" -> "-pathic", "-osis" -> "-otic", "-ea" ->
     "-eic", and the participle of the part it affects ("calcified", "infected", "thrombosed":
-    ``_PARTICIPLE_ENDINGS``). Only one-word terms (a longer term is named by its noun)."""
+    ``PARTICIPLE_ENDINGS``). Only one-word terms (a longer term is named by its noun)."""
     if len(tokens) != 1:
         return []
     word = tokens[0]
@@ -261,7 +261,7 @@ def adjective_variants(tokens: list[str]) -> list[list[str]]:
             out.append([word[: -len(noun)] + adjective])
             break
     if word not in _NO_PARTICIPLE:
-        for noun, participle in _PARTICIPLE_ENDINGS:
+        for noun, participle in PARTICIPLE_ENDINGS:
             if word.endswith(noun):
                 out.append([word[: -len(noun)] + participle])
                 break
